@@ -1,0 +1,146 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { requireAdmin, SourceRegistry } from './http/auth.js';
+import { parseJsonBody } from './http/body.js';
+import { cors } from './http/cors.js';
+import { HTTP_ERRORS, HttpError } from './http/errors.js';
+import { IngestService } from './ingest/ingest-service.js';
+import { ensureKeys, type Keys } from './keys.js';
+import { Metrics } from './metrics.js';
+import type { ResolvedCollectorOptions } from './options.js';
+import { demoRoutes } from './routes/demo.js';
+import { eventRoutes } from './routes/events.js';
+import { healthRoutes } from './routes/health.js';
+import { ingestRoutes } from './routes/ingest.js';
+import { openApiRoutes } from './routes/openapi.js';
+import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import type { Store } from './store/store.js';
+
+export interface Collector {
+  app: FastifyInstance;
+  store: Store;
+  keys: Keys;
+  metrics: Metrics;
+  /** Stops accepting, drains in-flight requests, commits, closes the database. */
+  close(): Promise<void>;
+}
+
+/** Opens the store, ensures keys, and builds the HTTP app (not yet listening). */
+export async function createCollector(options: ResolvedCollectorOptions): Promise<Collector> {
+  const metrics = new Metrics();
+  const store: Store = SqliteStore.open({
+    path: options.database,
+    synchronous: options.sqliteSynchronous,
+    onCommit: (c) => {
+      metrics.commitEvents.observe(c.events);
+      metrics.commitSeconds.observe(c.ms / 1000);
+    },
+  });
+  metrics.gauge('kimlik_ingest_queue_events', 'Events waiting for a commit.', () => store.pendingEvents);
+  const keys = await ensureKeys(store, options);
+  const sources = new SourceRegistry(store);
+  await sources.load();
+  const app = buildApp({ options, store, metrics, sources, adminKey: keys.adminKey });
+  return {
+    app,
+    store,
+    keys,
+    metrics,
+    async close() {
+      await app.close();
+      await store.close();
+    },
+  };
+}
+
+interface AppDeps {
+  options: ResolvedCollectorOptions;
+  store: Store;
+  metrics: Metrics;
+  sources: SourceRegistry;
+  adminKey: string;
+}
+
+function buildApp(deps: AppDeps): FastifyInstance {
+  const { options, store, metrics, sources } = deps;
+  const app = Fastify({
+    logger: {
+      level: options.logLevel,
+      // Query strings can hold emails (profile lookups): log the path only, never payloads.
+      serializers: {
+        req: (req: { method: string; url: string; id: string }) => ({
+          method: req.method,
+          path: req.url.split('?')[0],
+          id: req.id,
+        }),
+      },
+    },
+    bodyLimit: options.maxBodyBytes,
+    disableRequestLogging: options.logLevel !== 'debug' && options.logLevel !== 'trace',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  const parse = async (request: { raw: import('node:http').IncomingMessage }) =>
+    parseJsonBody(request.raw, options.maxBodyBytes);
+  app.addContentTypeParser(['application/json', 'text/plain'], (request, _payload, done) => {
+    parse(request).then(
+      (body) => done(null, body),
+      (err: Error) => done(err, undefined),
+    );
+  });
+
+  app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
+    const http = toHttpError(error);
+    if (http.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (http.status === 429 || http.status === 503)
+      reply.header('Retry-After', String(http.detail.retryAfterSeconds ?? 1));
+    const { rejected, ...rest } = http.detail;
+    const body: Record<string, unknown> = { error: { code: http.code, message: http.message, ...rest } };
+    if (Array.isArray(rejected)) {
+      // Same detail as a partial success, so clients read one shape.
+      Object.assign(body, { success: false, accepted: 0, rejected });
+      (body.error as Record<string, unknown>).rejected = rejected;
+    }
+    return reply.code(http.status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      error: { code: 'KIMLIK_NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}` },
+    }),
+  );
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requestSeconds.observe(reply.elapsedTime / 1000, { route });
+  });
+
+  cors(app, options.corsOrigins);
+  const admin = requireAdmin(deps.adminKey);
+  const ingest = new IngestService(store, metrics, {
+    limits: options.limits,
+    maxQueuedEvents: options.maxQueuedEvents,
+    futureToleranceMs: options.futureToleranceMs,
+  });
+  ingestRoutes(app, { ingest, sources });
+  eventRoutes(app, { store, admin });
+  healthRoutes(app, { store, metrics });
+  openApiRoutes(app);
+  if (options.demo) demoRoutes(app, { sources });
+  return app;
+}
+
+/** Maps fastify's own errors and anything unexpected onto the documented codes. */
+function toHttpError(error: FastifyError | HttpError | Error): HttpError {
+  if (error instanceof HttpError) return error;
+  const code = (error as FastifyError).code;
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
+    return new HttpError('KIMLIK_UNSUPPORTED_MEDIA_TYPE', HTTP_ERRORS.KIMLIK_UNSUPPORTED_MEDIA_TYPE.message);
+  }
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new HttpError('KIMLIK_BODY_TOO_LARGE');
+  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new HttpError('KIMLIK_BODY_INVALID_JSON', 'The body is empty');
+  if (error.name === 'StoreUnavailableError' || code === 'KIMLIK_STORE_UNAVAILABLE') {
+    return new HttpError('KIMLIK_STORE_UNAVAILABLE', error.message, { retryAfterSeconds: 1 });
+  }
+  const status = (error as FastifyError).statusCode;
+  if (status && status >= 400 && status < 500) return new HttpError('KIMLIK_QUERY_INVALID', error.message);
+  return new HttpError('KIMLIK_INTERNAL');
+}

@@ -1,0 +1,71 @@
+import type { IncomingMessage } from 'node:http';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { HttpError } from './errors.js';
+
+const gunzipAsync = promisify(gunzip);
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Reads the raw body, refusing more than `maxBytes` without buffering the excess. */
+async function readRaw(stream: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(stream.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    total += (chunk as Buffer).length;
+    if (total > maxBytes) {
+      stream.resume();
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+const tooLarge = (maxBytes: number) =>
+  new HttpError(
+    'KIMLIK_BODY_TOO_LARGE',
+    `The body is larger than the limit of ${maxBytes} bytes (after decompression)`,
+    {
+      limitBytes: maxBytes,
+    },
+  );
+
+/**
+ * JSON from `application/json` or `text/plain` (sendBeacon sends text/plain to avoid a CORS
+ * preflight), optionally gzip. The cap applies after decompression, so a gzip bomb stops at the
+ * limit instead of filling memory.
+ */
+export async function parseJsonBody(stream: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const encoding = String(stream.headers['content-encoding'] ?? 'identity')
+    .trim()
+    .toLowerCase();
+  if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== '') {
+    throw new HttpError('KIMLIK_UNSUPPORTED_ENCODING', `Content-Encoding "${encoding}" is not supported; use gzip`);
+  }
+  let body = await readRaw(stream, maxBytes);
+  if (encoding === 'gzip') {
+    try {
+      body = await gunzipAsync(body, { maxOutputLength: maxBytes });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(maxBytes);
+      throw new HttpError(
+        'KIMLIK_BODY_INVALID_GZIP',
+        `The body is marked gzip but does not decompress: ${(err as Error).message}`,
+      );
+    }
+  }
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw new HttpError('KIMLIK_BODY_INVALID_UTF8', 'The body is not valid UTF-8 (invalid byte sequence)');
+  }
+  if (text.trim() === '') throw new HttpError('KIMLIK_BODY_INVALID_JSON', 'The body is empty; send a JSON object');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HttpError('KIMLIK_BODY_INVALID_JSON', `The body is not valid JSON: ${(err as Error).message}`);
+  }
+}

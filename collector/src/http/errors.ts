@@ -1,0 +1,43 @@
+import { KimlikError } from '@kimlik/core';
+
+/**
+ * Every error the HTTP API answers with, by stable code. The README's error table and the OpenAPI
+ * document list the same codes (a test keeps them in step). Codes are never reused.
+ */
+export const HTTP_ERRORS = {
+  KIMLIK_AUTH_MISSING: {
+    status: 401,
+    message: 'No write key: send it as the HTTP Basic username or as "writeKey" in the body',
+  },
+  KIMLIK_AUTH_INVALID: { status: 401, message: 'The write key is not known to this collector' },
+  KIMLIK_ADMIN_AUTH_REQUIRED: { status: 401, message: 'This API needs "Authorization: Bearer <admin key>"' },
+  KIMLIK_ORIGIN_FORBIDDEN: { status: 403, message: 'This source does not accept events from this browser origin' },
+  KIMLIK_NOT_FOUND: { status: 404, message: 'No such resource' },
+  KIMLIK_BODY_INVALID_JSON: { status: 400, message: 'The body is not valid JSON' },
+  KIMLIK_BODY_INVALID_UTF8: { status: 400, message: 'The body is not valid UTF-8' },
+  KIMLIK_BODY_INVALID_GZIP: { status: 400, message: 'The body is marked gzip but does not decompress' },
+  KIMLIK_BODY_NOT_BATCH: { status: 400, message: 'The body must be a JSON object with a "batch" array of events' },
+  KIMLIK_BODY_NOT_OBJECT: { status: 400, message: 'The body must be a JSON object' },
+  KIMLIK_BATCH_TOO_MANY_EVENTS: { status: 400, message: 'The batch holds more events than allowed' },
+  KIMLIK_BATCH_ALL_REJECTED: { status: 400, message: 'No event in the request was valid; see "rejected"' },
+  KIMLIK_BODY_TOO_LARGE: { status: 413, message: 'The body is larger than allowed' },
+  KIMLIK_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json or text/plain carrying JSON' },
+  KIMLIK_UNSUPPORTED_ENCODING: { status: 415, message: 'Content-Encoding must be gzip or identity' },
+  KIMLIK_QUERY_INVALID: { status: 400, message: 'A query parameter is invalid' },
+  KIMLIK_OVERLOADED: { status: 429, message: 'The collector is busy; retry after the Retry-After delay' },
+  KIMLIK_STORE_UNAVAILABLE: { status: 503, message: 'The database cannot commit right now; retry later' },
+  KIMLIK_INTERNAL: { status: 500, message: 'Unexpected error' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type HttpErrorCode = keyof typeof HTTP_ERRORS;
+
+/** An error the API answers as `{error: {code, message, ...detail}}` with the code's status. */
+export class HttpError extends KimlikError {
+  readonly status: number;
+  readonly detail: Record<string, unknown>;
+  constructor(code: HttpErrorCode, message?: string, detail: Record<string, unknown> = {}) {
+    super(code, message ?? HTTP_ERRORS[code].message);
+    this.status = HTTP_ERRORS[code].status;
+    this.detail = detail;
+  }
+}

@@ -1,0 +1,68 @@
+import { type JsonObject, uuidv7, type WireEvent } from '@kimlik/core';
+import type { EventRow } from '../store/store.js';
+import { dedupHash } from './hash.js';
+
+export interface EnrichContext {
+  sourceId: number;
+  receivedAtMs: number;
+  /** Batch-level sentAt, used when the event has none. */
+  sentAt?: string | undefined;
+  /** Batch-level context; the event's own keys win. */
+  context?: JsonObject | undefined;
+  futureToleranceMs: number;
+}
+
+export const WARNINGS = {
+  TIMESTAMP_CLAMPED: 'timestamp_in_future_clamped',
+  MESSAGE_ID_ASSIGNED: 'message_id_assigned_by_server',
+} as const;
+
+/**
+ * Server-side fields, as Segment sets them: receivedAt, originalTimestamp, and a timestamp
+ * corrected for the device's clock: receivedAt - (sentAt - originalTimestamp).
+ */
+export function enrichEvent(event: WireEvent, ctx: EnrichContext): { stored: Record<string, unknown>; row: EventRow } {
+  const warnings: string[] = [];
+  let messageId = event.messageId;
+  if (!messageId) {
+    messageId = uuidv7(ctx.receivedAtMs);
+    warnings.push(WARNINGS.MESSAGE_ID_ASSIGNED);
+  }
+  const original = event.timestamp ?? (event as { originalTimestamp?: string }).originalTimestamp;
+  const sentAt = event.sentAt ?? ctx.sentAt;
+  let ts: number;
+  if (original !== undefined && sentAt !== undefined) {
+    ts = ctx.receivedAtMs - (Date.parse(sentAt) - Date.parse(original));
+  } else if (original !== undefined) {
+    ts = Date.parse(original);
+  } else {
+    ts = ctx.receivedAtMs;
+  }
+  if (ts > ctx.receivedAtMs + ctx.futureToleranceMs) {
+    ts = ctx.receivedAtMs;
+    warnings.push(WARNINGS.TIMESTAMP_CLAMPED);
+  }
+  const stored: Record<string, unknown> = { ...event, messageId, timestamp: new Date(ts).toISOString() };
+  if (original !== undefined) stored.originalTimestamp = original;
+  if (sentAt !== undefined) stored.sentAt = sentAt;
+  stored.receivedAt = new Date(ctx.receivedAtMs).toISOString();
+  if (ctx.context) stored.context = { ...ctx.context, ...(event.context ?? {}) };
+  if (warnings.length > 0) stored.warnings = warnings;
+  const name =
+    event.type === 'track' ? event.event : event.type === 'page' || event.type === 'screen' ? event.name : undefined;
+  return {
+    stored,
+    row: {
+      sourceId: ctx.sourceId,
+      dedupHash: dedupHash(ctx.sourceId, messageId),
+      messageId,
+      type: event.type,
+      name: name ?? null,
+      userId: event.userId ?? null,
+      anonymousId: event.anonymousId ?? null,
+      timestampMs: ts,
+      receivedAtMs: ctx.receivedAtMs,
+      payload: '',
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import type { ResolvedCollectorOptions } from './options.js';
+import type { Store } from './store/store.js';
+
+const DEFAULT_SOURCE_ID = 1;
+const ADMIN_KEY_SETTING = 'admin_key';
+
+const newKey = (prefix: string) => `${prefix}_${randomBytes(18).toString('base64url')}`;
+
+export interface Keys {
+  writeKey: string;
+  adminKey: string;
+  /** Which keys were generated on this start (to print them once). */
+  generated: { writeKey: boolean; adminKey: boolean };
+}
+
+/**
+ * Keys given by configuration win and are stored; missing ones are read from the database, or
+ * generated and stored on first start.
+ */
+export async function ensureKeys(store: Store, options: ResolvedCollectorOptions): Promise<Keys> {
+  const sources = await store.listSources();
+  const existing = sources.find((s) => s.id === DEFAULT_SOURCE_ID);
+  let writeKey = options.writeKey ?? existing?.writeKey;
+  const generatedWrite = writeKey === undefined;
+  writeKey ??= newKey('wk');
+  if (!existing || existing.writeKey !== writeKey) {
+    await store.upsertSource({
+      id: DEFAULT_SOURCE_ID,
+      name: existing?.name ?? 'default',
+      writeKey,
+      allowedOrigins: existing?.allowedOrigins ?? [],
+    });
+  }
+  let adminKey = options.adminKey ?? (await store.getSetting(ADMIN_KEY_SETTING)) ?? undefined;
+  const generatedAdmin = adminKey === undefined;
+  adminKey ??= newKey('ak');
+  await store.setSetting(ADMIN_KEY_SETTING, adminKey);
+  return { writeKey, adminKey, generated: { writeKey: generatedWrite, adminKey: generatedAdmin } };
+}

@@ -1,0 +1,165 @@
+import { readFileSync } from 'node:fs';
+import { DEFAULT_LIMITS, InvalidOptionError, type Limits } from '@kimlik/core';
+
+/** What a deployment may set; environment variables and the JSON config file map onto these. */
+export interface CollectorOptions {
+  /** TCP port. Env `PORT`. @defaultValue 8080 */
+  port?: number;
+  /** Interface to bind. Env `HOST`. @defaultValue '0.0.0.0' */
+  host?: string;
+  /** SQLite file path (or, later, a `postgres://` URL). Env `KIMLIK_DATABASE`. @defaultValue './data/kimlik.db' */
+  database?: string;
+  /** Write key of the default source; generated and stored on first start when absent. Env `KIMLIK_WRITE_KEY`. */
+  writeKey?: string;
+  /** Secret for the read and admin APIs; generated and stored on first start when absent. Env `KIMLIK_ADMIN_KEY`. */
+  adminKey?: string;
+  /** Origins allowed to send from browsers; `['*']` allows any. Env `KIMLIK_CORS_ORIGINS` (comma-separated). @defaultValue ['*'] */
+  corsOrigins?: string[];
+  /** Largest request body after gzip decompression. Env `KIMLIK_MAX_BODY_BYTES`. @defaultValue 512000 */
+  maxBodyBytes?: number;
+  /** Largest single event. Env `KIMLIK_MAX_EVENT_BYTES`. @defaultValue 32768 */
+  maxEventBytes?: number;
+  /** Most events in one batch. Env `KIMLIK_MAX_BATCH_EVENTS`. @defaultValue 2500 */
+  maxBatchEvents?: number;
+  /** Events accepted but not yet committed before new requests get 429. Env `KIMLIK_MAX_QUEUED_EVENTS`. @defaultValue 50000 */
+  maxQueuedEvents?: number;
+  /** A timestamp further ahead of receivedAt than this is clamped and flagged. Env `KIMLIK_FUTURE_TOLERANCE_MS`. @defaultValue 86400000 */
+  futureToleranceMs?: number;
+  /** SQLite `synchronous`: NORMAL survives a process crash, FULL also power loss. Env `KIMLIK_SQLITE_SYNCHRONOUS`. @defaultValue 'NORMAL' */
+  sqliteSynchronous?: 'NORMAL' | 'FULL';
+  /** Log level. Env `KIMLIK_LOG_LEVEL`. @defaultValue 'info' */
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Serve the demo page at `/`. Env `KIMLIK_DEMO`. @defaultValue true */
+  demo?: boolean;
+}
+
+export interface ResolvedCollectorOptions
+  extends Readonly<Required<Omit<CollectorOptions, 'writeKey' | 'adminKey' | 'corsOrigins'>>> {
+  readonly writeKey: string | undefined;
+  readonly adminKey: string | undefined;
+  readonly corsOrigins: readonly string[];
+  readonly limits: Readonly<Limits>;
+}
+
+export const DEFAULTS = Object.freeze({
+  port: 8080,
+  host: '0.0.0.0',
+  database: './data/kimlik.db',
+  corsOrigins: Object.freeze(['*']),
+  maxBodyBytes: DEFAULT_LIMITS.maxBodyBytes,
+  maxEventBytes: DEFAULT_LIMITS.maxEventBytes,
+  maxBatchEvents: DEFAULT_LIMITS.maxBatchEvents,
+  maxQueuedEvents: 50_000,
+  futureToleranceMs: 24 * 60 * 60 * 1000,
+  sqliteSynchronous: 'NORMAL' as const,
+  logLevel: 'info' as const,
+  demo: true,
+});
+
+/** Environment variable for each option; the README's configuration table is this list. */
+export const ENV_NAMES: Readonly<Record<keyof CollectorOptions, string>> = Object.freeze({
+  port: 'PORT',
+  host: 'HOST',
+  database: 'KIMLIK_DATABASE',
+  writeKey: 'KIMLIK_WRITE_KEY',
+  adminKey: 'KIMLIK_ADMIN_KEY',
+  corsOrigins: 'KIMLIK_CORS_ORIGINS',
+  maxBodyBytes: 'KIMLIK_MAX_BODY_BYTES',
+  maxEventBytes: 'KIMLIK_MAX_EVENT_BYTES',
+  maxBatchEvents: 'KIMLIK_MAX_BATCH_EVENTS',
+  maxQueuedEvents: 'KIMLIK_MAX_QUEUED_EVENTS',
+  futureToleranceMs: 'KIMLIK_FUTURE_TOLERANCE_MS',
+  sqliteSynchronous: 'KIMLIK_SQLITE_SYNCHRONOUS',
+  logLevel: 'KIMLIK_LOG_LEVEL',
+  demo: 'KIMLIK_DEMO',
+});
+
+const NUMBER_OPTIONS = [
+  'port',
+  'maxBodyBytes',
+  'maxEventBytes',
+  'maxBatchEvents',
+  'maxQueuedEvents',
+  'futureToleranceMs',
+] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Reads options from the environment, with `KIMLIK_CONFIG` naming an optional JSON file under it. */
+export function optionsFromEnv(env: NodeJS.ProcessEnv): CollectorOptions {
+  const fromFile: CollectorOptions = env.KIMLIK_CONFIG ? readConfigFile(env.KIMLIK_CONFIG) : {};
+  const fromEnv: Record<string, unknown> = {};
+  for (const [key, name] of Object.entries(ENV_NAMES)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    if ((NUMBER_OPTIONS as readonly string[]).includes(key)) fromEnv[key] = Number(raw);
+    else if (key === 'corsOrigins')
+      fromEnv[key] = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    else if (key === 'demo') fromEnv[key] = !/^(0|false|no|off)$/i.test(raw);
+    else fromEnv[key] = raw;
+  }
+  return { ...fromFile, ...(fromEnv as CollectorOptions) };
+}
+
+function readConfigFile(path: string): CollectorOptions {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    throw new InvalidOptionError('KIMLIK_CONFIG', `cannot read ${path} as JSON (${(cause as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidOptionError('KIMLIK_CONFIG', `${path} must hold a JSON object of options`);
+  }
+  return parsed as CollectorOptions;
+}
+
+function positiveInt(name: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new InvalidOptionError(name, `expected a positive whole number, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** Validates, applies DEFAULTS, freezes. Throws InvalidOptionError saying what to write instead. */
+export function resolveOptions(options: CollectorOptions = {}): ResolvedCollectorOptions {
+  const o = { ...DEFAULTS, ...stripUndefined(options) };
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) {
+    throw new InvalidOptionError('port', `expected 0-65535, got ${JSON.stringify(o.port)}`);
+  }
+  for (const k of NUMBER_OPTIONS) if (k !== 'port') positiveInt(k, o[k]);
+  if (o.sqliteSynchronous !== 'NORMAL' && o.sqliteSynchronous !== 'FULL') {
+    throw new InvalidOptionError('sqliteSynchronous', 'write NORMAL or FULL');
+  }
+  if (!LOG_LEVELS.includes(o.logLevel)) {
+    throw new InvalidOptionError('logLevel', `write one of ${LOG_LEVELS.join(', ')}`);
+  }
+  if (typeof o.database !== 'string' || o.database === '') {
+    throw new InvalidOptionError('database', 'write a file path such as ./data/kimlik.db');
+  }
+  for (const key of ['writeKey', 'adminKey'] as const) {
+    const v = options[key];
+    if (v !== undefined && (typeof v !== 'string' || v.length < 8 || /[\s:]/.test(v))) {
+      throw new InvalidOptionError(key, 'write at least 8 characters without spaces or colons');
+    }
+  }
+  const corsOrigins = Object.freeze([...(o.corsOrigins as string[])]);
+  return Object.freeze({
+    ...o,
+    writeKey: options.writeKey,
+    adminKey: options.adminKey,
+    corsOrigins,
+    limits: Object.freeze({
+      ...DEFAULT_LIMITS,
+      maxBodyBytes: o.maxBodyBytes,
+      maxEventBytes: o.maxEventBytes,
+      maxBatchEvents: o.maxBatchEvents,
+    }),
+  });
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

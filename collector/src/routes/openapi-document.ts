@@ -1,0 +1,171 @@
+import { EVENT_TYPES } from '@kimlik/core';
+import { HTTP_ERRORS } from '../http/errors.js';
+
+/**
+ * The OpenAPI document served at /openapi.json. A test compares its paths with the registered
+ * routes and its error codes with HTTP_ERRORS, so it stays true.
+ */
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
+
+const ingestResponses = {
+  200: {
+    description: 'Committed. Invalid events are listed in `rejected` by index; the rest are stored.',
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchResponse' } } },
+  },
+  400: errorResponse('Not a batch, or every event invalid (detail in `rejected`).'),
+  401: errorResponse('Missing or unknown write key.'),
+  403: errorResponse('Origin not allowed for this source.'),
+  413: errorResponse('Body larger than the limit (after decompression).'),
+  415: errorResponse('Unsupported Content-Type or Content-Encoding.'),
+  429: errorResponse('Ingest queue full; retry after Retry-After.'),
+  503: errorResponse('Database cannot commit; retry after Retry-After.'),
+};
+
+const ingestOp = (summary: string, schema: string) => ({
+  summary,
+  security: [{ writeKeyBasic: [] }, {}],
+  requestBody: {
+    required: true,
+    content: {
+      'application/json': { schema: { $ref: `#/components/schemas/${schema}` } },
+      'text/plain': { schema: { type: 'string', description: `JSON text of ${schema} (sendBeacon)` } },
+    },
+  },
+  responses: ingestResponses,
+});
+
+const adminResponses = (ok: object) => ({
+  200: ok,
+  400: errorResponse('Invalid query parameter.'),
+  401: errorResponse('Missing or wrong admin key.'),
+});
+
+const SHORT: Record<string, string> = { track: 't', identify: 'i', page: 'p', screen: 's', group: 'g', alias: 'a' };
+
+const paths: Record<string, unknown> = {
+  '/v1/batch': { post: ingestOp('Send up to 2 500 events (Segment batch shape).', 'BatchRequest') },
+  '/v1/import': { post: { ...ingestOp('Alias of /v1/batch (Segment import).', 'BatchRequest') } },
+  '/v1/b': { post: { ...ingestOp('Alias of /v1/batch (analytics.js).', 'BatchRequest') } },
+};
+for (const type of EVENT_TYPES) {
+  paths[`/v1/${type}`] = { post: ingestOp(`Send one ${type} event.`, 'Event') };
+  paths[`/v1/${SHORT[type]}`] = { post: ingestOp(`Alias of /v1/${type} (analytics.js).`, 'Event') };
+}
+Object.assign(paths, {
+  '/v1/events': {
+    get: {
+      summary: 'Stored events, newest first (admin).',
+      security: [{ adminBearer: [] }],
+      parameters: [
+        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        { name: 'before', in: 'query', schema: { type: 'string' }, description: 'nextCursor of the previous page' },
+      ],
+      responses: adminResponses({
+        description: 'A page of events.',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/EventPage' } } },
+      }),
+    },
+  },
+  '/healthz': { get: { summary: 'Process is up.', responses: { 200: { description: 'ok' } } } },
+  '/readyz': {
+    get: {
+      summary: 'Database reachable.',
+      responses: { 200: { description: 'ready' }, 503: errorResponse('Database unreachable.') },
+    },
+  },
+  '/metrics': {
+    get: { summary: 'Prometheus metrics.', responses: { 200: { description: 'text exposition format' } } },
+  },
+  '/openapi.json': { get: { summary: 'This document.', responses: { 200: { description: 'OpenAPI 3.1' } } } },
+  '/': { get: { summary: 'Demo page (disable with KIMLIK_DEMO=false).', responses: { 200: { description: 'HTML' } } } },
+});
+
+export const OPENAPI = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Kimlik collector',
+    version: '0.1.0',
+    description: 'Segment-compatible tracking API, profiles and admin APIs.',
+  },
+  paths,
+  components: {
+    securitySchemes: {
+      writeKeyBasic: { type: 'http', scheme: 'basic', description: 'Write key as the username, empty password.' },
+      adminBearer: { type: 'http', scheme: 'bearer', description: 'The admin key.' },
+    },
+    schemas: {
+      Event: {
+        type: 'object',
+        required: ['type'],
+        properties: {
+          type: { type: 'string', enum: [...EVENT_TYPES] },
+          messageId: { type: 'string', maxLength: 99 },
+          timestamp: { type: 'string', format: 'date-time' },
+          sentAt: { type: 'string', format: 'date-time' },
+          userId: { type: 'string' },
+          anonymousId: { type: 'string' },
+          event: { type: 'string', description: 'track: event name (required)' },
+          name: { type: 'string', description: 'page/screen name' },
+          properties: { type: 'object' },
+          traits: { type: 'object' },
+          context: { type: 'object' },
+          integrations: { type: 'object' },
+          previousId: { type: 'string', description: 'alias: required' },
+          groupId: { type: 'string', description: 'group: required' },
+          writeKey: { type: 'string', description: 'when Basic auth cannot be sent (sendBeacon)' },
+        },
+        description: 'Needs userId or anonymousId.',
+      },
+      BatchRequest: {
+        type: 'object',
+        required: ['batch'],
+        properties: {
+          batch: { type: 'array', maxItems: 2500, items: { $ref: '#/components/schemas/Event' } },
+          sentAt: { type: 'string', format: 'date-time' },
+          context: { type: 'object' },
+          writeKey: { type: 'string' },
+        },
+      },
+      Rejection: {
+        type: 'object',
+        properties: {
+          index: { type: 'integer' },
+          messageId: { type: ['string', 'null'] },
+          code: { type: 'string' },
+          reason: { type: 'string' },
+        },
+      },
+      BatchResponse: {
+        type: 'object',
+        properties: {
+          success: { type: 'boolean' },
+          accepted: { type: 'integer' },
+          duplicates: { type: 'integer' },
+          rejected: { type: 'array', items: { $ref: '#/components/schemas/Rejection' } },
+        },
+      },
+      EventPage: {
+        type: 'object',
+        properties: {
+          events: { type: 'array', items: { type: 'object' } },
+          nextCursor: { type: ['string', 'null'] },
+        },
+      },
+      Error: {
+        type: 'object',
+        properties: {
+          error: {
+            type: 'object',
+            properties: {
+              code: { type: 'string', enum: Object.keys(HTTP_ERRORS) },
+              message: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,52 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
+
+export type SqliteDatabase = Database.Database;
+
+export interface OpenOptions {
+  readonly?: boolean;
+  /** NORMAL survives a process crash (WAL); FULL also survives power loss, at a throughput cost. */
+  synchronous: 'NORMAL' | 'FULL';
+  /** Page cache in MiB. */
+  cacheMiB?: number;
+}
+
+export function openDatabase(path: string, options: OpenOptions): SqliteDatabase {
+  if (!options.readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { readonly: options.readonly ?? false });
+  // Another connection (the writer thread, an admin write) may hold the write lock briefly.
+  db.pragma('busy_timeout = 5000');
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous}`);
+  }
+  db.pragma(`cache_size = -${(options.cacheMiB ?? 64) * 1024}`);
+  db.pragma('temp_store = MEMORY');
+  return db;
+}
+
+/** Applies pending migrations; each in its own transaction, recorded in schema_migrations. */
+export function migrate(db: SqliteDatabase): number {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+  );
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+  );
+  let count = 0;
+  for (const m of SQLITE_MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        Date.now(),
+      );
+    }).immediate();
+    count++;
+  }
+  return count;
+}

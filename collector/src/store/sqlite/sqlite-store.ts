@@ -1,0 +1,208 @@
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { EventPage, EventRow, InsertOutcome, Source, Store } from '../store.js';
+import { StoreUnavailableError } from '../store.js';
+import { DUPLICATE, ROW_WIDTH } from './event-writer.js';
+import { migrate, openDatabase, type SqliteDatabase } from './open.js';
+import type { CommitInfo, WriteRequest, WriterInit, WriterMessage } from './writer-worker.js';
+
+export interface SqliteStoreOptions {
+  path: string;
+  synchronous: 'NORMAL' | 'FULL';
+  /** Called after each group commit (for metrics). */
+  onCommit?: (info: CommitInfo) => void;
+}
+
+/**
+ * Under vitest this module runs from src/*.ts, which a worker thread cannot load; the compiled
+ * worker in dist/ is the same code (`npm test` builds before it runs).
+ */
+function workerUrl(): URL {
+  const url = new URL('./writer-worker.js', import.meta.url);
+  if (import.meta.url.endsWith('.ts')) {
+    return new URL(url.href.replace('/collector/src/', '/collector/dist/'));
+  }
+  return url;
+}
+
+interface Waiter {
+  resolve: (o: InsertOutcome[]) => void;
+  reject: (e: Error) => void;
+  count: number;
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  private readonly db: SqliteDatabase;
+  private readonly worker: Worker;
+  private readonly waiters = new Map<number, Waiter>();
+  private nextRequestId = 1;
+  private pending = 0;
+  private closing: Promise<void> | null = null;
+  private workerError: Error | null = null;
+  private onWriterClosed: (() => void) | null = null;
+  private readonly onCommit: ((info: CommitInfo) => void) | undefined;
+
+  private constructor(db: SqliteDatabase, options: SqliteStoreOptions) {
+    this.db = db;
+    this.worker = new Worker(fileURLToPath(workerUrl()), {
+      workerData: { path: options.path, synchronous: options.synchronous } satisfies WriterInit,
+    });
+    this.worker.on('message', (msg: WriterMessage) => this.onReply(msg));
+    this.onCommit = options.onCommit;
+    this.worker.on('error', (err) => this.failAll(err));
+    this.worker.on('exit', (code) => {
+      if (!this.closing) this.failAll(new Error(`writer thread exited with code ${code}`));
+    });
+  }
+
+  /** Opens (creating if needed) the database file and applies migrations before anything else runs. */
+  static open(options: SqliteStoreOptions): SqliteStore {
+    const db = openDatabase(options.path, { synchronous: options.synchronous });
+    migrate(db);
+    return new SqliteStore(db, options);
+  }
+
+  get pendingEvents(): number {
+    return this.pending;
+  }
+
+  insertEvents(rows: EventRow[]): Promise<InsertOutcome[]> {
+    if (this.workerError || this.closing) {
+      return Promise.reject(
+        new StoreUnavailableError(this.closing ? 'the store is closing' : 'the writer thread has stopped', {
+          cause: this.workerError,
+        }),
+      );
+    }
+    const flat: unknown[] = new Array(rows.length * ROW_WIDTH);
+    let i = 0;
+    for (const r of rows) {
+      flat[i++] = r.sourceId;
+      flat[i++] = r.dedupHash;
+      flat[i++] = r.messageId;
+      flat[i++] = r.type;
+      flat[i++] = r.name;
+      flat[i++] = r.userId;
+      flat[i++] = r.anonymousId;
+      flat[i++] = r.timestampMs;
+      flat[i++] = r.receivedAtMs;
+      flat[i++] = r.payload;
+    }
+    const id = this.nextRequestId++;
+    this.pending += rows.length;
+    return new Promise((resolve, reject) => {
+      this.waiters.set(id, { resolve, reject, count: rows.length });
+      this.worker.postMessage({ id, rows: flat } satisfies WriteRequest);
+    });
+  }
+
+  private onReply(msg: WriterMessage): void {
+    if ('closed' in msg) {
+      this.onWriterClosed?.();
+      return;
+    }
+    if ('commit' in msg) {
+      this.onCommit?.(msg.commit);
+      return;
+    }
+    const waiter = this.waiters.get(msg.id);
+    if (!waiter) return;
+    this.waiters.delete(msg.id);
+    this.pending -= waiter.count;
+    if ('error' in msg) {
+      waiter.reject(new StoreUnavailableError(`commit failed: ${msg.error}`));
+      return;
+    }
+    const out: InsertOutcome[] = new Array(msg.outcomes.length);
+    for (let i = 0; i < msg.outcomes.length; i++) out[i] = msg.outcomes[i] === DUPLICATE ? 'duplicate' : 'stored';
+    waiter.resolve(out);
+  }
+
+  private failAll(err: Error): void {
+    this.workerError = err;
+    for (const [id, w] of this.waiters) {
+      this.waiters.delete(id);
+      this.pending -= w.count;
+      w.reject(new StoreUnavailableError(`commit failed: ${err.message}`, { cause: err }));
+    }
+  }
+
+  async listEvents(query: { limit: number; before?: string | undefined }): Promise<EventPage> {
+    const before = query.before === undefined ? Number.MAX_SAFE_INTEGER : Number(query.before);
+    const rows = this.db
+      .prepare('SELECT id, source_id, payload FROM events WHERE id < ? ORDER BY id DESC LIMIT ?')
+      .all(before, query.limit + 1) as { id: number; source_id: number; payload: string }[];
+    const page = rows.slice(0, query.limit);
+    return {
+      events: page.map((r) => ({ id: String(r.id), sourceId: r.source_id, event: JSON.parse(r.payload) })),
+      nextCursor: rows.length > query.limit && page.length > 0 ? String(page[page.length - 1]?.id) : null,
+    };
+  }
+
+  async listSources(): Promise<Source[]> {
+    const rows = this.db.prepare('SELECT id, name, write_key, allowed_origins FROM sources ORDER BY id').all() as {
+      id: number;
+      name: string;
+      write_key: string;
+      allowed_origins: string;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      writeKey: r.write_key,
+      allowedOrigins: JSON.parse(r.allowed_origins) as string[],
+    }));
+  }
+
+  async upsertSource(source: Omit<Source, 'id'> & { id?: number }): Promise<Source> {
+    const origins = JSON.stringify(source.allowedOrigins);
+    if (source.id !== undefined) {
+      this.db
+        .prepare(
+          `INSERT INTO sources (id, name, write_key, allowed_origins, created_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT(id) DO UPDATE SET name = excluded.name, write_key = excluded.write_key,
+             allowed_origins = excluded.allowed_origins`,
+        )
+        .run(source.id, source.name, source.writeKey, origins, Date.now());
+      return { ...source, id: source.id };
+    }
+    const info = this.db
+      .prepare('INSERT INTO sources (name, write_key, allowed_origins, created_at) VALUES (?, ?, ?, ?)')
+      .run(source.name, source.writeKey, origins, Date.now());
+    return { ...source, id: Number(info.lastInsertRowid) };
+  }
+
+  async getSetting(key: string): Promise<string | null> {
+    const v = this.db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined;
+    return v ?? null;
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    this.db
+      .prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
+      .run(key, value);
+  }
+
+  async ping(): Promise<void> {
+    if (this.workerError) throw new StoreUnavailableError('the writer thread has stopped', { cause: this.workerError });
+    this.db.prepare('SELECT 1').get();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      const done = () => {
+        this.db.close();
+        resolve();
+      };
+      if (this.workerError) {
+        void this.worker.terminate().then(done, done);
+        return;
+      }
+      // The writer commits what it holds before it answers `closed`; replies come in order.
+      this.onWriterClosed = () => void this.worker.terminate().then(done, done);
+      this.worker.postMessage({ close: true });
+    });
+    return this.closing;
+  }
+}

@@ -1,0 +1,6 @@
+export * from './backoff.js';
+export * from './errors.js';
+export * from './limits.js';
+export * from './protocol.js';
+export * from './uuid.js';
+export * from './validate.js';

@@ -1,0 +1,27 @@
+/** Limits as Segment documents them; the collector makes each configurable. */
+export interface Limits {
+  /** Largest single event, serialized. */
+  maxEventBytes: number;
+  /** Largest request body after decompression. */
+  maxBodyBytes: number;
+  /** Most events in one `/v1/batch`. */
+  maxBatchEvents: number;
+  /** `messageId` must be shorter than this. */
+  maxMessageIdLength: number;
+  /** Deepest nesting of objects/arrays inside an event. */
+  maxDepth: number;
+  /** Most keys in one object / items in one array inside an event. */
+  maxCollectionSize: number;
+  /** Longest string field used as an identifier (userId, anonymousId, groupId, previousId). */
+  maxIdLength: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxEventBytes: 32 * 1024,
+  maxBodyBytes: 500 * 1024,
+  maxBatchEvents: 2500,
+  maxMessageIdLength: 100,
+  maxDepth: 32,
+  maxCollectionSize: 10_000,
+  maxIdLength: 1024,
+});

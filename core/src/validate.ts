@@ -1,0 +1,251 @@
+import type { Limits } from './limits.js';
+import { EVENT_TYPES, type EventType, type WireEvent } from './protocol.js';
+
+/** Stable codes for a single refused event; documented in the README's API section. */
+export const REJECTION_CODES = {
+  NOT_OBJECT: 'KIMLIK_EVENT_NOT_OBJECT',
+  TYPE_INVALID: 'KIMLIK_EVENT_TYPE_INVALID',
+  IDENTITY_MISSING: 'KIMLIK_EVENT_IDENTITY_MISSING',
+  FIELD_MISSING: 'KIMLIK_EVENT_FIELD_MISSING',
+  FIELD_INVALID: 'KIMLIK_EVENT_FIELD_INVALID',
+  MESSAGE_ID_INVALID: 'KIMLIK_EVENT_MESSAGE_ID_INVALID',
+  TIMESTAMP_INVALID: 'KIMLIK_EVENT_TIMESTAMP_INVALID',
+  TOO_LARGE: 'KIMLIK_EVENT_TOO_LARGE',
+  TOO_DEEP: 'KIMLIK_EVENT_TOO_DEEP',
+  TOO_MANY_ITEMS: 'KIMLIK_EVENT_TOO_MANY_ITEMS',
+  FORBIDDEN_KEY: 'KIMLIK_EVENT_FORBIDDEN_KEY',
+  STRING_INVALID: 'KIMLIK_EVENT_STRING_INVALID',
+} as const;
+
+export type RejectionCode = (typeof REJECTION_CODES)[keyof typeof REJECTION_CODES];
+
+export type ValidationResult =
+  | { ok: true; event: WireEvent }
+  | { ok: false; code: RejectionCode; reason: string; messageId: string | null };
+
+/** Keys that can change an object's prototype when data is later spread or assigned. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor']);
+const OBJECT_FIELDS = ['properties', 'traits', 'context', 'integrations'] as const;
+const ID_FIELDS = ['userId', 'anonymousId', 'previousId', 'groupId'] as const;
+const TIME_FIELDS = ['timestamp', 'sentAt', 'originalTimestamp'] as const;
+/** Fields the server owns; a client's value is discarded rather than trusted. */
+const SERVER_FIELDS = ['receivedAt', 'writeKey'] as const;
+
+// ISO-8601 date-time with a zone, or a date; Date.parse alone accepts too many loose formats.
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)?)?$/;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export const isEventType = (v: unknown): v is EventType =>
+  typeof v === 'string' && (EVENT_TYPES as readonly string[]).includes(v);
+
+/** UTF-8 length of a string without allocating a buffer. */
+export function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) n += c >= 0x800 && (c < 0xd800 || c > 0xdfff) ? 2 : 1;
+    else continue;
+    if (c >= 0xd800 && c <= 0xdbff) i++;
+  }
+  return n;
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** Strings that cannot be encoded as UTF-8; native `isWellFormed` where the runtime has it. */
+function isWellFormed(s: string): boolean {
+  const native = (s as { isWellFormed?: () => boolean }).isWellFormed;
+  return native ? native.call(s) : !LONE_SURROGATE.test(s);
+}
+
+interface Fault {
+  code: RejectionCode;
+  reason: string;
+}
+
+/**
+ * Walks a JSON value iteratively-bounded: recursion stops at `maxDepth`, so hostile nesting
+ * cannot exhaust the stack.
+ */
+function checkValue(value: unknown, path: string, depth: number, limits: Limits): Fault | null {
+  if (typeof value === 'string') {
+    if (!isWellFormed(value)) {
+      return { code: REJECTION_CODES.STRING_INVALID, reason: `${path} contains an unpaired UTF-16 surrogate` };
+    }
+    return null;
+  }
+  if (typeof value === 'number') {
+    return Number.isFinite(value)
+      ? null
+      : { code: REJECTION_CODES.FIELD_INVALID, reason: `${path} is not a finite number` };
+  }
+  if (value === null || typeof value === 'boolean') return null;
+  if (typeof value !== 'object') {
+    return { code: REJECTION_CODES.FIELD_INVALID, reason: `${path} is not a JSON value` };
+  }
+  if (depth >= limits.maxDepth) {
+    return {
+      code: REJECTION_CODES.TOO_DEEP,
+      reason: `${path} is nested deeper than ${limits.maxDepth} levels`,
+    };
+  }
+  if (Array.isArray(value)) {
+    if (value.length > limits.maxCollectionSize) {
+      return {
+        code: REJECTION_CODES.TOO_MANY_ITEMS,
+        reason: `${path} has ${value.length} items; the limit is ${limits.maxCollectionSize}`,
+      };
+    }
+    for (let i = 0; i < value.length; i++) {
+      const f = checkValue(value[i], `${path}[${i}]`, depth + 1, limits);
+      if (f) return f;
+    }
+    return null;
+  }
+  const keys = Object.keys(value);
+  if (keys.length > limits.maxCollectionSize) {
+    return {
+      code: REJECTION_CODES.TOO_MANY_ITEMS,
+      reason: `${path} has ${keys.length} keys; the limit is ${limits.maxCollectionSize}`,
+    };
+  }
+  for (const key of keys) {
+    if (FORBIDDEN_KEYS.has(key)) {
+      return {
+        code: REJECTION_CODES.FORBIDDEN_KEY,
+        reason: `${path} has the key "${key}", which is not allowed because it can alter object prototypes`,
+      };
+    }
+    if (!isWellFormed(key)) {
+      return { code: REJECTION_CODES.STRING_INVALID, reason: `${path} has a key with an unpaired UTF-16 surrogate` };
+    }
+    const f = checkValue((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, limits);
+    if (f) return f;
+  }
+  return null;
+}
+
+const reject = (code: RejectionCode, reason: string, messageId: string | null): ValidationResult => ({
+  ok: false,
+  code,
+  reason,
+  messageId,
+});
+
+/**
+ * Validates one event as a client sent it and returns a normalized copy: identifiers given as
+ * numbers become strings (as Segment's API accepts them), server-owned fields are dropped.
+ * `impliedType` is the type a single-event endpoint such as `/v1/track` stands for.
+ */
+export function validateEvent(raw: unknown, limits: Limits, impliedType?: EventType): ValidationResult {
+  if (!isPlainObject(raw)) {
+    return reject(
+      REJECTION_CODES.NOT_OBJECT,
+      `event must be a JSON object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`,
+      null,
+    );
+  }
+  const rawId = raw.messageId;
+  const messageId = typeof rawId === 'string' ? rawId : null;
+  if (rawId !== undefined && rawId !== null) {
+    if (typeof rawId !== 'string' || rawId.length === 0) {
+      return reject(REJECTION_CODES.MESSAGE_ID_INVALID, 'messageId must be a non-empty string', null);
+    }
+    if (rawId.length >= limits.maxMessageIdLength) {
+      return reject(
+        REJECTION_CODES.MESSAGE_ID_INVALID,
+        `messageId is ${rawId.length} characters; it must be shorter than ${limits.maxMessageIdLength}`,
+        rawId.slice(0, limits.maxMessageIdLength),
+      );
+    }
+  }
+  const type = impliedType ?? raw.type;
+  if (!isEventType(type)) {
+    return reject(
+      REJECTION_CODES.TYPE_INVALID,
+      `type must be one of ${EVENT_TYPES.join(', ')}; got ${JSON.stringify(raw.type) ?? 'nothing'}`,
+      messageId,
+    );
+  }
+  const fault = checkValue(raw, 'event', 0, limits);
+  if (fault) return reject(fault.code, fault.reason, messageId);
+
+  const event: Record<string, unknown> = { ...raw, type };
+  for (const f of SERVER_FIELDS) delete event[f];
+  if (rawId === null) delete event.messageId;
+
+  for (const f of ID_FIELDS) {
+    const v = event[f];
+    if (v === undefined || v === null) {
+      delete event[f];
+      continue;
+    }
+    if (typeof v === 'number' && Number.isFinite(v)) event[f] = String(v);
+    else if (typeof v !== 'string') {
+      return reject(REJECTION_CODES.FIELD_INVALID, `${f} must be a string, got ${typeof v}`, messageId);
+    }
+    if ((event[f] as string).length > limits.maxIdLength) {
+      return reject(REJECTION_CODES.FIELD_INVALID, `${f} is longer than ${limits.maxIdLength} characters`, messageId);
+    }
+  }
+  if (!event.userId && !event.anonymousId) {
+    return reject(
+      REJECTION_CODES.IDENTITY_MISSING,
+      'every event needs a userId or an anonymousId (a non-empty string)',
+      messageId,
+    );
+  }
+  for (const f of OBJECT_FIELDS) {
+    const v = event[f];
+    if (v === undefined || v === null) delete event[f];
+    else if (!isPlainObject(v)) {
+      return reject(REJECTION_CODES.FIELD_INVALID, `${f} must be a JSON object`, messageId);
+    }
+  }
+  for (const f of TIME_FIELDS) {
+    const v = event[f];
+    if (v === undefined || v === null) {
+      delete event[f];
+      continue;
+    }
+    if (typeof v !== 'string' || !ISO_DATE.test(v) || Number.isNaN(Date.parse(v))) {
+      return reject(
+        REJECTION_CODES.TIMESTAMP_INVALID,
+        `${f} must be an ISO-8601 date-time such as 2026-01-31T12:00:00.000Z; got ${JSON.stringify(v)}`,
+        messageId,
+      );
+    }
+  }
+  if (type === 'track' && (typeof event.event !== 'string' || event.event.length === 0)) {
+    return reject(REJECTION_CODES.FIELD_MISSING, 'a track event needs "event", the event name', messageId);
+  }
+  if ((type === 'page' || type === 'screen') && event.name !== undefined && typeof event.name !== 'string') {
+    return reject(REJECTION_CODES.FIELD_INVALID, `name must be a string`, messageId);
+  }
+  if (type === 'alias' && (!event.previousId || !event.userId)) {
+    return reject(REJECTION_CODES.FIELD_MISSING, 'an alias event needs both previousId and userId', messageId);
+  }
+  if (type === 'group' && !event.groupId) {
+    return reject(REJECTION_CODES.FIELD_MISSING, 'a group event needs groupId', messageId);
+  }
+  return { ok: true, event: event as unknown as WireEvent };
+}
+
+/**
+ * Size check on the serialization the caller makes anyway (to store or to send), so an event is
+ * stringified once. Returns the refusal, or null when it fits.
+ */
+export function checkEventSize(
+  serialized: string,
+  limits: Pick<Limits, 'maxEventBytes'>,
+): { code: RejectionCode; reason: string } | null {
+  // UTF-8 is at most 3 bytes per UTF-16 unit: most events skip the exact count.
+  if (serialized.length * 3 <= limits.maxEventBytes) return null;
+  const bytes = utf8Length(serialized);
+  if (bytes <= limits.maxEventBytes) return null;
+  return {
+    code: REJECTION_CODES.TOO_LARGE,
+    reason: `event is ${bytes} bytes; the limit is ${limits.maxEventBytes} bytes per event`,
+  };
+}

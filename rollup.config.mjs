@@ -1,0 +1,13 @@
+// Browser bundles (sdk-web ESM + IIFE, the dashboard). Each package contributes its builds in its
+// own rollup.builds.mjs so this file stays the one entry point `npm run build` calls.
+import { existsSync } from 'node:fs';
+
+const parts = ['sdk-web/rollup.builds.mjs', 'collector/rollup.builds.mjs'];
+const builds = [];
+for (const part of parts) {
+  if (existsSync(new URL(part, import.meta.url))) {
+    const mod = await import(`./${part}`);
+    builds.push(...mod.default);
+  }
+}
+export default builds;
