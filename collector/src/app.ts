@@ -12,6 +12,7 @@ import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { openApiRoutes } from './routes/openapi.js';
+import { sdkBundleRoutes } from './routes/sdk-bundle.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
 
@@ -124,6 +125,7 @@ function buildApp(deps: AppDeps): FastifyInstance {
   eventRoutes(app, { store, admin });
   healthRoutes(app, { store, metrics });
   openApiRoutes(app);
+  sdkBundleRoutes(app);
   if (options.demo) demoRoutes(app, { sources });
   return app;
 }

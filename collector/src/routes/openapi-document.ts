@@ -80,6 +80,12 @@ Object.assign(paths, {
     get: { summary: 'Prometheus metrics.', responses: { 200: { description: 'text exposition format' } } },
   },
   '/openapi.json': { get: { summary: 'This document.', responses: { 200: { description: 'OpenAPI 3.1' } } } },
+  '/kimlik.js': {
+    get: {
+      summary: 'Browser SDK script-tag bundle.',
+      responses: { 200: { description: 'JavaScript' }, 304: { description: 'unchanged' } },
+    },
+  },
   '/': { get: { summary: 'Demo page (disable with KIMLIK_DEMO=false).', responses: { 200: { description: 'HTML' } } } },
 });
 
