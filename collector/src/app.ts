@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { requireAdmin, SourceRegistry } from './http/auth.js';
 import { parseJsonBody } from './http/body.js';
 import { cors } from './http/cors.js';
@@ -76,7 +76,10 @@ function buildApp(deps: AppDeps): FastifyInstance {
       },
     },
     bodyLimit: options.maxBodyBytes,
-    disableRequestLogging: options.logLevel !== 'debug' && options.logLevel !== 'trace',
+    // A log line per request is too much at ingest rates; debug and trace turn it back on.
+    logController: new LogController({
+      disableRequestLogging: options.logLevel !== 'debug' && options.logLevel !== 'trace',
+    }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
@@ -109,6 +112,15 @@ function buildApp(deps: AppDeps): FastifyInstance {
       error: { code: 'KIMLIK_NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}` },
     }),
   );
+  // Responses still in flight when a drain starts close their keep-alive connection, so
+  // close() finishes once they are answered instead of waiting for idle clients.
+  let draining = false;
+  app.addHook('preClose', async () => {
+    draining = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (draining) reply.header('Connection', 'close');
+  });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requestSeconds.observe(reply.elapsedTime / 1000, { route });
