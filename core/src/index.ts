@@ -1,4 +1,5 @@
 export * from './backoff.js';
+export * from './delivery/index.js';
 export * from './errors.js';
 export * from './limits.js';
 export * from './protocol.js';

@@ -1,0 +1,148 @@
+import type { KimlikError } from '../errors.js';
+
+/** How one event ended. The promise `track()` returns resolves with it and never rejects. */
+export interface DeliveryResult {
+  messageId: string;
+  /** True once the collector acknowledged (stored or already had) the event. */
+  delivered: boolean;
+  /** Why it was not delivered: a `DeliveryError` (rejected, dropped, stopped, …). */
+  error?: KimlikError;
+}
+
+/**
+ * One queued event, and the promise of its delivery. The promise is created only when a caller
+ * uses it (`then`/`await`), so a burst of fire-and-forget events allocates no promise per event.
+ */
+export class QueuedEvent implements Promise<DeliveryResult> {
+  /** Position in enqueue order; restored events get negative numbers so they sort first. */
+  seq: number;
+  readonly messageId: string;
+  /** Serialized event; released once settled. */
+  json: string;
+  readonly bytes: number;
+  private outcome: DeliveryResult | undefined;
+  private promise: Promise<DeliveryResult> | undefined;
+  private resolvePromise: ((result: DeliveryResult) => void) | undefined;
+
+  constructor(seq: number, messageId: string, json: string, bytes: number) {
+    this.seq = seq;
+    this.messageId = messageId;
+    this.json = json;
+    this.bytes = bytes;
+  }
+
+  get settled(): boolean {
+    return this.outcome !== undefined;
+  }
+
+  /** @internal Called by the engine exactly once. */
+  settle(delivered: boolean, error?: KimlikError): void {
+    if (this.outcome) return;
+    this.outcome = error ? { messageId: this.messageId, delivered, error } : { messageId: this.messageId, delivered };
+    this.json = '';
+    this.resolvePromise?.(this.outcome);
+    this.resolvePromise = undefined;
+  }
+
+  private asPromise(): Promise<DeliveryResult> {
+    if (!this.promise) {
+      this.promise = this.outcome
+        ? Promise.resolve(this.outcome)
+        : new Promise<DeliveryResult>((resolve) => {
+            this.resolvePromise = resolve;
+          });
+    }
+    return this.promise;
+  }
+
+  // biome-ignore lint/suspicious/noThenProperty: the lazy delivery promise is a real thenable on purpose
+  then<T1 = DeliveryResult, T2 = never>(
+    onFulfilled?: ((value: DeliveryResult) => T1 | PromiseLike<T1>) | null,
+    onRejected?: ((reason: unknown) => T2 | PromiseLike<T2>) | null,
+  ): Promise<T1 | T2> {
+    return this.asPromise().then(onFulfilled, onRejected);
+  }
+
+  catch<T = never>(onRejected?: ((reason: unknown) => T | PromiseLike<T>) | null): Promise<DeliveryResult | T> {
+    return this.asPromise().catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<DeliveryResult> {
+    return this.asPromise().finally(onFinally);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Promise';
+  }
+}
+
+/** FIFO of queued events with O(1) push/shift and running count and byte totals. */
+export class EventQueue {
+  private items: (QueuedEvent | undefined)[] = [];
+  private head = 0;
+  count = 0;
+  bytes = 0;
+
+  push(event: QueuedEvent): void {
+    this.items.push(event);
+    this.count++;
+    this.bytes += event.bytes;
+  }
+
+  peek(): QueuedEvent | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): QueuedEvent | undefined {
+    const event = this.items[this.head];
+    if (!event) return undefined;
+    this.items[this.head++] = undefined;
+    this.count--;
+    this.bytes -= event.bytes;
+    // Compact once the consumed prefix dominates, keeping shift O(1) amortised.
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return event;
+  }
+
+  /** Events put in front of the queue, e.g. restored from storage after newer events arrived. */
+  prepend(events: readonly QueuedEvent[]): void {
+    this.items = [...events, ...this.items.slice(this.head)];
+    this.head = 0;
+    for (const e of events) {
+      this.count++;
+      this.bytes += e.bytes;
+    }
+  }
+
+  /** Events from the head while `predicate` holds (the queue is in enqueue order). */
+  countFromHead(predicate: (event: QueuedEvent) => boolean): number {
+    let n = 0;
+    for (let i = this.head; i < this.items.length; i++) {
+      const e = this.items[i];
+      if (!e || !predicate(e)) break;
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * The batcher: takes events from the head while they fit `maxEvents` and `maxBytes` (each
+   * event costs its bytes plus one for the separating comma). Always takes at least one.
+   */
+  take(maxEvents: number, maxBytes: number): QueuedEvent[] {
+    const out: QueuedEvent[] = [];
+    let bytes = 0;
+    while (out.length < maxEvents) {
+      const next = this.peek();
+      if (!next) break;
+      if (out.length > 0 && bytes + next.bytes + 1 > maxBytes) break;
+      bytes += next.bytes + 1;
+      out.push(next);
+      this.shift();
+    }
+    return out;
+  }
+}

@@ -1,0 +1,6 @@
+export * from './delivery-engine.js';
+export * from './errors.js';
+export * from './event-queue.js';
+export * from './memory-storage.js';
+export * from './options.js';
+export * from './ports.js';

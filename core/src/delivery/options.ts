@@ -1,0 +1,100 @@
+import type { BackoffOptions } from '../backoff.js';
+import { InvalidOptionError } from '../errors.js';
+import { DEFAULT_LIMITS } from '../limits.js';
+
+/** What the queue does when it holds `maxQueueEvents` or `maxQueueBytes`. */
+export type QueueFullPolicy = 'drop-oldest' | 'backpressure';
+
+/** Tuning of the delivery engine; each SDK exposes these among its own options. */
+export interface DeliveryOptions {
+  /** Queued events that trigger a request without waiting for the interval. @defaultValue 1000 */
+  flushAt?: number;
+  /** Longest an event waits in the queue before a (partial) batch is sent. @defaultValue 1000 */
+  flushIntervalMs?: number;
+  /** Most events in one request (the collector's limit). @defaultValue 2500 */
+  maxBatchEvents?: number;
+  /** Largest request body before compression; below the collector's 512000-byte limit. @defaultValue 500000 */
+  maxBatchBytes?: number;
+  /** Largest single serialized event (Segment's 32 KB). @defaultValue 32768 */
+  maxEventBytes?: number;
+  /** Requests in flight at once. @defaultValue 4 */
+  maxConcurrentRequests?: number;
+  /** Events held in memory (queued and in flight). @defaultValue 200000 */
+  maxQueueEvents?: number;
+  /** Serialized bytes held in memory (queued and in flight). @defaultValue 67108864 (64 MiB) */
+  maxQueueBytes?: number;
+  /**
+   * `'drop-oldest'`: a full queue drops its oldest queued event, counted and reported.
+   * `'backpressure'`: nothing is dropped until twice the bounds; callers pace themselves by
+   * awaiting the promise each `track()` returns (it settles when the event is delivered).
+   * @defaultValue 'drop-oldest'
+   */
+  queueFullPolicy?: QueueFullPolicy;
+  /** Retries of one batch on network errors, 408, 429 and 5xx; Infinity retries until stopped. @defaultValue Infinity */
+  maxRetries?: number;
+  /** First retry delay; doubles per consecutive failure, with full jitter. @defaultValue 200 */
+  retryBaseMs?: number;
+  /** Ceiling of one retry delay (Retry-After may ask for longer and is honoured). @defaultValue 30000 */
+  retryMaxMs?: number;
+}
+
+export interface ResolvedDeliveryOptions extends Readonly<Required<DeliveryOptions>> {
+  readonly backoff: Readonly<BackoffOptions>;
+}
+
+export const DELIVERY_DEFAULTS: Readonly<Required<DeliveryOptions>> = Object.freeze({
+  flushAt: 1000,
+  flushIntervalMs: 1000,
+  maxBatchEvents: DEFAULT_LIMITS.maxBatchEvents,
+  maxBatchBytes: 500_000,
+  maxEventBytes: DEFAULT_LIMITS.maxEventBytes,
+  maxConcurrentRequests: 4,
+  maxQueueEvents: 200_000,
+  maxQueueBytes: 64 * 1024 * 1024,
+  queueFullPolicy: 'drop-oldest',
+  maxRetries: Number.POSITIVE_INFINITY,
+  retryBaseMs: 200,
+  retryMaxMs: 30_000,
+});
+
+const POSITIVE_INTEGERS = [
+  'flushAt',
+  'maxBatchEvents',
+  'maxBatchBytes',
+  'maxEventBytes',
+  'maxConcurrentRequests',
+  'maxQueueEvents',
+  'maxQueueBytes',
+] as const;
+
+/** Validates and merges delivery options; throws `InvalidOptionError` saying what to write. */
+export function resolveDeliveryOptions(options: DeliveryOptions = {}): ResolvedDeliveryOptions {
+  const o: Required<DeliveryOptions> = { ...DELIVERY_DEFAULTS };
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined && key in DELIVERY_DEFAULTS) (o as Record<string, unknown>)[key] = value;
+  }
+  for (const key of POSITIVE_INTEGERS) {
+    const v = o[key];
+    if (!Number.isInteger(v) || v < 1) throw new InvalidOptionError(key, `expected a positive integer, got ${v}`);
+  }
+  for (const key of ['flushIntervalMs', 'retryBaseMs', 'retryMaxMs'] as const) {
+    const v = o[key];
+    if (!Number.isFinite(v) || v < 0) throw new InvalidOptionError(key, `expected milliseconds >= 0, got ${v}`);
+  }
+  if (!(o.maxRetries >= 0) || (Number.isFinite(o.maxRetries) && !Number.isInteger(o.maxRetries))) {
+    throw new InvalidOptionError('maxRetries', `expected an integer >= 0 or Infinity, got ${o.maxRetries}`);
+  }
+  if (o.queueFullPolicy !== 'drop-oldest' && o.queueFullPolicy !== 'backpressure') {
+    throw new InvalidOptionError('queueFullPolicy', `write 'drop-oldest' or 'backpressure', got ${o.queueFullPolicy}`);
+  }
+  if (o.maxEventBytes > o.maxBatchBytes - 128) {
+    throw new InvalidOptionError(
+      'maxEventBytes',
+      `must leave room for the batch envelope: at most maxBatchBytes - 128`,
+    );
+  }
+  if (o.retryMaxMs < o.retryBaseMs) {
+    throw new InvalidOptionError('retryMaxMs', `must be >= retryBaseMs (${o.retryBaseMs})`);
+  }
+  return Object.freeze({ ...o, backoff: Object.freeze({ baseMs: o.retryBaseMs, maxMs: o.retryMaxMs }) });
+}

@@ -1,0 +1,79 @@
+import type { Rejection } from '../protocol.js';
+
+/** One event as a storage port keeps it: the serialized form, so it is stringified once. */
+export interface PersistedEvent {
+  messageId: string;
+  /** `JSON.stringify` of the WireEvent, exactly as it goes into a batch. */
+  json: string;
+}
+
+/**
+ * Where queued events live until the collector acknowledges them: a disk spool in Node,
+ * IndexedDB in the browser, nothing (memory only) by default.
+ *
+ * Methods may be synchronous (the Node spool writes before `track()` returns) or return a
+ * promise (IndexedDB); the engine reports a rejected promise through `onError` and keeps the
+ * event in memory either way.
+ */
+export interface QueueStorage {
+  /** True when events survive a restart; shutdown reports "kept" instead of "dropped" for them. */
+  readonly persistent: boolean;
+  /** Events left unacknowledged by an earlier process, oldest first. Called once by `start()`. */
+  load(): readonly PersistedEvent[] | Promise<readonly PersistedEvent[]>;
+  /** Stores one event before the engine queues it. */
+  append(messageId: string, json: string): void | Promise<void>;
+  /** Forgets events that were acknowledged, rejected for good or dropped. */
+  remove(messageIds: readonly string[]): void | Promise<void>;
+  /** Makes everything durable and releases resources; called by `DeliveryEngine.stop()`. */
+  close?(): void | Promise<void>;
+}
+
+/** One `/v1/batch` request as the engine hands it to a transport. */
+export interface OutgoingBatch {
+  /** The complete JSON body: `{"batch":[…],"sentAt":"…",…bodyFields}`. */
+  readonly body: string;
+  /** Events in the batch, in body order. */
+  readonly messageIds: readonly string[];
+  /** 0 for the first attempt of this batch. */
+  readonly attempt: number;
+}
+
+/** What a transport learnt from an answer the collector gave about individual events. */
+export interface TransportResult {
+  /**
+   * Events the collector refused (by index in the batch); every other event counts as stored.
+   * A 400 that refuses every event with per-event detail is a result too, not an error.
+   */
+  rejected: readonly Rejection[];
+}
+
+/**
+ * Sends one batch. Resolves with the collector's per-event verdict, or rejects with a
+ * `TransportError`: `retryable` for network errors, 408, 429 and 5xx (with `retryAfterMs` from
+ * Retry-After); not retryable for other 4xx, with `status`.
+ */
+export interface Transport {
+  send(batch: OutgoingBatch): Promise<TransportResult>;
+}
+
+/**
+ * Timers, injectable so tests use fake time and the Node SDK can `unref()` them.
+ * `keepAlive` is false for timers that must not hold a process open (flush interval, retries
+ * nobody awaits) and true while a caller awaits `flush()`.
+ */
+export interface Scheduler {
+  setTimeout(callback: () => void, ms: number, keepAlive: boolean): unknown;
+  clearTimeout(handle: unknown): void;
+  now(): number;
+}
+
+// The timer globals every runtime has, declared here so core needs neither DOM nor Node types.
+declare function setTimeout(callback: () => void, ms: number): unknown;
+declare function clearTimeout(handle: unknown): void;
+
+/** The global timers, looked up at call time so `vi.useFakeTimers()` applies. */
+export const globalScheduler: Scheduler = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle),
+  now: () => Date.now(),
+};
