@@ -1,0 +1,42 @@
+// The browser SDK's builds, collected by the root rollup.config.mjs. Both start from tsc's output in
+// dist/ (so `tsc -b` runs first and rollup needs no TypeScript plugin).
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import nodeResolve from '@rollup/plugin-node-resolve';
+import replace from '@rollup/plugin-replace';
+import terser from '@rollup/plugin-terser';
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const { version } = JSON.parse(readFileSync(here('./package.json'), 'utf8'));
+const version$ = () => replace({ preventAssignment: true, values: { __KIMLIK_VERSION__: version } });
+
+export default [
+  // For bundlers: one ES module, @kimlik/core and idb-keyval left as imports so the app's bundler
+  // dedupes and tree-shakes them (package.json says sideEffects: false). Types are tsc's dist/*.d.ts.
+  {
+    input: here('./dist/index.js'),
+    external: ['@kimlik/core', 'idb-keyval'],
+    plugins: [version$()],
+    output: { file: here('./dist/kimlik.mjs'), format: 'es', sourcemap: true },
+  },
+  // For the script tag: everything in one minified IIFE that installs window.kimlik.
+  {
+    input: here('./dist/script-tag.js'),
+    plugins: [nodeResolve({ browser: true }), version$()],
+    output: {
+      file: here('./dist/kimlik.min.js'),
+      format: 'iife',
+      sourcemap: true,
+      plugins: [terser({ ecma: 2020, compress: { passes: 3, unsafe_arrows: true }, format: { comments: false } })],
+    },
+  },
+  // The async snippet, minified for pasting; placeholders are replaced by whoever renders it.
+  {
+    input: here('./snippet/snippet.js'),
+    output: {
+      file: here('./dist/snippet.min.js'),
+      format: 'es',
+      plugins: [terser({ ecma: 2020, module: false, format: { comments: false } })],
+    },
+  },
+];

@@ -1,0 +1,73 @@
+import type { JsonObject } from '@kimlik/core';
+import { Client, type Plugin } from './client.js';
+import type { UserState } from './identity.js';
+import type { ConsentState, WebOptions } from './options.js';
+
+/** The public API: `window.kimlik` in the script-tag build, `kimlik` in the ESM build. */
+export interface Api {
+  /** Starts the SDK. The only method that throws: on invalid options (`InvalidOptionError`). */
+  init(options: WebOptions): void;
+  track(event: string, properties?: JsonObject): void;
+  /** Sets the user (when given) and merges traits (`email` among them); both persist until `reset()`. */
+  identify(userId?: string | null, traits?: JsonObject): void;
+  /** A page view; `properties` default to the page's url, path, referrer, title and search. */
+  page(name?: string, properties?: JsonObject): void;
+  group(groupId: string, traits?: JsonObject): void;
+  /** Links the current identity (or `previousId`) to `userId`, which becomes the current user. */
+  alias(userId: string, previousId?: string): void;
+  /** Logout: a new anonymous ID, user and traits cleared. */
+  reset(): void;
+  /** Sends what is queued now; resolves when acknowledged (or after `flushTimeoutMs`). */
+  flush(): Promise<void>;
+  consent(state: ConsentState): void;
+  user(): UserState;
+  use(plugin: Plugin): void;
+  /** Resolves once storage is open and the tab knows whether it sends. */
+  ready(): Promise<void>;
+}
+
+/** What the snippet leaves on `window.kimlik` before the bundle loads: recorded calls. */
+export type KimlikStub = [string, ...unknown[]][] & { invoked?: boolean };
+
+const METHODS = [
+  'init',
+  'track',
+  'identify',
+  'page',
+  'group',
+  'alias',
+  'reset',
+  'flush',
+  'consent',
+  'user',
+  'use',
+  'ready',
+] as const;
+
+/**
+ * A guarded instance: after `init()` nothing throws into the page, failures go to `onError`.
+ * Calls made before `init()` are kept and replayed in order right after it.
+ */
+export function createKimlik(): Api {
+  const client = new Client();
+  const early: [keyof Api, unknown[]][] = [];
+  const api = {} as Record<keyof Api, (...args: unknown[]) => unknown>;
+  for (const method of METHODS) {
+    api[method] = (...args: unknown[]) => {
+      if (method === 'init') {
+        client.init(args[0] as WebOptions);
+        for (const [m, a] of early.splice(0)) api[m]?.(...a);
+        return;
+      }
+      const run = client.o || method === 'use' || method === 'ready';
+      const result = run
+        ? client.guard(() => (client[method] as (...a: unknown[]) => unknown)(...args))
+        : early.push([method, args]) && undefined;
+      if (method === 'flush' || method === 'ready') {
+        return Promise.resolve(result).catch((e: unknown) => client.report(e));
+      }
+      return method === 'user' ? (result ?? client.user()) : undefined;
+    };
+  }
+  return api as unknown as Api;
+}

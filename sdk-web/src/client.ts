@@ -1,0 +1,331 @@
+import {
+  DeliveryEngine,
+  type JsonObject,
+  KimlikError,
+  MemoryStorage,
+  type QueueStorage,
+  type WireEvent,
+} from '@kimlik/core';
+import { buildContext, pageProperties } from './context.js';
+import { watchHistory } from './history.js';
+import { IdbQueueStorage } from './idb-storage.js';
+import { IdentityStore, type UserState } from './identity.js';
+import { electLeader } from './leader.js';
+import { nextMessageId } from './message-id.js';
+import { type ConsentState, type ResolvedWebOptions, resolveOptions, type WebOptions } from './options.js';
+import { postBatch, sendOnExit } from './transport.js';
+
+/**
+ * Enrichment or filter middleware: gets each event before it is queued and returns it (changed
+ * or not), or null/undefined to drop it.
+ */
+export type Plugin = (event: WireEvent) => WireEvent | null | undefined;
+
+type Inner = QueueStorage & { clear?(): Promise<void> };
+
+/**
+ * One SDK instance. Public methods never throw (see `guarded` in api.ts); work that touches
+ * storage or the network is deferred so `track()` costs the same at any queue length.
+ *
+ * Delivery: the tab that leads (see leader.ts) runs the shared `DeliveryEngine` over the IndexedDB
+ * queue. Other tabs persist their events to the same database and tell the leader over a
+ * BroadcastChannel; a tab that becomes leader loads whatever the database holds.
+ */
+export class Client {
+  o: ResolvedWebOptions | undefined;
+  id: IdentityStore | undefined;
+  private readonly plugins: Plugin[] = [];
+  /** Events made by the page, not yet handed to storage (drained in a microtask or at page exit). */
+  private made: WireEvent[] = [];
+  /** Events handed over before this tab knew whether it leads. */
+  private parked: [string, string][] = [];
+  /** Unacknowledged events the leader's engine holds, by messageId, oldest first (for page exit). */
+  private readonly held = new Map<string, string>();
+  /** This tab's events while following, for page exit. */
+  private readonly mine = new Map<string, string>();
+  private engine: DeliveryEngine | undefined;
+  private storage: Inner | undefined;
+  private channel: BroadcastChannel | undefined;
+  /** null until the election answered. */
+  private leading: boolean | null = null;
+  private state: ConsentState = 'granted';
+  private waiters: (() => void)[] = [];
+  private readonly readyPromise: Promise<void>;
+  private resolveReady!: () => void;
+  private bodyFields = '';
+
+  constructor() {
+    this.readyPromise = new Promise((resolve) => {
+      this.resolveReady = resolve;
+    });
+  }
+
+  init(options: WebOptions): void {
+    if (this.o) return;
+    const o = resolveOptions(options, location.origin);
+    this.o = o;
+    const report = (e: KimlikError) => this.report(e);
+    this.id = new IdentityStore(o.storagePrefix, o.cookieDomain, o.cookieDays, report);
+    this.bodyFields = `"writeKey":${JSON.stringify(o.writeKey)}`;
+    const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
+    const signal = o.respectPrivacySignals && (nav.globalPrivacyControl || nav.doNotTrack === '1');
+    this.consent(signal ? 'denied' : o.consent);
+    const exit = () => this.exit();
+    addEventListener('pagehide', exit);
+    addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && exit());
+    addEventListener('online', () => this.wake());
+    if (o.autoPage) {
+      this.page();
+      watchHistory(() => this.guard(() => this.page()));
+    }
+    this.connect().then(this.resolveReady, (e: unknown) => this.report(e));
+  }
+
+  /** Opens the IndexedDB queue (memory when storage is blocked) and joins the election. */
+  private async connect(): Promise<void> {
+    const o = this.o as ResolvedWebOptions;
+    const name = `${o.storagePrefix}-queue`;
+    let inner: Inner;
+    try {
+      inner = new IdbQueueStorage(name);
+      await inner.load();
+    } catch (cause) {
+      this.report(
+        new KimlikError('KIMLIK_STORAGE_UNAVAILABLE', 'IndexedDB is unavailable; queueing in memory', { cause }),
+      );
+      inner = new MemoryStorage();
+    }
+    this.storage = inner;
+    const onRole = (leading: boolean) => {
+      this.leading = leading;
+      if (leading) this.lead();
+      for (const [id, json] of this.parked.splice(0)) this.hand(id, json);
+    };
+    if (!inner.persistent) return onRole(true);
+    this.channel = new BroadcastChannel(name);
+    this.channel.onmessage = ({ data }: MessageEvent) =>
+      this.guard(() => {
+        if (data === 'denied') this.deny(false);
+        else if (this.engine && !this.held.has(data[0])) this.engine.enqueue(data[0], data[1]);
+      });
+    await new Promise<void>((resolve) =>
+      electLeader(
+        name,
+        (leading) => {
+          onRole(leading);
+          resolve();
+        },
+        (e) => this.report(e),
+      ),
+    );
+  }
+
+  /** Becomes the sending tab: an engine over the shared queue, restoring what it holds. */
+  private lead(): void {
+    const o = this.o as ResolvedWebOptions;
+    const inner = this.storage as Inner;
+    const held = this.held;
+    this.mine.clear();
+    const storage: QueueStorage = {
+      persistent: inner.persistent,
+      load: async () => {
+        const all = await inner.load();
+        const fresh = all.filter((p) => !held.has(p.messageId));
+        for (const p of fresh) held.set(p.messageId, p.json);
+        return fresh;
+      },
+      append: (id, json) => {
+        held.set(id, json);
+        return inner.append(id, json);
+      },
+      remove: (ids) => {
+        for (const id of ids) held.delete(id);
+        return inner.remove(ids);
+      },
+    };
+    this.engine = new DeliveryEngine(o.delivery, {
+      storage,
+      transport: { send: (batch) => this.gate().then(() => postBatch(`${o.endpoint}/v1/batch`, batch.body)) },
+      bodyFields: { writeKey: o.writeKey },
+      onError: (e) => this.report(e),
+    });
+    this.engine.start().catch((e: unknown) => this.report(e));
+  }
+
+  /** Resolves when this tab may send: consent granted, online (the engine holds the batch until then). */
+  private gate(): Promise<void> {
+    return this.canSend() ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private canSend(): boolean {
+    return this.state === 'granted' && navigator.onLine;
+  }
+
+  private wake(): void {
+    if (this.canSend()) for (const resolve of this.waiters.splice(0)) resolve();
+  }
+
+  report(error: unknown): void {
+    const e =
+      error instanceof KimlikError ? error : new KimlikError('KIMLIK_INTERNAL', String(error), { cause: error });
+    try {
+      (this.o?.onError ?? console.warn)(e);
+    } catch (thrown) {
+      console.warn('[kimlik] onError threw', thrown);
+    }
+  }
+
+  guard<T>(fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (e) {
+      this.report(e);
+      return undefined;
+    }
+  }
+
+  /** Builds the event now (constant work: the page and time of the call), queues it later. */
+  private add(fields: WireEvent): void {
+    const id = this.id as IdentityStore;
+    if (this.state === 'denied') return;
+    const { anonymousId, userId } = id.state;
+    const event: WireEvent = {
+      ...fields,
+      messageId: nextMessageId(),
+      timestamp: new Date().toISOString(),
+      anonymousId,
+      context: buildContext(),
+    };
+    if (userId) event.userId = userId;
+    if (this.made.push(event) === 1) queueMicrotask(() => this.guard(() => this.drain()));
+  }
+
+  /** Runs the plugins and hands events to the queue, in call order. */
+  private drain(): void {
+    for (let event of this.made.splice(0)) {
+      for (const plugin of this.plugins) {
+        const out = this.guard(() => plugin(event as WireEvent));
+        if (!out) break;
+        event = out;
+      }
+      if (event) this.hand(event.messageId as string, JSON.stringify(event));
+    }
+  }
+
+  private hand(id: string, json: string): void {
+    if (this.leading === null) this.parked.push([id, json]);
+    else if (this.engine) this.engine.enqueue(id, json);
+    else {
+      this.mine.set(id, json);
+      const stored = (this.storage as Inner).append(id, json) as Promise<void>;
+      stored.catch((e: unknown) => this.report(e));
+      this.channel?.postMessage([id, json]);
+    }
+  }
+
+  /**
+   * pagehide / hidden: events are already persisted (or being), so only send, within the
+   * browser's keepalive budget. They stay queued and the next load re-sends them; the collector
+   * dedups by messageId.
+   */
+  private exit(): void {
+    const o = this.o as ResolvedWebOptions;
+    this.drain();
+    const jsons = [...this.parked.map((p) => p[1]), ...(this.engine ? this.held : this.mine).values()];
+    if (this.canSend() && jsons.length) sendOnExit(`${o.endpoint}/v1/batch`, jsons, this.bodyFields, o.beaconBytes);
+  }
+
+  track(event: string, properties?: JsonObject): void {
+    this.add({ type: 'track', event, properties: properties ?? {} });
+  }
+
+  identify(userId?: string | null, traits?: JsonObject): void {
+    const id = this.id as IdentityStore;
+    if (userId) id.state.userId = String(userId);
+    id.state.traits = { ...id.state.traits, ...traits };
+    id.save();
+    this.add({ type: 'identify', traits: id.state.traits });
+  }
+
+  page(name?: string, properties?: JsonObject): void {
+    const event: WireEvent = { type: 'page', properties: { ...pageProperties(), ...properties } };
+    if (name) event.name = name;
+    this.add(event);
+  }
+
+  group(groupId: string, traits?: JsonObject): void {
+    this.add({ type: 'group', groupId: String(groupId), traits: traits ?? {} });
+  }
+
+  alias(userId: string, previousId?: string): void {
+    const id = this.id as IdentityStore;
+    const { state } = id;
+    this.add({ type: 'alias', userId, previousId: previousId ?? state.userId ?? state.anonymousId });
+    state.userId = userId;
+    id.save();
+  }
+
+  reset(): void {
+    this.id?.reset();
+  }
+
+  user(): UserState {
+    const s = this.id?.state;
+    return { anonymousId: s?.anonymousId ?? '', userId: s?.userId ?? null, traits: { ...s?.traits } };
+  }
+
+  use(plugin: Plugin): void {
+    if (typeof plugin === 'function') this.plugins.push(plugin);
+  }
+
+  async flush(): Promise<void> {
+    this.drain();
+    if (this.engine && this.canSend()) await this.engine.flush({ timeoutMs: this.o?.flushTimeoutMs });
+  }
+
+  ready(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  consent(state: ConsentState): void {
+    const id = this.id as IdentityStore;
+    if (state === 'denied') {
+      this.deny(true);
+      return;
+    }
+    this.state = state;
+    if (!id.persist) {
+      id.persist = true;
+      id.save();
+    }
+    this.wake();
+  }
+
+  /** Consent denied here or in another tab: queue and stored identity gone, nothing sent. */
+  private deny(tell: boolean): void {
+    this.state = 'denied';
+    this.made = [];
+    this.parked = [];
+    this.mine.clear();
+    this.held.clear();
+    // Batches waiting at the gate are abandoned: they must not leave even if consent comes back.
+    this.waiters = [];
+    this.id?.forget();
+    const engine = this.engine;
+    this.engine = undefined;
+    const storage = this.storage;
+    // Stopping first settles the engine's events, so none is written back after the clear.
+    Promise.resolve(engine?.stop({ timeoutMs: 0 }))
+      .then(() => {
+        // stop() flushes first, which may park one more batch at the gate.
+        this.waiters = [];
+        return storage?.clear?.();
+      })
+      .then(() => {
+        // A later consent('granted') sends again, from a fresh engine over the emptied queue.
+        if (engine && this.leading && !this.engine) this.lead();
+      })
+      .catch((e: unknown) => this.report(e));
+    if (tell) this.channel?.postMessage('denied');
+  }
+}

@@ -1,0 +1,49 @@
+import type { JsonObject } from '@kimlik/core';
+
+export const LIBRARY_NAME = '@kimlik/web';
+/** Replaced at build time by rollup with the package version. */
+export const LIBRARY_VERSION = '__KIMLIK_VERSION__';
+
+/** Segment's `context.page`: read per event, since an SPA changes the URL without a load. */
+export function pageProperties(): JsonObject {
+  const { href, pathname, search } = location;
+  return {
+    path: pathname,
+    referrer: document.referrer,
+    search,
+    title: document.title,
+    url: href,
+  };
+}
+
+/** `utm_source` → `{source}`, `utm_campaign` → `{name}` as Segment's `context.campaign` names them. */
+export function campaign(search: string): JsonObject | undefined {
+  let found: JsonObject | undefined;
+  new URLSearchParams(search).forEach((value, key) => {
+    if (key.startsWith('utm_')) {
+      found ??= {};
+      found[key === 'utm_campaign' ? 'name' : key.slice(4)] = value;
+    }
+  });
+  return found;
+}
+
+let timezone: string | undefined;
+
+/** The Segment-spec `context` of one event. */
+export function buildContext(): JsonObject {
+  // Intl's resolver is slow-ish and the zone rarely changes during a page's life.
+  timezone ??= Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const page = pageProperties();
+  const context: JsonObject = {
+    library: { name: LIBRARY_NAME, version: LIBRARY_VERSION },
+    page,
+    userAgent: navigator.userAgent,
+    locale: navigator.language,
+    timezone,
+    screen: { width: screen.width, height: screen.height, density: devicePixelRatio },
+  };
+  const utm = campaign(page.search as string);
+  if (utm) context.campaign = utm;
+  return context;
+}

@@ -1,0 +1,31 @@
+/**
+ * @kimlik/web for bundlers: `import { init, track } from '@kimlik/web'`, or `createKimlik()` for a
+ * second, independent instance (give it another `storagePrefix`).
+ */
+import type { JsonObject } from '@kimlik/core';
+import { type Api, createKimlik } from './api.js';
+import type { ConsentState, WebOptions } from './options.js';
+
+export type { JsonObject, KimlikError, WireEvent } from '@kimlik/core';
+export type { Api, KimlikStub } from './api.js';
+export { createKimlik } from './api.js';
+export type { Plugin } from './client.js';
+export type { UserState } from './identity.js';
+export type { ConsentState, WebOptions } from './options.js';
+export { DEFAULTS } from './options.js';
+
+/** The default instance, the one `window.kimlik` is in the script-tag build. */
+export const kimlik: Api = /* @__PURE__ */ createKimlik();
+
+export const init = (options: WebOptions): void => kimlik.init(options);
+export const track = (event: string, properties?: JsonObject): void => kimlik.track(event, properties);
+export const identify = (userId?: string | null, traits?: JsonObject): void => kimlik.identify(userId, traits);
+export const page = (name?: string, properties?: JsonObject): void => kimlik.page(name, properties);
+export const group = (groupId: string, traits?: JsonObject): void => kimlik.group(groupId, traits);
+export const alias = (userId: string, previousId?: string): void => kimlik.alias(userId, previousId);
+export const reset = (): void => kimlik.reset();
+export const flush = (): Promise<void> => kimlik.flush();
+export const consent = (state: ConsentState): void => kimlik.consent(state);
+export const user = () => kimlik.user();
+export const use = (plugin: Parameters<Api['use']>[0]): void => kimlik.use(plugin);
+export const ready = (): Promise<void> => kimlik.ready();

@@ -1,0 +1,37 @@
+/**
+ * The script-tag (IIFE) entry: `<script src=".../kimlik.js" data-write-key="…">`, alone or loaded
+ * by the snippet. Installs `window.kimlik` and replays the calls the snippet's stub recorded.
+ * Options come from `init()` calls recorded by the stub, then `data-*` attributes
+ * (`data-endpoint`, `data-auto-page="false"`, `data-flush-at="10"`, …); the endpoint defaults to
+ * the origin the script was loaded from.
+ */
+import { type Api, createKimlik, type KimlikStub } from './api.js';
+import type { WebOptions } from './options.js';
+
+const w = window as unknown as { kimlik?: KimlikStub | Api };
+const script = document.currentScript as HTMLScriptElement | null;
+const stub = w.kimlik;
+
+if (!stub || Array.isArray(stub)) {
+  const api = createKimlik();
+  const calls: KimlikStub = Array.isArray(stub) ? stub.slice() : [];
+  w.kimlik = api;
+  const options: Record<string, unknown> = { endpoint: script?.src && new URL(script.src).origin };
+  for (const [key, value] of Object.entries(script?.dataset ?? {})) {
+    // data-* values are strings: "false" and "10" mean the boolean and the number.
+    options[key] =
+      key === 'writeKey'
+        ? value
+        : value === 'true' || (value !== 'false' && (/^\d+$/.test(value ?? '') ? +(value as string) : value));
+  }
+  for (const [method, arg] of calls) if (method === 'init') Object.assign(options, arg);
+  try {
+    if (options.writeKey) api.init(options as unknown as WebOptions);
+  } catch (error) {
+    // An invalid option must not break the host page; say what is wrong where the developer looks.
+    console.error('[kimlik]', error);
+  }
+  for (const [method, ...args] of calls) {
+    if (method !== 'init') (api[method as keyof Api] as (...a: unknown[]) => unknown)?.(...args);
+  }
+}

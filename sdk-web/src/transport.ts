@@ -1,0 +1,57 @@
+import { parseRetryAfter, type Rejection, TransportError, type TransportResult, utf8Length } from '@kimlik/core';
+
+const TEXT = 'text/plain;charset=UTF-8';
+
+/**
+ * POSTs one batch body (built by the engine, write key included). text/plain makes it a "simple"
+ * CORS request that needs no preflight; sendBeacon could not set an Authorization header anyway.
+ * Resolves with the collector's per-event verdict (a 400 that lists the refused events is a
+ * verdict too); throws `TransportError` otherwise, retryable on network errors, 408, 429 and 5xx.
+ */
+export async function postBatch(url: string, body: string): Promise<TransportResult> {
+  let res: Response;
+  try {
+    res = await fetch(url, { method: 'POST', headers: { 'content-type': TEXT }, body, credentials: 'omit' });
+  } catch (cause) {
+    throw new TransportError('The collector could not be reached', { retryable: true, cause });
+  }
+  // A proxy's HTML error page is not JSON; the status alone decides then.
+  const json = (await res.json().catch(() => ({}))) as {
+    rejected?: Rejection[];
+    error?: { message?: string; rejected?: Rejection[]; retryAfterSeconds?: number };
+  };
+  const { status } = res;
+  const rejected = res.ok ? json.rejected : status === 400 && json.error?.rejected;
+  if (rejected) return { rejected };
+  if (res.ok) return { rejected: [] };
+  const seconds = json.error?.retryAfterSeconds;
+  throw new TransportError(`The collector answered ${status}: ${json.error?.message ?? res.statusText}`, {
+    status,
+    retryable: status === 408 || status === 429 || status >= 500,
+    retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) ?? (seconds ? seconds * 1000 : undefined),
+  });
+}
+
+/**
+ * Fire-and-forget delivery while the page goes away. Browsers allow 64 KB in flight for all
+ * keepalive requests and beacons of a page together, so the caller passes its share in `budget`
+ * and the events are cut to fit, oldest first. Returns how many were handed to the browser; all
+ * stay queued, unconfirmed, and the next load re-sends them with the same messageIds.
+ */
+export function sendOnExit(url: string, jsons: string[], bodyFields: string, budget: number): number {
+  let n = 0;
+  let bytes = 64 + bodyFields.length;
+  for (const json of jsons) {
+    bytes += utf8Length(json) + 1;
+    if (bytes > budget) break;
+    n++;
+  }
+  if (!n) return 0;
+  const body = `{"batch":[${jsons.slice(0, n).join(',')}],"sentAt":"${new Date().toISOString()}",${bodyFields}}`;
+  if (navigator.sendBeacon?.(url, new Blob([body], { type: TEXT }))) return n;
+  // Nobody is left to hear a failure: the events stay queued and the next load re-sends them.
+  fetch(url, { method: 'POST', body, keepalive: true, headers: { 'content-type': TEXT }, credentials: 'omit' }).catch(
+    () => undefined,
+  );
+  return n;
+}

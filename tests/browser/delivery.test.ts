@@ -1,0 +1,171 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { Api } from '../../sdk-web/src/api.js';
+import { hasChromium, waitFor } from '../helpers/browser.js';
+import {
+  nByDevice,
+  queuedInBrowser,
+  type Scenario,
+  scriptTagPage,
+  startScenario,
+} from '../helpers/browser-scenario.js';
+
+declare global {
+  interface Window {
+    kimlik: Api;
+  }
+}
+
+/** Every `n` in 0..count-1 exactly once, and in call order by the device's clock. */
+function expectExactlyOnceInOrder(events: Record<string, unknown>[], count: number) {
+  const ns = events.map((e) => (e.properties as { n?: number } | undefined)?.n ?? (e.traits as { n?: number })?.n);
+  expect(ns.length).toBe(count);
+  expect([...ns].sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(Array.from({ length: count }, (_, i) => i));
+  expect(new Set(events.map((e) => e.messageId)).size).toBe(count);
+  for (const sequence of nByDevice(events).values()) expect(sequence).toEqual([...sequence].sort((a, b) => a - b));
+}
+
+/** Answers `path` and the bundle from memory, so a page loads while the browser is offline. */
+async function serveFromCache(s: Scenario, path: string, html: string) {
+  const bundle = readFileSync(new URL('../../sdk-web/dist/kimlik.min.js', import.meta.url));
+  await s.browser.context.route(`${s.site.url}${path}`, (route) =>
+    route.fulfill({ contentType: 'text/html', body: html }),
+  );
+  await s.browser.context.route(`${s.site.url}/kimlik.js`, (route) =>
+    route.fulfill({ contentType: 'application/javascript', body: bundle }),
+  );
+}
+
+let scenario: Scenario | undefined;
+afterEach(async () => {
+  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
+  await scenario?.close();
+  scenario = undefined;
+});
+
+describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', () => {
+  test('online: 50 mixed calls are stored exactly once, in order', async () => {
+    scenario = await startScenario({ '/': scriptTagPage() });
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    await page.evaluate(() => {
+      const k = window.kimlik;
+      for (let n = 0; n < 50; n++) {
+        if (n === 10) k.identify('user-1', { n, email: 'ada@example.com' });
+        else if (n === 20) k.page('Pricing', { n });
+        else if (n === 30) k.group('acme', { n });
+        else k.track('Clicked', { n });
+      }
+    });
+    const events = await scenario.waitStored(50);
+    await new Promise((r) => setTimeout(r, 300));
+    expectExactlyOnceInOrder(await scenario.stored(), 50);
+    const track = events.find((e) => e.type === 'track') as Record<string, unknown>;
+    const context = track.context as Record<string, Record<string, unknown>>;
+    expect(context.library?.name).toBe('@kimlik/web');
+    expect(context.page?.url).toBe(`${scenario.site.url}/`);
+    expect(typeof (track.context as Record<string, unknown>).userAgent).toBe('string');
+    expect(track.messageId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+  });
+
+  test('offline, 20 tracks, reload while offline, online: all 20 stored once', async () => {
+    scenario = await startScenario({ '/': scriptTagPage() });
+    // Offline, the reload is served the way a service worker or the HTTP cache would serve it.
+    await serveFromCache(scenario, '/', scriptTagPage());
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    await page.evaluate(() => window.kimlik.ready());
+    await scenario.browser.context.setOffline(true);
+    await page.evaluate(() => {
+      for (let n = 0; n < 20; n++) window.kimlik.track('Offline', { n });
+    });
+    expect(await waitFor(async () => (await queuedInBrowser(page)) === 20, 5000)).toBe(true);
+    await page.reload();
+    await page.evaluate(() => window.kimlik.ready());
+    expect(await queuedInBrowser(page)).toBe(20);
+    expect(await scenario.stored()).toEqual([]);
+    await scenario.browser.context.setOffline(false);
+    const events = await scenario.waitStored(20);
+    expectExactlyOnceInOrder(events, 20);
+    expect(await waitFor(async () => (await queuedInBrowser(page)) === 0, 5000)).toBe(true);
+  });
+
+  test('20 tracks then immediate navigation away: all 20 stored', async () => {
+    scenario = await startScenario({
+      '/': scriptTagPage({ 'flush-interval-ms': 60_000, 'flush-at': 1000 }),
+      '/away': '<!doctype html><title>away</title><p>elsewhere</p>',
+    });
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    await page.evaluate(() => window.kimlik.ready());
+    await page.evaluate(() => {
+      for (let n = 0; n < 20; n++) window.kimlik.track('Leaving', { n });
+      location.href = '/away';
+    });
+    await page.waitForURL('**/away');
+    let events = await scenario.waitStored(20, 5000);
+    if (events.length < 20) {
+      // "after the next visit at the latest": the queue re-sends what the beacon did not carry.
+      await page.goto(`${scenario.site.url}/`);
+      events = await scenario.waitStored(20);
+    }
+    expectExactlyOnceInOrder(events, 20);
+  });
+
+  test('two tabs offline, 10 tracks each, online: 20 stored, no duplicates', async () => {
+    scenario = await startScenario({ '/': scriptTagPage() });
+    const a = await scenario.browser.newPage();
+    const b = await scenario.browser.newPage();
+    await a.goto(`${scenario.site.url}/`);
+    await b.goto(`${scenario.site.url}/`);
+    await Promise.all([a.evaluate(() => window.kimlik.ready()), b.evaluate(() => window.kimlik.ready())]);
+    await scenario.browser.context.setOffline(true);
+    await Promise.all(
+      [a, b].map((tab, t) =>
+        tab.evaluate((offset) => {
+          for (let i = 0; i < 10; i++) window.kimlik.track('Tab', { n: offset + i });
+        }, t * 10),
+      ),
+    );
+    expect(await waitFor(async () => (await queuedInBrowser(a)) === 20, 5000)).toBe(true);
+    await scenario.browser.context.setOffline(false);
+    await scenario.waitStored(20);
+    // Give a would-be second sender time to show itself before counting.
+    await new Promise((r) => setTimeout(r, 1500));
+    const events = await scenario.stored();
+    expect(events.length).toBe(20);
+    const ns = events.map((e) => (e.properties as { n: number }).n).sort((x, y) => x - y);
+    expect(ns).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    const posted = scenario.site.requests.filter((r) => r.status === 200).reduce((s, r) => s + r.events, 0);
+    expect(posted).toBe(20);
+  });
+
+  test('503 for 5 s then 200: nothing lost; 429 Retry-After is honoured', async () => {
+    scenario = await startScenario({ '/': scriptTagPage({ 'retry-base-ms': 200 }) });
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    await page.evaluate(() => window.kimlik.ready());
+    const start = Date.now();
+    scenario.site.fault({ status: 503, forMs: 5000 });
+    await page.evaluate(() => {
+      for (let n = 0; n < 10; n++) window.kimlik.track('During outage', { n });
+    });
+    let events = await scenario.waitStored(10, 30_000);
+    expect(events.length).toBe(10);
+    expect(Date.now() - start).toBeGreaterThanOrEqual(5000);
+    expect(scenario.site.requests.some((r) => r.status === 503)).toBe(true);
+
+    scenario.site.requests.length = 0;
+    scenario.site.fault({ status: 429, retryAfter: 2, forMs: 1500 });
+    await page.evaluate(() => {
+      for (let n = 10; n < 20; n++) window.kimlik.track('Throttled', { n });
+      void window.kimlik.flush();
+    });
+    events = await scenario.waitStored(20, 30_000);
+    expectExactlyOnceInOrder(events, 20);
+    const first429 = scenario.site.requests.find((r) => r.status === 429);
+    const next = scenario.site.requests.find((r) => first429 && r.at > first429.at);
+    expect(first429).toBeDefined();
+    expect((next?.at ?? 0) - (first429?.at ?? 0)).toBeGreaterThanOrEqual(1900);
+  });
+});

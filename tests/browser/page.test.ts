@@ -1,0 +1,184 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { Api } from '../../sdk-web/src/api.js';
+import { hasChromium, waitFor } from '../helpers/browser.js';
+import { queuedInBrowser, type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
+
+declare global {
+  interface Window {
+    kimlik: Api;
+  }
+}
+
+const SNIPPET = readFileSync(new URL('../../sdk-web/dist/snippet.min.js', import.meta.url), 'utf8');
+
+let scenario: Scenario | undefined;
+afterEach(async () => {
+  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
+  await scenario?.close();
+  scenario = undefined;
+});
+
+const names = (events: Record<string, unknown>[]) => events.map((e) => e.event ?? e.type);
+
+describe.skipIf(!hasChromium)('browser SDK in the page (needs /usr/bin/chromium)', () => {
+  test('snippet: calls made before the bundle loads are replayed in order', async () => {
+    scenario = await startScenario({});
+    const snippet = SNIPPET.replace('__KIMLIK_SRC__', '/kimlik.js?delay').replace(
+      '__KIMLIK_WRITE_KEY__',
+      scenario.collector.writeKey,
+    );
+    scenario.site.page(
+      '/',
+      `<!doctype html><title>snippet</title><script>${snippet}
+kimlik.track('first', { n: 0 }); kimlik.identify('u-1', { n: 1 }); kimlik.track('second', { n: 2 });
+window.stubAnswered = kimlik.user() === kimlik && typeof kimlik.flush === 'function';
+</script>`,
+    );
+    // The bundle arrives late, as on a slow network.
+    const bundle = readFileSync(new URL('../../sdk-web/dist/kimlik.min.js', import.meta.url));
+    await scenario.browser.context.route(`${scenario.site.url}/kimlik.js?delay`, async (route) => {
+      await new Promise((r) => setTimeout(r, 500));
+      await route.fulfill({ contentType: 'application/javascript', body: bundle });
+    });
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    expect(await page.evaluate(() => (window as unknown as { stubAnswered: boolean }).stubAnswered)).toBe(true);
+    await page.waitForFunction(() => !Array.isArray(window.kimlik));
+    await page.evaluate(() => window.kimlik.track('third', { n: 3 }));
+    const events = await scenario.waitStored(5);
+    // The automatic page view, then the recorded calls in order, then the call made after loading.
+    expect(names(events)).toEqual(['page', 'first', 'identify', 'second', 'third']);
+    expect(events[3]?.userId).toBe('u-1');
+  });
+
+  test('a blocked bundle leaves a stub that answers every method without throwing', async () => {
+    scenario = await startScenario({});
+    const snippet = SNIPPET.replace('__KIMLIK_SRC__', '/blocked.js').replace('__KIMLIK_WRITE_KEY__', 'wk');
+    scenario.site.page('/', `<!doctype html><title>blocked</title><script>${snippet}</script>`);
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    const ok = await page.evaluate(async () => {
+      const k = window.kimlik;
+      k.track('x');
+      k.identify('u', { email: 'a@b.c' });
+      k.page();
+      k.group('g');
+      k.alias('v');
+      k.reset();
+      k.consent('granted');
+      k.use((e) => e);
+      k.user();
+      await k.flush();
+      await k.ready();
+      return true;
+    });
+    expect(ok).toBe(true);
+  });
+
+  test('identify with email, then reset(): later events carry a new anonymous ID and no user', async () => {
+    scenario = await startScenario({ '/': scriptTagPage() });
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    const before = await page.evaluate(() => {
+      window.kimlik.identify('user-42', { email: 'grace@example.com', plan: 'pro' });
+      window.kimlik.track('Logged in');
+      return window.kimlik.user();
+    });
+    expect(before.userId).toBe('user-42');
+    await page.reload();
+    const persisted = await page.evaluate(() => window.kimlik.user());
+    expect(persisted).toEqual(before);
+    const after = await page.evaluate(() => {
+      window.kimlik.reset();
+      window.kimlik.track('Logged out');
+      return window.kimlik.user();
+    });
+    expect(after.userId).toBeNull();
+    expect(after.anonymousId).not.toBe(before.anonymousId);
+    const events = await scenario.waitStored(3);
+    const [identify, login, logout] = events;
+    expect(identify?.traits).toMatchObject({ email: 'grace@example.com' });
+    expect(login).toMatchObject({ userId: 'user-42', anonymousId: before.anonymousId });
+    expect(logout?.anonymousId).toBe(after.anonymousId);
+    expect(logout?.userId).toBeUndefined();
+    // The anonymous ID lives in a first-party cookie and is mirrored in localStorage.
+    const cookies = await scenario.browser.context.cookies();
+    expect(cookies.find((c) => c.name === 'kimlik_aid')?.value).toBe(after.anonymousId);
+  });
+
+  test('consent: pending sends nothing, granted sends all, denied drops the queue', async () => {
+    scenario = await startScenario({ '/': scriptTagPage({ consent: 'pending', 'flush-interval-ms': 200 }) });
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    await page.evaluate(() => {
+      for (let n = 0; n < 5; n++) window.kimlik.track('Pending', { n });
+    });
+    expect(await waitFor(async () => (await queuedInBrowser(page)) === 5, 5000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(scenario.site.requests.filter((r) => r.events > 0)).toEqual([]);
+    await page.evaluate(() => window.kimlik.consent('granted'));
+    expect((await scenario.waitStored(5)).length).toBe(5);
+
+    await page.evaluate(() => {
+      window.kimlik.consent('pending');
+      for (let n = 5; n < 10; n++) window.kimlik.track('Pending again', { n });
+    });
+    expect(await waitFor(async () => (await queuedInBrowser(page)) === 5, 5000)).toBe(true);
+    const user = await page.evaluate(() => {
+      window.kimlik.consent('denied');
+      window.kimlik.track('Denied');
+      return window.kimlik.user();
+    });
+    expect(await waitFor(async () => (await queuedInBrowser(page)) === 0, 5000)).toBe(true);
+    const stored = await page.evaluate(() => ({ ls: localStorage.getItem('kimlik_aid'), cookie: document.cookie }));
+    expect(stored.ls).toBeNull();
+    expect(stored.cookie).not.toContain('kimlik_aid');
+    expect(user.userId).toBeNull();
+    await page.evaluate(() => window.kimlik.consent('granted'));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await scenario.stored()).length).toBe(5);
+  });
+
+  test('storage blocked: localStorage and IndexedDB throw, events are sent from memory, no page error', async () => {
+    scenario = await startScenario({ '/': scriptTagPage({ 'auto-page': true }) });
+    await scenario.browser.context.addInitScript(() => {
+      const blocked = () => {
+        throw new DOMException('The operation is insecure.', 'SecurityError');
+      };
+      Object.defineProperty(window, 'localStorage', { get: blocked });
+      Object.defineProperty(window, 'indexedDB', { get: blocked });
+    });
+    const page = await scenario.browser.newPage();
+    const warnings: string[] = [];
+    page.on('console', (m) => warnings.push(m.text()));
+    await page.goto(`${scenario.site.url}/`);
+    await page.evaluate(async () => {
+      await window.kimlik.ready();
+      window.kimlik.identify('u-9', { n: 0 });
+      for (let n = 1; n < 10; n++) window.kimlik.track('Memory', { n });
+    });
+    const events = await scenario.waitStored(11);
+    expect(events.length).toBe(11);
+    expect(events[0]?.type).toBe('page');
+    expect(events.at(-1)?.userId).toBe('u-9');
+    expect(warnings.some((w) => w.includes('IndexedDB'))).toBe(true);
+  });
+
+  test('SPA navigation: pushState, replaceState and popstate each send a page view', async () => {
+    scenario = await startScenario({ '/app': scriptTagPage({ 'auto-page': true }) });
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/app`);
+    await page.evaluate(() => {
+      history.pushState({}, '', '/app/pricing');
+      history.replaceState({}, '', '/app/pricing?plan=pro');
+      history.replaceState({ scroll: 1 }, '');
+    });
+    await page.goBack();
+    const events = await scenario.waitStored(4);
+    await new Promise((r) => setTimeout(r, 500));
+    const paths = (await scenario.stored()).map((e) => (e.context as { page: { path: string } }).page.path);
+    expect(paths).toEqual(['/app', '/app/pricing', '/app/pricing', '/app']);
+    expect(events.every((e) => e.type === 'page')).toBe(true);
+  });
+});

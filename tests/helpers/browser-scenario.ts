@@ -1,0 +1,92 @@
+import type { Page } from 'playwright-core';
+import { launchBrowser, type TestBrowser, waitFor } from './browser.js';
+import { startTestCollector, type TestCollector } from './collector.js';
+import { startTestSite, type TestSite } from './test-site.js';
+
+export interface Scenario {
+  collector: TestCollector;
+  site: TestSite;
+  browser: TestBrowser;
+  /** Stored events whose properties (or traits) carry this run's `n`, i.e. the test's own events. */
+  stored(): Promise<Record<string, unknown>[]>;
+  /** Waits until `count` events are stored (bounded), then returns them. */
+  waitStored(count: number, timeoutMs?: number): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+/** A page that loads the bundle by script tag alone, with `data-*` options. */
+export function scriptTagPage(attrs: Record<string, string | number | boolean> = {}, writeKey = 'wk_test_write_key') {
+  const data = Object.entries({ 'auto-page': false, ...attrs })
+    .map(([k, v]) => ` data-${k}="${v}"`)
+    .join('');
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Test page</title>
+<script src="/kimlik.js" data-write-key="${writeKey}"${data}></script></head><body><h1>test</h1></body></html>`;
+}
+
+export async function startScenario(pages: Record<string, string>): Promise<Scenario> {
+  const collector = await startTestCollector();
+  const site = await startTestSite(collector.url);
+  for (const [path, html] of Object.entries(pages)) site.page(path, html);
+  const browser = await launchBrowser();
+  const stored = async () => await collector.storedEvents();
+  return {
+    collector,
+    site,
+    browser,
+    stored,
+    async waitStored(count, timeoutMs = 20_000) {
+      let events: Record<string, unknown>[] = [];
+      await waitFor(async () => {
+        events = await stored();
+        return events.length >= count;
+      }, timeoutMs);
+      return events;
+    },
+    async close() {
+      await browser.close();
+      await site.close();
+      await collector.close();
+    },
+  };
+}
+
+/** Events in the page's IndexedDB queue (shared by all tabs of the origin). */
+export function queuedInBrowser(page: Page, prefix = 'kimlik'): Promise<number> {
+  return page.evaluate(
+    (name) =>
+      new Promise<number>((resolve, reject) => {
+        const open = indexedDB.open(name);
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          if (!db.objectStoreNames.contains('events')) {
+            db.close();
+            resolve(0);
+            return;
+          }
+          const req = db.transaction('events').objectStore('events').count();
+          req.onsuccess = () => {
+            db.close();
+            resolve(req.result);
+          };
+          req.onerror = () => reject(req.error);
+        };
+      }),
+    `${prefix}-queue`,
+  );
+}
+
+/** Values of `properties.n` in stored order, per anonymousId, after sorting by the device's clock. */
+export function nByDevice(events: Record<string, unknown>[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  const sorted = [...events].sort((a, b) =>
+    String(a.originalTimestamp ?? a.timestamp).localeCompare(String(b.originalTimestamp ?? b.timestamp)),
+  );
+  for (const e of sorted) {
+    const n = (e.properties as { n?: number } | undefined)?.n ?? (e.traits as { n?: number } | undefined)?.n;
+    if (typeof n !== 'number') continue;
+    const key = String(e.anonymousId);
+    out.set(key, [...(out.get(key) ?? []), n]);
+  }
+  return out;
+}
