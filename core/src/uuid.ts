@@ -3,13 +3,29 @@ declare const crypto: { getRandomValues<T extends Uint8Array>(array: T): T };
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
+// One getRandomValues call per 256 IDs: in Node each call costs microseconds, which dominated
+// a burst of track() calls; the bytes are still from the CSPRNG and used once each.
+const POOL_BYTES = 16 * 256;
+let pool = new Uint8Array(0);
+let poolOffset = POOL_BYTES;
+
+function randomBytes16(): Uint8Array {
+  if (poolOffset >= pool.length) {
+    pool = crypto.getRandomValues(new Uint8Array(POOL_BYTES));
+    poolOffset = 0;
+  }
+  const b = pool.subarray(poolOffset, poolOffset + 16);
+  poolOffset += 16;
+  return b;
+}
+
 /**
  * RFC 9562 UUIDv7: 48-bit Unix milliseconds then random bits. Time-ordered IDs keep the
  * collector's dedup index append-mostly. Within one millisecond order is random, which dedup
  * does not need.
  */
 export function uuidv7(nowMs: number = Date.now()): string {
-  const b = crypto.getRandomValues(new Uint8Array(16));
+  const b = randomBytes16();
   let t = nowMs;
   for (let i = 5; i >= 0; i--) {
     b[i] = t % 256;

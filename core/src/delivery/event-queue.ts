@@ -10,10 +10,23 @@ export interface DeliveryResult {
 }
 
 /**
+ * What `track()` returns: awaitable for the event's outcome, with the `messageId` at hand at once.
+ * It never rejects, so leaving it un-awaited (fire and forget) is safe — which is why it is typed
+ * as a plain thenable rather than a `Promise` that no-floating-promises lint rules would flag.
+ */
+export interface DeliveryReceipt {
+  readonly messageId: string;
+  then<T1 = DeliveryResult, T2 = never>(
+    onFulfilled?: ((value: DeliveryResult) => T1 | PromiseLike<T1>) | null,
+    onRejected?: ((reason: unknown) => T2 | PromiseLike<T2>) | null,
+  ): Promise<T1 | T2>;
+}
+
+/**
  * One queued event, and the promise of its delivery. The promise is created only when a caller
  * uses it (`then`/`await`), so a burst of fire-and-forget events allocates no promise per event.
  */
-export class QueuedEvent implements Promise<DeliveryResult> {
+export class QueuedEvent implements Promise<DeliveryResult>, DeliveryReceipt {
   /** Position in enqueue order; restored events get negative numbers so they sort first. */
   seq: number;
   readonly messageId: string;

@@ -1,0 +1,170 @@
+import {
+  DELIVERY_ERROR_CODES,
+  DeliveryEngine,
+  DeliveryError,
+  type DeliveryReceipt,
+  type DeliveryStats,
+  type EventType,
+  type FlushResult,
+  type KimlikError,
+  QueuedEvent,
+} from '@kimlik/core';
+import { buildEvent } from './event-builder.js';
+import type {
+  AliasMessage,
+  GroupMessage,
+  IdentifyMessage,
+  PageMessage,
+  ScreenMessage,
+  TrackMessage,
+} from './messages.js';
+import { nodeScheduler } from './node-scheduler.js';
+import { type KimlikOptions, type ResolvedKimlikOptions, resolveOptions } from './options.js';
+import { DiskSpool } from './spool/disk-spool.js';
+import { UndiciTransport } from './transport.js';
+import { defaultOnError, defaultOnWarn } from './warnings.js';
+
+/** What `shutdown()` reports. */
+export interface ShutdownResult {
+  /** True when the timeout cut the final flush short. */
+  timedOut: boolean;
+  /** Unacknowledged events kept in the spool for the next process with the same `spool.dir`. */
+  spooled: number;
+  /** Unacknowledged events lost because there is no spool. */
+  dropped: number;
+}
+
+/**
+ * What `track()` and the other calls return: `await` it for the event's outcome (it resolves,
+ * never rejects) or ignore it. `messageId` is available at once.
+ */
+export type DeliveryPromise = DeliveryReceipt;
+
+/**
+ * The Node SDK client. Methods never throw after construction: invalid events, rejections and
+ * drops go to `onError` and resolve the event's promise with `delivered: false`.
+ */
+export class Kimlik {
+  readonly options: ResolvedKimlikOptions;
+  private readonly engine: DeliveryEngine;
+  private readonly transport: UndiciTransport;
+  private readonly spool: DiskSpool | undefined;
+  private readonly report: (error: KimlikError) => void;
+  private shutdownPromise: Promise<ShutdownResult> | undefined;
+  private exitFlush: Promise<FlushResult> | undefined;
+  private exitFlushEnqueued = -1;
+
+  constructor(options: KimlikOptions) {
+    this.options = resolveOptions(options);
+    const o = this.options;
+    const onWarn = o.onWarn ?? defaultOnWarn;
+    this.report = o.onError ?? defaultOnError;
+    this.transport = new UndiciTransport({
+      endpoint: o.endpoint,
+      writeKey: o.writeKey,
+      connections: o.connections,
+      requestTimeoutMs: o.requestTimeoutMs,
+      gzipLevel: o.gzipLevel,
+    });
+    this.spool = o.spool ? new DiskSpool(o.spool, onWarn) : undefined;
+    this.engine = new DeliveryEngine(o.delivery, {
+      transport: this.transport,
+      storage: this.spool,
+      scheduler: nodeScheduler,
+      onError: this.report,
+      onWarn,
+    });
+    // The disk spool loads synchronously, so restored events are queued before any new one.
+    this.engine.start().then(undefined, (err: unknown) => onWarn(`restoring the spool failed: ${String(err)}`));
+    if (o.flushOnExit) process.on('beforeExit', this.onBeforeExit);
+  }
+
+  track(message: TrackMessage): DeliveryPromise {
+    return this.enqueue('track', message);
+  }
+  identify(message: IdentifyMessage): DeliveryPromise {
+    return this.enqueue('identify', message);
+  }
+  page(message: PageMessage): DeliveryPromise {
+    return this.enqueue('page', message);
+  }
+  screen(message: ScreenMessage): DeliveryPromise {
+    return this.enqueue('screen', message);
+  }
+  group(message: GroupMessage): DeliveryPromise {
+    return this.enqueue('group', message);
+  }
+  alias(message: AliasMessage): DeliveryPromise {
+    return this.enqueue('alias', message);
+  }
+
+  /**
+   * Resolves when every event tracked so far, including requests in flight, is acknowledged or
+   * failed for good. During a collector outage it waits (retries continue); pass `timeoutMs` to
+   * bound it — the result then says how many events are still pending.
+   */
+  flush(options: { timeoutMs?: number } = {}): Promise<FlushResult> {
+    return this.engine.flush(options);
+  }
+
+  /**
+   * Flushes for at most `timeoutMs` (independent of the flush interval), then stops: connections
+   * closed, spool synced and unlocked. Never hangs past the timeout; events still unacknowledged
+   * stay in the spool (reported as `spooled`) or are lost without one (`dropped`).
+   */
+  shutdown(options: { timeoutMs?: number } = {}): Promise<ShutdownResult> {
+    this.shutdownPromise ??= this.stop(options.timeoutMs ?? this.options.shutdownTimeoutMs);
+    return this.shutdownPromise;
+  }
+
+  /** Counters since construction, plus what is queued and in flight now. */
+  stats(): DeliveryStats & { spooled: number } {
+    return { ...this.engine.getStats(), spooled: this.spool?.liveEvents ?? 0 };
+  }
+
+  private async stop(timeoutMs: number): Promise<ShutdownResult> {
+    process.off('beforeExit', this.onBeforeExit);
+    const result = await this.engine.stop({ timeoutMs });
+    // After a timeout the requests still in flight are aborted; their events stay unacknowledged.
+    await (result.timedOut ? this.transport.destroy() : this.transport.close());
+    return { timedOut: result.timedOut, spooled: result.persisted, dropped: result.dropped };
+  }
+
+  private enqueue(type: EventType, message: unknown): DeliveryPromise {
+    const built = buildEvent(type, message, Date.now());
+    if (built.ok) return this.engine.enqueue(built.messageId, built.json);
+    const refused = new QueuedEvent(0, built.messageId, '', 0);
+    const error = new DeliveryError(DELIVERY_ERROR_CODES.INVALID_EVENT, `${type} event not queued: ${built.reason}`, {
+      messageIds: [built.messageId],
+      reason: built.code,
+    });
+    refused.settle(false, error);
+    this.report(error);
+    return refused;
+  }
+
+  /**
+   * `beforeExit` fires when the event loop is empty: the process tracked and is about to end
+   * without flushing. The flush's timeout timer keeps the loop alive up to `exitFlushTimeoutMs`;
+   * it runs again only if new events arrived since, so an outage cannot keep the process forever.
+   */
+  private readonly onBeforeExit = (): void => {
+    if (this.exitFlush || this.shutdownPromise) return;
+    const stats = this.engine.getStats();
+    if (stats.queued + stats.inFlight === 0 || stats.enqueued === this.exitFlushEnqueued) return;
+    this.exitFlushEnqueued = stats.enqueued;
+    this.exitFlush = this.engine.flush({ timeoutMs: this.options.exitFlushTimeoutMs });
+    this.exitFlush.then((result) => {
+      this.exitFlush = undefined;
+      if (result.timedOut) {
+        this.report(
+          new DeliveryError(
+            DELIVERY_ERROR_CODES.STOPPED,
+            `process exiting with ${result.pending} events unacknowledged after ${this.options.exitFlushTimeoutMs} ms${this.spool ? '; they stay in the spool' : ''}`,
+            { messageIds: [] },
+          ),
+        );
+      }
+    }, undefined);
+  };
+}

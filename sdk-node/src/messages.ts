@@ -1,0 +1,26 @@
+import type { JsonObject } from '@kimlik/core';
+
+/**
+ * Segment-shaped messages. A server has no implicit user, so every message names one:
+ * `userId` or `anonymousId` (or both).
+ */
+export type Identity =
+  | { userId: string | number; anonymousId?: string }
+  | { userId?: string | number; anonymousId: string };
+
+interface Common {
+  /** When it happened; defaults to now. */
+  timestamp?: Date | string;
+  /** Extra context merged into the event's `context` (ip, userAgent, …). */
+  context?: JsonObject;
+  integrations?: JsonObject;
+  /** Set only to deduplicate an event you may send twice; otherwise a UUIDv7 is generated. */
+  messageId?: string;
+}
+
+export type TrackMessage = Identity & Common & { event: string; properties?: JsonObject };
+export type IdentifyMessage = Identity & Common & { traits?: JsonObject };
+export type PageMessage = Identity & Common & { name?: string; category?: string; properties?: JsonObject };
+export type ScreenMessage = PageMessage;
+export type GroupMessage = Identity & Common & { groupId: string | number; traits?: JsonObject };
+export type AliasMessage = Common & { userId: string | number; previousId: string | number };

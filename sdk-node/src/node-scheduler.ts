@@ -1,0 +1,17 @@
+import type { Scheduler } from '@kimlik/core';
+
+/**
+ * Timers that do not hold the process open unless someone awaits them: a flush interval or a
+ * retry nobody waits for must not keep a CLI or a serverless invocation alive.
+ */
+export const nodeScheduler: Scheduler = {
+  setTimeout(callback, ms, keepAlive) {
+    const timer = setTimeout(callback, ms);
+    if (!keepAlive) timer.unref();
+    return timer;
+  },
+  clearTimeout(handle) {
+    clearTimeout(handle as NodeJS.Timeout);
+  },
+  now: () => Date.now(),
+};

@@ -1,0 +1,77 @@
+import { crc32 } from 'node:zlib';
+
+/**
+ * One record in a segment file:
+ *   magic "KS" (2) | kind (1) | reserved (1) | payload length u32 LE (4) | CRC-32 of payload u32 LE (4) | payload
+ * The length and checksum let a reader tell a record cut short by a crash (or flipped bits)
+ * from a good one; the magic lets it find the next good record after a damaged one.
+ */
+export const HEADER_BYTES = 12;
+const MAGIC0 = 0x4b; // K
+const MAGIC1 = 0x53; // S
+
+export const FRAME_KIND = { EVENT: 0x45, ACK: 0x41 } as const;
+export type FrameKind = (typeof FRAME_KIND)[keyof typeof FRAME_KIND];
+
+/** Largest payload a reader accepts; anything bigger is a corrupt length field. */
+export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+
+export function encodeFrame(kind: FrameKind, payload: string): Buffer {
+  const length = Buffer.byteLength(payload);
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + length);
+  buf[0] = MAGIC0;
+  buf[1] = MAGIC1;
+  buf[2] = kind;
+  buf[3] = 0;
+  buf.writeUInt32LE(length, 4);
+  buf.write(payload, HEADER_BYTES, 'utf8');
+  buf.writeUInt32LE(crc32(buf.subarray(HEADER_BYTES)), 8);
+  return buf;
+}
+
+export interface DecodedFrame {
+  kind: FrameKind;
+  payload: string;
+}
+
+export interface DecodeReport {
+  frames: DecodedFrame[];
+  /** Byte ranges that were skipped as damaged (a truncated tail or a corrupt record). */
+  damaged: { offset: number; bytes: number }[];
+}
+
+function validAt(buf: Buffer, at: number): number {
+  if (at + HEADER_BYTES > buf.length) return -1;
+  if (buf[at] !== MAGIC0 || buf[at + 1] !== MAGIC1) return -1;
+  const kind = buf[at + 2];
+  if (kind !== FRAME_KIND.EVENT && kind !== FRAME_KIND.ACK) return -1;
+  const length = buf.readUInt32LE(at + 4);
+  if (length > MAX_PAYLOAD_BYTES || at + HEADER_BYTES + length > buf.length) return -1;
+  const payload = buf.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length);
+  if (crc32(payload) !== buf.readUInt32LE(at + 8)) return -1;
+  return HEADER_BYTES + length;
+}
+
+/** Reads every intact record; damaged stretches are skipped up to the next intact record. */
+export function decodeFrames(buf: Buffer): DecodeReport {
+  const frames: DecodedFrame[] = [];
+  const damaged: { offset: number; bytes: number }[] = [];
+  let at = 0;
+  while (at < buf.length) {
+    const size = validAt(buf, at);
+    if (size > 0) {
+      frames.push({
+        kind: buf[at + 2] as FrameKind,
+        payload: buf.toString('utf8', at + HEADER_BYTES, at + size),
+      });
+      at += size;
+      continue;
+    }
+    const start = at;
+    let next = buf.indexOf(MAGIC0, at + 1);
+    while (next >= 0 && validAt(buf, next) <= 0) next = buf.indexOf(MAGIC0, next + 1);
+    at = next < 0 ? buf.length : next;
+    damaged.push({ offset: start, bytes: at - start });
+  }
+  return { frames, damaged };
+}

@@ -1,0 +1,42 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Kimlik } from '../../sdk-node/src/index.js';
+import { startTestCollector, type TestCollector } from '../helpers/collector.js';
+import { type FaultServer, startFaultServer } from '../helpers/fault-server.js';
+
+let collector: TestCollector;
+let fault: FaultServer;
+beforeAll(async () => {
+  collector = await startTestCollector();
+  fault = await startFaultServer(collector.url);
+});
+afterAll(async () => {
+  await fault?.close();
+  await collector?.close();
+});
+
+it('collector refusing connections for 10 s, then up: every event is stored', async () => {
+  await fault.down();
+  const warnings: string[] = [];
+  const client = new Kimlik({
+    writeKey: collector.writeKey,
+    endpoint: fault.url,
+    retryBaseMs: 100,
+    retryMaxMs: 1000,
+    onWarn: (m) => warnings.push(m),
+    onError: (e) => warnings.push(e.message),
+  });
+  for (let i = 0; i < 2000; i++) client.track({ userId: `u${i % 7}`, event: 'Payment Captured', properties: { i } });
+  const flushed = client.flush();
+  const downFor = 10_000;
+  await new Promise((r) => setTimeout(r, downFor));
+  expect(client.stats()).toMatchObject({ delivered: 0 });
+  expect(warnings.some((w) => /ECONNREFUSED/.test(w))).toBe(true);
+  const upAt = Date.now();
+  await fault.up();
+  await expect(flushed).resolves.toEqual({ pending: 0, timedOut: false });
+  expect(Date.now() - upAt).toBeLessThan(3000);
+  const stored = await collector.storedEvents();
+  expect(stored).toHaveLength(2000);
+  expect(new Set(stored.map((e) => (e.properties as { i: number }).i)).size).toBe(2000);
+  await client.shutdown();
+}, 30_000);
