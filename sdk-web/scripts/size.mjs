@@ -12,7 +12,6 @@ import replace from '@rollup/plugin-replace';
 import terser from '@rollup/plugin-terser';
 import { rollup } from 'rollup';
 
-
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 /** CI's ceiling (sdk-web/src/size.test.ts) and the 6 KB target; see the file's "why". */
 const budget = JSON.parse(readFileSync(here('../size-budget.json'), 'utf8'));

@@ -22,8 +22,8 @@ export interface Api {
   consent(state: ConsentState): void;
   user(): UserState;
   use(plugin: Plugin): void;
-  /** Resolves once storage is open and the tab knows whether it sends. */
-  ready(): Promise<void>;
+  /** Resolves (and calls `callback`) once storage is open and the tab knows whether it sends. */
+  ready(callback?: () => void): Promise<void>;
 }
 
 /** What the snippet leaves on `window.kimlik` before the bundle loads: recorded calls. */
@@ -64,7 +64,10 @@ export function createKimlik(): Api {
         ? client.guard(() => (client[method] as (...a: unknown[]) => unknown)(...args))
         : early.push([method, args]) && undefined;
       if (method === 'flush' || method === 'ready') {
-        return Promise.resolve(result).catch((e: unknown) => client.report(e));
+        const done = Promise.resolve(result);
+        const callback = args[0];
+        if (typeof callback === 'function') void done.then(() => client.guard(callback as () => void));
+        return done.catch((e: unknown) => client.report(e));
       }
       return method === 'user' ? (result ?? client.user()) : undefined;
     };

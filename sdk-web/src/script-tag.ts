@@ -34,4 +34,6 @@ if (!stub || Array.isArray(stub)) {
   for (const [method, ...args] of calls) {
     if (method !== 'init') (api[method as keyof Api] as (...a: unknown[]) => unknown)?.(...args);
   }
+  // Code that kept a reference to the stub (`const k = window.kimlik`) now reaches the real SDK.
+  if (stub) Object.assign(stub, api);
 }

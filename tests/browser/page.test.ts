@@ -33,6 +33,7 @@ describe.skipIf(!hasChromium)('browser SDK in the page (needs /usr/bin/chromium)
       `<!doctype html><title>snippet</title><script>${snippet}
 kimlik.track('first', { n: 0 }); kimlik.identify('u-1', { n: 1 }); kimlik.track('second', { n: 2 });
 window.stubAnswered = kimlik.user() === kimlik && typeof kimlik.flush === 'function';
+window.early = kimlik;
 </script>`,
     );
     // The bundle arrives late, as on a slow network.
@@ -46,9 +47,11 @@ window.stubAnswered = kimlik.user() === kimlik && typeof kimlik.flush === 'funct
     expect(await page.evaluate(() => (window as unknown as { stubAnswered: boolean }).stubAnswered)).toBe(true);
     await page.waitForFunction(() => !Array.isArray(window.kimlik));
     await page.evaluate(() => window.kimlik.track('third', { n: 3 }));
-    const events = await scenario.waitStored(5);
-    // The automatic page view, then the recorded calls in order, then the call made after loading.
-    expect(names(events)).toEqual(['page', 'first', 'identify', 'second', 'third']);
+    // A reference to the stub taken before the bundle loaded reaches the real SDK too.
+    await page.evaluate(() => (window as unknown as { early: Api }).early.track('fourth', { n: 4 }));
+    const events = await scenario.waitStored(6);
+    // The automatic page view, then the recorded calls in order, then the calls made after loading.
+    expect(names(events)).toEqual(['page', 'first', 'identify', 'second', 'third', 'fourth']);
     expect(events[3]?.userId).toBe('u-1');
   });
 

@@ -1,0 +1,65 @@
+import 'fake-indexeddb/auto';
+import { DeliveryEngine, resolveDeliveryOptions, type Transport } from '@kimlik/core';
+import { describe, expect, test } from 'vitest';
+import { IdbQueueStorage } from './idb-storage.js';
+import { nextMessageId } from './message-id.js';
+
+let n = 0;
+const fresh = () => new IdbQueueStorage(`kimlik-test-${++n}`);
+
+describe('IdbQueueStorage', () => {
+  test('loads what was appended, oldest first, without what was removed', async () => {
+    const storage = fresh();
+    const ids = Array.from({ length: 50 }, () => nextMessageId());
+    for (const id of ids) await storage.append(id, JSON.stringify({ messageId: id }));
+    await storage.remove([ids[3] as string, ids[7] as string]);
+    const loaded = await storage.load();
+    expect(loaded.map((p) => p.messageId)).toEqual(ids.filter((_, i) => i !== 3 && i !== 7));
+    expect(JSON.parse(loaded[0]?.json as string)).toEqual({ messageId: ids[0] });
+  });
+
+  test('a second instance on the same database (another tab) sees the same queue; clear empties it', async () => {
+    const a = fresh();
+    const b = new IdbQueueStorage(`kimlik-test-${n}`);
+    await a.append('x', '{}');
+    expect((await b.load()).map((p) => p.messageId)).toEqual(['x']);
+    await b.clear();
+    expect(await a.load()).toEqual([]);
+  });
+
+  test('with the delivery engine: unacknowledged events survive a restart and are re-sent with their ids', async () => {
+    const name = `kimlik-test-${++n}`;
+    const sent: string[][] = [];
+    const failing: Transport = { send: () => Promise.reject(new Error('offline')) };
+    const options = resolveDeliveryOptions({ flushAt: 1, retryBaseMs: 60_000, retryMaxMs: 60_000 });
+    const first = new DeliveryEngine(options, { storage: new IdbQueueStorage(name), transport: failing });
+    await first.start();
+    const ids = [nextMessageId(), nextMessageId(), nextMessageId()];
+    for (const id of ids) first.enqueue(id, JSON.stringify({ type: 'track', event: 'e', messageId: id }));
+    await new Promise((r) => setTimeout(r, 50));
+    await first.stop({ timeoutMs: 0 });
+
+    const ok: Transport = {
+      send: async (batch) => {
+        sent.push([...batch.messageIds]);
+        return { rejected: [] };
+      },
+    };
+    const storage = new IdbQueueStorage(name);
+    const second = new DeliveryEngine(options, { storage, transport: ok });
+    expect(await second.start()).toBe(3);
+    await second.flush();
+    expect(sent.flat()).toEqual(ids);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await storage.load()).toEqual([]);
+  });
+});
+
+describe('nextMessageId', () => {
+  test('is a UUIDv7 and sorts in call order even within one millisecond', () => {
+    const ids = Array.from({ length: 5000 }, () => nextMessageId());
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
