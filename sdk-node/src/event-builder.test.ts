@@ -1,0 +1,57 @@
+import { uuidv7Time } from '@kimlik/core';
+import { describe, expect, it } from 'vitest';
+import { buildEvent } from './event-builder.js';
+
+const NOW = Date.parse('2026-11-23T12:00:00.000Z');
+const parse = (b: ReturnType<typeof buildEvent>) => {
+  if (!b.ok) throw new Error(b.reason);
+  return JSON.parse(b.json) as Record<string, unknown>;
+};
+
+describe('buildEvent', () => {
+  it('sets type, a UUIDv7 messageId, timestamp and context.library', () => {
+    const built = buildEvent('track', { userId: 42, event: 'Order Completed', properties: { total: 1 } }, NOW);
+    const e = parse(built);
+    expect(e).toMatchObject({
+      type: 'track',
+      userId: '42',
+      event: 'Order Completed',
+      timestamp: '2026-11-23T12:00:00.000Z',
+    });
+    expect(uuidv7Time(String(e.messageId))).toBe(NOW);
+    expect(e.context).toEqual({ library: { name: '@kimlik/node', version: '0.1.0' } });
+  });
+
+  it('keeps a caller messageId, a Date timestamp and caller context', () => {
+    const e = parse(
+      buildEvent(
+        'identify',
+        { anonymousId: 'a', messageId: 'mine', timestamp: new Date(0), context: { ip: '1.2.3.4' }, traits: { x: 1 } },
+        NOW,
+      ),
+    );
+    expect(e).toMatchObject({ messageId: 'mine', timestamp: '1970-01-01T00:00:00.000Z', traits: { x: 1 } });
+    expect(e.context).toMatchObject({ ip: '1.2.3.4', library: { name: '@kimlik/node' } });
+  });
+
+  it('puts a page category into properties', () => {
+    expect(parse(buildEvent('page', { userId: 'u', name: 'Home', category: 'Docs' }, NOW)).properties).toEqual({
+      category: 'Docs',
+    });
+  });
+
+  it('refuses what no collector would accept, naming the field', () => {
+    expect(buildEvent('track', { event: 'x' }, NOW)).toMatchObject({
+      ok: false,
+      code: 'KIMLIK_EVENT_IDENTITY_MISSING',
+    });
+    expect(buildEvent('track', { userId: 'u' }, NOW)).toMatchObject({ ok: false, code: 'KIMLIK_EVENT_FIELD_MISSING' });
+    expect(buildEvent('group', { userId: 'u' }, NOW)).toMatchObject({ ok: false, reason: /groupId/ });
+    expect(buildEvent('alias', { previousId: 'p' } as never, NOW)).toMatchObject({ ok: false });
+    expect(buildEvent('track', { userId: 'u', event: 'x', properties: { n: 1n } } as never, NOW)).toMatchObject({
+      ok: false,
+      code: 'KIMLIK_EVENT_NOT_JSON',
+    });
+    expect(buildEvent('track', null, NOW)).toMatchObject({ ok: false, code: 'KIMLIK_EVENT_NOT_OBJECT' });
+  });
+});
