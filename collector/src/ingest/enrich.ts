@@ -5,6 +5,8 @@ import { dedupHash } from './hash.js';
 export interface EnrichContext {
   sourceId: number;
   receivedAtMs: number;
+  /** The same instant as ISO text, formatted once per request. */
+  receivedAtIso: string;
   /** Batch-level sentAt, used when the event has none. */
   sentAt?: string | undefined;
   /** Batch-level context; the event's own keys win. */
@@ -18,7 +20,7 @@ export const WARNINGS = {
 } as const;
 
 /**
- * Server-side fields, as Segment sets them: receivedAt, originalTimestamp, and a timestamp
+ * Adds the server-side fields to a validated event (mutating it), as Segment sets them: receivedAt, originalTimestamp, and a timestamp
  * corrected for the device's clock: receivedAt - (sentAt - originalTimestamp).
  */
 export function enrichEvent(event: WireEvent, ctx: EnrichContext): { stored: Record<string, unknown>; row: EventRow } {
@@ -42,10 +44,13 @@ export function enrichEvent(event: WireEvent, ctx: EnrichContext): { stored: Rec
     ts = ctx.receivedAtMs;
     warnings.push(WARNINGS.TIMESTAMP_CLAMPED);
   }
-  const stored: Record<string, unknown> = { ...event, messageId, timestamp: new Date(ts).toISOString() };
+  // The validator handed us a private copy: enriching it in place saves a copy per event.
+  const stored = event as unknown as Record<string, unknown>;
+  stored.messageId = messageId;
+  stored.timestamp = ts === ctx.receivedAtMs ? ctx.receivedAtIso : new Date(ts).toISOString();
   if (original !== undefined) stored.originalTimestamp = original;
   if (sentAt !== undefined) stored.sentAt = sentAt;
-  stored.receivedAt = new Date(ctx.receivedAtMs).toISOString();
+  stored.receivedAt = ctx.receivedAtIso;
   if (ctx.context) stored.context = { ...ctx.context, ...(event.context ?? {}) };
   if (warnings.length > 0) stored.warnings = warnings;
   const name =

@@ -72,13 +72,21 @@ export class IngestService {
     const rejected: Rejection[] = [];
     const rows: EventRow[] = [];
     const receivedAtMs = Date.now();
+    const receivedAtIso = new Date(receivedAtMs).toISOString();
     for (let index = 0; index < events.length; index++) {
       const result = validateEvent(events[index], limits, impliedType);
       if (!result.ok) {
         rejected.push({ index, messageId: result.messageId, code: result.code, reason: result.reason });
         continue;
       }
-      const { stored, row } = enrichEvent(result.event, { sourceId, receivedAtMs, sentAt, context, futureToleranceMs });
+      const { stored, row } = enrichEvent(result.event, {
+        sourceId,
+        receivedAtMs,
+        receivedAtIso,
+        sentAt,
+        context,
+        futureToleranceMs,
+      });
       const payload = JSON.stringify(stored);
       const tooLarge = checkEventSize(payload, limits);
       if (tooLarge) {

@@ -34,8 +34,8 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         received_at INTEGER NOT NULL,
         payload TEXT NOT NULL
       );
-      -- Dedup keyed by a 53-bit integer hash of (source, messageId): 16-byte index entries instead
-      -- of ~50-byte text keys, so random v4 messageIds dirty far fewer pages per commit.
+      -- Dedup keyed by a 53-bit integer hash of (source, messageId): 16-byte entries instead of
+      -- ~50-byte text keys. Filled in sorted merges (see EventWriter), never per commit.
       CREATE TABLE dedup (hash INTEGER PRIMARY KEY, event_id INTEGER NOT NULL);
       -- The rare true hash collision is resolved exactly here.
       CREATE TABLE dedup_overflow (

@@ -1,3 +1,4 @@
+import { dedupHash } from '../../ingest/hash.js';
 import type { SqliteDatabase } from './open.js';
 
 /** Fields per event in the flat array a request ships to the writer thread (cheaper to clone). */
@@ -7,72 +8,108 @@ export const ROW_WIDTH = 10;
 export const STORED = 1;
 export const DUPLICATE = 2;
 
+/** Recent dedup keys held in memory before they are merged into the on-disk index in one sorted pass. */
+export const DEFAULT_MERGE_THRESHOLD = 200_000;
+const WATERMARK_SETTING = 'dedup_watermark';
+
 interface Ref {
   req: number;
   ev: number;
   hash: number;
   sourceId: number;
   messageId: string;
+  key: string;
   id: number;
-  fresh: boolean;
 }
 
+const keyOf = (sourceId: number, messageId: string) => `${sourceId}\u0000${messageId}`;
+
 /**
- * Commits many requests' events in one transaction (group commit). Dedup keys are inserted in
- * hash order so a commit walks the dedup B-tree once instead of hopping between random pages;
- * events get ids in receipt order so the events table only ever appends.
+ * Commits many requests' events in one transaction (group commit), deduplicating by
+ * (source, messageId) exactly.
+ *
+ * Why two levels: random v4 messageIds scatter inserts over the whole dedup B-tree, so every
+ * commit would dirty (and write to the WAL) a page per event. Instead the keys of recent events
+ * live in memory (`recent`), and every `mergeThreshold` events they are merged into the on-disk
+ * `dedup` index in hash order, which writes each index page once per merge. Nothing is lost on a
+ * crash: the events table itself holds the keys of everything after the merge watermark, and
+ * they are loaded back into memory at start.
  */
 export class EventWriter {
   private nextId: number;
-  private readonly insertDedup;
+  private recent = new Map<string, { hash: number; id: number }>();
   private readonly dedupOwner;
   private readonly findEvent;
+  private readonly findOverflow;
   private readonly insertOverflow;
   private readonly insertEvent;
 
-  constructor(private readonly db: SqliteDatabase) {
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly mergeThreshold = DEFAULT_MERGE_THRESHOLD,
+  ) {
+    if (!Number.isInteger(mergeThreshold) || mergeThreshold < 1) throw new RangeError('mergeThreshold must be >= 1');
     const row = db.prepare('SELECT max(id) AS id FROM events').get() as { id: number | null };
     this.nextId = (row.id ?? 0) + 1;
-    this.insertDedup = db.prepare('INSERT OR IGNORE INTO dedup (hash, event_id) VALUES (?, ?)');
     this.dedupOwner = db.prepare('SELECT event_id FROM dedup WHERE hash = ?').pluck();
     this.findEvent = db.prepare('SELECT source_id, message_id FROM events WHERE id = ?').raw();
+    this.findOverflow = db.prepare('SELECT 1 FROM dedup_overflow WHERE source_id = ? AND message_id = ?').pluck();
     this.insertOverflow = db.prepare(
       'INSERT OR IGNORE INTO dedup_overflow (source_id, message_id, event_id) VALUES (?, ?, ?)',
     );
     this.insertEvent = db.prepare(
       'INSERT INTO events (id, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
+    this.loadRecent();
+  }
+
+  /** Keys of events stored after the last merge, read back from the events table. */
+  private loadRecent(): void {
+    const watermark = Number(
+      this.db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(WATERMARK_SETTING) ?? 0,
+    );
+    const rows = this.db
+      .prepare('SELECT id, source_id, message_id FROM events WHERE id > ? ORDER BY id')
+      .raw()
+      .iterate(watermark) as Iterable<[number, number, string]>;
+    for (const [id, sourceId, messageId] of rows) {
+      this.recent.set(keyOf(sourceId, messageId), { hash: dedupHash(sourceId, messageId), id });
+    }
+    if (this.recent.size >= this.mergeThreshold) this.merge();
   }
 
   /** Writes every request's rows in one transaction; returns, per request, STORED/DUPLICATE per event. */
   write(requests: readonly (readonly unknown[])[]): Uint8Array[] {
-    return this.db.transaction(() => this.writeInTransaction(requests)).immediate();
+    const result = this.db.transaction(() => this.writeInTransaction(requests)).immediate();
+    if (this.recent.size >= this.mergeThreshold) this.merge();
+    return result;
+  }
+
+  get recentKeys(): number {
+    return this.recent.size;
   }
 
   private writeInTransaction(requests: readonly (readonly unknown[])[]): Uint8Array[] {
     const outcomes = requests.map((rows) => new Uint8Array(rows.length / ROW_WIDTH).fill(DUPLICATE));
-    const refs: Ref[] = [];
+    const fresh: Ref[] = [];
     // Repeats inside this commit (a retry racing its original) never reach the database.
     const seen = new Set<string>();
-    let id = this.nextId;
     for (let r = 0; r < requests.length; r++) {
       const rows = requests[r] as unknown[];
       for (let e = 0; e < rows.length / ROW_WIDTH; e++) {
         const b = e * ROW_WIDTH;
         const sourceId = rows[b] as number;
         const messageId = rows[b + 2] as string;
-        const key = `${sourceId}\u0000${messageId}`;
-        if (seen.has(key)) continue;
+        const key = keyOf(sourceId, messageId);
+        if (seen.has(key) || this.recent.has(key)) continue;
         seen.add(key);
-        refs.push({ req: r, ev: e, hash: rows[b + 1] as number, sourceId, messageId, id: id++, fresh: false });
+        const hash = rows[b + 1] as number;
+        if (this.storedBeforeMerge(hash, sourceId, messageId)) continue;
+        fresh.push({ req: r, ev: e, hash, sourceId, messageId, key, id: 0 });
       }
     }
-    const claims = new Map<number, Ref>();
-    for (const ref of refs.slice().sort((a, b) => a.hash - b.hash)) {
-      ref.fresh = this.claim(ref, claims);
-    }
-    for (const ref of refs) {
-      if (!ref.fresh) continue;
+    for (const ref of fresh) {
+      ref.id = this.nextId++;
       (outcomes[ref.req] as Uint8Array)[ref.ev] = STORED;
       const rows = requests[ref.req] as unknown[];
       const b = ref.ev * ROW_WIDTH;
@@ -89,26 +126,42 @@ export class EventWriter {
         rows[b + 9],
       );
     }
-    this.nextId = id;
+    for (const ref of fresh) this.recent.set(ref.key, { hash: ref.hash, id: ref.id });
     return outcomes;
   }
 
-  /** True when this (source, messageId) was never stored. */
-  private claim(ref: Ref, claims: Map<number, Ref>): boolean {
-    if (this.insertDedup.run(ref.hash, ref.id).changes === 1) {
-      claims.set(ref.hash, ref);
-      return true;
-    }
-    // The hash is taken: by the same message (a duplicate) or, rarely, by another one.
-    const inCommit = claims.get(ref.hash);
-    let sameMessage: boolean;
-    if (inCommit) sameMessage = false;
-    else {
-      const owner = this.dedupOwner.get(ref.hash) as number;
-      const existing = this.findEvent.get(owner) as [number, string] | undefined;
-      sameMessage = existing !== undefined && existing[0] === ref.sourceId && existing[1] === ref.messageId;
-    }
-    if (sameMessage) return false;
-    return this.insertOverflow.run(ref.sourceId, ref.messageId, ref.id).changes === 1;
+  /** Looks the message up in the merged (on-disk) index; a read, so no page is dirtied. */
+  private storedBeforeMerge(hash: number, sourceId: number, messageId: string): boolean {
+    const owner = this.dedupOwner.get(hash) as number | undefined;
+    if (owner === undefined) return false;
+    const existing = this.findEvent.get(owner) as [number, string] | undefined;
+    if (existing && existing[0] === sourceId && existing[1] === messageId) return true;
+    // Another message owns this hash (a true 53-bit collision): the exact overflow table decides.
+    return this.findOverflow.get(sourceId, messageId) !== undefined;
+  }
+
+  /** Moves the in-memory keys into the on-disk index in hash order, then advances the watermark. */
+  merge(): void {
+    if (this.recent.size === 0) return;
+    const entries = [...this.recent.entries()].sort((a, b) => a[1].hash - b[1].hash);
+    const insert = this.db.prepare('INSERT OR IGNORE INTO dedup (hash, event_id) VALUES (?, ?)');
+    let watermark = 0;
+    this.db
+      .transaction(() => {
+        for (const [key, { hash, id }] of entries) {
+          if (id > watermark) watermark = id;
+          if (insert.run(hash, id).changes === 1) continue;
+          if (this.dedupOwner.get(hash) === id) continue;
+          const sep = key.indexOf('\u0000');
+          this.insertOverflow.run(Number(key.slice(0, sep)), key.slice(sep + 1), id);
+        }
+        this.db
+          .prepare(
+            'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+          )
+          .run(WATERMARK_SETTING, String(watermark));
+      })
+      .immediate();
+    this.recent = new Map();
   }
 }

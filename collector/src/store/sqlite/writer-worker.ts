@@ -26,6 +26,8 @@ const port = parentPort;
 if (!port) throw new Error('writer-worker must run as a worker thread');
 const init = workerData as WriterInit;
 const db = openDatabase(init.path, { synchronous: init.synchronous, cacheMiB: 128 });
+// Fewer, larger checkpoints: each one fsyncs, and group commits already write in big steps.
+db.pragma('wal_autocheckpoint = 10000');
 const writer = new EventWriter(db);
 
 let pending: WriteRequest[] = [];
@@ -60,6 +62,7 @@ function flush(): void {
 port.on('message', (msg: WriteRequest | { close: true }) => {
   if ('close' in msg) {
     flush();
+    writer.merge();
     db.close();
     port.postMessage({ closed: true });
     return;
