@@ -53,6 +53,7 @@ export class Client {
   private readonly readyPromise: Promise<void>;
   private resolveReady!: () => void;
   private bodyFields = '';
+  private exitedAt = 0;
 
   constructor() {
     this.readyPromise = new Promise((resolve) => {
@@ -78,7 +79,13 @@ export class Client {
       this.page();
       watchHistory(() => this.guard(() => this.page()));
     }
-    this.connect().then(this.resolveReady, (e: unknown) => this.report(e));
+    void this.connect()
+      .catch((e: unknown) => {
+        this.report(e);
+        // Whatever failed, events must not stay parked: this tab sends them itself.
+        if (this.leading === null) this.role(true);
+      })
+      .then(this.resolveReady);
   }
 
   /** Opens the IndexedDB queue (memory when storage is blocked) and joins the election. */
@@ -96,28 +103,41 @@ export class Client {
       inner = new MemoryStorage();
     }
     this.storage = inner;
-    const onRole = (leading: boolean) => {
-      this.leading = leading;
-      if (leading) this.lead();
-      for (const [id, json] of this.parked.splice(0)) this.hand(id, json);
-    };
-    if (!inner.persistent) return onRole(true);
-    this.channel = new BroadcastChannel(name);
-    this.channel.onmessage = ({ data }: MessageEvent) =>
-      this.guard(() => {
-        if (data === 'denied') this.deny(false);
-        else if (this.engine && !this.held.has(data[0])) this.engine.enqueue(data[0], data[1]);
-      });
+    if (!inner.persistent) return this.role(true);
+    // Without BroadcastChannel (Safari < 15.4) the leader still finds other tabs' events in the
+    // database when it starts; they just wait for the next leader or load.
+    if (typeof BroadcastChannel === 'function') {
+      this.channel = new BroadcastChannel(name);
+      this.channel.onmessage = ({ data }: MessageEvent) =>
+        this.guard(() => {
+          if (data === 'denied') this.deny(false);
+          else if (this.engine && !this.held.has(data[0])) this.engine.enqueue(data[0], data[1]);
+        });
+    }
     await new Promise<void>((resolve) =>
       electLeader(
         name,
         (leading) => {
-          onRole(leading);
+          this.role(leading);
           resolve();
         },
         (e) => this.report(e),
       ),
     );
+  }
+
+  private role(leading: boolean): void {
+    this.leading = leading;
+    if (leading) this.lead();
+    else if (this.engine) {
+      // Only a lease can be lost (Web Locks are held until the tab goes): hand the queue back to
+      // the database, where the new leader loads it.
+      void this.engine.stop({ timeoutMs: 0 });
+      this.engine = undefined;
+      this.waiters = [];
+      this.held.clear();
+    }
+    for (const [id, json] of this.parked.splice(0)) this.hand(id, json);
   }
 
   /** Becomes the sending tab: an engine over the shared queue, restoring what it holds. */
@@ -231,7 +251,15 @@ export class Client {
   private exit(): void {
     const o = this.o as ResolvedWebOptions;
     this.drain();
-    const jsons = [...this.parked.map((p) => p[1]), ...(this.engine ? this.held : this.mine).values()];
+    // Closing a tab fires visibilitychange and then pagehide: one beacon is enough; anything
+    // queued in between is in the database for the next load.
+    if (Date.now() - this.exitedAt < 1000) return;
+    this.exitedAt = Date.now();
+    // A follower's oldest events most likely left through the leader already: newest first.
+    const jsons = [
+      ...this.parked.map((p) => p[1]),
+      ...(this.engine ? this.held.values() : [...this.mine.values()].reverse()),
+    ];
     if (this.canSend() && jsons.length) sendOnExit(`${o.endpoint}/v1/batch`, jsons, this.bodyFields, o.beaconBytes);
   }
 

@@ -168,4 +168,57 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     expect(first429).toBeDefined();
     expect((next?.at ?? 0) - (first429?.at ?? 0)).toBeGreaterThanOrEqual(1900);
   });
+
+  test('a closed leader tab hands over: the other tab sends what was queued', async () => {
+    scenario = await startScenario({ '/': scriptTagPage() });
+    const leader = await scenario.browser.newPage();
+    await leader.goto(`${scenario.site.url}/`);
+    await leader.evaluate(() => window.kimlik.ready());
+    const follower = await scenario.browser.newPage();
+    await follower.goto(`${scenario.site.url}/`);
+    await follower.evaluate(() => window.kimlik.ready());
+    await scenario.browser.context.setOffline(true);
+    await follower.evaluate(() => {
+      for (let n = 0; n < 5; n++) window.kimlik.track('Follower', { n });
+    });
+    expect(await waitFor(async () => (await queuedInBrowser(follower)) === 5, 5000)).toBe(true);
+    await leader.close();
+    await scenario.browser.context.setOffline(false);
+    expectExactlyOnceInOrder(await scenario.waitStored(5), 5);
+  });
+
+  test('an oversized event is dropped with a console warning and does not block the queue', async () => {
+    scenario = await startScenario({ '/': scriptTagPage() });
+    const page = await scenario.browser.newPage();
+    const warnings: string[] = [];
+    page.on('console', (m) => warnings.push(m.text()));
+    await page.goto(`${scenario.site.url}/`);
+    await page.evaluate(() => {
+      window.kimlik.track('Small', { n: 0 });
+      window.kimlik.track('Huge', { blob: 'x'.repeat(40 * 1024) });
+      window.kimlik.track('Small', { n: 1 });
+    });
+    expectExactlyOnceInOrder(await scenario.waitStored(2), 2);
+    expect(warnings.some((w) => w.includes('limit is 32768 bytes'))).toBe(true);
+  });
+
+  test('bounded queue: past maxQueueEvents the oldest are dropped and reported, never thrown', async () => {
+    scenario = await startScenario({ '/': scriptTagPage({ 'max-queue-events': 5 }) });
+    const page = await scenario.browser.newPage();
+    const warnings: string[] = [];
+    page.on('console', (m) => warnings.push(m.text()));
+    await page.goto(`${scenario.site.url}/`);
+    await page.evaluate(() => window.kimlik.ready());
+    await scenario.browser.context.setOffline(true);
+    await page.evaluate(() => {
+      for (let n = 0; n < 8; n++) window.kimlik.track('Bounded', { n });
+    });
+    expect(await waitFor(async () => (await queuedInBrowser(page)) === 5, 5000)).toBe(true);
+    await scenario.browser.context.setOffline(false);
+    const events = await scenario.waitStored(5);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await scenario.stored()).map((e) => (e.properties as { n: number }).n)).toEqual([3, 4, 5, 6, 7]);
+    expect(events.length).toBe(5);
+    expect(warnings.some((w) => w.includes('queue is full'))).toBe(true);
+  });
 });
