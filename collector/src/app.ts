@@ -12,6 +12,7 @@ import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { openApiRoutes } from './routes/openapi.js';
+import { profileRoutes } from './routes/profiles.js';
 import { sdkBundleRoutes } from './routes/sdk-bundle.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
@@ -31,6 +32,11 @@ export async function createCollector(options: ResolvedCollectorOptions): Promis
   const store: Store = SqliteStore.open({
     path: options.database,
     synchronous: options.sqliteSynchronous,
+    identity: {
+      enabled: options.identity,
+      caps: { maxIdentifiers: options.maxProfileIdentifiers, maxMerges: options.maxProfileMerges },
+      maxClusterIdentifiers: Math.max(5000, options.maxProfileIdentifiers * 5),
+    },
     onCommit: (c) => {
       metrics.commitEvents.observe(c.events);
       metrics.commitSeconds.observe(c.ms / 1000);
@@ -132,9 +138,11 @@ function buildApp(deps: AppDeps): FastifyInstance {
     limits: options.limits,
     maxQueuedEvents: options.maxQueuedEvents,
     futureToleranceMs: options.futureToleranceMs,
+    identity: options.identityConfig,
   });
   ingestRoutes(app, { ingest, sources });
   eventRoutes(app, { store, admin });
+  profileRoutes(app, { store, admin });
   healthRoutes(app, { store, metrics });
   openApiRoutes(app);
   sdkBundleRoutes(app);

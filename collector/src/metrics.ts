@@ -82,6 +82,10 @@ export class Metrics {
     'kimlik_events_deduplicated_total',
     'Events already stored under the same messageId.',
   );
+  readonly suppressed = new Counter(
+    'kimlik_events_suppressed_total',
+    'Events dropped because they carry an identifier of an erased profile.',
+  );
   readonly overloaded = new Counter(
     'kimlik_requests_overloaded_total',
     'Requests answered 429 because the ingest queue was full.',
@@ -112,6 +116,7 @@ export class Metrics {
       this.accepted,
       this.rejected,
       this.deduplicated,
+      this.suppressed,
       this.overloaded,
       this.requestSeconds,
       this.commitEvents,

@@ -1,5 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_LIMITS, InvalidOptionError, type Limits } from '@kimlik/core';
+import {
+  DEFAULT_BLOCKED_VALUES,
+  type IdentityConfig,
+  TRAIT_IDENTIFIER_TYPES,
+  type TraitIdentifierType,
+} from './identity/identifiers.js';
 
 /** What a deployment may set; environment variables and the JSON config file map onto these. */
 export interface CollectorOptions {
@@ -31,13 +37,26 @@ export interface CollectorOptions {
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Serve the demo page at `/`. Env `KIMLIK_DEMO`. @defaultValue true */
   demo?: boolean;
+  /** Resolve identities into profiles. Env `KIMLIK_IDENTITY`. @defaultValue true */
+  identity?: boolean;
+  /** Trait keys that identify a person (`email`, `phone`). Env `KIMLIK_IDENTITY_TRAITS`. @defaultValue ['email'] */
+  identityTraits?: ('email' | 'phone')[];
+  /** Values never used as identifiers (case-insensitive); replaces the default list. Env `KIMLIK_BLOCKED_VALUES`. */
+  blockedValues?: string[];
+  /** Most identifiers one profile may hold; links past it are parked and reported. Env `KIMLIK_MAX_PROFILE_IDENTIFIERS`. @defaultValue 1000 */
+  maxProfileIdentifiers?: number;
+  /** Most merges one profile may take. Env `KIMLIK_MAX_PROFILE_MERGES`. @defaultValue 100 */
+  maxProfileMerges?: number;
 }
 
 export interface ResolvedCollectorOptions
-  extends Readonly<Required<Omit<CollectorOptions, 'writeKey' | 'adminKey' | 'corsOrigins'>>> {
+  extends Readonly<
+    Required<Omit<CollectorOptions, 'writeKey' | 'adminKey' | 'corsOrigins' | 'identityTraits' | 'blockedValues'>>
+  > {
   readonly writeKey: string | undefined;
   readonly adminKey: string | undefined;
   readonly corsOrigins: readonly string[];
+  readonly identityConfig: IdentityConfig;
   readonly limits: Readonly<Limits>;
 }
 
@@ -54,6 +73,11 @@ export const DEFAULTS = Object.freeze({
   sqliteSynchronous: 'NORMAL' as const,
   logLevel: 'info' as const,
   demo: true,
+  identity: true,
+  identityTraits: Object.freeze(['email'] as const),
+  blockedValues: DEFAULT_BLOCKED_VALUES,
+  maxProfileIdentifiers: 1000,
+  maxProfileMerges: 100,
 });
 
 /** Environment variable for each option; the README's configuration table is this list. */
@@ -72,6 +96,11 @@ export const ENV_NAMES: Readonly<Record<keyof CollectorOptions, string>> = Objec
   sqliteSynchronous: 'KIMLIK_SQLITE_SYNCHRONOUS',
   logLevel: 'KIMLIK_LOG_LEVEL',
   demo: 'KIMLIK_DEMO',
+  identity: 'KIMLIK_IDENTITY',
+  identityTraits: 'KIMLIK_IDENTITY_TRAITS',
+  blockedValues: 'KIMLIK_BLOCKED_VALUES',
+  maxProfileIdentifiers: 'KIMLIK_MAX_PROFILE_IDENTIFIERS',
+  maxProfileMerges: 'KIMLIK_MAX_PROFILE_MERGES',
 });
 
 const NUMBER_OPTIONS = [
@@ -81,7 +110,11 @@ const NUMBER_OPTIONS = [
   'maxBatchEvents',
   'maxQueuedEvents',
   'futureToleranceMs',
+  'maxProfileIdentifiers',
+  'maxProfileMerges',
 ] as const;
+const LIST_OPTIONS = ['corsOrigins', 'identityTraits', 'blockedValues'];
+const BOOLEAN_OPTIONS = ['demo', 'identity'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Reads options from the environment, with `KIMLIK_CONFIG` naming an optional JSON file under it. */
@@ -145,12 +178,27 @@ export function resolveOptions(options: CollectorOptions = {}): ResolvedCollecto
       throw new InvalidOptionError(key, 'write at least 8 characters without spaces or colons');
     }
   }
-  const corsOrigins = Object.freeze([...(o.corsOrigins as string[])]);
+  const corsOrigins = Object.freeze([...(o.corsOrigins as string[])].filter(Boolean));
+  const traits = [...(o.identityTraits as string[])].filter(Boolean);
+  for (const t of traits) {
+    if (!(TRAIT_IDENTIFIER_TYPES as readonly string[]).includes(t)) {
+      throw new InvalidOptionError('identityTraits', `write a list of ${TRAIT_IDENTIFIER_TYPES.join(', ')}; got ${t}`);
+    }
+  }
+  if (!Array.isArray(o.blockedValues) || o.blockedValues.some((v) => typeof v !== 'string')) {
+    throw new InvalidOptionError('blockedValues', 'write a list of strings');
+  }
+  const identityConfig: IdentityConfig = Object.freeze({
+    traitIdentifiers: Object.freeze(traits) as readonly TraitIdentifierType[],
+    blockedValues: new Set(o.blockedValues.map((v) => v.trim().toLowerCase())),
+  });
+  const { identityTraits: _t, blockedValues: _b, ...rest } = o;
   return Object.freeze({
-    ...o,
+    ...rest,
     writeKey: options.writeKey,
     adminKey: options.adminKey,
     corsOrigins,
+    identityConfig,
     limits: Object.freeze({
       ...DEFAULT_LIMITS,
       maxBodyBytes: o.maxBodyBytes,

@@ -38,6 +38,8 @@ const tooLarge = (maxBytes: number) =>
  * limit instead of filling memory.
  */
 export async function parseJsonBody(stream: IncomingMessage, maxBytes: number): Promise<unknown> {
+  // DELETE and GET carry no body, even when a client sets Content-Type out of habit.
+  const bodyOptional = stream.method !== 'POST' && stream.method !== 'PUT' && stream.method !== 'PATCH';
   const encoding = String(stream.headers['content-encoding'] ?? 'identity')
     .trim()
     .toLowerCase();
@@ -62,7 +64,10 @@ export async function parseJsonBody(stream: IncomingMessage, maxBytes: number): 
   } catch {
     throw new HttpError('KIMLIK_BODY_INVALID_UTF8', 'The body is not valid UTF-8 (invalid byte sequence)');
   }
-  if (text.trim() === '') throw new HttpError('KIMLIK_BODY_INVALID_JSON', 'The body is empty; send a JSON object');
+  if (text.trim() === '') {
+    if (bodyOptional) return undefined;
+    throw new HttpError('KIMLIK_BODY_INVALID_JSON', 'The body is empty; send a JSON object');
+  }
   try {
     return JSON.parse(text);
   } catch (err) {

@@ -1,4 +1,6 @@
 import { type JsonObject, uuidv7, type WireEvent } from '@kimlik/core';
+import { eventIdentity } from '../identity/event-identity.js';
+import type { IdentityConfig } from '../identity/identifiers.js';
 import type { EventRow } from '../store/store.js';
 import { dedupHash } from './hash.js';
 
@@ -12,6 +14,7 @@ export interface EnrichContext {
   /** Batch-level context; the event's own keys win. */
   context?: JsonObject | undefined;
   futureToleranceMs: number;
+  identity: IdentityConfig;
 }
 
 export const WARNINGS = {
@@ -44,6 +47,8 @@ export function enrichEvent(event: WireEvent, ctx: EnrichContext): { stored: Rec
     ts = ctx.receivedAtMs;
     warnings.push(WARNINGS.TIMESTAMP_CLAMPED);
   }
+  const identity = eventIdentity(event, ts, messageId, ctx.identity);
+  warnings.push(...identity.warnings);
   // The validator handed us a private copy: enriching it in place saves a copy per event.
   const stored = event as unknown as Record<string, unknown>;
   stored.messageId = messageId;
@@ -68,6 +73,9 @@ export function enrichEvent(event: WireEvent, ctx: EnrichContext): { stored: Rec
       timestampMs: ts,
       receivedAtMs: ctx.receivedAtMs,
       payload: '',
+      identAnonymousId: identity.anonymousId,
+      identUserId: identity.userId,
+      identityExtra: identity.extra,
     },
   };
 }

@@ -7,6 +7,7 @@ import {
   validateEvent,
 } from '@kimlik/core';
 import { HttpError } from '../http/errors.js';
+import type { IdentityConfig } from '../identity/identifiers.js';
 import type { Metrics } from '../metrics.js';
 import type { EventRow, Store } from '../store/store.js';
 import { enrichEvent } from './enrich.js';
@@ -14,6 +15,8 @@ import { enrichEvent } from './enrich.js';
 export interface IngestResult {
   accepted: number;
   duplicates: number;
+  /** Dropped because they carry an identifier of an erased profile (GDPR); never stored. */
+  suppressed: number;
   rejected: Rejection[];
 }
 
@@ -21,6 +24,7 @@ export interface IngestServiceOptions {
   limits: Readonly<Limits>;
   maxQueuedEvents: number;
   futureToleranceMs: number;
+  identity: IdentityConfig;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -86,6 +90,7 @@ export class IngestService {
         sentAt,
         context,
         futureToleranceMs,
+        identity: this.options.identity,
       });
       const payload = JSON.stringify(stored);
       const tooLarge = checkEventSize(payload, limits);
@@ -111,9 +116,14 @@ export class IngestService {
     }
     const outcomes = await this.store.insertEvents(rows);
     let duplicates = 0;
-    for (const o of outcomes) if (o === 'duplicate') duplicates++;
+    let suppressed = 0;
+    for (const o of outcomes) {
+      if (o === 'duplicate') duplicates++;
+      else if (o === 'suppressed') suppressed++;
+    }
     this.metrics.accepted.inc({}, rows.length);
     if (duplicates) this.metrics.deduplicated.inc({}, duplicates);
-    return { accepted: rows.length, duplicates, rejected };
+    if (suppressed) this.metrics.suppressed.inc({}, suppressed);
+    return { accepted: rows.length, duplicates, suppressed, rejected };
   }
 }

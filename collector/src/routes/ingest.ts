@@ -24,6 +24,7 @@ function answer(reply: FastifyReply, result: IngestResult) {
     success: true,
     accepted: result.accepted,
     duplicates: result.duplicates,
+    ...(result.suppressed ? { suppressed: result.suppressed } : {}),
     rejected: result.rejected,
   });
 }

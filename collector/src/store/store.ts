@@ -15,10 +15,18 @@ export interface EventRow {
   timestampMs: number;
   receivedAtMs: number;
   payload: string;
+  /** Normalized identifiers for identity resolution (null when absent or blocked). */
+  identAnonymousId: string | null;
+  identUserId: string | null;
+  /** Trait identifiers, alias previousId and trait writes (see identity/event-identity.ts). */
+  identityExtra: string | null;
 }
 
-/** Per event: stored now, or already stored earlier with the same (source, messageId). */
-export type InsertOutcome = 'stored' | 'duplicate';
+/**
+ * Per event: stored now, already stored earlier with the same (source, messageId), or dropped
+ * because it carries an identifier of an erased profile.
+ */
+export type InsertOutcome = 'stored' | 'duplicate' | 'suppressed';
 
 export interface StoredEventRecord {
   id: string;
@@ -40,6 +48,33 @@ export interface Source {
   allowedOrigins: string[];
 }
 
+export interface ProfileView {
+  id: string;
+  identifiers: { type: string; value: string; periods?: { from: string | null; to: string | null }[] }[];
+  traits: Record<string, unknown>;
+  firstSeen: string | null;
+  lastSeen: string | null;
+  eventCount: number;
+  /** Set when the requested id was merged into this (surviving) profile. */
+  mergedFrom?: string;
+}
+
+export interface ProfileEventsPage {
+  profileId: string;
+  events: Record<string, unknown>[];
+  nextCursor: string | null;
+}
+
+export interface ProfileHistory {
+  profileId: string;
+  traits: { trait: string; old: unknown; new: unknown; timestamp: string; messageId: string }[];
+  identity: { kind: string; timestamp: string; messageId: string | null; [detail: string]: unknown }[];
+}
+
+export type UnmergeOutcome =
+  | { profileId: string; detachedProfileId: string | null; detachedLinks: number }
+  | { error: 'profile' | 'identifier' };
+
 /**
  * The storage port. Everything that speaks SQL lives behind it; SQLite and PostgreSQL fill it.
  * `insertEvents` resolves only once the events are committed: that is what a 200 promises.
@@ -53,6 +88,20 @@ export interface Store {
   listSources(): Promise<Source[]>;
   /** Creates or updates a source; the first source (id 1) is the default. */
   upsertSource(source: Omit<Source, 'id'> & { id?: number }): Promise<Source>;
+  findProfile(type: string, value: string): Promise<string | null>;
+  getProfile(id: string): Promise<ProfileView | null>;
+  profileEvents(id: string, query: { limit: number; before?: string | undefined }): Promise<ProfileEventsPage | null>;
+  profileHistory(id: string): Promise<ProfileHistory | null>;
+  listProfilesByTrait(
+    name: string,
+    value: unknown,
+    query: { limit: number; cursor?: string | undefined },
+  ): Promise<{ profiles: ProfileView[]; nextCursor: string | null }>;
+  /** GDPR erasure; null when no such profile. */
+  eraseProfile(id: string): Promise<{ profileId: string; events: number; identifiers: number } | null>;
+  unmergeIdentifier(id: string, type: string, value: string): Promise<UnmergeOutcome>;
+  /** The id belonged to a profile that was erased. */
+  wasErased(id: string): Promise<boolean>;
   getSetting(key: string): Promise<string | null>;
   setSetting(key: string, value: string): Promise<void>;
   /** Throws when the database cannot be reached or written. */

@@ -46,4 +46,76 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'identity graph, profiles, traits, suppression',
+    sql: `
+      -- Every identifier value once; first_ts/first_msg decide which profile is older.
+      CREATE TABLE identifiers (
+        id INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        value TEXT NOT NULL,
+        first_ts INTEGER NOT NULL,
+        first_msg TEXT NOT NULL,
+        UNIQUE (type, value)
+      );
+      -- Every link between two identifiers, at its earliest (event time, messageId) occurrence.
+      CREATE TABLE links (
+        a INTEGER NOT NULL,
+        b INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        message_id TEXT NOT NULL,
+        detached INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (a, b)
+      ) WITHOUT ROWID;
+      CREATE INDEX links_b ON links (b);
+      -- From from_ts on, the identifier belongs to profile_id (anonymous IDs can change owner).
+      CREATE TABLE memberships (
+        identifier_id INTEGER NOT NULL,
+        from_ts INTEGER NOT NULL,
+        profile_id TEXT NOT NULL,
+        PRIMARY KEY (identifier_id, from_ts)
+      ) WITHOUT ROWID;
+      CREATE INDEX memberships_profile ON memberships (profile_id);
+      -- Every profile id ever issued, with the identifier that founded it: merged-away ids resolve.
+      CREATE TABLE profiles (id TEXT PRIMARY KEY, founder_id INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE identity_log (
+        id INTEGER PRIMARY KEY,
+        identifier_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        message_id TEXT,
+        detail TEXT NOT NULL
+      );
+      CREATE INDEX identity_log_identifier ON identity_log (identifier_id);
+      CREATE TABLE trait_writes (
+        id INTEGER PRIMARY KEY,
+        identifier_id INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        message_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT,
+        set_once INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX trait_writes_identifier ON trait_writes (identifier_id);
+      CREATE INDEX trait_writes_key_value ON trait_writes (key, value);
+      -- Admin actions (unmerges) survive the replays that rewrite identity_log.
+      CREATE TABLE admin_log (
+        id INTEGER PRIMARY KEY,
+        identifier_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        detail TEXT NOT NULL
+      );
+      CREATE INDEX admin_log_identifier ON admin_log (identifier_id);
+      -- Identifiers of erased profiles, hashed: later events carrying them are dropped.
+      CREATE TABLE suppressed (hash TEXT PRIMARY KEY) WITHOUT ROWID;
+      -- Ids of erased profiles (salted hashes, no personal data): an export answers "erased".
+      CREATE TABLE erased_profiles (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+      ALTER TABLE events ADD COLUMN anon_ident INTEGER;
+      ALTER TABLE events ADD COLUMN user_ident INTEGER;
+      CREATE INDEX events_anon_ident ON events (anon_ident, ts) WHERE anon_ident IS NOT NULL;
+      CREATE INDEX events_user_ident ON events (user_ident, ts) WHERE user_ident IS NOT NULL;
+    `,
+  },
 ];

@@ -29,7 +29,21 @@ function rows(ids: string[], opts: { sourceId?: number; hash?: (id: string) => n
   const sourceId = opts.sourceId ?? 1;
   const out: unknown[] = [];
   for (const id of ids) {
-    out.push(sourceId, opts.hash ? opts.hash(id) : dedupHash(sourceId, id), id, 'track', 'E', 'u', null, 1, 1, '{}');
+    out.push(
+      sourceId,
+      opts.hash ? opts.hash(id) : dedupHash(sourceId, id),
+      id,
+      'track',
+      'E',
+      'u',
+      null,
+      1,
+      1,
+      '{}',
+      null,
+      'u',
+      null,
+    );
   }
   expect(out.length).toBe(ids.length * ROW_WIDTH);
   return out;
@@ -40,7 +54,7 @@ const count = (db: SqliteDatabase) => db.prepare('SELECT count(*) FROM events').
 describe('EventWriter dedup', () => {
   it('stores each (source, messageId) once within a commit, across commits and across merges', () => {
     const { db } = open();
-    const w = new EventWriter(db, 3);
+    const w = new EventWriter(db, null, 3);
     const [a] = w.write([rows(['m1', 'm2', 'm1'])]);
     expect([...(a as Uint8Array)]).toEqual([STORED, STORED, DUPLICATE]);
     const [b, c] = w.write([rows(['m2', 'm3', 'm4']), rows(['m4', 'm5'])]);
@@ -63,7 +77,7 @@ describe('EventWriter dedup', () => {
 
   it('resolves hash collisions exactly, before and after a merge', () => {
     const { db } = open();
-    const w = new EventWriter(db, 2);
+    const w = new EventWriter(db, null, 2);
     const same = () => 42;
     const [a] = w.write([rows(['c1', 'c2'], { hash: same })]);
     expect([...(a as Uint8Array)]).toEqual([STORED, STORED]);
@@ -78,13 +92,13 @@ describe('EventWriter dedup', () => {
 
   it('recovers unmerged keys from the events table after a crash', () => {
     const first = open();
-    const w = new EventWriter(first.db, 1000);
+    const w = new EventWriter(first.db, null, 1000);
     w.write([rows(['r1', 'r2'])]);
     w.merge();
     w.write([rows(['r3', 'r4'])]);
     // No merge and no close: as if the process died here.
     const again = open(first.path);
-    const w2 = new EventWriter(again.db, 1000);
+    const w2 = new EventWriter(again.db, null, 1000);
     expect(w2.recentKeys).toBe(2);
     const [o] = w2.write([rows(['r1', 'r2', 'r3', 'r4', 'r5'])]);
     expect([...(o as Uint8Array)]).toEqual([DUPLICATE, DUPLICATE, DUPLICATE, DUPLICATE, STORED]);

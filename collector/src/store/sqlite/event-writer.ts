@@ -1,12 +1,15 @@
 import { dedupHash } from '../../ingest/hash.js';
+import type { IdentityWriter } from './identity-writer.js';
 import type { SqliteDatabase } from './open.js';
 
 /** Fields per event in the flat array a request ships to the writer thread (cheaper to clone). */
-export const ROW_WIDTH = 10;
-// [sourceId, dedupHash, messageId, type, name, userId, anonymousId, timestampMs, receivedAtMs, payload]
+export const ROW_WIDTH = 13;
+// [sourceId, dedupHash, messageId, type, name, userId, anonymousId, timestampMs, receivedAtMs, payload,
+//  identAnonymousId, identUserId, identityExtra]
 
 export const STORED = 1;
 export const DUPLICATE = 2;
+export const SUPPRESSED = 3;
 
 /** Recent dedup keys held in memory before they are merged into the on-disk index in one sorted pass. */
 export const DEFAULT_MERGE_THRESHOLD = 200_000;
@@ -46,6 +49,7 @@ export class EventWriter {
 
   constructor(
     private readonly db: SqliteDatabase,
+    private readonly identity: IdentityWriter | null = null,
     private readonly mergeThreshold = DEFAULT_MERGE_THRESHOLD,
   ) {
     if (!Number.isInteger(mergeThreshold) || mergeThreshold < 1) throw new RangeError('mergeThreshold must be >= 1');
@@ -58,7 +62,7 @@ export class EventWriter {
       'INSERT OR IGNORE INTO dedup_overflow (source_id, message_id, event_id) VALUES (?, ?, ?)',
     );
     this.insertEvent = db.prepare(
-      'INSERT INTO events (id, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO events (id, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, payload, anon_ident, user_ident) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.loadRecent();
   }
@@ -80,16 +84,25 @@ export class EventWriter {
 
   /** Writes every request's rows in one transaction; returns, per request, STORED/DUPLICATE per event. */
   write(requests: readonly (readonly unknown[])[]): Uint8Array[] {
-    const result = this.db.transaction(() => this.writeInTransaction(requests)).immediate();
+    let result: { outcomes: Uint8Array[]; stored: Ref[] };
+    try {
+      result = this.db.transaction(() => this.writeInTransaction(requests)).immediate();
+    } catch (err) {
+      // Rolled back: caches may hold identifiers that were never committed.
+      this.identity?.resetCaches();
+      throw err;
+    }
+    // Only committed keys count as stored: a failed commit's events must be accepted on retry.
+    for (const ref of result.stored) this.recent.set(ref.key, { hash: ref.hash, id: ref.id });
     if (this.recent.size >= this.mergeThreshold) this.merge();
-    return result;
+    return result.outcomes;
   }
 
   get recentKeys(): number {
     return this.recent.size;
   }
 
-  private writeInTransaction(requests: readonly (readonly unknown[])[]): Uint8Array[] {
+  private writeInTransaction(requests: readonly (readonly unknown[])[]): { outcomes: Uint8Array[]; stored: Ref[] } {
     const outcomes = requests.map((rows) => new Uint8Array(rows.length / ROW_WIDTH).fill(DUPLICATE));
     const fresh: Ref[] = [];
     // Repeats inside this commit (a retry racing its original) never reach the database.
@@ -108,11 +121,30 @@ export class EventWriter {
         fresh.push({ req: r, ev: e, hash, sourceId, messageId, key, id: 0 });
       }
     }
+    const stored: Ref[] = [];
     for (const ref of fresh) {
-      ref.id = this.nextId++;
-      (outcomes[ref.req] as Uint8Array)[ref.ev] = STORED;
       const rows = requests[ref.req] as unknown[];
       const b = ref.ev * ROW_WIDTH;
+      let anonIdent: number | null = null;
+      let userIdent: number | null = null;
+      if (this.identity) {
+        const ids = this.identity.processEvent(
+          rows[b + 10] as string | null,
+          rows[b + 11] as string | null,
+          rows[b + 12] as string | null,
+          rows[b + 7] as number,
+          ref.messageId,
+        );
+        if (ids === null) {
+          (outcomes[ref.req] as Uint8Array)[ref.ev] = SUPPRESSED;
+          continue;
+        }
+        anonIdent = ids.anon;
+        userIdent = ids.user;
+      }
+      ref.id = this.nextId++;
+      stored.push(ref);
+      (outcomes[ref.req] as Uint8Array)[ref.ev] = STORED;
       this.insertEvent.run(
         ref.id,
         rows[b],
@@ -124,10 +156,12 @@ export class EventWriter {
         rows[b + 7],
         rows[b + 8],
         rows[b + 9],
+        anonIdent,
+        userIdent,
       );
     }
-    for (const ref of fresh) this.recent.set(ref.key, { hash: ref.hash, id: ref.id });
-    return outcomes;
+    this.identity?.recomputeDirty();
+    return { outcomes, stored };
   }
 
   /** Looks the message up in the merged (on-disk) index; a read, so no page is dirtied. */

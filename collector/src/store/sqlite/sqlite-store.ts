@@ -1,14 +1,27 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { EventPage, EventRow, InsertOutcome, Source, Store } from '../store.js';
+import { newProfileSalt, PROFILE_SALT_SETTING } from '../../identity/profile-id.js';
+import type {
+  EventPage,
+  EventRow,
+  InsertOutcome,
+  ProfileEventsPage,
+  ProfileHistory,
+  ProfileView,
+  Source,
+  Store,
+  UnmergeOutcome,
+} from '../store.js';
 import { StoreUnavailableError } from '../store.js';
-import { DUPLICATE, ROW_WIDTH } from './event-writer.js';
+import { DUPLICATE, ROW_WIDTH, SUPPRESSED } from './event-writer.js';
 import { migrate, openDatabase, type SqliteDatabase } from './open.js';
-import type { CommitInfo, WriteRequest, WriterInit, WriterMessage } from './writer-worker.js';
+import { ProfileReader } from './profile-reader.js';
+import type { CommitInfo, WriterInit, WriterMessage, WriterRequest } from './writer-worker.js';
 
 export interface SqliteStoreOptions {
   path: string;
   synchronous: 'NORMAL' | 'FULL';
+  identity: WriterInit['identity'];
   /** Called after each group commit (for metrics). */
   onCommit?: (info: CommitInfo) => void;
 }
@@ -25,8 +38,10 @@ function workerUrl(): URL {
   return url;
 }
 
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 interface Waiter {
-  resolve: (o: InsertOutcome[]) => void;
+  resolve: (o: never) => void;
   reject: (e: Error) => void;
   count: number;
 }
@@ -43,10 +58,18 @@ export class SqliteStore implements Store {
   private onWriterClosed: (() => void) | null = null;
   private readonly onCommit: ((info: CommitInfo) => void) | undefined;
 
-  private constructor(db: SqliteDatabase, options: SqliteStoreOptions) {
+  private readonly profiles: ProfileReader;
+
+  private constructor(db: SqliteDatabase, options: SqliteStoreOptions, salt: string) {
     this.db = db;
+    this.profiles = new ProfileReader(db);
     this.worker = new Worker(fileURLToPath(workerUrl()), {
-      workerData: { path: options.path, synchronous: options.synchronous } satisfies WriterInit,
+      workerData: {
+        path: options.path,
+        synchronous: options.synchronous,
+        salt,
+        identity: options.identity,
+      } satisfies WriterInit,
     });
     this.worker.on('message', (msg: WriterMessage) => this.onReply(msg));
     this.onCommit = options.onCommit;
@@ -60,21 +83,21 @@ export class SqliteStore implements Store {
   static open(options: SqliteStoreOptions): SqliteStore {
     const db = openDatabase(options.path, { synchronous: options.synchronous });
     migrate(db);
-    return new SqliteStore(db, options);
+    let salt = db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(PROFILE_SALT_SETTING) as
+      | string
+      | undefined;
+    if (!salt) {
+      salt = newProfileSalt();
+      db.prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run(PROFILE_SALT_SETTING, salt);
+    }
+    return new SqliteStore(db, options, salt);
   }
 
   get pendingEvents(): number {
     return this.pending;
   }
 
-  insertEvents(rows: EventRow[]): Promise<InsertOutcome[]> {
-    if (this.workerError || this.closing) {
-      return Promise.reject(
-        new StoreUnavailableError(this.closing ? 'the store is closing' : 'the writer thread has stopped', {
-          cause: this.workerError,
-        }),
-      );
-    }
+  async insertEvents(rows: EventRow[]): Promise<InsertOutcome[]> {
     const flat: unknown[] = new Array(rows.length * ROW_WIDTH);
     let i = 0;
     for (const r of rows) {
@@ -88,12 +111,33 @@ export class SqliteStore implements Store {
       flat[i++] = r.timestampMs;
       flat[i++] = r.receivedAtMs;
       flat[i++] = r.payload;
+      flat[i++] = r.identAnonymousId;
+      flat[i++] = r.identUserId;
+      flat[i++] = r.identityExtra;
+    }
+    this.pending += rows.length;
+    const outcomes = (await this.request({ op: 'write', rows: flat }, rows.length)) as Uint8Array;
+    const out: InsertOutcome[] = new Array(outcomes.length);
+    for (let k = 0; k < outcomes.length; k++) {
+      out[k] = outcomes[k] === DUPLICATE ? 'duplicate' : outcomes[k] === SUPPRESSED ? 'suppressed' : 'stored';
+    }
+    return out;
+  }
+
+  /** Sends one operation to the writer thread; resolves with its outcomes or result. */
+  private request(req: DistributiveOmit<WriterRequest, 'id'>, count = 0): Promise<unknown> {
+    if (this.workerError || this.closing) {
+      this.pending -= count;
+      return Promise.reject(
+        new StoreUnavailableError(this.closing ? 'the store is closing' : 'the writer thread has stopped', {
+          cause: this.workerError,
+        }),
+      );
     }
     const id = this.nextRequestId++;
-    this.pending += rows.length;
     return new Promise((resolve, reject) => {
-      this.waiters.set(id, { resolve, reject, count: rows.length });
-      this.worker.postMessage({ id, rows: flat } satisfies WriteRequest);
+      this.waiters.set(id, { resolve: resolve as (o: never) => void, reject, count });
+      this.worker.postMessage({ ...req, id } as WriterRequest);
     });
   }
 
@@ -114,9 +158,7 @@ export class SqliteStore implements Store {
       waiter.reject(new StoreUnavailableError(`commit failed: ${msg.error}`));
       return;
     }
-    const out: InsertOutcome[] = new Array(msg.outcomes.length);
-    for (let i = 0; i < msg.outcomes.length; i++) out[i] = msg.outcomes[i] === DUPLICATE ? 'duplicate' : 'stored';
-    waiter.resolve(out);
+    waiter.resolve(('outcomes' in msg ? msg.outcomes : msg.result) as never);
   }
 
   private failAll(err: Error): void {
@@ -171,6 +213,45 @@ export class SqliteStore implements Store {
       .prepare('INSERT INTO sources (name, write_key, allowed_origins, created_at) VALUES (?, ?, ?, ?)')
       .run(source.name, source.writeKey, origins, Date.now());
     return { ...source, id: Number(info.lastInsertRowid) };
+  }
+
+  async findProfile(type: string, value: string): Promise<string | null> {
+    return this.profiles.findByIdentifier(type, value);
+  }
+
+  async getProfile(id: string): Promise<ProfileView | null> {
+    return this.profiles.getProfile(id);
+  }
+
+  async profileEvents(
+    id: string,
+    query: { limit: number; before?: string | undefined },
+  ): Promise<ProfileEventsPage | null> {
+    return this.profiles.events(id, query.limit, query.before);
+  }
+
+  async profileHistory(id: string): Promise<ProfileHistory | null> {
+    return this.profiles.history(id);
+  }
+
+  async listProfilesByTrait(name: string, value: unknown, query: { limit: number; cursor?: string | undefined }) {
+    return this.profiles.listByTrait(name, value, query.limit, query.cursor);
+  }
+
+  async eraseProfile(id: string): Promise<{ profileId: string; events: number; identifiers: number } | null> {
+    return (await this.request({ op: 'erase', profileId: id })) as {
+      profileId: string;
+      events: number;
+      identifiers: number;
+    } | null;
+  }
+
+  async unmergeIdentifier(id: string, type: string, value: string): Promise<UnmergeOutcome> {
+    return (await this.request({ op: 'unmerge', profileId: id, type, value })) as UnmergeOutcome;
+  }
+
+  async wasErased(id: string): Promise<boolean> {
+    return this.db.prepare('SELECT 1 FROM erased_profiles WHERE id = ?').pluck().get(id) !== undefined;
   }
 
   async getSetting(key: string): Promise<string | null> {

@@ -1,0 +1,41 @@
+import type { WireEvent } from '@kimlik/core';
+import { extractIdentifiers, type IdentityConfig } from './identifiers.js';
+import { traitWrites } from './traits.js';
+
+/**
+ * What the writer needs to know about an event's identity, computed on the HTTP thread so the
+ * writer thread never re-parses payloads.
+ */
+export interface EventIdentity {
+  /** Normalized anonymousId, or null when absent or blocked. */
+  anonymousId: string | null;
+  userId: string | null;
+  /** JSON of {t: trait identifiers [[type, value]], p: alias previousId, w: trait writes [[key, value, setOnce]]}, or null. */
+  extra: string | null;
+  /** Human-readable warnings stored with the event (blocked identifier values). */
+  warnings: string[];
+}
+
+export interface IdentityExtra {
+  t?: [string, string][];
+  p?: string;
+  w?: [string, string | null, 0 | 1][];
+}
+
+export function eventIdentity(event: WireEvent, ts: number, messageId: string, config: IdentityConfig): EventIdentity {
+  const ids = extractIdentifiers(event, config);
+  const extra: IdentityExtra = {};
+  if (ids.traits.length > 0) extra.t = ids.traits.map((i) => [i.type, i.value]);
+  // The writer decides whether previousId is a known userId or an anonymous ID.
+  if (ids.previousId) extra.p = ids.previousId.value;
+  if (event.type === 'identify' && event.traits) {
+    const writes = traitWrites(event.traits, ts, messageId);
+    if (writes.length > 0) extra.w = writes.map((w) => [w.key, w.value, w.setOnce ? 1 : 0]);
+  }
+  return {
+    anonymousId: ids.anonymousId?.value ?? null,
+    userId: ids.userId?.value ?? null,
+    extra: extra.t || extra.p || extra.w ? JSON.stringify(extra) : null,
+    warnings: ids.blocked.map((b) => `identifier_blocked: ${b} is not used to link profiles`),
+  };
+}

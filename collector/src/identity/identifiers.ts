@@ -1,0 +1,126 @@
+/**
+ * Which values of an event identify a person, and which never may. Pure: shared by the writer
+ * (to link) and the read API (to look up).
+ */
+export type IdentifierType = 'anonymousId' | 'userId' | 'email' | 'phone';
+export const TRAIT_IDENTIFIER_TYPES = ['email', 'phone'] as const;
+export type TraitIdentifierType = (typeof TRAIT_IDENTIFIER_TYPES)[number];
+
+export interface Identifier {
+  type: IdentifierType;
+  value: string;
+}
+
+/** Values clients send when they have no real ID: linking on them glues whole populations together. */
+export const DEFAULT_BLOCKED_VALUES: readonly string[] = Object.freeze([
+  '',
+  'null',
+  'undefined',
+  'anonymous',
+  'guest',
+  '0',
+  '-1',
+  'nan',
+  '[object object]',
+  'none',
+  'nil',
+  'unknown',
+  'n/a',
+  'true',
+  'false',
+]);
+
+// All zeros or dashes, like 00000000-0000-0000-0000-000000000000 or "----".
+const PLACEHOLDER = /^[0\s-]+$/;
+
+export interface IdentityConfig {
+  /** Trait keys that identify a person, read from `traits` and `context.traits`. */
+  traitIdentifiers: readonly TraitIdentifierType[];
+  /** Lower-cased values that are never identifiers. */
+  blockedValues: ReadonlySet<string>;
+}
+
+export function isBlocked(value: string, config: IdentityConfig): boolean {
+  const v = value.trim().toLowerCase();
+  return config.blockedValues.has(v) || PLACEHOLDER.test(v);
+}
+
+/** Trims; emails are case-insensitive in practice, phones keep digits and a leading +. */
+export function normalize(type: IdentifierType, value: string): string {
+  const v = value.trim();
+  if (type === 'email') return v.toLowerCase();
+  if (type === 'phone') return v.replace(/(?!^\+)[^\d]/g, '');
+  return v;
+}
+
+export const identifierKey = (i: Identifier) => `${i.type}:${i.value}`;
+
+export interface EventIdentifiers {
+  anonymousId?: Identifier;
+  userId?: Identifier;
+  traits: Identifier[];
+  /** alias: the earlier identity being joined to userId. */
+  previousId?: Identifier;
+  /** Values refused as identifiers (the event is still stored, with a warning). */
+  blocked: string[];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Identifiers carried by one event. `previousIdIsUser` tells whether an alias's previousId is a
+ * known userId (then it is one) rather than an anonymous ID.
+ */
+export function extractIdentifiers(
+  event: {
+    type: string;
+    anonymousId?: unknown;
+    userId?: unknown;
+    previousId?: unknown;
+    traits?: unknown;
+    context?: unknown;
+  },
+  config: IdentityConfig,
+  previousIdIsUser: (value: string) => boolean = () => false,
+): EventIdentifiers {
+  const out: EventIdentifiers = { traits: [], blocked: [] };
+  const take = (type: IdentifierType, raw: unknown): Identifier | undefined => {
+    if (typeof raw !== 'string' && typeof raw !== 'number') return undefined;
+    const s = String(raw);
+    if (isBlocked(s, config)) {
+      out.blocked.push(`${type}=${JSON.stringify(s)}`);
+      return undefined;
+    }
+    return { type, value: normalize(type, s) };
+  };
+  out.anonymousId = take('anonymousId', event.anonymousId);
+  out.userId = take('userId', event.userId);
+  if (event.type === 'alias' && typeof event.previousId === 'string') {
+    const prev = event.previousId.trim();
+    out.previousId = take(previousIdIsUser(prev) ? 'userId' : 'anonymousId', prev);
+  }
+  const sources = [event.traits, isObject(event.context) ? event.context.traits : undefined];
+  const seen = new Set<string>();
+  for (const traits of sources) {
+    if (!isObject(traits)) continue;
+    for (const type of config.traitIdentifiers) {
+      const id = take(type, traits[type]);
+      if (id && !seen.has(id.value)) {
+        seen.add(id.value);
+        out.traits.push(id);
+      }
+    }
+  }
+  for (const k of ['anonymousId', 'userId', 'previousId'] as const) if (out[k] === undefined) delete out[k];
+  return out;
+}
+
+/** Every identifier of the event, in a fixed order: userId, trait identifiers, anonymousId, previousId. */
+export function allIdentifiers(ids: EventIdentifiers): Identifier[] {
+  const list: Identifier[] = [];
+  if (ids.userId) list.push(ids.userId);
+  list.push(...ids.traits);
+  if (ids.anonymousId) list.push(ids.anonymousId);
+  if (ids.previousId) list.push(ids.previousId);
+  return list;
+}

@@ -1,0 +1,257 @@
+import type { IdentifierType } from './identifiers.js';
+
+/**
+ * Identity resolution for one cluster of identifiers, as a pure function of its links.
+ *
+ * Why this shape: a profile must depend on the *set* of events received, never on their arrival
+ * order. So every link is kept (per identifier pair, its earliest occurrence), and whenever a
+ * link is added or moves earlier, the whole cluster it touches is replayed here in
+ * (event time, messageId) order. The replay enforces the merge rules — one userId per profile
+ * (so an email belongs to at most one userId, the earlier claim winning), caps, and the
+ * shared-device rule — exactly as if the events had arrived in time order.
+ */
+
+export interface ResolverNode {
+  id: number;
+  type: IdentifierType;
+  value: string;
+  /** Earliest event carrying this identifier: decides which profile is older. */
+  firstTs: number;
+  firstMsg: string;
+}
+
+export interface ResolverLink {
+  a: number;
+  b: number;
+  ts: number;
+  messageId: string;
+  /** Cut by an admin unmerge: ignored from then on. */
+  detached: boolean;
+}
+
+export interface ResolverCaps {
+  maxIdentifiers: number;
+  maxMerges: number;
+}
+
+/** From `fromTs` on, the identifier belongs to the profile founded by `founderId`. */
+export interface Membership {
+  identifierId: number;
+  fromTs: number;
+  founderId: number;
+}
+
+export type LogKind = 'merge' | 'refused_two_user_ids' | 'device_reassigned' | 'cap_reached';
+
+export interface LogEntry {
+  kind: LogKind;
+  ts: number;
+  messageId: string;
+  /** Identifiers whose profiles' histories show this entry. */
+  identifierIds: number[];
+  detail: Record<string, unknown>;
+}
+
+export interface Resolution {
+  memberships: Membership[];
+  log: LogEntry[];
+}
+
+/** Segments of an anonymous ID before any reassignment start here. */
+export const BEGINNING = -8.64e15;
+
+const TYPE_RANK: Record<IdentifierType, number> = { userId: 0, email: 1, phone: 1, anonymousId: 2 };
+const isPerson = (t: IdentifierType) => t !== 'anonymousId';
+
+interface Comp {
+  userId: number | undefined;
+  size: number;
+  merges: number;
+  founder: ResolverNode;
+}
+
+const older = (x: ResolverNode, y: ResolverNode) =>
+  x.firstTs !== y.firstTs
+    ? x.firstTs < y.firstTs
+    : x.firstMsg !== y.firstMsg
+      ? x.firstMsg < y.firstMsg
+      : `${x.type}:${x.value}` < `${y.type}:${y.value}`;
+
+export function resolveCluster(
+  nodes: readonly ResolverNode[],
+  links: readonly ResolverLink[],
+  caps: ResolverCaps,
+): Resolution {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const key = (id: number) => {
+    const n = byId.get(id) as ResolverNode;
+    return `${n.type}:${n.value}`;
+  };
+  const parent = new Map<number, number>();
+  const comps = new Map<number, Comp>();
+  for (const n of nodes) {
+    parent.set(n.id, n.id);
+    comps.set(n.id, { userId: n.type === 'userId' ? n.id : undefined, size: 1, merges: 0, founder: n });
+  }
+  const find = (x: number): number => {
+    let r = x;
+    while (parent.get(r) !== r) r = parent.get(r) as number;
+    let c = x;
+    while (c !== r) {
+      const next = parent.get(c) as number;
+      parent.set(c, r);
+      c = next;
+    }
+    return r;
+  };
+  const comp = (root: number) => comps.get(root) as Comp;
+  /** Reassignments of anonymous IDs (shared devices without reset). */
+  const segments = new Map<number, { fromTs: number; root: number }[]>();
+  const currentRoot = (anon: number, ts: number): number => {
+    const segs = segments.get(anon);
+    if (segs) {
+      for (let i = segs.length - 1; i >= 0; i--) {
+        const s = segs[i] as { fromTs: number; root: number };
+        if (s.fromTs <= ts) return find(s.root);
+      }
+    }
+    return find(anon);
+  };
+  const log: LogEntry[] = [];
+
+  const union = (rx: number, ry: number, link: ResolverLink): void => {
+    if (rx === ry) return;
+    const cx = comp(rx);
+    const cy = comp(ry);
+    const ids = [link.a, link.b];
+    if (cx.userId !== undefined && cy.userId !== undefined && cx.userId !== cy.userId) {
+      log.push({
+        kind: 'refused_two_user_ids',
+        ts: link.ts,
+        messageId: link.messageId,
+        identifierIds: [...ids, cx.userId, cy.userId],
+        detail: {
+          link: [key(link.a), key(link.b)],
+          userIds: [key(cx.userId), key(cy.userId)],
+          reason: 'a profile holds at most one userId; the earlier claim keeps this identifier',
+        },
+      });
+      return;
+    }
+    if (cx.size + cy.size > caps.maxIdentifiers || cx.merges + cy.merges + 1 > caps.maxMerges) {
+      log.push({
+        kind: 'cap_reached',
+        ts: link.ts,
+        messageId: link.messageId,
+        identifierIds: ids,
+        detail: {
+          link: [key(link.a), key(link.b)],
+          reason: `merging would exceed ${caps.maxIdentifiers} identifiers or ${caps.maxMerges} merges per profile; the link is parked`,
+        },
+      });
+      return;
+    }
+    const [keep, gone] = older(cx.founder, cy.founder) ? [rx, ry] : [ry, rx];
+    const k = comp(keep);
+    const g = comp(gone);
+    parent.set(gone, keep);
+    comps.set(keep, {
+      userId: k.userId ?? g.userId,
+      size: k.size + g.size,
+      merges: k.merges + g.merges + 1,
+      founder: k.founder,
+    });
+    comps.delete(gone);
+    log.push({
+      kind: 'merge',
+      ts: link.ts,
+      messageId: link.messageId,
+      identifierIds: [...ids, k.founder.id, g.founder.id],
+      detail: {
+        link: [key(link.a), key(link.b)],
+        survivor: key(k.founder.id),
+        absorbed: key(g.founder.id),
+      },
+    });
+  };
+
+  const rank = (l: ResolverLink) => {
+    const a = byId.get(l.a) as ResolverNode;
+    const b = byId.get(l.b) as ResolverNode;
+    return TYPE_RANK[a.type] + TYPE_RANK[b.type];
+  };
+  // A total order that depends only on the links themselves, never on storage order or ids.
+  const sorted = links
+    .filter((l) => !l.detached && byId.has(l.a) && byId.has(l.b))
+    .map((l) => {
+      const [ka, kb] = [key(l.a), key(l.b)].sort();
+      return { l, r: rank(l), k: `${ka}\u0000${kb}` };
+    })
+    .sort((x, y) =>
+      x.l.ts !== y.l.ts
+        ? x.l.ts - y.l.ts
+        : x.l.messageId !== y.l.messageId
+          ? x.l.messageId < y.l.messageId
+            ? -1
+            : 1
+          : x.r !== y.r
+            ? x.r - y.r
+            : x.k < y.k
+              ? -1
+              : x.k > y.k
+                ? 1
+                : 0,
+    );
+
+  for (const { l } of sorted) {
+    const a = byId.get(l.a) as ResolverNode;
+    const b = byId.get(l.b) as ResolverNode;
+    if (isPerson(a.type) && isPerson(b.type)) {
+      union(find(a.id), find(b.id), l);
+      continue;
+    }
+    if (!isPerson(a.type) && !isPerson(b.type)) {
+      union(currentRoot(a.id, l.ts), currentRoot(b.id, l.ts), l);
+      continue;
+    }
+    const [anon, person] = isPerson(a.type) ? [b, a] : [a, b];
+    const cur = currentRoot(anon.id, l.ts);
+    const target = find(person.id);
+    if (cur === target) continue;
+    const uCur = comp(cur).userId;
+    const uTarget = comp(target).userId;
+    if (uCur !== undefined && uTarget !== undefined && uCur !== uTarget) {
+      // Shared device without reset(): from this event on, the device belongs to the new user.
+      const segs = segments.get(anon.id) ?? [];
+      segs.push({ fromTs: l.ts, root: target });
+      segments.set(anon.id, segs);
+      log.push({
+        kind: 'device_reassigned',
+        ts: l.ts,
+        messageId: l.messageId,
+        identifierIds: [anon.id, uCur, uTarget],
+        detail: {
+          anonymousId: anon.value,
+          from: key(uCur),
+          to: key(uTarget),
+          reason: 'the device was identified as another userId; its events from this time on belong to that user',
+        },
+      });
+      continue;
+    }
+    union(cur, target, l);
+  }
+
+  const memberships: Membership[] = [];
+  for (const n of nodes) {
+    let last = comp(find(n.id)).founder.id;
+    memberships.push({ identifierId: n.id, fromTs: BEGINNING, founderId: last });
+    for (const s of segments.get(n.id) ?? []) {
+      const founder = comp(find(s.root)).founder.id;
+      if (founder === last) continue;
+      memberships.push({ identifierId: n.id, fromTs: s.fromTs, founderId: founder });
+      last = founder;
+    }
+  }
+  return { memberships, log };
+}

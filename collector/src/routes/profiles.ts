@@ -1,0 +1,125 @@
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import { HttpError } from '../http/errors.js';
+import { normalize } from '../identity/identifiers.js';
+import type { Store } from '../store/store.js';
+import { parseLimit } from './events.js';
+
+const LOOKUP_TYPES = ['userId', 'anonymousId', 'email', 'phone'] as const;
+
+/** Profiles: lookups, timeline, history, GDPR export/erase, unmerge. Admin key only. */
+export function profileRoutes(app: FastifyInstance, deps: { store: Store; admin: preHandlerAsyncHookHandler }): void {
+  const { store } = deps;
+  const opts = { preHandler: deps.admin };
+  const notFound = (id: string) => new HttpError('KIMLIK_PROFILE_NOT_FOUND', `No profile ${id}`);
+
+  app.get('/v1/profiles', opts, async (request) => {
+    const q = request.query as Record<string, string | undefined>;
+    const lookup = LOOKUP_TYPES.find((t) => q[t] !== undefined);
+    if (lookup) {
+      const value = normalize(lookup, q[lookup] as string);
+      const id = await store.findProfile(lookup, value);
+      const profile = id ? await store.getProfile(id) : null;
+      if (!profile)
+        throw new HttpError('KIMLIK_PROFILE_NOT_FOUND', `No profile with ${lookup} ${JSON.stringify(value)}`);
+      return profile;
+    }
+    const traitKeys = Object.keys(q).filter((k) => k.startsWith('trait.'));
+    if (traitKeys.length !== 1) {
+      throw new HttpError(
+        'KIMLIK_QUERY_INVALID',
+        `Look a profile up with one of ${LOOKUP_TYPES.join(', ')}, or list by one trait: ?trait.<name>=<value>`,
+      );
+    }
+    const key = traitKeys[0] as string;
+    const name = key.slice('trait.'.length);
+    const raw = q[key] as string;
+    const limit = parseLimit(q.limit, 50, 500);
+    const query = { limit, cursor: q.cursor };
+    let page = await store.listProfilesByTrait(name, raw, query);
+    // `?trait.age=30` means the number 30 as well as the text "30".
+    if (page.profiles.length === 0 && /^(-?\d+(\.\d+)?|true|false)$/.test(raw)) {
+      page = await store.listProfilesByTrait(name, JSON.parse(raw), query);
+    }
+    return page;
+  });
+
+  app.get('/v1/profiles/:id', opts, async (request) => {
+    const { id } = request.params as { id: string };
+    const profile = await store.getProfile(id);
+    if (!profile) throw notFound(id);
+    return profile;
+  });
+
+  app.get('/v1/profiles/:id/events', opts, async (request) => {
+    const { id } = request.params as { id: string };
+    const q = request.query as Record<string, string | undefined>;
+    const limit = parseLimit(q.limit, 100);
+    if (q.before !== undefined && !/^-?\d+:\d+$/.test(q.before)) {
+      throw new HttpError('KIMLIK_QUERY_INVALID', 'before must be the nextCursor of a previous page');
+    }
+    const page = await store.profileEvents(id, { limit, before: q.before });
+    if (!page) throw notFound(id);
+    return page;
+  });
+
+  app.get('/v1/profiles/:id/history', opts, async (request) => {
+    const { id } = request.params as { id: string };
+    const history = await store.profileHistory(id);
+    if (!history) throw notFound(id);
+    return history;
+  });
+
+  app.get('/v1/profiles/:id/export', opts, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    reply.header('Content-Disposition', `attachment; filename="kimlik-profile-${id.replace(/[^\w-]/g, '')}.json"`);
+    const profile = await store.getProfile(id);
+    if (!profile) {
+      // An erased person: the export is empty, and says why.
+      if (await store.wasErased(id)) return { profile: null, erased: true, events: [], history: null };
+      throw notFound(id);
+    }
+    const events: Record<string, unknown>[] = [];
+    let before: string | undefined;
+    for (;;) {
+      const page = await store.profileEvents(profile.id, { limit: 1000, before });
+      if (!page) break;
+      events.push(...page.events);
+      if (!page.nextCursor) break;
+      before = page.nextCursor;
+    }
+    return { exportedAt: new Date().toISOString(), profile, events, history: await store.profileHistory(profile.id) };
+  });
+
+  app.delete('/v1/profiles/:id', opts, async (request) => {
+    const { id } = request.params as { id: string };
+    const result = await store.eraseProfile(id);
+    if (!result) throw notFound(id);
+    return { erased: true, ...result };
+  });
+
+  app.post('/v1/profiles/:id/unmerge', opts, async (request) => {
+    const { id } = request.params as { id: string };
+    const body = request.body as { type?: unknown; value?: unknown } | undefined;
+    const type = body?.type;
+    if (
+      typeof type !== 'string' ||
+      !(LOOKUP_TYPES as readonly string[]).includes(type) ||
+      typeof body?.value !== 'string'
+    ) {
+      throw new HttpError('KIMLIK_REQUEST_INVALID', `Send {"type": one of ${LOOKUP_TYPES.join(', ')}, "value": "..."}`);
+    }
+    const result = await store.unmergeIdentifier(
+      id,
+      type,
+      normalize(type as (typeof LOOKUP_TYPES)[number], body.value),
+    );
+    if ('error' in result) {
+      if (result.error === 'profile') throw notFound(id);
+      throw new HttpError(
+        'KIMLIK_IDENTIFIER_NOT_IN_PROFILE',
+        `${type} ${JSON.stringify(body.value)} is not part of profile ${id}`,
+      );
+    }
+    return result;
+  });
+}

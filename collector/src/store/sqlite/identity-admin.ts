@@ -1,0 +1,119 @@
+import { suppressionHash } from '../../identity/profile-id.js';
+import type { IdentityWriter } from './identity-writer.js';
+import type { SqliteDatabase } from './open.js';
+import { attributionFilter, currentProfileId, profileMembers } from './profile-queries.js';
+
+export interface EraseResult {
+  profileId: string;
+  events: number;
+  identifiers: number;
+}
+
+/**
+ * GDPR erasure, on the writer thread: deletes the profile's events, traits, identifiers, links and
+ * history, and suppresses its identifiers (hashed) so later events carrying them are dropped
+ * instead of re-creating the person.
+ */
+export function eraseProfile(
+  db: SqliteDatabase,
+  identity: IdentityWriter,
+  salt: string,
+  requested: string,
+): EraseResult | null {
+  const pid = currentProfileId(db, requested);
+  if (pid === null) return null;
+  const members = profileMembers(db, pid);
+  const ids = members.map((m) => m.id);
+  const { where, params } = attributionFilter(members);
+  const events = db.prepare(`DELETE FROM events WHERE ${where}`).run(...params).changes;
+  const neighbours = new Set<number>();
+  const linksOf = db.prepare('SELECT a, b FROM links WHERE a = ? OR b = ?').raw();
+  const erased = db.prepare('INSERT OR IGNORE INTO erased_profiles (id, at) VALUES (?, ?)');
+  erased.run(pid, Date.now());
+  const founded = db.prepare('SELECT id FROM profiles WHERE founder_id = ?').pluck();
+  for (const m of members) {
+    for (const p of founded.all(m.id) as string[]) erased.run(p, Date.now());
+    for (const [a, b] of linksOf.all(m.id, m.id) as [number, number][]) {
+      for (const x of [a, b]) if (!ids.includes(x)) neighbours.add(x);
+    }
+    const hash = suppressionHash(salt, m.type, m.value);
+    db.prepare('INSERT OR IGNORE INTO suppressed (hash) VALUES (?)').run(hash);
+    identity.suppress([hash]);
+    for (const sql of [
+      'DELETE FROM trait_writes WHERE identifier_id = ?',
+      'DELETE FROM links WHERE a = @id OR b = @id',
+      'DELETE FROM memberships WHERE identifier_id = ?',
+      'DELETE FROM identity_log WHERE identifier_id = ?',
+      'DELETE FROM admin_log WHERE identifier_id = ?',
+      'DELETE FROM profiles WHERE founder_id = ?',
+      'DELETE FROM identifiers WHERE id = ?',
+    ]) {
+      db.prepare(sql.replaceAll('?', '@id')).run({ id: m.id });
+    }
+  }
+  identity.resetCaches();
+  // Profiles that were kept apart from this one by refused links are replayed without them.
+  for (const n of neighbours) identity.recomputeCluster(n);
+  return { profileId: pid, events, identifiers: ids.length };
+}
+
+export interface UnmergeResult {
+  profileId: string;
+  detachedProfileId: string | null;
+  detachedLinks: number;
+}
+
+/**
+ * Detaches one identifier from a profile: its links to the profile's core (the part holding the
+ * userId, or the founder) are cut and ignored from then on; the cluster is replayed without them.
+ */
+export function unmergeIdentifier(
+  db: SqliteDatabase,
+  identity: IdentityWriter,
+  requested: string,
+  type: string,
+  value: string,
+): UnmergeResult | { error: 'profile' | 'identifier' } {
+  const pid = currentProfileId(db, requested);
+  if (pid === null) return { error: 'profile' };
+  const members = profileMembers(db, pid);
+  const target = members.find((m) => m.type === type && m.value === value);
+  if (!target) return { error: 'identifier' };
+  const others = members.filter((m) => m.id !== target.id);
+  const otherIds = new Set(others.map((m) => m.id));
+  // Components of the profile without the detached identifier.
+  const parent = new Map(others.map((m) => [m.id, m.id]));
+  const find = (x: number): number => {
+    let r = x;
+    while (parent.get(r) !== r) r = parent.get(r) as number;
+    return r;
+  };
+  const linksOf = db.prepare('SELECT a, b FROM links WHERE (a = @id OR b = @id) AND detached = 0').raw();
+  for (const m of others) {
+    for (const [a, b] of linksOf.all({ id: m.id }) as [number, number][]) {
+      if (otherIds.has(a) && otherIds.has(b)) parent.set(find(a), find(b));
+    }
+  }
+  const founder = db.prepare('SELECT founder_id FROM profiles WHERE id = ?').pluck().get(pid) as number;
+  const anchor = others.find((m) => m.type === 'userId') ?? others.find((m) => m.id === founder) ?? others[0];
+  if (!anchor) return { error: 'identifier' };
+  const core = find(anchor.id);
+  let detachedLinks = 0;
+  for (const [a, b] of linksOf.all({ id: target.id }) as [number, number][]) {
+    const other = a === target.id ? b : a;
+    if (!otherIds.has(other) || find(other) !== core) continue;
+    detachedLinks += db.prepare('UPDATE links SET detached = 1 WHERE a = ? AND b = ?').run(a, b).changes;
+  }
+  const detail = JSON.stringify({ identifier: `${type}:${value}`, from: pid, detachedLinks });
+  const log = db.prepare('INSERT INTO admin_log (identifier_id, kind, at, detail) VALUES (?, ?, ?, ?)');
+  log.run(target.id, 'unmerge', Date.now(), detail);
+  log.run(anchor.id, 'unmerge', Date.now(), detail);
+  identity.resetCaches();
+  identity.recomputeCluster(target.id);
+  identity.recomputeCluster(anchor.id);
+  const after = db
+    .prepare('SELECT profile_id FROM memberships WHERE identifier_id = ? ORDER BY from_ts DESC LIMIT 1')
+    .pluck()
+    .get(target.id) as string | undefined;
+  return { profileId: currentProfileId(db, pid) ?? pid, detachedProfileId: after ?? null, detachedLinks };
+}

@@ -1,0 +1,243 @@
+import type { IdentityExtra } from '../../identity/event-identity.js';
+import type { IdentifierType, TraitIdentifierType } from '../../identity/identifiers.js';
+import { profileId, suppressionHash } from '../../identity/profile-id.js';
+import {
+  BEGINNING,
+  type ResolverCaps,
+  type ResolverLink,
+  type ResolverNode,
+  resolveCluster,
+} from '../../identity/resolve.js';
+import type { SqliteDatabase } from './open.js';
+
+export interface IdentityWriterOptions {
+  salt: string;
+  caps: ResolverCaps;
+  /** Most identifiers a replay gathers; a cluster beyond it is cut there (and logged). */
+  maxClusterIdentifiers: number;
+}
+
+interface CachedIdent {
+  id: number;
+  firstTs: number;
+  firstMsg: string;
+}
+
+const CACHE_LIMIT = 500_000;
+const earlier = (ts: number, msg: string, than: { firstTs: number; firstMsg: string }) =>
+  ts < than.firstTs || (ts === than.firstTs && msg < than.firstMsg);
+
+/**
+ * The identity graph's writes, run on the writer thread inside the ingest transaction: a 200 means
+ * the event's links are in the graph too. Most events carry identifiers and links already known,
+ * which the caches answer without touching the database.
+ */
+export class IdentityWriter {
+  private idents = new Map<string, CachedIdent>();
+  private pairs = new Map<string, { ts: number; msg: string }>();
+  private readonly suppressed = new Set<string>();
+  private dirty = new Set<number>();
+  private readonly q;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly options: IdentityWriterOptions,
+  ) {
+    this.q = {
+      findIdent: db.prepare('SELECT id, first_ts, first_msg FROM identifiers WHERE type = ? AND value = ?').raw(),
+      insertIdent: db.prepare('INSERT INTO identifiers (type, value, first_ts, first_msg) VALUES (?, ?, ?, ?)'),
+      updateFirst: db.prepare('UPDATE identifiers SET first_ts = ?, first_msg = ? WHERE id = ?'),
+      insertMembership: db.prepare(
+        'INSERT OR REPLACE INTO memberships (identifier_id, from_ts, profile_id) VALUES (?, ?, ?)',
+      ),
+      insertProfile: db.prepare('INSERT OR IGNORE INTO profiles (id, founder_id) VALUES (?, ?)'),
+      findLink: db.prepare('SELECT ts, message_id FROM links WHERE a = ? AND b = ?').raw(),
+      upsertLink: db.prepare(
+        `INSERT INTO links (a, b, ts, message_id) VALUES (?, ?, ?, ?)
+         ON CONFLICT (a, b) DO UPDATE SET ts = excluded.ts, message_id = excluded.message_id`,
+      ),
+      insertTrait: db.prepare(
+        'INSERT INTO trait_writes (identifier_id, ts, message_id, key, value, set_once) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      linksOf: db.prepare('SELECT a, b, ts, message_id, detached FROM links WHERE a = ? OR b = ?').raw(),
+      ident: db.prepare('SELECT id, type, value, first_ts, first_msg FROM identifiers WHERE id = ?').raw(),
+      deleteMemberships: db.prepare('DELETE FROM memberships WHERE identifier_id = ?'),
+      deleteLog: db.prepare('DELETE FROM identity_log WHERE identifier_id = ?'),
+      insertLog: db.prepare(
+        'INSERT INTO identity_log (identifier_id, kind, ts, message_id, detail) VALUES (?, ?, ?, ?, ?)',
+      ),
+    };
+    for (const h of db.prepare('SELECT hash FROM suppressed').pluck().all() as string[]) this.suppressed.add(h);
+  }
+
+  private key = (type: string, value: string) => `${type}\u0000${value}`;
+
+  isSuppressed(type: string, value: string): boolean {
+    return this.suppressed.size > 0 && this.suppressed.has(suppressionHash(this.options.salt, type, value));
+  }
+
+  /** A userId with this value exists: an alias's previousId is then that user, not a device. */
+  private isKnownUser(value: string): boolean {
+    return this.lookup('userId', value) !== undefined;
+  }
+
+  private lookup(type: string, value: string): CachedIdent | undefined {
+    const k = this.key(type, value);
+    const hit = this.idents.get(k);
+    if (hit) return hit;
+    const row = this.q.findIdent.get(type, value) as [number, number, string] | undefined;
+    if (!row) return undefined;
+    const c = { id: row[0], firstTs: row[1], firstMsg: row[2] };
+    this.remember(k, c);
+    return c;
+  }
+
+  private remember(k: string, c: CachedIdent): void {
+    // A bounded cache: past the limit start over; misses fall back to the unique index.
+    if (this.idents.size >= CACHE_LIMIT) this.idents = new Map();
+    this.idents.set(k, c);
+  }
+
+  /** The identifier's id, creating it (as its own one-identifier profile) on first sight. */
+  private ensure(type: IdentifierType, value: string, ts: number, msg: string): number {
+    const found = this.lookup(type, value);
+    if (found) {
+      if (earlier(ts, msg, found)) {
+        // An older event arrived late: the profile it founds may now be the older one.
+        found.firstTs = ts;
+        found.firstMsg = msg;
+        this.q.updateFirst.run(ts, msg, found.id);
+        this.dirty.add(found.id);
+      }
+      return found.id;
+    }
+    const id = Number(this.q.insertIdent.run(type, value, ts, msg).lastInsertRowid);
+    this.remember(this.key(type, value), { id, firstTs: ts, firstMsg: msg });
+    const pid = profileId(this.options.salt, type, value);
+    this.q.insertProfile.run(pid, id);
+    this.q.insertMembership.run(id, BEGINNING, pid);
+    return id;
+  }
+
+  private link(x: number, y: number, ts: number, msg: string): void {
+    if (x === y) return;
+    const [a, b] = x < y ? [x, y] : [y, x];
+    const k = `${a}:${b}`;
+    let known = this.pairs.get(k);
+    if (!known) {
+      const row = this.q.findLink.get(a, b) as [number, string] | undefined;
+      if (row) known = { ts: row[0], msg: row[1] };
+    }
+    if (known && !(ts < known.ts || (ts === known.ts && msg < known.msg))) {
+      this.pairs.set(k, known);
+      return;
+    }
+    this.q.upsertLink.run(a, b, ts, msg);
+    if (this.pairs.size >= CACHE_LIMIT) this.pairs = new Map();
+    this.pairs.set(k, { ts, msg });
+    this.dirty.add(a);
+    this.dirty.add(b);
+  }
+
+  /**
+   * Registers one event's identifiers, links and trait writes. Returns the identifier ids for the
+   * event row, or null when the event carries an erased (suppressed) identifier.
+   */
+  processEvent(
+    anonymousId: string | null,
+    userId: string | null,
+    extraJson: string | null,
+    ts: number,
+    msg: string,
+  ): { anon: number | null; user: number | null } | null {
+    const extra: IdentityExtra | null = extraJson ? JSON.parse(extraJson) : null;
+    const prevType: IdentifierType | null = extra?.p ? (this.isKnownUser(extra.p) ? 'userId' : 'anonymousId') : null;
+    if (this.suppressed.size > 0) {
+      if (anonymousId && this.isSuppressed('anonymousId', anonymousId)) return null;
+      if (userId && this.isSuppressed('userId', userId)) return null;
+      for (const [t, v] of extra?.t ?? []) if (this.isSuppressed(t, v)) return null;
+      if (extra?.p && prevType && this.isSuppressed(prevType, extra.p)) return null;
+    }
+    const ids: number[] = [];
+    const user = userId ? this.ensure('userId', userId, ts, msg) : null;
+    if (user !== null) ids.push(user);
+    for (const [t, v] of extra?.t ?? []) ids.push(this.ensure(t as TraitIdentifierType, v, ts, msg));
+    const anon = anonymousId ? this.ensure('anonymousId', anonymousId, ts, msg) : null;
+    if (anon !== null) ids.push(anon);
+    if (extra?.p && prevType) ids.push(this.ensure(prevType, extra.p, ts, msg));
+    for (let i = 0; i < ids.length; i++) {
+      for (let j = i + 1; j < ids.length; j++) this.link(ids[i] as number, ids[j] as number, ts, msg);
+    }
+    const owner = user ?? anon;
+    if (owner !== null) {
+      for (const [key, value, once] of extra?.w ?? []) this.q.insertTrait.run(owner, ts, msg, key, value, once);
+    }
+    return { anon, user };
+  }
+
+  /** Replays every cluster touched since the last call. */
+  recomputeDirty(): void {
+    const done = new Set<number>();
+    for (const seed of this.dirty) {
+      if (done.has(seed)) continue;
+      for (const id of this.recomputeCluster(seed)) done.add(id);
+    }
+    this.dirty = new Set();
+  }
+
+  /** Gathers the cluster (identifiers reachable through any link), replays it, writes the result. */
+  recomputeCluster(seed: number): number[] {
+    const nodes = new Map<number, ResolverNode>();
+    const links = new Map<string, ResolverLink>();
+    const queue = [seed];
+    while (queue.length > 0 && nodes.size < this.options.maxClusterIdentifiers) {
+      const id = queue.pop() as number;
+      if (nodes.has(id)) continue;
+      const row = this.q.ident.get(id) as [number, IdentifierType, string, number, string] | undefined;
+      if (!row) continue;
+      nodes.set(id, { id: row[0], type: row[1], value: row[2], firstTs: row[3], firstMsg: row[4] });
+      for (const [a, b, ts, msg, detached] of this.q.linksOf.all(id, id) as [
+        number,
+        number,
+        number,
+        string,
+        number,
+      ][]) {
+        links.set(`${a}:${b}`, { a, b, ts, messageId: msg, detached: detached === 1 });
+        const other = a === id ? b : a;
+        if (!nodes.has(other)) queue.push(other);
+      }
+    }
+    const list = [...nodes.values()];
+    const result = resolveCluster(list, [...links.values()], this.options.caps);
+    const pidOf = (founderId: number) => {
+      const f = nodes.get(founderId) as ResolverNode;
+      return profileId(this.options.salt, f.type, f.value);
+    };
+    for (const n of list) {
+      this.q.deleteMemberships.run(n.id);
+      this.q.deleteLog.run(n.id);
+    }
+    for (const m of result.memberships) {
+      const pid = pidOf(m.founderId);
+      this.q.insertProfile.run(pid, m.founderId);
+      this.q.insertMembership.run(m.identifierId, m.fromTs, pid);
+    }
+    for (const e of result.log) {
+      const detail = JSON.stringify(e.detail);
+      for (const id of new Set(e.identifierIds)) this.q.insertLog.run(id, e.kind, e.ts, e.messageId, detail);
+    }
+    return list.map((n) => n.id);
+  }
+
+  /** Forgets cached identifiers and links (after an erase or unmerge rewrote them). */
+  resetCaches(): void {
+    this.idents = new Map();
+    this.pairs = new Map();
+    this.dirty = new Set();
+  }
+
+  suppress(hashes: string[]): void {
+    for (const h of hashes) this.suppressed.add(h);
+  }
+}

@@ -1,0 +1,154 @@
+import { BEGINNING } from '../../identity/resolve.js';
+import { foldTraits, type TraitWrite } from '../../identity/traits.js';
+import type { ProfileEventsPage, ProfileHistory, ProfileView } from '../store.js';
+import type { SqliteDatabase } from './open.js';
+import { attributionFilter, currentProfileId, type Member, profileMembers } from './profile-queries.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Profile reads for the admin API, on the HTTP thread's read connection. */
+export class ProfileReader {
+  constructor(private readonly db: SqliteDatabase) {}
+
+  findByIdentifier(type: string, value: string): string | null {
+    const id = this.db.prepare('SELECT id FROM identifiers WHERE type = ? AND value = ?').pluck().get(type, value) as
+      | number
+      | undefined;
+    if (id === undefined) return null;
+    // The owner now: the latest segment (a shared device belongs to its latest user).
+    return (
+      (this.db
+        .prepare('SELECT profile_id FROM memberships WHERE identifier_id = ? ORDER BY from_ts DESC LIMIT 1')
+        .pluck()
+        .get(id) as string | undefined) ?? null
+    );
+  }
+
+  private traitWrites(members: Member[]): TraitWrite[] {
+    const writes: TraitWrite[] = [];
+    const q = this.db
+      .prepare('SELECT ts, message_id, key, value, set_once FROM trait_writes WHERE identifier_id = ?')
+      .raw();
+    for (const m of members) {
+      for (const [ts, messageId, key, value, once] of q.all(m.id) as [
+        number,
+        string,
+        string,
+        string | null,
+        number,
+      ][]) {
+        if (!m.ranges.some(([from, to]) => ts >= from && ts < to)) continue;
+        writes.push({ ts, messageId, key, value, setOnce: once === 1 });
+      }
+    }
+    return writes;
+  }
+
+  getProfile(requested: string): ProfileView | null {
+    const pid = currentProfileId(this.db, requested);
+    if (pid === null) return null;
+    const members = profileMembers(this.db, pid);
+    const { where, params } = attributionFilter(members);
+    const stats = this.db
+      .prepare(`SELECT count(*) AS n, min(ts) AS first, max(ts) AS last FROM events WHERE ${where}`)
+      .get(...params) as { n: number; first: number | null; last: number | null };
+    const view: ProfileView = {
+      id: pid,
+      identifiers: members.map((m) => {
+        const entry: ProfileView['identifiers'][number] = { type: m.type, value: m.value };
+        const partial = m.ranges.filter(([from]) => from !== BEGINNING || m.ranges.length > 1);
+        if (m.type === 'anonymousId' && (partial.length > 0 || m.ranges[0]?.[1] !== 8.64e15)) {
+          entry.periods = m.ranges.map(([from, to]) => ({
+            from: from <= BEGINNING ? null : iso(from),
+            to: to >= 8.64e15 ? null : iso(to),
+          }));
+        }
+        return entry;
+      }),
+      traits: foldTraits(this.traitWrites(members)).traits,
+      firstSeen: stats.first === null ? null : iso(stats.first),
+      lastSeen: stats.last === null ? null : iso(stats.last),
+      eventCount: stats.n,
+    };
+    if (pid !== requested) view.mergedFrom = requested;
+    return view;
+  }
+
+  events(requested: string, limit: number, before?: string): ProfileEventsPage | null {
+    const pid = currentProfileId(this.db, requested);
+    if (pid === null) return null;
+    const { where, params } = attributionFilter(profileMembers(this.db, pid));
+    // Cursor "ts:id": the timeline is ordered by event time, then receipt.
+    let cursor = '';
+    const cursorParams: number[] = [];
+    if (before) {
+      const [ts, id] = before.split(':').map(Number);
+      cursor = 'AND (ts < ? OR (ts = ? AND id < ?))';
+      cursorParams.push(ts as number, ts as number, id as number);
+    }
+    const rows = this.db
+      .prepare(`SELECT id, ts, payload FROM events WHERE (${where}) ${cursor} ORDER BY ts DESC, id DESC LIMIT ?`)
+      .all(...params, ...cursorParams, limit + 1) as { id: number; ts: number; payload: string }[];
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      profileId: pid,
+      events: page.map((r) => JSON.parse(r.payload) as Record<string, unknown>),
+      nextCursor: rows.length > limit && last ? `${last.ts}:${last.id}` : null,
+    };
+  }
+
+  history(requested: string): ProfileHistory | null {
+    const pid = currentProfileId(this.db, requested);
+    if (pid === null) return null;
+    const members = profileMembers(this.db, pid);
+    const seen = new Set<string>();
+    const identity: ProfileHistory['identity'] = [];
+    const q = this.db.prepare('SELECT kind, ts, message_id, detail FROM identity_log WHERE identifier_id = ?').raw();
+    const admin = this.db.prepare('SELECT kind, at, detail FROM admin_log WHERE identifier_id = ?').raw();
+    for (const m of members) {
+      for (const [kind, ts, messageId, detail] of q.all(m.id) as [string, number, string | null, string][]) {
+        const k = `${kind}|${ts}|${messageId}|${detail}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        identity.push({ kind, timestamp: iso(ts), messageId, ...(JSON.parse(detail) as object) });
+      }
+      for (const [kind, at, detail] of admin.all(m.id) as [string, number, string][]) {
+        const k = `${kind}|${at}|${detail}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        identity.push({ kind, timestamp: iso(at), messageId: null, ...(JSON.parse(detail) as object) });
+      }
+    }
+    identity.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
+    return { profileId: pid, traits: foldTraits(this.traitWrites(members)).history, identity };
+  }
+
+  /** Profiles whose current trait `name` equals `value` (JSON-compared), by id, paginated. */
+  listByTrait(
+    name: string,
+    value: unknown,
+    limit: number,
+    cursor?: string,
+  ): { profiles: ProfileView[]; nextCursor: string | null } {
+    const json = JSON.stringify(value);
+    const candidates = this.db
+      .prepare('SELECT DISTINCT identifier_id FROM trait_writes WHERE key = ? AND value = ?')
+      .pluck()
+      .all(name, json) as number[];
+    const pids = new Set<string>();
+    const owner = this.db.prepare('SELECT profile_id FROM memberships WHERE identifier_id = ?').pluck();
+    for (const id of candidates) for (const p of owner.all(id) as string[]) pids.add(p);
+    const sorted = [...pids].sort().filter((p) => cursor === undefined || p > cursor);
+    const profiles: ProfileView[] = [];
+    let last: string | null = null;
+    for (const pid of sorted) {
+      const view = this.getProfile(pid);
+      if (!view || JSON.stringify(view.traits[name]) !== json) continue;
+      if (profiles.length === limit) return { profiles, nextCursor: last };
+      profiles.push(view);
+      last = pid;
+    }
+    return { profiles, nextCursor: null };
+  }
+}
