@@ -64,7 +64,11 @@ export class UndiciTransport implements Transport {
   }
 
   async send(batch: OutgoingBatch): Promise<TransportResult> {
-    const body = this.gzipLevel > 0 ? await gzipAsync(batch.body, { level: this.gzipLevel }) : batch.body;
+    const raw = batch.bytes;
+    const body =
+      this.gzipLevel > 0
+        ? await gzipAsync(raw, { level: this.gzipLevel })
+        : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
     let status: number;
     let text: string;
     let retryAfter: string | undefined;

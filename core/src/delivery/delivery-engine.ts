@@ -1,12 +1,19 @@
 import { backoffDelayMs } from '../backoff.js';
 import { type KimlikError, TransportError } from '../errors.js';
 import type { Rejection } from '../protocol.js';
-import { utf8Length } from '../validate.js';
+import { ByteArena, utf8Decoder, utf8Encoder } from './byte-arena.js';
 import { DELIVERY_ERROR_CODES, DeliveryError } from './errors.js';
 import { EventQueue, QueuedEvent } from './event-queue.js';
 import { MemoryStorage } from './memory-storage.js';
 import type { ResolvedDeliveryOptions } from './options.js';
-import { globalScheduler, type QueueStorage, type Scheduler, type Transport, type TransportResult } from './ports.js';
+import {
+  globalScheduler,
+  type OutgoingBatch,
+  type QueueStorage,
+  type Scheduler,
+  type Transport,
+  type TransportResult,
+} from './ports.js';
 
 /** Everything platform-specific the engine needs, injected by the SDK. */
 export interface DeliveryPorts {
@@ -53,6 +60,8 @@ interface Batch {
   events: QueuedEvent[];
   attempts: number;
   sending: boolean;
+  /** The request body's buffer while a request is out; back to the pool once it settles. */
+  buffer?: Uint8Array | undefined;
 }
 
 interface FlushWaiter {
@@ -79,6 +88,8 @@ export class DeliveryEngine {
   private readonly onWarn: (message: string, error?: KimlikError) => void;
   private readonly bodySuffix: string;
   private readonly queue = new EventQueue();
+  private readonly arena: ByteArena;
+  private readonly bodyPool: Uint8Array[] = [];
   /** Batches sending or waiting for a retry; at most `maxConcurrentRequests` plus splits. */
   private readonly batches = new Set<Batch>();
   private inFlightEvents = 0;
@@ -107,6 +118,7 @@ export class DeliveryEngine {
     this.onWarn = ports.onWarn ?? (() => undefined);
     const fields = ports.bodyFields ? JSON.stringify(ports.bodyFields).slice(1, -1) : '';
     this.bodySuffix = fields ? `,${fields}}` : '}';
+    this.arena = new ByteArena(Math.max(1024 * 1024, options.maxEventBytes * 4));
   }
 
   /**
@@ -143,7 +155,10 @@ export class DeliveryEngine {
   private restore(persisted: readonly { messageId: string; json: string }[]): number {
     const restored: QueuedEvent[] = [];
     let seq = -persisted.length;
-    for (const p of persisted) restored.push(new QueuedEvent(seq++, p.messageId, p.json, utf8Length(p.json)));
+    for (const p of persisted) {
+      const bytes = this.arena.write(p.json);
+      restored.push(new QueuedEvent(seq++, p.messageId, '', bytes, this.arena.lastChunk, this.arena.lastOffset));
+    }
     if (restored.length === 0) return 0;
     this.queue.prepend(restored);
     this.stats.enqueued += restored.length;
@@ -159,8 +174,8 @@ export class DeliveryEngine {
    * promise; it resolves (never rejects) with the outcome.
    */
   enqueue(messageId: string, json: string): QueuedEvent {
-    const bytes = utf8Length(json);
-    const event = new QueuedEvent(++this.seq, messageId, json, bytes);
+    const bytes = this.arena.write(json);
+    const event = new QueuedEvent(++this.seq, messageId, '', bytes, this.arena.lastChunk, this.arena.lastOffset);
     this.stats.enqueued++;
     if (this.stopped) {
       this.fail([event], DELIVERY_ERROR_CODES.STOPPED, 'the client is stopped; the event was not queued');
@@ -366,17 +381,43 @@ export class DeliveryEngine {
   private send(batch: Batch): void {
     batch.sending = true;
     this.activeRequests++;
-    const ids: string[] = new Array(batch.events.length);
-    let body = '{"batch":[';
-    for (let i = 0; i < batch.events.length; i++) {
-      const e = batch.events[i] as QueuedEvent;
+    const events = batch.events;
+    const ids: string[] = new Array(events.length);
+    const head = utf8Encoder.encode('{"batch":[');
+    const tail = utf8Encoder.encode(`],"sentAt":"${new Date(this.scheduler.now()).toISOString()}"${this.bodySuffix}`);
+    let size = head.length + tail.length + Math.max(0, events.length - 1);
+    for (const e of events) size += e.bytes;
+    // Body buffers are reused: a burst sends dozens of ~500 KB bodies, and fresh ones linger as
+    // external memory until a major GC, which raised peak RSS by tens of MB.
+    let buffer = this.bodyPool.pop();
+    if (!buffer || buffer.length < size) buffer = new Uint8Array(Math.max(size, this.options.maxBatchBytes));
+    batch.buffer = buffer;
+    const bytes = buffer.subarray(0, size);
+    bytes.set(head, 0);
+    let at = head.length;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i] as QueuedEvent;
       ids[i] = e.messageId;
-      body += i === 0 ? e.json : `,${e.json}`;
+      if (i > 0) bytes[at++] = 0x2c; // ','
+      if (e.chunk) {
+        bytes.set(e.chunk.subarray(e.offset, e.offset + e.bytes), at);
+        at += e.bytes;
+      } else at += utf8Encoder.encodeInto(e.json, bytes.subarray(at)).written;
     }
-    body += `],"sentAt":"${new Date(this.scheduler.now()).toISOString()}"${this.bodySuffix}`;
+    bytes.set(tail, at);
+    let body: string | undefined;
+    const outgoing: OutgoingBatch = {
+      bytes,
+      messageIds: ids,
+      attempt: batch.attempts,
+      get body() {
+        body ??= utf8Decoder.decode(bytes);
+        return body;
+      },
+    };
     let sending: Promise<TransportResult>;
     try {
-      sending = this.transport.send({ body, messageIds: ids, attempt: batch.attempts });
+      sending = this.transport.send(outgoing);
     } catch (err) {
       sending = Promise.reject(err);
     }
@@ -389,6 +430,8 @@ export class DeliveryEngine {
   private finishRequest(batch: Batch, settledEvents: readonly QueuedEvent[]): void {
     this.activeRequests--;
     batch.sending = false;
+    if (batch.buffer && this.bodyPool.length < this.options.maxConcurrentRequests) this.bodyPool.push(batch.buffer);
+    batch.buffer = undefined;
     for (const e of settledEvents) {
       this.inFlightEvents--;
       this.inFlightBytes -= e.bytes;

@@ -1,4 +1,5 @@
 import type { KimlikError } from '../errors.js';
+import { utf8Decoder } from './byte-arena.js';
 
 /** How one event ended. The promise `track()` returns resolves with it and never rejects. */
 export interface DeliveryResult {
@@ -30,40 +31,68 @@ export class QueuedEvent implements Promise<DeliveryResult>, DeliveryReceipt {
   /** Position in enqueue order; restored events get negative numbers so they sort first. */
   seq: number;
   readonly messageId: string;
-  /** Serialized event; released once settled. */
-  json: string;
+  /** UTF-8 length of the serialized event. */
   readonly bytes: number;
-  private outcome: DeliveryResult | undefined;
+  /** Where the serialized event's bytes live (a `ByteArena` chunk); released once settled. */
+  chunk: Uint8Array | undefined;
+  offset: number;
+  private text: string | undefined;
+  private state: 0 | 1 | 2 = 0; // pending, delivered, failed
+  private error: KimlikError | undefined;
   private promise: Promise<DeliveryResult> | undefined;
   private resolvePromise: ((result: DeliveryResult) => void) | undefined;
 
-  constructor(seq: number, messageId: string, json: string, bytes: number) {
+  /**
+   * `json` is kept as a string when given; the engine passes `''` and a chunk instead
+   * (see `ByteArena`).
+   */
+  constructor(seq: number, messageId: string, json: string, bytes: number, chunk?: Uint8Array, offset = 0) {
     this.seq = seq;
     this.messageId = messageId;
-    this.json = json;
     this.bytes = bytes;
+    this.text = chunk ? undefined : json;
+    this.chunk = chunk;
+    this.offset = offset;
+  }
+
+  /** The serialized event ('' once settled). */
+  get json(): string {
+    if (this.text !== undefined) return this.text;
+    return this.chunk ? utf8Decoder.decode(this.chunk.subarray(this.offset, this.offset + this.bytes)) : '';
   }
 
   get settled(): boolean {
-    return this.outcome !== undefined;
+    return this.state !== 0;
   }
 
   /** @internal Called by the engine exactly once. */
   settle(delivered: boolean, error?: KimlikError): void {
-    if (this.outcome) return;
-    this.outcome = error ? { messageId: this.messageId, delivered, error } : { messageId: this.messageId, delivered };
-    this.json = '';
-    this.resolvePromise?.(this.outcome);
-    this.resolvePromise = undefined;
+    if (this.state !== 0) return;
+    this.state = delivered ? 1 : 2;
+    this.error = error;
+    this.text = undefined;
+    this.chunk = undefined;
+    if (this.resolvePromise) {
+      this.resolvePromise(this.result());
+      this.resolvePromise = undefined;
+    }
+  }
+
+  /** Built only for callers who await: no result object per fire-and-forget event. */
+  private result(): DeliveryResult {
+    return this.error
+      ? { messageId: this.messageId, delivered: this.state === 1, error: this.error }
+      : { messageId: this.messageId, delivered: this.state === 1 };
   }
 
   private asPromise(): Promise<DeliveryResult> {
     if (!this.promise) {
-      this.promise = this.outcome
-        ? Promise.resolve(this.outcome)
-        : new Promise<DeliveryResult>((resolve) => {
-            this.resolvePromise = resolve;
-          });
+      this.promise =
+        this.state !== 0
+          ? Promise.resolve(this.result())
+          : new Promise<DeliveryResult>((resolve) => {
+              this.resolvePromise = resolve;
+            });
     }
     return this.promise;
   }

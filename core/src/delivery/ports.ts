@@ -30,8 +30,13 @@ export interface QueueStorage {
 
 /** One `/v1/batch` request as the engine hands it to a transport. */
 export interface OutgoingBatch {
-  /** The complete JSON body: `{"batch":[…],"sentAt":"…",…bodyFields}`. */
+  /** The complete JSON body: `{"batch":[…],"sentAt":"…",…bodyFields}` (decoded from `bytes` on first read, so read it before `send()` settles). */
   readonly body: string;
+  /**
+   * The same body as UTF-8 bytes, as the engine built it; cheaper to send or compress. The
+   * engine reuses the buffer once `send()` settles: copy it if it must outlive the request.
+   */
+  readonly bytes: Uint8Array;
   /** Events in the batch, in body order. */
   readonly messageIds: readonly string[];
   /** 0 for the first attempt of this batch. */
