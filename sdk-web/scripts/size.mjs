@@ -25,6 +25,10 @@ export function measure(code) {
   };
 }
 
+/** Our ESM build measured exactly like the peers, for a like-for-like row. */
+const OURS = `import { init, track } from '@kimlik/web';
+init({ writeKey: 'wk', endpoint: 'https://example.com' }); track('x');`;
+
 const PEERS = [
   {
     name: '@segment/analytics-next',
@@ -76,12 +80,13 @@ const version = (name) => JSON.parse(readFileSync(here(`../../node_modules/${nam
 const rows = [];
 for (const [label, file] of [
   ['@kimlik/web IIFE (kimlik.min.js)', '../dist/kimlik.min.js'],
-  ['@kimlik/web ESM (kimlik.mjs, unminified)', '../dist/kimlik.mjs'],
+  ['@kimlik/web ESM file (kimlik.mjs, core external, unminified)', '../dist/kimlik.mjs'],
 ]) {
   rows.push({ package: label, ...measure(readFileSync(here(file))) });
 }
 const withPeers = !process.argv.includes('--ours');
 if (withPeers) {
+  rows.push({ package: '@kimlik/web ESM (bundled entry, as the peers)', ...measure(await bundlePeer(OURS)) });
   for (const peer of PEERS) {
     const code = await bundlePeer(peer.entry);
     rows.push({ package: `${peer.name}@${version(peer.name)} (bundled entry)`, ...measure(code) });

@@ -7,6 +7,7 @@ import {
   type WireEvent,
 } from '@kimlik/core';
 import { buildContext, pageProperties } from './context.js';
+import { WEB_ERROR_CODES } from './errors.js';
 import { watchHistory } from './history.js';
 import { IdbQueueStorage } from './idb-storage.js';
 import { IdentityStore, type UserState } from './identity.js';
@@ -97,9 +98,7 @@ export class Client {
       inner = new IdbQueueStorage(name);
       await inner.load();
     } catch (cause) {
-      this.report(
-        new KimlikError('KIMLIK_STORAGE_UNAVAILABLE', 'IndexedDB is unavailable; queueing in memory', { cause }),
-      );
+      this.report(new KimlikError(WEB_ERROR_CODES.STORAGE, 'IndexedDB is unavailable; queueing in memory', { cause }));
       inner = new MemoryStorage();
     }
     this.storage = inner;
@@ -187,7 +186,9 @@ export class Client {
 
   report(error: unknown): void {
     const e =
-      error instanceof KimlikError ? error : new KimlikError('KIMLIK_INTERNAL', String(error), { cause: error });
+      error instanceof KimlikError
+        ? error
+        : new KimlikError(WEB_ERROR_CODES.UNEXPECTED, String(error), { cause: error });
     try {
       (this.o?.onError ?? console.warn)(e);
     } catch (thrown) {

@@ -1,16 +1,15 @@
 import { type JsonObject, KimlikError, uuidv7 } from '@kimlik/core';
+import { WEB_ERROR_CODES } from './errors.js';
 
 /** Storage faults are reported, never thrown: private mode and blocked storage degrade to memory. */
 export type Report = (error: KimlikError) => void;
-
-export const STORAGE_ERROR = 'KIMLIK_STORAGE_UNAVAILABLE';
 
 /** Runs `fn`; a throw (SecurityError, QuotaExceededError) is reported and `fallback` returned. */
 export function guard<T>(report: Report, what: string, fn: () => T, fallback: T): T {
   try {
     return fn();
   } catch (cause) {
-    report(new KimlikError(STORAGE_ERROR, `${what} failed, keeping data in memory`, { cause }));
+    report(new KimlikError(WEB_ERROR_CODES.STORAGE, `${what} failed, keeping data in memory`, { cause }));
     return fallback;
   }
 }

@@ -10,6 +10,7 @@ export type { JsonObject, KimlikError, WireEvent } from '@kimlik/core';
 export type { Api, KimlikStub } from './api.js';
 export { createKimlik } from './api.js';
 export type { Plugin } from './client.js';
+export { WEB_ERROR_CODES } from './errors.js';
 export type { UserState } from './identity.js';
 export type { ConsentState, WebOptions } from './options.js';
 export { DEFAULTS } from './options.js';

@@ -1,4 +1,5 @@
 import { KimlikError, uuidv7 } from '@kimlik/core';
+import { WEB_ERROR_CODES } from './errors.js';
 import { guard, type Report } from './identity.js';
 
 /** How long a localStorage lease lasts without renewal; its holder renews every third of it. */
@@ -25,7 +26,7 @@ export function electLeader(name: string, onRole: (leading: boolean) => void, re
         return locks.request(name, hold);
       })
       .catch((cause: unknown) => {
-        report(new KimlikError('KIMLIK_LEADER_ELECTION', 'Web Locks failed, using a localStorage lease', { cause }));
+        report(new KimlikError(WEB_ERROR_CODES.LEADER, 'Web Locks failed, using a localStorage lease', { cause }));
         lease(name, onRole, report);
       });
     return;
