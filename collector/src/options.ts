@@ -125,12 +125,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): CollectorOptions {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
     if ((NUMBER_OPTIONS as readonly string[]).includes(key)) fromEnv[key] = Number(raw);
-    else if (key === 'corsOrigins')
-      fromEnv[key] = raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-    else if (key === 'demo') fromEnv[key] = !/^(0|false|no|off)$/i.test(raw);
+    else if (LIST_OPTIONS.includes(key)) fromEnv[key] = raw.split(',').map((s) => s.trim());
+    else if (BOOLEAN_OPTIONS.includes(key)) fromEnv[key] = !/^(0|false|no|off)$/i.test(raw);
     else fromEnv[key] = raw;
   }
   return { ...fromFile, ...(fromEnv as CollectorOptions) };

@@ -40,7 +40,7 @@ export class IdentityWriter {
   private readonly q;
 
   constructor(
-    private readonly db: SqliteDatabase,
+    db: SqliteDatabase,
     private readonly options: IdentityWriterOptions,
   ) {
     this.q = {
