@@ -3,12 +3,12 @@ import { parseRetryAfter, type Rejection, TransportError, type TransportResult, 
 const TEXT = 'text/plain;charset=UTF-8';
 
 /**
- * POSTs one batch body (built by the engine, write key included). text/plain makes it a "simple"
+ * POSTs one batch body (built by the engine as UTF-8 bytes, write key included). text/plain makes it a "simple"
  * CORS request that needs no preflight; sendBeacon could not set an Authorization header anyway.
  * Resolves with the collector's per-event verdict (a 400 that lists the refused events is a
  * verdict too); throws `TransportError` otherwise, retryable on network errors, 408, 429 and 5xx.
  */
-export async function postBatch(url: string, body: string): Promise<TransportResult> {
+export async function postBatch(url: string, body: BodyInit): Promise<TransportResult> {
   let res: Response;
   try {
     res = await fetch(url, { method: 'POST', headers: { 'content-type': TEXT }, body, credentials: 'omit' });
