@@ -19,6 +19,8 @@ import type { Store } from './store/store.js';
 
 export interface Collector {
   app: FastifyInstance;
+  /** Every registered route (method and path), for the OpenAPI consistency test. */
+  routes: { method: string; url: string }[];
   store: Store;
   keys: Keys;
   metrics: Metrics;
@@ -46,9 +48,11 @@ export async function createCollector(options: ResolvedCollectorOptions): Promis
   const keys = await ensureKeys(store, options);
   const sources = new SourceRegistry(store);
   await sources.load();
-  const app = buildApp({ options, store, metrics, sources, adminKey: keys.adminKey });
+  const routes: { method: string; url: string }[] = [];
+  const app = buildApp({ options, store, metrics, sources, adminKey: keys.adminKey, routes });
   return {
     app,
+    routes,
     store,
     keys,
     metrics,
@@ -65,6 +69,7 @@ interface AppDeps {
   metrics: Metrics;
   sources: SourceRegistry;
   adminKey: string;
+  routes: { method: string; url: string }[];
 }
 
 function buildApp(deps: AppDeps): FastifyInstance {
@@ -132,6 +137,9 @@ function buildApp(deps: AppDeps): FastifyInstance {
     metrics.requestSeconds.observe(reply.elapsedTime / 1000, { route });
   });
 
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) deps.routes.push({ method, url: route.url });
+  });
   cors(app, options.corsOrigins);
   const admin = requireAdmin(deps.adminKey);
   const ingest = new IngestService(store, metrics, {
@@ -142,7 +150,7 @@ function buildApp(deps: AppDeps): FastifyInstance {
   });
   ingestRoutes(app, { ingest, sources });
   eventRoutes(app, { store, admin });
-  profileRoutes(app, { store, admin });
+  profileRoutes(app, { store, admin, identityEnabled: options.identity });
   healthRoutes(app, { store, metrics });
   openApiRoutes(app);
   sdkBundleRoutes(app);

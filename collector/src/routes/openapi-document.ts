@@ -69,6 +69,121 @@ Object.assign(paths, {
       }),
     },
   },
+  '/v1/profiles': {
+    get: {
+      summary: 'Look a profile up by one identifier, or list profiles by a trait (admin).',
+      security: [{ adminBearer: [] }],
+      parameters: [
+        { name: 'userId', in: 'query', schema: { type: 'string' } },
+        { name: 'anonymousId', in: 'query', schema: { type: 'string' } },
+        { name: 'email', in: 'query', schema: { type: 'string' } },
+        { name: 'phone', in: 'query', schema: { type: 'string' } },
+        {
+          name: 'trait.<name>',
+          in: 'query',
+          schema: { type: 'string' },
+          description: 'list profiles whose trait equals the value',
+        },
+        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+        { name: 'cursor', in: 'query', schema: { type: 'string' } },
+      ],
+      responses: {
+        ...adminResponses({
+          description: 'A profile (lookup) or {profiles, nextCursor} (trait listing).',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Profile' } } },
+        }),
+        404: errorResponse('No profile holds this identifier.'),
+      },
+    },
+  },
+  '/v1/profiles/{id}': {
+    get: {
+      summary: 'A profile; a merged-away id answers with the survivor and `mergedFrom`.',
+      security: [{ adminBearer: [] }],
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: {
+        ...adminResponses({
+          description: 'The profile.',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Profile' } } },
+        }),
+        404: errorResponse('No such profile.'),
+      },
+    },
+    delete: {
+      summary: 'GDPR erasure: events, traits, identifiers, history; identifiers suppressed (hashed).',
+      security: [{ adminBearer: [] }],
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: {
+        ...adminResponses({ description: 'Erased: counts of events and identifiers.' }),
+        404: errorResponse('No such profile.'),
+      },
+    },
+  },
+  '/v1/profiles/{id}/events': {
+    get: {
+      summary: 'The stitched timeline across all identifiers, newest first.',
+      security: [{ adminBearer: [] }],
+      parameters: [
+        { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        { name: 'before', in: 'query', schema: { type: 'string' } },
+      ],
+      responses: {
+        ...adminResponses({ description: '{profileId, events, nextCursor}' }),
+        404: errorResponse('No such profile.'),
+      },
+    },
+  },
+  '/v1/profiles/{id}/history': {
+    get: {
+      summary: 'Trait changes, merges, refused links, device reassignments and unmerges.',
+      security: [{ adminBearer: [] }],
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: {
+        ...adminResponses({ description: '{profileId, traits, identity}' }),
+        404: errorResponse('No such profile.'),
+      },
+    },
+  },
+  '/v1/profiles/{id}/export': {
+    get: {
+      summary: 'Everything held about the person as one JSON download (GDPR access).',
+      security: [{ adminBearer: [] }],
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: {
+        ...adminResponses({
+          description: '{profile, events, history}; {profile: null, erased: true, events: []} after erasure.',
+        }),
+        404: errorResponse('No such profile.'),
+      },
+    },
+  },
+  '/v1/profiles/{id}/unmerge': {
+    post: {
+      summary: 'Detach an identifier from a profile; the link is ignored from then on.',
+      security: [{ adminBearer: [] }],
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['type', 'value'],
+              properties: {
+                type: { type: 'string', enum: ['userId', 'anonymousId', 'email', 'phone'] },
+                value: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+      responses: {
+        ...adminResponses({ description: '{profileId, detachedProfileId, detachedLinks}' }),
+        404: errorResponse('No such profile, or the identifier is not in it.'),
+      },
+    },
+  },
   '/healthz': { get: { summary: 'Process is up.', responses: { 200: { description: 'ok' } } } },
   '/readyz': {
     get: {
@@ -151,6 +266,21 @@ export const OPENAPI = {
           accepted: { type: 'integer' },
           duplicates: { type: 'integer' },
           rejected: { type: 'array', items: { $ref: '#/components/schemas/Rejection' } },
+        },
+      },
+      Profile: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          identifiers: {
+            type: 'array',
+            items: { type: 'object', properties: { type: { type: 'string' }, value: { type: 'string' } } },
+          },
+          traits: { type: 'object' },
+          firstSeen: { type: ['string', 'null'], format: 'date-time' },
+          lastSeen: { type: ['string', 'null'], format: 'date-time' },
+          eventCount: { type: 'integer' },
+          mergedFrom: { type: 'string' },
         },
       },
       EventPage: {

@@ -7,9 +7,15 @@ import { parseLimit } from './events.js';
 const LOOKUP_TYPES = ['userId', 'anonymousId', 'email', 'phone'] as const;
 
 /** Profiles: lookups, timeline, history, GDPR export/erase, unmerge. Admin key only. */
-export function profileRoutes(app: FastifyInstance, deps: { store: Store; admin: preHandlerAsyncHookHandler }): void {
+export function profileRoutes(
+  app: FastifyInstance,
+  deps: { store: Store; admin: preHandlerAsyncHookHandler; identityEnabled: boolean },
+): void {
   const { store } = deps;
-  const opts = { preHandler: deps.admin };
+  const enabled: preHandlerAsyncHookHandler = async () => {
+    if (!deps.identityEnabled) throw new HttpError('KIMLIK_IDENTITY_DISABLED');
+  };
+  const opts = { preHandler: [deps.admin, enabled] };
   const notFound = (id: string) => new HttpError('KIMLIK_PROFILE_NOT_FOUND', `No profile ${id}`);
 
   app.get('/v1/profiles', opts, async (request) => {
