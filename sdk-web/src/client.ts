@@ -226,13 +226,12 @@ export class Client {
 
   /** Runs the plugins and hands events to the queue, in call order. */
   private drain(): void {
-    for (let event of this.made.splice(0)) {
-      for (const plugin of this.plugins) {
-        const out = this.guard(() => plugin(event as WireEvent));
-        if (!out) break;
-        event = out;
-      }
-      if (event) this.hand(event.messageId as string, JSON.stringify(event));
+    for (const made of this.made.splice(0)) {
+      let event: WireEvent | null | undefined = made;
+      // null drops the event; so does a plugin that throws (reported), rather than sending it unfiltered.
+      for (const plugin of this.plugins) if (event) event = this.guard(() => plugin(event as WireEvent));
+      // The messageId is the one set when the call was made, whatever a plugin returned.
+      if (event) this.hand(made.messageId as string, JSON.stringify({ ...event, messageId: made.messageId }));
     }
   }
 

@@ -184,4 +184,49 @@ window.early = kimlik;
     expect(paths).toEqual(['/app', '/app/pricing', '/app/pricing', '/app']);
     expect(events.every((e) => e.type === 'page')).toBe(true);
   });
+
+  test('use(): plugins enrich and filter events before they are queued; a throwing plugin is reported', async () => {
+    scenario = await startScenario({ '/': scriptTagPage() });
+    const page = await scenario.browser.newPage();
+    const warnings: string[] = [];
+    page.on('console', (m) => warnings.push(m.text()));
+    await page.goto(`${scenario.site.url}/`);
+    await page.evaluate(() => {
+      const k = window.kimlik;
+      k.use((e) => (e.event === 'Secret' ? null : e));
+      k.use((e) => ({ ...e, context: { ...e.context, app: { build: '42' } } }));
+      k.use((e) => {
+        if (e.event === 'Boom') throw new Error('plugin failed');
+        return e;
+      });
+      k.track('Kept', { n: 0 });
+      k.track('Secret', { n: 1 });
+      k.track('Boom', { n: 2 });
+      k.track('Kept', { n: 3 });
+    });
+    const events = await scenario.waitStored(2);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await scenario.stored()).map((e) => (e.properties as { n: number }).n)).toEqual([0, 3]);
+    expect((events[0]?.context as { app?: unknown }).app).toEqual({ build: '42' });
+    expect(warnings.some((w) => w.includes('plugin failed'))).toBe(true);
+  });
+
+  test('Global Privacy Control is honoured when the site opts in: nothing sent, nothing stored', async () => {
+    scenario = await startScenario({
+      '/': scriptTagPage({ 'respect-privacy-signals': true, 'auto-page': true }),
+      '/no-opt-in': scriptTagPage({ 'auto-page': true }),
+    });
+    await scenario.browser.context.addInitScript(() =>
+      Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }),
+    );
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    await page.evaluate(() => window.kimlik.track('Tracked anyway?'));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await scenario.stored()).toEqual([]);
+    expect(await page.evaluate(() => document.cookie + (localStorage.getItem('kimlik_aid') ?? ''))).toBe('');
+    // Without the opt-in the signal is not acted on.
+    await page.goto(`${scenario.site.url}/no-opt-in`);
+    expect((await scenario.waitStored(1)).length).toBe(1);
+  });
 });

@@ -23,11 +23,11 @@ export function scriptTagPage(attrs: Record<string, string | number | boolean> =
 <script src="/kimlik.js" data-write-key="${writeKey}"${data}></script></head><body><h1>test</h1></body></html>`;
 }
 
-export async function startScenario(pages: Record<string, string>): Promise<Scenario> {
+export async function startScenario(pages: Record<string, string>, browserArgs: string[] = []): Promise<Scenario> {
   const collector = await startTestCollector();
   const site = await startTestSite(collector.url);
   for (const [path, html] of Object.entries(pages)) site.page(path, html);
-  const browser = await launchBrowser();
+  const browser = await launchBrowser(browserArgs);
   const stored = async () => await collector.storedEvents();
   return {
     collector,

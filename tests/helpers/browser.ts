@@ -27,14 +27,15 @@ export interface TestBrowser {
 
 /**
  * A persistent Chromium profile in a temp dir, so IndexedDB, localStorage and cookies survive
- * reloads and navigations like they do for a real visitor.
+ * reloads and navigations like they do for a real visitor. `extraArgs` e.g. map host names to
+ * 127.0.0.1 (`--host-resolver-rules`) for cookie-domain tests.
  */
-export async function launchBrowser(): Promise<TestBrowser> {
+export async function launchBrowser(extraArgs: string[] = []): Promise<TestBrowser> {
   const dir = tempDir('kimlik-chromium-');
   const context = await chromium.launchPersistentContext(dir.path, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ARGS,
+    args: [...ARGS, ...extraArgs],
   });
   const pageErrors: Error[] = [];
   const watch = (page: Page) => page.on('pageerror', (error) => pageErrors.push(error));

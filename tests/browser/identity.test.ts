@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import type { Api } from '../../sdk-web/src/api.js';
+import { hasChromium } from '../helpers/browser.js';
+import { type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
+
+declare global {
+  interface Window {
+    kimlik: Api;
+  }
+}
+
+let scenario: Scenario | undefined;
+afterEach(async () => {
+  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
+  await scenario?.close();
+  scenario = undefined;
+});
+
+const aidIn = (page: import('playwright-core').Page) =>
+  page.evaluate(() => ({
+    sdk: window.kimlik.user().anonymousId,
+    ls: localStorage.getItem('kimlik_aid'),
+    cookie: /(?:^|; )kimlik_aid=([^;]*)/.exec(document.cookie)?.[1] ?? null,
+  }));
+
+describe.skipIf(!hasChromium)('anonymous ID on the device (needs /usr/bin/chromium)', () => {
+  test('subdomains share one ID through a cookie on the top registrable domain', async () => {
+    // Two subdomains of kimlik.test, both resolved to the test site on 127.0.0.1.
+    scenario = await startScenario({ '/': scriptTagPage() }, ['--host-resolver-rules=MAP *.kimlik.test 127.0.0.1']);
+    const port = new URL(scenario.site.url).port;
+    const shop = await scenario.browser.newPage();
+    await shop.goto(`http://shop.kimlik.test:${port}/`);
+    const first = await aidIn(shop);
+    const blog = await scenario.browser.newPage();
+    await blog.goto(`http://blog.kimlik.test:${port}/`);
+    const second = await aidIn(blog);
+    expect(second.sdk).toBe(first.sdk);
+    // localStorage is per origin: the blog's copy was written from the shared cookie.
+    expect(second.ls).toBe(first.sdk);
+    const cookie = (await scenario.browser.context.cookies()).find((c) => c.name === 'kimlik_aid');
+    expect(cookie?.domain).toBe('.kimlik.test');
+  });
+
+  test('the cookie wins when the stores disagree; either store alone restores the ID', async () => {
+    scenario = await startScenario({ '/': scriptTagPage() });
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    const original = (await aidIn(page)).sdk;
+
+    await page.evaluate(() => localStorage.setItem('kimlik_aid', 'from-local-storage'));
+    await page.reload();
+    expect(await aidIn(page)).toEqual({ sdk: original, ls: original, cookie: original });
+
+    await scenario.browser.context.clearCookies();
+    await page.reload();
+    expect(await aidIn(page)).toEqual({ sdk: original, ls: original, cookie: original });
+
+    await page.evaluate(() => localStorage.removeItem('kimlik_aid'));
+    await page.reload();
+    expect(await aidIn(page)).toEqual({ sdk: original, ls: original, cookie: original });
+  });
+});
