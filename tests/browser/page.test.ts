@@ -207,7 +207,7 @@ window.early = kimlik;
     const events = await scenario.waitStored(2);
     await new Promise((r) => setTimeout(r, 1500));
     expect((await scenario.stored()).map((e) => (e.properties as { n: number }).n)).toEqual([0, 3]);
-    expect((events[0]?.context as { app?: unknown }).app).toEqual({ build: '42' });
+    expect((events[0]?.context as { app?: unknown } | undefined)?.app).toEqual({ build: '42' });
     expect(warnings.some((w) => w.includes('plugin failed'))).toBe(true);
   });
 
