@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeFrames, encodeFrame, FRAME_KIND } from './frame.js';
 
-const records = (payloads: string[]) => Buffer.concat(payloads.map((p) => encodeFrame(FRAME_KIND.EVENT, p)));
+const records = (payloads: string[]) =>
+  Buffer.concat(payloads.map((p) => Buffer.from(encodeFrame(FRAME_KIND.EVENT, p))));
 
 describe('segment framing', () => {
   it('round-trips records, including multi-byte UTF-8', () => {
