@@ -27,7 +27,7 @@ export function makeBatch(size, seq) {
  * Sends batches with `concurrency` requests in flight until `maxEvents` were acknowledged or
  * `maxMs` passed. Returns throughput and latency percentiles; `onProgress` sees each ack.
  */
-export async function drive({ url, auth, concurrency, batchSize = 100, maxEvents, maxMs, onProgress }) {
+export async function drive({ url, auth, concurrency, batchSize = 100, maxEvents, maxMs, onProgress, makeBody = makeBatch }) {
   const target = new URL('/v1/batch', url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies = [];
@@ -38,7 +38,7 @@ export async function drive({ url, auth, concurrency, batchSize = 100, maxEvents
   const deadline = started + maxMs;
   const worker = async () => {
     while (acked < maxEvents && performance.now() < deadline) {
-      const body = makeBatch(batchSize, seq++);
+      const body = makeBody(batchSize, seq++);
       const t0 = performance.now();
       const status = await new Promise((resolve) => {
         const req = http.request(

@@ -128,7 +128,7 @@ describe('6. every permutation of a cross-device story gives the same profiles a
     expect(only.u2.traits).toEqual({ plan: 'team' });
     expect(only.u2.timeline).toEqual(['m5']);
     expect(only.sameAB).toBe(true);
-  });
+  }, 180_000);
 });
 
 describe('12. random cross-device population: partition equals a reference union-find, any arrival order', () => {

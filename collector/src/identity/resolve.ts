@@ -123,13 +123,13 @@ export function resolveCluster(
     if (rx === ry) return;
     const cx = comp(rx);
     const cy = comp(ry);
-    const ids = [link.a, link.b];
     if (cx.userId !== undefined && cy.userId !== undefined && cx.userId !== cy.userId) {
       log.push({
         kind: 'refused_two_user_ids',
         ts: link.ts,
         messageId: link.messageId,
-        identifierIds: [...ids, cx.userId, cy.userId],
+        // Shown in both profiles' histories: one row under each userId.
+        identifierIds: [cx.userId, cy.userId],
         detail: {
           link: [key(link.a), key(link.b)],
           userIds: [key(cx.userId), key(cy.userId)],
@@ -143,7 +143,7 @@ export function resolveCluster(
         kind: 'cap_reached',
         ts: link.ts,
         messageId: link.messageId,
-        identifierIds: ids,
+        identifierIds: [link.a, link.b],
         detail: {
           link: [key(link.a), key(link.b)],
           reason: `merging would exceed ${caps.maxIdentifiers} identifiers or ${caps.maxMerges} merges per profile; the link is parked`,
@@ -166,7 +166,8 @@ export function resolveCluster(
       kind: 'merge',
       ts: link.ts,
       messageId: link.messageId,
-      identifierIds: [...ids, k.founder.id, g.founder.id],
+      // Both sides end in one profile: one row is enough.
+      identifierIds: [link.a],
       detail: {
         link: [key(link.a), key(link.b)],
         survivor: key(k.founder.id),
@@ -229,7 +230,7 @@ export function resolveCluster(
         kind: 'device_reassigned',
         ts: l.ts,
         messageId: l.messageId,
-        identifierIds: [anon.id, uCur, uTarget],
+        identifierIds: [uCur, uTarget],
         detail: {
           anonymousId: anon.value,
           from: key(uCur),

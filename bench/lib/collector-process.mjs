@@ -1,0 +1,33 @@
+// Starts the built collector as a child process on 127.0.0.1 and a fresh port for a benchmark.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const BENCH_WRITE_KEY = 'wk_bench_write_key';
+export const BENCH_ADMIN_KEY = 'ak_bench_admin_key';
+export const benchAuth = `Basic ${Buffer.from(`${BENCH_WRITE_KEY}:`).toString('base64')}`;
+
+export function startCollector(env) {
+  const bin = fileURLToPath(new URL('../../collector/dist/bin/kimlik-collector.js', import.meta.url));
+  const child = spawn(process.execPath, [bin], {
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      KIMLIK_WRITE_KEY: BENCH_WRITE_KEY,
+      KIMLIK_ADMIN_KEY: BENCH_ADMIN_KEY,
+      KIMLIK_LOG_LEVEL: 'info',
+      KIMLIK_DEMO: 'false',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /"address":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out);
+      if (m) resolve({ child, url: m[1], stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) });
+    });
+    child.once('exit', (code) => reject(new Error(`collector exited ${code} (run npm run build first): ${out}`)));
+  });
+}
