@@ -43,7 +43,13 @@ const runners = {
   async 'kimlik+spool'(url) {
     const dir = mkdtempSync(join(tmpdir(), 'kimlik-bench-spool-'));
     const r = await runners.kimlik(url, dir);
-    return { ...r, done: async () => (await r.done(), rmSync(dir, { recursive: true, force: true })) };
+    return {
+      ...r,
+      done: async () => {
+        await r.done();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   },
   async segment(url) {
     const { Analytics } = await import('@segment/analytics-node');
