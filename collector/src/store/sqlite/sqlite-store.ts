@@ -49,7 +49,9 @@ interface Waiter {
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly db: SqliteDatabase;
-  private readonly worker: Worker;
+  private worker!: Worker;
+  private readonly workerData: WriterInit;
+  private restartTimer: NodeJS.Timeout | null = null;
   private readonly waiters = new Map<number, Waiter>();
   private nextRequestId = 1;
   private pending = 0;
@@ -63,20 +65,34 @@ export class SqliteStore implements Store {
   private constructor(db: SqliteDatabase, options: SqliteStoreOptions, salt: string) {
     this.db = db;
     this.profiles = new ProfileReader(db);
-    this.worker = new Worker(fileURLToPath(workerUrl()), {
-      workerData: {
-        path: options.path,
-        synchronous: options.synchronous,
-        salt,
-        identity: options.identity,
-      } satisfies WriterInit,
-    });
-    this.worker.on('message', (msg: WriterMessage) => this.onReply(msg));
     this.onCommit = options.onCommit;
-    this.worker.on('error', (err) => this.failAll(err));
-    this.worker.on('exit', (code) => {
-      if (!this.closing) this.failAll(new Error(`writer thread exited with code ${code}`));
+    this.workerData = { path: options.path, synchronous: options.synchronous, salt, identity: options.identity };
+    this.startWorker();
+  }
+
+  /**
+   * The writer thread; if it dies (an I/O error it cannot survive, a bug), requests in flight fail
+   * with 503 and a new writer starts after a second. Committed state is whole either way:
+   * every commit is one SQLite transaction.
+   */
+  private startWorker(): void {
+    this.restartTimer = null;
+    const worker = new Worker(fileURLToPath(workerUrl()), { workerData: this.workerData });
+    this.worker = worker;
+    this.workerError = null;
+    worker.on('message', (msg: WriterMessage) => this.onReply(msg));
+    worker.on('error', (err) => this.failAll(err));
+    worker.on('exit', (code) => {
+      if (this.closing || this.worker !== worker) return;
+      this.failAll(new Error(`writer thread exited with code ${code}`));
+      this.restartTimer = setTimeout(() => this.startWorker(), 1000);
+      this.restartTimer.unref();
     });
+  }
+
+  /** Fault injection for tests: stops the writer thread as a crash would. */
+  async crashWriterForTest(): Promise<void> {
+    await this.worker.terminate();
   }
 
   /** Opens (creating if needed) the database file and applies migrations before anything else runs. */
@@ -271,6 +287,7 @@ export class SqliteStore implements Store {
   }
 
   close(): Promise<void> {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     this.closing ??= new Promise<void>((resolve) => {
       const done = () => {
         this.db.close();

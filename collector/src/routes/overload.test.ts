@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { startTestCollector } from '../../../tests/helpers/collector.js';
+import type { SqliteStore } from '../store/sqlite/sqlite-store.js';
+
+const auth = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
+const batch = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) => ({ type: 'track', event: 'E', anonymousId: 'a', messageId: `${prefix}-${i}` }));
+
+describe('overload and store failure', () => {
+  it('answers 429 with Retry-After when the ingest queue is full, storing nothing of those requests', async () => {
+    const c = await startTestCollector({ maxQueuedEvents: 150 });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, k) =>
+          fetch(`${c.url}/v1/batch`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: auth(c.writeKey) },
+            body: JSON.stringify({ batch: batch(`r${k}`, 100) }),
+          }).then(async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), body: await r.json() })),
+        ),
+      );
+      const limited = answers.filter((a) => a.status === 429);
+      const ok = answers.filter((a) => a.status === 200);
+      expect(limited.length).toBeGreaterThan(0);
+      expect(ok.length).toBeGreaterThan(0);
+      for (const a of limited) {
+        expect(a.retryAfter).toBe('1');
+        expect(a.body.error.code).toBe('KIMLIK_OVERLOADED');
+      }
+      expect(await c.storedEvents()).toHaveLength(ok.length * 100);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('answers 503 while the writer is down, then recovers by itself', async () => {
+    const c = await startTestCollector();
+    try {
+      const send = (prefix: string) =>
+        fetch(`${c.url}/v1/batch`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: auth(c.writeKey) },
+          body: JSON.stringify({ batch: batch(prefix, 10) }),
+        });
+      expect((await send('before')).status).toBe(200);
+      await (c.collector.store as SqliteStore).crashWriterForTest();
+      const down = await send('during');
+      expect(down.status).toBe(503);
+      expect(down.headers.get('retry-after')).toBe('1');
+      expect(((await down.json()) as { error: { code: string } }).error.code).toBe('KIMLIK_STORE_UNAVAILABLE');
+      expect((await fetch(`${c.url}/readyz`)).status).toBe(503);
+      // A client retrying as told gets through once the writer is back.
+      let status = 0;
+      const deadline = Date.now() + 10_000;
+      while (status !== 200 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        status = (await send('during')).status;
+      }
+      expect(status).toBe(200);
+      const ids = (await c.storedEvents()).map((e) => e.messageId);
+      expect(ids.filter((id) => String(id).startsWith('during-'))).toHaveLength(10);
+      expect(ids.filter((id) => String(id).startsWith('before-'))).toHaveLength(10);
+    } finally {
+      await c.close();
+    }
+  });
+});
