@@ -42,16 +42,39 @@ function makeStream() {
       const timestamp = new Date(t0 + Math.floor((n / EVENTS) * 86_400_000)).toISOString();
       const base = { messageId: `${n}-${p}-${Math.floor(rand() * 1e9)}`, timestamp, anonymousId: device };
       const r = rand();
-      if (r < 0.7) batch.push({ ...base, type: 'track', event: 'Product Viewed', properties: { sku: `sku-${n % 500}`, price: 19.99 } });
+      if (r < 0.7)
+        batch.push({
+          ...base,
+          type: 'track',
+          event: 'Product Viewed',
+          properties: { sku: `sku-${n % 500}`, price: 19.99 },
+        });
       else if (r < 0.8) batch.push({ ...base, type: 'page', name: 'Home', properties: { path: '/' } });
-      else if (r < 0.9) batch.push({ ...base, type: 'identify', userId: `user-${p}`, traits: { email: `person${p}@example.com`, plan: r < 0.85 ? 'pro' : 'free' } });
+      else if (r < 0.9)
+        batch.push({
+          ...base,
+          type: 'identify',
+          userId: `user-${p}`,
+          traits: { email: `person${p}@example.com`, plan: r < 0.85 ? 'pro' : 'free' },
+        });
       else if (r < 0.95) {
         // 5% shared-device conflicts: someone else logs in on this person's device.
         const other = (p + 1 + Math.floor(rand() * 1000)) % PERSONS;
-        batch.push({ ...base, type: 'identify', userId: `user-${other}`, traits: { email: `person${other}@example.com` } });
+        batch.push({
+          ...base,
+          type: 'identify',
+          userId: `user-${other}`,
+          traits: { email: `person${other}@example.com` },
+        });
       } else {
         const { anonymousId: _a, ...server } = base;
-        batch.push({ ...server, type: 'track', userId: `user-${p}`, event: 'Order Completed', properties: { total: 42 } });
+        batch.push({
+          ...server,
+          type: 'track',
+          userId: `user-${p}`,
+          event: 'Order Completed',
+          properties: { total: 42 },
+        });
       }
     }
     return JSON.stringify({ batch, sentAt });
@@ -64,8 +87,17 @@ async function run(name, env) {
   const dir = mkdtempSync(join(tmpdir(), 'kimlik-bench-id-'));
   const db = join(dir, 'kimlik.db');
   const c = await startCollector({ KIMLIK_DATABASE: db, ...env });
-  const r = await drive({ url: c.url, auth: benchAuth, concurrency: CONCURRENCY, maxEvents: EVENTS, maxMs: MAX_MS, makeBody: makeStream() });
-  console.log(`${name.padEnd(14)} ${fmt(r.eventsPerSec).padStart(8)} ev/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  (${fmt(r.events)} events in ${r.seconds.toFixed(1)} s)`);
+  const r = await drive({
+    url: c.url,
+    auth: benchAuth,
+    concurrency: CONCURRENCY,
+    maxEvents: EVENTS,
+    maxMs: MAX_MS,
+    makeBody: makeStream(),
+  });
+  console.log(
+    `${name.padEnd(14)} ${fmt(r.eventsPerSec).padStart(8)} ev/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  (${fmt(r.events)} events in ${r.seconds.toFixed(1)} s)`,
+  );
   return { ...r, c, dir, db };
 }
 
@@ -85,10 +117,14 @@ for (let i = 0; i < LOOKUPS; i++) {
   const t = performance.now();
   const status = await new Promise((resolve) => {
     http
-      .get(`${ident.c.url}/v1/profiles?email=person${p}%40example.com`, { agent, headers: { authorization: `Bearer ${BENCH_ADMIN_KEY}` } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode));
-      })
+      .get(
+        `${ident.c.url}/v1/profiles?email=person${p}%40example.com`,
+        { agent, headers: { authorization: `Bearer ${BENCH_ADMIN_KEY}` } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode));
+        },
+      )
       .on('error', () => resolve(0));
   });
   lat.push(performance.now() - t);
@@ -104,6 +140,12 @@ console.log('\nsummary');
 console.log(`  events:                        ${fmt(ident.events)} over ${fmt(PERSONS)} persons`);
 console.log(`  ingest, identity off:          ${fmt(plain.eventsPerSec)} ev/s`);
 console.log(`  ingest, identity on:           ${fmt(ident.eventsPerSec)} ev/s`);
-console.log(`  ratio on/off:                  ${(ident.eventsPerSec / plain.eventsPerSec).toFixed(2)} (target >= 0.70)`);
-console.log(`  lookup by email: p50 ${lat[Math.floor(lat.length * 0.5)]?.toFixed(2)} ms, p99 ${lat[Math.floor(lat.length * 0.99)]?.toFixed(2)} ms over ${LOOKUPS} lookups (${found} found; target p99 < 5 ms)`);
-console.log(`  database size per million events: identity on ${fmt((bytes / ident.events) * 1e6 / 1048576)} MiB, off ${fmt((bytesPlain / plain.events) * 1e6 / 1048576)} MiB`);
+console.log(
+  `  ratio on/off:                  ${(ident.eventsPerSec / plain.eventsPerSec).toFixed(2)} (target >= 0.70)`,
+);
+console.log(
+  `  lookup by email: p50 ${lat[Math.floor(lat.length * 0.5)]?.toFixed(2)} ms, p99 ${lat[Math.floor(lat.length * 0.99)]?.toFixed(2)} ms over ${LOOKUPS} lookups (${found} found; target p99 < 5 ms)`,
+);
+console.log(
+  `  database size per million events: identity on ${fmt(((bytes / ident.events) * 1e6) / 1048576)} MiB, off ${fmt(((bytesPlain / plain.events) * 1e6) / 1048576)} MiB`,
+);

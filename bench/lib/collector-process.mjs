@@ -26,7 +26,16 @@ export function startCollector(env) {
     child.stdout.on('data', (d) => {
       out += d;
       const m = /"address":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out);
-      if (m) resolve({ child, url: m[1], stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) });
+      if (m)
+        resolve({
+          child,
+          url: m[1],
+          stop: () =>
+            new Promise((r) => {
+              child.once('exit', r);
+              child.kill('SIGTERM');
+            }),
+        });
     });
     child.once('exit', (code) => reject(new Error(`collector exited ${code} (run npm run build first): ${out}`)));
   });

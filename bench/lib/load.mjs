@@ -27,7 +27,16 @@ export function makeBatch(size, seq) {
  * Sends batches with `concurrency` requests in flight until `maxEvents` were acknowledged or
  * `maxMs` passed. Returns throughput and latency percentiles; `onProgress` sees each ack.
  */
-export async function drive({ url, auth, concurrency, batchSize = 100, maxEvents, maxMs, onProgress, makeBody = makeBatch }) {
+export async function drive({
+  url,
+  auth,
+  concurrency,
+  batchSize = 100,
+  maxEvents,
+  maxMs,
+  onProgress,
+  makeBody = makeBatch,
+}) {
   const target = new URL('/v1/batch', url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies = [];
