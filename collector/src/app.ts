@@ -4,6 +4,7 @@ import { parseJsonBody } from './http/body.js';
 import { cors } from './http/cors.js';
 import { HTTP_ERRORS, HttpError } from './http/errors.js';
 import { IngestService } from './ingest/ingest-service.js';
+import { LiveFeed } from './ingest/live-feed.js';
 import { ensureKeys, type Keys } from './keys.js';
 import { Metrics } from './metrics.js';
 import type { ResolvedCollectorOptions } from './options.js';
@@ -19,6 +20,8 @@ import type { Store } from './store/store.js';
 
 export interface Collector {
   app: FastifyInstance;
+  /** What ingest accepts and rejects, as it happens (the live debugger's source). */
+  feed: LiveFeed;
   /** Every registered route (method and path), for the OpenAPI consistency test. */
   routes: { method: string; url: string }[];
   store: Store;
@@ -49,9 +52,11 @@ export async function createCollector(options: ResolvedCollectorOptions): Promis
   const sources = new SourceRegistry(store);
   await sources.load();
   const routes: { method: string; url: string }[] = [];
-  const app = buildApp({ options, store, metrics, sources, adminKey: keys.adminKey, routes });
+  const feed = new LiveFeed();
+  const app = buildApp({ options, store, metrics, sources, adminKey: keys.adminKey, routes, feed });
   return {
     app,
+    feed,
     routes,
     store,
     keys,
@@ -70,6 +75,7 @@ interface AppDeps {
   sources: SourceRegistry;
   adminKey: string;
   routes: { method: string; url: string }[];
+  feed: LiveFeed;
 }
 
 function buildApp(deps: AppDeps): FastifyInstance {
@@ -142,12 +148,17 @@ function buildApp(deps: AppDeps): FastifyInstance {
   });
   cors(app, options.corsOrigins);
   const admin = requireAdmin(deps.adminKey);
-  const ingest = new IngestService(store, metrics, {
-    limits: options.limits,
-    maxQueuedEvents: options.maxQueuedEvents,
-    futureToleranceMs: options.futureToleranceMs,
-    identity: options.identityConfig,
-  });
+  const ingest = new IngestService(
+    store,
+    metrics,
+    {
+      limits: options.limits,
+      maxQueuedEvents: options.maxQueuedEvents,
+      futureToleranceMs: options.futureToleranceMs,
+      identity: options.identityConfig,
+    },
+    deps.feed,
+  );
   ingestRoutes(app, { ingest, sources });
   eventRoutes(app, { store, admin });
   profileRoutes(app, { store, admin, identityEnabled: options.identity });

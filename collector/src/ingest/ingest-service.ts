@@ -11,6 +11,7 @@ import type { IdentityConfig } from '../identity/identifiers.js';
 import type { Metrics } from '../metrics.js';
 import type { EventRow, Store } from '../store/store.js';
 import { enrichEvent } from './enrich.js';
+import { LiveFeed, type LiveItem } from './live-feed.js';
 
 export interface IngestResult {
   accepted: number;
@@ -38,6 +39,7 @@ export class IngestService {
     private readonly store: Store,
     private readonly metrics: Metrics,
     private readonly options: IngestServiceOptions,
+    private readonly feed: LiveFeed = new LiveFeed(),
   ) {}
 
   /** `POST /v1/batch`. */
@@ -75,6 +77,8 @@ export class IngestService {
     const { limits, futureToleranceMs } = this.options;
     const rejected: Rejection[] = [];
     const rows: EventRow[] = [];
+    // Kept only while someone watches the live debugger.
+    const watched: Record<string, unknown>[] | null = this.feed.active ? [] : null;
     const receivedAtMs = Date.now();
     const receivedAtIso = new Date(receivedAtMs).toISOString();
     for (let index = 0; index < events.length; index++) {
@@ -100,8 +104,12 @@ export class IngestService {
       }
       row.payload = payload;
       rows.push(row);
+      watched?.push(stored);
     }
     for (const r of rejected) this.metrics.rejected.inc({ code: r.code });
+    if (this.feed.active && rejected.length > 0) {
+      this.feed.publish(rejected.map((r) => ({ kind: 'rejected', sourceId, receivedAt: receivedAtIso, ...r })));
+    }
     if (rows.length === 0) {
       throw new HttpError(
         'KIMLIK_BATCH_ALL_REJECTED',
@@ -120,6 +128,11 @@ export class IngestService {
     for (const o of outcomes) {
       if (o === 'duplicate') duplicates++;
       else if (o === 'suppressed') suppressed++;
+    }
+    if (watched && this.feed.active) {
+      this.feed.publish(
+        watched.map((event, i): LiveItem => ({ kind: 'event', sourceId, outcome: outcomes[i] ?? 'stored', event })),
+      );
     }
     this.metrics.accepted.inc({}, rows.length);
     if (duplicates) this.metrics.deduplicated.inc({}, duplicates);
