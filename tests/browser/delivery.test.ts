@@ -221,4 +221,54 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     expect(events.length).toBe(5);
     expect(warnings.some((w) => w.includes('queue is full'))).toBe(true);
   });
+
+  test('without Web Locks, a localStorage lease elects one sender: two tabs, 20 stored once', async () => {
+    scenario = await startScenario({ '/': scriptTagPage() });
+    await scenario.browser.context.addInitScript(() =>
+      Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined }),
+    );
+    const a = await scenario.browser.newPage();
+    await a.goto(`${scenario.site.url}/`);
+    await a.evaluate(() => window.kimlik.ready());
+    const b = await scenario.browser.newPage();
+    await b.goto(`${scenario.site.url}/`);
+    await b.evaluate(() => window.kimlik.ready());
+    expect(await a.evaluate(() => localStorage.getItem('kimlik-queue'))).toMatch(/\|\d+$/);
+    await scenario.browser.context.setOffline(true);
+    await Promise.all(
+      [a, b].map((tab, t) =>
+        tab.evaluate((offset) => {
+          for (let i = 0; i < 10; i++) window.kimlik.track('Lease', { n: offset + i });
+        }, t * 10),
+      ),
+    );
+    expect(await waitFor(async () => (await queuedInBrowser(a)) === 20, 5000)).toBe(true);
+    await scenario.browser.context.setOffline(false);
+    await scenario.waitStored(20);
+    await new Promise((r) => setTimeout(r, 1500));
+    const events = await scenario.stored();
+    expect(events.map((e) => (e.properties as { n: number }).n).sort((x, y) => x - y)).toEqual(
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    const posted = scenario.site.requests.filter((r) => r.status === 200).reduce((sum, r) => sum + r.events, 0);
+    expect(posted).toBe(20);
+  });
+
+  test('IndexedDB quota errors: events stay in memory and are still delivered, no page error', async () => {
+    scenario = await startScenario({ '/': scriptTagPage() });
+    await scenario.browser.context.addInitScript(() => {
+      IDBObjectStore.prototype.put = () => {
+        throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      };
+    });
+    const page = await scenario.browser.newPage();
+    const warnings: string[] = [];
+    page.on('console', (m) => warnings.push(m.text()));
+    await page.goto(`${scenario.site.url}/`);
+    await page.evaluate(() => {
+      for (let n = 0; n < 10; n++) window.kimlik.track('Quota', { n });
+    });
+    expectExactlyOnceInOrder(await scenario.waitStored(10), 10);
+    expect(warnings.some((w) => w.includes('quota'))).toBe(true);
+  });
 });
