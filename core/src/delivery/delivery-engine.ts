@@ -1,60 +1,13 @@
 import { backoffDelayMs } from '../backoff.js';
 import { type KimlikError, TransportError } from '../errors.js';
-import type { Rejection } from '../protocol.js';
-import { ByteArena, utf8Decoder, utf8Encoder } from './byte-arena.js';
+import { BatchBodyBuilder, matchRejections } from './batch-body.js';
+import { ByteArena } from './byte-arena.js';
+import type { DeliveryPorts, DeliveryStats, FlushResult, StopResult } from './engine-types.js';
 import { DELIVERY_ERROR_CODES, DeliveryError } from './errors.js';
 import { EventQueue, QueuedEvent } from './event-queue.js';
 import { MemoryStorage } from './memory-storage.js';
 import type { ResolvedDeliveryOptions } from './options.js';
-import {
-  globalScheduler,
-  type OutgoingBatch,
-  type QueueStorage,
-  type Scheduler,
-  type Transport,
-  type TransportResult,
-} from './ports.js';
-
-/** Everything platform-specific the engine needs, injected by the SDK. */
-export interface DeliveryPorts {
-  transport: Transport;
-  /** @defaultValue a `MemoryStorage` */
-  storage?: QueueStorage;
-  /** @defaultValue the global timers */
-  scheduler?: Scheduler;
-  /** Source of jitter; injectable for deterministic tests. @defaultValue Math.random */
-  random?: () => number;
-  /** Fields added to every batch body besides `batch` and `sentAt` (e.g. `{writeKey}` for sendBeacon). */
-  bodyFields?: Record<string, unknown>;
-  /** Events that will not be delivered, and storage failures. Never throws into the host. */
-  onError?: (error: KimlikError) => void;
-  /** Transient trouble (a retry after a network error or 5xx), reported once per outage. */
-  onWarn?: (message: string, error?: KimlikError) => void;
-}
-
-/** Settles when every event queued before the call is acknowledged or failed for good, or at the timeout. */
-export interface FlushResult {
-  /** Events queued before the call that are still unacknowledged (0 unless timed out). */
-  pending: number;
-  timedOut: boolean;
-}
-
-export interface StopResult extends FlushResult {
-  /** Unacknowledged events the storage keeps for the next process. */
-  persisted: number;
-  /** Unacknowledged events lost because the storage is not persistent. */
-  dropped: number;
-}
-
-export interface DeliveryStats {
-  enqueued: number;
-  delivered: number;
-  rejected: number;
-  dropped: number;
-  retries: number;
-  queued: number;
-  inFlight: number;
-}
+import { globalScheduler, type QueueStorage, type Scheduler, type Transport, type TransportResult } from './ports.js';
 
 interface Batch {
   events: QueuedEvent[];
@@ -86,10 +39,9 @@ export class DeliveryEngine {
   private readonly random: () => number;
   private readonly onError: (error: KimlikError) => void;
   private readonly onWarn: (message: string, error?: KimlikError) => void;
-  private readonly bodySuffix: string;
   private readonly queue = new EventQueue();
   private readonly arena: ByteArena;
-  private readonly bodyPool: Uint8Array[] = [];
+  private readonly bodies: BatchBodyBuilder;
   /** Batches sending or waiting for a retry; at most `maxConcurrentRequests` plus splits. */
   private readonly batches = new Set<Batch>();
   private inFlightEvents = 0;
@@ -116,8 +68,7 @@ export class DeliveryEngine {
     this.random = ports.random ?? Math.random;
     this.onError = ports.onError ?? (() => undefined);
     this.onWarn = ports.onWarn ?? (() => undefined);
-    const fields = ports.bodyFields ? JSON.stringify(ports.bodyFields).slice(1, -1) : '';
-    this.bodySuffix = fields ? `,${fields}}` : '}';
+    this.bodies = new BatchBodyBuilder(ports.bodyFields, options.maxBatchBytes, options.maxConcurrentRequests);
     this.arena = new ByteArena(Math.max(1024 * 1024, options.maxEventBytes * 4));
   }
 
@@ -365,7 +316,7 @@ export class DeliveryEngine {
       if (!batch) {
         const head = this.queue.peek();
         if (!head || (this.queue.count < o.flushAt && head.seq > this.drainTarget)) break;
-        const events = this.queue.take(o.maxBatchEvents, o.maxBatchBytes - 96 - this.bodySuffix.length);
+        const events = this.queue.take(o.maxBatchEvents, o.maxBatchBytes - this.bodies.envelopeBytes);
         batch = { events, attempts: 0, sending: false };
         this.batches.add(batch);
         for (const e of events) {
@@ -382,39 +333,9 @@ export class DeliveryEngine {
     batch.sending = true;
     this.activeRequests++;
     const events = batch.events;
-    const ids: string[] = new Array(events.length);
-    const head = utf8Encoder.encode('{"batch":[');
-    const tail = utf8Encoder.encode(`],"sentAt":"${new Date(this.scheduler.now()).toISOString()}"${this.bodySuffix}`);
-    let size = head.length + tail.length + Math.max(0, events.length - 1);
-    for (const e of events) size += e.bytes;
-    // Body buffers are reused: a burst sends dozens of ~500 KB bodies, and fresh ones linger as
-    // external memory until a major GC, which raised peak RSS by tens of MB.
-    let buffer = this.bodyPool.pop();
-    if (!buffer || buffer.length < size) buffer = new Uint8Array(Math.max(size, this.options.maxBatchBytes));
-    batch.buffer = buffer;
-    const bytes = buffer.subarray(0, size);
-    bytes.set(head, 0);
-    let at = head.length;
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i] as QueuedEvent;
-      ids[i] = e.messageId;
-      if (i > 0) bytes[at++] = 0x2c; // ','
-      if (e.chunk) {
-        bytes.set(e.chunk.subarray(e.offset, e.offset + e.bytes), at);
-        at += e.bytes;
-      } else at += utf8Encoder.encodeInto(e.json, bytes.subarray(at)).written;
-    }
-    bytes.set(tail, at);
-    let body: string | undefined;
-    const outgoing: OutgoingBatch = {
-      bytes,
-      messageIds: ids,
-      attempt: batch.attempts,
-      get body() {
-        body ??= utf8Decoder.decode(bytes);
-        return body;
-      },
-    };
+    const sentAt = new Date(this.scheduler.now()).toISOString();
+    const outgoing = this.bodies.build(events, batch.attempts, sentAt);
+    batch.buffer = outgoing.buffer;
     let sending: Promise<TransportResult>;
     try {
       sending = this.transport.send(outgoing);
@@ -430,7 +351,7 @@ export class DeliveryEngine {
   private finishRequest(batch: Batch, settledEvents: readonly QueuedEvent[]): void {
     this.activeRequests--;
     batch.sending = false;
-    if (batch.buffer && this.bodyPool.length < this.options.maxConcurrentRequests) this.bodyPool.push(batch.buffer);
+    if (batch.buffer) this.bodies.release(batch.buffer);
     batch.buffer = undefined;
     for (const e of settledEvents) {
       this.inFlightEvents--;
@@ -443,15 +364,7 @@ export class DeliveryEngine {
     this.batches.delete(batch);
     this.finishRequest(batch, batch.events);
     this.consecutiveFailures = 0;
-    const rejected = result.rejected ?? [];
-    const refused = new Map<QueuedEvent, Rejection>();
-    for (const r of rejected) {
-      let e = batch.events[r.index];
-      if (!e || (r.messageId !== null && e.messageId !== r.messageId)) {
-        e = batch.events.find((x) => x.messageId === r.messageId);
-      }
-      if (e) refused.set(e, r);
-    }
+    const refused = matchRejections(batch.events, result.rejected ?? []);
     const ids = new Array<string>(batch.events.length);
     for (let i = 0; i < batch.events.length; i++) {
       const e = batch.events[i] as QueuedEvent;

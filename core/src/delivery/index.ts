@@ -1,4 +1,5 @@
 export * from './delivery-engine.js';
+export * from './engine-types.js';
 export * from './errors.js';
 export * from './event-queue.js';
 export * from './memory-storage.js';
