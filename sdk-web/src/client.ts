@@ -25,7 +25,7 @@ export type Plugin = (event: WireEvent) => WireEvent | null | undefined;
 type Inner = QueueStorage & { clear?(): Promise<void> };
 
 /**
- * One SDK instance. Public methods never throw (see `guarded` in api.ts); work that touches
+ * One SDK instance, wrapped by `createKimlik()` (api.ts) so no public method throws; work that touches
  * storage or the network is deferred so `track()` costs the same at any queue length.
  *
  * Delivery: the tab that leads (see leader.ts) runs the shared `DeliveryEngine` over the IndexedDB
@@ -102,6 +102,8 @@ export class Client {
       inner = new MemoryStorage();
     }
     this.storage = inner;
+    // Consent denied at start (option or privacy signal): an earlier visit's queue goes too.
+    if (this.state === 'denied') await inner.clear?.();
     if (!inner.persistent) return this.role(true);
     // Without BroadcastChannel (Safari < 15.4) the leader still finds other tabs' events in the
     // database when it starts; they just wait for the next leader or load.
@@ -127,8 +129,9 @@ export class Client {
 
   private role(leading: boolean): void {
     this.leading = leading;
-    if (leading) this.lead();
-    else if (this.engine) {
+    if (leading) {
+      if (!this.engine) this.lead();
+    } else if (this.engine) {
       // Only a lease can be lost (Web Locks are held until the tab goes): hand the queue back to
       // the database, where the new leader loads it.
       void this.engine.stop({ timeoutMs: 0 });
@@ -231,7 +234,8 @@ export class Client {
       // null drops the event; so does a plugin that throws (reported), rather than sending it unfiltered.
       for (const plugin of this.plugins) if (event) event = this.guard(() => plugin(event as WireEvent));
       // The messageId is the one set when the call was made, whatever a plugin returned.
-      if (event) this.hand(made.messageId as string, JSON.stringify({ ...event, messageId: made.messageId }));
+      const json = event && this.guard(() => JSON.stringify({ ...event, messageId: made.messageId }));
+      if (json) this.hand(made.messageId as string, json);
     }
   }
 
@@ -239,9 +243,14 @@ export class Client {
     if (this.leading === null) this.parked.push([id, json]);
     else if (this.engine) this.engine.enqueue(id, json);
     else {
-      this.mine.set(id, json);
-      const stored = (this.storage as Inner).append(id, json) as Promise<void>;
-      stored.catch((e: unknown) => this.report(e));
+      const mine = this.mine;
+      mine.set(id, json);
+      // Kept only for a beacon at exit; the leader has long sent the oldest.
+      if (mine.size > (this.o as ResolvedWebOptions).delivery.maxQueueEvents)
+        mine.delete(mine.keys().next().value as string);
+      Promise.resolve()
+        .then(() => (this.storage as Inner).append(id, json))
+        .catch((e: unknown) => this.report(e));
       this.channel?.postMessage([id, json]);
     }
   }
