@@ -172,13 +172,15 @@ export function validateEvent(raw: unknown, limits: Limits, impliedType?: EventT
   if (fault) return reject(fault.code, fault.reason, messageId);
 
   const event: Record<string, unknown> = { ...raw, type };
-  for (const f of SERVER_FIELDS) delete event[f];
+  // `delete` only where the key exists: deleting turns V8 objects into slow dictionaries, which
+  // costs on every later access and on JSON.stringify.
+  for (const f of SERVER_FIELDS) if (f in event) delete event[f];
   if (rawId === null) delete event.messageId;
 
   for (const f of ID_FIELDS) {
     const v = event[f];
     if (v === undefined || v === null) {
-      delete event[f];
+      if (v === null) delete event[f];
       continue;
     }
     if (typeof v === 'number' && Number.isFinite(v)) event[f] = String(v);
@@ -198,15 +200,15 @@ export function validateEvent(raw: unknown, limits: Limits, impliedType?: EventT
   }
   for (const f of OBJECT_FIELDS) {
     const v = event[f];
-    if (v === undefined || v === null) delete event[f];
-    else if (!isPlainObject(v)) {
+    if (v === null) delete event[f];
+    else if (v !== undefined && !isPlainObject(v)) {
       return reject(REJECTION_CODES.FIELD_INVALID, `${f} must be a JSON object`, messageId);
     }
   }
   for (const f of TIME_FIELDS) {
     const v = event[f];
     if (v === undefined || v === null) {
-      delete event[f];
+      if (v === null) delete event[f];
       continue;
     }
     if (typeof v !== 'string' || !ISO_DATE.test(v) || Number.isNaN(Date.parse(v))) {
