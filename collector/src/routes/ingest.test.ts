@@ -16,14 +16,14 @@ async function post(path: string, body: unknown, headers: Record<string, string>
   const res = await fetch(`${c.url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: basic(c.writeKey), ...headers },
-    body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+    body: (typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body)) as BodyInit,
   });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
 }
 
 let n = 0;
-const track = (extra: Record<string, unknown> = {}) => ({
+const track = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   type: 'track',
   event: 'Order Completed',
   userId: 'u1',
