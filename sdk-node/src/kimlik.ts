@@ -133,7 +133,7 @@ export class Kimlik {
   private enqueue(type: EventType, message: unknown): DeliveryPromise {
     const built = buildEvent(type, message, Date.now());
     if (built.ok) return this.engine.enqueue(built.messageId, built.json);
-    const refused = new QueuedEvent(0, built.messageId, '', 0);
+    const refused = new QueuedEvent(0, built.messageId);
     const error = new DeliveryError(DELIVERY_ERROR_CODES.INVALID_EVENT, `${type} event not queued: ${built.reason}`, {
       messageIds: [built.messageId],
       reason: built.code,

@@ -1,6 +1,6 @@
 import type { Rejection } from '../protocol.js';
 import { utf8Decoder, utf8Encoder } from './byte-arena.js';
-import type { QueuedEvent } from './event-queue.js';
+import type { EventSlice } from './event-ring.js';
 import type { OutgoingBatch } from './ports.js';
 
 const HEAD = utf8Encoder.encode('{"batch":[');
@@ -33,32 +33,32 @@ export class BatchBodyBuilder {
     this.envelopeBytes = HEAD.length + SENT_AT_BYTES + utf8Encoder.encode(this.suffix).length + 32;
   }
 
-  build(events: readonly QueuedEvent[], attempt: number, sentAt: string): BuiltBody {
-    const ids: string[] = new Array(events.length);
+  build(events: EventSlice, attempt: number, sentAt: string): BuiltBody {
     const tail = utf8Encoder.encode(`],"sentAt":"${sentAt}"${this.suffix}`);
-    let size = HEAD.length + tail.length + Math.max(0, events.length - 1);
-    for (const e of events) size += e.bytes;
+    const size = HEAD.length + tail.length + Math.max(0, events.length - 1) + events.bytes;
     let buffer = this.pool.pop();
     if (!buffer || buffer.length < size) buffer = new Uint8Array(Math.max(size, this.bufferBytes));
     const bytes = buffer.subarray(0, size);
     bytes.set(HEAD, 0);
     let at = HEAD.length;
     for (let i = 0; i < events.length; i++) {
-      const e = events[i] as QueuedEvent;
-      ids[i] = e.messageId;
       if (i > 0) bytes[at++] = 0x2c; // ','
-      if (e.chunk) {
-        bytes.set(e.chunk.subarray(e.offset, e.offset + e.bytes), at);
-        at += e.bytes;
-      } else at += utf8Encoder.encodeInto(e.json, bytes.subarray(at)).written;
+      const from = (events.offsets[i] as number) + (events.idLengths[i] as number);
+      const n = events.jsonLengths[i] as number;
+      bytes.set((events.chunks[i] as Uint8Array).subarray(from, from + n), at);
+      at += n;
     }
     bytes.set(tail, at);
     let body: string | undefined;
+    let ids: string[] | undefined;
     return {
       buffer,
       bytes,
-      messageIds: ids,
       attempt,
+      get messageIds() {
+        ids ??= events.ids();
+        return ids;
+      },
       get body() {
         body ??= utf8Decoder.decode(bytes);
         return body;
@@ -73,20 +73,23 @@ export class BatchBodyBuilder {
 }
 
 /**
- * The events a collector answer refuses, by index in the batch; the messageId is checked and,
- * if the index does not match it, used to find the event instead.
+ * The events a collector answer refuses, as index in the batch → rejection. The messageId is
+ * checked and, if the index does not match it, used to find the event instead.
  */
-export function matchRejections(
-  events: readonly QueuedEvent[],
-  rejected: readonly Rejection[],
-): Map<QueuedEvent, Rejection> {
-  const refused = new Map<QueuedEvent, Rejection>();
+export function matchRejections(events: EventSlice, rejected: readonly Rejection[]): Map<number, Rejection> {
+  const refused = new Map<number, Rejection>();
   for (const r of rejected) {
-    let e = events[r.index];
-    if (!e || (r.messageId !== null && e.messageId !== r.messageId)) {
-      e = events.find((x) => x.messageId === r.messageId);
+    let i = r.index;
+    if (!(i >= 0 && i < events.length) || (r.messageId !== null && events.id(i) !== r.messageId)) {
+      i = -1;
+      for (let j = 0; j < events.length; j++) {
+        if (events.id(j) === r.messageId) {
+          i = j;
+          break;
+        }
+      }
     }
-    if (e) refused.set(e, r);
+    if (i >= 0) refused.set(i, r);
   }
   return refused;
 }

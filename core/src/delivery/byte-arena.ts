@@ -31,6 +31,34 @@ export class ByteArena {
     this.lastChunk = this.chunk;
   }
 
+  /** UTF-8 lengths of the two strings the last `writePair` stored back to back. */
+  lastFirstBytes = 0;
+  lastSecondBytes = 0;
+
+  /** Encodes `first` then `second` contiguously in one chunk; sets `last*`. */
+  writePair(first: string, second: string): void {
+    const need = first.length + second.length;
+    if (this.chunk.length - this.used >= need) {
+      const a = utf8Encoder.encodeInto(first, this.chunk.subarray(this.used));
+      if (a.read === first.length) {
+        const b = utf8Encoder.encodeInto(second, this.chunk.subarray(this.used + a.written));
+        if (b.read === second.length) {
+          this.lastFirstBytes = a.written;
+          this.lastSecondBytes = b.written;
+          this.commit(a.written + b.written);
+          return;
+        }
+      }
+    }
+    this.chunk = new Uint8Array(Math.max(this.chunkBytes, need * 3));
+    this.used = 0;
+    const a = utf8Encoder.encodeInto(first, this.chunk);
+    const b = utf8Encoder.encodeInto(second, this.chunk.subarray(a.written));
+    this.lastFirstBytes = a.written;
+    this.lastSecondBytes = b.written;
+    this.commit(a.written + b.written);
+  }
+
   /** Encodes `text`; returns its UTF-8 length and sets `lastChunk`/`lastOffset`. */
   write(text: string): number {
     // Cheap rejection first: a string needs at least one byte per UTF-16 unit.

@@ -3,14 +3,15 @@ import { type KimlikError, TransportError } from '../errors.js';
 import { BatchBodyBuilder, matchRejections } from './batch-body.js';
 import { ByteArena } from './byte-arena.js';
 import type { DeliveryPorts, DeliveryStats, FlushResult, StopResult } from './engine-types.js';
-import { DELIVERY_ERROR_CODES, DeliveryError } from './errors.js';
-import { EventQueue, QueuedEvent } from './event-queue.js';
+import { DELIVERY_ERROR_CODES, DeliveryError, type DeliveryErrorCode } from './errors.js';
+import { type DeliveryResult, type OutcomeSource, QueuedEvent } from './event-queue.js';
+import { EventRing, type EventSlice } from './event-ring.js';
 import { MemoryStorage } from './memory-storage.js';
 import type { ResolvedDeliveryOptions } from './options.js';
 import { globalScheduler, type QueueStorage, type Scheduler, type Transport, type TransportResult } from './ports.js';
 
 interface Batch {
-  events: QueuedEvent[];
+  events: EventSlice;
   attempts: number;
   sending: boolean;
   /** The request body's buffer while a request is out; back to the pool once it settles. */
@@ -24,14 +25,19 @@ interface FlushWaiter {
 }
 
 const STATUS_SPLITTABLE = new Set([400, 413, 422]);
+/** Failures remembered for receipts awaited late; beyond this the oldest outcomes are forgotten. */
+const MAX_REMEMBERED_FAILURES = 100_000;
 
 /**
  * The shared delivery engine: a bounded queue, a batcher (count / bytes / time), retries with
  * exponential backoff and jitter, per-event rejections, and `flush()`. Platform-free; storage,
  * transport and timers are ports. An event belongs to at most one batch at a time, so it is
  * never in two concurrent requests; a batch that fails is retried as the same batch.
+ *
+ * Memory: queued events live as packed UTF-8 in a `ByteArena` indexed by parallel arrays
+ * (`EventRing`); the engine holds no JS object per event.
  */
-export class DeliveryEngine {
+export class DeliveryEngine implements OutcomeSource {
   private readonly options: ResolvedDeliveryOptions;
   private readonly transport: Transport;
   private readonly storage: QueueStorage;
@@ -39,7 +45,7 @@ export class DeliveryEngine {
   private readonly random: () => number;
   private readonly onError: (error: KimlikError) => void;
   private readonly onWarn: (message: string, error?: KimlikError) => void;
-  private readonly queue = new EventQueue();
+  private readonly queue = new EventRing(1024);
   private readonly arena: ByteArena;
   private readonly bodies: BatchBodyBuilder;
   /** Batches sending or waiting for a retry; at most `maxConcurrentRequests` plus splits. */
@@ -56,6 +62,11 @@ export class DeliveryEngine {
   private pausedUntil = 0;
   private consecutiveFailures = 0;
   private readonly waiters: FlushWaiter[] = [];
+  /** Receipts awaiting an unsettled event, by seq. */
+  private readonly receiptWaiters = new Map<number, ((result: DeliveryResult) => void)[]>();
+  /** Why events failed, by seq, for receipts awaited after the fact (delivered is the default). */
+  private readonly failures = new Map<number, KimlikError>();
+  private forgottenFailuresUpTo = Number.NEGATIVE_INFINITY;
   private loading = false;
   private stopped = false;
   private readonly stats = { enqueued: 0, delivered: 0, rejected: 0, dropped: 0, retries: 0 };
@@ -104,46 +115,45 @@ export class DeliveryEngine {
   }
 
   private restore(persisted: readonly { messageId: string; json: string }[]): number {
-    const restored: QueuedEvent[] = [];
-    let seq = -persisted.length;
+    if (persisted.length === 0) return 0;
+    const restored = new EventRing(persisted.length);
+    // Seqs below every seq handed out so far, so flush targets include the restored events.
+    let seq = Math.min(0, this.queue.headSeq) - persisted.length;
     for (const p of persisted) {
-      const bytes = this.arena.write(p.json);
-      restored.push(new QueuedEvent(seq++, p.messageId, '', bytes, this.arena.lastChunk, this.arena.lastOffset));
+      this.arena.writePair(p.messageId, p.json);
+      const a = this.arena;
+      restored.push(seq++, a.lastChunk, a.lastOffset, a.lastFirstBytes, a.lastSecondBytes);
     }
-    if (restored.length === 0) return 0;
     this.queue.prepend(restored);
-    this.stats.enqueued += restored.length;
+    this.stats.enqueued += persisted.length;
     this.dropOverflow(0, 0);
-    this.drainTarget = Math.max(this.drainTarget, -1);
+    this.drainTarget = Math.max(this.drainTarget, seq - 1);
     this.pump();
-    return restored.length;
+    return persisted.length;
   }
 
   /**
    * Queues one serialized event (`json` = `JSON.stringify` of the WireEvent, which must carry
-   * `messageId`). Persists it through the storage port first. Returns the event's lazy delivery
-   * promise; it resolves (never rejects) with the outcome.
+   * `messageId`). Persists it through the storage port first. Returns the event's receipt: a
+   * lazy promise that resolves (never rejects) with the outcome.
    */
   enqueue(messageId: string, json: string): QueuedEvent {
-    const bytes = this.arena.write(json);
-    const event = new QueuedEvent(++this.seq, messageId, '', bytes, this.arena.lastChunk, this.arena.lastOffset);
     this.stats.enqueued++;
-    if (this.stopped) {
-      this.fail([event], DELIVERY_ERROR_CODES.STOPPED, 'the client is stopped; the event was not queued');
-      return event;
-    }
+    if (this.stopped)
+      return this.refuse(messageId, DELIVERY_ERROR_CODES.STOPPED, 'the client is stopped; the event was not queued');
+    this.arena.writePair(messageId, json);
+    const a = this.arena;
+    const bytes = a.lastSecondBytes;
     if (bytes > this.options.maxEventBytes) {
-      this.fail(
-        [event],
+      return this.refuse(
+        messageId,
         DELIVERY_ERROR_CODES.INVALID_EVENT,
         `event is ${bytes} bytes; the limit is ${this.options.maxEventBytes} bytes per event`,
       );
-      return event;
     }
     if (!this.dropOverflow(1, bytes)) {
       this.stats.dropped++;
-      this.fail([event], DELIVERY_ERROR_CODES.QUEUE_FULL, 'the queue is full; the newest event was dropped');
-      return event;
+      return this.refuse(messageId, DELIVERY_ERROR_CODES.QUEUE_FULL, 'the queue is full; the newest event was dropped');
     }
     try {
       const stored = this.storage.append(messageId, json);
@@ -151,10 +161,33 @@ export class DeliveryEngine {
     } catch (err) {
       this.storageFailed('append', [messageId], err);
     }
-    this.queue.push(event);
+    const seq = ++this.seq;
+    this.queue.push(seq, a.lastChunk, a.lastOffset, a.lastFirstBytes, bytes);
     if (this.queue.count >= this.options.flushAt) this.pump();
     else if (this.intervalTimer === undefined) this.armInterval();
-    return event;
+    return new QueuedEvent(seq, messageId, this);
+  }
+
+  /** @internal The outcome of the event with this seq, for its receipt. */
+  outcome(seq: number, messageId: string): Promise<DeliveryResult> {
+    const error = this.failures.get(seq);
+    if (error) return Promise.resolve({ messageId, delivered: false, error });
+    if (this.isUnsettled(seq)) {
+      return new Promise((resolve) => {
+        const list = this.receiptWaiters.get(seq);
+        if (list) list.push(resolve);
+        else this.receiptWaiters.set(seq, [resolve]);
+      });
+    }
+    if (seq <= this.forgottenFailuresUpTo) {
+      const unknown = new DeliveryError(
+        DELIVERY_ERROR_CODES.RETRIES_EXHAUSTED,
+        'the outcome of this event is no longer known (awaited long after it settled, among many failures)',
+        { messageIds: [messageId] },
+      );
+      return Promise.resolve({ messageId, delivered: false, error: unknown });
+    }
+    return Promise.resolve({ messageId, delivered: true });
   }
 
   /** Resolves once everything enqueued so far is acknowledged or failed for good (or at `timeoutMs`). */
@@ -191,25 +224,26 @@ export class DeliveryEngine {
     this.stopped = true;
     this.clearTimer('intervalTimer');
     this.clearTimer('retryTimer');
-    const left: QueuedEvent[] = [];
-    for (const b of this.batches) left.push(...b.events);
-    for (let e = this.queue.shift(); e; e = this.queue.shift()) left.push(e);
+    const left: EventSlice[] = [];
+    for (const b of this.batches) left.push(b.events);
+    left.push(this.queue.shift(this.queue.count));
     this.batches.clear();
     this.inFlightEvents = 0;
     this.inFlightBytes = 0;
     const persistent = this.storage.persistent;
-    if (left.length > 0) {
-      if (!persistent) this.stats.dropped += left.length;
-      this.fail(
-        left,
+    let count = 0;
+    for (const s of left) count += s.length;
+    if (count > 0) {
+      if (!persistent) this.stats.dropped += count;
+      const error = new DeliveryError(
         DELIVERY_ERROR_CODES.STOPPED,
         persistent
-          ? `stopped with ${left.length} events unacknowledged; they stay in storage for the next start`
-          : `stopped with ${left.length} events unacknowledged and no persistent storage; they are lost`,
-        undefined,
-        undefined,
-        false,
+          ? `stopped with ${count} events unacknowledged; they stay in storage for the next start`
+          : `stopped with ${count} events unacknowledged and no persistent storage; they are lost`,
+        { messageIds: left.flatMap((s) => s.ids()) },
       );
+      for (const s of left) this.settleFailed(s, error);
+      this.report(error);
     }
     try {
       await this.storage.close?.();
@@ -220,8 +254,8 @@ export class DeliveryEngine {
     return {
       pending: flushed.pending,
       timedOut: flushed.timedOut,
-      persisted: persistent ? left.length : 0,
-      dropped: persistent ? 0 : left.length,
+      persisted: persistent ? count : 0,
+      dropped: persistent ? 0 : count,
     };
   }
 
@@ -238,6 +272,14 @@ export class DeliveryEngine {
     );
   }
 
+  private refuse(messageId: string, code: DeliveryErrorCode, message: string): QueuedEvent {
+    const receipt = new QueuedEvent(0, messageId);
+    const error = new DeliveryError(code, message, { messageIds: [messageId] });
+    receipt.settle(false, error);
+    this.report(error);
+    return receipt;
+  }
+
   /**
    * Makes room for an incoming event under the queue-full policy. Returns false when the
    * incoming event itself must be dropped (everything queued is in flight, or backpressure's
@@ -248,22 +290,26 @@ export class DeliveryEngine {
     const factor = o.queueFullPolicy === 'backpressure' ? 2 : 1;
     const maxEvents = o.maxQueueEvents * factor;
     const maxBytes = o.maxQueueBytes * factor;
-    const over = () =>
-      this.queue.count + this.inFlightEvents + count > maxEvents ||
-      this.queue.bytes + this.inFlightBytes + bytes > maxBytes;
-    if (!over()) return true;
+    const needEvents = this.queue.count + this.inFlightEvents + count - maxEvents;
+    let needBytes = this.queue.bytes + this.inFlightBytes + bytes - maxBytes;
+    if (needEvents <= 0 && needBytes <= 0) return true;
     if (o.queueFullPolicy === 'backpressure') return false;
-    const dropped: QueuedEvent[] = [];
-    while (over()) {
-      const oldest = this.queue.shift();
-      if (!oldest) break;
-      dropped.push(oldest);
+    let n = 0;
+    while (n < this.queue.count && (n < needEvents || needBytes > 0)) {
+      needBytes -= this.queue.jsonLengths[this.queueIndex(n)] as number;
+      n++;
     }
-    if (dropped.length > 0) {
+    if (n > 0) {
+      const dropped = this.queue.shift(n);
       this.stats.dropped += dropped.length;
       this.fail(dropped, DELIVERY_ERROR_CODES.QUEUE_FULL, `the queue is full; dropped the ${dropped.length} oldest`);
     }
-    return !over();
+    return n >= needEvents && needBytes <= 0;
+  }
+
+  /** Array index of the queue's `n`-th oldest event. */
+  private queueIndex(n: number): number {
+    return this.queue.length - this.queue.count + n;
   }
 
   private armInterval(): void {
@@ -314,27 +360,33 @@ export class DeliveryEngine {
         }
       }
       if (!batch) {
-        const head = this.queue.peek();
-        if (!head || (this.queue.count < o.flushAt && head.seq > this.drainTarget)) break;
+        if (this.queue.count === 0 || (this.queue.count < o.flushAt && this.queue.headSeq > this.drainTarget)) break;
         const events = this.queue.take(o.maxBatchEvents, o.maxBatchBytes - this.bodies.envelopeBytes);
         batch = { events, attempts: 0, sending: false };
-        this.batches.add(batch);
-        for (const e of events) {
-          this.inFlightEvents++;
-          this.inFlightBytes += e.bytes;
-        }
+        this.addBatch(batch);
       }
       this.send(batch);
     }
     if (this.queue.count > 0 && this.intervalTimer === undefined) this.armInterval();
   }
 
+  private addBatch(batch: Batch): void {
+    this.batches.add(batch);
+    this.inFlightEvents += batch.events.length;
+    this.inFlightBytes += batch.events.bytes;
+  }
+
+  private removeBatch(batch: Batch): void {
+    this.batches.delete(batch);
+    this.inFlightEvents -= batch.events.length;
+    this.inFlightBytes -= batch.events.bytes;
+  }
+
   private send(batch: Batch): void {
     batch.sending = true;
     this.activeRequests++;
-    const events = batch.events;
     const sentAt = new Date(this.scheduler.now()).toISOString();
-    const outgoing = this.bodies.build(events, batch.attempts, sentAt);
+    const outgoing = this.bodies.build(batch.events, batch.attempts, sentAt);
     batch.buffer = outgoing.buffer;
     let sending: Promise<TransportResult>;
     try {
@@ -348,48 +400,44 @@ export class DeliveryEngine {
     );
   }
 
-  private finishRequest(batch: Batch, settledEvents: readonly QueuedEvent[]): void {
+  private finishRequest(batch: Batch): void {
     this.activeRequests--;
     batch.sending = false;
     if (batch.buffer) this.bodies.release(batch.buffer);
     batch.buffer = undefined;
-    for (const e of settledEvents) {
-      this.inFlightEvents--;
-      this.inFlightBytes -= e.bytes;
-    }
   }
 
   private acknowledged(batch: Batch, result: TransportResult): void {
     if (this.stopped || !this.batches.has(batch)) return;
-    this.batches.delete(batch);
-    this.finishRequest(batch, batch.events);
+    this.finishRequest(batch);
+    this.removeBatch(batch);
     this.consecutiveFailures = 0;
-    const refused = matchRejections(batch.events, result.rejected ?? []);
-    const ids = new Array<string>(batch.events.length);
-    for (let i = 0; i < batch.events.length; i++) {
-      const e = batch.events[i] as QueuedEvent;
-      ids[i] = e.messageId;
-      const r = refused.get(e);
+    const events = batch.events;
+    const refused = matchRejections(events, result.rejected ?? []);
+    for (let i = 0; i < events.length; i++) {
+      const r = refused.get(i);
+      const seq = events.seqs[i] as number;
       if (!r) {
-        e.settle(true);
+        this.resolveReceipts(seq, events, i, undefined);
         continue;
       }
-      this.stats.rejected++;
       const error = new DeliveryError(DELIVERY_ERROR_CODES.REJECTED, `collector rejected the event: ${r.reason}`, {
-        messageIds: [e.messageId],
+        messageIds: [events.id(i)],
         reason: r.code,
       });
-      e.settle(false, error);
+      this.rememberFailure(seq, error);
+      this.resolveReceipts(seq, events, i, error);
       this.report(error);
     }
-    this.stats.delivered += batch.events.length - refused.size;
-    this.removeFromStorage(ids);
+    this.stats.rejected += refused.size;
+    this.stats.delivered += events.length - refused.size;
+    this.removeFromStorage(events);
     this.afterSettle();
   }
 
   private failed(batch: Batch, err: unknown): void {
     if (this.stopped || !this.batches.has(batch)) return;
-    this.finishRequest(batch, []);
+    this.finishRequest(batch);
     const error =
       err instanceof TransportError
         ? err
@@ -407,27 +455,22 @@ export class DeliveryEngine {
       this.armRetry();
       return;
     }
-    this.batches.delete(batch);
-    this.finishRequest(batch, batch.events);
-    if (!error.retryable && STATUS_SPLITTABLE.has(error.status ?? 0) && batch.events.length > 1) {
+    this.removeBatch(batch);
+    const events = batch.events;
+    if (!error.retryable && STATUS_SPLITTABLE.has(error.status ?? 0) && events.length > 1) {
       // No per-event verdict: halve the batch until the refused event is alone, so one bad
       // event cannot take its neighbours down with it.
-      const half = Math.ceil(batch.events.length / 2);
-      for (const events of [batch.events.slice(0, half), batch.events.slice(half)]) {
-        this.batches.add({ events, attempts: batch.attempts, sending: false });
-        for (const e of events) {
-          this.inFlightEvents++;
-          this.inFlightBytes += e.bytes;
-        }
-      }
+      const half = Math.ceil(events.length / 2);
+      this.addBatch({ events: events.slice(0, half), attempts: batch.attempts, sending: false });
+      this.addBatch({ events: events.slice(half, events.length), attempts: batch.attempts, sending: false });
       this.pump();
       return;
     }
     const retryable = error.retryable;
-    this.stats.rejected += retryable ? 0 : batch.events.length;
-    this.stats.dropped += retryable ? batch.events.length : 0;
+    if (retryable) this.stats.dropped += events.length;
+    else this.stats.rejected += events.length;
     this.fail(
-      batch.events,
+      events,
       retryable ? DELIVERY_ERROR_CODES.RETRIES_EXHAUSTED : DELIVERY_ERROR_CODES.REJECTED,
       retryable
         ? `gave up after ${batch.attempts} retries: ${error.message}`
@@ -438,20 +481,39 @@ export class DeliveryEngine {
     this.afterSettle();
   }
 
-  /** Settles events as not delivered, forgets them in storage (unless `forget` is false), reports once. */
-  private fail(
-    events: readonly QueuedEvent[],
-    code: (typeof DELIVERY_ERROR_CODES)[keyof typeof DELIVERY_ERROR_CODES],
-    message: string,
-    reason?: string,
-    cause?: unknown,
-    forget = true,
-  ): void {
-    const ids = events.map((e) => e.messageId);
-    const error = new DeliveryError(code, message, { messageIds: ids, reason, cause });
-    for (const e of events) e.settle(false, error);
-    if (forget) this.removeFromStorage(ids);
+  /** Settles events as not delivered, forgets them in storage, reports once. */
+  private fail(events: EventSlice, code: DeliveryErrorCode, message: string, reason?: string, cause?: unknown): void {
+    const error = new DeliveryError(code, message, { messageIds: events.ids(), reason, cause });
+    this.settleFailed(events, error);
+    this.removeFromStorage(events);
     this.report(error);
+  }
+
+  private settleFailed(events: EventSlice, error: KimlikError): void {
+    for (let i = 0; i < events.length; i++) {
+      const seq = events.seqs[i] as number;
+      this.rememberFailure(seq, error);
+      this.resolveReceipts(seq, events, i, error);
+    }
+  }
+
+  private rememberFailure(seq: number, error: KimlikError): void {
+    this.failures.set(seq, error);
+    if (this.failures.size > MAX_REMEMBERED_FAILURES) {
+      const oldest = this.failures.keys().next().value as number;
+      this.failures.delete(oldest);
+      this.forgottenFailuresUpTo = Math.max(this.forgottenFailuresUpTo, oldest);
+    }
+  }
+
+  private resolveReceipts(seq: number, events: EventSlice, i: number, error: KimlikError | undefined): void {
+    if (this.receiptWaiters.size === 0) return;
+    const list = this.receiptWaiters.get(seq);
+    if (!list) return;
+    this.receiptWaiters.delete(seq);
+    const messageId = events.id(i);
+    const result: DeliveryResult = error ? { messageId, delivered: false, error } : { messageId, delivered: true };
+    for (const resolve of list) resolve(result);
   }
 
   private report(error: KimlikError): void {
@@ -463,8 +525,10 @@ export class DeliveryEngine {
     }
   }
 
-  private removeFromStorage(ids: readonly string[]): void {
-    if (ids.length === 0) return;
+  private removeFromStorage(events: EventSlice): void {
+    // Memory storage keeps nothing; decoding the IDs would be wasted work.
+    if (events.length === 0 || this.storage instanceof MemoryStorage) return;
+    const ids = events.ids();
     try {
       const removed = this.storage.remove(ids);
       if (isPromise(removed)) removed.then(undefined, (err: unknown) => this.storageFailed('remove', ids, err));
@@ -502,19 +566,29 @@ export class DeliveryEngine {
     w.resolve(result);
   }
 
-  private oldestUnsettledSeq(): number {
-    let min = this.queue.peek()?.seq ?? Number.POSITIVE_INFINITY;
+  private isUnsettled(seq: number): boolean {
+    if (seq >= this.queue.headSeq && seq <= this.queue.tailSeq) return true;
     for (const b of this.batches) {
-      const first = b.events[0];
-      if (first && first.seq < min) min = first.seq;
+      const e = b.events;
+      if (e.length > 0 && seq >= (e.seqs[0] as number) && seq <= (e.seqs[e.length - 1] as number)) return true;
+    }
+    return false;
+  }
+
+  private oldestUnsettledSeq(): number {
+    let min = this.queue.headSeq;
+    for (const b of this.batches) {
+      const first = b.events.seqs[0];
+      if (b.events.length > 0 && first !== undefined && first < min) min = first;
     }
     return min;
   }
 
   private countUnsettledUpTo(target: number): number {
     let n = 0;
-    for (const b of this.batches) for (const e of b.events) if (e.seq <= target) n++;
-    return n + this.queue.countFromHead((e) => e.seq <= target);
+    for (const b of this.batches)
+      for (let i = 0; i < b.events.length; i++) if ((b.events.seqs[i] as number) <= target) n++;
+    return n + this.queue.countUpTo(target);
   }
 }
 
