@@ -315,3 +315,31 @@ describe('resolveDeliveryOptions', () => {
     expect(Object.isFrozen(resolveDeliveryOptions())).toBe(true);
   });
 });
+
+describe('DeliveryEngine receipts', () => {
+  it('answers receipts awaited after their events settled', async () => {
+    const { add, calls } = engine({ flushAt: 3 });
+    const receipts = [add(), add(), add()];
+    calls[0]?.resolve({ rejected: [{ index: 2, messageId: 'm-3', code: 'KIMLIK_EVENT_TOO_DEEP', reason: 'deep' }] });
+    await vi.advanceTimersByTimeAsync(0);
+    // Only now does anyone ask.
+    const results = await Promise.all(receipts);
+    expect(results.map((r) => [r.messageId, r.delivered, r.error?.code])).toEqual([
+      ['m-1', true, undefined],
+      ['m-2', true, undefined],
+      ['m-3', false, DELIVERY_ERROR_CODES.REJECTED],
+    ]);
+    expect(receipts[0]?.messageId).toBe('m-1');
+  });
+
+  it('a fire-and-forget burst needs no receipt, and an awaited one still resolves', async () => {
+    const { add, calls, engine: e } = engine({ flushAt: 1000, maxBatchEvents: 1000 });
+    for (let i = 0; i < 2999; i++) add();
+    const last = add();
+    const flushed = e.flush();
+    await vi.advanceTimersByTimeAsync(0);
+    for (const c of calls) c.resolve(ok);
+    await flushed;
+    await expect(last).resolves.toEqual({ messageId: 'm-3000', delivered: true });
+  });
+});

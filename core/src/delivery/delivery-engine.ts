@@ -8,6 +8,7 @@ import { type DeliveryResult, type OutcomeSource, QueuedEvent } from './event-qu
 import { EventRing, type EventSlice } from './event-ring.js';
 import { MemoryStorage } from './memory-storage.js';
 import type { ResolvedDeliveryOptions } from './options.js';
+import { OutcomeBook } from './outcome-book.js';
 import { globalScheduler, type QueueStorage, type Scheduler, type Transport, type TransportResult } from './ports.js';
 
 interface Batch {
@@ -25,8 +26,6 @@ interface FlushWaiter {
 }
 
 const STATUS_SPLITTABLE = new Set([400, 413, 422]);
-/** Failures remembered for receipts awaited late; beyond this the oldest outcomes are forgotten. */
-const MAX_REMEMBERED_FAILURES = 100_000;
 
 /**
  * The shared delivery engine: a bounded queue, a batcher (count / bytes / time), retries with
@@ -62,11 +61,7 @@ export class DeliveryEngine implements OutcomeSource {
   private pausedUntil = 0;
   private consecutiveFailures = 0;
   private readonly waiters: FlushWaiter[] = [];
-  /** Receipts awaiting an unsettled event, by seq. */
-  private readonly receiptWaiters = new Map<number, ((result: DeliveryResult) => void)[]>();
-  /** Why events failed, by seq, for receipts awaited after the fact (delivered is the default). */
-  private readonly failures = new Map<number, KimlikError>();
-  private forgottenFailuresUpTo = Number.NEGATIVE_INFINITY;
+  private readonly outcomes = new OutcomeBook();
   private loading = false;
   private stopped = false;
   private readonly stats = { enqueued: 0, delivered: 0, rejected: 0, dropped: 0, retries: 0 };
@@ -170,24 +165,7 @@ export class DeliveryEngine implements OutcomeSource {
 
   /** @internal The outcome of the event with this seq, for its receipt. */
   outcome(seq: number, messageId: string): Promise<DeliveryResult> {
-    const error = this.failures.get(seq);
-    if (error) return Promise.resolve({ messageId, delivered: false, error });
-    if (this.isUnsettled(seq)) {
-      return new Promise((resolve) => {
-        const list = this.receiptWaiters.get(seq);
-        if (list) list.push(resolve);
-        else this.receiptWaiters.set(seq, [resolve]);
-      });
-    }
-    if (seq <= this.forgottenFailuresUpTo) {
-      const unknown = new DeliveryError(
-        DELIVERY_ERROR_CODES.RETRIES_EXHAUSTED,
-        'the outcome of this event is no longer known (awaited long after it settled, among many failures)',
-        { messageIds: [messageId] },
-      );
-      return Promise.resolve({ messageId, delivered: false, error: unknown });
-    }
-    return Promise.resolve({ messageId, delivered: true });
+    return this.outcomes.outcome(seq, messageId, this.isUnsettled(seq));
   }
 
   /** Resolves once everything enqueued so far is acknowledged or failed for good (or at `timeoutMs`). */
@@ -418,15 +396,14 @@ export class DeliveryEngine implements OutcomeSource {
       const r = refused.get(i);
       const seq = events.seqs[i] as number;
       if (!r) {
-        this.resolveReceipts(seq, events, i, undefined);
+        this.outcomes.settle(seq, () => events.id(i), undefined);
         continue;
       }
       const error = new DeliveryError(DELIVERY_ERROR_CODES.REJECTED, `collector rejected the event: ${r.reason}`, {
         messageIds: [events.id(i)],
         reason: r.code,
       });
-      this.rememberFailure(seq, error);
-      this.resolveReceipts(seq, events, i, error);
+      this.outcomes.settle(seq, () => events.id(i), error);
       this.report(error);
     }
     this.stats.rejected += refused.size;
@@ -490,30 +467,7 @@ export class DeliveryEngine implements OutcomeSource {
   }
 
   private settleFailed(events: EventSlice, error: KimlikError): void {
-    for (let i = 0; i < events.length; i++) {
-      const seq = events.seqs[i] as number;
-      this.rememberFailure(seq, error);
-      this.resolveReceipts(seq, events, i, error);
-    }
-  }
-
-  private rememberFailure(seq: number, error: KimlikError): void {
-    this.failures.set(seq, error);
-    if (this.failures.size > MAX_REMEMBERED_FAILURES) {
-      const oldest = this.failures.keys().next().value as number;
-      this.failures.delete(oldest);
-      this.forgottenFailuresUpTo = Math.max(this.forgottenFailuresUpTo, oldest);
-    }
-  }
-
-  private resolveReceipts(seq: number, events: EventSlice, i: number, error: KimlikError | undefined): void {
-    if (this.receiptWaiters.size === 0) return;
-    const list = this.receiptWaiters.get(seq);
-    if (!list) return;
-    this.receiptWaiters.delete(seq);
-    const messageId = events.id(i);
-    const result: DeliveryResult = error ? { messageId, delivered: false, error } : { messageId, delivered: true };
-    for (const resolve of list) resolve(result);
+    for (let i = 0; i < events.length; i++) this.outcomes.settle(events.seqs[i] as number, () => events.id(i), error);
   }
 
   private report(error: KimlikError): void {
