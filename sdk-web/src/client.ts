@@ -71,7 +71,7 @@ export class Client {
     this.bodyFields = `"writeKey":${JSON.stringify(o.writeKey)}`;
     const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
     const signal = o.respectPrivacySignals && (nav.globalPrivacyControl || nav.doNotTrack === '1');
-    this.consent(signal ? 'denied' : o.consent);
+    this.setConsent(signal ? 'denied' : o.consent, false);
     const exit = () => this.exit();
     addEventListener('pagehide', exit);
     addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && exit());
@@ -111,7 +111,7 @@ export class Client {
       this.channel = new BroadcastChannel(name);
       this.channel.onmessage = ({ data }: MessageEvent) =>
         this.guard(() => {
-          if (data === 'denied') this.deny(false);
+          if (typeof data === 'string') this.setConsent(data as ConsentState, false);
           else if (this.engine && !this.held.has(data[0])) this.engine.enqueue(data[0], data[1]);
         });
     }
@@ -328,9 +328,22 @@ export class Client {
   }
 
   consent(state: ConsentState): void {
+    if (['granted', 'pending', 'denied'].includes(state)) this.setConsent(state, true);
+    else
+      this.report(
+        new KimlikError(WEB_ERROR_CODES.UNEXPECTED, `consent(${state}): use 'granted', 'pending' or 'denied'`),
+      );
+  }
+
+  /**
+   * Consent given in one tab holds for the site: a change made by the page is told to the other
+   * tabs (not the state each tab starts with, which would undo a choice made in another tab).
+   */
+  private setConsent(state: ConsentState, tell: boolean): void {
     const id = this.id as IdentityStore;
+    if (tell) this.channel?.postMessage(state);
     if (state === 'denied') {
-      this.deny(true);
+      this.deny();
       return;
     }
     this.state = state;
@@ -342,7 +355,7 @@ export class Client {
   }
 
   /** Consent denied here or in another tab: queue and stored identity gone, nothing sent. */
-  private deny(tell: boolean): void {
+  private deny(): void {
     this.state = 'denied';
     this.made = [];
     this.parked = [];
@@ -366,6 +379,5 @@ export class Client {
         if (engine && this.leading && !this.engine) this.lead();
       })
       .catch((e: unknown) => this.report(e));
-    if (tell) this.channel?.postMessage('denied');
   }
 }

@@ -229,4 +229,30 @@ window.early = kimlik;
     await page.goto(`${scenario.site.url}/no-opt-in`);
     expect((await scenario.waitStored(1)).length).toBe(1);
   });
+
+  test('consent given in one tab applies to every tab of the site', async () => {
+    scenario = await startScenario({ '/': scriptTagPage({ consent: 'pending', 'flush-interval-ms': 200 }) });
+    const a = await scenario.browser.newPage();
+    await a.goto(`${scenario.site.url}/`);
+    await a.evaluate(() => window.kimlik.ready());
+    const b = await scenario.browser.newPage();
+    await b.goto(`${scenario.site.url}/`);
+    await b.evaluate(() => window.kimlik.ready());
+    await b.evaluate(() => {
+      for (let n = 0; n < 3; n++) window.kimlik.track('Pending', { n });
+    });
+    expect(await waitFor(async () => (await queuedInBrowser(a)) === 3, 5000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await scenario.stored()).toEqual([]);
+    // The banner was answered in tab b; tab a sends.
+    await b.evaluate(() => window.kimlik.consent('granted'));
+    expect((await scenario.waitStored(3)).length).toBe(3);
+    await a.evaluate(() => window.kimlik.consent('denied'));
+    expect(await waitFor(async () => (await b.evaluate(() => localStorage.getItem('kimlik_aid'))) === null, 5000)).toBe(
+      true,
+    );
+    await b.evaluate(() => window.kimlik.track('After denial'));
+    await new Promise((r) => setTimeout(r, 800));
+    expect((await scenario.stored()).length).toBe(3);
+  });
 });
