@@ -3,7 +3,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { postBatch, sendOnExit } from './transport.js';
 
 const answer = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-  vi.fn(async () => new Response(JSON.stringify(body), { status, headers }));
+  vi.fn(async (_url: string, _init?: RequestInit) => new Response(JSON.stringify(body), { status, headers }));
 
 afterEach(() => vi.unstubAllGlobals());
 

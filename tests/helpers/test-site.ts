@@ -77,7 +77,7 @@ export async function startTestSite(collectorUrl: string): Promise<TestSite> {
       const upstream = await fetch(collectorUrl + req.url, {
         method: req.method,
         headers: { 'content-type': req.headers['content-type'] ?? 'text/plain' },
-        body: req.method === 'POST' ? body : undefined,
+        body: req.method === 'POST' ? new Uint8Array(body) : undefined,
       });
       requests.push({ at: Date.now(), status: upstream.status, events });
       const headers: Record<string, string> = { 'content-type': upstream.headers.get('content-type') ?? 'text/plain' };
