@@ -271,4 +271,23 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     expectExactlyOnceInOrder(await scenario.waitStored(10), 10);
     expect(warnings.some((w) => w.includes('quota'))).toBe(true);
   });
+
+  test('events the collector rejects are dropped alone: no poison pill', async () => {
+    scenario = await startScenario({ '/': scriptTagPage() });
+    const page = await scenario.browser.newPage();
+    const warnings: string[] = [];
+    page.on('console', (m) => warnings.push(m.text()));
+    await page.goto(`${scenario.site.url}/`);
+    await page.evaluate(() => {
+      window.kimlik.track('Fine', { n: 0 });
+      // A key the collector refuses (prototype pollution guard), in the middle of the batch.
+      window.kimlik.track('Refused', JSON.parse('{"__proto__": {"admin": true}}'));
+      window.kimlik.track('Fine', { n: 1 });
+    });
+    expectExactlyOnceInOrder(await scenario.waitStored(2), 2);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await scenario.stored()).length).toBe(2);
+    expect(warnings.some((w) => w.includes('KIMLIK_EVENT_FORBIDDEN_KEY') || w.includes('rejected'))).toBe(true);
+    expect(await waitFor(async () => (await queuedInBrowser(page)) === 0, 5000)).toBe(true);
+  });
 });
