@@ -15,6 +15,9 @@ import { ingestRoutes } from './routes/ingest.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { profileRoutes } from './routes/profiles.js';
 import { sdkBundleRoutes } from './routes/sdk-bundle.js';
+import { statsRoutes } from './routes/stats.js';
+import { streamRoutes } from './routes/stream.js';
+import { uiRoutes } from './routes/ui.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
 
@@ -165,6 +168,9 @@ function buildApp(deps: AppDeps): FastifyInstance {
   healthRoutes(app, { store, metrics });
   openApiRoutes(app);
   sdkBundleRoutes(app);
+  streamRoutes(app, { feed: deps.feed, admin });
+  statsRoutes(app, { store, metrics, sources, admin });
+  uiRoutes(app);
   if (options.demo) demoRoutes(app, { sources });
   return app;
 }

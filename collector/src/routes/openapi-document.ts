@@ -184,6 +184,60 @@ Object.assign(paths, {
       },
     },
   },
+  '/v1/stream/events': {
+    get: {
+      summary: 'Live feed of accepted and rejected events as server-sent events (admin; the live debugger).',
+      description:
+        'text/event-stream. `event: items` carries `{items, dropped}` about ten times a second: items are ' +
+        '`{kind: "event", sourceId, outcome: "stored"|"duplicate"|"suppressed", event}` or `{kind: "rejected", ' +
+        'sourceId, receivedAt, index, messageId, code, reason}`; `dropped` counts items a slow reader missed. ' +
+        '`event: bye` when the collector shuts down. Read it with fetch() and the Authorization header.',
+      security: [{ adminBearer: [] }],
+      responses: {
+        200: {
+          description: 'An endless event stream.',
+          content: { 'text/event-stream': { schema: { type: 'string' } } },
+        },
+        401: errorResponse('Missing or wrong admin key.'),
+      },
+    },
+  },
+  '/v1/stats': {
+    get: {
+      summary: 'Events per minute, top events, counts of profiles, merges and rejects (admin; the overview).',
+      security: [{ adminBearer: [] }],
+      parameters: [{ name: 'range', in: 'query', schema: { type: 'string', enum: ['hour', 'day'], default: 'hour' } }],
+      responses: adminResponses({
+        description:
+          '{range, bucketMs, buckets: [{start, events}], topEvents: [{type, name, events}], totals: {events, ' +
+          'profiles, merges, rejected}, rejected: {since, byCode}}. Rejects are counted since the process started.',
+      }),
+    },
+  },
+  '/v1/sources': {
+    get: {
+      summary: 'Sources with their write keys (admin; for the overview snippets).',
+      security: [{ adminBearer: [] }],
+      responses: adminResponses({ description: '{sources: [{id, name, writeKey, allowedOrigins}]}' }),
+    },
+  },
+  '/ui': {
+    get: {
+      summary: 'The dashboard: live debugger, overview, profiles. Sign in with the admin key.',
+      responses: { 200: { description: 'HTML' }, 404: errorResponse('Not built (run `npm run build`).') },
+    },
+  },
+  '/ui/{file}': {
+    get: {
+      summary: "The dashboard's script and style sheet (cached for good when versioned with ?v=).",
+      parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: {
+        200: { description: 'JavaScript, CSS or a source map' },
+        304: { description: 'unchanged' },
+        404: errorResponse('No such file.'),
+      },
+    },
+  },
   '/healthz': { get: { summary: 'Process is up.', responses: { 200: { description: 'ok' } } } },
   '/readyz': {
     get: {

@@ -71,6 +71,30 @@ export interface ProfileHistory {
   identity: { kind: string; timestamp: string; messageId: string | null; [detail: string]: unknown }[];
 }
 
+/** What the dashboard's overview asks for: a time window cut into equal buckets (by receipt time). */
+export interface StatsQuery {
+  /** Start of the window, ms since epoch (inclusive). */
+  sinceMs: number;
+  /** End of the window, ms since epoch (exclusive). */
+  untilMs: number;
+  /** Bucket width in ms; the window holds ceil((untilMs - sinceMs) / bucketMs) buckets. */
+  bucketMs: number;
+  /** How many event names to list in `topEvents`. */
+  top: number;
+}
+
+export interface StoreStats {
+  /** Events received per bucket, oldest first, every bucket present (zero when empty). */
+  buckets: { startMs: number; events: number }[];
+  /** The most frequent (type, name) pairs in the window; name is the track event or page/screen name. */
+  topEvents: { type: string; name: string | null; events: number }[];
+  /**
+   * Events received in the window; profiles that exist now; `merge` entries of the identity
+   * history (each link that joined two groups of identifiers), each counted once.
+   */
+  totals: { events: number; profiles: number; merges: number };
+}
+
 export type UnmergeOutcome =
   | { profileId: string; detachedProfileId: string | null; detachedLinks: number }
   | { error: 'profile' | 'identifier' };
@@ -102,6 +126,11 @@ export interface Store {
   unmergeIdentifier(id: string, type: string, value: string): Promise<UnmergeOutcome>;
   /** The id belonged to a profile that was erased. */
   wasErased(id: string): Promise<boolean>;
+  /**
+   * Counts for the dashboard's overview. Approximate is fine (receipt order may differ from
+   * receipt time by a commit's worth of events); it must stay cheap on a large table.
+   */
+  stats(query: StatsQuery): Promise<StoreStats>;
   getSetting(key: string): Promise<string | null>;
   setSetting(key: string, value: string): Promise<void>;
   /** Throws when the database cannot be reached or written. */

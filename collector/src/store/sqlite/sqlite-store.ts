@@ -9,13 +9,16 @@ import type {
   ProfileHistory,
   ProfileView,
   Source,
+  StatsQuery,
   Store,
+  StoreStats,
   UnmergeOutcome,
 } from '../store.js';
 import { StoreUnavailableError } from '../store.js';
 import { DUPLICATE, ROW_WIDTH, SUPPRESSED } from './event-writer.js';
 import { migrate, openDatabase, type SqliteDatabase } from './open.js';
 import { ProfileReader } from './profile-reader.js';
+import { StatsReader } from './stats-reader.js';
 import type { CommitInfo, WriterInit, WriterMessage, WriterRequest } from './writer-worker.js';
 
 export interface SqliteStoreOptions {
@@ -61,10 +64,12 @@ export class SqliteStore implements Store {
   private readonly onCommit: ((info: CommitInfo) => void) | undefined;
 
   private readonly profiles: ProfileReader;
+  private readonly statsReader: StatsReader;
 
   private constructor(db: SqliteDatabase, options: SqliteStoreOptions, salt: string) {
     this.db = db;
     this.profiles = new ProfileReader(db);
+    this.statsReader = new StatsReader(db);
     this.onCommit = options.onCommit;
     this.workerData = { path: options.path, synchronous: options.synchronous, salt, identity: options.identity };
     this.startWorker();
@@ -268,6 +273,10 @@ export class SqliteStore implements Store {
 
   async wasErased(id: string): Promise<boolean> {
     return this.db.prepare('SELECT 1 FROM erased_profiles WHERE id = ?').pluck().get(id) !== undefined;
+  }
+
+  async stats(query: StatsQuery): Promise<StoreStats> {
+    return this.statsReader.stats(query);
   }
 
   async getSetting(key: string): Promise<string | null> {

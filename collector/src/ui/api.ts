@@ -1,0 +1,153 @@
+/** The admin API as the dashboard uses it: every call carries the admin key in the Authorization header. */
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export type LiveItem =
+  | { kind: 'event'; sourceId: number; outcome: 'stored' | 'duplicate' | 'suppressed'; event: Record<string, unknown> }
+  | {
+      kind: 'rejected';
+      sourceId: number;
+      receivedAt: string;
+      index: number;
+      messageId: string | null;
+      code: string;
+      reason: string;
+    };
+
+export interface Source {
+  id: number;
+  name: string;
+  writeKey: string;
+}
+
+export interface Stats {
+  range: 'hour' | 'day';
+  bucketMs: number;
+  buckets: { start: string; events: number }[];
+  topEvents: { type: string; name: string | null; events: number }[];
+  totals: { events: number; profiles: number; merges: number; rejected: number };
+  rejected: { since: string; byCode: Record<string, number> };
+}
+
+export interface Profile {
+  id: string;
+  identifiers: { type: string; value: string; periods?: { from: string | null; to: string | null }[] }[];
+  traits: Record<string, unknown>;
+  firstSeen: string | null;
+  lastSeen: string | null;
+  eventCount: number;
+  mergedFrom?: string;
+}
+
+export interface IdentityEntry {
+  kind: string;
+  timestamp: string;
+  messageId: string | null;
+  [detail: string]: unknown;
+}
+
+export interface History {
+  profileId: string;
+  traits: { trait: string; old: unknown; new: unknown; timestamp: string; messageId: string }[];
+  identity: IdentityEntry[];
+}
+
+export class AdminApi {
+  constructor(private readonly key: string) {}
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.key}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (error) {
+      throw new ApiError(0, 'NETWORK', `The collector cannot be reached (${(error as Error).message})`);
+    }
+    const text = await res.text();
+    let json: unknown = null;
+    try {
+      json = text === '' ? null : JSON.parse(text);
+    } catch (error) {
+      throw new ApiError(res.status, 'BAD_RESPONSE', `Unexpected answer (${res.status}): ${(error as Error).message}`);
+    }
+    if (!res.ok) {
+      const err = (json as { error?: { code?: string; message?: string } } | null)?.error;
+      throw new ApiError(res.status, err?.code ?? 'UNKNOWN', err?.message ?? `HTTP ${res.status}`);
+    }
+    return json as T;
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.call<T>('GET', path);
+  }
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.call<T>('POST', path, body);
+  }
+  delete<T>(path: string): Promise<T> {
+    return this.call<T>('DELETE', path);
+  }
+
+  stats(range: 'hour' | 'day'): Promise<Stats> {
+    return this.get(`/v1/stats?range=${range}`);
+  }
+  async sources(): Promise<Source[]> {
+    return (await this.get<{ sources: Source[] }>('/v1/sources')).sources;
+  }
+  recentEvents(limit: number): Promise<{ events: { id: string; sourceId: number; event: Record<string, unknown> }[] }> {
+    return this.get(`/v1/events?limit=${limit}`);
+  }
+
+  /**
+   * Reads `GET /v1/stream/events` until `signal` aborts. fetch() rather than EventSource, which
+   * cannot send the Authorization header. Resolves when the stream ends; rejects on HTTP errors.
+   */
+  async stream(
+    onItems: (items: LiveItem[], dropped: number) => void,
+    onOpen: () => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const res = await fetch('/v1/stream/events', {
+      headers: { authorization: `Bearer ${this.key}`, accept: 'text/event-stream' },
+      signal,
+    });
+    if (!res.ok || !res.body) {
+      const err = ((await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null)
+        ?.error;
+      throw new ApiError(res.status, err?.code ?? 'UNKNOWN', err?.message ?? `HTTP ${res.status}`);
+    }
+    onOpen();
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let pending = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      pending += value;
+      let end = pending.indexOf('\n\n');
+      while (end !== -1) {
+        const message = pending.slice(0, end);
+        pending = pending.slice(end + 2);
+        end = pending.indexOf('\n\n');
+        let event = 'message';
+        let data = '';
+        for (const line of message.split('\n')) {
+          if (line.startsWith('event: ')) event = line.slice(7);
+          else if (line.startsWith('data: ')) data += line.slice(6);
+        }
+        if (event === 'items') {
+          const parsed = JSON.parse(data) as { items: LiveItem[]; dropped: number };
+          onItems(parsed.items, parsed.dropped);
+        }
+      }
+    }
+  }
+}

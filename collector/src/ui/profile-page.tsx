@@ -1,0 +1,265 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { AdminApi, History, Profile } from './api.js';
+import { dateTimeOf, eventLabel, json, number } from './format.js';
+import { explain, IdentityGraph } from './identity-graph.js';
+import { flash } from './profile-search.js';
+
+interface Loaded {
+  profile: Profile;
+  history: History;
+  events: Record<string, unknown>[];
+  nextCursor: string | null;
+}
+
+type Pending = { kind: 'delete' } | { kind: 'unmerge'; type: string; value: string };
+
+/** A native modal dialog: focus moves into it, Escape cancels, the page behind is inert. */
+function Confirm(props: { pending: Pending; profileId: string; onConfirm: () => void; onCancel: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    ref.current?.showModal();
+  }, []);
+  const { pending } = props;
+  return (
+    <dialog ref={ref} onCancel={props.onCancel} aria-labelledby="confirm-title">
+      <h2 id="confirm-title">{pending.kind === 'delete' ? 'Delete this profile?' : 'Unmerge this identifier?'}</h2>
+      <p>
+        {pending.kind === 'delete'
+          ? `Every event, trait, identifier and history entry of ${props.profileId} is erased. Its identifiers are suppressed: later events carrying them are dropped. This cannot be undone.`
+          : `${pending.type} ${pending.value} is detached from this profile and the link is ignored from now on.`}
+      </p>
+      <div class="dialog-actions">
+        <button type="button" class="secondary" onClick={props.onCancel}>
+          Cancel
+        </button>
+        <button type="button" class="danger" onClick={props.onConfirm}>
+          {pending.kind === 'delete' ? 'Delete profile' : 'Unmerge'}
+        </button>
+      </div>
+    </dialog>
+  );
+}
+
+export function ProfilePage(props: { api: AdminApi; id: string }) {
+  const { api, id } = props;
+  const [data, setData] = useState<Loaded | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [pending, setPending] = useState<Pending | null>(null);
+  const [openEvent, setOpenEvent] = useState<number | null>(null);
+  const [reload, setReload] = useState(0);
+
+  useEffect(() => {
+    const enc = encodeURIComponent(id);
+    Promise.all([
+      api.get<Profile>(`/v1/profiles/${enc}`),
+      api.get<History>(`/v1/profiles/${enc}/history`),
+      api.get<{ events: Record<string, unknown>[]; nextCursor: string | null }>(`/v1/profiles/${enc}/events?limit=200`),
+    ]).then(
+      ([profile, history, page]) => {
+        setData({ profile, history, events: page.events, nextCursor: page.nextCursor });
+        setError(null);
+      },
+      (err: Error) => setError(err.message),
+    );
+  }, [api, id, reload]);
+
+  const exportJson = async () => {
+    const body = await api.get<unknown>(`/v1/profiles/${encodeURIComponent(id)}/export`);
+    const url = URL.createObjectURL(new Blob([json(body)], { type: 'application/json' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `kimlik-profile-${id}.json`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  };
+
+  const confirm = async () => {
+    const action = pending;
+    setPending(null);
+    if (!action) return;
+    try {
+      if (action.kind === 'delete') {
+        const erased = await api.delete<{ events: number; identifiers: number }>(
+          `/v1/profiles/${encodeURIComponent(id)}`,
+        );
+        flash.message = `Profile ${id} deleted (${erased.events} events, ${erased.identifiers} identifiers).`;
+        location.hash = '#/profiles';
+        return;
+      }
+      await api.post(`/v1/profiles/${encodeURIComponent(id)}/unmerge`, { type: action.type, value: action.value });
+      setReload((n) => n + 1);
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+
+  if (error && !data) {
+    return (
+      <main class="profile">
+        <p class="error" role="alert">
+          {error}
+        </p>
+        <a href="#/profiles">Back to search</a>
+      </main>
+    );
+  }
+  if (!data) return <main class="profile">Loading…</main>;
+  const { profile, history, events } = data;
+  const devices = [...new Set(events.map((e) => String(e.anonymousId ?? '')).filter(Boolean))];
+
+  return (
+    <main class="profile">
+      <div class="page-head">
+        <div>
+          <p class="crumbs">
+            <a href="#/profiles">Profiles</a> /
+          </p>
+          <h1>{String(profile.traits.name ?? profile.traits.email ?? profile.id)}</h1>
+          <p class="muted">
+            <code>{profile.id}</code> · {number(profile.eventCount)} events · first seen {dateTimeOf(profile.firstSeen)}{' '}
+            · last seen {dateTimeOf(profile.lastSeen)}
+          </p>
+          {profile.mergedFrom && (
+            <p class="notice">
+              <code>{profile.mergedFrom}</code> was merged into this profile.
+            </p>
+          )}
+        </div>
+        <div class="actions">
+          <button type="button" class="secondary" onClick={exportJson}>
+            Export JSON
+          </button>
+          <button type="button" class="danger" onClick={() => setPending({ kind: 'delete' })}>
+            Delete profile
+          </button>
+        </div>
+      </div>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div class="columns">
+        <section>
+          <h2>Traits</h2>
+          {Object.keys(profile.traits).length === 0 ? (
+            <p class="muted">No traits.</p>
+          ) : (
+            <table>
+              <tbody>
+                {Object.entries(profile.traits).map(([k, v]) => (
+                  <tr>
+                    <th scope="row">{k}</th>
+                    <td>{typeof v === 'string' ? v : JSON.stringify(v)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </section>
+        <section>
+          <h2>Identifiers</h2>
+          <table class="identifiers">
+            <tbody>
+              {profile.identifiers.map((i) => (
+                <tr>
+                  <th scope="row">{i.type}</th>
+                  <td>
+                    {i.value}
+                    {i.periods?.map((p) => (
+                      <div class="muted small">
+                        {p.from ? `from ${dateTimeOf(p.from)}` : 'from the start'}{' '}
+                        {p.to ? `until ${dateTimeOf(p.to)}` : 'on'}
+                      </div>
+                    ))}
+                  </td>
+                  <td>
+                    {profile.identifiers.length > 1 && (
+                      <button
+                        type="button"
+                        class="secondary small"
+                        aria-label={`Unmerge ${i.type} ${i.value}`}
+                        onClick={() => setPending({ kind: 'unmerge', type: i.type, value: i.value })}
+                      >
+                        Unmerge
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      </div>
+      <section>
+        <h2>Why these belong together</h2>
+        <IdentityGraph profile={profile} identity={history.identity} />
+        {history.identity.length === 0 ? (
+          <p class="muted">One identifier set from the start: nothing was merged.</p>
+        ) : (
+          <ol class="history">
+            {history.identity.map((e) => (
+              <li class={e.kind}>
+                <span class={`badge ${e.kind}`}>{e.kind.replace(/_/g, ' ')}</span>{' '}
+                <time dateTime={e.timestamp}>{dateTimeOf(e.timestamp)}</time> — {explain(e)}
+              </li>
+            ))}
+          </ol>
+        )}
+      </section>
+      <section>
+        <h2>
+          Timeline <span class="muted small">({devices.length} devices, newest first)</span>
+        </h2>
+        <ol class="timeline">
+          {events.map((e, i) => {
+            const device = String(e.anonymousId ?? '');
+            const open = openEvent === i;
+            return (
+              <li>
+                <button type="button" class="row" aria-expanded={open} onClick={() => setOpenEvent(open ? null : i)}>
+                  <span class="time">{dateTimeOf(e.timestamp)}</span>
+                  <span class={`badge ${String(e.type)}`}>{String(e.type)}</span>
+                  <span class="label">{eventLabel(e)}</span>
+                  <span class={`device d${Math.max(0, devices.indexOf(device)) % 6}`}>
+                    {device ? `device ${device}` : `server (${String(e.userId ?? '')})`}
+                  </span>
+                </button>
+                {open && <pre class="json">{json(e)}</pre>}
+              </li>
+            );
+          })}
+        </ol>
+        {data.nextCursor && <p class="muted">Showing the latest {events.length} events.</p>}
+      </section>
+      <section>
+        <h2>Trait history</h2>
+        {history.traits.length === 0 ? (
+          <p class="muted">No trait changes.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Time</th>
+                <th scope="col">Trait</th>
+                <th scope="col">Old</th>
+                <th scope="col">New</th>
+              </tr>
+            </thead>
+            <tbody>
+              {history.traits.map((t) => (
+                <tr>
+                  <td>{dateTimeOf(t.timestamp)}</td>
+                  <td>{t.trait}</td>
+                  <td>{t.old === undefined ? '—' : JSON.stringify(t.old)}</td>
+                  <td>{t.new === undefined ? '—' : JSON.stringify(t.new)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      {pending && <Confirm pending={pending} profileId={id} onConfirm={confirm} onCancel={() => setPending(null)} />}
+    </main>
+  );
+}

@@ -1,0 +1,125 @@
+import { useState } from 'preact/hooks';
+import { type AdminApi, ApiError, type Profile } from './api.js';
+import { dateTimeOf, number } from './format.js';
+
+const LOOKUPS = [
+  ['email', 'Email'],
+  ['userId', 'User ID'],
+  ['anonymousId', 'Anonymous ID'],
+  ['phone', 'Phone'],
+  ['trait', 'Trait'],
+] as const;
+
+/** A message carried across the hash navigation after a delete (the search page shows it once). */
+export const flash = { message: '' };
+
+export function ProfileSearch(props: { api: AdminApi }) {
+  const [by, setBy] = useState<string>('email');
+  const [value, setValue] = useState('');
+  const [trait, setTrait] = useState('');
+  const [results, setResults] = useState<Profile[] | null>(null);
+  const [message, setMessage] = useState<string | null>(() => {
+    const m = flash.message;
+    flash.message = '';
+    return m || null;
+  });
+  const [busy, setBusy] = useState(false);
+
+  const search = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setMessage(null);
+    setResults(null);
+    try {
+      if (by === 'trait') {
+        const q = `trait.${encodeURIComponent(trait.trim())}=${encodeURIComponent(value.trim())}&limit=50`;
+        const page = await props.api.get<{ profiles: Profile[] }>(`/v1/profiles?${q}`);
+        setResults(page.profiles);
+        if (page.profiles.length === 0) setMessage(`No profile has ${trait.trim()} = ${value.trim()}.`);
+      } else {
+        const profile = await props.api.get<Profile>(`/v1/profiles?${by}=${encodeURIComponent(value.trim())}`);
+        location.hash = `#/profiles/${encodeURIComponent(profile.id)}`;
+      }
+    } catch (err) {
+      setMessage(
+        err instanceof ApiError && err.code === 'KIMLIK_PROFILE_NOT_FOUND'
+          ? `No profile with ${by} ${value.trim()}.`
+          : (err as Error).message,
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main class="profiles">
+      <h1>Profiles</h1>
+      <form class="search" onSubmit={search} aria-label="Find a profile">
+        <label>
+          Find by
+          <select value={by} onChange={(e) => setBy((e.target as HTMLSelectElement).value)}>
+            {LOOKUPS.map(([v, label]) => (
+              <option value={v}>{label}</option>
+            ))}
+          </select>
+        </label>
+        {by === 'trait' && (
+          <label>
+            Trait name
+            <input
+              required
+              value={trait}
+              placeholder="plan"
+              onInput={(e) => setTrait((e.target as HTMLInputElement).value)}
+            />
+          </label>
+        )}
+        <label class="grow">
+          {by === 'trait' ? 'Value' : (LOOKUPS.find(([v]) => v === by)?.[1] ?? by)}
+          <input
+            name="query"
+            type={by === 'email' ? 'email' : 'text'}
+            required
+            value={value}
+            placeholder={by === 'email' ? 'ada@example.com' : ''}
+            onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <button type="submit" disabled={busy}>
+          {busy ? 'Searching…' : 'Search'}
+        </button>
+      </form>
+      {message && (
+        <p class="notice" role="status">
+          {message}
+        </p>
+      )}
+      {results && results.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Profile</th>
+              <th scope="col">Identifiers</th>
+              <th scope="col" class="num">
+                Events
+              </th>
+              <th scope="col">Last seen</th>
+            </tr>
+          </thead>
+          <tbody>
+            {results.map((p) => (
+              <tr>
+                <td>
+                  <a href={`#/profiles/${encodeURIComponent(p.id)}`}>{p.id}</a>
+                </td>
+                <td>{p.identifiers.map((i) => `${i.type}: ${i.value}`).join(', ')}</td>
+                <td class="num">{number(p.eventCount)}</td>
+                <td>{dateTimeOf(p.lastSeen)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </main>
+  );
+}

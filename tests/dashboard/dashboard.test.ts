@@ -1,0 +1,254 @@
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { Kimlik } from '../../sdk-node/src/index.js';
+import { hasChromium, launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { startTestCollector, type TestCollector } from '../helpers/collector.js';
+
+/** Written on every run for a person to look at (git-ignored). */
+const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url));
+/** The README's copies, refreshed with KIMLIK_UPDATE_DOC_SCREENSHOTS=1. */
+const DOC_SHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+
+async function shoot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: `${SHOTS}dashboard-${name}.png`, fullPage: true });
+  if (process.env.KIMLIK_UPDATE_DOC_SCREENSHOTS === '1') {
+    mkdirSync(DOC_SHOTS, { recursive: true });
+    copyFileSync(`${SHOTS}dashboard-${name}.png`, `${DOC_SHOTS}${name}.png`);
+  }
+}
+
+let c: TestCollector;
+let browser: TestBrowser;
+let page: Page;
+
+const send = (batch: unknown[]) =>
+  fetch(`${c.url}/v1/batch`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${btoa(`${c.writeKey}:`)}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ batch }),
+  });
+
+async function signIn(key: string): Promise<void> {
+  await page.goto(`${c.url}/ui`);
+  await page.getByLabel('Admin key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+describe.skipIf(!hasChromium)('dashboard at /ui in Chromium (needs /usr/bin/chromium and `npm run build`)', () => {
+  beforeAll(async () => {
+    c = await startTestCollector();
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await c?.close();
+  });
+  afterEach(async () => {
+    expect(browser.pageErrors).toEqual([]);
+    await page?.close();
+  });
+
+  test('a wrong admin key gets a clear error and shows nothing; the write key opens nothing', async () => {
+    page = await browser.newPage();
+    await page.setViewportSize({ width: 1280, height: 800 });
+    for (const key of ['not-the-key', c.writeKey]) {
+      await signIn(key);
+      await expect
+        .poll(() => page.getByRole('alert').textContent())
+        .toContain('That is not the admin key of this collector');
+      expect(await page.getByRole('navigation').count()).toBe(0);
+      expect(await page.getByText('Live debugger').count()).toBe(0);
+      expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    }
+    await shoot(page, 'sign-in');
+  });
+
+  test('events sent with the Node SDK appear within a second; a rejected event shows its reason', async () => {
+    page = await browser.newPage();
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await signIn(c.adminKey);
+    await page.locator('.status .dot.live').waitFor({ timeout: 10_000 });
+    await page.getByText('Waiting for the first event').waitFor();
+
+    const kimlik = new Kimlik({ writeKey: c.writeKey, endpoint: c.url, flushIntervalMs: 10, onError: () => undefined });
+    kimlik.track({ userId: 'dash-u1', event: 'Dashboard Test', properties: { plan: 'pro' } });
+    kimlik.identify({ userId: 'dash-u1', anonymousId: 'laptop-1', traits: { email: 'dash@example.com' } });
+    await kimlik.flush({ timeoutMs: 5000 });
+    const delivered = Date.now();
+    await page.getByRole('button', { name: /Dashboard Test/ }).waitFor({ timeout: 5000 });
+    expect(Date.now() - delivered).toBeLessThan(1000);
+    await kimlik.shutdown({ timeoutMs: 5000 });
+
+    const rejectedAt = Date.now();
+    expect(
+      (
+        await send([
+          { type: 'track', userId: 'dash-u1', event: 'Fine' },
+          { type: 'track', event: 'Orphan' },
+        ])
+      ).status,
+    ).toBe(200);
+    const rejectedRow = page.getByRole('button', { name: /KIMLIK_EVENT_IDENTITY_MISSING/ });
+    await rejectedRow.waitFor({ timeout: 5000 });
+    expect(Date.now() - rejectedAt).toBeLessThan(1000);
+    expect(await rejectedRow.textContent()).toContain('every event needs a userId or an anonymousId');
+
+    // Full JSON on click, the rejection with its reason.
+    await page.getByRole('button', { name: /Dashboard Test/ }).click();
+    await expect.poll(() => page.locator('.detail pre').textContent()).toContain('"userId": "dash-u1"');
+    await rejectedRow.click();
+    await expect.poll(() => page.locator('.detail').textContent()).toContain('KIMLIK_EVENT_IDENTITY_MISSING');
+
+    // Filters: by type, by name.
+    await page.getByLabel('Type').selectOption('rejected');
+    await expect.poll(() => page.locator('.row-slot').count()).toBe(1);
+    await page.getByLabel('Type').selectOption('');
+    await page.getByLabel('Event name').fill('dashboard');
+    await expect.poll(() => page.locator('.row-slot').count()).toBe(1);
+    await page.getByLabel('Event name').fill('');
+
+    // Pause holds new events back; resume shows them.
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await send([{ type: 'track', userId: 'dash-u1', event: 'While Paused' }]);
+    await page.getByRole('button', { name: /Resume \(1 new\)/ }).waitFor({ timeout: 5000 });
+    expect(await page.getByRole('button', { name: /While Paused/ }).count()).toBe(0);
+    await page.getByRole('button', { name: /Resume/ }).click();
+    await page.getByRole('button', { name: /While Paused/ }).waitFor();
+
+    // Keyboard: arrows move the selection.
+    await page.getByRole('button', { name: /While Paused/ }).focus();
+    await page.keyboard.press('ArrowDown');
+    await expect.poll(() => page.locator('.row.selected').count()).toBe(1);
+
+    await page.getByRole('button', { name: /Dashboard Test/ }).click();
+    await shoot(page, 'live-debugger');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shoot(page, 'live-debugger-phone');
+  });
+
+  test('stays responsive at 1 000 events/s: a bounded number of rows in the page', async () => {
+    page = await browser.newPage();
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await signIn(c.adminKey);
+    await page.locator('.status .dot.live').waitFor({ timeout: 10_000 });
+    await page.evaluate(() => {
+      (window as any).longTasks = 0;
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) if (e.duration > 200) (window as any).longTasks++;
+      }).observe({ type: 'longtask' });
+    });
+    // 3 000 events over 3 s, in 100 requests of 30 like a busy site.
+    const started = Date.now();
+    for (let i = 0; i < 100; i++) {
+      const batch = Array.from({ length: 30 }, (_, k) => ({
+        type: 'track',
+        userId: `load-${k}`,
+        event: 'Load',
+        properties: { i, k },
+      }));
+      await send(batch);
+      const wait = started + (i + 1) * 30 - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    await expect.poll(() => page.locator('.status').textContent(), { timeout: 10_000 }).toMatch(/3,\d{3} events shown/);
+    expect(await page.locator('.row-slot').count()).toBeLessThan(80);
+    expect(await page.evaluate(() => (window as any).longTasks)).toBeLessThanOrEqual(1);
+  });
+
+  test('overview: chart, counts, and snippets pointing at this collector', async () => {
+    page = await browser.newPage();
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await signIn(c.adminKey);
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await expect.poll(() => page.getByTestId('total-events').textContent()).toMatch(/^[1-9][\d,]*$/);
+    expect(Number(await page.getByTestId('total-rejected').textContent())).toBeGreaterThanOrEqual(1);
+    expect(await page.locator('.chart rect.bar').count()).toBeGreaterThan(0);
+    const snippets = await page.locator('.source-card pre').allTextContents();
+    expect(snippets[0]).toBe(`<script async src="${c.url}/kimlik.js" data-write-key="${c.writeKey}"></script>`);
+    expect(snippets[1]).toContain(`endpoint: '${c.url}'`);
+    await page.getByText('Last day').click();
+    await expect.poll(() => page.locator('.chart figcaption').textContent()).toContain('last day');
+    await shoot(page, 'overview');
+  });
+
+  test('cross-device story: search by email, one profile, both devices, the merge on the graph and in history', async () => {
+    const t0 = Date.now() - 3 * 60 * 60_000;
+    const at = (minutes: number) => new Date(t0 + minutes * 60_000).toISOString();
+    await send([
+      { type: 'page', anonymousId: 'laptop-A', name: 'Home', timestamp: at(0) },
+      {
+        type: 'identify',
+        anonymousId: 'laptop-A',
+        userId: 'ada',
+        traits: { email: 'ada@x.io', name: 'Ada' },
+        timestamp: at(5),
+      },
+      { type: 'page', anonymousId: 'phone-B', name: 'Pricing', timestamp: at(20) },
+      { type: 'identify', anonymousId: 'phone-B', traits: { email: 'Ada@X.io', plan: 'pro' }, timestamp: at(25) },
+      { type: 'track', userId: 'ada', event: 'Order Completed', properties: { total: 99.5 }, timestamp: at(60) },
+      // Another person claims the email: refused, and shown as such.
+      { type: 'identify', userId: 'mallory', traits: { email: 'ada@x.io' }, timestamp: at(90) },
+    ]);
+    page = await browser.newPage();
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await signIn(c.adminKey);
+    await page.getByRole('link', { name: 'Profiles' }).click();
+    await page.getByRole('textbox', { name: 'Email' }).fill('Ada@X.io');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('heading', { name: 'Ada', level: 1 }).waitFor({ timeout: 10_000 });
+
+    const identifiers = await page.locator('table.identifiers').textContent();
+    for (const v of ['laptop-A', 'phone-B', 'ada@x.io', 'ada']) expect(identifiers).toContain(v);
+    const timeline = await page.locator('.timeline').textContent();
+    expect(timeline).toContain('device laptop-A');
+    expect(timeline).toContain('device phone-B');
+    expect(timeline).toContain('Order Completed');
+    // The graph marks merges and the refused link; the history says why.
+    expect(await page.locator('.graph .edge-merge').count()).toBeGreaterThan(0);
+    expect(await page.locator('.graph .edge-refused').count()).toBe(1);
+    expect(await page.locator('.graph .node.outside').textContent()).toContain('mallory');
+    const history = await page.locator('ol.history').textContent();
+    expect(history).toMatch(/merge.*anonymousId:phone-B/s);
+    expect(history).toContain('refused');
+    expect(await page.locator('section', { hasText: 'Trait history' }).textContent()).toContain('plan');
+    await shoot(page, 'profile');
+  });
+
+  test('delete from the profile page: gone in search and in the API', async () => {
+    await send([{ type: 'identify', userId: 'gone-1', anonymousId: 'gone-device', traits: { email: 'gone@x.io' } }]);
+    page = await browser.newPage();
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await signIn(c.adminKey);
+    await page.getByRole('link', { name: 'Profiles' }).click();
+    await page.getByRole('textbox', { name: 'Email' }).fill('gone@x.io');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('button', { name: 'Delete profile' }).waitFor({ timeout: 10_000 });
+    const id = decodeURIComponent(new URL(page.url()).hash.split('/')[2] as string);
+
+    await page.getByRole('button', { name: 'Delete profile' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete this profile?' });
+    await dialog.waitFor();
+    await shoot(page, 'delete-confirm');
+    // Cancel keeps it.
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    expect(await page.getByRole('dialog').count()).toBe(0);
+    await page.getByRole('button', { name: 'Delete profile' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete profile' }).click();
+    await expect
+      .poll(() => page.getByRole('status').textContent(), { timeout: 10_000 })
+      .toContain(`Profile ${id} deleted`);
+
+    await page.getByRole('textbox', { name: 'Email' }).fill('gone@x.io');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('No profile with email gone@x.io');
+    const api = await fetch(`${c.url}/v1/profiles/${id}`, { headers: { authorization: `Bearer ${c.adminKey}` } });
+    expect(api.status).toBe(404);
+    const byEmail = await fetch(`${c.url}/v1/profiles?email=gone@x.io`, {
+      headers: { authorization: `Bearer ${c.adminKey}` },
+    });
+    expect(byEmail.status).toBe(404);
+  });
+});
