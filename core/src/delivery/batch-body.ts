@@ -18,8 +18,8 @@ export interface BuiltBody extends OutgoingBatch {
  * linger as external memory until a major GC, which raised peak RSS by tens of MB.
  */
 export class BatchBodyBuilder {
-  private readonly suffix: string;
-  private readonly pool: Uint8Array[] = [];
+  readonly #suffix: string;
+  readonly #pool: Uint8Array[] = [];
   /** Bytes of the envelope around the events; the batcher leaves this much room. */
   readonly envelopeBytes: number;
 
@@ -29,14 +29,14 @@ export class BatchBodyBuilder {
     private readonly poolSize: number,
   ) {
     const fields = bodyFields ? JSON.stringify(bodyFields).slice(1, -1) : '';
-    this.suffix = fields ? `,${fields}}` : '}';
-    this.envelopeBytes = HEAD.length + SENT_AT_BYTES + utf8Encoder.encode(this.suffix).length + 32;
+    this.#suffix = fields ? `,${fields}}` : '}';
+    this.envelopeBytes = HEAD.length + SENT_AT_BYTES + this.#suffix.length * 3 + 32;
   }
 
   build(events: EventSlice, attempt: number, sentAt: string): BuiltBody {
-    const tail = utf8Encoder.encode(`],"sentAt":"${sentAt}"${this.suffix}`);
+    const tail = utf8Encoder.encode(`],"sentAt":"${sentAt}"${this.#suffix}`);
     const size = HEAD.length + tail.length + Math.max(0, events.length - 1) + events.bytes;
-    let buffer = this.pool.pop();
+    let buffer = this.#pool.pop();
     if (!buffer || buffer.length < size) buffer = new Uint8Array(Math.max(size, this.bufferBytes));
     const bytes = buffer.subarray(0, size);
     bytes.set(HEAD, 0);
@@ -68,7 +68,7 @@ export class BatchBodyBuilder {
 
   /** Takes a body buffer back once its request settled. */
   release(buffer: Uint8Array): void {
-    if (this.pool.length < this.poolSize) this.pool.push(buffer);
+    if (this.#pool.length < this.poolSize) this.#pool.push(buffer);
   }
 }
 
@@ -78,18 +78,10 @@ export class BatchBodyBuilder {
  */
 export function matchRejections(events: EventSlice, rejected: readonly Rejection[]): Map<number, Rejection> {
   const refused = new Map<number, Rejection>();
+  const ids = rejected.length > 0 ? events.ids() : [];
   for (const r of rejected) {
-    let i = r.index;
-    if (!(i >= 0 && i < events.length) || (r.messageId !== null && events.id(i) !== r.messageId)) {
-      i = -1;
-      for (let j = 0; j < events.length; j++) {
-        if (events.id(j) === r.messageId) {
-          i = j;
-          break;
-        }
-      }
-    }
-    if (i >= 0) refused.set(i, r);
+    const i = r.messageId !== null && ids[r.index] !== r.messageId ? ids.indexOf(r.messageId) : r.index;
+    if (i >= 0 && i < ids.length) refused.set(i, r);
   }
   return refused;
 }

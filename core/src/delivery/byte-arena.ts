@@ -18,63 +18,35 @@ export const utf8Decoder = new TextDecoder();
  * no unsettled event points into it.
  */
 export class ByteArena {
-  private chunk: Uint8Array;
-  private used = 0;
-  private readonly chunkBytes: number;
-  /** Where the last `write` put its bytes. */
+  #chunk: Uint8Array;
+  #used = 0;
+  readonly #chunkBytes: number;
+  /** Where the last `writePair` put its bytes, and the UTF-8 lengths of its two strings. */
   lastChunk: Uint8Array;
   lastOffset = 0;
-
-  constructor(chunkBytes: number) {
-    this.chunkBytes = chunkBytes;
-    this.chunk = new Uint8Array(chunkBytes);
-    this.lastChunk = this.chunk;
-  }
-
-  /** UTF-8 lengths of the two strings the last `writePair` stored back to back. */
   lastFirstBytes = 0;
   lastSecondBytes = 0;
 
-  /** Encodes `first` then `second` contiguously in one chunk; sets `last*`. */
+  constructor(chunkBytes: number) {
+    this.#chunkBytes = chunkBytes;
+    this.#chunk = this.lastChunk = new Uint8Array(chunkBytes);
+  }
+
+  /** Encodes `first` then `second` contiguously in one chunk; sets the `last*` fields. */
   writePair(first: string, second: string): void {
-    const need = first.length + second.length;
-    if (this.chunk.length - this.used >= need) {
-      const a = utf8Encoder.encodeInto(first, this.chunk.subarray(this.used));
-      if (a.read === first.length) {
-        const b = utf8Encoder.encodeInto(second, this.chunk.subarray(this.used + a.written));
-        if (b.read === second.length) {
-          this.lastFirstBytes = a.written;
-          this.lastSecondBytes = b.written;
-          this.commit(a.written + b.written);
-          return;
-        }
-      }
+    // A UTF-16 unit is at most 3 UTF-8 bytes: reserving that much means encodeInto never truncates.
+    const need = (first.length + second.length) * 3;
+    if (this.#chunk.length - this.#used < need) {
+      this.#chunk = new Uint8Array(Math.max(this.#chunkBytes, need));
+      this.#used = 0;
     }
-    this.chunk = new Uint8Array(Math.max(this.chunkBytes, need * 3));
-    this.used = 0;
-    const a = utf8Encoder.encodeInto(first, this.chunk);
-    const b = utf8Encoder.encodeInto(second, this.chunk.subarray(a.written));
-    this.lastFirstBytes = a.written;
-    this.lastSecondBytes = b.written;
-    this.commit(a.written + b.written);
-  }
-
-  /** Encodes `text`; returns its UTF-8 length and sets `lastChunk`/`lastOffset`. */
-  write(text: string): number {
-    // Cheap rejection first: a string needs at least one byte per UTF-16 unit.
-    if (this.chunk.length - this.used >= text.length) {
-      const r = utf8Encoder.encodeInto(text, this.chunk.subarray(this.used));
-      if (r.read === text.length) return this.commit(r.written);
-    }
-    this.chunk = new Uint8Array(Math.max(this.chunkBytes, text.length * 3));
-    this.used = 0;
-    return this.commit(utf8Encoder.encodeInto(text, this.chunk).written);
-  }
-
-  private commit(written: number): number {
-    this.lastChunk = this.chunk;
-    this.lastOffset = this.used;
-    this.used += written;
-    return written;
+    const at = this.#used;
+    const a = utf8Encoder.encodeInto(first, this.#chunk.subarray(at)).written;
+    const b = utf8Encoder.encodeInto(second, this.#chunk.subarray(at + a)).written;
+    this.lastChunk = this.#chunk;
+    this.lastOffset = at;
+    this.lastFirstBytes = a;
+    this.lastSecondBytes = b;
+    this.#used = at + a + b;
   }
 }

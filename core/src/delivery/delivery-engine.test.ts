@@ -223,7 +223,6 @@ describe('DeliveryEngine bounds and flush', () => {
   it('backpressure keeps events up to twice the bound, then drops the newest', () => {
     const { add, engine: e } = engine({ flushAt: 100, maxQueueEvents: 2, queueFullPolicy: 'backpressure' });
     for (let i = 0; i < 5; i++) add();
-    expect(e.full).toBe(true);
     expect(e.getStats()).toMatchObject({ queued: 4, dropped: 1 });
   });
 

@@ -37,45 +37,45 @@ const STATUS_SPLITTABLE = new Set([400, 413, 422]);
  * (`EventRing`); the engine holds no JS object per event.
  */
 export class DeliveryEngine implements OutcomeSource {
-  private readonly options: ResolvedDeliveryOptions;
-  private readonly transport: Transport;
-  private readonly storage: QueueStorage;
-  private readonly scheduler: Scheduler;
-  private readonly random: () => number;
-  private readonly onError: (error: KimlikError) => void;
-  private readonly onWarn: (message: string, error?: KimlikError) => void;
-  private readonly queue = new EventRing(1024);
-  private readonly arena: ByteArena;
-  private readonly bodies: BatchBodyBuilder;
+  readonly #options: ResolvedDeliveryOptions;
+  readonly #transport: Transport;
+  readonly #storage: QueueStorage;
+  readonly #scheduler: Scheduler;
+  readonly #random: () => number;
+  readonly #onError: (error: KimlikError) => void;
+  readonly #onWarn: (message: string, error?: KimlikError) => void;
+  readonly #queue = new EventRing(1024);
+  readonly #arena: ByteArena;
+  readonly #bodies: BatchBodyBuilder;
   /** Batches sending or waiting for a retry; at most `maxConcurrentRequests` plus splits. */
-  private readonly batches = new Set<Batch>();
-  private inFlightEvents = 0;
-  private inFlightBytes = 0;
-  private activeRequests = 0;
-  private seq = 0;
+  readonly #batches = new Set<Batch>();
+  #inFlightEvents = 0;
+  #inFlightBytes = 0;
+  #activeRequests = 0;
+  #seq = 0;
   /** Queued events up to this seq are sent even as a partial batch (interval fired or flush asked). */
-  private drainTarget = Number.NEGATIVE_INFINITY;
-  private intervalTimer: unknown;
-  private retryTimer: unknown;
-  private retryTimerKeepsAlive = false;
-  private pausedUntil = 0;
-  private consecutiveFailures = 0;
-  private readonly waiters: FlushWaiter[] = [];
-  private readonly outcomes = new OutcomeBook();
-  private loading = false;
-  private stopped = false;
-  private readonly stats = { enqueued: 0, delivered: 0, rejected: 0, dropped: 0, retries: 0 };
+  #drainTarget = -Infinity;
+  #intervalTimer: unknown;
+  #retryTimer: unknown;
+  #retryTimerKeepsAlive = false;
+  #pausedUntil = 0;
+  #consecutiveFailures = 0;
+  readonly #waiters: FlushWaiter[] = [];
+  readonly #outcomes = new OutcomeBook();
+  #loading = false;
+  #stopped = false;
+  readonly #stats = { enqueued: 0, delivered: 0, rejected: 0, dropped: 0, retries: 0 };
 
   constructor(options: ResolvedDeliveryOptions, ports: DeliveryPorts) {
-    this.options = options;
-    this.transport = ports.transport;
-    this.storage = ports.storage ?? new MemoryStorage();
-    this.scheduler = ports.scheduler ?? globalScheduler;
-    this.random = ports.random ?? Math.random;
-    this.onError = ports.onError ?? (() => undefined);
-    this.onWarn = ports.onWarn ?? (() => undefined);
-    this.bodies = new BatchBodyBuilder(ports.bodyFields, options.maxBatchBytes, options.maxConcurrentRequests);
-    this.arena = new ByteArena(Math.max(1024 * 1024, options.maxEventBytes * 4));
+    this.#options = options;
+    this.#transport = ports.transport;
+    this.#storage = ports.storage ?? new MemoryStorage();
+    this.#scheduler = ports.scheduler ?? globalScheduler;
+    this.#random = ports.random ?? Math.random;
+    this.#onError = ports.onError ?? (() => undefined);
+    this.#onWarn = ports.onWarn ?? (() => undefined);
+    this.#bodies = new BatchBodyBuilder(ports.bodyFields, options.maxBatchBytes, options.maxConcurrentRequests);
+    this.#arena = new ByteArena(Math.max(1024 * 1024, options.maxEventBytes * 4));
   }
 
   /**
@@ -86,44 +86,44 @@ export class DeliveryEngine implements OutcomeSource {
   start(): Promise<number> {
     let loaded: ReturnType<QueueStorage['load']>;
     try {
-      loaded = this.storage.load();
+      loaded = this.#storage.load();
     } catch (err) {
-      this.storageFailed('load', [], err);
+      this.#storageFailed('load', [], err);
       return Promise.resolve(0);
     }
-    if (!isPromise(loaded)) return Promise.resolve(this.restore(loaded));
-    this.loading = true;
+    if (!isPromise(loaded)) return Promise.resolve(this.#restore(loaded));
+    this.#loading = true;
     return loaded.then(
       (events) => {
-        this.loading = false;
-        const n = this.restore(events);
-        this.pump();
+        this.#loading = false;
+        const n = this.#restore(events);
+        this.#pump();
         return n;
       },
       (err: unknown) => {
-        this.loading = false;
-        this.storageFailed('load', [], err);
-        this.pump();
+        this.#loading = false;
+        this.#storageFailed('load', [], err);
+        this.#pump();
         return 0;
       },
     );
   }
 
-  private restore(persisted: readonly { messageId: string; json: string }[]): number {
+  #restore(persisted: readonly { messageId: string; json: string }[]): number {
     if (persisted.length === 0) return 0;
     const restored = new EventRing(persisted.length);
     // Seqs below every seq handed out so far, so flush targets include the restored events.
-    let seq = Math.min(0, this.queue.headSeq) - persisted.length;
+    let seq = Math.min(0, this.#queue.headSeq) - persisted.length;
     for (const p of persisted) {
-      this.arena.writePair(p.messageId, p.json);
-      const a = this.arena;
+      this.#arena.writePair(p.messageId, p.json);
+      const a = this.#arena;
       restored.push(seq++, a.lastChunk, a.lastOffset, a.lastFirstBytes, a.lastSecondBytes);
     }
-    this.queue.prepend(restored);
-    this.stats.enqueued += persisted.length;
-    this.dropOverflow(0, 0);
-    this.drainTarget = Math.max(this.drainTarget, seq - 1);
-    this.pump();
+    this.#queue.prepend(restored);
+    this.#stats.enqueued += persisted.length;
+    this.#dropOverflow(0, 0);
+    this.#drainTarget = Math.max(this.#drainTarget, seq - 1);
+    this.#pump();
     return persisted.length;
   }
 
@@ -133,63 +133,62 @@ export class DeliveryEngine implements OutcomeSource {
    * lazy promise that resolves (never rejects) with the outcome.
    */
   enqueue(messageId: string, json: string): QueuedEvent {
-    this.stats.enqueued++;
-    if (this.stopped)
-      return this.refuse(messageId, DELIVERY_ERROR_CODES.STOPPED, 'the client is stopped; the event was not queued');
-    this.arena.writePair(messageId, json);
-    const a = this.arena;
+    this.#stats.enqueued++;
+    if (this.#stopped) return this.#refuse(messageId, DELIVERY_ERROR_CODES.STOPPED, 'the client is stopped');
+    this.#arena.writePair(messageId, json);
+    const a = this.#arena;
     const bytes = a.lastSecondBytes;
-    if (bytes > this.options.maxEventBytes) {
-      return this.refuse(
+    if (bytes > this.#options.maxEventBytes) {
+      return this.#refuse(
         messageId,
         DELIVERY_ERROR_CODES.INVALID_EVENT,
-        `event is ${bytes} bytes; the limit is ${this.options.maxEventBytes} bytes per event`,
+        `event of ${bytes} bytes is over maxEventBytes (${this.#options.maxEventBytes})`,
       );
     }
-    if (!this.dropOverflow(1, bytes)) {
-      this.stats.dropped++;
-      return this.refuse(messageId, DELIVERY_ERROR_CODES.QUEUE_FULL, 'the queue is full; the newest event was dropped');
+    if (!this.#dropOverflow(1, bytes)) {
+      this.#stats.dropped++;
+      return this.#refuse(messageId, DELIVERY_ERROR_CODES.QUEUE_FULL, 'queue full: newest event dropped');
     }
     try {
-      const stored = this.storage.append(messageId, json);
-      if (isPromise(stored)) stored.then(undefined, (err: unknown) => this.storageFailed('append', [messageId], err));
+      const stored = this.#storage.append(messageId, json);
+      if (isPromise(stored)) stored.then(undefined, (err: unknown) => this.#storageFailed('append', [messageId], err));
     } catch (err) {
-      this.storageFailed('append', [messageId], err);
+      this.#storageFailed('append', [messageId], err);
     }
-    const seq = ++this.seq;
-    this.queue.push(seq, a.lastChunk, a.lastOffset, a.lastFirstBytes, bytes);
-    if (this.queue.count >= this.options.flushAt) this.pump();
-    else if (this.intervalTimer === undefined) this.armInterval();
+    const seq = ++this.#seq;
+    this.#queue.push(seq, a.lastChunk, a.lastOffset, a.lastFirstBytes, bytes);
+    if (this.#queue.count >= this.#options.flushAt) this.#pump();
+    else if (this.#intervalTimer === undefined) this.#armInterval();
     return new QueuedEvent(seq, messageId, this);
   }
 
   /** @internal The outcome of the event with this seq, for its receipt. */
   outcome(seq: number, messageId: string): Promise<DeliveryResult> {
-    return this.outcomes.outcome(seq, messageId, this.isUnsettled(seq));
+    return this.#outcomes.outcome(seq, messageId, this.#isUnsettled(seq));
   }
 
   /** Resolves once everything enqueued so far is acknowledged or failed for good (or at `timeoutMs`). */
   flush(options: { timeoutMs?: number } = {}): Promise<FlushResult> {
-    const target = this.seq;
-    if (this.oldestUnsettledSeq() > target) return Promise.resolve({ pending: 0, timedOut: false });
-    this.drainTarget = Math.max(this.drainTarget, target);
+    const target = this.#seq;
+    if (this.#oldestUnsettledSeq() > target) return Promise.resolve({ pending: 0, timedOut: false });
+    this.#drainTarget = Math.max(this.#drainTarget, target);
     return new Promise<FlushResult>((resolve) => {
       const waiter: FlushWaiter = { target, resolve, timer: undefined };
       if (options.timeoutMs !== undefined) {
-        waiter.timer = this.scheduler.setTimeout(
+        waiter.timer = this.#scheduler.setTimeout(
           () => {
-            const i = this.waiters.indexOf(waiter);
-            if (i >= 0) this.waiters.splice(i, 1);
-            resolve({ pending: this.countUnsettledUpTo(target), timedOut: true });
+            const i = this.#waiters.indexOf(waiter);
+            if (i >= 0) this.#waiters.splice(i, 1);
+            resolve({ pending: this.#countUnsettledUpTo(target), timedOut: true });
           },
           options.timeoutMs,
           true,
         );
       }
-      this.waiters.push(waiter);
+      this.#waiters.push(waiter);
       // Someone now awaits: a pending retry must keep the process alive until it runs.
-      if (this.retryTimer !== undefined && !this.retryTimerKeepsAlive) this.armRetry();
-      this.pump();
+      if (this.#retryTimer !== undefined && !this.#retryTimerKeepsAlive) this.#armRetry();
+      this.#pump();
     });
   }
 
@@ -198,37 +197,35 @@ export class DeliveryEngine implements OutcomeSource {
    * `enqueue()` calls fail with STOPPED. Unacknowledged events stay in persistent storage.
    */
   async stop(options: { timeoutMs?: number } = {}): Promise<StopResult> {
-    const flushed = this.stopped ? { pending: 0, timedOut: false } : await this.flush(options);
-    this.stopped = true;
-    this.clearTimer('intervalTimer');
-    this.clearTimer('retryTimer');
+    const flushed = this.#stopped ? { pending: 0, timedOut: false } : await this.flush(options);
+    this.#stopped = true;
+    this.#intervalTimer = this.#clear(this.#intervalTimer);
+    this.#retryTimer = this.#clear(this.#retryTimer);
     const left: EventSlice[] = [];
-    for (const b of this.batches) left.push(b.events);
-    left.push(this.queue.shift(this.queue.count));
-    this.batches.clear();
-    this.inFlightEvents = 0;
-    this.inFlightBytes = 0;
-    const persistent = this.storage.persistent;
+    for (const b of this.#batches) left.push(b.events);
+    left.push(this.#queue.shift(this.#queue.count));
+    this.#batches.clear();
+    this.#inFlightEvents = 0;
+    this.#inFlightBytes = 0;
+    const persistent = this.#storage.persistent;
     let count = 0;
     for (const s of left) count += s.length;
     if (count > 0) {
-      if (!persistent) this.stats.dropped += count;
+      if (!persistent) this.#stats.dropped += count;
       const error = new DeliveryError(
         DELIVERY_ERROR_CODES.STOPPED,
-        persistent
-          ? `stopped with ${count} events unacknowledged; they stay in storage for the next start`
-          : `stopped with ${count} events unacknowledged and no persistent storage; they are lost`,
+        `stopped: ${count} events unacknowledged, ${persistent ? 'kept in storage' : 'lost (no persistent storage)'}`,
         { messageIds: left.flatMap((s) => s.ids()) },
       );
-      for (const s of left) this.settleFailed(s, error);
-      this.report(error);
+      for (const s of left) this.#settleFailed(s, error);
+      this.#report(error);
     }
     try {
-      await this.storage.close?.();
+      await this.#storage.close?.();
     } catch (err) {
-      this.storageFailed('close', [], err);
+      this.#storageFailed('close', [], err);
     }
-    for (const w of this.waiters.splice(0)) this.resolveWaiter(w, { pending: 0, timedOut: false });
+    for (const w of this.#waiters.splice(0)) this.#resolveWaiter(w, { pending: 0, timedOut: false });
     return {
       pending: flushed.pending,
       timedOut: flushed.timedOut,
@@ -238,23 +235,14 @@ export class DeliveryEngine implements OutcomeSource {
   }
 
   getStats(): DeliveryStats {
-    return { ...this.stats, queued: this.queue.count, inFlight: this.inFlightEvents };
+    return { ...this.#stats, queued: this.#queue.count, inFlight: this.#inFlightEvents };
   }
 
-  /** True when the queue (with in-flight events) is at or over its bounds. */
-  get full(): boolean {
-    const o = this.options;
-    return (
-      this.queue.count + this.inFlightEvents >= o.maxQueueEvents ||
-      this.queue.bytes + this.inFlightBytes >= o.maxQueueBytes
-    );
-  }
-
-  private refuse(messageId: string, code: DeliveryErrorCode, message: string): QueuedEvent {
+  #refuse(messageId: string, code: DeliveryErrorCode, message: string): QueuedEvent {
     const receipt = new QueuedEvent(0, messageId);
     const error = new DeliveryError(code, message, { messageIds: [messageId] });
     receipt.settle(false, error);
-    this.report(error);
+    this.#report(error);
     return receipt;
   }
 
@@ -263,158 +251,160 @@ export class DeliveryEngine implements OutcomeSource {
    * incoming event itself must be dropped (everything queued is in flight, or backpressure's
    * hard bound of twice the limits is reached).
    */
-  private dropOverflow(count: number, bytes: number): boolean {
-    const o = this.options;
+  #dropOverflow(count: number, bytes: number): boolean {
+    const o = this.#options;
     const factor = o.queueFullPolicy === 'backpressure' ? 2 : 1;
     const maxEvents = o.maxQueueEvents * factor;
     const maxBytes = o.maxQueueBytes * factor;
-    const needEvents = this.queue.count + this.inFlightEvents + count - maxEvents;
-    let needBytes = this.queue.bytes + this.inFlightBytes + bytes - maxBytes;
+    const needEvents = this.#queue.count + this.#inFlightEvents + count - maxEvents;
+    let needBytes = this.#queue.bytes + this.#inFlightBytes + bytes - maxBytes;
     if (needEvents <= 0 && needBytes <= 0) return true;
     if (o.queueFullPolicy === 'backpressure') return false;
     let n = 0;
-    while (n < this.queue.count && (n < needEvents || needBytes > 0)) {
-      needBytes -= this.queue.jsonLengths[this.queueIndex(n)] as number;
+    while (n < this.#queue.count && (n < needEvents || needBytes > 0)) {
+      needBytes -= this.#queue.jsonLengths[this.#queueIndex(n)] as number;
       n++;
     }
     if (n > 0) {
-      const dropped = this.queue.shift(n);
-      this.stats.dropped += dropped.length;
-      this.fail(dropped, DELIVERY_ERROR_CODES.QUEUE_FULL, `the queue is full; dropped the ${dropped.length} oldest`);
+      const dropped = this.#queue.shift(n);
+      this.#stats.dropped += dropped.length;
+      this.#fail(dropped, DELIVERY_ERROR_CODES.QUEUE_FULL, `queue full: dropped the ${dropped.length} oldest`);
     }
     return n >= needEvents && needBytes <= 0;
   }
 
   /** Array index of the queue's `n`-th oldest event. */
-  private queueIndex(n: number): number {
-    return this.queue.length - this.queue.count + n;
+  #queueIndex(n: number): number {
+    return this.#queue.length - this.#queue.count + n;
   }
 
-  private armInterval(): void {
-    this.intervalTimer = this.scheduler.setTimeout(
+  #armInterval(): void {
+    this.#intervalTimer = this.#scheduler.setTimeout(
       () => {
-        this.intervalTimer = undefined;
-        this.drainTarget = Math.max(this.drainTarget, this.seq);
-        this.pump();
+        this.#intervalTimer = undefined;
+        this.#drainTarget = Math.max(this.#drainTarget, this.#seq);
+        this.#pump();
       },
-      this.options.flushIntervalMs,
+      this.#options.flushIntervalMs,
       false,
     );
   }
 
-  private armRetry(): void {
-    this.clearTimer('retryTimer');
-    const keepAlive = this.waiters.length > 0;
-    this.retryTimerKeepsAlive = keepAlive;
-    this.retryTimer = this.scheduler.setTimeout(
+  #armRetry(): void {
+    this.#retryTimer = this.#clear(this.#retryTimer);
+    const keepAlive = this.#waiters.length > 0;
+    this.#retryTimerKeepsAlive = keepAlive;
+    this.#retryTimer = this.#scheduler.setTimeout(
       () => {
-        this.retryTimer = undefined;
-        this.pump();
+        this.#retryTimer = undefined;
+        this.#pump();
       },
-      Math.max(0, this.pausedUntil - this.scheduler.now()),
+      Math.max(0, this.#pausedUntil - this.#scheduler.now()),
       keepAlive,
     );
   }
 
-  private clearTimer(name: 'intervalTimer' | 'retryTimer'): void {
-    if (this[name] !== undefined) this.scheduler.clearTimeout(this[name]);
-    this[name] = undefined;
+  /** Clears a timer handle; returns undefined to store back. */
+  #clear(handle: unknown): undefined {
+    if (handle !== undefined) this.#scheduler.clearTimeout(handle);
+    return undefined;
   }
 
   /** Starts requests while there is capacity: batches awaiting a retry first, then new ones. */
-  private pump(): void {
-    if (this.stopped || this.loading) return;
-    if (this.pausedUntil > this.scheduler.now()) {
-      if (this.retryTimer === undefined) this.armRetry();
+  #pump(): void {
+    if (this.#stopped || this.#loading) return;
+    if (this.#pausedUntil > this.#scheduler.now()) {
+      if (this.#retryTimer === undefined) this.#armRetry();
       return;
     }
-    const o = this.options;
-    while (this.activeRequests < o.maxConcurrentRequests) {
+    const o = this.#options;
+    while (this.#activeRequests < o.maxConcurrentRequests) {
       let batch: Batch | undefined;
-      for (const b of this.batches) {
+      for (const b of this.#batches) {
         if (!b.sending) {
           batch = b;
           break;
         }
       }
       if (!batch) {
-        if (this.queue.count === 0 || (this.queue.count < o.flushAt && this.queue.headSeq > this.drainTarget)) break;
-        const events = this.queue.take(o.maxBatchEvents, o.maxBatchBytes - this.bodies.envelopeBytes);
+        if (this.#queue.count === 0 || (this.#queue.count < o.flushAt && this.#queue.headSeq > this.#drainTarget))
+          break;
+        const events = this.#queue.take(o.maxBatchEvents, o.maxBatchBytes - this.#bodies.envelopeBytes);
         batch = { events, attempts: 0, sending: false };
-        this.addBatch(batch);
+        this.#addBatch(batch);
       }
-      this.send(batch);
+      this.#send(batch);
     }
-    if (this.queue.count > 0 && this.intervalTimer === undefined) this.armInterval();
+    if (this.#queue.count > 0 && this.#intervalTimer === undefined) this.#armInterval();
   }
 
-  private addBatch(batch: Batch): void {
-    this.batches.add(batch);
-    this.inFlightEvents += batch.events.length;
-    this.inFlightBytes += batch.events.bytes;
+  #addBatch(batch: Batch): void {
+    this.#batches.add(batch);
+    this.#inFlightEvents += batch.events.length;
+    this.#inFlightBytes += batch.events.bytes;
   }
 
-  private removeBatch(batch: Batch): void {
-    this.batches.delete(batch);
-    this.inFlightEvents -= batch.events.length;
-    this.inFlightBytes -= batch.events.bytes;
+  #removeBatch(batch: Batch): void {
+    this.#batches.delete(batch);
+    this.#inFlightEvents -= batch.events.length;
+    this.#inFlightBytes -= batch.events.bytes;
   }
 
-  private send(batch: Batch): void {
+  #send(batch: Batch): void {
     batch.sending = true;
-    this.activeRequests++;
-    const sentAt = new Date(this.scheduler.now()).toISOString();
-    const outgoing = this.bodies.build(batch.events, batch.attempts, sentAt);
+    this.#activeRequests++;
+    const sentAt = new Date(this.#scheduler.now()).toISOString();
+    const outgoing = this.#bodies.build(batch.events, batch.attempts, sentAt);
     batch.buffer = outgoing.buffer;
     let sending: Promise<TransportResult>;
     try {
-      sending = this.transport.send(outgoing);
+      sending = this.#transport.send(outgoing);
     } catch (err) {
       sending = Promise.reject(err);
     }
     sending.then(
-      (result) => this.acknowledged(batch, result),
-      (err: unknown) => this.failed(batch, err),
+      (result) => this.#acknowledged(batch, result),
+      (err: unknown) => this.#failed(batch, err),
     );
   }
 
-  private finishRequest(batch: Batch): void {
-    this.activeRequests--;
+  #finishRequest(batch: Batch): void {
+    this.#activeRequests--;
     batch.sending = false;
-    if (batch.buffer) this.bodies.release(batch.buffer);
+    if (batch.buffer) this.#bodies.release(batch.buffer);
     batch.buffer = undefined;
   }
 
-  private acknowledged(batch: Batch, result: TransportResult): void {
-    if (this.stopped || !this.batches.has(batch)) return;
-    this.finishRequest(batch);
-    this.removeBatch(batch);
-    this.consecutiveFailures = 0;
+  #acknowledged(batch: Batch, result: TransportResult): void {
+    if (this.#stopped || !this.#batches.has(batch)) return;
+    this.#finishRequest(batch);
+    this.#removeBatch(batch);
+    this.#consecutiveFailures = 0;
     const events = batch.events;
     const refused = matchRejections(events, result.rejected ?? []);
     for (let i = 0; i < events.length; i++) {
       const r = refused.get(i);
       const seq = events.seqs[i] as number;
       if (!r) {
-        this.outcomes.settle(seq, () => events.id(i), undefined);
+        this.#outcomes.settle(seq, () => events.id(i), undefined);
         continue;
       }
       const error = new DeliveryError(DELIVERY_ERROR_CODES.REJECTED, `collector rejected the event: ${r.reason}`, {
         messageIds: [events.id(i)],
         reason: r.code,
       });
-      this.outcomes.settle(seq, () => events.id(i), error);
-      this.report(error);
+      this.#outcomes.settle(seq, () => events.id(i), error);
+      this.#report(error);
     }
-    this.stats.rejected += refused.size;
-    this.stats.delivered += events.length - refused.size;
-    this.removeFromStorage(events);
-    this.afterSettle();
+    this.#stats.rejected += refused.size;
+    this.#stats.delivered += events.length - refused.size;
+    this.#removeFromStorage(events);
+    this.#afterSettle();
   }
 
-  private failed(batch: Batch, err: unknown): void {
-    if (this.stopped || !this.batches.has(batch)) return;
-    this.finishRequest(batch);
+  #failed(batch: Batch, err: unknown): void {
+    if (this.#stopped || !this.#batches.has(batch)) return;
+    this.#finishRequest(batch);
     const error =
       err instanceof TransportError
         ? err
@@ -422,31 +412,31 @@ export class DeliveryEngine implements OutcomeSource {
             retryable: true,
             cause: err,
           });
-    if (error.retryable && batch.attempts < this.options.maxRetries) {
+    if (error.retryable && batch.attempts < this.#options.maxRetries) {
       batch.attempts++;
-      this.stats.retries++;
-      const delay = backoffDelayMs(this.consecutiveFailures, this.options.backoff, error.retryAfterMs, this.random);
-      if (this.consecutiveFailures === 0) this.onWarn(`delivery failed, retrying: ${error.message}`, error);
-      this.consecutiveFailures++;
-      this.pausedUntil = Math.max(this.pausedUntil, this.scheduler.now() + delay);
-      this.armRetry();
+      this.#stats.retries++;
+      const delay = backoffDelayMs(this.#consecutiveFailures, this.#options.backoff, error.retryAfterMs, this.#random);
+      if (this.#consecutiveFailures === 0) this.#onWarn(`delivery failed, retrying: ${error.message}`, error);
+      this.#consecutiveFailures++;
+      this.#pausedUntil = Math.max(this.#pausedUntil, this.#scheduler.now() + delay);
+      this.#armRetry();
       return;
     }
-    this.removeBatch(batch);
+    this.#removeBatch(batch);
     const events = batch.events;
     if (!error.retryable && STATUS_SPLITTABLE.has(error.status ?? 0) && events.length > 1) {
       // No per-event verdict: halve the batch until the refused event is alone, so one bad
       // event cannot take its neighbours down with it.
       const half = Math.ceil(events.length / 2);
-      this.addBatch({ events: events.slice(0, half), attempts: batch.attempts, sending: false });
-      this.addBatch({ events: events.slice(half, events.length), attempts: batch.attempts, sending: false });
-      this.pump();
+      this.#addBatch({ events: events.slice(0, half), attempts: batch.attempts, sending: false });
+      this.#addBatch({ events: events.slice(half, events.length), attempts: batch.attempts, sending: false });
+      this.#pump();
       return;
     }
     const retryable = error.retryable;
-    if (retryable) this.stats.dropped += events.length;
-    else this.stats.rejected += events.length;
-    this.fail(
+    if (retryable) this.#stats.dropped += events.length;
+    else this.#stats.rejected += events.length;
+    this.#fail(
       events,
       retryable ? DELIVERY_ERROR_CODES.RETRIES_EXHAUSTED : DELIVERY_ERROR_CODES.REJECTED,
       retryable
@@ -455,44 +445,44 @@ export class DeliveryEngine implements OutcomeSource {
       error.status === undefined ? undefined : String(error.status),
       error,
     );
-    this.afterSettle();
+    this.#afterSettle();
   }
 
   /** Settles events as not delivered, forgets them in storage, reports once. */
-  private fail(events: EventSlice, code: DeliveryErrorCode, message: string, reason?: string, cause?: unknown): void {
+  #fail(events: EventSlice, code: DeliveryErrorCode, message: string, reason?: string, cause?: unknown): void {
     const error = new DeliveryError(code, message, { messageIds: events.ids(), reason, cause });
-    this.settleFailed(events, error);
-    this.removeFromStorage(events);
-    this.report(error);
+    this.#settleFailed(events, error);
+    this.#removeFromStorage(events);
+    this.#report(error);
   }
 
-  private settleFailed(events: EventSlice, error: KimlikError): void {
-    for (let i = 0; i < events.length; i++) this.outcomes.settle(events.seqs[i] as number, () => events.id(i), error);
+  #settleFailed(events: EventSlice, error: KimlikError): void {
+    for (let i = 0; i < events.length; i++) this.#outcomes.settle(events.seqs[i] as number, () => events.id(i), error);
   }
 
-  private report(error: KimlikError): void {
+  #report(error: KimlikError): void {
     try {
-      this.onError(error);
+      this.#onError(error);
     } catch (err) {
       // A throwing onError must not break delivery; surface it as a warning instead.
-      this.onWarn(`onError threw: ${(err as Error)?.message ?? String(err)}`);
+      this.#onWarn(`onError threw: ${(err as Error)?.message ?? String(err)}`);
     }
   }
 
-  private removeFromStorage(events: EventSlice): void {
+  #removeFromStorage(events: EventSlice): void {
     // Memory storage keeps nothing; decoding the IDs would be wasted work.
-    if (events.length === 0 || this.storage instanceof MemoryStorage) return;
+    if (events.length === 0 || this.#storage instanceof MemoryStorage) return;
     const ids = events.ids();
     try {
-      const removed = this.storage.remove(ids);
-      if (isPromise(removed)) removed.then(undefined, (err: unknown) => this.storageFailed('remove', ids, err));
+      const removed = this.#storage.remove(ids);
+      if (isPromise(removed)) removed.then(undefined, (err: unknown) => this.#storageFailed('remove', ids, err));
     } catch (err) {
-      this.storageFailed('remove', ids, err);
+      this.#storageFailed('remove', ids, err);
     }
   }
 
-  private storageFailed(operation: string, ids: readonly string[], err: unknown): void {
-    this.report(
+  #storageFailed(operation: string, ids: readonly string[], err: unknown): void {
+    this.#report(
       new DeliveryError(
         DELIVERY_ERROR_CODES.STORAGE,
         `storage ${operation} failed: ${(err as Error)?.message ?? String(err)}`,
@@ -501,48 +491,49 @@ export class DeliveryEngine implements OutcomeSource {
     );
   }
 
-  private afterSettle(): void {
-    if (this.waiters.length > 0) {
-      const oldest = this.oldestUnsettledSeq();
-      for (let i = this.waiters.length - 1; i >= 0; i--) {
-        const w = this.waiters[i] as FlushWaiter;
+  #afterSettle(): void {
+    if (this.#waiters.length > 0) {
+      const oldest = this.#oldestUnsettledSeq();
+      for (let i = this.#waiters.length - 1; i >= 0; i--) {
+        const w = this.#waiters[i] as FlushWaiter;
         if (oldest > w.target) {
-          this.waiters.splice(i, 1);
-          this.resolveWaiter(w, { pending: 0, timedOut: false });
+          this.#waiters.splice(i, 1);
+          this.#resolveWaiter(w, { pending: 0, timedOut: false });
         }
       }
     }
-    this.pump();
+    this.#pump();
   }
 
-  private resolveWaiter(w: FlushWaiter, result: FlushResult): void {
-    if (w.timer !== undefined) this.scheduler.clearTimeout(w.timer);
+  #resolveWaiter(w: FlushWaiter, result: FlushResult): void {
+    if (w.timer !== undefined) this.#scheduler.clearTimeout(w.timer);
     w.resolve(result);
   }
 
-  private isUnsettled(seq: number): boolean {
-    if (seq >= this.queue.headSeq && seq <= this.queue.tailSeq) return true;
-    for (const b of this.batches) {
+  #isUnsettled(seq: number): boolean {
+    // New events join the queue's tail and leave from its head, so it holds every seq from its head on.
+    if (seq >= this.#queue.headSeq && seq <= this.#seq) return true;
+    for (const b of this.#batches) {
       const e = b.events;
       if (e.length > 0 && seq >= (e.seqs[0] as number) && seq <= (e.seqs[e.length - 1] as number)) return true;
     }
     return false;
   }
 
-  private oldestUnsettledSeq(): number {
-    let min = this.queue.headSeq;
-    for (const b of this.batches) {
+  #oldestUnsettledSeq(): number {
+    let min = this.#queue.headSeq;
+    for (const b of this.#batches) {
       const first = b.events.seqs[0];
       if (b.events.length > 0 && first !== undefined && first < min) min = first;
     }
     return min;
   }
 
-  private countUnsettledUpTo(target: number): number {
+  #countUnsettledUpTo(target: number): number {
     let n = 0;
-    for (const b of this.batches)
+    for (const b of this.#batches)
       for (let i = 0; i < b.events.length; i++) if ((b.events.seqs[i] as number) <= target) n++;
-    return n + this.queue.countUpTo(target);
+    return n + this.#queue.countUpTo(target);
   }
 }
 

@@ -32,35 +32,35 @@ export interface OutcomeSource {
  * (`then`/`await`). The engine keeps no reference to it — a fire-and-forget burst leaves nothing
  * per event on the JS heap — and answers `outcome(seq)` when asked.
  */
-export class QueuedEvent implements Promise<DeliveryResult>, DeliveryReceipt {
+export class QueuedEvent implements DeliveryReceipt {
   readonly messageId: string;
   /** Position in enqueue order (restored events come first). */
   readonly seq: number;
-  private readonly source: OutcomeSource | undefined;
-  private result: DeliveryResult | undefined;
-  private promise: Promise<DeliveryResult> | undefined;
+  readonly #source: OutcomeSource | undefined;
+  #result: DeliveryResult | undefined;
+  #promise: Promise<DeliveryResult> | undefined;
 
   constructor(seq: number, messageId: string, source?: OutcomeSource) {
     this.seq = seq;
     this.messageId = messageId;
-    this.source = source;
+    this.#source = source;
   }
 
   /** Settles a receipt the engine did not queue (refused at once). */
   settle(delivered: boolean, error?: KimlikError): void {
-    if (this.result) return;
-    this.result = error ? { messageId: this.messageId, delivered, error } : { messageId: this.messageId, delivered };
+    if (this.#result) return;
+    this.#result = error ? { messageId: this.messageId, delivered, error } : { messageId: this.messageId, delivered };
   }
 
-  private asPromise(): Promise<DeliveryResult> {
-    if (!this.promise) {
-      this.promise = this.result
-        ? Promise.resolve(this.result)
-        : this.source
-          ? this.source.outcome(this.seq, this.messageId)
+  #asPromise(): Promise<DeliveryResult> {
+    if (!this.#promise) {
+      this.#promise = this.#result
+        ? Promise.resolve(this.#result)
+        : this.#source
+          ? this.#source.outcome(this.seq, this.messageId)
           : Promise.resolve({ messageId: this.messageId, delivered: false });
     }
-    return this.promise;
+    return this.#promise;
   }
 
   // biome-ignore lint/suspicious/noThenProperty: the lazy delivery promise is a real thenable on purpose
@@ -68,18 +68,6 @@ export class QueuedEvent implements Promise<DeliveryResult>, DeliveryReceipt {
     onFulfilled?: ((value: DeliveryResult) => T1 | PromiseLike<T1>) | null,
     onRejected?: ((reason: unknown) => T2 | PromiseLike<T2>) | null,
   ): Promise<T1 | T2> {
-    return this.asPromise().then(onFulfilled, onRejected);
-  }
-
-  catch<T = never>(onRejected?: ((reason: unknown) => T | PromiseLike<T>) | null): Promise<DeliveryResult | T> {
-    return this.asPromise().catch(onRejected);
-  }
-
-  finally(onFinally?: (() => void) | null): Promise<DeliveryResult> {
-    return this.asPromise().finally(onFinally);
-  }
-
-  get [Symbol.toStringTag](): string {
-    return 'Promise';
+    return this.#asPromise().then(onFulfilled, onRejected);
   }
 }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ByteArena } from './byte-arena.js';
+import { ByteArena, utf8Decoder } from './byte-arena.js';
+import type { EventSlice } from './event-ring.js';
 import { EventRing } from './event-ring.js';
+
+/** The serialized event `i` of a slice (after its messageId's bytes in the chunk). */
+const json = (s: EventSlice, i: number) => {
+  const at = (s.offsets[i] as number) + (s.idLengths[i] as number);
+  return utf8Decoder.decode((s.chunks[i] as Uint8Array).subarray(at, at + (s.jsonLengths[i] as number)));
+};
 
 function ring(n: number, arena = new ByteArena(256), jsonOf = (i: number) => `{"i":${i}}`) {
   const r = new EventRing(2);
@@ -17,8 +24,8 @@ describe('EventRing', () => {
     expect(r.count).toBe(100);
     const all = r.take(1000, 1e9);
     expect(all.id(0)).toBe('id-1');
-    expect(all.json(99)).toBe('{"i":100,"name":"Çağrı"}');
-    expect(all.bytes).toBe(all.ids().reduce((n, _, i) => n + new TextEncoder().encode(all.json(i)).length, 0));
+    expect(json(all, 99)).toBe('{"i":100,"name":"Çağrı"}');
+    expect(all.bytes).toBe(all.ids().reduce((n, _, i) => n + new TextEncoder().encode(json(all, i)).length, 0));
     expect(r.count).toBe(0);
     expect(r.headSeq).toBe(Number.POSITIVE_INFINITY);
   });
@@ -43,6 +50,5 @@ describe('EventRing', () => {
     expect(r.count).toBe(1002);
     expect(r.headSeq).toBe(-1);
     expect(r.take(3, 1e9).ids()).toEqual(['id-1', 'id-2', 'id-5001']);
-    expect(r.tailSeq).toBe(6000);
   });
 });

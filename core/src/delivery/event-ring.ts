@@ -30,12 +30,6 @@ export class EventSlice {
     return utf8Decoder.decode((this.chunks[i] as Uint8Array).subarray(at, at + (this.idLengths[i] as number)));
   }
 
-  /** The serialized event `i`. */
-  json(i: number): string {
-    const at = (this.offsets[i] as number) + (this.idLengths[i] as number);
-    return utf8Decoder.decode((this.chunks[i] as Uint8Array).subarray(at, at + (this.jsonLengths[i] as number)));
-  }
-
   ids(): string[] {
     const out = new Array<string>(this.length);
     for (let i = 0; i < this.length; i++) out[i] = this.id(i);
@@ -43,7 +37,7 @@ export class EventSlice {
   }
 
   push(seq: number, chunk: Uint8Array, offset: number, idLength: number, jsonLength: number): void {
-    if (this.length === this.seqs.length) this.grow(this.length * 2);
+    if (this.length === this.seqs.length) this.grow(Math.max(16, this.length * 2));
     const i = this.length++;
     this.seqs[i] = seq;
     this.offsets[i] = offset;
@@ -55,53 +49,50 @@ export class EventSlice {
 
   /** Events `from` (inclusive) to `to` (exclusive) as a new slice. */
   slice(from: number, to: number): EventSlice {
-    const s = new EventSlice(Math.max(1, to - from));
+    const s = new EventSlice(0);
     s.length = to - from;
-    s.seqs.set(this.seqs.subarray(from, to));
-    s.offsets.set(this.offsets.subarray(from, to));
-    s.idLengths.set(this.idLengths.subarray(from, to));
-    s.jsonLengths.set(this.jsonLengths.subarray(from, to));
+    s.seqs = this.seqs.slice(from, to);
+    s.offsets = this.offsets.slice(from, to);
+    s.idLengths = this.idLengths.slice(from, to);
+    s.jsonLengths = this.jsonLengths.slice(from, to);
     s.chunks = this.chunks.slice(from, to);
     for (let i = 0; i < s.length; i++) s.bytes += s.jsonLengths[i] as number;
     return s;
   }
 
   protected grow(capacity: number): void {
-    const grow = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
-      const b = make(capacity);
-      b.set(a.subarray(0, Math.min(a.length, capacity)));
-      return b;
-    };
-    this.seqs = grow(this.seqs, (n) => new Float64Array(n));
-    this.offsets = grow(this.offsets, (n) => new Float64Array(n));
-    this.idLengths = grow(this.idLengths, (n) => new Int32Array(n));
-    this.jsonLengths = grow(this.jsonLengths, (n) => new Int32Array(n));
+    this.seqs = resized(this.seqs, capacity, this.length);
+    this.offsets = resized(this.offsets, capacity, this.length);
+    this.idLengths = resized(this.idLengths, capacity, this.length);
+    this.jsonLengths = resized(this.jsonLengths, capacity, this.length);
   }
+}
+
+function resized<T extends Float64Array | Int32Array>(array: T, capacity: number, used: number): T {
+  const copy = new (array.constructor as new (n: number) => T)(capacity);
+  copy.set(array.subarray(0, used));
+  return copy;
 }
 
 /** The queue of events not yet in a batch: an `EventSlice` consumed from the head, in seq order. */
 export class EventRing extends EventSlice {
-  private head = 0;
+  #head = 0;
 
   get count(): number {
-    return this.length - this.head;
+    return this.length - this.#head;
   }
 
   /** Seq of the oldest queued event, or Infinity. */
   get headSeq(): number {
-    return this.head < this.length ? (this.seqs[this.head] as number) : Number.POSITIVE_INFINITY;
-  }
-
-  get tailSeq(): number {
-    return this.head < this.length ? (this.seqs[this.length - 1] as number) : Number.NEGATIVE_INFINITY;
+    return this.#head < this.length ? (this.seqs[this.#head] as number) : Infinity;
   }
 
   /** Removes up to `maxEvents` from the head while their JSON fits `maxBytes` (plus a comma each); at least one. */
   take(maxEvents: number, maxBytes: number): EventSlice {
     let n = 0;
     let size = 0;
-    while (n < maxEvents && this.head + n < this.length) {
-      const b = (this.jsonLengths[this.head + n] as number) + 1;
+    while (n < maxEvents && this.#head + n < this.length) {
+      const b = (this.jsonLengths[this.#head + n] as number) + 1;
       if (n > 0 && size + b > maxBytes) break;
       size += b;
       n++;
@@ -111,22 +102,22 @@ export class EventRing extends EventSlice {
 
   /** Removes the `n` oldest events. */
   shift(n: number): EventSlice {
-    const out = this.slice(this.head, this.head + n);
-    for (let i = this.head; i < this.head + n; i++) this.chunks[i] = undefined;
-    this.head += n;
+    const out = this.slice(this.#head, this.#head + n);
+    for (let i = this.#head; i < this.#head + n; i++) this.chunks[i] = undefined;
+    this.#head += n;
     this.bytes -= out.bytes;
-    if (this.head === this.length) {
-      this.head = 0;
+    if (this.#head === this.length) {
+      this.#head = 0;
       this.length = 0;
       this.chunks = [];
-    } else if (this.head > 4096 && this.head * 2 > this.length) this.compact();
+    } else if (this.#head > 4096 && this.#head * 2 > this.length) this.#compact();
     return out;
   }
 
   /** Events in front of the queue (restored from storage after newer ones arrived). */
   prepend(events: EventSlice): void {
-    const rest = this.slice(this.head, this.length);
-    this.head = 0;
+    const rest = this.slice(this.#head, this.length);
+    this.#head = 0;
     this.length = 0;
     this.bytes = 0;
     this.chunks = [];
@@ -146,19 +137,18 @@ export class EventRing extends EventSlice {
   /** Queued events with seq <= `target`. */
   countUpTo(target: number): number {
     let n = 0;
-    for (let i = this.head; i < this.length && (this.seqs[i] as number) <= target; i++) n++;
+    for (let i = this.#head; i < this.length && (this.seqs[i] as number) <= target; i++) n++;
     return n;
   }
 
-  private compact(): void {
-    const rest = this.slice(this.head, this.length);
+  #compact(): void {
+    const rest = this.slice(this.#head, this.length);
     this.seqs = rest.seqs;
     this.offsets = rest.offsets;
     this.idLengths = rest.idLengths;
     this.jsonLengths = rest.jsonLengths;
     this.chunks = rest.chunks;
     this.length = rest.length;
-    this.head = 0;
-    if (this.seqs.length < 16) this.grow(16);
+    this.#head = 0;
   }
 }

@@ -88,10 +88,7 @@ export function resolveDeliveryOptions(options: DeliveryOptions = {}): ResolvedD
     throw new InvalidOptionError('queueFullPolicy', `write 'drop-oldest' or 'backpressure', got ${o.queueFullPolicy}`);
   }
   if (o.maxEventBytes > o.maxBatchBytes - 128) {
-    throw new InvalidOptionError(
-      'maxEventBytes',
-      `must leave room for the batch envelope: at most maxBatchBytes - 128`,
-    );
+    throw new InvalidOptionError('maxEventBytes', 'must be at most maxBatchBytes - 128 (room for the envelope)');
   }
   if (o.retryMaxMs < o.retryBaseMs) {
     throw new InvalidOptionError('retryMaxMs', `must be >= retryBaseMs (${o.retryBaseMs})`);

@@ -1,5 +1,4 @@
 import type { KimlikError } from '../errors.js';
-import { DELIVERY_ERROR_CODES, DeliveryError } from './errors.js';
 import type { DeliveryResult } from './event-queue.js';
 
 /** Failures remembered for receipts awaited late; beyond this the oldest outcomes are forgotten. */
@@ -11,46 +10,42 @@ const MAX_REMEMBERED_FAILURES = 100_000;
  * unsettled wait here.
  */
 export class OutcomeBook {
-  private readonly waiting = new Map<number, ((result: DeliveryResult) => void)[]>();
-  private readonly failures = new Map<number, KimlikError>();
-  private forgottenUpTo = Number.NEGATIVE_INFINITY;
+  readonly #waiting = new Map<number, ((result: DeliveryResult) => void)[]>();
+  readonly #failures = new Map<number, KimlikError>();
+  #forgottenUpTo = -Infinity;
 
-  /** The outcome for a receipt; `unsettled` says whether the event is still queued or in flight. */
+  /**
+   * The outcome for a receipt; `unsettled` says whether the event is still queued or in flight.
+   * A failure forgotten (beyond the bound) reads as `delivered: false` without an error.
+   */
   outcome(seq: number, messageId: string, unsettled: boolean): Promise<DeliveryResult> {
-    const error = this.failures.get(seq);
-    if (error) return Promise.resolve({ messageId, delivered: false, error });
-    if (unsettled) {
+    const error = this.#failures.get(seq);
+    if (!error && unsettled) {
       return new Promise((resolve) => {
-        const list = this.waiting.get(seq);
+        const list = this.#waiting.get(seq);
         if (list) list.push(resolve);
-        else this.waiting.set(seq, [resolve]);
+        else this.#waiting.set(seq, [resolve]);
       });
     }
-    if (seq <= this.forgottenUpTo) {
-      const unknown = new DeliveryError(
-        DELIVERY_ERROR_CODES.RETRIES_EXHAUSTED,
-        'the outcome of this event is no longer known (awaited long after it settled, among many failures)',
-        { messageIds: [messageId] },
-      );
-      return Promise.resolve({ messageId, delivered: false, error: unknown });
-    }
-    return Promise.resolve({ messageId, delivered: true });
+    return Promise.resolve(
+      error ? { messageId, delivered: false, error } : { messageId, delivered: seq > this.#forgottenUpTo },
+    );
   }
 
   /** Records how the event with this seq ended; `id` is called only if a receipt waits for it. */
   settle(seq: number, id: () => string, error: KimlikError | undefined): void {
     if (error) {
-      this.failures.set(seq, error);
-      if (this.failures.size > MAX_REMEMBERED_FAILURES) {
-        const oldest = this.failures.keys().next().value as number;
-        this.failures.delete(oldest);
-        this.forgottenUpTo = Math.max(this.forgottenUpTo, oldest);
+      this.#failures.set(seq, error);
+      if (this.#failures.size > MAX_REMEMBERED_FAILURES) {
+        const oldest = this.#failures.keys().next().value as number;
+        this.#failures.delete(oldest);
+        this.#forgottenUpTo = Math.max(this.#forgottenUpTo, oldest);
       }
     }
-    if (this.waiting.size === 0) return;
-    const list = this.waiting.get(seq);
+    if (this.#waiting.size === 0) return;
+    const list = this.#waiting.get(seq);
     if (!list) return;
-    this.waiting.delete(seq);
+    this.#waiting.delete(seq);
     const messageId = id();
     const result: DeliveryResult = error ? { messageId, delivered: false, error } : { messageId, delivered: true };
     for (const resolve of list) resolve(result);
