@@ -252,3 +252,25 @@ describe.skipIf(!hasChromium)('dashboard at /ui in Chromium (needs /usr/bin/chro
     expect(byEmail.status).toBe(404);
   });
 });
+
+describe.skipIf(!hasChromium)('a new user (needs /usr/bin/chromium and `npm run build`)', () => {
+  test('opens the demo page, follows its dashboard link, signs in and sees the demo page view', async () => {
+    const fresh = await startTestCollector();
+    const b = await launchBrowser();
+    try {
+      const demo = await b.newPage();
+      await demo.goto(`${fresh.url}/`);
+      // The demo page's SDK sends a page view on load (delivered before the dashboard opens).
+      await expect.poll(async () => (await fresh.storedEvents()).length, { timeout: 10_000 }).toBeGreaterThan(0);
+      await demo.getByRole('link', { name: 'dashboard' }).click();
+      await demo.getByLabel('Admin key').fill(fresh.adminKey);
+      await demo.getByRole('button', { name: 'Sign in' }).click();
+      await demo.locator('.row .badge.page').first().waitFor({ timeout: 5000 });
+      expect(await demo.getByText('Waiting for the first event').count()).toBe(0);
+      expect(b.pageErrors).toEqual([]);
+    } finally {
+      await b.close();
+      await fresh.close();
+    }
+  });
+});

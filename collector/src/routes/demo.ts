@@ -41,6 +41,7 @@ ${snippet}
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}pre{background:#f4f4f4;padding:1rem;overflow:auto;white-space:pre-wrap;word-break:break-all}</style>
 </head><body>
 <h1>Kimlik collector is running</h1>
+<p><strong>See your events arrive:</strong> open the <a id="dashboard" href="/ui">dashboard</a> and sign in with the admin key printed when the collector first started.</p>
 <p>This page runs the browser SDK (<a href="/kimlik.js">/kimlik.js</a>) through the snippet below, which sent a page view when it loaded.</p>
 <p><button id="send" type="button">Track a test event</button> <button id="login" type="button">Identify as ada@example.com</button> <button id="logout" type="button">Reset (log out)</button></p>
 <pre id="user">loading…</pre>
