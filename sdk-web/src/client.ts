@@ -35,30 +35,30 @@ type Inner = QueueStorage & { clear?(): Promise<void> };
 export class Client {
   o: ResolvedWebOptions | undefined;
   id: IdentityStore | undefined;
-  private readonly plugins: Plugin[] = [];
+  readonly #plugins: Plugin[] = [];
   /** Events made by the page, not yet handed to storage (drained in a microtask or at page exit). */
-  private made: WireEvent[] = [];
+  #made: WireEvent[] = [];
   /** Events handed over before this tab knew whether it leads. */
-  private parked: [string, string][] = [];
+  #parked: [string, string][] = [];
   /** Unacknowledged events the leader's engine holds, by messageId, oldest first (for page exit). */
-  private readonly held = new Map<string, string>();
+  readonly #held = new Map<string, string>();
   /** This tab's events while following, for page exit. */
-  private readonly mine = new Map<string, string>();
-  private engine: DeliveryEngine | undefined;
-  private storage: Inner | undefined;
-  private channel: BroadcastChannel | undefined;
+  readonly #mine = new Map<string, string>();
+  #engine: DeliveryEngine | undefined;
+  #storage: Inner | undefined;
+  #channel: BroadcastChannel | undefined;
   /** null until the election answered. */
-  private leading: boolean | null = null;
-  private state: ConsentState = 'granted';
-  private waiters: (() => void)[] = [];
-  private readonly readyPromise: Promise<void>;
-  private resolveReady!: () => void;
-  private bodyFields = '';
-  private exitedAt = 0;
+  #leading: boolean | null = null;
+  #state: ConsentState = 'granted';
+  #waiters: (() => void)[] = [];
+  readonly #readyPromise: Promise<void>;
+  #resolveReady!: () => void;
+  #bodyFields = '';
+  #exitedAt = 0;
 
   constructor() {
-    this.readyPromise = new Promise((resolve) => {
-      this.resolveReady = resolve;
+    this.#readyPromise = new Promise((resolve) => {
+      this.#resolveReady = resolve;
     });
   }
 
@@ -68,29 +68,29 @@ export class Client {
     this.o = o;
     const report = (e: KimlikError) => this.report(e);
     this.id = new IdentityStore(o.storagePrefix, o.cookieDomain, o.cookieDays, report);
-    this.bodyFields = `"writeKey":${JSON.stringify(o.writeKey)}`;
+    this.#bodyFields = `"writeKey":${JSON.stringify(o.writeKey)}`;
     const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
     const signal = o.respectPrivacySignals && (nav.globalPrivacyControl || nav.doNotTrack === '1');
-    this.setConsent(signal ? 'denied' : o.consent, false);
-    const exit = () => this.exit();
+    this.#setConsent(signal ? 'denied' : o.consent, false);
+    const exit = () => this.#exit();
     addEventListener('pagehide', exit);
     addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && exit());
-    addEventListener('online', () => this.wake());
+    addEventListener('online', () => this.#wake());
     if (o.autoPage) {
       this.page();
       watchHistory(() => this.guard(() => this.page()));
     }
-    void this.connect()
+    void this.#connect()
       .catch((e: unknown) => {
         this.report(e);
         // Whatever failed, events must not stay parked: this tab sends them itself.
-        if (this.leading === null) this.role(true);
+        if (this.#leading === null) this.#role(true);
       })
-      .then(this.resolveReady);
+      .then(this.#resolveReady);
   }
 
   /** Opens the IndexedDB queue (memory when storage is blocked) and joins the election. */
-  private async connect(): Promise<void> {
+  async #connect(): Promise<void> {
     const o = this.o as ResolvedWebOptions;
     const name = `${o.storagePrefix}-queue`;
     let inner: Inner;
@@ -101,25 +101,25 @@ export class Client {
       this.report(new KimlikError(WEB_ERROR_CODES.STORAGE, 'IndexedDB is unavailable; queueing in memory', { cause }));
       inner = new MemoryStorage();
     }
-    this.storage = inner;
+    this.#storage = inner;
     // Consent denied at start (option or privacy signal): an earlier visit's queue goes too.
-    if (this.state === 'denied') await inner.clear?.();
-    if (!inner.persistent) return this.role(true);
+    if (this.#state === 'denied') await inner.clear?.();
+    if (!inner.persistent) return this.#role(true);
     // Without BroadcastChannel (Safari < 15.4) the leader still finds other tabs' events in the
     // database when it starts; they just wait for the next leader or load.
     if (typeof BroadcastChannel === 'function') {
-      this.channel = new BroadcastChannel(name);
-      this.channel.onmessage = ({ data }: MessageEvent) =>
+      this.#channel = new BroadcastChannel(name);
+      this.#channel.onmessage = ({ data }: MessageEvent) =>
         this.guard(() => {
-          if (typeof data === 'string') this.setConsent(data as ConsentState, false);
-          else if (this.engine && !this.held.has(data[0])) this.engine.enqueue(data[0], data[1]);
+          if (typeof data === 'string') this.#setConsent(data as ConsentState, false);
+          else if (this.#engine && !this.#held.has(data[0])) this.#engine.enqueue(data[0], data[1]);
         });
     }
     await new Promise<void>((resolve) =>
       electLeader(
         name,
         (leading) => {
-          this.role(leading);
+          this.#role(leading);
           resolve();
         },
         (e) => this.report(e),
@@ -127,27 +127,27 @@ export class Client {
     );
   }
 
-  private role(leading: boolean): void {
-    this.leading = leading;
+  #role(leading: boolean): void {
+    this.#leading = leading;
     if (leading) {
-      if (!this.engine) this.lead();
-    } else if (this.engine) {
+      if (!this.#engine) this.#lead();
+    } else if (this.#engine) {
       // Only a lease can be lost (Web Locks are held until the tab goes): hand the queue back to
       // the database, where the new leader loads it.
-      void this.engine.stop({ timeoutMs: 0 });
-      this.engine = undefined;
-      this.waiters = [];
-      this.held.clear();
+      void this.#engine.stop({ timeoutMs: 0 });
+      this.#engine = undefined;
+      this.#waiters = [];
+      this.#held.clear();
     }
-    for (const [id, json] of this.parked.splice(0)) this.hand(id, json);
+    for (const [id, json] of this.#parked.splice(0)) this.#hand(id, json);
   }
 
   /** Becomes the sending tab: an engine over the shared queue, restoring what it holds. */
-  private lead(): void {
+  #lead(): void {
     const o = this.o as ResolvedWebOptions;
-    const inner = this.storage as Inner;
-    const held = this.held;
-    this.mine.clear();
+    const inner = this.#storage as Inner;
+    const held = this.#held;
+    this.#mine.clear();
     const storage: QueueStorage = {
       persistent: inner.persistent,
       load: async () => {
@@ -165,29 +165,29 @@ export class Client {
         return inner.remove(ids);
       },
     };
-    this.engine = new DeliveryEngine(o.delivery, {
+    this.#engine = new DeliveryEngine(o.delivery, {
       storage,
       transport: {
         send: (batch) =>
-          this.gate().then(() => postBatch(`${o.endpoint}/v1/batch`, batch.bytes as Uint8Array<ArrayBuffer>)),
+          this.#gate().then(() => postBatch(`${o.endpoint}/v1/batch`, batch.bytes as Uint8Array<ArrayBuffer>)),
       },
       bodyFields: { writeKey: o.writeKey },
       onError: (e) => this.report(e),
     });
-    this.engine.start().catch((e: unknown) => this.report(e));
+    this.#engine.start().catch((e: unknown) => this.report(e));
   }
 
   /** Resolves when this tab may send: consent granted, online (the engine holds the batch until then). */
-  private gate(): Promise<void> {
-    return this.canSend() ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  #gate(): Promise<void> {
+    return this.#canSend() ? Promise.resolve() : new Promise((resolve) => this.#waiters.push(resolve));
   }
 
-  private canSend(): boolean {
-    return this.state === 'granted' && navigator.onLine;
+  #canSend(): boolean {
+    return this.#state === 'granted' && navigator.onLine;
   }
 
-  private wake(): void {
-    if (this.canSend()) for (const resolve of this.waiters.splice(0)) resolve();
+  #wake(): void {
+    if (this.#canSend()) for (const resolve of this.#waiters.splice(0)) resolve();
   }
 
   report(error: unknown): void {
@@ -212,9 +212,9 @@ export class Client {
   }
 
   /** Builds the event now (constant work: the page and time of the call), queues it later. */
-  private add(fields: WireEvent): void {
+  #add(fields: WireEvent): void {
     const id = this.id as IdentityStore;
-    if (this.state === 'denied') return;
+    if (this.#state === 'denied') return;
     const { anonymousId, userId } = id.state;
     const event: WireEvent = {
       ...fields,
@@ -224,34 +224,34 @@ export class Client {
       context: buildContext(),
     };
     if (userId) event.userId = userId;
-    if (this.made.push(event) === 1) queueMicrotask(() => this.guard(() => this.drain()));
+    if (this.#made.push(event) === 1) queueMicrotask(() => this.guard(() => this.#drain()));
   }
 
   /** Runs the plugins and hands events to the queue, in call order. */
-  private drain(): void {
-    for (const made of this.made.splice(0)) {
+  #drain(): void {
+    for (const made of this.#made.splice(0)) {
       let event: WireEvent | null | undefined = made;
       // null drops the event; so does a plugin that throws (reported), rather than sending it unfiltered.
-      for (const plugin of this.plugins) if (event) event = this.guard(() => plugin(event as WireEvent));
+      for (const plugin of this.#plugins) if (event) event = this.guard(() => plugin(event as WireEvent));
       // The messageId is the one set when the call was made, whatever a plugin returned.
       const json = event && this.guard(() => JSON.stringify({ ...event, messageId: made.messageId }));
-      if (json) this.hand(made.messageId as string, json);
+      if (json) this.#hand(made.messageId as string, json);
     }
   }
 
-  private hand(id: string, json: string): void {
-    if (this.leading === null) this.parked.push([id, json]);
-    else if (this.engine) this.engine.enqueue(id, json);
+  #hand(id: string, json: string): void {
+    if (this.#leading === null) this.#parked.push([id, json]);
+    else if (this.#engine) this.#engine.enqueue(id, json);
     else {
-      const mine = this.mine;
+      const mine = this.#mine;
       mine.set(id, json);
       // Kept only for a beacon at exit; the leader has long sent the oldest.
       if (mine.size > (this.o as ResolvedWebOptions).delivery.maxQueueEvents)
         mine.delete(mine.keys().next().value as string);
       Promise.resolve()
-        .then(() => (this.storage as Inner).append(id, json))
+        .then(() => (this.#storage as Inner).append(id, json))
         .catch((e: unknown) => this.report(e));
-      this.channel?.postMessage([id, json]);
+      this.#channel?.postMessage([id, json]);
     }
   }
 
@@ -260,23 +260,23 @@ export class Client {
    * browser's keepalive budget. They stay queued and the next load re-sends them; the collector
    * dedups by messageId.
    */
-  private exit(): void {
+  #exit(): void {
     const o = this.o as ResolvedWebOptions;
-    this.drain();
+    this.#drain();
     // Closing a tab fires visibilitychange and then pagehide: one beacon is enough; anything
     // queued in between is in the database for the next load.
-    if (Date.now() - this.exitedAt < 1000) return;
-    this.exitedAt = Date.now();
+    if (Date.now() - this.#exitedAt < 1000) return;
+    this.#exitedAt = Date.now();
     // A follower's oldest events most likely left through the leader already: newest first.
     const jsons = [
-      ...this.parked.map((p) => p[1]),
-      ...(this.engine ? this.held.values() : [...this.mine.values()].reverse()),
+      ...this.#parked.map((p) => p[1]),
+      ...(this.#engine ? this.#held.values() : [...this.#mine.values()].reverse()),
     ];
-    if (this.canSend() && jsons.length) sendOnExit(`${o.endpoint}/v1/batch`, jsons, this.bodyFields, o.beaconBytes);
+    if (this.#canSend() && jsons.length) sendOnExit(`${o.endpoint}/v1/batch`, jsons, this.#bodyFields, o.beaconBytes);
   }
 
   track(event: string, properties?: JsonObject): void {
-    this.add({ type: 'track', event, properties: properties ?? {} });
+    this.#add({ type: 'track', event, properties: properties ?? {} });
   }
 
   identify(userId?: string | null, traits?: JsonObject): void {
@@ -284,23 +284,23 @@ export class Client {
     if (userId) id.state.userId = String(userId);
     id.state.traits = { ...id.state.traits, ...traits };
     id.save();
-    this.add({ type: 'identify', traits: id.state.traits });
+    this.#add({ type: 'identify', traits: id.state.traits });
   }
 
   page(name?: string, properties?: JsonObject): void {
     const event: WireEvent = { type: 'page', properties: { ...pageProperties(), ...properties } };
     if (name) event.name = name;
-    this.add(event);
+    this.#add(event);
   }
 
   group(groupId: string, traits?: JsonObject): void {
-    this.add({ type: 'group', groupId: String(groupId), traits: traits ?? {} });
+    this.#add({ type: 'group', groupId: String(groupId), traits: traits ?? {} });
   }
 
   alias(userId: string, previousId?: string): void {
     const id = this.id as IdentityStore;
     const { state } = id;
-    this.add({ type: 'alias', userId, previousId: previousId ?? state.userId ?? state.anonymousId });
+    this.#add({ type: 'alias', userId, previousId: previousId ?? state.userId ?? state.anonymousId });
     state.userId = userId;
     id.save();
   }
@@ -315,20 +315,20 @@ export class Client {
   }
 
   use(plugin: Plugin): void {
-    if (typeof plugin === 'function') this.plugins.push(plugin);
+    if (typeof plugin === 'function') this.#plugins.push(plugin);
   }
 
   async flush(): Promise<void> {
-    this.drain();
-    if (this.engine && this.canSend()) await this.engine.flush({ timeoutMs: this.o?.flushTimeoutMs });
+    this.#drain();
+    if (this.#engine && this.#canSend()) await this.#engine.flush({ timeoutMs: this.o?.flushTimeoutMs });
   }
 
   ready(): Promise<void> {
-    return this.readyPromise;
+    return this.#readyPromise;
   }
 
   consent(state: ConsentState): void {
-    if (['granted', 'pending', 'denied'].includes(state)) this.setConsent(state, true);
+    if (['granted', 'pending', 'denied'].includes(state)) this.#setConsent(state, true);
     else
       this.report(
         new KimlikError(WEB_ERROR_CODES.UNEXPECTED, `consent(${state}): use 'granted', 'pending' or 'denied'`),
@@ -339,44 +339,44 @@ export class Client {
    * Consent given in one tab holds for the site: a change made by the page is told to the other
    * tabs (not the state each tab starts with, which would undo a choice made in another tab).
    */
-  private setConsent(state: ConsentState, tell: boolean): void {
+  #setConsent(state: ConsentState, tell: boolean): void {
     const id = this.id as IdentityStore;
-    if (tell) this.channel?.postMessage(state);
+    if (tell) this.#channel?.postMessage(state);
     if (state === 'denied') {
-      this.deny();
+      this.#deny();
       return;
     }
-    this.state = state;
+    this.#state = state;
     if (!id.persist) {
       id.persist = true;
       id.save();
     }
-    this.wake();
+    this.#wake();
   }
 
   /** Consent denied here or in another tab: queue and stored identity gone, nothing sent. */
-  private deny(): void {
-    this.state = 'denied';
-    this.made = [];
-    this.parked = [];
-    this.mine.clear();
-    this.held.clear();
+  #deny(): void {
+    this.#state = 'denied';
+    this.#made = [];
+    this.#parked = [];
+    this.#mine.clear();
+    this.#held.clear();
     // Batches waiting at the gate are abandoned: they must not leave even if consent comes back.
-    this.waiters = [];
+    this.#waiters = [];
     this.id?.forget();
-    const engine = this.engine;
-    this.engine = undefined;
-    const storage = this.storage;
+    const engine = this.#engine;
+    this.#engine = undefined;
+    const storage = this.#storage;
     // Stopping first settles the engine's events, so none is written back after the clear.
     Promise.resolve(engine?.stop({ timeoutMs: 0 }))
       .then(() => {
         // stop() flushes first, which may park one more batch at the gate.
-        this.waiters = [];
+        this.#waiters = [];
         return storage?.clear?.();
       })
       .then(() => {
         // A later consent('granted') sends again, from a fresh engine over the emptied queue.
-        if (engine && this.leading && !this.engine) this.lead();
+        if (engine && this.#leading && !this.#engine) this.#lead();
       })
       .catch((e: unknown) => this.report(e));
   }

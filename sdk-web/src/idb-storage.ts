@@ -8,27 +8,27 @@ import { clear, createStore, delMany, entries, set, type UseStore } from 'idb-ke
  */
 export class IdbQueueStorage implements QueueStorage {
   readonly persistent = true;
-  private readonly store: UseStore;
+  readonly #store: UseStore;
 
   constructor(name: string) {
-    this.store = createStore(name, 'events');
+    this.#store = createStore(name, 'events');
   }
 
   async load(): Promise<PersistedEvent[]> {
-    const all = await entries<string, string>(this.store);
+    const all = await entries<string, string>(this.#store);
     return all.map(([messageId, json]) => ({ messageId, json }));
   }
 
   append(messageId: string, json: string): Promise<void> {
-    return set(messageId, json, this.store);
+    return set(messageId, json, this.#store);
   }
 
   remove(messageIds: readonly string[]): Promise<void> {
-    return delMany([...messageIds], this.store);
+    return delMany([...messageIds], this.#store);
   }
 
   /** Consent denied: the whole queue goes. */
   clear(): Promise<void> {
-    return clear(this.store);
+    return clear(this.#store);
   }
 }

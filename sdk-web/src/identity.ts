@@ -55,24 +55,25 @@ export class IdentityStore {
   state: UserState;
   /** False after consent was denied: nothing is written to the device. */
   persist = true;
-  private readonly aidKey: string;
-  private readonly userKey: string;
-  private domain: string | null = null;
+  readonly #aidKey: string;
+  readonly #userKey: string;
+  #domain: string | null = null;
+  readonly #cookieDomain: string;
+  readonly #cookieDays: number;
+  readonly #report: Report;
 
-  constructor(
-    prefix: string,
-    private readonly cookieDomain: string,
-    private readonly cookieDays: number,
-    private readonly report: Report,
-  ) {
-    this.aidKey = `${prefix}_aid`;
-    this.userKey = `${prefix}_user`;
-    const cookie = guard(report, 'Reading cookies', () => readCookie(this.aidKey), null);
-    const stored = guard(report, 'Reading localStorage', () => localStorage.getItem(this.aidKey), null);
+  constructor(prefix: string, cookieDomain: string, cookieDays: number, report: Report) {
+    this.#cookieDomain = cookieDomain;
+    this.#cookieDays = cookieDays;
+    this.#report = report;
+    this.#aidKey = `${prefix}_aid`;
+    this.#userKey = `${prefix}_user`;
+    const cookie = guard(report, 'Reading cookies', () => readCookie(this.#aidKey), null);
+    const stored = guard(report, 'Reading localStorage', () => localStorage.getItem(this.#aidKey), null);
     const user = guard(
       report,
       'Reading localStorage',
-      () => JSON.parse(localStorage.getItem(this.userKey) || '{}') as Partial<UserState>,
+      () => JSON.parse(localStorage.getItem(this.#userKey) || '{}') as Partial<UserState>,
       {},
     );
     this.state = {
@@ -86,13 +87,13 @@ export class IdentityStore {
   save(): void {
     if (!this.persist) return;
     const { anonymousId, userId, traits } = this.state;
-    this.writeCookie(anonymousId, this.cookieDays * 86_400);
+    this.#writeCookie(anonymousId, this.#cookieDays * 86_400);
     guard(
-      this.report,
+      this.#report,
       'Writing localStorage',
       () => {
-        localStorage.setItem(this.aidKey, anonymousId);
-        localStorage.setItem(this.userKey, JSON.stringify({ userId, traits }));
+        localStorage.setItem(this.#aidKey, anonymousId);
+        localStorage.setItem(this.#userKey, JSON.stringify({ userId, traits }));
       },
       undefined,
     );
@@ -106,13 +107,13 @@ export class IdentityStore {
 
   /** Consent denied: removes what is stored on the device and stops writing it. */
   forget(): void {
-    this.writeCookie('', 0);
+    this.#writeCookie('', 0);
     guard(
-      this.report,
+      this.#report,
       'Clearing localStorage',
       () => {
-        localStorage.removeItem(this.aidKey);
-        localStorage.removeItem(this.userKey);
+        localStorage.removeItem(this.#aidKey);
+        localStorage.removeItem(this.#userKey);
       },
       undefined,
     );
@@ -120,16 +121,16 @@ export class IdentityStore {
     this.state = { anonymousId: uuidv7(), userId: null, traits: {} };
   }
 
-  private writeCookie(value: string, maxAgeSeconds: number): void {
+  #writeCookie(value: string, maxAgeSeconds: number): void {
     guard(
-      this.report,
+      this.#report,
       'Writing the cookie',
       () => {
-        this.domain ??= this.cookieDomain || probeCookieDomain(location.hostname, `${this.aidKey}_probe`);
+        this.#domain ??= this.#cookieDomain || probeCookieDomain(location.hostname, `${this.#aidKey}_probe`);
         const secure = location.protocol === 'https:' ? ';secure' : '';
-        const domain = this.domain ? `;domain=${this.domain}` : '';
+        const domain = this.#domain ? `;domain=${this.#domain}` : '';
         // biome-ignore lint/suspicious/noDocumentCookie: the Cookie Store API is async and missing in Firefox and Safari
-        document.cookie = `${this.aidKey}=${encodeURIComponent(value)};path=/;max-age=${maxAgeSeconds};samesite=lax${domain}${secure}`;
+        document.cookie = `${this.#aidKey}=${encodeURIComponent(value)};path=/;max-age=${maxAgeSeconds};samesite=lax${domain}${secure}`;
       },
       undefined,
     );

@@ -37,7 +37,7 @@ export interface WebOptions extends DeliveryOptions {
   cookieDays?: number;
   /** Prefix of the cookie, localStorage keys, IndexedDB database, lock and channel. @defaultValue 'kimlik' */
   storagePrefix?: string;
-  /** Where failures go; the SDK never throws into the page. @defaultValue console.warn */
+  /** Where failures go; the SDK never throws into the page. @defaultValue console.warn of the code and message */
   onError?: (error: KimlikError) => void;
 }
 
@@ -63,7 +63,7 @@ export const DEFAULTS = Object.freeze({
   cookieDomain: '',
   cookieDays: 365,
   storagePrefix: 'kimlik',
-  onError: (error: KimlikError) => console.warn('[kimlik]', error.message, error),
+  onError: (error: KimlikError) => console.warn('[kimlik]', error.code, error.message, error),
 });
 
 /** Validates, merges with `DEFAULTS`, freezes. Throws `InvalidOptionError`, only from `init()`. */

@@ -9,7 +9,7 @@ afterEach(async () => {
   collector = undefined;
 });
 
-describe.skipIf(!built)('GET /kimlik.js (needs `npm run build`)', () => {
+describe.skipIf(!built)('GET /kimlik.js (needs `npm run build`)', { timeout: 120_000 }, () => {
   test('serves the built bundle with caching headers and answers 304 to a matching ETag', async () => {
     collector = await startTestCollector();
     const res = await fetch(`${collector.url}/kimlik.js`);

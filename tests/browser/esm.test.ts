@@ -31,7 +31,7 @@ ready().then(() => { window.esmUser = user(); });`;
   return output[0].code;
 }
 
-describe.skipIf(!hasChromium)('ESM build in an app bundle (needs /usr/bin/chromium)', () => {
+describe.skipIf(!hasChromium)('ESM build in an app bundle (needs /usr/bin/chromium)', { timeout: 120_000 }, () => {
   test('import { init, track } from "@kimlik/web" works once bundled', async () => {
     scenario = await startScenario({});
     const app = await bundleApp(scenario.collector.url, scenario.collector.writeKey);

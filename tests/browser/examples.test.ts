@@ -42,7 +42,7 @@ async function start(example: 'script-tag' | 'spa') {
   return { page, url: served.url };
 }
 
-describe.skipIf(!hasChromium)('examples against the collector (needs /usr/bin/chromium)', () => {
+describe.skipIf(!hasChromium)('examples against the collector (needs /usr/bin/chromium)', { timeout: 120_000 }, () => {
   test('examples/script-tag: page view, a purchase, login and logout, sent cross-origin to the collector', async () => {
     const { page } = await start('script-tag');
     await page.click('#buy');

@@ -23,7 +23,7 @@ const aidIn = (page: import('playwright-core').Page) =>
     cookie: /(?:^|; )kimlik_aid=([^;]*)/.exec(document.cookie)?.[1] ?? null,
   }));
 
-describe.skipIf(!hasChromium)('anonymous ID on the device (needs /usr/bin/chromium)', () => {
+describe.skipIf(!hasChromium)('anonymous ID on the device (needs /usr/bin/chromium)', { timeout: 120_000 }, () => {
   test('subdomains share one ID through a cookie on the top registrable domain', async () => {
     // Two subdomains of kimlik.test, both resolved to the test site on 127.0.0.1.
     scenario = await startScenario({ '/': scriptTagPage() }, ['--host-resolver-rules=MAP *.kimlik.test 127.0.0.1']);

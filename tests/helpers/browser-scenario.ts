@@ -34,7 +34,7 @@ export async function startScenario(pages: Record<string, string>, browserArgs: 
     site,
     browser,
     stored,
-    async waitStored(count, timeoutMs = 20_000) {
+    async waitStored(count, timeoutMs = 45_000) {
       let events: Record<string, unknown>[] = [];
       await waitFor(async () => {
         events = await stored();

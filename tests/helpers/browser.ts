@@ -53,7 +53,7 @@ export async function launchBrowser(extraArgs: string[] = []): Promise<TestBrows
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes; the last value is returned. */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 20_000, everyMs = 100) {
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 45_000, everyMs = 100) {
   const until = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return true;
