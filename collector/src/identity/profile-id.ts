@@ -1,15 +1,33 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { hash53 } from '../ingest/hash.js';
 
 export const PROFILE_SALT_SETTING = 'profile_id_salt';
 
 export const newProfileSalt = () => randomBytes(16).toString('base64url');
 
 /**
+ * A 53-bit salted hash of an identifier: the key of the identifiers index (a compact integer, not
+ * the ~40-byte text) and the body of the profile id it founds.
+ */
+export function identifierHash(salt: string, type: string, value: string): number {
+  return hash53(`${type}\u0000${value}`, hash53(salt) >>> 0);
+}
+
+/**
  * A profile's id is derived from the identifier that founded it (the oldest one), so the same set
  * of events always yields the same ids. Salted per deployment: ids do not reveal emails.
  */
 export function profileId(salt: string, type: string, value: string): string {
-  return `p_${createHash('sha256').update(`${salt}\u0000${type}\u0000${value}`).digest('base64url').slice(0, 22)}`;
+  return profileIdFromHash(identifierHash(salt, type, value));
+}
+
+export const profileIdFromHash = (hash: number) => `p_${hash.toString(36)}`;
+
+/** The identifier hash a profile id carries, or null for anything that is not a profile id. */
+export function hashFromProfileId(id: string): number | null {
+  if (!/^p_[0-9a-z]{1,11}$/.test(id)) return null;
+  const n = Number.parseInt(id.slice(2), 36);
+  return Number.isSafeInteger(n) ? n : null;
 }
 
 /** Suppression entries of erased identifiers: hashed, so erasure keeps no readable identifier. */

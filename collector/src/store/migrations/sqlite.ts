@@ -50,15 +50,17 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     version: 2,
     name: 'identity graph, profiles, traits, suppression',
     sql: `
-      -- Every identifier value once; first_ts/first_msg decide which profile is older.
+      -- Every identifier value once; first_ts/first_msg decide which profile is older. Looked up
+      -- by a 53-bit salted hash (compact index entries; the writer keeps values unique).
       CREATE TABLE identifiers (
         id INTEGER PRIMARY KEY,
+        key_hash INTEGER NOT NULL,
         type TEXT NOT NULL,
         value TEXT NOT NULL,
         first_ts INTEGER NOT NULL,
-        first_msg TEXT NOT NULL,
-        UNIQUE (type, value)
+        first_msg TEXT NOT NULL
       );
+      CREATE INDEX identifiers_key_hash ON identifiers (key_hash);
       -- Every link between two identifiers, at its earliest (event time, messageId) occurrence.
       CREATE TABLE links (
         a INTEGER NOT NULL,
@@ -69,16 +71,16 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (a, b)
       ) WITHOUT ROWID;
       CREATE INDEX links_b ON links (b);
-      -- From from_ts on, the identifier belongs to profile_id (anonymous IDs can change owner).
+      -- From from_ts on, the identifier belongs to the profile founded by founder_id (anonymous IDs
+      -- can change owner). A profile is named by its founder; its id is derived from the founder's
+      -- key_hash, so a merged-away id still finds its founder and, through it, the survivor.
       CREATE TABLE memberships (
         identifier_id INTEGER NOT NULL,
         from_ts INTEGER NOT NULL,
-        profile_id TEXT NOT NULL,
+        founder_id INTEGER NOT NULL,
         PRIMARY KEY (identifier_id, from_ts)
       ) WITHOUT ROWID;
-      CREATE INDEX memberships_profile ON memberships (profile_id);
-      -- Every profile id ever issued, with the identifier that founded it: merged-away ids resolve.
-      CREATE TABLE profiles (id TEXT PRIMARY KEY, founder_id INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE INDEX memberships_founder ON memberships (founder_id);
       CREATE TABLE identity_log (
         id INTEGER PRIMARY KEY,
         identifier_id INTEGER NOT NULL,
@@ -114,8 +116,10 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE TABLE erased_profiles (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
       ALTER TABLE events ADD COLUMN anon_ident INTEGER;
       ALTER TABLE events ADD COLUMN user_ident INTEGER;
-      CREATE INDEX events_anon_ident ON events (anon_ident, ts) WHERE anon_ident IS NOT NULL;
-      CREATE INDEX events_user_ident ON events (user_ident, ts) WHERE user_ident IS NOT NULL;
+      -- Identifier only (no ts): smaller entries, fewer pages touched per commit; a timeline sorts
+      -- its profile's events after the lookup.
+      CREATE INDEX events_anon_ident ON events (anon_ident) WHERE anon_ident IS NOT NULL;
+      CREATE INDEX events_user_ident ON events (user_ident) WHERE user_ident IS NOT NULL;
     `,
   },
 ];

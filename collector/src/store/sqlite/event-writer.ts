@@ -1,4 +1,5 @@
 import { dedupHash } from '../../ingest/hash.js';
+import { HashFilter } from './hash-filter.js';
 import type { IdentityWriter } from './identity-writer.js';
 import type { SqliteDatabase } from './open.js';
 
@@ -41,6 +42,8 @@ const keyOf = (sourceId: number, messageId: string) => `${sourceId}\u0000${messa
 export class EventWriter {
   private nextId: number;
   private recent = new Map<string, { hash: number; id: number }>();
+  /** Every hash in the on-disk index (plus false positives): most new events skip the lookup. */
+  private readonly merged = new HashFilter();
   private readonly dedupOwner;
   private readonly findEvent;
   private readonly findOverflow;
@@ -64,6 +67,8 @@ export class EventWriter {
     this.insertEvent = db.prepare(
       'INSERT INTO events (id, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, payload, anon_ident, user_ident) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
+    for (const hash of db.prepare('SELECT hash FROM dedup').pluck().iterate() as Iterable<number>)
+      this.merged.add(hash);
     this.loadRecent();
   }
 
@@ -166,6 +171,7 @@ export class EventWriter {
 
   /** Looks the message up in the merged (on-disk) index; a read, so no page is dirtied. */
   private storedBeforeMerge(hash: number, sourceId: number, messageId: string): boolean {
+    if (!this.merged.mightContain(hash)) return false;
     const owner = this.dedupOwner.get(hash) as number | undefined;
     if (owner === undefined) return false;
     const existing = this.findEvent.get(owner) as [number, string] | undefined;
@@ -177,17 +183,32 @@ export class EventWriter {
   /** Moves the in-memory keys into the on-disk index in hash order, then advances the watermark. */
   merge(): void {
     if (this.recent.size === 0) return;
-    const entries = [...this.recent.entries()].sort((a, b) => a[1].hash - b[1].hash);
+    // A numeric sort of a typed array: an object-comparator sort of 200k entries cost a fifth of
+    // the writer's time.
+    const byHash = new Map<number, [string, number][]>();
+    const hashes = new Float64Array(this.recent.size);
+    let n = 0;
+    for (const [key, { hash, id }] of this.recent) {
+      const list = byHash.get(hash);
+      if (list) list.push([key, id]);
+      else {
+        byHash.set(hash, [[key, id]]);
+        hashes[n++] = hash;
+      }
+    }
+    const sorted = hashes.subarray(0, n).sort();
     const insert = this.db.prepare('INSERT OR IGNORE INTO dedup (hash, event_id) VALUES (?, ?)');
     let watermark = 0;
     this.db
       .transaction(() => {
-        for (const [key, { hash, id }] of entries) {
-          if (id > watermark) watermark = id;
-          if (insert.run(hash, id).changes === 1) continue;
-          if (this.dedupOwner.get(hash) === id) continue;
-          const sep = key.indexOf('\u0000');
-          this.insertOverflow.run(Number(key.slice(0, sep)), key.slice(sep + 1), id);
+        for (const hash of sorted) {
+          for (const [key, id] of byHash.get(hash) as [string, number][]) {
+            if (id > watermark) watermark = id;
+            if (insert.run(hash, id).changes === 1) continue;
+            if (this.dedupOwner.get(hash) === id) continue;
+            const sep = key.indexOf('\u0000');
+            this.insertOverflow.run(Number(key.slice(0, sep)), key.slice(sep + 1), id);
+          }
         }
         this.db
           .prepare(
@@ -196,6 +217,7 @@ export class EventWriter {
           .run(WATERMARK_SETTING, String(watermark));
       })
       .immediate();
+    for (const hash of sorted) this.merged.add(hash);
     this.recent = new Map();
   }
 }

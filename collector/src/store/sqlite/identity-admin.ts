@@ -1,7 +1,8 @@
-import { suppressionHash } from '../../identity/profile-id.js';
+import { profileIdFromHash, suppressionHash } from '../../identity/profile-id.js';
+import { BEGINNING } from '../../identity/resolve.js';
 import type { IdentityWriter } from './identity-writer.js';
 import type { SqliteDatabase } from './open.js';
-import { attributionFilter, currentProfileId, profileMembers } from './profile-queries.js';
+import { attributionFilter, profileIdOf, profileMembers, resolveProfile } from './profile-queries.js';
 
 export interface EraseResult {
   profileId: string;
@@ -20,9 +21,10 @@ export function eraseProfile(
   salt: string,
   requested: string,
 ): EraseResult | null {
-  const pid = currentProfileId(db, requested);
-  if (pid === null) return null;
-  const members = profileMembers(db, pid);
+  const founder = resolveProfile(db, requested);
+  if (founder === null) return null;
+  const pid = profileIdOf(db, founder);
+  const members = profileMembers(db, founder);
   const ids = members.map((m) => m.id);
   const { where, params } = attributionFilter(members);
   const events = db.prepare(`DELETE FROM events WHERE ${where}`).run(...params).changes;
@@ -30,9 +32,10 @@ export function eraseProfile(
   const linksOf = db.prepare('SELECT a, b FROM links WHERE a = ? OR b = ?').raw();
   const erased = db.prepare('INSERT OR IGNORE INTO erased_profiles (id, at) VALUES (?, ?)');
   erased.run(pid, Date.now());
-  const founded = db.prepare('SELECT id FROM profiles WHERE founder_id = ?').pluck();
+  // Any member may have founded a profile that was merged into this one: all those ids are erased.
+  const keyHash = db.prepare('SELECT key_hash FROM identifiers WHERE id = ?').pluck();
   for (const m of members) {
-    for (const p of founded.all(m.id) as string[]) erased.run(p, Date.now());
+    erased.run(profileIdFromHash(keyHash.get(m.id) as number), Date.now());
     for (const [a, b] of linksOf.all(m.id, m.id) as [number, number][]) {
       for (const x of [a, b]) if (!ids.includes(x)) neighbours.add(x);
     }
@@ -45,7 +48,6 @@ export function eraseProfile(
       'DELETE FROM memberships WHERE identifier_id = ?',
       'DELETE FROM identity_log WHERE identifier_id = ?',
       'DELETE FROM admin_log WHERE identifier_id = ?',
-      'DELETE FROM profiles WHERE founder_id = ?',
       'DELETE FROM identifiers WHERE id = ?',
     ]) {
       db.prepare(sql.replaceAll('?', '@id')).run({ id: m.id });
@@ -74,9 +76,10 @@ export function unmergeIdentifier(
   type: string,
   value: string,
 ): UnmergeResult | { error: 'profile' | 'identifier' } {
-  const pid = currentProfileId(db, requested);
-  if (pid === null) return { error: 'profile' };
-  const members = profileMembers(db, pid);
+  const founder = resolveProfile(db, requested);
+  if (founder === null) return { error: 'profile' };
+  const pid = profileIdOf(db, founder);
+  const members = profileMembers(db, founder);
   const target = members.find((m) => m.type === type && m.value === value);
   if (!target) return { error: 'identifier' };
   const others = members.filter((m) => m.id !== target.id);
@@ -94,7 +97,6 @@ export function unmergeIdentifier(
       if (otherIds.has(a) && otherIds.has(b)) parent.set(find(a), find(b));
     }
   }
-  const founder = db.prepare('SELECT founder_id FROM profiles WHERE id = ?').pluck().get(pid) as number;
   const anchor = others.find((m) => m.type === 'userId') ?? others.find((m) => m.id === founder) ?? others[0];
   if (!anchor) return { error: 'identifier' };
   const core = find(anchor.id);
@@ -112,8 +114,16 @@ export function unmergeIdentifier(
   identity.recomputeCluster(target.id);
   identity.recomputeCluster(anchor.id);
   const after = db
-    .prepare('SELECT profile_id FROM memberships WHERE identifier_id = ? ORDER BY from_ts DESC LIMIT 1')
+    .prepare('SELECT founder_id FROM memberships WHERE identifier_id = ? ORDER BY from_ts DESC LIMIT 1')
     .pluck()
-    .get(target.id) as string | undefined;
-  return { profileId: currentProfileId(db, pid) ?? pid, detachedProfileId: after ?? null, detachedLinks };
+    .get(target.id) as number | undefined;
+  const now = db
+    .prepare('SELECT founder_id FROM memberships WHERE identifier_id = ? AND from_ts = ?')
+    .pluck()
+    .get(anchor.id, BEGINNING) as number | undefined;
+  return {
+    profileId: now === undefined ? pid : profileIdOf(db, now),
+    detachedProfileId: after === undefined ? null : profileIdOf(db, after),
+    detachedLinks,
+  };
 }

@@ -1,6 +1,6 @@
 import type { IdentityExtra } from '../../identity/event-identity.js';
 import type { IdentifierType, TraitIdentifierType } from '../../identity/identifiers.js';
-import { profileId, suppressionHash } from '../../identity/profile-id.js';
+import { identifierHash, suppressionHash } from '../../identity/profile-id.js';
 import {
   BEGINNING,
   type ResolverCaps,
@@ -8,6 +8,7 @@ import {
   type ResolverNode,
   resolveCluster,
 } from '../../identity/resolve.js';
+import { HashFilter } from './hash-filter.js';
 import type { SqliteDatabase } from './open.js';
 
 export interface IdentityWriterOptions {
@@ -36,6 +37,8 @@ export class IdentityWriter {
   private idents = new Map<string, CachedIdent>();
   private pairs = new Map<string, { ts: number; msg: string }>();
   private readonly suppressed = new Set<string>();
+  /** Key hashes of every stored identifier: a first sighting skips the index lookup. */
+  private readonly known = new HashFilter();
   private dirty = new Set<number>();
   private readonly q;
 
@@ -44,13 +47,16 @@ export class IdentityWriter {
     private readonly options: IdentityWriterOptions,
   ) {
     this.q = {
-      findIdent: db.prepare('SELECT id, first_ts, first_msg FROM identifiers WHERE type = ? AND value = ?').raw(),
-      insertIdent: db.prepare('INSERT INTO identifiers (type, value, first_ts, first_msg) VALUES (?, ?, ?, ?)'),
+      findIdent: db
+        .prepare('SELECT id, first_ts, first_msg FROM identifiers WHERE key_hash = ? AND type = ? AND value = ?')
+        .raw(),
+      insertIdent: db.prepare(
+        'INSERT INTO identifiers (key_hash, type, value, first_ts, first_msg) VALUES (?, ?, ?, ?, ?)',
+      ),
       updateFirst: db.prepare('UPDATE identifiers SET first_ts = ?, first_msg = ? WHERE id = ?'),
       insertMembership: db.prepare(
-        'INSERT OR REPLACE INTO memberships (identifier_id, from_ts, profile_id) VALUES (?, ?, ?)',
+        'INSERT OR REPLACE INTO memberships (identifier_id, from_ts, founder_id) VALUES (?, ?, ?)',
       ),
-      insertProfile: db.prepare('INSERT OR IGNORE INTO profiles (id, founder_id) VALUES (?, ?)'),
       findLink: db.prepare('SELECT ts, message_id FROM links WHERE a = ? AND b = ?').raw(),
       upsertLink: db.prepare(
         `INSERT INTO links (a, b, ts, message_id) VALUES (?, ?, ?, ?)
@@ -68,6 +74,8 @@ export class IdentityWriter {
       ),
     };
     for (const h of db.prepare('SELECT hash FROM suppressed').pluck().all() as string[]) this.suppressed.add(h);
+    for (const h of db.prepare('SELECT key_hash FROM identifiers').pluck().iterate() as Iterable<number>)
+      this.known.add(h);
   }
 
   private key = (type: string, value: string) => `${type}\u0000${value}`;
@@ -85,7 +93,9 @@ export class IdentityWriter {
     const k = this.key(type, value);
     const hit = this.idents.get(k);
     if (hit) return hit;
-    const row = this.q.findIdent.get(type, value) as [number, number, string] | undefined;
+    const hash = identifierHash(this.options.salt, type, value);
+    if (!this.known.mightContain(hash)) return undefined;
+    const row = this.q.findIdent.get(hash, type, value) as [number, number, string] | undefined;
     if (!row) return undefined;
     const c = { id: row[0], firstTs: row[1], firstMsg: row[2] };
     this.remember(k, c);
@@ -111,11 +121,12 @@ export class IdentityWriter {
       }
       return found.id;
     }
-    const id = Number(this.q.insertIdent.run(type, value, ts, msg).lastInsertRowid);
+    const hash = identifierHash(this.options.salt, type, value);
+    const id = Number(this.q.insertIdent.run(hash, type, value, ts, msg).lastInsertRowid);
+    this.known.add(hash);
     this.remember(this.key(type, value), { id, firstTs: ts, firstMsg: msg });
-    const pid = profileId(this.options.salt, type, value);
-    this.q.insertProfile.run(pid, id);
-    this.q.insertMembership.run(id, BEGINNING, pid);
+    // Its own one-identifier profile until a link says otherwise.
+    this.q.insertMembership.run(id, BEGINNING, id);
     return id;
   }
 
@@ -210,19 +221,11 @@ export class IdentityWriter {
     }
     const list = [...nodes.values()];
     const result = resolveCluster(list, [...links.values()], this.options.caps);
-    const pidOf = (founderId: number) => {
-      const f = nodes.get(founderId) as ResolverNode;
-      return profileId(this.options.salt, f.type, f.value);
-    };
     for (const n of list) {
       this.q.deleteMemberships.run(n.id);
       this.q.deleteLog.run(n.id);
     }
-    for (const m of result.memberships) {
-      const pid = pidOf(m.founderId);
-      this.q.insertProfile.run(pid, m.founderId);
-      this.q.insertMembership.run(m.identifierId, m.fromTs, pid);
-    }
+    for (const m of result.memberships) this.q.insertMembership.run(m.identifierId, m.fromTs, m.founderId);
     for (const e of result.log) {
       const detail = JSON.stringify(e.detail);
       for (const id of new Set(e.identifierIds)) this.q.insertLog.run(id, e.kind, e.ts, e.messageId, detail);

@@ -1,4 +1,5 @@
 import type { IdentifierType } from '../../identity/identifiers.js';
+import { hashFromProfileId, profileIdFromHash } from '../../identity/profile-id.js';
 import { BEGINNING } from '../../identity/resolve.js';
 import type { SqliteDatabase } from './open.js';
 
@@ -12,39 +13,47 @@ export interface Member {
   ranges: [number, number][];
 }
 
+/** The public id of the profile a founder identifier founded: derived from its key hash. */
+export function profileIdOf(db: SqliteDatabase, founderId: number): string {
+  const hash = db.prepare('SELECT key_hash FROM identifiers WHERE id = ?').pluck().get(founderId) as number;
+  return profileIdFromHash(hash);
+}
+
 /**
- * The profile an id stands for now: itself, or the profile that absorbed it (through the
- * identifier that founded it). Null when the id was never issued or its person was erased.
+ * The founder of the profile an id stands for now: the profile itself, or the one that absorbed it
+ * (through the identifier that founded it). Null when the id was never issued or its person erased.
  */
-export function currentProfileId(db: SqliteDatabase, pid: string): string | null {
-  const live = db.prepare('SELECT 1 FROM memberships WHERE profile_id = ? LIMIT 1').pluck().get(pid);
-  if (live !== undefined) return pid;
-  const founder = db.prepare('SELECT founder_id FROM profiles WHERE id = ?').pluck().get(pid) as number | undefined;
-  if (founder === undefined) return null;
-  const now = db
-    .prepare('SELECT profile_id FROM memberships WHERE identifier_id = ? AND from_ts = ?')
-    .pluck()
-    .get(founder, BEGINNING) as string | undefined;
-  return now ?? null;
+export function resolveProfile(db: SqliteDatabase, pid: string): number | null {
+  const hash = hashFromProfileId(pid);
+  if (hash === null) return null;
+  const candidates = db.prepare('SELECT id FROM identifiers WHERE key_hash = ?').pluck().all(hash) as number[];
+  const live = db.prepare('SELECT 1 FROM memberships WHERE founder_id = ? LIMIT 1').pluck();
+  for (const c of candidates) if (live.get(c) !== undefined) return c;
+  const base = db.prepare('SELECT founder_id FROM memberships WHERE identifier_id = ? AND from_ts = ?').pluck();
+  for (const c of candidates) {
+    const founder = base.get(c, BEGINNING) as number | undefined;
+    if (founder !== undefined) return founder;
+  }
+  return null;
 }
 
 /** The profile's identifiers with the time ranges in which each belongs to it. */
-export function profileMembers(db: SqliteDatabase, pid: string): Member[] {
+export function profileMembers(db: SqliteDatabase, founderId: number): Member[] {
   const ids = db
-    .prepare('SELECT DISTINCT identifier_id FROM memberships WHERE profile_id = ?')
+    .prepare('SELECT DISTINCT identifier_id FROM memberships WHERE founder_id = ?')
     .pluck()
-    .all(pid) as number[];
+    .all(founderId) as number[];
   const members: Member[] = [];
   const ident = db.prepare('SELECT type, value FROM identifiers WHERE id = ?').raw();
-  const segs = db.prepare('SELECT from_ts, profile_id FROM memberships WHERE identifier_id = ? ORDER BY from_ts').raw();
+  const segs = db.prepare('SELECT from_ts, founder_id FROM memberships WHERE identifier_id = ? ORDER BY from_ts').raw();
   for (const id of ids) {
     const row = ident.get(id) as [IdentifierType, string] | undefined;
     if (!row) continue;
-    const list = segs.all(id) as [number, string][];
+    const list = segs.all(id) as [number, number][];
     const ranges: [number, number][] = [];
     for (let i = 0; i < list.length; i++) {
-      const [from, owner] = list[i] as [number, string];
-      if (owner !== pid) continue;
+      const [from, owner] = list[i] as [number, number];
+      if (owner !== founderId) continue;
       ranges.push([from, (list[i + 1]?.[0] as number | undefined) ?? END]);
     }
     members.push({ id, type: row[0], value: row[1], ranges });

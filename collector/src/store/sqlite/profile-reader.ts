@@ -1,27 +1,31 @@
+import { identifierHash } from '../../identity/profile-id.js';
 import { BEGINNING } from '../../identity/resolve.js';
 import { foldTraits, type TraitWrite } from '../../identity/traits.js';
 import type { ProfileEventsPage, ProfileHistory, ProfileView } from '../store.js';
 import type { SqliteDatabase } from './open.js';
-import { attributionFilter, currentProfileId, type Member, profileMembers } from './profile-queries.js';
+import { attributionFilter, type Member, profileIdOf, profileMembers, resolveProfile } from './profile-queries.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Profile reads for the admin API, on the HTTP thread's read connection. */
 export class ProfileReader {
-  constructor(private readonly db: SqliteDatabase) {}
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly salt: string,
+  ) {}
 
   findByIdentifier(type: string, value: string): string | null {
-    const id = this.db.prepare('SELECT id FROM identifiers WHERE type = ? AND value = ?').pluck().get(type, value) as
-      | number
-      | undefined;
+    const id = this.db
+      .prepare('SELECT id FROM identifiers WHERE key_hash = ? AND type = ? AND value = ?')
+      .pluck()
+      .get(identifierHash(this.salt, type, value), type, value) as number | undefined;
     if (id === undefined) return null;
     // The owner now: the latest segment (a shared device belongs to its latest user).
-    return (
-      (this.db
-        .prepare('SELECT profile_id FROM memberships WHERE identifier_id = ? ORDER BY from_ts DESC LIMIT 1')
-        .pluck()
-        .get(id) as string | undefined) ?? null
-    );
+    const founder = this.db
+      .prepare('SELECT founder_id FROM memberships WHERE identifier_id = ? ORDER BY from_ts DESC LIMIT 1')
+      .pluck()
+      .get(id) as number | undefined;
+    return founder === undefined ? null : profileIdOf(this.db, founder);
   }
 
   private traitWrites(members: Member[]): TraitWrite[] {
@@ -45,9 +49,10 @@ export class ProfileReader {
   }
 
   getProfile(requested: string): ProfileView | null {
-    const pid = currentProfileId(this.db, requested);
-    if (pid === null) return null;
-    const members = profileMembers(this.db, pid);
+    const founder = resolveProfile(this.db, requested);
+    if (founder === null) return null;
+    const pid = profileIdOf(this.db, founder);
+    const members = profileMembers(this.db, founder);
     const { where, params } = attributionFilter(members);
     const stats = this.db
       .prepare(`SELECT count(*) AS n, min(ts) AS first, max(ts) AS last FROM events WHERE ${where}`)
@@ -75,9 +80,10 @@ export class ProfileReader {
   }
 
   events(requested: string, limit: number, before?: string): ProfileEventsPage | null {
-    const pid = currentProfileId(this.db, requested);
-    if (pid === null) return null;
-    const { where, params } = attributionFilter(profileMembers(this.db, pid));
+    const founder = resolveProfile(this.db, requested);
+    if (founder === null) return null;
+    const pid = profileIdOf(this.db, founder);
+    const { where, params } = attributionFilter(profileMembers(this.db, founder));
     // Cursor "ts:id": the timeline is ordered by event time, then receipt.
     let cursor = '';
     const cursorParams: number[] = [];
@@ -99,9 +105,10 @@ export class ProfileReader {
   }
 
   history(requested: string): ProfileHistory | null {
-    const pid = currentProfileId(this.db, requested);
-    if (pid === null) return null;
-    const members = profileMembers(this.db, pid);
+    const founder = resolveProfile(this.db, requested);
+    if (founder === null) return null;
+    const pid = profileIdOf(this.db, founder);
+    const members = profileMembers(this.db, founder);
     const seen = new Set<string>();
     const identity: ProfileHistory['identity'] = [];
     const q = this.db.prepare('SELECT kind, ts, message_id, detail FROM identity_log WHERE identifier_id = ?').raw();
@@ -137,8 +144,8 @@ export class ProfileReader {
       .pluck()
       .all(name, json) as number[];
     const pids = new Set<string>();
-    const owner = this.db.prepare('SELECT profile_id FROM memberships WHERE identifier_id = ?').pluck();
-    for (const id of candidates) for (const p of owner.all(id) as string[]) pids.add(p);
+    const owner = this.db.prepare('SELECT founder_id FROM memberships WHERE identifier_id = ?').pluck();
+    for (const id of candidates) for (const f of owner.all(id) as number[]) pids.add(profileIdOf(this.db, f));
     const sorted = [...pids].sort().filter((p) => cursor === undefined || p > cursor);
     const profiles: ProfileView[] = [];
     let last: string | null = null;

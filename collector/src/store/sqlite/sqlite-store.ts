@@ -68,7 +68,7 @@ export class SqliteStore implements Store {
 
   private constructor(db: SqliteDatabase, options: SqliteStoreOptions, salt: string) {
     this.db = db;
-    this.profiles = new ProfileReader(db);
+    this.profiles = new ProfileReader(db, salt);
     this.statsReader = new StatsReader(db);
     this.onCommit = options.onCommit;
     this.workerData = { path: options.path, synchronous: options.synchronous, salt, identity: options.identity };
