@@ -92,14 +92,11 @@ if (withPeers) {
     rows.push({ package: `${peer.name}@${version(peer.name)} (bundled entry)`, ...measure(code) });
   }
 }
-const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+// Bytes, and KiB for reading at a glance.
+const cell = (n) => `${n} B (${(n / 1024).toFixed(1)} KiB)`.padStart(20);
 const w = Math.max(...rows.map((r) => r.package.length));
-console.log(`${'package'.padEnd(w)}  ${'raw'.padStart(9)}  ${'gzip'.padStart(9)}  ${'brotli'.padStart(9)}`);
-for (const r of rows) {
-  console.log(
-    `${r.package.padEnd(w)}  ${kb(r.raw).padStart(9)}  ${kb(r.gzip).padStart(9)}  ${kb(r.brotli).padStart(9)}`,
-  );
-}
+console.log(`${'package'.padEnd(w)}  ${'raw'.padStart(20)}  ${'gzip'.padStart(20)}  ${'brotli'.padStart(20)}`);
+for (const r of rows) console.log(`${r.package.padEnd(w)}  ${cell(r.raw)}  ${cell(r.gzip)}  ${cell(r.brotli)}`);
 const { gzip } = rows[0];
 const verdict = (limit) => (gzip <= limit ? 'within' : `OVER by ${gzip - limit} B`);
 console.log(`\nIIFE gzip ${gzip} B; CI budget ${budget.iifeGzipBytes} B: ${verdict(budget.iifeGzipBytes)}`);
