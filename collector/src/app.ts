@@ -18,7 +18,7 @@ import { sdkBundleRoutes } from './routes/sdk-bundle.js';
 import { statsRoutes } from './routes/stats.js';
 import { streamRoutes } from './routes/stream.js';
 import { uiRoutes } from './routes/ui.js';
-import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 
 export interface Collector {
@@ -37,18 +37,9 @@ export interface Collector {
 /** Opens the store, ensures keys, and builds the HTTP app (not yet listening). */
 export async function createCollector(options: ResolvedCollectorOptions): Promise<Collector> {
   const metrics = new Metrics();
-  const store: Store = SqliteStore.open({
-    path: options.database,
-    synchronous: options.sqliteSynchronous,
-    identity: {
-      enabled: options.identity,
-      caps: { maxIdentifiers: options.maxProfileIdentifiers, maxMerges: options.maxProfileMerges },
-      maxClusterIdentifiers: Math.max(5000, options.maxProfileIdentifiers * 5),
-    },
-    onCommit: (c) => {
-      metrics.commitEvents.observe(c.events);
-      metrics.commitSeconds.observe(c.ms / 1000);
-    },
+  const store: Store = await openStore(options, (c) => {
+    metrics.commitEvents.observe(c.events);
+    metrics.commitSeconds.observe(c.ms / 1000);
   });
   metrics.gauge('kimlik_ingest_queue_events', 'Events waiting for a commit.', () => store.pendingEvents);
   const keys = await ensureKeys(store, options);

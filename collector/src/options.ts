@@ -13,7 +13,7 @@ export interface CollectorOptions {
   port?: number;
   /** Interface to bind. Env `HOST`. @defaultValue '0.0.0.0' */
   host?: string;
-  /** SQLite file path (or, later, a `postgres://` URL). Env `KIMLIK_DATABASE`. @defaultValue './data/kimlik.db' */
+  /** SQLite file path, or a `postgres://` URL (`?schema=name` picks the schema). Env `KIMLIK_DATABASE`. @defaultValue './data/kimlik.db' */
   database?: string;
   /** Write key of the default source; generated and stored on first start when absent. Env `KIMLIK_WRITE_KEY`. */
   writeKey?: string;
@@ -33,6 +33,8 @@ export interface CollectorOptions {
   futureToleranceMs?: number;
   /** SQLite `synchronous`: NORMAL survives a process crash, FULL also power loss. Env `KIMLIK_SQLITE_SYNCHRONOUS`. @defaultValue 'NORMAL' */
   sqliteSynchronous?: 'NORMAL' | 'FULL';
+  /** PostgreSQL connections per collector process at most. Env `KIMLIK_POSTGRES_POOL_MAX`. @defaultValue 10 */
+  postgresPoolMax?: number;
   /** Log level. Env `KIMLIK_LOG_LEVEL`. @defaultValue 'info' */
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Serve the demo page at `/`. Env `KIMLIK_DEMO`. @defaultValue true */
@@ -71,6 +73,7 @@ export const DEFAULTS = Object.freeze({
   maxQueuedEvents: 50_000,
   futureToleranceMs: 24 * 60 * 60 * 1000,
   sqliteSynchronous: 'NORMAL' as const,
+  postgresPoolMax: 10,
   logLevel: 'info' as const,
   demo: true,
   identity: true,
@@ -94,6 +97,7 @@ export const ENV_NAMES: Readonly<Record<keyof CollectorOptions, string>> = Objec
   maxQueuedEvents: 'KIMLIK_MAX_QUEUED_EVENTS',
   futureToleranceMs: 'KIMLIK_FUTURE_TOLERANCE_MS',
   sqliteSynchronous: 'KIMLIK_SQLITE_SYNCHRONOUS',
+  postgresPoolMax: 'KIMLIK_POSTGRES_POOL_MAX',
   logLevel: 'KIMLIK_LOG_LEVEL',
   demo: 'KIMLIK_DEMO',
   identity: 'KIMLIK_IDENTITY',
@@ -112,6 +116,7 @@ const NUMBER_OPTIONS = [
   'futureToleranceMs',
   'maxProfileIdentifiers',
   'maxProfileMerges',
+  'postgresPoolMax',
 ] as const;
 const LIST_OPTIONS = ['corsOrigins', 'identityTraits', 'blockedValues'];
 const BOOLEAN_OPTIONS = ['demo', 'identity'];
@@ -166,7 +171,13 @@ export function resolveOptions(options: CollectorOptions = {}): ResolvedCollecto
     throw new InvalidOptionError('logLevel', `write one of ${LOG_LEVELS.join(', ')}`);
   }
   if (typeof o.database !== 'string' || o.database === '') {
-    throw new InvalidOptionError('database', 'write a file path such as ./data/kimlik.db');
+    throw new InvalidOptionError(
+      'database',
+      'write a file path such as ./data/kimlik.db, or a URL such as postgres://user:pass@host:5432/kimlik',
+    );
+  }
+  if (/^postgres(ql)?:/i.test(o.database) && !URL.canParse(o.database)) {
+    throw new InvalidOptionError('database', 'write a PostgreSQL URL such as postgres://user:pass@host:5432/kimlik');
   }
   for (const key of ['writeKey', 'adminKey'] as const) {
     const v = options[key];

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Collector, type CollectorOptions, createCollector, resolveOptions } from '../../collector/src/index.js';
+import { dropTestDatabase } from './stores.js';
 
 export const WRITE_KEY = 'wk_test_write_key';
 export const ADMIN_KEY = 'ak_test_admin_key';
@@ -39,7 +40,10 @@ export async function fetchStoredEvents(url: string, adminKey: string): Promise<
   return all.reverse();
 }
 
-/** An in-process collector on 127.0.0.1, a random port and a fresh SQLite file. */
+/**
+ * An in-process collector on 127.0.0.1, a random port and a fresh SQLite file (or the database
+ * given, e.g. a PostgreSQL schema from `TestStore.database()`, dropped on close).
+ */
 export async function startTestCollector(options: CollectorOptions = {}): Promise<TestCollector> {
   const dir = tempDir();
   const dbPath = options.database ?? join(dir.path, 'kimlik.db');
@@ -47,11 +51,11 @@ export async function startTestCollector(options: CollectorOptions = {}): Promis
     resolveOptions({
       port: 0,
       host: '127.0.0.1',
-      database: dbPath,
       writeKey: WRITE_KEY,
       adminKey: ADMIN_KEY,
       logLevel: 'silent',
       ...options,
+      database: dbPath,
     }),
   );
   await collector.app.listen({ port: 0, host: '127.0.0.1' });
@@ -69,6 +73,7 @@ export async function startTestCollector(options: CollectorOptions = {}): Promis
     async close() {
       await collector.close();
       dir.remove();
+      await dropTestDatabase(options.database);
     },
   };
 }

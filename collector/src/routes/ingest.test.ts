@@ -1,14 +1,9 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCollector, type TestCollector } from '../../../tests/helpers/collector.js';
+import { describeStores } from '../../../tests/helpers/stores.js';
 
 let c: TestCollector;
-beforeAll(async () => {
-  c = await startTestCollector({ maxBodyBytes: 64 * 1024 });
-});
-afterAll(async () => {
-  await c?.close();
-});
 
 const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
 
@@ -31,318 +26,328 @@ const track = (extra: Record<string, unknown> = {}): Record<string, unknown> => 
   ...extra,
 });
 
-describe('ingest over HTTP', () => {
-  it('stores a valid batch and answers accepted/rejected', async () => {
-    const batch = [track(), track(), { type: 'identify', anonymousId: 'a1', traits: { email: 'x@y.z' } }];
-    const r = await post('/v1/batch', { batch });
-    expect(r.status).toBe(200);
-    expect(r.body).toEqual({ success: true, accepted: 3, duplicates: 0, rejected: [] });
+// The storage contract, through HTTP: the same suite on every store.
+describeStores('ingest', (store) => {
+  beforeAll(async () => {
+    c = await startTestCollector({ maxBodyBytes: 64 * 1024, database: store.database() });
+  });
+  afterAll(async () => {
+    await c?.close();
   });
 
-  it('rejects one bad event by index and stores the rest', async () => {
-    const good = track();
-    const r = await post('/v1/batch', {
-      batch: [good, { type: 'track', userId: 'u1' }, 'nope', track({ userId: '' })],
+  describe('ingest over HTTP', () => {
+    it('stores a valid batch and answers accepted/rejected', async () => {
+      const batch = [track(), track(), { type: 'identify', anonymousId: 'a1', traits: { email: 'x@y.z' } }];
+      const r = await post('/v1/batch', { batch });
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual({ success: true, accepted: 3, duplicates: 0, rejected: [] });
     });
-    expect(r.status).toBe(200);
-    expect(r.body.accepted).toBe(1);
-    expect(r.body.rejected.map((x: { index: number; code: string }) => [x.index, x.code])).toEqual([
-      [1, 'KIMLIK_EVENT_FIELD_MISSING'],
-      [2, 'KIMLIK_EVENT_NOT_OBJECT'],
-      [3, 'KIMLIK_EVENT_IDENTITY_MISSING'],
-    ]);
-    const stored = await c.storedEvents();
-    expect(stored.some((e) => e.messageId === good.messageId)).toBe(true);
-  });
 
-  it('answers 400 with the same detail when every event is invalid', async () => {
-    const r = await post('/v1/batch', { batch: [{ type: 'nope', userId: 'u' }] });
-    expect(r.status).toBe(400);
-    expect(r.body.error.code).toBe('KIMLIK_BATCH_ALL_REJECTED');
-    expect(r.body.rejected[0]).toMatchObject({ index: 0, code: 'KIMLIK_EVENT_TYPE_INVALID' });
-    expect(r.body.rejected[0].reason).toMatch(/type must be one of/);
-  });
-
-  it('stores a messageId once however often it is re-sent, across and within requests', async () => {
-    const e = track();
-    const answers = await Promise.all([1, 2, 3, 4].map(() => post('/v1/batch', { batch: [e, e] })));
-    const stored = answers.reduce((s, a) => s + a.body.accepted - a.body.duplicates, 0);
-    expect(stored).toBe(1);
-    const again = await post('/v1/track', e);
-    expect(again.body).toMatchObject({ accepted: 1, duplicates: 1 });
-    const all = await c.storedEvents();
-    expect(all.filter((x) => x.messageId === e.messageId)).toHaveLength(1);
-  });
-
-  it('assigns a messageId when the client sends none', async () => {
-    const r = await post('/v1/track', { userId: 'u9', event: 'No Id' });
-    expect(r.status).toBe(200);
-    const all = await c.storedEvents();
-    const e = all.find((x) => x.event === 'No Id');
-    expect(e?.messageId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(e?.warnings).toContain('message_id_assigned_by_server');
-  });
-
-  it('single-event endpoints set the type from the path', async () => {
-    for (const [path, body] of [
-      ['/v1/identify', { userId: 'u2', traits: { plan: 'pro' } }],
-      ['/v1/page', { anonymousId: 'a2', name: 'Home' }],
-      ['/v1/screen', { anonymousId: 'a2', name: 'Main' }],
-      ['/v1/group', { userId: 'u2', groupId: 'g1' }],
-      ['/v1/alias', { userId: 'u2', previousId: 'a2' }],
-      ['/v1/t', { userId: 'u2', event: 'Short Path' }],
-    ] as const) {
-      const r = await post(path, { ...body, messageId: `single-${path}` });
-      expect(r.status, path).toBe(200);
-    }
-    const all = await c.storedEvents();
-    expect(all.find((e) => e.messageId === 'single-/v1/alias')).toMatchObject({ type: 'alias', previousId: 'a2' });
-  });
-
-  it('corrects clock skew from sentAt and keeps originalTimestamp', async () => {
-    const now = Date.now();
-    // The device clock runs one hour ahead.
-    const skew = 3600_000;
-    const e = track({
-      timestamp: new Date(now + skew - 5000).toISOString(),
-      sentAt: new Date(now + skew).toISOString(),
-    });
-    await post('/v1/batch', { batch: [e] });
-    const stored = (await c.storedEvents()).find((x) => x.messageId === e.messageId) as Record<string, string>;
-    const ts = Date.parse(stored.timestamp as string);
-    const received = Date.parse(stored.receivedAt as string);
-    expect(received - ts).toBeGreaterThanOrEqual(4900);
-    expect(received - ts).toBeLessThanOrEqual(5100);
-    expect(stored.originalTimestamp).toBe(e.timestamp);
-  });
-
-  it('clamps a timestamp too far in the future and flags it', async () => {
-    const e = track({ timestamp: new Date(Date.now() + 3 * 86400_000).toISOString() });
-    await post('/v1/batch', { batch: [e] });
-    const stored = (await c.storedEvents()).find((x) => x.messageId === e.messageId) as Record<string, unknown>;
-    expect(Math.abs(Date.parse(stored.timestamp as string) - Date.parse(stored.receivedAt as string))).toBe(0);
-    expect(stored.warnings).toContain('timestamp_in_future_clamped');
-  });
-
-  it('merges batch-level context into each event, the event winning', async () => {
-    const e = track({ context: { ip: '1.2.3.4' } });
-    await post('/v1/batch', { batch: [e], context: { library: { name: 'x' }, ip: '9.9.9.9' } });
-    const stored = (await c.storedEvents()).find((x) => x.messageId === e.messageId) as Record<string, unknown>;
-    expect(stored.context).toEqual({ library: { name: 'x' }, ip: '1.2.3.4' });
-  });
-
-  it('accepts text/plain and the write key in the body (sendBeacon)', async () => {
-    const e = track();
-    const r = await post('/v1/batch', JSON.stringify({ batch: [e], writeKey: c.writeKey }), {
-      'content-type': 'text/plain;charset=UTF-8',
-      authorization: '',
-    });
-    expect(r.status).toBe(200);
-    expect(r.body.accepted).toBe(1);
-  });
-
-  it('accepts gzip bodies', async () => {
-    const e = track();
-    const r = await post('/v1/batch', gzipSync(JSON.stringify({ batch: [e] })), { 'content-encoding': 'gzip' });
-    expect(r.status).toBe(200);
-    expect(r.body.accepted).toBe(1);
-  });
-
-  it('CORS: answers preflights and echoes the origin', async () => {
-    const pre = await fetch(`${c.url}/v1/batch`, {
-      method: 'OPTIONS',
-      headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST' },
-    });
-    expect(pre.status).toBe(204);
-    expect(pre.headers.get('access-control-allow-origin')).toBe('https://shop.example');
-    expect(pre.headers.get('access-control-allow-headers')).toMatch(/Authorization/);
-    const r = await post('/v1/batch', { batch: [track()] }, { origin: 'https://shop.example' });
-    expect(r.headers.get('access-control-allow-origin')).toBe('https://shop.example');
-  });
-});
-
-describe('every class of bad input gets a clear error and stores nothing', () => {
-  const cases: [string, () => Promise<{ status: number; body: { error?: { code: string } } }>, number, string][] = [
-    [
-      'missing write key',
-      () => post('/v1/batch', { batch: [track()] }, { authorization: '' }),
-      401,
-      'KIMLIK_AUTH_MISSING',
-    ],
-    [
-      'wrong write key',
-      () => post('/v1/batch', { batch: [track()] }, { authorization: basic('nope') }),
-      401,
-      'KIMLIK_AUTH_INVALID',
-    ],
-    ['invalid JSON', () => post('/v1/batch', '{"batch": [', {}), 400, 'KIMLIK_BODY_INVALID_JSON'],
-    ['empty body', () => post('/v1/batch', '', {}), 400, 'KIMLIK_BODY_INVALID_JSON'],
-    ['JSON array body', () => post('/v1/batch', [track()]), 400, 'KIMLIK_BODY_NOT_BATCH'],
-    ['JSON string body', () => post('/v1/batch', '"hello"'), 400, 'KIMLIK_BODY_NOT_BATCH'],
-    ['batch not an array', () => post('/v1/batch', { batch: { a: 1 } }), 400, 'KIMLIK_BODY_NOT_BATCH'],
-    ['empty batch', () => post('/v1/batch', { batch: [] }), 400, 'KIMLIK_BATCH_ALL_REJECTED'],
-    ['null single event', () => post('/v1/track', 'null'), 400, 'KIMLIK_BODY_NOT_OBJECT'],
-    [
-      'invalid UTF-8',
-      () =>
-        post(
-          '/v1/batch',
-          Buffer.concat([
-            Buffer.from('{"batch":[{"type":"track","userId":"'),
-            Buffer.from([0xc3, 0x28]),
-            Buffer.from('","event":"x"}]}'),
-          ]),
-        ),
-      400,
-      'KIMLIK_BODY_INVALID_UTF8',
-    ],
-    [
-      'corrupt gzip',
-      () => post('/v1/batch', Buffer.from('not gzip at all'), { 'content-encoding': 'gzip' }),
-      400,
-      'KIMLIK_BODY_INVALID_GZIP',
-    ],
-    [
-      'unknown encoding',
-      () => post('/v1/batch', '{}', { 'content-encoding': 'br' }),
-      415,
-      'KIMLIK_UNSUPPORTED_ENCODING',
-    ],
-    [
-      'unsupported media type',
-      () => post('/v1/batch', '<xml/>', { 'content-type': 'application/xml' }),
-      415,
-      'KIMLIK_UNSUPPORTED_MEDIA_TYPE',
-    ],
-    [
-      'body over the limit',
-      () => post('/v1/batch', { batch: [track({ properties: { s: 'x'.repeat(70_000) } })] }),
-      413,
-      'KIMLIK_BODY_TOO_LARGE',
-    ],
-    [
-      'gzip bomb',
-      () => post('/v1/batch', gzipSync(Buffer.alloc(50 * 1024 * 1024, 0x20)), { 'content-encoding': 'gzip' }),
-      413,
-      'KIMLIK_BODY_TOO_LARGE',
-    ],
-  ];
-  it.each(cases)('%s', async (_name, send, status, code) => {
-    const before = (await c.storedEvents()).length;
-    const r = await send();
-    expect(r.status).toBe(status);
-    expect(r.body.error?.code).toBe(code);
-    expect((r.body.error as { message?: string }).message?.length).toBeGreaterThan(10);
-    expect((await c.storedEvents()).length).toBe(before);
-  });
-
-  const eventCases: [string, unknown, string][] = [
-    [
-      '__proto__ key',
-      JSON.parse('{"type":"track","userId":"u","event":"e","properties":{"__proto__":{"polluted":true}}}'),
-      'KIMLIK_EVENT_FORBIDDEN_KEY',
-    ],
-    [
-      'constructor key',
-      { type: 'track', userId: 'u', event: 'e', traits: { constructor: { prototype: {} } } },
-      'KIMLIK_EVENT_FORBIDDEN_KEY',
-    ],
-    [
-      'deep nesting',
-      { type: 'track', userId: 'u', event: 'e', properties: JSON.parse(`${'{"a":'.repeat(500)}1${'}'.repeat(500)}`) },
-      'KIMLIK_EVENT_TOO_DEEP',
-    ],
-    [
-      'huge array',
-      { type: 'track', userId: 'u', event: 'e', properties: { a: new Array(10_001).fill(0) } },
-      'KIMLIK_EVENT_TOO_MANY_ITEMS',
-    ],
-    ['lone surrogate', JSON.parse('{"type":"track","userId":"u","event":"\\ud800"}'), 'KIMLIK_EVENT_STRING_INVALID'],
-    [
-      'event over 32 KB',
-      { type: 'track', userId: 'u', event: 'e', properties: { s: 'é'.repeat(17_000) } },
-      'KIMLIK_EVENT_TOO_LARGE',
-    ],
-    [
-      'messageId of 100 chars',
-      { type: 'track', userId: 'u', event: 'e', messageId: 'm'.repeat(100) },
-      'KIMLIK_EVENT_MESSAGE_ID_INVALID',
-    ],
-    [
-      'bad timestamp',
-      { type: 'track', userId: 'u', event: 'e', timestamp: 'yesterday' },
-      'KIMLIK_EVENT_TIMESTAMP_INVALID',
-    ],
-    [
-      'properties not an object',
-      { type: 'track', userId: 'u', event: 'e', properties: [1] },
-      'KIMLIK_EVENT_FIELD_INVALID',
-    ],
-    ['userId an object', { type: 'track', userId: { id: 1 }, event: 'e' }, 'KIMLIK_EVENT_FIELD_INVALID'],
-    ['alias without previousId', { type: 'alias', userId: 'u' }, 'KIMLIK_EVENT_FIELD_MISSING'],
-    ['group without groupId', { type: 'group', userId: 'u' }, 'KIMLIK_EVENT_FIELD_MISSING'],
-  ];
-  it.each(eventCases)('event with %s is rejected alone', async (_name, bad, code) => {
-    const good = track();
-    const r = await post('/v1/batch', { batch: [good, bad] });
-    expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ accepted: 1, rejected: [{ index: 1, code }] });
-    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-  });
-
-  it('a write key never reads: admin APIs need the admin key', async () => {
-    for (const auth of ['', basic(c.writeKey), `Bearer ${c.writeKey}`, 'Bearer wrong']) {
-      const res = await fetch(`${c.url}/v1/events`, { headers: { authorization: auth } });
-      expect(res.status).toBe(401);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('KIMLIK_ADMIN_AUTH_REQUIRED');
-    }
-  });
-});
-
-describe('configured limits', () => {
-  it('refuses a batch with more events than maxBatchEvents, naming the limit', async () => {
-    const small = await startTestCollector({ maxBatchEvents: 10 });
-    try {
-      const res = await fetch(`${small.url}/v1/batch`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: basic(small.writeKey) },
-        body: JSON.stringify({ batch: Array.from({ length: 11 }, () => track()) }),
+    it('rejects one bad event by index and stores the rest', async () => {
+      const good = track();
+      const r = await post('/v1/batch', {
+        batch: [good, { type: 'track', userId: 'u1' }, 'nope', track({ userId: '' })],
       });
-      expect(res.status).toBe(400);
-      const body = (await res.json()) as { error: { code: string; message: string } };
-      expect(body.error.code).toBe('KIMLIK_BATCH_TOO_MANY_EVENTS');
-      expect(body.error.message).toMatch(/limit is 10/);
-      expect(await small.storedEvents()).toHaveLength(0);
-    } finally {
-      await small.close();
-    }
-  });
-});
-
-describe('operations endpoints', () => {
-  it('healthz, readyz and metrics', async () => {
-    expect((await fetch(`${c.url}/healthz`)).status).toBe(200);
-    const ready = await fetch(`${c.url}/readyz`);
-    expect(await ready.json()).toEqual({ status: 'ready', store: 'sqlite' });
-    const metrics = await (await fetch(`${c.url}/metrics`)).text();
-    expect(metrics).toMatch(/^kimlik_events_accepted_total \d+$/m);
-    expect(metrics).toMatch(/kimlik_events_rejected_total\{code="KIMLIK_EVENT_/);
-    expect(metrics).toMatch(/^kimlik_events_deduplicated_total [1-9]\d*$/m);
-    expect(metrics).toMatch(/kimlik_http_request_duration_seconds_bucket\{route="\/v1\/batch",le="0.1"\}/);
-    expect(metrics).toMatch(/kimlik_commit_batch_events_count [1-9]/);
-  });
-
-  it('lists events newest first with a cursor', async () => {
-    const first = await fetch(`${c.url}/v1/events?limit=2`, { headers: { authorization: `Bearer ${c.adminKey}` } });
-    const page = (await first.json()) as { events: { id: string }[]; nextCursor: string };
-    expect(page.events).toHaveLength(2);
-    expect(Number(page.events[0]?.id)).toBeGreaterThan(Number(page.events[1]?.id));
-    const next = await fetch(`${c.url}/v1/events?limit=2&before=${page.nextCursor}`, {
-      headers: { authorization: `Bearer ${c.adminKey}` },
+      expect(r.status).toBe(200);
+      expect(r.body.accepted).toBe(1);
+      expect(r.body.rejected.map((x: { index: number; code: string }) => [x.index, x.code])).toEqual([
+        [1, 'KIMLIK_EVENT_FIELD_MISSING'],
+        [2, 'KIMLIK_EVENT_NOT_OBJECT'],
+        [3, 'KIMLIK_EVENT_IDENTITY_MISSING'],
+      ]);
+      const stored = await c.storedEvents();
+      expect(stored.some((e) => e.messageId === good.messageId)).toBe(true);
     });
-    const page2 = (await next.json()) as { events: { id: string }[] };
-    expect(Number(page2.events[0]?.id)).toBeLessThan(Number(page.events[1]?.id));
-    const bad = await fetch(`${c.url}/v1/events?limit=0`, { headers: { authorization: `Bearer ${c.adminKey}` } });
-    expect(bad.status).toBe(400);
+
+    it('answers 400 with the same detail when every event is invalid', async () => {
+      const r = await post('/v1/batch', { batch: [{ type: 'nope', userId: 'u' }] });
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe('KIMLIK_BATCH_ALL_REJECTED');
+      expect(r.body.rejected[0]).toMatchObject({ index: 0, code: 'KIMLIK_EVENT_TYPE_INVALID' });
+      expect(r.body.rejected[0].reason).toMatch(/type must be one of/);
+    });
+
+    it('stores a messageId once however often it is re-sent, across and within requests', async () => {
+      const e = track();
+      const answers = await Promise.all([1, 2, 3, 4].map(() => post('/v1/batch', { batch: [e, e] })));
+      const stored = answers.reduce((s, a) => s + a.body.accepted - a.body.duplicates, 0);
+      expect(stored).toBe(1);
+      const again = await post('/v1/track', e);
+      expect(again.body).toMatchObject({ accepted: 1, duplicates: 1 });
+      const all = await c.storedEvents();
+      expect(all.filter((x) => x.messageId === e.messageId)).toHaveLength(1);
+    });
+
+    it('assigns a messageId when the client sends none', async () => {
+      const r = await post('/v1/track', { userId: 'u9', event: 'No Id' });
+      expect(r.status).toBe(200);
+      const all = await c.storedEvents();
+      const e = all.find((x) => x.event === 'No Id');
+      expect(e?.messageId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(e?.warnings).toContain('message_id_assigned_by_server');
+    });
+
+    it('single-event endpoints set the type from the path', async () => {
+      for (const [path, body] of [
+        ['/v1/identify', { userId: 'u2', traits: { plan: 'pro' } }],
+        ['/v1/page', { anonymousId: 'a2', name: 'Home' }],
+        ['/v1/screen', { anonymousId: 'a2', name: 'Main' }],
+        ['/v1/group', { userId: 'u2', groupId: 'g1' }],
+        ['/v1/alias', { userId: 'u2', previousId: 'a2' }],
+        ['/v1/t', { userId: 'u2', event: 'Short Path' }],
+      ] as const) {
+        const r = await post(path, { ...body, messageId: `single-${path}` });
+        expect(r.status, path).toBe(200);
+      }
+      const all = await c.storedEvents();
+      expect(all.find((e) => e.messageId === 'single-/v1/alias')).toMatchObject({ type: 'alias', previousId: 'a2' });
+    });
+
+    it('corrects clock skew from sentAt and keeps originalTimestamp', async () => {
+      const now = Date.now();
+      // The device clock runs one hour ahead.
+      const skew = 3600_000;
+      const e = track({
+        timestamp: new Date(now + skew - 5000).toISOString(),
+        sentAt: new Date(now + skew).toISOString(),
+      });
+      await post('/v1/batch', { batch: [e] });
+      const stored = (await c.storedEvents()).find((x) => x.messageId === e.messageId) as Record<string, string>;
+      const ts = Date.parse(stored.timestamp as string);
+      const received = Date.parse(stored.receivedAt as string);
+      expect(received - ts).toBeGreaterThanOrEqual(4900);
+      expect(received - ts).toBeLessThanOrEqual(5100);
+      expect(stored.originalTimestamp).toBe(e.timestamp);
+    });
+
+    it('clamps a timestamp too far in the future and flags it', async () => {
+      const e = track({ timestamp: new Date(Date.now() + 3 * 86400_000).toISOString() });
+      await post('/v1/batch', { batch: [e] });
+      const stored = (await c.storedEvents()).find((x) => x.messageId === e.messageId) as Record<string, unknown>;
+      expect(Math.abs(Date.parse(stored.timestamp as string) - Date.parse(stored.receivedAt as string))).toBe(0);
+      expect(stored.warnings).toContain('timestamp_in_future_clamped');
+    });
+
+    it('merges batch-level context into each event, the event winning', async () => {
+      const e = track({ context: { ip: '1.2.3.4' } });
+      await post('/v1/batch', { batch: [e], context: { library: { name: 'x' }, ip: '9.9.9.9' } });
+      const stored = (await c.storedEvents()).find((x) => x.messageId === e.messageId) as Record<string, unknown>;
+      expect(stored.context).toEqual({ library: { name: 'x' }, ip: '1.2.3.4' });
+    });
+
+    it('accepts text/plain and the write key in the body (sendBeacon)', async () => {
+      const e = track();
+      const r = await post('/v1/batch', JSON.stringify({ batch: [e], writeKey: c.writeKey }), {
+        'content-type': 'text/plain;charset=UTF-8',
+        authorization: '',
+      });
+      expect(r.status).toBe(200);
+      expect(r.body.accepted).toBe(1);
+    });
+
+    it('accepts gzip bodies', async () => {
+      const e = track();
+      const r = await post('/v1/batch', gzipSync(JSON.stringify({ batch: [e] })), { 'content-encoding': 'gzip' });
+      expect(r.status).toBe(200);
+      expect(r.body.accepted).toBe(1);
+    });
+
+    it('CORS: answers preflights and echoes the origin', async () => {
+      const pre = await fetch(`${c.url}/v1/batch`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST' },
+      });
+      expect(pre.status).toBe(204);
+      expect(pre.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+      expect(pre.headers.get('access-control-allow-headers')).toMatch(/Authorization/);
+      const r = await post('/v1/batch', { batch: [track()] }, { origin: 'https://shop.example' });
+      expect(r.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    });
+  });
+
+  describe('every class of bad input gets a clear error and stores nothing', () => {
+    const cases: [string, () => Promise<{ status: number; body: { error?: { code: string } } }>, number, string][] = [
+      [
+        'missing write key',
+        () => post('/v1/batch', { batch: [track()] }, { authorization: '' }),
+        401,
+        'KIMLIK_AUTH_MISSING',
+      ],
+      [
+        'wrong write key',
+        () => post('/v1/batch', { batch: [track()] }, { authorization: basic('nope') }),
+        401,
+        'KIMLIK_AUTH_INVALID',
+      ],
+      ['invalid JSON', () => post('/v1/batch', '{"batch": [', {}), 400, 'KIMLIK_BODY_INVALID_JSON'],
+      ['empty body', () => post('/v1/batch', '', {}), 400, 'KIMLIK_BODY_INVALID_JSON'],
+      ['JSON array body', () => post('/v1/batch', [track()]), 400, 'KIMLIK_BODY_NOT_BATCH'],
+      ['JSON string body', () => post('/v1/batch', '"hello"'), 400, 'KIMLIK_BODY_NOT_BATCH'],
+      ['batch not an array', () => post('/v1/batch', { batch: { a: 1 } }), 400, 'KIMLIK_BODY_NOT_BATCH'],
+      ['empty batch', () => post('/v1/batch', { batch: [] }), 400, 'KIMLIK_BATCH_ALL_REJECTED'],
+      ['null single event', () => post('/v1/track', 'null'), 400, 'KIMLIK_BODY_NOT_OBJECT'],
+      [
+        'invalid UTF-8',
+        () =>
+          post(
+            '/v1/batch',
+            Buffer.concat([
+              Buffer.from('{"batch":[{"type":"track","userId":"'),
+              Buffer.from([0xc3, 0x28]),
+              Buffer.from('","event":"x"}]}'),
+            ]),
+          ),
+        400,
+        'KIMLIK_BODY_INVALID_UTF8',
+      ],
+      [
+        'corrupt gzip',
+        () => post('/v1/batch', Buffer.from('not gzip at all'), { 'content-encoding': 'gzip' }),
+        400,
+        'KIMLIK_BODY_INVALID_GZIP',
+      ],
+      [
+        'unknown encoding',
+        () => post('/v1/batch', '{}', { 'content-encoding': 'br' }),
+        415,
+        'KIMLIK_UNSUPPORTED_ENCODING',
+      ],
+      [
+        'unsupported media type',
+        () => post('/v1/batch', '<xml/>', { 'content-type': 'application/xml' }),
+        415,
+        'KIMLIK_UNSUPPORTED_MEDIA_TYPE',
+      ],
+      [
+        'body over the limit',
+        () => post('/v1/batch', { batch: [track({ properties: { s: 'x'.repeat(70_000) } })] }),
+        413,
+        'KIMLIK_BODY_TOO_LARGE',
+      ],
+      [
+        'gzip bomb',
+        () => post('/v1/batch', gzipSync(Buffer.alloc(50 * 1024 * 1024, 0x20)), { 'content-encoding': 'gzip' }),
+        413,
+        'KIMLIK_BODY_TOO_LARGE',
+      ],
+    ];
+    it.each(cases)('%s', async (_name, send, status, code) => {
+      const before = (await c.storedEvents()).length;
+      const r = await send();
+      expect(r.status).toBe(status);
+      expect(r.body.error?.code).toBe(code);
+      expect((r.body.error as { message?: string }).message?.length).toBeGreaterThan(10);
+      expect((await c.storedEvents()).length).toBe(before);
+    });
+
+    const eventCases: [string, unknown, string][] = [
+      [
+        '__proto__ key',
+        JSON.parse('{"type":"track","userId":"u","event":"e","properties":{"__proto__":{"polluted":true}}}'),
+        'KIMLIK_EVENT_FORBIDDEN_KEY',
+      ],
+      [
+        'constructor key',
+        { type: 'track', userId: 'u', event: 'e', traits: { constructor: { prototype: {} } } },
+        'KIMLIK_EVENT_FORBIDDEN_KEY',
+      ],
+      [
+        'deep nesting',
+        { type: 'track', userId: 'u', event: 'e', properties: JSON.parse(`${'{"a":'.repeat(500)}1${'}'.repeat(500)}`) },
+        'KIMLIK_EVENT_TOO_DEEP',
+      ],
+      [
+        'huge array',
+        { type: 'track', userId: 'u', event: 'e', properties: { a: new Array(10_001).fill(0) } },
+        'KIMLIK_EVENT_TOO_MANY_ITEMS',
+      ],
+      ['lone surrogate', JSON.parse('{"type":"track","userId":"u","event":"\\ud800"}'), 'KIMLIK_EVENT_STRING_INVALID'],
+      [
+        'event over 32 KB',
+        { type: 'track', userId: 'u', event: 'e', properties: { s: 'é'.repeat(17_000) } },
+        'KIMLIK_EVENT_TOO_LARGE',
+      ],
+      [
+        'messageId of 100 chars',
+        { type: 'track', userId: 'u', event: 'e', messageId: 'm'.repeat(100) },
+        'KIMLIK_EVENT_MESSAGE_ID_INVALID',
+      ],
+      [
+        'bad timestamp',
+        { type: 'track', userId: 'u', event: 'e', timestamp: 'yesterday' },
+        'KIMLIK_EVENT_TIMESTAMP_INVALID',
+      ],
+      [
+        'properties not an object',
+        { type: 'track', userId: 'u', event: 'e', properties: [1] },
+        'KIMLIK_EVENT_FIELD_INVALID',
+      ],
+      ['userId an object', { type: 'track', userId: { id: 1 }, event: 'e' }, 'KIMLIK_EVENT_FIELD_INVALID'],
+      ['alias without previousId', { type: 'alias', userId: 'u' }, 'KIMLIK_EVENT_FIELD_MISSING'],
+      ['group without groupId', { type: 'group', userId: 'u' }, 'KIMLIK_EVENT_FIELD_MISSING'],
+    ];
+    it.each(eventCases)('event with %s is rejected alone', async (_name, bad, code) => {
+      const good = track();
+      const r = await post('/v1/batch', { batch: [good, bad] });
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ accepted: 1, rejected: [{ index: 1, code }] });
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+
+    it('a write key never reads: admin APIs need the admin key', async () => {
+      for (const auth of ['', basic(c.writeKey), `Bearer ${c.writeKey}`, 'Bearer wrong']) {
+        const res = await fetch(`${c.url}/v1/events`, { headers: { authorization: auth } });
+        expect(res.status).toBe(401);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('KIMLIK_ADMIN_AUTH_REQUIRED');
+      }
+    });
+  });
+
+  describe('configured limits', () => {
+    it('refuses a batch with more events than maxBatchEvents, naming the limit', async () => {
+      const small = await startTestCollector({ maxBatchEvents: 10, database: store.database() });
+      try {
+        const res = await fetch(`${small.url}/v1/batch`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: basic(small.writeKey) },
+          body: JSON.stringify({ batch: Array.from({ length: 11 }, () => track()) }),
+        });
+        expect(res.status).toBe(400);
+        const body = (await res.json()) as { error: { code: string; message: string } };
+        expect(body.error.code).toBe('KIMLIK_BATCH_TOO_MANY_EVENTS');
+        expect(body.error.message).toMatch(/limit is 10/);
+        expect(await small.storedEvents()).toHaveLength(0);
+      } finally {
+        await small.close();
+      }
+    });
+  });
+
+  describe('operations endpoints', () => {
+    it('healthz, readyz and metrics', async () => {
+      expect((await fetch(`${c.url}/healthz`)).status).toBe(200);
+      const ready = await fetch(`${c.url}/readyz`);
+      expect(await ready.json()).toEqual({ status: 'ready', store: store.name });
+      const metrics = await (await fetch(`${c.url}/metrics`)).text();
+      expect(metrics).toMatch(/^kimlik_events_accepted_total \d+$/m);
+      expect(metrics).toMatch(/kimlik_events_rejected_total\{code="KIMLIK_EVENT_/);
+      expect(metrics).toMatch(/^kimlik_events_deduplicated_total [1-9]\d*$/m);
+      expect(metrics).toMatch(/kimlik_http_request_duration_seconds_bucket\{route="\/v1\/batch",le="0.1"\}/);
+      expect(metrics).toMatch(/kimlik_commit_batch_events_count [1-9]/);
+    });
+
+    it('lists events newest first with a cursor', async () => {
+      const first = await fetch(`${c.url}/v1/events?limit=2`, { headers: { authorization: `Bearer ${c.adminKey}` } });
+      const page = (await first.json()) as { events: { id: string }[]; nextCursor: string };
+      expect(page.events).toHaveLength(2);
+      expect(Number(page.events[0]?.id)).toBeGreaterThan(Number(page.events[1]?.id));
+      const next = await fetch(`${c.url}/v1/events?limit=2&before=${page.nextCursor}`, {
+        headers: { authorization: `Bearer ${c.adminKey}` },
+      });
+      const page2 = (await next.json()) as { events: { id: string }[] };
+      expect(Number(page2.events[0]?.id)).toBeLessThan(Number(page.events[1]?.id));
+      const bad = await fetch(`${c.url}/v1/events?limit=0`, { headers: { authorization: `Bearer ${c.adminKey}` } });
+      expect(bad.status).toBe(400);
+    });
   });
 });

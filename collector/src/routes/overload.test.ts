@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { startTestCollector } from '../../../tests/helpers/collector.js';
+import { describeStores } from '../../../tests/helpers/stores.js';
 import type { SqliteStore } from '../store/sqlite/sqlite-store.js';
 
 const auth = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
 const batch = (prefix: string, n: number) =>
   Array.from({ length: n }, (_, i) => ({ type: 'track', event: 'E', anonymousId: 'a', messageId: `${prefix}-${i}` }));
 
-describe('overload and store failure', () => {
+describeStores('overload', (store) => {
   it('answers 429 with Retry-After when the ingest queue is full, storing nothing of those requests', async () => {
-    const c = await startTestCollector({ maxQueuedEvents: 150 });
+    const c = await startTestCollector({ maxQueuedEvents: 150, database: store.database() });
     try {
       const answers = await Promise.all(
         Array.from({ length: 40 }, (_, k) =>
@@ -32,7 +33,10 @@ describe('overload and store failure', () => {
       await c.close();
     }
   });
+});
 
+// The PostgreSQL equivalent (the database restarted under load) is tests/postgres/outage.test.ts.
+describe('store failure [sqlite]', () => {
   it('answers 503 while the writer is down, then recovers by itself', async () => {
     const c = await startTestCollector();
     try {

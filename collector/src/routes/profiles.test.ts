@@ -1,13 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTestCollector, type TestCollector } from '../../../tests/helpers/collector.js';
+import { describeStores } from '../../../tests/helpers/stores.js';
 
 let c: TestCollector;
-beforeEach(async () => {
-  c = await startTestCollector();
-});
-afterEach(async () => {
-  await c.close();
-});
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
@@ -49,246 +44,255 @@ const timeline = async (id: string) =>
 const idents = (p: Record<string, any>) =>
   (p.identifiers as { type: string; value: string }[]).map((i) => `${i.type}:${i.value}`).sort();
 
-describe('identity scenarios', () => {
-  it('1. anonymous browsing then identify: one profile with the earlier anonymous events', async () => {
-    const browse = [
-      ev('page', 1, { anonymousId: 'A', name: 'Home' }),
-      ev('track', 2, { anonymousId: 'A', event: 'Viewed' }),
-    ];
-    await send([...browse, ev('identify', 3, { anonymousId: 'A', userId: 'u1' })]);
-    const p = (await profileBy('userId', 'u1')).body;
-    expect(idents(p)).toEqual(['anonymousId:A', 'userId:u1']);
-    expect(p.eventCount).toBe(3);
-    expect(await timeline(p.id)).toEqual(expect.arrayContaining(browse.map((e) => e.messageId)));
-    expect(await idOf('anonymousId', 'A')).toBe(p.id);
+describeStores('profiles', (store) => {
+  beforeEach(async () => {
+    c = await startTestCollector({ database: store.database() });
+  });
+  afterEach(async () => {
+    await c.close();
   });
 
-  it('2. a second device identifying with the same email (no userId) joins the profile', async () => {
-    await send([ev('identify', 1, { anonymousId: 'A', userId: 'u1', traits: { email: 'Ada@Example.com ' } })]);
-    await send([
-      ev('identify', 5, { anonymousId: 'B', traits: { email: 'ada@example.com' } }),
-      ev('track', 6, { anonymousId: 'B', event: 'Phone' }),
-    ]);
-    const p = (await profileBy('email', 'ADA@example.com')).body;
-    expect(idents(p)).toEqual(['anonymousId:A', 'anonymousId:B', 'email:ada@example.com', 'userId:u1']);
-    expect(p.eventCount).toBe(3);
-  });
-
-  it('3. shared device without reset: events split at the second identify, conflict recorded', async () => {
-    const t2 = ev('track', 2, { anonymousId: 'A', event: 'Before' });
-    const t4 = ev('track', 4, { anonymousId: 'A', event: 'After' });
-    await send([
-      ev('identify', 1, { anonymousId: 'A', userId: 'u1' }),
-      t2,
-      ev('identify', 3, { anonymousId: 'A', userId: 'u2' }),
-      t4,
-    ]);
-    const p1 = (await profileBy('userId', 'u1')).body;
-    const p2 = (await profileBy('userId', 'u2')).body;
-    expect(p1.id).not.toBe(p2.id);
-    expect(await timeline(p1.id)).toContain(t2.messageId);
-    expect(await timeline(p1.id)).not.toContain(t4.messageId);
-    expect(await timeline(p2.id)).toContain(t4.messageId);
-    expect(await timeline(p2.id)).not.toContain(t2.messageId);
-    for (const p of [p1, p2]) expect(idents(p).filter((i) => i.startsWith('userId:'))).toHaveLength(1);
-    const history = (await admin(`/v1/profiles/${p2.id}/history`)).body;
-    expect(history.identity.some((h: Ev) => h.kind === 'device_reassigned')).toBe(true);
-  });
-
-  it('4. alias chain: alias(A→u1) joins; alias(u1→u2) is refused as it would join two userIds', async () => {
-    await send([ev('track', 1, { anonymousId: 'A', event: 'x' }), ev('alias', 2, { previousId: 'A', userId: 'u1' })]);
-    expect(await idOf('anonymousId', 'A')).toBe(await idOf('userId', 'u1'));
-    await send([ev('identify', 3, { userId: 'u2' }), ev('alias', 4, { previousId: 'u1', userId: 'u2' })]);
-    const p1 = await idOf('userId', 'u1');
-    const p2 = await idOf('userId', 'u2');
-    expect(p1).not.toBe(p2);
-    const history = (await admin(`/v1/profiles/${p2}/history`)).body;
-    expect(history.identity.some((h: Ev) => h.kind === 'refused_two_user_ids')).toBe(true);
-  });
-
-  it('5. the same email claimed by two userIds: two profiles, the earlier claim keeps it', async () => {
-    await send([
-      ev('identify', 5, { userId: 'u2', traits: { email: 'same@x.io' } }),
-      ev('identify', 1, { userId: 'u1', traits: { email: 'same@x.io' } }),
-    ]);
-    const p1 = await idOf('userId', 'u1');
-    const p2 = await idOf('userId', 'u2');
-    expect(p1).not.toBe(p2);
-    expect(await idOf('email', 'same@x.io')).toBe(p1);
-    const h = (await admin(`/v1/profiles/${p2}/history`)).body;
-    expect(h.identity.find((x: Ev) => x.kind === 'refused_two_user_ids')).toBeTruthy();
-  });
-
-  it('7. trait last-write-wins by event time; null removes; $set_once keeps the earliest', async () => {
-    await send([
-      ev('identify', 10, { userId: 'u1', traits: { plan: 'pro', city: 'Izmir', $set_once: { source: 'ads' } } }),
-      ev('identify', 20, { userId: 'u1', traits: { city: null, $set_once: { source: 'seo' } } }),
-    ]);
-    // Older identifies arriving late change nothing they should not.
-    await send([
-      ev('identify', 5, { userId: 'u1', traits: { plan: 'free', city: 'Ankara', $set_once: { source: 'email' } } }),
-      ev('identify', 15, { userId: 'u1', traits: { city: 'Bursa' } }),
-    ]);
-    const p = (await profileBy('userId', 'u1')).body;
-    expect(p.traits).toEqual({ plan: 'pro', source: 'email' });
-    const h = (await admin(`/v1/profiles/${p.id}/history`)).body;
-    expect(h.traits.map((t: Ev) => `${t.trait}:${JSON.stringify(t.old)}->${JSON.stringify(t.new)}`)).toEqual([
-      'city:null->"Ankara"',
-      'plan:null->"free"',
-      'source:null->"email"',
-      'city:"Ankara"->"Izmir"',
-      'plan:"free"->"pro"',
-      'city:"Izmir"->"Bursa"',
-      'city:"Bursa"->null',
-    ]);
-  });
-
-  it('8. a server-side userId event, then a browser identifying as that user: one profile', async () => {
-    await send([ev('track', 1, { userId: 'u1', event: 'Order Completed' })]);
-    await send([ev('page', 2, { anonymousId: 'C' }), ev('identify', 3, { anonymousId: 'C', userId: 'u1' })]);
-    const p = (await profileBy('anonymousId', 'C')).body;
-    expect(idents(p)).toEqual(['anonymousId:C', 'userId:u1']);
-    expect(p.eventCount).toBe(3);
-  });
-
-  it('9. erasure: lookups 404, export empty, later events with any of its identifiers dropped and counted', async () => {
-    await send([
-      ev('identify', 1, { anonymousId: 'A', userId: 'u1', traits: { email: 'gone@x.io' } }),
-      ev('track', 2, { anonymousId: 'A', event: 'x' }),
-      ev('identify', 3, { userId: 'u9', traits: { email: 'keep@x.io' } }),
-    ]);
-    const id = (await idOf('userId', 'u1')) as string;
-    const del = await admin(`/v1/profiles/${id}`, { method: 'DELETE' });
-    expect(del.status).toBe(200);
-    expect(del.body).toMatchObject({ erased: true, events: 2, identifiers: 3 });
-    for (const [t, v] of [
-      ['userId', 'u1'],
-      ['email', 'gone@x.io'],
-      ['anonymousId', 'A'],
-    ]) {
-      expect((await profileBy(t as string, v as string)).status).toBe(404);
-    }
-    expect((await admin(`/v1/profiles/${id}`)).status).toBe(404);
-    const exp = await admin(`/v1/profiles/${id}/export`);
-    expect(exp.status).toBe(200);
-    expect(exp.body).toMatchObject({ profile: null, erased: true, events: [] });
-    const later = await send([
-      ev('track', 10, { userId: 'u1', event: 'back' }),
-      ev('track', 11, { anonymousId: 'A', event: 'back' }),
-      ev('identify', 12, { anonymousId: 'Z', traits: { email: 'GONE@x.io' } }),
-      ev('track', 13, { userId: 'u9', event: 'other person' }),
-    ]);
-    expect(later).toMatchObject({ accepted: 4, suppressed: 3 });
-    expect((await profileBy('userId', 'u1')).status).toBe(404);
-    expect((await profileBy('anonymousId', 'Z')).status).toBe(404);
-    expect((await profileBy('userId', 'u9')).body.eventCount).toBe(2);
-    const metrics = await (await fetch(`${c.url}/metrics`)).text();
-    expect(metrics).toMatch(/^kimlik_events_suppressed_total 3$/m);
-    const stored = await c.storedEvents();
-    expect(stored.some((e) => e.userId === 'u1' || e.anonymousId === 'A')).toBe(false);
-  });
-
-  it('10b. blocked values never link: identify("null") on two devices and identify("0") stay apart', async () => {
-    await send([
-      ev('identify', 1, { anonymousId: 'D1', userId: 'null' }),
-      ev('identify', 2, { anonymousId: 'D2', userId: 'null' }),
-      ev('identify', 3, { anonymousId: 'D3', userId: '0' }),
-    ]);
-    const ids = new Set([
-      await idOf('anonymousId', 'D1'),
-      await idOf('anonymousId', 'D2'),
-      await idOf('anonymousId', 'D3'),
-    ]);
-    expect(ids.size).toBe(3);
-    expect((await profileBy('userId', 'null')).status).toBe(404);
-    const stored = await c.storedEvents();
-    expect(
-      stored.filter((e) => (e.warnings as string[] | undefined)?.some((w) => w.startsWith('identifier_blocked'))),
-    ).toHaveLength(3);
-  });
-
-  it('10. unmerging the email splits the profile again, with timelines split', async () => {
-    const a = ev('track', 2, { anonymousId: 'A', event: 'laptop' });
-    const b = ev('track', 6, { anonymousId: 'B', event: 'phone' });
-    await send([
-      ev('identify', 1, { anonymousId: 'A', userId: 'u1', traits: { email: 'wrong@x.io' } }),
-      a,
-      ev('identify', 5, { anonymousId: 'B', traits: { email: 'wrong@x.io' } }),
-      b,
-    ]);
-    const merged = (await idOf('userId', 'u1')) as string;
-    expect(await idOf('anonymousId', 'B')).toBe(merged);
-    const r = await admin(`/v1/profiles/${merged}/unmerge`, {
-      method: 'POST',
-      body: JSON.stringify({ type: 'email', value: 'wrong@x.io' }),
+  describe('identity scenarios', () => {
+    it('1. anonymous browsing then identify: one profile with the earlier anonymous events', async () => {
+      const browse = [
+        ev('page', 1, { anonymousId: 'A', name: 'Home' }),
+        ev('track', 2, { anonymousId: 'A', event: 'Viewed' }),
+      ];
+      await send([...browse, ev('identify', 3, { anonymousId: 'A', userId: 'u1' })]);
+      const p = (await profileBy('userId', 'u1')).body;
+      expect(idents(p)).toEqual(['anonymousId:A', 'userId:u1']);
+      expect(p.eventCount).toBe(3);
+      expect(await timeline(p.id)).toEqual(expect.arrayContaining(browse.map((e) => e.messageId)));
+      expect(await idOf('anonymousId', 'A')).toBe(p.id);
     });
-    expect(r.status, JSON.stringify(r.body)).toBe(200);
-    const p1 = (await idOf('userId', 'u1')) as string;
-    const p2 = (await idOf('anonymousId', 'B')) as string;
-    expect(p1).not.toBe(p2);
-    expect(await idOf('email', 'wrong@x.io')).toBe(p2);
-    expect(await timeline(p1)).toContain(a.messageId);
-    expect(await timeline(p1)).not.toContain(b.messageId);
-    expect(await timeline(p2)).toContain(b.messageId);
-    // The detached link stays ignored when the same link arrives again.
-    await send([ev('identify', 7, { anonymousId: 'A', userId: 'u1', traits: { email: 'wrong@x.io' } })]);
-    expect(await idOf('anonymousId', 'B')).not.toBe(await idOf('userId', 'u1'));
-    const h = (await admin(`/v1/profiles/${p1}/history`)).body;
-    expect(h.identity.some((x: Ev) => x.kind === 'unmerge')).toBe(true);
-  });
 
-  it('11. a merged-away profile id still resolves to the survivor, which is the older profile', async () => {
-    await send([ev('track', 1, { anonymousId: 'A', event: 'first' })]);
-    await send([ev('track', 2, { userId: 'u1', event: 'server' })]);
-    const anonProfile = (await idOf('anonymousId', 'A')) as string;
-    const userProfile = (await idOf('userId', 'u1')) as string;
-    expect(anonProfile).not.toBe(userProfile);
-    await send([ev('identify', 3, { anonymousId: 'A', userId: 'u1' })]);
-    // A was seen first: its profile is the older one and survives.
-    expect(await idOf('userId', 'u1')).toBe(anonProfile);
-    const r = await admin(`/v1/profiles/${userProfile}`);
-    expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ id: anonProfile, mergedFrom: userProfile });
-  });
+    it('2. a second device identifying with the same email (no userId) joins the profile', async () => {
+      await send([ev('identify', 1, { anonymousId: 'A', userId: 'u1', traits: { email: 'Ada@Example.com ' } })]);
+      await send([
+        ev('identify', 5, { anonymousId: 'B', traits: { email: 'ada@example.com' } }),
+        ev('track', 6, { anonymousId: 'B', event: 'Phone' }),
+      ]);
+      const p = (await profileBy('email', 'ADA@example.com')).body;
+      expect(idents(p)).toEqual(['anonymousId:A', 'anonymousId:B', 'email:ada@example.com', 'userId:u1']);
+      expect(p.eventCount).toBe(3);
+    });
 
-  it('lists profiles by trait, paginated, and exports everything about a person', async () => {
-    const events: Ev[] = [];
-    for (let i = 0; i < 5; i++)
-      events.push(ev('identify', i, { userId: `plan-${i}`, traits: { plan: i < 3 ? 'pro' : 'free', age: 30 } }));
-    await send(events);
-    const first = (await admin('/v1/profiles?trait.plan=pro&limit=2')).body;
-    expect(first.profiles).toHaveLength(2);
-    const rest = (await admin(`/v1/profiles?trait.plan=pro&limit=2&cursor=${first.nextCursor}`)).body;
-    expect(rest.profiles).toHaveLength(1);
-    expect(rest.nextCursor).toBeNull();
-    expect((await admin('/v1/profiles?trait.age=30')).body.profiles).toHaveLength(5);
-    const id = (await idOf('userId', 'plan-0')) as string;
-    const res = await fetch(`${c.url}/v1/profiles/${id}/export`, {
-      headers: { authorization: `Bearer ${c.adminKey}` },
+    it('3. shared device without reset: events split at the second identify, conflict recorded', async () => {
+      const t2 = ev('track', 2, { anonymousId: 'A', event: 'Before' });
+      const t4 = ev('track', 4, { anonymousId: 'A', event: 'After' });
+      await send([
+        ev('identify', 1, { anonymousId: 'A', userId: 'u1' }),
+        t2,
+        ev('identify', 3, { anonymousId: 'A', userId: 'u2' }),
+        t4,
+      ]);
+      const p1 = (await profileBy('userId', 'u1')).body;
+      const p2 = (await profileBy('userId', 'u2')).body;
+      expect(p1.id).not.toBe(p2.id);
+      expect(await timeline(p1.id)).toContain(t2.messageId);
+      expect(await timeline(p1.id)).not.toContain(t4.messageId);
+      expect(await timeline(p2.id)).toContain(t4.messageId);
+      expect(await timeline(p2.id)).not.toContain(t2.messageId);
+      for (const p of [p1, p2]) expect(idents(p).filter((i) => i.startsWith('userId:'))).toHaveLength(1);
+      const history = (await admin(`/v1/profiles/${p2.id}/history`)).body;
+      expect(history.identity.some((h: Ev) => h.kind === 'device_reassigned')).toBe(true);
     });
-    expect(res.headers.get('content-disposition')).toMatch(/attachment/);
-    const exp = (await res.json()) as Record<string, any>;
-    expect(exp.profile.traits).toEqual({ age: 30, plan: 'pro' });
-    expect(exp.events).toHaveLength(1);
-    expect(exp.history.traits).toHaveLength(2);
-  });
 
-  it('answers clear errors for bad profile requests', async () => {
-    expect((await admin('/v1/profiles/p_nope')).body.error.code).toBe('KIMLIK_PROFILE_NOT_FOUND');
-    expect((await admin('/v1/profiles')).body.error.code).toBe('KIMLIK_QUERY_INVALID');
-    expect((await admin('/v1/profiles?email=nobody@x.io')).status).toBe(404);
-    await send([ev('identify', 1, { userId: 'u1' })]);
-    const id = (await idOf('userId', 'u1')) as string;
-    const bad = await admin(`/v1/profiles/${id}/unmerge`, { method: 'POST', body: JSON.stringify({ type: 'nope' }) });
-    expect(bad.body.error.code).toBe('KIMLIK_REQUEST_INVALID');
-    const notIn = await admin(`/v1/profiles/${id}/unmerge`, {
-      method: 'POST',
-      body: JSON.stringify({ type: 'email', value: 'x@y.z' }),
+    it('4. alias chain: alias(A→u1) joins; alias(u1→u2) is refused as it would join two userIds', async () => {
+      await send([ev('track', 1, { anonymousId: 'A', event: 'x' }), ev('alias', 2, { previousId: 'A', userId: 'u1' })]);
+      expect(await idOf('anonymousId', 'A')).toBe(await idOf('userId', 'u1'));
+      await send([ev('identify', 3, { userId: 'u2' }), ev('alias', 4, { previousId: 'u1', userId: 'u2' })]);
+      const p1 = await idOf('userId', 'u1');
+      const p2 = await idOf('userId', 'u2');
+      expect(p1).not.toBe(p2);
+      const history = (await admin(`/v1/profiles/${p2}/history`)).body;
+      expect(history.identity.some((h: Ev) => h.kind === 'refused_two_user_ids')).toBe(true);
     });
-    expect(notIn.body.error.code).toBe('KIMLIK_IDENTIFIER_NOT_IN_PROFILE');
-    const res = await fetch(`${c.url}/v1/profiles/${id}`, {
-      headers: { authorization: `Basic ${Buffer.from(`${c.writeKey}:`).toString('base64')}` },
+
+    it('5. the same email claimed by two userIds: two profiles, the earlier claim keeps it', async () => {
+      await send([
+        ev('identify', 5, { userId: 'u2', traits: { email: 'same@x.io' } }),
+        ev('identify', 1, { userId: 'u1', traits: { email: 'same@x.io' } }),
+      ]);
+      const p1 = await idOf('userId', 'u1');
+      const p2 = await idOf('userId', 'u2');
+      expect(p1).not.toBe(p2);
+      expect(await idOf('email', 'same@x.io')).toBe(p1);
+      const h = (await admin(`/v1/profiles/${p2}/history`)).body;
+      expect(h.identity.find((x: Ev) => x.kind === 'refused_two_user_ids')).toBeTruthy();
     });
-    expect(res.status).toBe(401);
+
+    it('7. trait last-write-wins by event time; null removes; $set_once keeps the earliest', async () => {
+      await send([
+        ev('identify', 10, { userId: 'u1', traits: { plan: 'pro', city: 'Izmir', $set_once: { source: 'ads' } } }),
+        ev('identify', 20, { userId: 'u1', traits: { city: null, $set_once: { source: 'seo' } } }),
+      ]);
+      // Older identifies arriving late change nothing they should not.
+      await send([
+        ev('identify', 5, { userId: 'u1', traits: { plan: 'free', city: 'Ankara', $set_once: { source: 'email' } } }),
+        ev('identify', 15, { userId: 'u1', traits: { city: 'Bursa' } }),
+      ]);
+      const p = (await profileBy('userId', 'u1')).body;
+      expect(p.traits).toEqual({ plan: 'pro', source: 'email' });
+      const h = (await admin(`/v1/profiles/${p.id}/history`)).body;
+      expect(h.traits.map((t: Ev) => `${t.trait}:${JSON.stringify(t.old)}->${JSON.stringify(t.new)}`)).toEqual([
+        'city:null->"Ankara"',
+        'plan:null->"free"',
+        'source:null->"email"',
+        'city:"Ankara"->"Izmir"',
+        'plan:"free"->"pro"',
+        'city:"Izmir"->"Bursa"',
+        'city:"Bursa"->null',
+      ]);
+    });
+
+    it('8. a server-side userId event, then a browser identifying as that user: one profile', async () => {
+      await send([ev('track', 1, { userId: 'u1', event: 'Order Completed' })]);
+      await send([ev('page', 2, { anonymousId: 'C' }), ev('identify', 3, { anonymousId: 'C', userId: 'u1' })]);
+      const p = (await profileBy('anonymousId', 'C')).body;
+      expect(idents(p)).toEqual(['anonymousId:C', 'userId:u1']);
+      expect(p.eventCount).toBe(3);
+    });
+
+    it('9. erasure: lookups 404, export empty, later events with any of its identifiers dropped and counted', async () => {
+      await send([
+        ev('identify', 1, { anonymousId: 'A', userId: 'u1', traits: { email: 'gone@x.io' } }),
+        ev('track', 2, { anonymousId: 'A', event: 'x' }),
+        ev('identify', 3, { userId: 'u9', traits: { email: 'keep@x.io' } }),
+      ]);
+      const id = (await idOf('userId', 'u1')) as string;
+      const del = await admin(`/v1/profiles/${id}`, { method: 'DELETE' });
+      expect(del.status).toBe(200);
+      expect(del.body).toMatchObject({ erased: true, events: 2, identifiers: 3 });
+      for (const [t, v] of [
+        ['userId', 'u1'],
+        ['email', 'gone@x.io'],
+        ['anonymousId', 'A'],
+      ]) {
+        expect((await profileBy(t as string, v as string)).status).toBe(404);
+      }
+      expect((await admin(`/v1/profiles/${id}`)).status).toBe(404);
+      const exp = await admin(`/v1/profiles/${id}/export`);
+      expect(exp.status).toBe(200);
+      expect(exp.body).toMatchObject({ profile: null, erased: true, events: [] });
+      const later = await send([
+        ev('track', 10, { userId: 'u1', event: 'back' }),
+        ev('track', 11, { anonymousId: 'A', event: 'back' }),
+        ev('identify', 12, { anonymousId: 'Z', traits: { email: 'GONE@x.io' } }),
+        ev('track', 13, { userId: 'u9', event: 'other person' }),
+      ]);
+      expect(later).toMatchObject({ accepted: 4, suppressed: 3 });
+      expect((await profileBy('userId', 'u1')).status).toBe(404);
+      expect((await profileBy('anonymousId', 'Z')).status).toBe(404);
+      expect((await profileBy('userId', 'u9')).body.eventCount).toBe(2);
+      const metrics = await (await fetch(`${c.url}/metrics`)).text();
+      expect(metrics).toMatch(/^kimlik_events_suppressed_total 3$/m);
+      const stored = await c.storedEvents();
+      expect(stored.some((e) => e.userId === 'u1' || e.anonymousId === 'A')).toBe(false);
+    });
+
+    it('10b. blocked values never link: identify("null") on two devices and identify("0") stay apart', async () => {
+      await send([
+        ev('identify', 1, { anonymousId: 'D1', userId: 'null' }),
+        ev('identify', 2, { anonymousId: 'D2', userId: 'null' }),
+        ev('identify', 3, { anonymousId: 'D3', userId: '0' }),
+      ]);
+      const ids = new Set([
+        await idOf('anonymousId', 'D1'),
+        await idOf('anonymousId', 'D2'),
+        await idOf('anonymousId', 'D3'),
+      ]);
+      expect(ids.size).toBe(3);
+      expect((await profileBy('userId', 'null')).status).toBe(404);
+      const stored = await c.storedEvents();
+      expect(
+        stored.filter((e) => (e.warnings as string[] | undefined)?.some((w) => w.startsWith('identifier_blocked'))),
+      ).toHaveLength(3);
+    });
+
+    it('10. unmerging the email splits the profile again, with timelines split', async () => {
+      const a = ev('track', 2, { anonymousId: 'A', event: 'laptop' });
+      const b = ev('track', 6, { anonymousId: 'B', event: 'phone' });
+      await send([
+        ev('identify', 1, { anonymousId: 'A', userId: 'u1', traits: { email: 'wrong@x.io' } }),
+        a,
+        ev('identify', 5, { anonymousId: 'B', traits: { email: 'wrong@x.io' } }),
+        b,
+      ]);
+      const merged = (await idOf('userId', 'u1')) as string;
+      expect(await idOf('anonymousId', 'B')).toBe(merged);
+      const r = await admin(`/v1/profiles/${merged}/unmerge`, {
+        method: 'POST',
+        body: JSON.stringify({ type: 'email', value: 'wrong@x.io' }),
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      const p1 = (await idOf('userId', 'u1')) as string;
+      const p2 = (await idOf('anonymousId', 'B')) as string;
+      expect(p1).not.toBe(p2);
+      expect(await idOf('email', 'wrong@x.io')).toBe(p2);
+      expect(await timeline(p1)).toContain(a.messageId);
+      expect(await timeline(p1)).not.toContain(b.messageId);
+      expect(await timeline(p2)).toContain(b.messageId);
+      // The detached link stays ignored when the same link arrives again.
+      await send([ev('identify', 7, { anonymousId: 'A', userId: 'u1', traits: { email: 'wrong@x.io' } })]);
+      expect(await idOf('anonymousId', 'B')).not.toBe(await idOf('userId', 'u1'));
+      const h = (await admin(`/v1/profiles/${p1}/history`)).body;
+      expect(h.identity.some((x: Ev) => x.kind === 'unmerge')).toBe(true);
+    });
+
+    it('11. a merged-away profile id still resolves to the survivor, which is the older profile', async () => {
+      await send([ev('track', 1, { anonymousId: 'A', event: 'first' })]);
+      await send([ev('track', 2, { userId: 'u1', event: 'server' })]);
+      const anonProfile = (await idOf('anonymousId', 'A')) as string;
+      const userProfile = (await idOf('userId', 'u1')) as string;
+      expect(anonProfile).not.toBe(userProfile);
+      await send([ev('identify', 3, { anonymousId: 'A', userId: 'u1' })]);
+      // A was seen first: its profile is the older one and survives.
+      expect(await idOf('userId', 'u1')).toBe(anonProfile);
+      const r = await admin(`/v1/profiles/${userProfile}`);
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ id: anonProfile, mergedFrom: userProfile });
+    });
+
+    it('lists profiles by trait, paginated, and exports everything about a person', async () => {
+      const events: Ev[] = [];
+      for (let i = 0; i < 5; i++)
+        events.push(ev('identify', i, { userId: `plan-${i}`, traits: { plan: i < 3 ? 'pro' : 'free', age: 30 } }));
+      await send(events);
+      const first = (await admin('/v1/profiles?trait.plan=pro&limit=2')).body;
+      expect(first.profiles).toHaveLength(2);
+      const rest = (await admin(`/v1/profiles?trait.plan=pro&limit=2&cursor=${first.nextCursor}`)).body;
+      expect(rest.profiles).toHaveLength(1);
+      expect(rest.nextCursor).toBeNull();
+      expect((await admin('/v1/profiles?trait.age=30')).body.profiles).toHaveLength(5);
+      const id = (await idOf('userId', 'plan-0')) as string;
+      const res = await fetch(`${c.url}/v1/profiles/${id}/export`, {
+        headers: { authorization: `Bearer ${c.adminKey}` },
+      });
+      expect(res.headers.get('content-disposition')).toMatch(/attachment/);
+      const exp = (await res.json()) as Record<string, any>;
+      expect(exp.profile.traits).toEqual({ age: 30, plan: 'pro' });
+      expect(exp.events).toHaveLength(1);
+      expect(exp.history.traits).toHaveLength(2);
+    });
+
+    it('answers clear errors for bad profile requests', async () => {
+      expect((await admin('/v1/profiles/p_nope')).body.error.code).toBe('KIMLIK_PROFILE_NOT_FOUND');
+      expect((await admin('/v1/profiles')).body.error.code).toBe('KIMLIK_QUERY_INVALID');
+      expect((await admin('/v1/profiles?email=nobody@x.io')).status).toBe(404);
+      await send([ev('identify', 1, { userId: 'u1' })]);
+      const id = (await idOf('userId', 'u1')) as string;
+      const bad = await admin(`/v1/profiles/${id}/unmerge`, { method: 'POST', body: JSON.stringify({ type: 'nope' }) });
+      expect(bad.body.error.code).toBe('KIMLIK_REQUEST_INVALID');
+      const notIn = await admin(`/v1/profiles/${id}/unmerge`, {
+        method: 'POST',
+        body: JSON.stringify({ type: 'email', value: 'x@y.z' }),
+      });
+      expect(notIn.body.error.code).toBe('KIMLIK_IDENTIFIER_NOT_IN_PROFILE');
+      const res = await fetch(`${c.url}/v1/profiles/${id}`, {
+        headers: { authorization: `Basic ${Buffer.from(`${c.writeKey}:`).toString('base64')}` },
+      });
+      expect(res.status).toBe(401);
+    });
   });
 });

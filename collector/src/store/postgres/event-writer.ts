@@ -1,0 +1,128 @@
+import type pg from 'pg';
+import type { EventRow, InsertOutcome } from '../store.js';
+import { checkout, lockXact, PARTITION_LOCK } from './connection.js';
+import type { PgIdentityWriter } from './identity-writer.js';
+
+const keyOf = (sourceId: number, messageId: string) => `${sourceId}\u0000${messageId}`;
+
+/** The month partition holding `ms` (UTC): its name and bounds. */
+export function monthPartition(ms: number): { name: string; from: number; to: number } {
+  const d = new Date(ms);
+  const y = d.getUTCFullYear();
+  const m = d.getUTCMonth();
+  return {
+    name: `events_${y}_${String(m + 1).padStart(2, '0')}`,
+    from: Date.UTC(y, m, 1),
+    to: Date.UTC(y, m + 1, 1),
+  };
+}
+
+/**
+ * Creates the month partition for `ms` if missing. Under an advisory lock: two collectors creating
+ * the same partition at once would otherwise collide in the catalog.
+ */
+export async function ensurePartition(pool: pg.Pool, schema: string, ms: number): Promise<string> {
+  const p = monthPartition(ms);
+  const c = await checkout(pool);
+  try {
+    await c.query('BEGIN');
+    await lockXact(c, schema, PARTITION_LOCK);
+    await c.query(`CREATE TABLE IF NOT EXISTS ${p.name} PARTITION OF events FOR VALUES FROM (${p.from}) TO (${p.to})`);
+    await c.query('COMMIT');
+    return p.name;
+  } catch (err) {
+    // The original error is what the caller needs; a failed rollback only means the connection is gone.
+    await c.query('ROLLBACK').catch((e: Error) => {
+      c.failure ??= e;
+    });
+    throw err;
+  } finally {
+    c.release();
+  }
+}
+
+/**
+ * Writes the events of many requests in the caller's transaction (group commit). Dedup is exact
+ * across every collector process: the (source, messageId) key goes into `event_ids` first, and
+ * only the keys this transaction inserted are stored; a concurrent insert of the same key waits
+ * for the other transaction and then sees it.
+ */
+export async function writeEvents(
+  c: pg.PoolClient,
+  identity: PgIdentityWriter | null,
+  requests: readonly (readonly EventRow[])[],
+): Promise<{ outcomes: InsertOutcome[][]; stored: number }> {
+  const outcomes = requests.map((rows) => new Array<InsertOutcome>(rows.length).fill('duplicate'));
+  // Repeats inside this commit (a retry racing its original) never reach the database.
+  const seen = new Set<string>();
+  const refs: { r: number; e: number; row: EventRow }[] = [];
+  requests.forEach((rows, r) => {
+    rows.forEach((row, e) => {
+      const k = keyOf(row.sourceId, row.messageId);
+      if (seen.has(k)) return;
+      seen.add(k);
+      refs.push({ r, e, row });
+    });
+  });
+  const inserted = await c.query<{ source_id: number; message_id: string }>(
+    `INSERT INTO event_ids (source_id, message_id) SELECT * FROM unnest($1::int[], $2::text[])
+     ON CONFLICT DO NOTHING RETURNING source_id, message_id`,
+    [refs.map((x) => x.row.sourceId), refs.map((x) => x.row.messageId)],
+  );
+  const isNew = new Set(inserted.rows.map((x) => keyOf(x.source_id, x.message_id)));
+  const fresh = refs.filter((x) => isNew.has(keyOf(x.row.sourceId, x.row.messageId)));
+  const ids = identity
+    ? await identity.process(
+        c,
+        fresh.map(({ row }) => ({
+          anonymousId: row.identAnonymousId,
+          userId: row.identUserId,
+          extra: row.identityExtra,
+          ts: row.timestampMs,
+          messageId: row.messageId,
+        })),
+      )
+    : null;
+  const store: { row: EventRow; anon: number | null; user: number | null }[] = [];
+  const dropped: EventRow[] = [];
+  fresh.forEach((x, i) => {
+    const id = ids ? ids[i] : { anon: null, user: null };
+    const out = outcomes[x.r] as InsertOutcome[];
+    if (id === null || id === undefined) {
+      out[x.e] = 'suppressed';
+      dropped.push(x.row);
+      return;
+    }
+    out[x.e] = 'stored';
+    store.push({ row: x.row, anon: id.anon, user: id.user });
+  });
+  if (dropped.length > 0) {
+    // Not stored, so not a duplicate if re-sent: it is suppressed again.
+    await c.query(
+      'DELETE FROM event_ids WHERE (source_id, message_id) IN (SELECT * FROM unnest($1::int[], $2::text[]))',
+      [dropped.map((r) => r.sourceId), dropped.map((r) => r.messageId)],
+    );
+  }
+  if (store.length > 0) {
+    const col = <T>(f: (x: (typeof store)[number]) => T) => store.map(f);
+    await c.query(
+      `INSERT INTO events (source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, payload, anon_ident, user_ident)
+       SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+                            $8::bigint[], $9::text[], $10::bigint[], $11::bigint[])`,
+      [
+        col((x) => x.row.sourceId),
+        col((x) => x.row.messageId),
+        col((x) => x.row.type),
+        col((x) => x.row.name),
+        col((x) => x.row.userId),
+        col((x) => x.row.anonymousId),
+        col((x) => x.row.timestampMs),
+        col((x) => x.row.receivedAtMs),
+        col((x) => x.row.payload),
+        col((x) => x.anon),
+        col((x) => x.user),
+      ],
+    );
+  }
+  return { outcomes, stored: store.length };
+}

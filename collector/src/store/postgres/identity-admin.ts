@@ -1,0 +1,131 @@
+import { suppressionHash } from '../../identity/profile-id.js';
+import type { UnmergeOutcome } from '../store.js';
+import type { Db } from './connection.js';
+import type { PgIdentityWriter } from './identity-writer.js';
+import { attributionFilter, currentProfileId, profileMembers } from './profile-queries.js';
+
+/** Locks the profile's cluster, then reads its current members (another collector may have changed it). */
+async function lockedMembers(c: Db, identity: PgIdentityWriter, requested: string) {
+  const pid = await currentProfileId(c, requested);
+  if (pid === null) return null;
+  await identity.lockClusters(
+    c,
+    (await profileMembers(c, pid)).map((m) => m.id),
+  );
+  const now = await currentProfileId(c, pid);
+  if (now === null) return null;
+  return { pid: now, members: await profileMembers(c, now) };
+}
+
+/**
+ * GDPR erasure in one transaction: deletes the profile's events, traits, identifiers, links and
+ * history, and suppresses its identifiers (hashed) so later events carrying them are dropped by
+ * every collector instead of re-creating the person.
+ */
+export async function eraseProfile(
+  c: Db,
+  identity: PgIdentityWriter,
+  salt: string,
+  requested: string,
+): Promise<{ profileId: string; events: number; identifiers: number } | null> {
+  const found = await lockedMembers(c, identity, requested);
+  if (!found) return null;
+  const { pid, members } = found;
+  const ids = members.map((m) => m.id);
+  const { where, params } = attributionFilter(members);
+  const events = (await c.query(`DELETE FROM events WHERE ${where}`, params)).rowCount ?? 0;
+  const now = Date.now();
+  const neighbours = (
+    await c.query<{ x: number }>(
+      `SELECT b AS x FROM links WHERE a = ANY($1::bigint[]) AND NOT b = ANY($1::bigint[])
+       UNION SELECT a FROM links WHERE b = ANY($1::bigint[]) AND NOT a = ANY($1::bigint[])`,
+      [ids],
+    )
+  ).rows.map((r) => r.x);
+  await c.query(
+    `INSERT INTO erased_profiles (id, at)
+     SELECT $1::text, $2::bigint UNION SELECT id, $2::bigint FROM profiles WHERE founder_id = ANY($3::bigint[])
+     ON CONFLICT DO NOTHING`,
+    [pid, now, ids],
+  );
+  await c.query('INSERT INTO suppressed (hash) SELECT * FROM unnest($1::text[]) ON CONFLICT DO NOTHING', [
+    members.map((m) => suppressionHash(salt, m.type, m.value)),
+  ]);
+  for (const sql of [
+    'DELETE FROM trait_writes WHERE identifier_id = ANY($1::bigint[])',
+    'DELETE FROM links WHERE a = ANY($1::bigint[]) OR b = ANY($1::bigint[])',
+    'DELETE FROM memberships WHERE identifier_id = ANY($1::bigint[])',
+    'DELETE FROM identity_log WHERE identifier_id = ANY($1::bigint[])',
+    'DELETE FROM admin_log WHERE identifier_id = ANY($1::bigint[])',
+    'DELETE FROM profiles WHERE founder_id = ANY($1::bigint[])',
+    'DELETE FROM identifiers WHERE id = ANY($1::bigint[])',
+  ]) {
+    await c.query(sql, [ids]);
+  }
+  // Profiles that were kept apart from this one by refused links are replayed without them.
+  if (neighbours.length > 0) {
+    await identity.lockClusters(c, neighbours);
+    await identity.replay(c, neighbours);
+  }
+  return { profileId: pid, events, identifiers: ids.length };
+}
+
+/**
+ * Detaches one identifier from a profile: its links to the profile's core (the part holding the
+ * userId, or the founder) are cut and ignored from then on; the cluster is replayed without them.
+ */
+export async function unmergeIdentifier(
+  c: Db,
+  identity: PgIdentityWriter,
+  requested: string,
+  type: string,
+  value: string,
+): Promise<UnmergeOutcome> {
+  const found = await lockedMembers(c, identity, requested);
+  if (!found) return { error: 'profile' };
+  const { pid, members } = found;
+  const target = members.find((m) => m.type === type && m.value === value);
+  if (!target) return { error: 'identifier' };
+  const others = members.filter((m) => m.id !== target.id);
+  const otherIds = new Set(others.map((m) => m.id));
+  // Components of the profile without the detached identifier.
+  const parent = new Map(others.map((m) => [m.id, m.id]));
+  const find = (x: number): number => {
+    let r = x;
+    while (parent.get(r) !== r) r = parent.get(r) as number;
+    return r;
+  };
+  const links = (
+    await c.query<{ a: number; b: number }>(
+      `SELECT a, b FROM links WHERE (a = ANY($1::bigint[]) OR b = ANY($1::bigint[])) AND NOT detached`,
+      [members.map((m) => m.id)],
+    )
+  ).rows;
+  for (const { a, b } of links) if (otherIds.has(a) && otherIds.has(b)) parent.set(find(a), find(b));
+  const founder = (await c.query<{ founder_id: number }>('SELECT founder_id FROM profiles WHERE id = $1', [pid]))
+    .rows[0]?.founder_id;
+  const anchor = others.find((m) => m.type === 'userId') ?? others.find((m) => m.id === founder) ?? others[0];
+  if (!anchor) return { error: 'identifier' };
+  const core = find(anchor.id);
+  let detachedLinks = 0;
+  for (const { a, b } of links) {
+    if (a !== target.id && b !== target.id) continue;
+    const other = a === target.id ? b : a;
+    if (!otherIds.has(other) || find(other) !== core) continue;
+    detachedLinks += (await c.query('UPDATE links SET detached = true WHERE a = $1 AND b = $2', [a, b])).rowCount ?? 0;
+  }
+  const detail = JSON.stringify({ identifier: `${type}:${value}`, from: pid, detachedLinks });
+  const at = Date.now();
+  await c.query(
+    "INSERT INTO admin_log (identifier_id, kind, at, detail) VALUES ($1, 'unmerge', $3, $4), ($2, 'unmerge', $3, $4)",
+    [target.id, anchor.id, at, detail],
+  );
+  await identity.replay(c, [target.id, anchor.id]);
+  const after = (
+    await c.query<{ profile_id: string }>(
+      'SELECT profile_id FROM memberships WHERE identifier_id = $1 ORDER BY from_ts DESC LIMIT 1',
+      [target.id],
+    )
+  ).rows[0]?.profile_id;
+  return { profileId: (await currentProfileId(c, pid)) ?? pid, detachedProfileId: after ?? null, detachedLinks };
+}

@@ -1,0 +1,377 @@
+import type { IdentityExtra } from '../../identity/event-identity.js';
+import type { IdentifierType } from '../../identity/identifiers.js';
+import { profileId, suppressionHash } from '../../identity/profile-id.js';
+import {
+  BEGINNING,
+  type ResolverCaps,
+  type ResolverLink,
+  type ResolverNode,
+  resolveCluster,
+} from '../../identity/resolve.js';
+import type { Db } from './connection.js';
+
+export interface PgIdentityWriterOptions {
+  salt: string;
+  caps: ResolverCaps;
+  /** Most identifiers one replay gathers (summed over the clusters of one commit). */
+  maxClusterIdentifiers: number;
+}
+
+export interface IdentityInput {
+  anonymousId: string | null;
+  userId: string | null;
+  extra: string | null;
+  ts: number;
+  messageId: string;
+}
+
+export type IdentityIds = { anon: number | null; user: number | null } | null;
+
+interface Ident {
+  id: number;
+  firstTs: number;
+  firstMsg: string;
+}
+
+const keyOf = (type: string, value: string) => `${type}\u0000${value}`;
+const earlier = (ts: number, msg: string, than: { ts: number; msg: string }) =>
+  ts < than.ts || (ts === than.ts && msg < than.msg);
+
+/**
+ * The identity graph's writes on PostgreSQL, inside the ingest transaction (a 200 means the links
+ * are committed too), safe with many collector processes on one database.
+ *
+ * Why it is correct under concurrency: a transaction changes a cluster (adds or moves a link,
+ * moves an identifier's first sighting, rewrites memberships) only while it holds row locks on
+ * every identifier of that cluster. Locks are taken in id order, the cluster is re-read after
+ * each round of locks until it stops growing, and only then replayed; so two processes linking
+ * overlapping people queue behind each other and the second replays a cluster that includes the
+ * first's links. Deadlocks (possible when a cluster grows while locking) abort one transaction,
+ * which the caller retries whole. The common case — identifiers and links already known — takes
+ * no lock at all.
+ */
+export class PgIdentityWriter {
+  constructor(private readonly options: PgIdentityWriterOptions) {}
+
+  async process(c: Db, events: readonly IdentityInput[]): Promise<IdentityIds[]> {
+    const extras = events.map((e) => (e.extra ? (JSON.parse(e.extra) as IdentityExtra) : null));
+    const lists = await this.identifierLists(c, events, extras);
+    const suppressed = await this.suppressedEvents(c, lists);
+
+    // Every identifier once, with the earliest sighting among these events.
+    const wanted = new Map<string, { type: string; value: string; ts: number; msg: string }>();
+    lists.forEach((list, i) => {
+      if (suppressed.has(i)) return;
+      const e = events[i] as IdentityInput;
+      for (const { type, value } of list.ids) {
+        const k = keyOf(type, value);
+        const w = wanted.get(k);
+        if (!w) wanted.set(k, { type, value, ts: e.ts, msg: e.messageId });
+        else if (earlier(e.ts, e.messageId, w)) Object.assign(w, { ts: e.ts, msg: e.messageId });
+      }
+    });
+    const idents = await this.ensureIdentifiers(c, [...wanted.values()]);
+
+    // What would change the graph: identifiers seen earlier than recorded, links new or earlier.
+    const firstMoves: { id: number; ts: number; msg: string }[] = [];
+    for (const [k, w] of wanted) {
+      const found = idents.get(k) as Ident;
+      if (earlier(w.ts, w.msg, { ts: found.firstTs, msg: found.firstMsg })) {
+        firstMoves.push({ id: found.id, ts: w.ts, msg: w.msg });
+      }
+    }
+    const pairs = new Map<string, { a: number; b: number; ts: number; msg: string }>();
+    lists.forEach((list, i) => {
+      if (suppressed.has(i)) return;
+      const e = events[i] as IdentityInput;
+      const ids = list.ids.map((x) => (idents.get(keyOf(x.type, x.value)) as Ident).id);
+      for (let x = 0; x < ids.length; x++) {
+        for (let y = x + 1; y < ids.length; y++) {
+          const [a, b] = (ids[x] as number) < (ids[y] as number) ? [ids[x], ids[y]] : [ids[y], ids[x]];
+          if (a === b) continue;
+          const k = `${a}:${b}`;
+          const p = pairs.get(k);
+          if (!p) pairs.set(k, { a: a as number, b: b as number, ts: e.ts, msg: e.messageId });
+          else if (earlier(e.ts, e.messageId, p)) Object.assign(p, { ts: e.ts, msg: e.messageId });
+        }
+      }
+    });
+    const linkChanges = await this.linkChanges(c, [...pairs.values()]);
+    if (firstMoves.length > 0 || linkChanges.length > 0) {
+      const seeds = new Set<number>(firstMoves.map((m) => m.id));
+      for (const l of linkChanges) seeds.add(l.a).add(l.b);
+      await this.lockClusters(c, seeds);
+      const dirty = new Set<number>();
+      if (firstMoves.length > 0) {
+        const moved = await c.query<{ id: number }>(
+          `UPDATE identifiers AS i SET first_ts = u.ts, first_msg = u.msg
+           FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, ts, msg)
+           WHERE i.id = u.id AND (u.ts, u.msg) < (i.first_ts, i.first_msg) RETURNING i.id`,
+          [firstMoves.map((m) => m.id), firstMoves.map((m) => m.ts), firstMoves.map((m) => m.msg)],
+        );
+        for (const r of moved.rows) dirty.add(r.id);
+      }
+      if (linkChanges.length > 0) {
+        const changed = await c.query<{ a: number; b: number }>(
+          `INSERT INTO links (a, b, ts, message_id)
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[])
+           ON CONFLICT (a, b) DO UPDATE SET ts = excluded.ts, message_id = excluded.message_id
+           WHERE (excluded.ts, excluded.message_id) < (links.ts, links.message_id)
+           RETURNING a, b`,
+          [
+            linkChanges.map((l) => l.a),
+            linkChanges.map((l) => l.b),
+            linkChanges.map((l) => l.ts),
+            linkChanges.map((l) => l.msg),
+          ],
+        );
+        for (const r of changed.rows) dirty.add(r.a).add(r.b);
+      }
+      if (dirty.size > 0) await this.replay(c, dirty);
+    }
+
+    const out: IdentityIds[] = [];
+    const traits: [number, number, string, string, string | null, boolean][] = [];
+    lists.forEach((list, i) => {
+      if (suppressed.has(i)) {
+        out.push(null);
+        return;
+      }
+      const e = events[i] as IdentityInput;
+      const idOf = (x: { type: string; value: string } | null) =>
+        x ? (idents.get(keyOf(x.type, x.value)) as Ident).id : null;
+      const user = idOf(list.user);
+      const anon = idOf(list.anon);
+      out.push({ anon, user });
+      const owner = user ?? anon;
+      if (owner === null) return;
+      for (const [key, value, once] of extras[i]?.w ?? [])
+        traits.push([owner, e.ts, e.messageId, key, value, once === 1]);
+    });
+    if (traits.length > 0) {
+      await c.query(
+        `INSERT INTO trait_writes (identifier_id, ts, message_id, key, value, set_once)
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::boolean[])`,
+        [0, 1, 2, 3, 4, 5].map((col) => traits.map((t) => t[col])),
+      );
+    }
+    return out;
+  }
+
+  /**
+   * Per event, its identifiers in the writer's fixed order (userId, trait identifiers, anonymousId,
+   * alias previousId). An alias's previousId is a userId when one with that value exists, counting
+   * userIds of earlier events in this commit, as on SQLite.
+   */
+  private async identifierLists(c: Db, events: readonly IdentityInput[], extras: (IdentityExtra | null)[]) {
+    const prevs = [...new Set(extras.flatMap((x) => (x?.p ? [x.p] : [])))];
+    const knownUsers = new Set<string>();
+    if (prevs.length > 0) {
+      const r = await c.query<{ value: string }>(
+        "SELECT value FROM identifiers WHERE type = 'userId' AND value = ANY($1::text[])",
+        [prevs],
+      );
+      for (const row of r.rows) knownUsers.add(row.value);
+    }
+    return events.map((e, i) => {
+      const extra = extras[i];
+      const prevType: IdentifierType | null = extra?.p ? (knownUsers.has(extra.p) ? 'userId' : 'anonymousId') : null;
+      const ids: { type: string; value: string }[] = [];
+      const user = e.userId ? { type: 'userId', value: e.userId } : null;
+      if (user) {
+        ids.push(user);
+        knownUsers.add(user.value);
+      }
+      for (const [t, v] of extra?.t ?? []) ids.push({ type: t, value: v });
+      const anon = e.anonymousId ? { type: 'anonymousId', value: e.anonymousId } : null;
+      if (anon) ids.push(anon);
+      if (extra?.p && prevType) ids.push({ type: prevType, value: extra.p });
+      return { ids, user, anon };
+    });
+  }
+
+  /** Events carrying an identifier of an erased person; read every commit (another process may erase). */
+  private async suppressedEvents(c: Db, lists: { ids: { type: string; value: string }[] }[]): Promise<Set<number>> {
+    const out = new Set<number>();
+    const any = await c.query<{ x: boolean }>('SELECT EXISTS (SELECT 1 FROM suppressed) AS x');
+    if (!any.rows[0]?.x) return out;
+    const hashes = lists.map((l) => l.ids.map((i) => suppressionHash(this.options.salt, i.type, i.value)));
+    const hit = await c.query<{ hash: string }>('SELECT hash FROM suppressed WHERE hash = ANY($1::text[])', [
+      [...new Set(hashes.flat())],
+    ]);
+    if (hit.rows.length === 0) return out;
+    const erased = new Set(hit.rows.map((r) => r.hash));
+    hashes.forEach((hs, i) => {
+      if (hs.some((h) => erased.has(h))) out.add(i);
+    });
+    return out;
+  }
+
+  /** Ids of the identifiers, creating missing ones (each as its own one-identifier profile). */
+  private async ensureIdentifiers(
+    c: Db,
+    wanted: { type: string; value: string; ts: number; msg: string }[],
+  ): Promise<Map<string, Ident>> {
+    const found = new Map<string, Ident>();
+    if (wanted.length === 0) return found;
+    const read = async (list: { type: string; value: string }[]) => {
+      const r = await c.query<{ id: number; type: string; value: string; first_ts: number; first_msg: string }>(
+        `SELECT id, type, value, first_ts, first_msg FROM identifiers
+         WHERE (type, value) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+        [list.map((w) => w.type), list.map((w) => w.value)],
+      );
+      for (const row of r.rows) {
+        found.set(keyOf(row.type, row.value), { id: row.id, firstTs: row.first_ts, firstMsg: row.first_msg });
+      }
+    };
+    await read(wanted);
+    // Sorted, so two processes creating overlapping identifiers take the unique-index locks in one order.
+    const missing = wanted
+      .filter((w) => !found.has(keyOf(w.type, w.value)))
+      .sort((x, y) => {
+        const kx = keyOf(x.type, x.value);
+        const ky = keyOf(y.type, y.value);
+        return kx < ky ? -1 : kx > ky ? 1 : 0;
+      });
+    if (missing.length === 0) return found;
+    const created = await c.query<{ id: number; type: string; value: string; first_ts: number; first_msg: string }>(
+      `INSERT INTO identifiers (type, value, first_ts, first_msg)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
+       ON CONFLICT (type, value) DO NOTHING RETURNING id, type, value, first_ts, first_msg`,
+      [missing.map((w) => w.type), missing.map((w) => w.value), missing.map((w) => w.ts), missing.map((w) => w.msg)],
+    );
+    const ids: number[] = [];
+    const pids: string[] = [];
+    for (const row of created.rows) {
+      found.set(keyOf(row.type, row.value), { id: row.id, firstTs: row.first_ts, firstMsg: row.first_msg });
+      ids.push(row.id);
+      pids.push(profileId(this.options.salt, row.type, row.value));
+    }
+    if (ids.length > 0) {
+      await c.query(
+        'INSERT INTO profiles (id, founder_id) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING',
+        [pids, ids],
+      );
+      await c.query(
+        `INSERT INTO memberships (identifier_id, from_ts, profile_id)
+         SELECT u.id, ${BEGINNING}, u.pid FROM unnest($1::bigint[], $2::text[]) AS u(id, pid) ON CONFLICT DO NOTHING`,
+        [ids, pids],
+      );
+    }
+    // Created by another collector meanwhile (our insert waited for its commit, then skipped).
+    const racing = missing.filter((w) => !found.has(keyOf(w.type, w.value)));
+    if (racing.length > 0) await read(racing);
+    for (const w of wanted) {
+      if (!found.has(keyOf(w.type, w.value))) throw new Error(`identifier ${w.type} vanished while linking`);
+    }
+    return found;
+  }
+
+  /** The candidate links that are new or earlier than the stored ones (read without locks). */
+  private async linkChanges(c: Db, pairs: { a: number; b: number; ts: number; msg: string }[]) {
+    if (pairs.length === 0) return [];
+    const r = await c.query<{ a: number; b: number; ts: number; message_id: string }>(
+      `SELECT a, b, ts, message_id FROM links
+       WHERE (a, b) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))`,
+      [pairs.map((p) => p.a), pairs.map((p) => p.b)],
+    );
+    const stored = new Map(r.rows.map((row) => [`${row.a}:${row.b}`, { ts: row.ts, msg: row.message_id }]));
+    // Sorted by pair: concurrent upserts touch the primary key in one order.
+    return pairs
+      .filter((p) => {
+        const s = stored.get(`${p.a}:${p.b}`);
+        return !s || earlier(p.ts, p.msg, s);
+      })
+      .sort((x, y) => x.a - y.a || x.b - y.b);
+  }
+
+  /** Identifiers reachable from `seeds` through any link, with those links (two queries, whatever the depth). */
+  private async cluster(c: Db, seeds: Iterable<number>): Promise<{ ids: Set<number>; links: ResolverLink[] }> {
+    const start = [...new Set(seeds)];
+    const reached = await c.query<{ id: number }>(
+      `WITH RECURSIVE reach(id) AS (
+         SELECT unnest($1::bigint[])
+         UNION
+         SELECT CASE WHEN l.a = r.id THEN l.b ELSE l.a END FROM reach r JOIN links l ON l.a = r.id OR l.b = r.id
+       )
+       SELECT id FROM reach LIMIT $2`,
+      [start, this.options.maxClusterIdentifiers + start.length],
+    );
+    const ids = new Set<number>(reached.rows.map((r) => r.id));
+    for (const id of start) ids.add(id);
+    // Both ends of a cluster's link are in the cluster: one side is enough to find it.
+    const r = await c.query<{ a: number; b: number; ts: number; message_id: string; detached: boolean }>(
+      'SELECT a, b, ts, message_id, detached FROM links WHERE a = ANY($1::bigint[])',
+      [[...ids]],
+    );
+    const links: ResolverLink[] = r.rows.map((row) => ({
+      a: row.a,
+      b: row.b,
+      ts: row.ts,
+      messageId: row.message_id,
+      detached: row.detached,
+    }));
+    return { ids, links };
+  }
+
+  /**
+   * Locks every identifier of the clusters around `seeds` (row locks, in id order), re-reading the
+   * clusters until they stop growing: afterwards no other transaction can change them until commit.
+   */
+  async lockClusters(c: Db, seeds: Iterable<number>): Promise<Set<number>> {
+    const locked = new Set<number>();
+    let { ids } = await this.cluster(c, seeds);
+    for (;;) {
+      const todo = [...ids].filter((id) => !locked.has(id)).sort((x, y) => x - y);
+      if (todo.length === 0) return locked;
+      await c.query('SELECT id FROM identifiers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [todo]);
+      for (const id of todo) locked.add(id);
+      ({ ids } = await this.cluster(c, locked));
+    }
+  }
+
+  /** Replays the clusters around `seeds` and rewrites their memberships and identity history. */
+  async replay(c: Db, seeds: Iterable<number>): Promise<number[]> {
+    const { ids, links } = await this.cluster(c, seeds);
+    const r = await c.query<{ id: number; type: IdentifierType; value: string; first_ts: number; first_msg: string }>(
+      'SELECT id, type, value, first_ts, first_msg FROM identifiers WHERE id = ANY($1::bigint[])',
+      [[...ids]],
+    );
+    const nodes = new Map<number, ResolverNode>(
+      r.rows.map((n) => [n.id, { id: n.id, type: n.type, value: n.value, firstTs: n.first_ts, firstMsg: n.first_msg }]),
+    );
+    const list = [...nodes.values()];
+    // Disjoint clusters never interact in the replay, so one call covers all of them.
+    const result = resolveCluster(list, links, this.options.caps);
+    const pidOf = (founderId: number) => {
+      const f = nodes.get(founderId) as ResolverNode;
+      return profileId(this.options.salt, f.type, f.value);
+    };
+    const all = list.map((n) => n.id);
+    await c.query('DELETE FROM memberships WHERE identifier_id = ANY($1::bigint[])', [all]);
+    await c.query('DELETE FROM identity_log WHERE identifier_id = ANY($1::bigint[])', [all]);
+    const m = result.memberships;
+    const pids = m.map((x) => pidOf(x.founderId));
+    await c.query(
+      'INSERT INTO profiles (id, founder_id) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING',
+      [pids, m.map((x) => x.founderId)],
+    );
+    await c.query(
+      'INSERT INTO memberships (identifier_id, from_ts, profile_id) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[])',
+      [m.map((x) => x.identifierId), m.map((x) => x.fromTs), pids],
+    );
+    const log: [number, string, number, string, string][] = [];
+    for (const e of result.log) {
+      const detail = JSON.stringify(e.detail);
+      for (const id of new Set(e.identifierIds)) log.push([id, e.kind, e.ts, e.messageId, detail]);
+    }
+    if (log.length > 0) {
+      await c.query(
+        `INSERT INTO identity_log (identifier_id, kind, ts, message_id, detail)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[])`,
+        [0, 1, 2, 3, 4].map((col) => log.map((row) => row[col])),
+      );
+    }
+    return all;
+  }
+}

@@ -1,0 +1,84 @@
+import type { IdentifierType } from '../../identity/identifiers.js';
+import { BEGINNING } from '../../identity/resolve.js';
+import type { Db } from './connection.js';
+
+/** The end of time for membership ranges (the resolver's BEGINNING mirrored). */
+export const END = 8.64e15;
+
+export interface Member {
+  id: number;
+  type: IdentifierType;
+  value: string;
+  /** Time ranges [from, to) in which the identifier belongs to the profile (anonymous IDs can change owner). */
+  ranges: [number, number][];
+}
+
+/**
+ * The profile an id stands for now: itself, or the profile that absorbed it (through the
+ * identifier that founded it). Null when the id was never issued or its person was erased.
+ */
+export async function currentProfileId(db: Db, pid: string): Promise<string | null> {
+  const r = await db.query<{ live: boolean; now: string | null }>(
+    `SELECT EXISTS (SELECT 1 FROM memberships WHERE profile_id = $1) AS live,
+            (SELECT m.profile_id FROM profiles p JOIN memberships m ON m.identifier_id = p.founder_id
+              WHERE p.id = $1 AND m.from_ts = ${BEGINNING}) AS now`,
+    [pid],
+  );
+  const row = r.rows[0];
+  if (row?.live) return pid;
+  return row?.now ?? null;
+}
+
+/** The profile's identifiers with the time ranges in which each belongs to it. */
+export async function profileMembers(db: Db, pid: string): Promise<Member[]> {
+  const r = await db.query<{ id: number; type: IdentifierType; value: string; from_ts: number; profile_id: string }>(
+    `SELECT i.id, i.type, i.value, m.from_ts, m.profile_id
+     FROM identifiers i JOIN memberships m ON m.identifier_id = i.id
+     WHERE i.id IN (SELECT identifier_id FROM memberships WHERE profile_id = $1)
+     ORDER BY i.id, m.from_ts`,
+    [pid],
+  );
+  const byId = new Map<number, { type: IdentifierType; value: string; segs: [number, string][] }>();
+  for (const row of r.rows) {
+    let e = byId.get(row.id);
+    if (!e) {
+      e = { type: row.type, value: row.value, segs: [] };
+      byId.set(row.id, e);
+    }
+    e.segs.push([row.from_ts, row.profile_id]);
+  }
+  const members: Member[] = [];
+  for (const [id, e] of byId) {
+    const ranges: [number, number][] = [];
+    for (let i = 0; i < e.segs.length; i++) {
+      const [from, owner] = e.segs[i] as [number, string];
+      if (owner !== pid) continue;
+      ranges.push([from, (e.segs[i + 1]?.[0] as number | undefined) ?? END]);
+    }
+    members.push({ id, type: e.type, value: e.value, ranges });
+  }
+  return members.sort((a, b) => (a.type === b.type ? (a.value < b.value ? -1 : 1) : a.type < b.type ? -1 : 1));
+}
+
+/**
+ * SQL condition (with $n parameters from `first`) selecting the events attributed to a profile:
+ * events of its userIds, and events without a userId from its anonymous IDs within the times they
+ * belong to it.
+ */
+export function attributionFilter(members: Member[], first = 1): { where: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${first + params.length - 1}`;
+  };
+  const users = members.filter((m) => m.type === 'userId').map((m) => m.id);
+  if (users.length > 0) parts.push(`user_ident = ANY(${p(users)}::bigint[])`);
+  for (const m of members) {
+    if (m.type !== 'anonymousId') continue;
+    for (const [from, to] of m.ranges) {
+      parts.push(`(anon_ident = ${p(m.id)} AND user_ident IS NULL AND ts >= ${p(from)} AND ts < ${p(to)})`);
+    }
+  }
+  return { where: parts.length > 0 ? parts.join(' OR ') : 'false', params };
+}

@@ -1,0 +1,171 @@
+import { BEGINNING } from '../../identity/resolve.js';
+import { foldTraits, type TraitWrite } from '../../identity/traits.js';
+import type { ProfileEventsPage, ProfileHistory, ProfileView } from '../store.js';
+import type { Db } from './connection.js';
+import { attributionFilter, currentProfileId, END, type Member, profileMembers } from './profile-queries.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Profile reads for the admin API, on the pool (each read sees committed state). */
+export class PgProfileReader {
+  constructor(private readonly db: Db) {}
+
+  async findByIdentifier(type: string, value: string): Promise<string | null> {
+    // The owner now: the latest segment (a shared device belongs to its latest user).
+    const r = await this.db.query<{ profile_id: string }>(
+      `SELECT m.profile_id FROM identifiers i JOIN memberships m ON m.identifier_id = i.id
+       WHERE i.type = $1 AND i.value = $2 ORDER BY m.from_ts DESC LIMIT 1`,
+      [type, value],
+    );
+    return r.rows[0]?.profile_id ?? null;
+  }
+
+  private async traitWrites(members: Member[]): Promise<TraitWrite[]> {
+    const r = await this.db.query<{
+      identifier_id: number;
+      ts: number;
+      message_id: string;
+      key: string;
+      value: string | null;
+      set_once: boolean;
+    }>(
+      'SELECT identifier_id, ts, message_id, key, value, set_once FROM trait_writes WHERE identifier_id = ANY($1::bigint[])',
+      [members.map((m) => m.id)],
+    );
+    const byId = new Map(members.map((m) => [m.id, m]));
+    const writes: TraitWrite[] = [];
+    for (const w of r.rows) {
+      const m = byId.get(w.identifier_id);
+      if (!m?.ranges.some(([from, to]) => w.ts >= from && w.ts < to)) continue;
+      writes.push({ ts: w.ts, messageId: w.message_id, key: w.key, value: w.value, setOnce: w.set_once });
+    }
+    return writes;
+  }
+
+  async getProfile(requested: string): Promise<ProfileView | null> {
+    const pid = await currentProfileId(this.db, requested);
+    if (pid === null) return null;
+    const members = await profileMembers(this.db, pid);
+    const { where, params } = attributionFilter(members);
+    const stats = (
+      await this.db.query<{ n: number; first: number | null; last: number | null }>(
+        `SELECT count(*) AS n, min(ts) AS first, max(ts) AS last FROM events WHERE ${where}`,
+        params,
+      )
+    ).rows[0] ?? { n: 0, first: null, last: null };
+    const view: ProfileView = {
+      id: pid,
+      identifiers: members.map((m) => {
+        const entry: ProfileView['identifiers'][number] = { type: m.type, value: m.value };
+        const partial = m.ranges.filter(([from]) => from !== BEGINNING || m.ranges.length > 1);
+        if (m.type === 'anonymousId' && (partial.length > 0 || m.ranges[0]?.[1] !== END)) {
+          entry.periods = m.ranges.map(([from, to]) => ({
+            from: from <= BEGINNING ? null : iso(from),
+            to: to >= END ? null : iso(to),
+          }));
+        }
+        return entry;
+      }),
+      traits: foldTraits(await this.traitWrites(members)).traits,
+      firstSeen: stats.first === null ? null : iso(stats.first),
+      lastSeen: stats.last === null ? null : iso(stats.last),
+      eventCount: stats.n,
+    };
+    if (pid !== requested) view.mergedFrom = requested;
+    return view;
+  }
+
+  async events(requested: string, limit: number, before?: string): Promise<ProfileEventsPage | null> {
+    const pid = await currentProfileId(this.db, requested);
+    if (pid === null) return null;
+    const { where, params } = attributionFilter(await profileMembers(this.db, pid));
+    // Cursor "ts:id": the timeline is ordered by event time, then receipt.
+    let cursor = '';
+    if (before) {
+      const [ts, id] = before.split(':').map(Number);
+      const n = params.length;
+      cursor = `AND (ts < $${n + 1} OR (ts = $${n + 1} AND id < $${n + 2}))`;
+      params.push(ts, id);
+    }
+    params.push(limit + 1);
+    const rows = (
+      await this.db.query<{ id: number; ts: number; payload: string }>(
+        `SELECT id, ts, payload FROM events WHERE (${where}) ${cursor} ORDER BY ts DESC, id DESC LIMIT $${params.length}`,
+        params,
+      )
+    ).rows;
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      profileId: pid,
+      events: page.map((r) => JSON.parse(r.payload) as Record<string, unknown>),
+      nextCursor: rows.length > limit && last ? `${last.ts}:${last.id}` : null,
+    };
+  }
+
+  async history(requested: string): Promise<ProfileHistory | null> {
+    const pid = await currentProfileId(this.db, requested);
+    if (pid === null) return null;
+    const members = await profileMembers(this.db, pid);
+    const ids = members.map((m) => m.id);
+    const seen = new Set<string>();
+    const identity: ProfileHistory['identity'] = [];
+    // Per member (in the members' order), its replay history then its admin actions, as on SQLite.
+    const logs = await this.db.query<{
+      identifier_id: number;
+      kind: string;
+      ts: number;
+      message_id: string | null;
+      detail: string;
+      admin: boolean;
+    }>(
+      `SELECT identifier_id, kind, ts, message_id, detail, false AS admin, id FROM identity_log
+         WHERE identifier_id = ANY($1::bigint[])
+       UNION ALL SELECT identifier_id, kind, at, NULL, detail, true, id FROM admin_log
+         WHERE identifier_id = ANY($1::bigint[])
+       ORDER BY admin, id`,
+      [ids],
+    );
+    const byMember = new Map<number, typeof logs.rows>();
+    for (const row of logs.rows) byMember.set(row.identifier_id, [...(byMember.get(row.identifier_id) ?? []), row]);
+    for (const id of ids) {
+      for (const { kind, ts, message_id, detail, admin } of byMember.get(id) ?? []) {
+        const k = admin ? `${kind}|${ts}|${detail}` : `${kind}|${ts}|${message_id}|${detail}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        identity.push({ kind, timestamp: iso(ts), messageId: message_id, ...(JSON.parse(detail) as object) });
+      }
+    }
+    identity.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
+    return { profileId: pid, traits: foldTraits(await this.traitWrites(members)).history, identity };
+  }
+
+  /** Profiles whose current trait `name` equals `value` (JSON-compared), by id, paginated. */
+  async listByTrait(
+    name: string,
+    value: unknown,
+    limit: number,
+    cursor?: string,
+  ): Promise<{ profiles: ProfileView[]; nextCursor: string | null }> {
+    const json = JSON.stringify(value);
+    const r = await this.db.query<{ profile_id: string }>(
+      `SELECT DISTINCT m.profile_id FROM memberships m
+       WHERE m.identifier_id IN (SELECT identifier_id FROM trait_writes WHERE key = $1 AND value = $2)`,
+      [name, json],
+    );
+    const sorted = r.rows
+      .map((x) => x.profile_id)
+      .sort()
+      .filter((p) => cursor === undefined || p > cursor);
+    const profiles: ProfileView[] = [];
+    let last: string | null = null;
+    for (const pid of sorted) {
+      const view = await this.getProfile(pid);
+      if (!view || JSON.stringify(view.traits[name]) !== json) continue;
+      if (profiles.length === limit) return { profiles, nextCursor: last };
+      profiles.push(view);
+      last = pid;
+    }
+    return { profiles, nextCursor: null };
+  }
+}
