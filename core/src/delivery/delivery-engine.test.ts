@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TransportError } from '../errors.js';
 import type { WireEvent } from '../protocol.js';
-import { DeliveryEngine, type DeliveryPorts } from './delivery-engine.js';
+import { DeliveryEngine } from './delivery-engine.js';
+import type { DeliveryPorts } from './engine-types.js';
 import { DELIVERY_ERROR_CODES, type DeliveryError } from './errors.js';
 import { type DeliveryOptions, resolveDeliveryOptions } from './options.js';
 import type { OutgoingBatch, PersistedEvent, QueueStorage, TransportResult } from './ports.js';
