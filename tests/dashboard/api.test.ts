@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestCollector, type TestCollector } from '../helpers/collector.js';
+import { describeStores, dropTestDatabase } from '../helpers/stores.js';
 
 let c: TestCollector | undefined;
 afterEach(async () => {
@@ -115,9 +116,19 @@ describe('event stream (GET /v1/stream/events)', () => {
   });
 });
 
-describe('stats and sources (GET /v1/stats, /v1/sources)', () => {
+// Store.stats() is part of the storage port: the same answers from every store.
+describeStores('stats and sources (GET /v1/stats, /v1/sources)', (store) => {
+  let database: string | undefined;
+  afterEach(async () => {
+    // The collector lets go of the database before its schema is dropped.
+    await c?.close();
+    c = undefined;
+    await dropTestDatabase(database);
+  });
+
   it('counts events per minute, top events, profiles, merges and rejects', async () => {
-    c = await startTestCollector();
+    database = store.database();
+    c = await startTestCollector(database ? { database } : {});
     const at = (minutes: number) => new Date(Date.now() - 60 * 60_000 + minutes * 60_000).toISOString();
     await send(c, [
       { type: 'page', anonymousId: 'A', name: 'Home', timestamp: at(0) },

@@ -1,4 +1,5 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -215,6 +216,46 @@ describe.skipIf(!hasChromium)('dashboard at /ui in Chromium (needs /usr/bin/chro
     expect(history).toContain('refused');
     expect(await page.locator('section', { hasText: 'Trait history' }).textContent()).toContain('plan');
     await shoot(page, 'profile');
+  });
+
+  test('unmerge and export from the profile page', async () => {
+    const t0 = Date.now() - 60 * 60_000;
+    await send([
+      {
+        type: 'identify',
+        userId: 'bob',
+        anonymousId: 'bob-laptop',
+        traits: { email: 'bob@x.io' },
+        timestamp: new Date(t0).toISOString(),
+      },
+      {
+        type: 'identify',
+        anonymousId: 'bob-phone',
+        traits: { email: 'bob@x.io' },
+        timestamp: new Date(t0 + 60_000).toISOString(),
+      },
+    ]);
+    page = await browser.newPage();
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await signIn(c.adminKey);
+    await page.getByRole('link', { name: 'Profiles' }).click();
+    await page.getByRole('textbox', { name: 'Email' }).fill('bob@x.io');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('button', { name: 'Unmerge anonymousId bob-phone' }).click();
+    await page
+      .getByRole('dialog', { name: 'Unmerge this identifier?' })
+      .getByRole('button', { name: 'Unmerge' })
+      .click();
+    await expect
+      .poll(() => page.locator('table.identifiers').textContent(), { timeout: 10_000 })
+      .not.toContain('bob-phone');
+    await expect.poll(() => page.locator('ol.history').textContent()).toContain('unmerged by an admin');
+
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Export JSON' }).click();
+    const file = await (await download).path();
+    const exported = JSON.parse(await readFile(file, 'utf8'));
+    expect(exported.profile.identifiers.map((i: { value: string }) => i.value)).toContain('bob-laptop');
   });
 
   test('delete from the profile page: gone in search and in the API', async () => {

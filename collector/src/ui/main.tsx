@@ -29,8 +29,8 @@ function SignIn(props: { onSignedIn: (api: AdminApi) => void }) {
     setError(null);
     const api = new AdminApi(key.trim());
     try {
-      // Any admin call proves the key; the stats call is cheap.
-      await api.stats('hour');
+      // Any admin call proves the key; listing sources is the cheapest.
+      await api.sources();
       sessionStorage.setItem(KEY_STORAGE, key.trim());
       props.onSignedIn(api);
     } catch (err) {

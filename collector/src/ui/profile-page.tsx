@@ -63,8 +63,26 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
     );
   }, [api, id, reload]);
 
+  const loadMore = async () => {
+    if (!data?.nextCursor) return;
+    try {
+      const page = await api.get<{ events: Record<string, unknown>[]; nextCursor: string | null }>(
+        `/v1/profiles/${encodeURIComponent(id)}/events?limit=200&before=${encodeURIComponent(data.nextCursor)}`,
+      );
+      setData({ ...data, events: data.events.concat(page.events), nextCursor: page.nextCursor });
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+
   const exportJson = async () => {
-    const body = await api.get<unknown>(`/v1/profiles/${encodeURIComponent(id)}/export`);
+    let body: unknown;
+    try {
+      body = await api.get<unknown>(`/v1/profiles/${encodeURIComponent(id)}/export`);
+    } catch (err) {
+      setError((err as Error).message);
+      return;
+    }
     const url = URL.createObjectURL(new Blob([json(body)], { type: 'application/json' }));
     const a = document.createElement('a');
     a.href = url;
@@ -230,7 +248,14 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
             );
           })}
         </ol>
-        {data.nextCursor && <p class="muted">Showing the latest {events.length} events.</p>}
+        {data.nextCursor && (
+          <p>
+            <span class="muted">Showing the latest {number(events.length)} events.</span>{' '}
+            <button type="button" class="secondary small" onClick={loadMore}>
+              Load older events
+            </button>
+          </p>
+        )}
       </section>
       <section>
         <h2>Trait history</h2>

@@ -61,7 +61,7 @@ export class StatsReader {
       .prepare(`SELECT count(*) FROM (SELECT DISTINCT ts, message_id, detail FROM identity_log WHERE kind = 'merge')`)
       .pluck()
       .get() as number;
-    const profiles = this.db.prepare('SELECT count(DISTINCT profile_id) FROM memberships').pluck().get() as number;
+    const profiles = this.db.prepare('SELECT count(DISTINCT founder_id) FROM memberships').pluck().get() as number;
     return { buckets, topEvents, totals: { events, profiles, merges } };
   }
 }
