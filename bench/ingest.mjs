@@ -2,12 +2,19 @@
 // npm run bench:ingest — collector (fresh SQLite) vs a bare node:http JSON.parse server, same run,
 // same load generator, 127.0.0.1. Prints events/s, p50/p99 and the collector/baseline ratio, and
 // the collector's throughput curve while the table grows to >= 1M events. Bounded in time.
+// `--db postgres [--processes 1,2]`: SQLite vs 1..N collector processes on one PostgreSQL (ingest-postgres.mjs).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { drive } from './lib/load.mjs';
+
+if (process.argv.includes('--db') && process.argv[process.argv.indexOf('--db') + 1] === 'postgres') {
+  const { runPostgresBench } = await import('./ingest-postgres.mjs');
+  await runPostgresBench(process.argv.slice(2));
+  process.exit(0);
+}
 
 const WRITE_KEY = 'wk_bench_write_key';
 const auth = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`;

@@ -24,7 +24,7 @@ export function makeBatch(size, seq) {
 }
 
 /**
- * Sends batches with `concurrency` requests in flight until `maxEvents` were acknowledged or
+ * Sends batches with `concurrency` requests in flight (`url` may be a list: round robin by worker) until `maxEvents` were acknowledged or
  * `maxMs` passed. Returns throughput and latency percentiles; `onProgress` sees each ack.
  */
 export async function drive({
@@ -37,7 +37,8 @@ export async function drive({
   onProgress,
   makeBody = makeBatch,
 }) {
-  const target = new URL('/v1/batch', url);
+  // Several URLs (collector processes behind a "load balancer"): worker i sends to url i mod n.
+  const targets = [url].flat().map((u) => new URL('/v1/batch', u));
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies = [];
   let acked = 0;
@@ -45,7 +46,8 @@ export async function drive({
   let errors = 0;
   const started = performance.now();
   const deadline = started + maxMs;
-  const worker = async () => {
+  const worker = async (_, w) => {
+    const target = targets[w % targets.length];
     while (acked < maxEvents && performance.now() < deadline) {
       const body = makeBody(batchSize, seq++);
       const t0 = performance.now();

@@ -1,0 +1,81 @@
+import pg from 'pg';
+import { afterEach, expect, it } from 'vitest';
+import { parsePostgresUrl } from '../../collector/src/store/postgres/connection.js';
+import { monthPartition } from '../../collector/src/store/postgres/event-writer.js';
+import { PostgresStore } from '../../collector/src/store/postgres/postgres-store.js';
+import type { EventRow } from '../../collector/src/store/store.js';
+import { describePostgres, dropTestDatabase, postgresTestUrl } from '../helpers/stores.js';
+
+const identity = { enabled: true, caps: { maxIdentifiers: 1000, maxMerges: 100 }, maxClusterIdentifiers: 5000 };
+const open = (url: string) => PostgresStore.open({ url, poolMax: 3, identity });
+
+const urls: string[] = [];
+afterEach(async () => {
+  for (const u of urls.splice(0)) await dropTestDatabase(u);
+});
+
+function row(messageId: string, receivedAtMs = Date.now()): EventRow {
+  return {
+    sourceId: 1,
+    dedupHash: 0,
+    messageId,
+    type: 'track',
+    name: 'E',
+    userId: null,
+    anonymousId: 'a1',
+    timestampMs: receivedAtMs,
+    receivedAtMs,
+    payload: JSON.stringify({ type: 'track', messageId, anonymousId: 'a1' }),
+    identAnonymousId: 'a1',
+    identUserId: null,
+    identityExtra: null,
+  };
+}
+
+describePostgres('PostgresStore', () => {
+  it('collectors starting together apply each migration once (advisory lock)', async () => {
+    const url = postgresTestUrl();
+    urls.push(url);
+    const stores = await Promise.all([1, 2, 3, 4].map(() => open(url)));
+    try {
+      const { connectionString, schema } = parsePostgresUrl(url);
+      const client = new pg.Client({ connectionString });
+      await client.connect();
+      const versions = await client.query(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`);
+      await client.end();
+      expect(versions.rows.map((r) => r.version)).toEqual([1, 2]);
+      // Every process reads the same profile salt: profile ids agree across collectors.
+      expect(new Set(await Promise.all(stores.map((s) => s.getSetting('profile_id_salt')))).size).toBe(1);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('dedups exactly across stores, and retention drops whole month partitions', async () => {
+    const url = postgresTestUrl();
+    urls.push(url);
+    const [a, b] = await Promise.all([open(url), open(url)]);
+    try {
+      const old = Date.UTC(2025, 0, 15);
+      const [x, y] = await Promise.all([
+        a.insertEvents([row('m1'), row('m2'), row('old-1', old)]),
+        b.insertEvents([row('m2'), row('m1'), row('old-1', old)]),
+      ]);
+      const outcomes = [...(x ?? []), ...(y ?? [])];
+      expect(outcomes.filter((o) => o === 'stored')).toHaveLength(3);
+      expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(3);
+
+      const dropped = await a.dropEventPartitionsBefore(Date.UTC(2025, 1, 1));
+      expect(dropped).toEqual([monthPartition(old).name]);
+      const left = (await a.listEvents({ limit: 10 })).events.map((e) => e.event.messageId).sort();
+      expect(left).toEqual(['m1', 'm2']);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('rejects a schema name that is not a plain identifier', () => {
+    expect(() => parsePostgresUrl('postgres://u@h/db?schema=a;drop')).toThrow(/schema must be/);
+    expect(parsePostgresUrl('postgres://u@h/db').schema).toBe('public');
+  });
+});
