@@ -214,9 +214,18 @@ export function LiveDebugger(props: { api: AdminApi; onError: (err: unknown) => 
     <main class="live">
       <div class="page-head">
         <h1>Live debugger</h1>
-        <p class="status" aria-live="polite">
+        <p class="status">
           <span class={`dot ${status}`} aria-hidden="true" />
-          {status === 'live' ? (paused ? 'Paused' : 'Live') : status === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
+          {/* Only the connection state is announced: the count changes ten times a second. */}
+          <span aria-live="polite">
+            {status === 'live'
+              ? paused
+                ? 'Paused'
+                : 'Live'
+              : status === 'connecting'
+                ? 'Connecting…'
+                : 'Reconnecting…'}
+          </span>
           {' · '}
           {number(rows.current.length)} events shown (newest first, up to {number(MAX_ROWS)})
           {dropped > 0 && ` · ${number(dropped)} skipped (arriving faster than the page can show)`}
