@@ -28,6 +28,11 @@ if (!POSTGRES_URL && process.env.CI === 'true') {
   );
 }
 
+if (!POSTGRES_URL) {
+  // Once per test file that runs store suites: the skipped PostgreSQL suites say how to enable them.
+  console.warn(`PostgreSQL store suites skipped: ${HOW_TO}`);
+}
+
 /** A URL to a new schema (created by the collector's migrations) in the test database. */
 export function postgresTestUrl(prefix = 'kt'): string {
   const url = new URL(POSTGRES_URL as string);

@@ -40,7 +40,7 @@ interface Pending {
  * Commits in flight per process. Two keep the connection busy (one commits while the next one's
  * statements run) without making this process's own commits contend for the same clusters.
  */
-const COMMITS_IN_FLIGHT = 2;
+const COMMITS_IN_FLIGHT = 4;
 /** Events per commit at most: bounds a transaction's lock set and its statement sizes. */
 const MAX_COMMIT_EVENTS = 5000;
 
