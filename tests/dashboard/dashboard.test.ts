@@ -170,9 +170,9 @@ describe.skipIf(!hasChromium)('dashboard at /ui in Chromium (needs /usr/bin/chro
     const snippets = await page.locator('.source-card pre').allTextContents();
     expect(snippets[0]).toBe(`<script async src="${c.url}/kimlik.js" data-write-key="${c.writeKey}"></script>`);
     expect(snippets[1]).toContain(`endpoint: '${c.url}'`);
+    await shoot(page, 'overview');
     await page.getByText('Last day').click();
     await expect.poll(() => page.locator('.chart figcaption').textContent()).toContain('last day');
-    await shoot(page, 'overview');
   });
 
   test('cross-device story: search by email, one profile, both devices, the merge on the graph and in history', async () => {

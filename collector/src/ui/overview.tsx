@@ -5,53 +5,59 @@ import { nodeSnippet, Snippet, scriptTagSnippet } from './snippets.js';
 
 const REFRESH_MS = 10_000;
 
-/** Events per minute as bars in an SVG: no chart library, nothing to load from elsewhere. */
+/**
+ * Events per minute as bars in an SVG (no chart library, nothing to load from elsewhere). The SVG
+ * stretches to any width; labels are HTML around it so they stay readable on a phone.
+ */
 function EventsChart(props: { stats: Stats }) {
   const { buckets, range } = props.stats;
-  const width = 720;
-  const height = 180;
-  const pad = { left: 44, right: 8, top: 10, bottom: 24 };
+  const n = Math.max(1, buckets.length);
   const max = Math.max(1, ...buckets.map((b) => b.events));
-  const step = (width - pad.left - pad.right) / Math.max(1, buckets.length);
-  const y = (v: number) => pad.top + (height - pad.top - pad.bottom) * (1 - v / max);
   const tickEvery = range === 'hour' ? 10 : 180;
+  const clock = (iso: string, seconds = false) =>
+    new Date(iso).toLocaleTimeString(undefined, {
+      hour: '2-digit',
+      minute: '2-digit',
+      ...(seconds ? { second: '2-digit' } : {}),
+      hour12: false,
+    });
   const total = buckets.reduce((s, b) => s + b.events, 0);
   const peak = buckets.reduce((p, b) => (b.events > p.events ? b : p), buckets[0] ?? { start: '', events: 0 });
   const summary = `Events per minute over the last ${range}: ${number(total)} in total, at most ${number(max)} in one minute${
-    peak.events > 0 ? ` (${new Date(peak.start).toLocaleTimeString(undefined, { hour12: false })})` : ''
+    peak.events > 0 ? ` (${clock(peak.start)})` : ''
   }.`;
   return (
     <figure class="chart">
-      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={summary}>
-        <line x1={pad.left} x2={width - pad.right} y1={y(0)} y2={y(0)} class="axis" />
-        <line x1={pad.left} x2={width - pad.right} y1={y(max)} y2={y(max)} class="grid" />
-        <text x={pad.left - 6} y={y(max) + 4} class="tick" text-anchor="end">
-          {number(max)}
-        </text>
-        <text x={pad.left - 6} y={y(0) + 4} class="tick" text-anchor="end">
-          0
-        </text>
-        {buckets.map((b, i) =>
-          b.events > 0 ? (
-            <rect
-              x={pad.left + i * step}
-              width={Math.max(1, step - (step > 3 ? 1 : 0))}
-              y={y(b.events)}
-              height={y(0) - y(b.events)}
-              class="bar"
-            >
-              <title>{`${new Date(b.start).toLocaleTimeString(undefined, { hour12: false })}: ${number(b.events)}`}</title>
-            </rect>
-          ) : null,
-        )}
+      <div class="chart-plot">
+        <span class="y-max">{number(max)}</span>
+        <span class="y-zero">0</span>
+        <svg viewBox={`0 0 ${n} 100`} preserveAspectRatio="none" role="img" aria-label={summary}>
+          <line x1={0} x2={n} y1={0.5} y2={0.5} class="grid" vector-effect="non-scaling-stroke" />
+          {buckets.map((b, i) =>
+            b.events > 0 ? (
+              <rect
+                x={i + 0.1}
+                width={0.8}
+                y={100 - (100 * b.events) / max}
+                height={(100 * b.events) / max}
+                class="bar"
+              >
+                <title>{`${clock(b.start)}: ${number(b.events)}`}</title>
+              </rect>
+            ) : null,
+          )}
+          <line x1={0} x2={n} y1={100} y2={100} class="axis" vector-effect="non-scaling-stroke" />
+        </svg>
+      </div>
+      <div class="x-ticks" aria-hidden="true">
         {buckets.map((b, i) =>
           i % tickEvery === 0 ? (
-            <text x={pad.left + i * step} y={height - 6} class="tick">
-              {new Date(b.start).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hour12: false })}
-            </text>
+            <span class="x-tick" style={{ left: `${(100 * i) / n}%` }}>
+              {clock(b.start)}
+            </span>
           ) : null,
         )}
-      </svg>
+      </div>
       <figcaption>{summary}</figcaption>
     </figure>
   );
