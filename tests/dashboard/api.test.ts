@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestCollector, type TestCollector } from '../helpers/collector.js';
 import { describeStores, dropTestDatabase } from '../helpers/stores.js';
@@ -186,6 +187,8 @@ describe('the dashboard files (/ui)', () => {
     const body = await script.text();
     // Everything is served from here: no CDN URL in the bundle.
     expect(body).not.toMatch(/https?:\/\/(cdn|unpkg|esm\.sh|jsdelivr)/);
+    // A light page: the size budget (gzipped) only goes down.
+    expect(gzipSync(body).length).toBeLessThan(20_000);
     const style = await fetch(`${c.url}${css}`);
     expect(style.headers.get('content-type')).toBe('text/css; charset=utf-8');
     const again = await fetch(`${c.url}/ui/app.js`, { headers: { 'if-none-match': script.headers.get('etag') ?? '' } });
