@@ -39,9 +39,14 @@ async function signIn(key: string): Promise<void> {
 }
 
 describe.skipIf(!hasChromium)('dashboard at /ui in Chromium (needs /usr/bin/chromium and `npm run build`)', () => {
+  /** Console messages about the Content-Security-Policy: the page must need nothing it forbids. */
+  const cspViolations: string[] = [];
   beforeAll(async () => {
     c = await startTestCollector();
     browser = await launchBrowser();
+    browser.context.on('console', (msg) => {
+      if (msg.text().includes('Content Security Policy')) cspViolations.push(msg.text());
+    });
   });
   afterAll(async () => {
     await browser?.close();
@@ -49,6 +54,7 @@ describe.skipIf(!hasChromium)('dashboard at /ui in Chromium (needs /usr/bin/chro
   });
   afterEach(async () => {
     expect(browser.pageErrors).toEqual([]);
+    expect(cspViolations).toEqual([]);
     await page?.close();
   });
 
