@@ -142,7 +142,9 @@ export class PostgresStore implements Store {
     this.inFlight++;
     const started = performance.now();
     try {
-      for (const p of batch) for (const r of p.rows) await this.partitionFor(r.receivedAtMs);
+      const months = new Map<string, number>();
+      for (const p of batch) for (const r of p.rows) months.set(monthPartition(r.receivedAtMs).name, r.receivedAtMs);
+      for (const ms of months.values()) await this.partitionFor(ms);
       const { outcomes } = await inTransaction(this.pool, (c) =>
         writeEvents(
           c,
