@@ -33,6 +33,8 @@ export function who(e: Record<string, unknown>): string {
 
 export const number = (n: number) => n.toLocaleString('en-US');
 
+export const plural = (n: number, noun: string) => `${number(n)} ${noun}${n === 1 ? '' : 's'}`;
+
 export function json(value: unknown): string {
   return JSON.stringify(value, null, 2);
 }

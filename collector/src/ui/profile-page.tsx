@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AdminApi, History, Profile } from './api.js';
-import { dateTimeOf, eventLabel, json, number } from './format.js';
+import { dateTimeOf, eventLabel, json, number, plural } from './format.js';
 import { explain, IdentityGraph } from './identity-graph.js';
 import { flash } from './profile-search.js';
 
@@ -134,8 +134,8 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
           </p>
           <h1>{String(profile.traits.name ?? profile.traits.email ?? profile.id)}</h1>
           <p class="muted">
-            <code>{profile.id}</code> · {number(profile.eventCount)} events · first seen {dateTimeOf(profile.firstSeen)}{' '}
-            · last seen {dateTimeOf(profile.lastSeen)}
+            <code>{profile.id}</code> · {plural(profile.eventCount, 'event')} · first seen{' '}
+            {dateTimeOf(profile.firstSeen)} · last seen {dateTimeOf(profile.lastSeen)}
           </p>
           {profile.mergedFrom && (
             <p class="notice">
@@ -227,7 +227,7 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
       </section>
       <section>
         <h2>
-          Timeline <span class="muted small">({devices.length} devices, newest first)</span>
+          Timeline <span class="muted small">({plural(devices.length, 'device')}, newest first)</span>
         </h2>
         <ol class="timeline">
           {events.map((e, i) => {
