@@ -27,6 +27,7 @@ export async function startCollector(env: NodeJS.ProcessEnv): Promise<Collector>
         `    -d '{"userId":"user-1","event":"Signed Up","properties":{"plan":"pro"}}'`,
         'See it stored:',
         `  curl -H 'Authorization: Bearer ${keys.adminKey}' ${base}/v1/events`,
+        `Dashboard (sign in with the admin key): ${base}/ui`,
         `Demo page: ${base}/`,
         '',
       ]
