@@ -33,6 +33,9 @@ interface Ident {
   firstMsg: string;
 }
 
+/** Retried whole by `inTransaction`, like a serialization failure. */
+const identityConflict = (message: string) => Object.assign(new Error(message), { code: '40001' });
+
 const keyOf = (type: string, value: string) => `${type}\u0000${value}`;
 const earlier = (ts: number, msg: string, than: { ts: number; msg: string }) =>
   ts < than.ts || (ts === than.ts && msg < than.msg);
@@ -262,7 +265,7 @@ export class PgIdentityWriter {
     const racing = missing.filter((w) => !found.has(keyOf(w.type, w.value)));
     if (racing.length > 0) await read(racing);
     for (const w of wanted) {
-      if (!found.has(keyOf(w.type, w.value))) throw new Error(`identifier ${w.type} vanished while linking`);
+      if (!found.has(keyOf(w.type, w.value))) throw identityConflict(`identifier ${w.type} was erased while linking`);
     }
     return found;
   }
@@ -324,7 +327,12 @@ export class PgIdentityWriter {
     for (;;) {
       const todo = [...ids].filter((id) => !locked.has(id)).sort((x, y) => x - y);
       if (todo.length === 0) return locked;
-      await c.query('SELECT id FROM identifiers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [todo]);
+      const got = await c.query('SELECT id FROM identifiers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [
+        todo,
+      ]);
+      // An identifier vanished while we waited: a concurrent erasure. Retried whole, the events
+      // carrying it are then dropped as suppressed instead of linking to a deleted person.
+      if (got.rows.length < todo.length) throw identityConflict('an identifier was erased while linking');
       for (const id of todo) locked.add(id);
       ({ ids } = await this.cluster(c, locked));
     }
