@@ -10,8 +10,14 @@ export const newProfileSalt = () => randomBytes(16).toString('base64url');
  * the ~40-byte text) and the body of the profile id it founds.
  */
 export function identifierHash(salt: string, type: string, value: string): number {
-  return hash53(`${type}\u0000${value}`, hash53(salt) >>> 0);
+  let seed = seeds.get(salt);
+  if (seed === undefined) {
+    seed = hash53(salt) >>> 0;
+    seeds.set(salt, seed);
+  }
+  return hash53(`${type}\u0000${value}`, seed);
 }
+const seeds = new Map<string, number>();
 
 /**
  * A profile's id is derived from the identifier that founded it (the oldest one), so the same set

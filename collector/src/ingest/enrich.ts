@@ -9,8 +9,9 @@ export interface EnrichContext {
   receivedAtMs: number;
   /** The same instant as ISO text, formatted once per request. */
   receivedAtIso: string;
-  /** Batch-level sentAt, used when the event has none. */
+  /** Batch-level sentAt, used when the event has none, and its parse (done once per request). */
   sentAt?: string | undefined;
+  sentAtMs?: number | undefined;
   /** Batch-level context; the event's own keys win. */
   context?: JsonObject | undefined;
   futureToleranceMs: number;
@@ -27,17 +28,18 @@ export const WARNINGS = {
  * corrected for the device's clock: receivedAt - (sentAt - originalTimestamp).
  */
 export function enrichEvent(event: WireEvent, ctx: EnrichContext): { stored: Record<string, unknown>; row: EventRow } {
-  const warnings: string[] = [];
+  let warnings: string[] | null = null;
   let messageId = event.messageId;
   if (!messageId) {
     messageId = uuidv7(ctx.receivedAtMs);
-    warnings.push(WARNINGS.MESSAGE_ID_ASSIGNED);
+    warnings = [WARNINGS.MESSAGE_ID_ASSIGNED];
   }
   const original = event.timestamp ?? (event as { originalTimestamp?: string }).originalTimestamp;
   const sentAt = event.sentAt ?? ctx.sentAt;
   let ts: number;
   if (original !== undefined && sentAt !== undefined) {
-    ts = ctx.receivedAtMs - (Date.parse(sentAt) - Date.parse(original));
+    const sentAtMs = event.sentAt === undefined && ctx.sentAtMs !== undefined ? ctx.sentAtMs : Date.parse(sentAt);
+    ts = ctx.receivedAtMs - (sentAtMs - Date.parse(original));
   } else if (original !== undefined) {
     ts = Date.parse(original);
   } else {
@@ -45,10 +47,10 @@ export function enrichEvent(event: WireEvent, ctx: EnrichContext): { stored: Rec
   }
   if (ts > ctx.receivedAtMs + ctx.futureToleranceMs) {
     ts = ctx.receivedAtMs;
-    warnings.push(WARNINGS.TIMESTAMP_CLAMPED);
+    warnings = [...(warnings ?? []), WARNINGS.TIMESTAMP_CLAMPED];
   }
   const identity = eventIdentity(event, ts, messageId, ctx.identity);
-  warnings.push(...identity.warnings);
+  if (identity.warnings.length > 0) warnings = [...(warnings ?? []), ...identity.warnings];
   // The validator handed us a private copy: enriching it in place saves a copy per event.
   const stored = event as unknown as Record<string, unknown>;
   stored.messageId = messageId;
@@ -57,7 +59,7 @@ export function enrichEvent(event: WireEvent, ctx: EnrichContext): { stored: Rec
   if (sentAt !== undefined) stored.sentAt = sentAt;
   stored.receivedAt = ctx.receivedAtIso;
   if (ctx.context) stored.context = { ...ctx.context, ...(event.context ?? {}) };
-  if (warnings.length > 0) stored.warnings = warnings;
+  if (warnings) stored.warnings = warnings;
   const name =
     event.type === 'track' ? event.event : event.type === 'page' || event.type === 'screen' ? event.name : undefined;
   return {

@@ -81,6 +81,7 @@ export class IngestService {
     const watched: Record<string, unknown>[] | null = this.feed.active ? [] : null;
     const receivedAtMs = Date.now();
     const receivedAtIso = new Date(receivedAtMs).toISOString();
+    const sentAtMs = sentAt === undefined ? undefined : Date.parse(sentAt);
     for (let index = 0; index < events.length; index++) {
       const result = validateEvent(events[index], limits, impliedType);
       if (!result.ok) {
@@ -92,6 +93,7 @@ export class IngestService {
         receivedAtMs,
         receivedAtIso,
         sentAt,
+        sentAtMs,
         context,
         futureToleranceMs,
         identity: this.options.identity,

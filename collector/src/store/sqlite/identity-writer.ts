@@ -89,11 +89,14 @@ export class IdentityWriter {
     return this.lookup('userId', value) !== undefined;
   }
 
-  private lookup(type: string, value: string): CachedIdent | undefined {
+  private lookup(
+    type: string,
+    value: string,
+    hash = identifierHash(this.options.salt, type, value),
+  ): CachedIdent | undefined {
     const k = this.key(type, value);
     const hit = this.idents.get(k);
     if (hit) return hit;
-    const hash = identifierHash(this.options.salt, type, value);
     if (!this.known.mightContain(hash)) return undefined;
     const row = this.q.findIdent.get(hash, type, value) as [number, number, string] | undefined;
     if (!row) return undefined;
@@ -110,7 +113,10 @@ export class IdentityWriter {
 
   /** The identifier's id, creating it (as its own one-identifier profile) on first sight. */
   private ensure(type: IdentifierType, value: string, ts: number, msg: string): number {
-    const found = this.lookup(type, value);
+    const k = this.key(type, value);
+    const cached = this.idents.get(k);
+    const hash = cached ? 0 : identifierHash(this.options.salt, type, value);
+    const found = cached ?? this.lookup(type, value, hash);
     if (found) {
       if (earlier(ts, msg, found)) {
         // An older event arrived late: the profile it founds may now be the older one.
@@ -121,10 +127,9 @@ export class IdentityWriter {
       }
       return found.id;
     }
-    const hash = identifierHash(this.options.salt, type, value);
     const id = Number(this.q.insertIdent.run(hash, type, value, ts, msg).lastInsertRowid);
     this.known.add(hash);
-    this.remember(this.key(type, value), { id, firstTs: ts, firstMsg: msg });
+    this.remember(k, { id, firstTs: ts, firstMsg: msg });
     // Its own one-identifier profile until a link says otherwise.
     this.q.insertMembership.run(id, BEGINNING, id);
     return id;
