@@ -22,7 +22,9 @@ async function readStream(
   res: Response,
   until: (messages: { event: string; data: unknown }[]) => boolean,
 ): Promise<{ event: string; data: unknown }[]> {
-  const reader = (res.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+  // DOM and Node typings of TextDecoderStream disagree; at run time it is the web stream it says.
+  const decoder = new TextDecoderStream() as unknown as ReadableWritablePair<string, Uint8Array>;
+  const reader = (res.body as ReadableStream<Uint8Array>).pipeThrough(decoder).getReader();
   const messages: { event: string; data: unknown }[] = [];
   let pending = '';
   while (!until(messages)) {
