@@ -134,11 +134,17 @@ const reject = (code: RejectionCode, reason: string, messageId: string | null): 
 });
 
 /**
- * Validates one event as a client sent it and returns a normalized copy: identifiers given as
+ * Validates one event as a client sent it and returns a normalized copy (or, with `inPlace`, the
+ * same object normalized): identifiers given as
  * numbers become strings (as Segment's API accepts them), server-owned fields are dropped.
  * `impliedType` is the type a single-event endpoint such as `/v1/track` stands for.
  */
-export function validateEvent(raw: unknown, limits: Limits, impliedType?: EventType): ValidationResult {
+export function validateEvent(
+  raw: unknown,
+  limits: Limits,
+  impliedType?: EventType,
+  options: { inPlace?: boolean } = {},
+): ValidationResult {
   if (!isPlainObject(raw)) {
     return reject(
       REJECTION_CODES.NOT_OBJECT,
@@ -171,7 +177,10 @@ export function validateEvent(raw: unknown, limits: Limits, impliedType?: EventT
   const fault = checkValue(raw, 'event', 0, limits);
   if (fault) return reject(fault.code, fault.reason, messageId);
 
-  const event: Record<string, unknown> = { ...raw, type };
+  // In place for an object the caller owns (a freshly parsed body): V8 adds properties to
+  // JSON.parse objects ~4x faster than to spread copies, and ingest adds several per event.
+  const event: Record<string, unknown> = options.inPlace ? raw : { ...raw, type };
+  if (event.type !== type) event.type = type;
   // `delete` only where the key exists: deleting turns V8 objects into slow dictionaries, which
   // costs on every later access and on JSON.stringify.
   for (const f of SERVER_FIELDS) if (f in event) delete event[f];

@@ -83,7 +83,8 @@ export class IngestService {
     const receivedAtIso = new Date(receivedAtMs).toISOString();
     const sentAtMs = sentAt === undefined ? undefined : Date.parse(sentAt);
     for (let index = 0; index < events.length; index++) {
-      const result = validateEvent(events[index], limits, impliedType);
+      // The body was parsed for this request alone, so its objects can be normalized in place.
+      const result = validateEvent(events[index], limits, impliedType, { inPlace: true });
       if (!result.ok) {
         rejected.push({ index, messageId: result.messageId, code: result.code, reason: result.reason });
         continue;
