@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { startTestCollector, type TestCollector } from '../helpers/collector.js';
 
 const built = existsSync(new URL('../../sdk-web/dist/kimlik.min.js', import.meta.url));
+if (!built && process.env.CI) throw new Error('CI needs the built bundle: npm install runs `npm run build`');
 let collector: TestCollector | undefined;
 afterEach(async () => {
   await collector?.close();

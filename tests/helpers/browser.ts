@@ -5,6 +5,10 @@ import { tempDir } from './collector.js';
 /** Debian's Chromium; playwright-core drives it (no browser download is possible or wanted). */
 export const CHROMIUM = process.env.KIMLIK_CHROMIUM ?? '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
+// In CI nothing is skipped: a missing browser fails every suite that needs it.
+if (!hasChromium && process.env.CI) {
+  throw new Error(`CI needs ${CHROMIUM}: .ci/run installs Debian's chromium package`);
+}
 
 const ARGS = [
   '--headless',
