@@ -28,8 +28,6 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         message_id TEXT NOT NULL,
         type TEXT NOT NULL,
         name TEXT,
-        user_id TEXT,
-        anonymous_id TEXT,
         ts INTEGER NOT NULL,
         received_at INTEGER NOT NULL,
         payload TEXT NOT NULL

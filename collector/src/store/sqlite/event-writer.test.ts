@@ -35,8 +35,6 @@ function rows(ids: string[], opts: { sourceId?: number; hash?: (id: string) => n
       id,
       'track',
       'E',
-      'u',
-      null,
       1,
       1,
       '{}',

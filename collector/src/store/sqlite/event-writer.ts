@@ -4,8 +4,8 @@ import type { IdentityWriter } from './identity-writer.js';
 import type { SqliteDatabase } from './open.js';
 
 /** Fields per event in the flat array a request ships to the writer thread (cheaper to clone). */
-export const ROW_WIDTH = 13;
-// [sourceId, dedupHash, messageId, type, name, userId, anonymousId, timestampMs, receivedAtMs, payload,
+export const ROW_WIDTH = 11;
+// [sourceId, dedupHash, messageId, type, name, timestampMs, receivedAtMs, payload,
 //  identAnonymousId, identUserId, identityExtra]
 
 export const STORED = 1;
@@ -65,7 +65,7 @@ export class EventWriter {
       'INSERT OR IGNORE INTO dedup_overflow (source_id, message_id, event_id) VALUES (?, ?, ?)',
     );
     this.insertEvent = db.prepare(
-      'INSERT INTO events (id, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, payload, anon_ident, user_ident) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO events (id, source_id, message_id, type, name, ts, received_at, payload, anon_ident, user_ident) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     for (const hash of db.prepare('SELECT hash FROM dedup').pluck().iterate() as Iterable<number>)
       this.merged.add(hash);
@@ -134,10 +134,10 @@ export class EventWriter {
       let userIdent: number | null = null;
       if (this.identity) {
         const ids = this.identity.processEvent(
+          rows[b + 8] as string | null,
+          rows[b + 9] as string | null,
           rows[b + 10] as string | null,
-          rows[b + 11] as string | null,
-          rows[b + 12] as string | null,
-          rows[b + 7] as number,
+          rows[b + 5] as number,
           ref.messageId,
         );
         if (ids === null) {
@@ -159,8 +159,6 @@ export class EventWriter {
         rows[b + 5],
         rows[b + 6],
         rows[b + 7],
-        rows[b + 8],
-        rows[b + 9],
         anonIdent,
         userIdent,
       );

@@ -127,8 +127,6 @@ export class SqliteStore implements Store {
       flat[i++] = r.messageId;
       flat[i++] = r.type;
       flat[i++] = r.name;
-      flat[i++] = r.userId;
-      flat[i++] = r.anonymousId;
       flat[i++] = r.timestampMs;
       flat[i++] = r.receivedAtMs;
       flat[i++] = r.payload;
