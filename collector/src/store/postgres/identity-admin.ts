@@ -1,4 +1,5 @@
 import { suppressionHash } from '../../identity/profile-id.js';
+import { linksToDetach } from '../../identity/unmerge.js';
 import type { UnmergeOutcome } from '../store.js';
 import type { Db } from './connection.js';
 import type { PgIdentityWriter } from './identity-writer.js';
@@ -86,32 +87,19 @@ export async function unmergeIdentifier(
   const { pid, members } = found;
   const target = members.find((m) => m.type === type && m.value === value);
   if (!target) return { error: 'identifier' };
-  const others = members.filter((m) => m.id !== target.id);
-  const otherIds = new Set(others.map((m) => m.id));
-  // Components of the profile without the detached identifier.
-  const parent = new Map(others.map((m) => [m.id, m.id]));
-  const find = (x: number): number => {
-    let r = x;
-    while (parent.get(r) !== r) r = parent.get(r) as number;
-    return r;
-  };
   const links = (
     await c.query<{ a: number; b: number }>(
       `SELECT a, b FROM links WHERE (a = ANY($1::bigint[]) OR b = ANY($1::bigint[])) AND NOT detached`,
       [members.map((m) => m.id)],
     )
   ).rows;
-  for (const { a, b } of links) if (otherIds.has(a) && otherIds.has(b)) parent.set(find(a), find(b));
   const founder = (await c.query<{ founder_id: number }>('SELECT founder_id FROM profiles WHERE id = $1', [pid]))
     .rows[0]?.founder_id;
-  const anchor = others.find((m) => m.type === 'userId') ?? others.find((m) => m.id === founder) ?? others[0];
-  if (!anchor) return { error: 'identifier' };
-  const core = find(anchor.id);
+  const plan = linksToDetach(members, links, target.id, founder);
+  if (!plan) return { error: 'identifier' };
+  const anchor = { id: plan.anchorId };
   let detachedLinks = 0;
-  for (const { a, b } of links) {
-    if (a !== target.id && b !== target.id) continue;
-    const other = a === target.id ? b : a;
-    if (!otherIds.has(other) || find(other) !== core) continue;
+  for (const { a, b } of plan.detach) {
     detachedLinks += (await c.query('UPDATE links SET detached = true WHERE a = $1 AND b = $2', [a, b])).rowCount ?? 0;
   }
   const detail = JSON.stringify({ identifier: `${type}:${value}`, from: pid, detachedLinks });

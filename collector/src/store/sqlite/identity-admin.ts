@@ -1,5 +1,6 @@
 import { profileIdFromHash, suppressionHash } from '../../identity/profile-id.js';
 import { BEGINNING } from '../../identity/resolve.js';
+import { linksToDetach } from '../../identity/unmerge.js';
 import type { IdentityWriter } from './identity-writer.js';
 import type { SqliteDatabase } from './open.js';
 import { attributionFilter, profileIdOf, profileMembers, resolveProfile } from './profile-queries.js';
@@ -82,30 +83,17 @@ export function unmergeIdentifier(
   const members = profileMembers(db, founder);
   const target = members.find((m) => m.type === type && m.value === value);
   if (!target) return { error: 'identifier' };
-  const others = members.filter((m) => m.id !== target.id);
-  const otherIds = new Set(others.map((m) => m.id));
-  // Components of the profile without the detached identifier.
-  const parent = new Map(others.map((m) => [m.id, m.id]));
-  const find = (x: number): number => {
-    let r = x;
-    while (parent.get(r) !== r) r = parent.get(r) as number;
-    return r;
-  };
   const linksOf = db.prepare('SELECT a, b FROM links WHERE (a = @id OR b = @id) AND detached = 0').raw();
-  for (const m of others) {
-    for (const [a, b] of linksOf.all({ id: m.id }) as [number, number][]) {
-      if (otherIds.has(a) && otherIds.has(b)) parent.set(find(a), find(b));
-    }
+  const links = new Map<string, { a: number; b: number }>();
+  for (const m of members) {
+    for (const [a, b] of linksOf.all({ id: m.id }) as [number, number][]) links.set(`${a}:${b}`, { a, b });
   }
-  const anchor = others.find((m) => m.type === 'userId') ?? others.find((m) => m.id === founder) ?? others[0];
-  if (!anchor) return { error: 'identifier' };
-  const core = find(anchor.id);
+  const plan = linksToDetach(members, [...links.values()], target.id, founder);
+  if (!plan) return { error: 'identifier' };
+  const anchor = { id: plan.anchorId };
   let detachedLinks = 0;
-  for (const [a, b] of linksOf.all({ id: target.id }) as [number, number][]) {
-    const other = a === target.id ? b : a;
-    if (!otherIds.has(other) || find(other) !== core) continue;
-    detachedLinks += db.prepare('UPDATE links SET detached = 1 WHERE a = ? AND b = ?').run(a, b).changes;
-  }
+  const detach = db.prepare('UPDATE links SET detached = 1 WHERE a = ? AND b = ?');
+  for (const { a, b } of plan.detach) detachedLinks += detach.run(a, b).changes;
   const detail = JSON.stringify({ identifier: `${type}:${value}`, from: pid, detachedLinks });
   const log = db.prepare('INSERT INTO admin_log (identifier_id, kind, at, detail) VALUES (?, ?, ?, ?)');
   log.run(target.id, 'unmerge', Date.now(), detail);
