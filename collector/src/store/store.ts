@@ -40,6 +40,21 @@ export interface EventPage {
   nextCursor: string | null;
 }
 
+/** A `sources` row as both stores read it (origins are stored as JSON text). */
+export interface SourceRow {
+  id: number;
+  name: string;
+  write_key: string;
+  allowed_origins: string;
+}
+
+export const sourceFromRow = (r: SourceRow): Source => ({
+  id: r.id,
+  name: r.name,
+  writeKey: r.write_key,
+  allowedOrigins: JSON.parse(r.allowed_origins) as string[],
+});
+
 export interface Source {
   id: number;
   name: string;

@@ -12,7 +12,7 @@ import type {
   Store,
   UnmergeOutcome,
 } from '../store.js';
-import { StoreUnavailableError } from '../store.js';
+import { type SourceRow, StoreUnavailableError, sourceFromRow } from '../store.js';
 import { createPool, inTransaction, migrate, type PostgresTarget, parsePostgresUrl } from './connection.js';
 import { ensurePartition, monthPartition, writeEvents } from './event-writer.js';
 import { eraseProfile, unmergeIdentifier } from './identity-admin.js';
@@ -228,16 +228,9 @@ export class PostgresStore implements Store {
 
   async listSources(): Promise<Source[]> {
     const r = await this.read(() =>
-      this.pool.query<{ id: number; name: string; write_key: string; allowed_origins: string }>(
-        'SELECT id, name, write_key, allowed_origins FROM sources ORDER BY id',
-      ),
+      this.pool.query<SourceRow>('SELECT id, name, write_key, allowed_origins FROM sources ORDER BY id'),
     );
-    return r.rows.map((row) => ({
-      id: row.id,
-      name: row.name,
-      writeKey: row.write_key,
-      allowedOrigins: JSON.parse(row.allowed_origins) as string[],
-    }));
+    return r.rows.map(sourceFromRow);
   }
 
   async upsertSource(source: Omit<Source, 'id'> & { id?: number }): Promise<Source> {

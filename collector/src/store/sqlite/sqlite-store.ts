@@ -14,7 +14,7 @@ import type {
   StoreStats,
   UnmergeOutcome,
 } from '../store.js';
-import { StoreUnavailableError } from '../store.js';
+import { type SourceRow, StoreUnavailableError, sourceFromRow } from '../store.js';
 import { DUPLICATE, ROW_WIDTH, SUPPRESSED } from './event-writer.js';
 import { migrate, openDatabase, type SqliteDatabase } from './open.js';
 import { ProfileReader } from './profile-reader.js';
@@ -202,18 +202,10 @@ export class SqliteStore implements Store {
   }
 
   async listSources(): Promise<Source[]> {
-    const rows = this.db.prepare('SELECT id, name, write_key, allowed_origins FROM sources ORDER BY id').all() as {
-      id: number;
-      name: string;
-      write_key: string;
-      allowed_origins: string;
-    }[];
-    return rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      writeKey: r.write_key,
-      allowedOrigins: JSON.parse(r.allowed_origins) as string[],
-    }));
+    const rows = this.db
+      .prepare('SELECT id, name, write_key, allowed_origins FROM sources ORDER BY id')
+      .all() as SourceRow[];
+    return rows.map(sourceFromRow);
   }
 
   async upsertSource(source: Omit<Source, 'id'> & { id?: number }): Promise<Source> {
