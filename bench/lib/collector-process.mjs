@@ -40,3 +40,18 @@ export function startCollector(env) {
     child.once('exit', (code) => reject(new Error(`collector exited ${code} (run npm run build first): ${out}`)));
   });
 }
+
+/**
+ * Milliseconds until the collector has applied identity to every acknowledged event: a profile
+ * read waits for that (the SQLite writer applies identity in batches after the commit), so
+ * benchmarks add this to their elapsed time instead of counting events as done before they are.
+ */
+export async function identityCatchUpMs(url) {
+  const t = performance.now();
+  const res = await fetch(`${url}/v1/profiles?userId=bench-catch-up-probe`, {
+    headers: { authorization: `Bearer ${BENCH_ADMIN_KEY}` },
+  });
+  await res.arrayBuffer();
+  if (res.status !== 404 && res.status !== 200) throw new Error(`catch-up probe answered ${res.status}`);
+  return performance.now() - t;
+}

@@ -32,6 +32,8 @@ describe('collector process durability', () => {
     const db = join(dir.path, 'kimlik.db');
     const proc: CollectorProcess = await spawnCollector({ KIMLIK_DATABASE: db });
     const acked = new Set<string>();
+    /** Device IDs of acknowledged batches, in acknowledgement order. */
+    const ackedDevices: string[] = [];
     let sent = 0;
     let stop = false;
     // Eight concurrent senders; the kill lands while requests are in flight.
@@ -45,7 +47,10 @@ describe('collector process durability', () => {
             headers: { 'content-type': 'application/json', authorization: auth },
             body: JSON.stringify({ batch }),
           });
-          if (res.status === 200) for (const e of batch) acked.add(e.messageId);
+          if (res.status === 200) {
+            for (const e of batch) acked.add(e.messageId);
+            ackedDevices.push(`anon-s${s}-r${k}`);
+          }
         } catch {
           // Connection reset by the kill: these events were never acknowledged.
           return;
@@ -68,6 +73,18 @@ describe('collector process durability', () => {
       expect(lost).toEqual([]);
       expect(ids.size).toBe(stored.length);
       expect(sent).toBeGreaterThan(0);
+      // Identity is applied in batches after the commit: the batches acknowledged last were the
+      // likeliest to be unapplied at the kill, and must be in their profiles after the restart.
+      for (const device of ackedDevices.slice(-16)) {
+        const headers = { authorization: `Bearer ${ADMIN_KEY}` };
+        const found = await fetch(`${again.url}/v1/profiles?anonymousId=${device}`, { headers });
+        expect(found.status, device).toBe(200);
+        const { id } = (await found.json()) as { id: string };
+        const page = (await (await fetch(`${again.url}/v1/profiles/${id}/events?limit=100`, { headers })).json()) as {
+          events: unknown[];
+        };
+        expect(page.events, device).toHaveLength(50);
+      }
     } finally {
       again.child.kill('SIGTERM');
       await again.exited;
@@ -91,8 +108,10 @@ describe('collector process durability', () => {
             headers: { 'content-type': 'application/json', authorization: auth },
             body: JSON.stringify({ batch }),
           });
-          if (res.status === 200) for (const e of batch) acked.add(e.messageId);
-          else if (res.status === 503) return;
+          if (res.status === 200) {
+            for (const e of batch) acked.add(e.messageId);
+            ackedDevices.push(`anon-s${s}-r${k}`);
+          } else if (res.status === 503) return;
         } catch {
           return;
         }

@@ -19,6 +19,7 @@ export async function openStore(
     enabled: options.identity,
     caps: { maxIdentifiers: options.maxProfileIdentifiers, maxMerges: options.maxProfileMerges },
     maxClusterIdentifiers: Math.max(5000, options.maxProfileIdentifiers * 5),
+    config: options.identityConfig,
   };
   if (isPostgresUrl(options.database)) {
     return PostgresStore.open({ url: options.database, poolMax: options.postgresPoolMax, identity, onCommit });

@@ -1,6 +1,6 @@
 import { dedupHash } from '../../ingest/hash.js';
 import { HashFilter } from './hash-filter.js';
-import type { IdentityWriter } from './identity-writer.js';
+import type { IdentityApplier, PendingIdentity } from './identity-applier.js';
 import type { SqliteDatabase } from './open.js';
 
 /** Fields per event in the flat array a request ships to the writer thread (cheaper to clone). */
@@ -52,7 +52,7 @@ export class EventWriter {
 
   constructor(
     private readonly db: SqliteDatabase,
-    private readonly identity: IdentityWriter | null = null,
+    private readonly identity: IdentityApplier | null = null,
     private readonly mergeThreshold = DEFAULT_MERGE_THRESHOLD,
   ) {
     if (!Number.isInteger(mergeThreshold) || mergeThreshold < 1) throw new RangeError('mergeThreshold must be >= 1');
@@ -65,7 +65,7 @@ export class EventWriter {
       'INSERT OR IGNORE INTO dedup_overflow (source_id, message_id, event_id) VALUES (?, ?, ?)',
     );
     this.insertEvent = db.prepare(
-      'INSERT INTO events (id, source_id, message_id, type, name, ts, received_at, payload, anon_ident, user_ident) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO events (id, source_id, message_id, type, name, ts, received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     for (const hash of db.prepare('SELECT hash FROM dedup').pluck().iterate() as Iterable<number>)
       this.merged.add(hash);
@@ -89,16 +89,10 @@ export class EventWriter {
 
   /** Writes every request's rows in one transaction; returns, per request, STORED/DUPLICATE per event. */
   write(requests: readonly (readonly unknown[])[]): Uint8Array[] {
-    let result: { outcomes: Uint8Array[]; stored: Ref[] };
-    try {
-      result = this.db.transaction(() => this.writeInTransaction(requests)).immediate();
-    } catch (err) {
-      // Rolled back: caches may hold identifiers that were never committed.
-      this.identity?.resetCaches();
-      throw err;
-    }
+    const result = this.db.transaction(() => this.writeInTransaction(requests)).immediate();
     // Only committed keys count as stored: a failed commit's events must be accepted on retry.
     for (const ref of result.stored) this.recent.set(ref.key, { hash: ref.hash, id: ref.id });
+    this.identity?.enqueue(result.identities);
     if (this.recent.size >= this.mergeThreshold) this.merge();
     return result.outcomes;
   }
@@ -107,7 +101,11 @@ export class EventWriter {
     return this.recent.size;
   }
 
-  private writeInTransaction(requests: readonly (readonly unknown[])[]): { outcomes: Uint8Array[]; stored: Ref[] } {
+  private writeInTransaction(requests: readonly (readonly unknown[])[]): {
+    outcomes: Uint8Array[];
+    stored: Ref[];
+    identities: PendingIdentity[];
+  } {
     const outcomes = requests.map((rows) => new Uint8Array(rows.length / ROW_WIDTH).fill(DUPLICATE));
     const fresh: Ref[] = [];
     // Repeats inside this commit (a retry racing its original) never reach the database.
@@ -127,25 +125,28 @@ export class EventWriter {
       }
     }
     const stored: Ref[] = [];
+    const identities: PendingIdentity[] = [];
     for (const ref of fresh) {
       const rows = requests[ref.req] as unknown[];
       const b = ref.ev * ROW_WIDTH;
-      let anonIdent: number | null = null;
-      let userIdent: number | null = null;
       if (this.identity) {
-        const ids = this.identity.processEvent(
-          rows[b + 8] as string | null,
-          rows[b + 9] as string | null,
-          rows[b + 10] as string | null,
-          rows[b + 5] as number,
-          ref.messageId,
-        );
-        if (ids === null) {
+        const anonymousId = rows[b + 8] as string | null;
+        const userId = rows[b + 9] as string | null;
+        const extra = rows[b + 10] as string | null;
+        if (this.identity.isSuppressed(anonymousId, userId, extra)) {
           (outcomes[ref.req] as Uint8Array)[ref.ev] = SUPPRESSED;
           continue;
         }
-        anonIdent = ids.anon;
-        userIdent = ids.user;
+        if (anonymousId !== null || userId !== null || extra !== null) {
+          identities.push({
+            eventId: this.nextId,
+            anonymousId,
+            userId,
+            extra,
+            ts: rows[b + 5] as number,
+            messageId: ref.messageId,
+          });
+        }
       }
       ref.id = this.nextId++;
       stored.push(ref);
@@ -159,12 +160,9 @@ export class EventWriter {
         rows[b + 5],
         rows[b + 6],
         rows[b + 7],
-        anonIdent,
-        userIdent,
       );
     }
-    this.identity?.recomputeDirty();
-    return { outcomes, stored };
+    return { outcomes, stored, identities };
   }
 
   /** Looks the message up in the merged (on-disk) index; a read, so no page is dirtied. */

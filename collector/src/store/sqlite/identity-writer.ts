@@ -29,9 +29,9 @@ const earlier = (ts: number, msg: string, than: { firstTs: number; firstMsg: str
   ts < than.firstTs || (ts === than.firstTs && msg < than.firstMsg);
 
 /**
- * The identity graph's writes, run on the writer thread inside the ingest transaction: a 200 means
- * the event's links are in the graph too. Most events carry identifiers and links already known,
- * which the caches answer without touching the database.
+ * The identity graph's writes, run on the writer thread in the identity batches of
+ * `IdentityApplier`. Most events carry identifiers and links already known, which the caches
+ * answer without touching the database.
  */
 export class IdentityWriter {
   private idents = new Map<string, CachedIdent>();
@@ -82,6 +82,20 @@ export class IdentityWriter {
 
   isSuppressed(type: string, value: string): boolean {
     return this.suppressed.size > 0 && this.suppressed.has(suppressionHash(this.options.salt, type, value));
+  }
+
+  /** True when the event carries an identifier of an erased profile (checked before it is stored). */
+  suppressesEvent(anonymousId: string | null, userId: string | null, extraJson: string | null): boolean {
+    if (this.suppressed.size === 0) return false;
+    return this.carriesSuppressed(anonymousId, userId, extraJson ? (JSON.parse(extraJson) as IdentityExtra) : null);
+  }
+
+  private carriesSuppressed(anonymousId: string | null, userId: string | null, extra: IdentityExtra | null): boolean {
+    if (anonymousId && this.isSuppressed('anonymousId', anonymousId)) return true;
+    if (userId && this.isSuppressed('userId', userId)) return true;
+    for (const [t, v] of extra?.t ?? []) if (this.isSuppressed(t, v)) return true;
+    // An alias's previousId is a userId or a device ID; either erased one drops the event.
+    return !!extra?.p && (this.isSuppressed('userId', extra.p) || this.isSuppressed('anonymousId', extra.p));
   }
 
   /** A userId with this value exists: an alias's previousId is then that user, not a device. */
@@ -167,13 +181,8 @@ export class IdentityWriter {
     msg: string,
   ): { anon: number | null; user: number | null } | null {
     const extra: IdentityExtra | null = extraJson ? JSON.parse(extraJson) : null;
+    if (this.suppressed.size > 0 && this.carriesSuppressed(anonymousId, userId, extra)) return null;
     const prevType: IdentifierType | null = extra?.p ? (this.isKnownUser(extra.p) ? 'userId' : 'anonymousId') : null;
-    if (this.suppressed.size > 0) {
-      if (anonymousId && this.isSuppressed('anonymousId', anonymousId)) return null;
-      if (userId && this.isSuppressed('userId', userId)) return null;
-      for (const [t, v] of extra?.t ?? []) if (this.isSuppressed(t, v)) return null;
-      if (extra?.p && prevType && this.isSuppressed(prevType, extra.p)) return null;
-    }
     const ids: number[] = [];
     const user = userId ? this.ensure('userId', userId, ts, msg) : null;
     if (user !== null) ids.push(user);

@@ -169,6 +169,8 @@ export class SqliteStore implements Store {
       this.onCommit?.(msg.commit);
       return;
     }
+    // A failed identity batch stays queued and is retried; a read waiting for it gets the error.
+    if ('identityError' in msg) return;
     const waiter = this.waiters.get(msg.id);
     if (!waiter) return;
     this.waiters.delete(msg.id);
@@ -226,11 +228,21 @@ export class SqliteStore implements Store {
     return { ...source, id: Number(info.lastInsertRowid) };
   }
 
+  /**
+   * Waits until every event acknowledged so far has its identity applied (the writer applies it in
+   * batches after the commit), so a profile read after a 200 sees that event.
+   */
+  private async identityApplied(): Promise<void> {
+    if (this.workerData.identity.enabled) await this.request({ op: 'sync' });
+  }
+
   async findProfile(type: string, value: string): Promise<string | null> {
+    await this.identityApplied();
     return this.profiles.findByIdentifier(type, value);
   }
 
   async getProfile(id: string): Promise<ProfileView | null> {
+    await this.identityApplied();
     return this.profiles.getProfile(id);
   }
 
@@ -238,14 +250,17 @@ export class SqliteStore implements Store {
     id: string,
     query: { limit: number; before?: string | undefined },
   ): Promise<ProfileEventsPage | null> {
+    await this.identityApplied();
     return this.profiles.events(id, query.limit, query.before);
   }
 
   async profileHistory(id: string): Promise<ProfileHistory | null> {
+    await this.identityApplied();
     return this.profiles.history(id);
   }
 
   async listProfilesByTrait(name: string, value: unknown, query: { limit: number; cursor?: string | undefined }) {
+    await this.identityApplied();
     return this.profiles.listByTrait(name, value, query.limit, query.cursor);
   }
 

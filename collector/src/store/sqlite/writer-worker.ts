@@ -1,12 +1,14 @@
 /**
- * The writer thread: owns the only connection that writes. SQLite commits, identity replays and
+ * The writer thread: owns the only connection that writes. SQLite commits, identity batches and
  * WAL checkpoints run here, so the HTTP thread keeps parsing and validating while a commit is on
  * disk.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import type { IdentityConfig } from '../../identity/identifiers.js';
 import type { ResolverCaps } from '../../identity/resolve.js';
 import { EventWriter, ROW_WIDTH } from './event-writer.js';
 import { eraseProfile, unmergeIdentifier } from './identity-admin.js';
+import { IdentityApplier } from './identity-applier.js';
 import { IdentityWriter } from './identity-writer.js';
 import { openDatabase } from './open.js';
 
@@ -14,12 +16,14 @@ export interface WriterInit {
   path: string;
   synchronous: 'NORMAL' | 'FULL';
   salt: string;
-  identity: { enabled: boolean; caps: ResolverCaps; maxClusterIdentifiers: number };
+  identity: { enabled: boolean; caps: ResolverCaps; maxClusterIdentifiers: number; config: IdentityConfig };
 }
 export type WriterRequest =
   | { id: number; op: 'write'; rows: unknown[] }
   | { id: number; op: 'erase'; profileId: string }
-  | { id: number; op: 'unmerge'; profileId: string; type: string; value: string };
+  | { id: number; op: 'unmerge'; profileId: string; type: string; value: string }
+  /** Answers once every event acknowledged before it has its identity applied (reads wait for it). */
+  | { id: number; op: 'sync' };
 export type WriterReply =
   | { id: number; outcomes: Uint8Array }
   | { id: number; result: unknown }
@@ -29,7 +33,7 @@ export interface CommitInfo {
   requests: number;
   ms: number;
 }
-export type WriterMessage = WriterReply | { closed: true } | { commit: CommitInfo };
+export type WriterMessage = WriterReply | { closed: true } | { commit: CommitInfo } | { identityError: string };
 
 const port = parentPort;
 if (!port) throw new Error('writer-worker must run as a worker thread');
@@ -44,7 +48,17 @@ const identity = init.identity.enabled
       maxClusterIdentifiers: init.identity.maxClusterIdentifiers,
     })
   : null;
-const writer = new EventWriter(db, identity);
+const applier = identity ? new IdentityApplier(db, identity, init.identity.config) : null;
+const writer = new EventWriter(db, applier);
+
+/** An identity batch starts at this many unapplied events… */
+const IDENTITY_BATCH_EVENTS = 20_000;
+/** …or once the writer has had no writes for this long… */
+const IDENTITY_IDLE_MS = 10;
+/** …or once the oldest unapplied event waited this long, whichever comes first. */
+const IDENTITY_MAX_LAG_MS = 1_000;
+let identityTimer: NodeJS.Timeout | null = null;
+let lastWriteAt = 0;
 
 let pending: Extract<WriterRequest, { op: 'write' }>[] = [];
 let scheduled = false;
@@ -78,12 +92,43 @@ function flush(): void {
     // The transaction rolled back; the writer's in-memory state only changes after a commit.
     for (const r of batch) fail(r.id, err);
   }
+  lastWriteAt = performance.now();
+  if (applier && applier.size >= IDENTITY_BATCH_EVENTS) applyIdentity();
+  else scheduleIdentity();
+}
+
+/** Applies the queued identity batch. A failure leaves it queued for the next try (and fails a sync). */
+function applyIdentity(): void {
+  if (identityTimer) clearTimeout(identityTimer);
+  identityTimer = null;
+  if (!applier) return;
+  try {
+    applier.apply();
+  } catch (err) {
+    port?.postMessage({ identityError: (err as Error).message });
+    scheduleIdentity();
+  }
+}
+
+function scheduleIdentity(): void {
+  if (!applier || applier.size === 0 || identityTimer) return;
+  identityTimer = setTimeout(() => {
+    identityTimer = null;
+    const now = performance.now();
+    if (now - lastWriteAt >= IDENTITY_IDLE_MS || applier.lagMs(now) >= IDENTITY_MAX_LAG_MS) applyIdentity();
+    else scheduleIdentity();
+  }, IDENTITY_IDLE_MS);
 }
 
 function admin(msg: Exclude<WriterRequest, { op: 'write' }>): void {
-  // Admin changes run after every write that arrived before them.
+  // Admin changes and reads run after every write that arrived before them, with its identity applied.
   flush();
   try {
+    applier?.apply();
+    if (msg.op === 'sync') {
+      port?.postMessage({ id: msg.id, result: null } satisfies WriterReply);
+      return;
+    }
     if (!identity) throw new Error('identity resolution is disabled');
     const result = db
       .transaction(() =>
@@ -102,8 +147,12 @@ function admin(msg: Exclude<WriterRequest, { op: 'write' }>): void {
 port.on('message', (msg: WriterRequest | { close: true }) => {
   if ('close' in msg) {
     flush();
-    writer.merge();
-    db.close();
+    try {
+      applyIdentity();
+    } finally {
+      writer.merge();
+      db.close();
+    }
     port.postMessage({ closed: true });
     return;
   }

@@ -1,0 +1,124 @@
+import { eventIdentity } from '../../identity/event-identity.js';
+import type { IdentityConfig } from '../../identity/identifiers.js';
+import type { IdentityWriter } from './identity-writer.js';
+import type { SqliteDatabase } from './open.js';
+
+/** Event ids up to here have their identity (identifiers, links, traits, attribution) applied. */
+export const IDENTITY_WATERMARK_SETTING = 'identity_watermark';
+
+/** What identity resolution needs from one stored event (computed on the HTTP thread). */
+export interface PendingIdentity {
+  eventId: number;
+  anonymousId: string | null;
+  userId: string | null;
+  extra: string | null;
+  ts: number;
+  messageId: string;
+}
+
+/**
+ * Applies identity to committed events in large batches instead of inside every ingest commit.
+ *
+ * Why: the identity graph's indexes (identifier hashes, links, memberships, the events' identifier
+ * columns) take random keys, so a commit of 2 000 events dirtied a page per event in each of them.
+ * One transaction over tens of thousands of events writes each of those pages once. The graph is a
+ * function of the stored events (see resolve.ts), so nothing is lost by applying it later: the
+ * watermark says which events are applied, and at start the events after it are read back from
+ * the events table and applied before anything else. Reads that need the graph wait for
+ * `apply()` (the store's `sync` request), so a profile read after a 200 still sees that event.
+ */
+export class IdentityApplier {
+  private pending: PendingIdentity[] = [];
+  private oldestAt = 0;
+  private readonly attribute;
+  private readonly saveWatermark;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly identity: IdentityWriter,
+    private readonly config: IdentityConfig,
+  ) {
+    this.attribute = db.prepare('UPDATE events SET anon_ident = ?, user_ident = ? WHERE id = ?');
+    this.saveWatermark = db.prepare(
+      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    );
+    this.recover();
+  }
+
+  /** Events committed but not yet applied. */
+  get size(): number {
+    return this.pending.length;
+  }
+
+  /** Milliseconds the oldest unapplied event has waited (0 when none). */
+  lagMs(now = performance.now()): number {
+    return this.pending.length === 0 ? 0 : now - this.oldestAt;
+  }
+
+  /** True when the event carries an erased identifier: it must not be stored at all. */
+  isSuppressed(anonymousId: string | null, userId: string | null, extra: string | null): boolean {
+    return this.identity.suppressesEvent(anonymousId, userId, extra);
+  }
+
+  /** Queues committed events, in event-id order. */
+  enqueue(items: readonly PendingIdentity[]): void {
+    if (items.length === 0) return;
+    if (this.pending.length === 0) this.oldestAt = performance.now();
+    for (const item of items) this.pending.push(item);
+  }
+
+  /** Applies every queued event in one transaction; returns how many. On failure nothing is applied and all stay queued. */
+  apply(): number {
+    const batch = this.pending;
+    if (batch.length === 0) return 0;
+    try {
+      this.db
+        .transaction(() => {
+          for (const p of batch) {
+            const ids = this.identity.processEvent(p.anonymousId, p.userId, p.extra, p.ts, p.messageId);
+            if (ids !== null && (ids.anon !== null || ids.user !== null)) {
+              this.attribute.run(ids.anon, ids.user, p.eventId);
+            }
+          }
+          this.identity.recomputeDirty();
+          this.saveWatermark.run(
+            IDENTITY_WATERMARK_SETTING,
+            String((batch[batch.length - 1] as PendingIdentity).eventId),
+          );
+        })
+        .immediate();
+    } catch (err) {
+      // Rolled back: caches may hold identifiers that were never committed.
+      this.identity.resetCaches();
+      throw err;
+    }
+    this.pending = [];
+    return batch.length;
+  }
+
+  /**
+   * Reads back the events stored after the watermark (a crash or kill between their commit and
+   * their identity batch). A database without a watermark was written by a version that applied
+   * identity inside each commit: everything in it is applied.
+   */
+  private recover(): void {
+    const get = this.db.prepare('SELECT value FROM settings WHERE key = ?').pluck();
+    const saved = get.get(IDENTITY_WATERMARK_SETTING) as string | undefined;
+    if (saved === undefined) {
+      const max = (this.db.prepare('SELECT max(id) FROM events').pluck().get() as number | null) ?? 0;
+      this.saveWatermark.run(IDENTITY_WATERMARK_SETTING, String(max));
+      return;
+    }
+    const rows = this.db
+      .prepare('SELECT id, ts, message_id, payload FROM events WHERE id > ? ORDER BY id')
+      .raw()
+      .iterate(Number(saved)) as Iterable<[number, number, string, string]>;
+    const items: PendingIdentity[] = [];
+    for (const [eventId, ts, messageId, payload] of rows) {
+      const id = eventIdentity(JSON.parse(payload), ts, messageId, this.config);
+      items.push({ eventId, anonymousId: id.anonymousId, userId: id.userId, extra: id.extra, ts, messageId });
+    }
+    this.enqueue(items);
+    this.apply();
+  }
+}
