@@ -1,6 +1,6 @@
 // CommonJS build for `require('@kimlik/node')`: tsc emits the ESM dist/, rollup turns it into one
 // dist/index.cjs with @kimlik/core inlined (core is ESM-only, and require(esm) is still
-// experimental on Node 20). undici and node: built-ins stay external. Part of the root
+// experimental on Node 20). node: built-ins stay external. Part of the root
 // `npm run build` (rollup.config.mjs) and of `node sdk-node/build-cjs.mjs`.
 import { fileURLToPath } from 'node:url';
 
@@ -9,7 +9,7 @@ const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 export default [
   {
     input: here('dist/index.js'),
-    external: (id) => id === 'undici' || id.startsWith('node:'),
+    external: (id) => id.startsWith('node:'),
     plugins: [
       {
         name: 'kimlik-node-cjs',

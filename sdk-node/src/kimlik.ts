@@ -21,7 +21,7 @@ import type {
 import { nodeScheduler } from './node-scheduler.js';
 import { type KimlikOptions, type ResolvedKimlikOptions, resolveOptions } from './options.js';
 import { DiskSpool } from './spool/disk-spool.js';
-import { UndiciTransport } from './transport.js';
+import { HttpTransport } from './transport.js';
 import { defaultOnError, defaultOnWarn } from './warnings.js';
 
 /** What `shutdown()` reports. */
@@ -47,7 +47,7 @@ export type DeliveryPromise = DeliveryReceipt;
 export class Kimlik {
   readonly options: ResolvedKimlikOptions;
   private readonly engine: DeliveryEngine;
-  private readonly transport: UndiciTransport;
+  private readonly transport: HttpTransport;
   private readonly spool: DiskSpool | undefined;
   private readonly report: (error: KimlikError) => void;
   private shutdownPromise: Promise<ShutdownResult> | undefined;
@@ -59,7 +59,7 @@ export class Kimlik {
     const o = this.options;
     const onWarn = o.onWarn ?? defaultOnWarn;
     this.report = o.onError ?? defaultOnError;
-    this.transport = new UndiciTransport({
+    this.transport = new HttpTransport({
       endpoint: o.endpoint,
       writeKey: o.writeKey,
       connections: o.connections,

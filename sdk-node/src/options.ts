@@ -26,7 +26,7 @@ export interface KimlikOptions extends DeliveryOptions {
   endpoint?: string;
   /** Durable spool on disk; without it events live in memory only. @defaultValue undefined */
   spool?: SpoolOptions;
-  /** Keep-alive connections in the undici Pool. @defaultValue 4 */
+  /** Keep-alive connections to the collector (the http Agent's `maxSockets`). @defaultValue 4 */
   connections?: number;
   /** Time to wait for a response before retrying. @defaultValue 10000 */
   requestTimeoutMs?: number;

@@ -40,3 +40,32 @@ it('collector refusing connections for 10 s, then up: every event is stored', as
   expect(new Set(stored.map((e) => (e.properties as { i: number }).i)).size).toBe(2000);
   await client.shutdown();
 }, 30_000);
+
+it('a request the collector never answers times out after requestTimeoutMs and its batch is sent again, stored once', async () => {
+  let hung = false;
+  fault.script = () => {
+    if (hung) return { kind: 'proxy' };
+    hung = true;
+    return { kind: 'hang' };
+  };
+  const warnings: string[] = [];
+  const client = new Kimlik({
+    writeKey: collector.writeKey,
+    endpoint: fault.url,
+    requestTimeoutMs: 300,
+    retryBaseMs: 50,
+    onWarn: (m) => warnings.push(m),
+    onError: (e) => warnings.push(e.message),
+  });
+  const tracked = Array.from({ length: 20 }, (_, i) =>
+    client.track({ userId: 'timeout-user', event: 'Invoice Sent', properties: { i } }),
+  );
+  await expect(client.flush()).resolves.toEqual({ pending: 0, timedOut: false });
+  expect(warnings.some((w) => /no answer within 300 ms/.test(w))).toBe(true);
+  expect((await Promise.all(tracked)).every((r) => r.delivered)).toBe(true);
+  const ids = new Set(tracked.map((r) => r.messageId));
+  const stored = (await collector.storedEvents()).filter((e) => ids.has(e.messageId as string));
+  expect(stored).toHaveLength(20);
+  fault.script = () => ({ kind: 'proxy' });
+  await client.shutdown();
+}, 30_000);
