@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { EventRow, InsertOutcome } from '../store.js';
+import { int4Array, int8Array, textArray } from './binary-arrays.js';
 import { checkout, lockXact, PARTITION_LOCK } from './connection.js';
 import type { PgIdentityWriter } from './identity-writer.js';
 
@@ -67,7 +68,7 @@ export async function writeEvents(
   const inserted = await c.query<{ source_id: number; message_id: string }>(
     `INSERT INTO event_ids (source_id, message_id) SELECT * FROM unnest($1::int[], $2::text[])
      ON CONFLICT DO NOTHING RETURNING source_id, message_id`,
-    [refs.map((x) => x.row.sourceId), refs.map((x) => x.row.messageId)],
+    [int4Array(refs.map((x) => x.row.sourceId)), textArray(refs.map((x) => x.row.messageId))],
   );
   const isNew = new Set(inserted.rows.map((x) => keyOf(x.source_id, x.message_id)));
   const fresh = refs.filter((x) => isNew.has(keyOf(x.row.sourceId, x.row.messageId)));
@@ -100,7 +101,7 @@ export async function writeEvents(
     // Not stored, so not a duplicate if re-sent: it is suppressed again.
     await c.query(
       'DELETE FROM event_ids WHERE (source_id, message_id) IN (SELECT * FROM unnest($1::int[], $2::text[]))',
-      [dropped.map((r) => r.sourceId), dropped.map((r) => r.messageId)],
+      [int4Array(dropped.map((r) => r.sourceId)), textArray(dropped.map((r) => r.messageId))],
     );
   }
   if (store.length > 0) {
@@ -110,17 +111,17 @@ export async function writeEvents(
        SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
                             $8::bigint[], $9::text[], $10::bigint[], $11::bigint[])`,
       [
-        col((x) => x.row.sourceId),
-        col((x) => x.row.messageId),
-        col((x) => x.row.type),
-        col((x) => x.row.name),
-        col((x) => x.row.userId),
-        col((x) => x.row.anonymousId),
-        col((x) => x.row.timestampMs),
-        col((x) => x.row.receivedAtMs),
-        col((x) => x.row.payload),
-        col((x) => x.anon),
-        col((x) => x.user),
+        int4Array(col((x) => x.row.sourceId)),
+        textArray(col((x) => x.row.messageId)),
+        textArray(col((x) => x.row.type)),
+        textArray(col((x) => x.row.name)),
+        textArray(col((x) => x.row.userId)),
+        textArray(col((x) => x.row.anonymousId)),
+        int8Array(col((x) => x.row.timestampMs)),
+        int8Array(col((x) => x.row.receivedAtMs)),
+        textArray(col((x) => x.row.payload)),
+        int8Array(col((x) => x.anon)),
+        int8Array(col((x) => x.user)),
       ],
     );
   }

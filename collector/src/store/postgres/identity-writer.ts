@@ -8,6 +8,7 @@ import {
   type ResolverNode,
   resolveCluster,
 } from '../../identity/resolve.js';
+import { boolArray, int8Array, textArray } from './binary-arrays.js';
 import type { Db } from './connection.js';
 
 export interface PgIdentityWriterOptions {
@@ -110,7 +111,11 @@ export class PgIdentityWriter {
           `UPDATE identifiers AS i SET first_ts = u.ts, first_msg = u.msg
            FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, ts, msg)
            WHERE i.id = u.id AND (u.ts, u.msg) < (i.first_ts, i.first_msg) RETURNING i.id`,
-          [firstMoves.map((m) => m.id), firstMoves.map((m) => m.ts), firstMoves.map((m) => m.msg)],
+          [
+            int8Array(firstMoves.map((m) => m.id)),
+            int8Array(firstMoves.map((m) => m.ts)),
+            textArray(firstMoves.map((m) => m.msg)),
+          ],
         );
         for (const r of moved.rows) dirty.add(r.id);
       }
@@ -122,10 +127,10 @@ export class PgIdentityWriter {
            WHERE (excluded.ts, excluded.message_id) < (links.ts, links.message_id)
            RETURNING a, b`,
           [
-            linkChanges.map((l) => l.a),
-            linkChanges.map((l) => l.b),
-            linkChanges.map((l) => l.ts),
-            linkChanges.map((l) => l.msg),
+            int8Array(linkChanges.map((l) => l.a)),
+            int8Array(linkChanges.map((l) => l.b)),
+            int8Array(linkChanges.map((l) => l.ts)),
+            textArray(linkChanges.map((l) => l.msg)),
           ],
         );
         for (const r of changed.rows) dirty.add(r.a).add(r.b);
@@ -134,7 +139,8 @@ export class PgIdentityWriter {
     }
 
     const out: IdentityIds[] = [];
-    const traits: [number, number, string, string, string | null, boolean][] = [];
+    const traits = { owner: [] as number[], ts: [] as number[], msg: [] as string[], key: [] as string[] };
+    const traitValues: { value: (string | null)[]; once: boolean[] } = { value: [], once: [] };
     lists.forEach((list, i) => {
       if (suppressed.has(i)) {
         out.push(null);
@@ -148,14 +154,27 @@ export class PgIdentityWriter {
       out.push({ anon, user });
       const owner = user ?? anon;
       if (owner === null) return;
-      for (const [key, value, once] of extras[i]?.w ?? [])
-        traits.push([owner, e.ts, e.messageId, key, value, once === 1]);
+      for (const [key, value, once] of extras[i]?.w ?? []) {
+        traits.owner.push(owner);
+        traits.ts.push(e.ts);
+        traits.msg.push(e.messageId);
+        traits.key.push(key);
+        traitValues.value.push(value);
+        traitValues.once.push(once === 1);
+      }
     });
-    if (traits.length > 0) {
+    if (traits.owner.length > 0) {
       await c.query(
         `INSERT INTO trait_writes (identifier_id, ts, message_id, key, value, set_once)
          SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::boolean[])`,
-        [0, 1, 2, 3, 4, 5].map((col) => traits.map((t) => t[col])),
+        [
+          int8Array(traits.owner),
+          int8Array(traits.ts),
+          textArray(traits.msg),
+          textArray(traits.key),
+          textArray(traitValues.value),
+          boolArray(traitValues.once),
+        ],
       );
     }
     return out;
@@ -172,7 +191,7 @@ export class PgIdentityWriter {
     if (prevs.length > 0) {
       const r = await c.query<{ value: string }>(
         "SELECT value FROM identifiers WHERE type = 'userId' AND value = ANY($1::text[])",
-        [prevs],
+        [textArray(prevs)],
       );
       for (const row of r.rows) knownUsers.add(row.value);
     }
@@ -200,7 +219,7 @@ export class PgIdentityWriter {
     if (!any.rows[0]?.x) return out;
     const hashes = lists.map((l) => l.ids.map((i) => suppressionHash(this.options.salt, i.type, i.value)));
     const hit = await c.query<{ hash: string }>('SELECT hash FROM suppressed WHERE hash = ANY($1::text[])', [
-      [...new Set(hashes.flat())],
+      textArray([...new Set(hashes.flat())]),
     ]);
     if (hit.rows.length === 0) return out;
     const erased = new Set(hit.rows.map((r) => r.hash));
@@ -210,60 +229,81 @@ export class PgIdentityWriter {
     return out;
   }
 
-  /** Ids of the identifiers, creating missing ones (each as its own one-identifier profile). */
+  /**
+   * Ids of the identifiers, creating missing ones (each founding its own one-identifier profile).
+   * One statement does the lookup and, for the missing ones only, the identifier, profile and
+   * membership inserts: a commit of new people costs one round trip instead of four.
+   */
   private async ensureIdentifiers(
     c: Db,
     wanted: { type: string; value: string; ts: number; msg: string }[],
   ): Promise<Map<string, Ident>> {
     const found = new Map<string, Ident>();
     if (wanted.length === 0) return found;
-    const read = async (list: { type: string; value: string }[]) => {
-      const r = await c.query<{ id: number; type: string; value: string; first_ts: number; first_msg: string }>(
-        `SELECT id, type, value, first_ts, first_msg FROM identifiers
-         WHERE (type, value) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-        [list.map((w) => w.type), list.map((w) => w.value)],
-      );
-      for (const row of r.rows) {
+    // Sorted, so two processes creating overlapping identifiers take the unique-index locks in one order.
+    const sorted = wanted
+      .map((w) => ({ ...w, k: keyOf(w.type, w.value) }))
+      .sort((x, y) => (x.k < y.k ? -1 : x.k > y.k ? 1 : 0));
+    const add = (rows: { id: number; type: string; value: string; first_ts: number; first_msg: string }[]) => {
+      for (const row of rows) {
         found.set(keyOf(row.type, row.value), { id: row.id, firstTs: row.first_ts, firstMsg: row.first_msg });
       }
     };
-    await read(wanted);
-    // Sorted, so two processes creating overlapping identifiers take the unique-index locks in one order.
-    const missing = wanted
-      .filter((w) => !found.has(keyOf(w.type, w.value)))
-      .sort((x, y) => {
-        const kx = keyOf(x.type, x.value);
-        const ky = keyOf(y.type, y.value);
-        return kx < ky ? -1 : kx > ky ? 1 : 0;
-      });
-    if (missing.length === 0) return found;
-    const created = await c.query<{ id: number; type: string; value: string; first_ts: number; first_msg: string }>(
-      `INSERT INTO identifiers (type, value, first_ts, first_msg)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
-       ON CONFLICT (type, value) DO NOTHING RETURNING id, type, value, first_ts, first_msg`,
-      [missing.map((w) => w.type), missing.map((w) => w.value), missing.map((w) => w.ts), missing.map((w) => w.msg)],
+    const r = await c.query<{ id: number; type: string; value: string; first_ts: number; first_msg: string }>(
+      `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])
+           WITH ORDINALITY AS u(type, value, ts, msg, pid, n)
+       ),
+       -- One index probe per identifier: LIMIT keeps the planner from hashing the whole table,
+       -- which it picked (measured) when its statistics still described a small table.
+       known AS (
+         SELECT i.* FROM input u CROSS JOIN LATERAL (
+           SELECT id, type, value, first_ts, first_msg FROM identifiers
+           WHERE type = u.type AND value = u.value LIMIT 1
+         ) i
+       ),
+       created AS (
+         INSERT INTO identifiers (type, value, first_ts, first_msg)
+         SELECT u.type, u.value, u.ts, u.msg FROM input u
+         WHERE NOT EXISTS (SELECT 1 FROM known k WHERE k.type = u.type AND k.value = u.value)
+         ORDER BY u.n
+         ON CONFLICT (type, value) DO NOTHING
+         RETURNING id, type, value, first_ts, first_msg
+       ),
+       founded AS (
+         INSERT INTO profiles (id, founder_id)
+         SELECT u.pid, n.id FROM created n JOIN input u ON u.type = n.type AND u.value = n.value
+         ON CONFLICT DO NOTHING
+       ),
+       joined AS (
+         INSERT INTO memberships (identifier_id, from_ts, profile_id)
+         SELECT n.id, ${BEGINNING}, u.pid FROM created n JOIN input u ON u.type = n.type AND u.value = n.value
+         ON CONFLICT DO NOTHING
+       )
+       SELECT * FROM known UNION ALL SELECT * FROM created`,
+      [
+        textArray(sorted.map((w) => w.type)),
+        textArray(sorted.map((w) => w.value)),
+        int8Array(sorted.map((w) => w.ts)),
+        textArray(sorted.map((w) => w.msg)),
+        textArray(sorted.map((w) => profileId(this.options.salt, w.type, w.value))),
+      ],
     );
-    const ids: number[] = [];
-    const pids: string[] = [];
-    for (const row of created.rows) {
-      found.set(keyOf(row.type, row.value), { id: row.id, firstTs: row.first_ts, firstMsg: row.first_msg });
-      ids.push(row.id);
-      pids.push(profileId(this.options.salt, row.type, row.value));
-    }
-    if (ids.length > 0) {
-      await c.query(
-        'INSERT INTO profiles (id, founder_id) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING',
-        [pids, ids],
-      );
-      await c.query(
-        `INSERT INTO memberships (identifier_id, from_ts, profile_id)
-         SELECT u.id, ${BEGINNING}, u.pid FROM unnest($1::bigint[], $2::text[]) AS u(id, pid) ON CONFLICT DO NOTHING`,
-        [ids, pids],
+    add(r.rows);
+    // Created by another collector after this statement's snapshot: the insert waited for its
+    // commit and skipped the row, and the lookup could not see it yet; a new statement does.
+    const racing = sorted.filter((w) => !found.has(w.k));
+    if (racing.length > 0) {
+      add(
+        (
+          await c.query<{ id: number; type: string; value: string; first_ts: number; first_msg: string }>(
+            `SELECT id, type, value, first_ts, first_msg FROM identifiers
+             WHERE (type, value) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+            [textArray(racing.map((w) => w.type)), textArray(racing.map((w) => w.value))],
+          )
+        ).rows,
       );
     }
-    // Created by another collector meanwhile (our insert waited for its commit, then skipped).
-    const racing = missing.filter((w) => !found.has(keyOf(w.type, w.value)));
-    if (racing.length > 0) await read(racing);
     for (const w of wanted) {
       if (!found.has(keyOf(w.type, w.value))) throw identityConflict(`identifier ${w.type} was erased while linking`);
     }
@@ -276,7 +316,7 @@ export class PgIdentityWriter {
     const r = await c.query<{ a: number; b: number; ts: number; message_id: string }>(
       `SELECT a, b, ts, message_id FROM links
        WHERE (a, b) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))`,
-      [pairs.map((p) => p.a), pairs.map((p) => p.b)],
+      [int8Array(pairs.map((p) => p.a)), int8Array(pairs.map((p) => p.b))],
     );
     const stored = new Map(r.rows.map((row) => [`${row.a}:${row.b}`, { ts: row.ts, msg: row.message_id }]));
     // Sorted by pair: concurrent upserts touch the primary key in one order.
@@ -298,14 +338,14 @@ export class PgIdentityWriter {
          SELECT CASE WHEN l.a = r.id THEN l.b ELSE l.a END FROM reach r JOIN links l ON l.a = r.id OR l.b = r.id
        )
        SELECT id FROM reach LIMIT $2`,
-      [start, this.options.maxClusterIdentifiers + start.length],
+      [int8Array(start), this.options.maxClusterIdentifiers + start.length],
     );
     const ids = new Set<number>(reached.rows.map((r) => r.id));
     for (const id of start) ids.add(id);
     // Both ends of a cluster's link are in the cluster: one side is enough to find it.
     const r = await c.query<{ a: number; b: number; ts: number; message_id: string; detached: boolean }>(
       'SELECT a, b, ts, message_id, detached FROM links WHERE a = ANY($1::bigint[])',
-      [[...ids]],
+      [int8Array([...ids])],
     );
     const links: ResolverLink[] = r.rows.map((row) => ({
       a: row.a,
@@ -328,7 +368,7 @@ export class PgIdentityWriter {
       const todo = [...ids].filter((id) => !locked.has(id)).sort((x, y) => x - y);
       if (todo.length === 0) return locked;
       const got = await c.query('SELECT id FROM identifiers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [
-        todo,
+        int8Array(todo),
       ]);
       // An identifier vanished while we waited: a concurrent erasure. Retried whole, the events
       // carrying it are then dropped as suppressed instead of linking to a deleted person.
@@ -343,7 +383,7 @@ export class PgIdentityWriter {
     const { ids, links } = await this.cluster(c, seeds);
     const r = await c.query<{ id: number; type: IdentifierType; value: string; first_ts: number; first_msg: string }>(
       'SELECT id, type, value, first_ts, first_msg FROM identifiers WHERE id = ANY($1::bigint[])',
-      [[...ids]],
+      [int8Array([...ids])],
     );
     const nodes = new Map<number, ResolverNode>(
       r.rows.map((n) => [n.id, { id: n.id, type: n.type, value: n.value, firstTs: n.first_ts, firstMsg: n.first_msg }]),
@@ -356,17 +396,17 @@ export class PgIdentityWriter {
       return profileId(this.options.salt, f.type, f.value);
     };
     const all = list.map((n) => n.id);
-    await c.query('DELETE FROM memberships WHERE identifier_id = ANY($1::bigint[])', [all]);
-    await c.query('DELETE FROM identity_log WHERE identifier_id = ANY($1::bigint[])', [all]);
+    await c.query('DELETE FROM memberships WHERE identifier_id = ANY($1::bigint[])', [int8Array(all)]);
+    await c.query('DELETE FROM identity_log WHERE identifier_id = ANY($1::bigint[])', [int8Array(all)]);
     const m = result.memberships;
     const pids = m.map((x) => pidOf(x.founderId));
     await c.query(
       'INSERT INTO profiles (id, founder_id) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING',
-      [pids, m.map((x) => x.founderId)],
+      [textArray(pids), int8Array(m.map((x) => x.founderId))],
     );
     await c.query(
       'INSERT INTO memberships (identifier_id, from_ts, profile_id) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[])',
-      [m.map((x) => x.identifierId), m.map((x) => x.fromTs), pids],
+      [int8Array(m.map((x) => x.identifierId)), int8Array(m.map((x) => x.fromTs)), textArray(pids)],
     );
     const log: [number, string, number, string, string][] = [];
     for (const e of result.log) {
@@ -377,7 +417,13 @@ export class PgIdentityWriter {
       await c.query(
         `INSERT INTO identity_log (identifier_id, kind, ts, message_id, detail)
          SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[])`,
-        [0, 1, 2, 3, 4].map((col) => log.map((row) => row[col])),
+        [
+          int8Array(log.map((row) => row[0])),
+          textArray(log.map((row) => row[1])),
+          int8Array(log.map((row) => row[2])),
+          textArray(log.map((row) => row[3])),
+          textArray(log.map((row) => row[4])),
+        ],
       );
     }
     return all;

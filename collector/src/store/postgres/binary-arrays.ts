@@ -1,0 +1,111 @@
+/**
+ * Array parameters in PostgreSQL's binary format (what `array_send` writes, `array_recv` reads).
+ * pg sends a Buffer parameter as binary, so `unnest($1::text[])` gets each element as length +
+ * bytes: no quoting or backslash-escaping of every JSON payload in JavaScript and no `array_in`
+ * parse on the server. Measured on 1000-event commits: the text literal cost ~10 µs of collector
+ * CPU per event, most of an insert's client-side work.
+ */
+
+const TEXT_OID = 25;
+const INT8_OID = 20;
+const INT4_OID = 23;
+const BOOL_OID = 16;
+const TWO_32 = 4294967296;
+
+/** ndim, has-null flag, element type, then the one dimension's length and lower bound (1). */
+function header(size: number, length: number, hasNull: boolean, oid: number): { buf: Buffer; at: number } {
+  if (length === 0) {
+    const buf = Buffer.alloc(12);
+    buf.writeInt32BE(0, 0);
+    buf.writeInt32BE(0, 4);
+    buf.writeInt32BE(oid, 8);
+    return { buf, at: 12 };
+  }
+  const buf = Buffer.allocUnsafe(20 + size);
+  buf.writeInt32BE(1, 0);
+  buf.writeInt32BE(hasNull ? 1 : 0, 4);
+  buf.writeInt32BE(oid, 8);
+  buf.writeInt32BE(length, 12);
+  buf.writeInt32BE(1, 16);
+  return { buf, at: 20 };
+}
+
+/** A `text[]` parameter; null elements are SQL NULL. */
+export function textArray(values: readonly (string | null)[]): Buffer {
+  let size = 0;
+  let hasNull = false;
+  const lengths = new Array<number>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) {
+      hasNull = true;
+      lengths[i] = -1;
+      size += 4;
+    } else {
+      const n = Buffer.byteLength(v);
+      lengths[i] = n;
+      size += 4 + n;
+    }
+  }
+  const { buf, at } = header(size, values.length, hasNull, TEXT_OID);
+  let o = at;
+  for (let i = 0; i < values.length; i++) {
+    const n = lengths[i] as number;
+    buf.writeInt32BE(n, o);
+    o += 4;
+    if (n > 0) o += buf.write(values[i] as string, o);
+  }
+  return buf;
+}
+
+function fixedArray(
+  values: readonly (number | boolean | null)[],
+  oid: number,
+  width: number,
+  write: (buf: Buffer, v: number | boolean, at: number) => void,
+): Buffer {
+  let hasNull = false;
+  let size = 0;
+  for (const v of values) {
+    if (v === null || v === undefined) hasNull = true;
+    size += v === null || v === undefined ? 4 : 4 + width;
+  }
+  const { buf, at } = header(size, values.length, hasNull, oid);
+  let o = at;
+  for (const v of values) {
+    if (v === null || v === undefined) {
+      buf.writeInt32BE(-1, o);
+      o += 4;
+      continue;
+    }
+    buf.writeInt32BE(width, o);
+    write(buf, v, o + 4);
+    o += 4 + width;
+  }
+  return buf;
+}
+
+/** A `bigint[]` parameter of safe integers (every id and millisecond time Kimlik stores). */
+export function int8Array(values: readonly (number | null)[]): Buffer {
+  return fixedArray(values, INT8_OID, 8, (buf, v, at) => {
+    const n = v as number;
+    if (!Number.isSafeInteger(n)) throw new RangeError(`not a safe integer for bigint: ${n}`);
+    const hi = Math.floor(n / TWO_32);
+    buf.writeInt32BE(hi, at);
+    buf.writeUInt32BE(n - hi * TWO_32, at + 4);
+  });
+}
+
+/** An `int[]` parameter. */
+export function int4Array(values: readonly (number | null)[]): Buffer {
+  return fixedArray(values, INT4_OID, 4, (buf, v, at) => {
+    buf.writeInt32BE(v as number, at);
+  });
+}
+
+/** A `boolean[]` parameter. */
+export function boolArray(values: readonly (boolean | null)[]): Buffer {
+  return fixedArray(values, BOOL_OID, 1, (buf, v, at) => {
+    buf.writeUInt8(v ? 1 : 0, at);
+  });
+}
