@@ -1,17 +1,8 @@
-import type { Rejection } from '../protocol.js';
 import { utf8Decoder, utf8Encoder } from './byte-arena.js';
+import { type BuiltBatch, bodySuffix, envelopeBytes, idsOf } from './event-buffer.js';
 import type { EventSlice } from './event-ring.js';
-import type { OutgoingBatch } from './ports.js';
 
 const HEAD = utf8Encoder.encode('{"batch":[');
-/** Room for `],"sentAt":"<ISO date>"` around the events. */
-const SENT_AT_BYTES = 40;
-
-/** The body that goes out, and the pooled buffer that holds it until the request settles. */
-export interface BuiltBody extends OutgoingBatch {
-  readonly buffer: Uint8Array;
-}
-
 /**
  * Assembles `{"batch":[…],"sentAt":"…",…bodyFields}` from the events' packed bytes with one copy
  * per event. Body buffers are reused: a burst sends dozens of ~500 KB bodies, and fresh ones
@@ -28,12 +19,11 @@ export class BatchBodyBuilder {
     private readonly bufferBytes: number,
     private readonly poolSize: number,
   ) {
-    const fields = bodyFields ? JSON.stringify(bodyFields).slice(1, -1) : '';
-    this.#suffix = fields ? `,${fields}}` : '}';
-    this.envelopeBytes = HEAD.length + SENT_AT_BYTES + this.#suffix.length * 3 + 32;
+    this.#suffix = bodySuffix(bodyFields);
+    this.envelopeBytes = envelopeBytes(this.#suffix);
   }
 
-  build(events: EventSlice, attempt: number, sentAt: string): BuiltBody {
+  build(events: EventSlice, attempt: number, sentAt: string): BuiltBatch {
     const tail = utf8Encoder.encode(`],"sentAt":"${sentAt}"${this.#suffix}`);
     const size = HEAD.length + tail.length + Math.max(0, events.length - 1) + events.bytes;
     let buffer = this.#pool.pop();
@@ -51,12 +41,17 @@ export class BatchBodyBuilder {
     bytes.set(tail, at);
     let body: string | undefined;
     let ids: string[] | undefined;
+    const pool = this.#pool;
+    const poolSize = this.poolSize;
     return {
-      buffer,
       bytes,
       attempt,
+      // The buffer goes back to the pool once its request settled.
+      release: () => {
+        if (pool.length < poolSize) pool.push(buffer);
+      },
       get messageIds() {
-        ids ??= events.ids();
+        ids ??= idsOf(events);
         return ids;
       },
       get body() {
@@ -65,23 +60,4 @@ export class BatchBodyBuilder {
       },
     };
   }
-
-  /** Takes a body buffer back once its request settled. */
-  release(buffer: Uint8Array): void {
-    if (this.#pool.length < this.poolSize) this.#pool.push(buffer);
-  }
-}
-
-/**
- * The events a collector answer refuses, as index in the batch → rejection. The messageId is
- * checked and, if the index does not match it, used to find the event instead.
- */
-export function matchRejections(events: EventSlice, rejected: readonly Rejection[]): Map<number, Rejection> {
-  const refused = new Map<number, Rejection>();
-  const ids = rejected.length > 0 ? events.ids() : [];
-  for (const r of rejected) {
-    const i = r.messageId !== null && ids[r.index] !== r.messageId ? ids.indexOf(r.messageId) : r.index;
-    if (i >= 0 && i < ids.length) refused.set(i, r);
-  }
-  return refused;
 }

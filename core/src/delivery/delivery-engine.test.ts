@@ -1,10 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TransportError } from '../errors.js';
 import type { WireEvent } from '../protocol.js';
+import { arrayEventBuffer } from './array-event-buffer.js';
 import { DeliveryEngine } from './delivery-engine.js';
 import type { DeliveryPorts } from './engine-types.js';
 import { DELIVERY_ERROR_CODES, type DeliveryError } from './errors.js';
+import type { EventBufferFactory } from './event-buffer.js';
+import type { QueuedEvent } from './event-queue.js';
 import { type DeliveryOptions, resolveDeliveryOptions } from './options.js';
+import { outcomeBook } from './outcome-book.js';
+import { packedEventBuffer } from './packed-event-buffer.js';
 import type { OutgoingBatch, PersistedEvent, QueueStorage, TransportResult } from './ports.js';
 
 interface Call {
@@ -30,12 +35,17 @@ function manualTransport() {
   };
 }
 
-function engine(options: DeliveryOptions, ports: Partial<DeliveryPorts> = {}) {
+/** The event buffer under test; every suite below runs once per buffer. */
+let events: EventBufferFactory = arrayEventBuffer;
+
+function engine(options: DeliveryOptions, ports: Partial<DeliveryPorts<QueuedEvent>> = {}) {
   const t = manualTransport();
   const errors: DeliveryError[] = [];
   const e = new DeliveryEngine(resolveDeliveryOptions(options), {
     transport: t.transport,
     random: () => 1,
+    events,
+    receipts: outcomeBook,
     onError: (err) => errors.push(err as DeliveryError),
     ...ports,
   });
@@ -56,290 +66,299 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-describe('DeliveryEngine batching', () => {
-  it('sends a batch as soon as flushAt events are queued', () => {
-    const { calls, add } = engine({ flushAt: 3 });
-    add();
-    add();
-    expect(calls).toHaveLength(0);
-    add();
-    expect(calls).toHaveLength(1);
-    expect(calls[0]?.batch.messageIds).toEqual(['m-1', 'm-2', 'm-3']);
-    const body = JSON.parse(calls[0]?.batch.body ?? '{}') as { sentAt: string };
-    expect(typeof body.sentAt).toBe('string');
+describe.each([
+  ['arrayEventBuffer', arrayEventBuffer],
+  ['packedEventBuffer', packedEventBuffer],
+])('with %s', (_, buffer) => {
+  beforeEach(() => {
+    events = buffer;
   });
 
-  it('sends a partial batch after flushIntervalMs', async () => {
-    const { calls, add } = engine({ flushAt: 100, flushIntervalMs: 500 });
-    add();
-    add();
-    await vi.advanceTimersByTimeAsync(499);
-    expect(calls).toHaveLength(0);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(calls).toHaveLength(1);
-    expect(calls[0]?.events).toHaveLength(2);
-  });
-
-  it('splits batches by bytes and by count', async () => {
-    const {
-      engine: e,
-      calls,
-      add,
-    } = engine({
-      flushAt: 1000,
-      maxBatchEvents: 4,
-      maxBatchBytes: 1200,
-      maxEventBytes: 1000,
-      maxConcurrentRequests: 10,
+  describe('DeliveryEngine batching', () => {
+    it('sends a batch as soon as flushAt events are queued', () => {
+      const { calls, add } = engine({ flushAt: 3 });
+      add();
+      add();
+      expect(calls).toHaveLength(0);
+      add();
+      expect(calls).toHaveLength(1);
+      expect(calls[0]?.batch.messageIds).toEqual(['m-1', 'm-2', 'm-3']);
+      const body = JSON.parse(calls[0]?.batch.body ?? '{}') as { sentAt: string };
+      expect(typeof body.sentAt).toBe('string');
     });
-    for (let i = 0; i < 10; i++) add({ pad: 'x'.repeat(i < 5 ? 10 : 400) });
-    const flushed = e.flush();
-    await vi.advanceTimersByTimeAsync(0);
-    for (const c of calls) {
-      expect(c.events.length).toBeLessThanOrEqual(4);
-      expect(c.batch.body.length).toBeLessThanOrEqual(1200);
-    }
-    expect(calls.flatMap((c) => c.batch.messageIds)).toHaveLength(10);
-    for (const c of calls) c.resolve(ok);
-    await expect(flushed).resolves.toEqual({ pending: 0, timedOut: false });
-  });
-});
 
-describe('DeliveryEngine retries', () => {
-  it('retries retryable failures with backoff and honours Retry-After', async () => {
-    const { engine: e, calls, add, errors } = engine({ flushAt: 1, retryBaseMs: 100, retryMaxMs: 1000 });
-    const warn = vi.fn();
-    const receipt = add();
-    calls[0]?.reject(new TransportError('busy', { status: 429, retryable: true, retryAfterMs: 5000 }));
-    await vi.advanceTimersByTimeAsync(4999);
-    expect(calls).toHaveLength(1);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(calls).toHaveLength(2);
-    expect(calls[1]?.batch.messageIds).toEqual(['m-1']);
-    expect(calls[1]?.batch.attempt).toBe(1);
-    calls[1]?.reject(new TypeError('socket hang up'));
-    await vi.advanceTimersByTimeAsync(200);
-    expect(calls).toHaveLength(3);
-    calls[2]?.resolve(ok);
-    await expect(receipt).resolves.toEqual({ messageId: 'm-1', delivered: true });
-    expect(errors).toHaveLength(0);
-    expect(e.getStats()).toMatchObject({ delivered: 1, retries: 2 });
-    expect(warn).not.toHaveBeenCalled();
-  });
+    it('sends a partial batch after flushIntervalMs', async () => {
+      const { calls, add } = engine({ flushAt: 100, flushIntervalMs: 500 });
+      add();
+      add();
+      await vi.advanceTimersByTimeAsync(499);
+      expect(calls).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]?.events).toHaveLength(2);
+    });
 
-  it('keeps one event out of two concurrent requests', async () => {
-    const {
-      engine: e,
-      calls,
-      add,
-    } = engine({ flushAt: 2, maxBatchEvents: 2, maxConcurrentRequests: 2, retryBaseMs: 10 });
-    for (let i = 0; i < 8; i++) add();
-    expect(calls).toHaveLength(2);
-    const inFlight = new Set<string>();
-    const track = (c: Call) => {
-      for (const id of c.batch.messageIds) {
-        expect(inFlight.has(id)).toBe(false);
-        inFlight.add(id);
-      }
-    };
-    calls.forEach(track);
-    let answered = 0;
-    const flushed = e.flush();
-    while (answered < calls.length) {
-      const c = calls[answered++] as Call;
-      for (const id of c.batch.messageIds) inFlight.delete(id);
-      if (answered % 3 === 0) c.reject(new TransportError('503', { status: 503, retryable: true }));
-      else c.resolve(ok);
-      const before = calls.length;
-      await vi.advanceTimersByTimeAsync(50);
-      calls.slice(before).forEach(track);
-    }
-    await expect(flushed).resolves.toMatchObject({ pending: 0 });
-    expect(e.getStats()).toMatchObject({ delivered: 8, queued: 0, inFlight: 0 });
-  });
-
-  it('gives up after maxRetries and reports the events', async () => {
-    const { add, calls, errors } = engine({ flushAt: 1, maxRetries: 1, retryBaseMs: 10 });
-    const r = add();
-    calls[0]?.reject(new TransportError('503', { status: 503, retryable: true }));
-    await vi.advanceTimersByTimeAsync(20);
-    calls[1]?.reject(new TransportError('503', { status: 503, retryable: true }));
-    const result = await r;
-    expect(result.delivered).toBe(false);
-    expect(errors[0]?.code).toBe(DELIVERY_ERROR_CODES.RETRIES_EXHAUSTED);
-  });
-});
-
-describe('DeliveryEngine rejections', () => {
-  it('drops only the events the collector rejected', async () => {
-    const { add, calls, errors, engine: e } = engine({ flushAt: 3 });
-    const receipts = [add(), add(), add()];
-    calls[0]?.resolve({ rejected: [{ index: 1, messageId: 'm-2', code: 'KIMLIK_EVENT_TOO_LARGE', reason: 'big' }] });
-    const results = await Promise.all(receipts);
-    expect(results.map((r) => r.delivered)).toEqual([true, false, true]);
-    expect(errors).toHaveLength(1);
-    expect(errors[0]?.messageIds).toEqual(['m-2']);
-    expect(errors[0]?.reason).toBe('KIMLIK_EVENT_TOO_LARGE');
-    expect(e.getStats()).toMatchObject({ delivered: 2, rejected: 1 });
-  });
-
-  it('isolates a poison event when a 400 carries no per-event detail', async () => {
-    const { add, calls, engine: e } = engine({ flushAt: 4, maxConcurrentRequests: 1 });
-    for (let i = 0; i < 4; i++) add();
-    const flushed = e.flush();
-    for (let i = 0; i < 20 && i < calls.length; i++) {
-      const c = calls[i] as Call;
-      if (c.batch.messageIds.includes('m-3')) c.reject(new TransportError('bad', { status: 400, retryable: false }));
-      else c.resolve(ok);
+    it('splits batches by bytes and by count', async () => {
+      const {
+        engine: e,
+        calls,
+        add,
+      } = engine({
+        flushAt: 1000,
+        maxBatchEvents: 4,
+        maxBatchBytes: 1200,
+        maxEventBytes: 1000,
+        maxConcurrentRequests: 10,
+      });
+      for (let i = 0; i < 10; i++) add({ pad: 'x'.repeat(i < 5 ? 10 : 400) });
+      const flushed = e.flush();
       await vi.advanceTimersByTimeAsync(0);
-    }
-    await flushed;
-    expect(e.getStats()).toMatchObject({ delivered: 3, rejected: 1 });
-  });
-
-  it('drops the whole batch on a 401 and says why', async () => {
-    const { add, calls, errors } = engine({ flushAt: 2 });
-    add();
-    add();
-    calls[0]?.reject(new TransportError('bad key', { status: 401, retryable: false }));
-    await vi.advanceTimersByTimeAsync(0);
-    expect(calls).toHaveLength(1);
-    expect(errors[0]?.code).toBe(DELIVERY_ERROR_CODES.REJECTED);
-    expect(errors[0]?.messageIds).toEqual(['m-1', 'm-2']);
-  });
-});
-
-describe('DeliveryEngine bounds and flush', () => {
-  it('drops the oldest queued events when full, counted', async () => {
-    const { add, engine: e, errors } = engine({ flushAt: 100, maxQueueEvents: 3 });
-    const first = add();
-    add();
-    add();
-    add();
-    expect(e.getStats()).toMatchObject({ queued: 3, dropped: 1 });
-    expect((await first).error?.code).toBe(DELIVERY_ERROR_CODES.QUEUE_FULL);
-    expect(errors[0]?.messageIds).toEqual(['m-1']);
-  });
-
-  it('backpressure keeps events up to twice the bound, then drops the newest', () => {
-    const { add, engine: e } = engine({ flushAt: 100, maxQueueEvents: 2, queueFullPolicy: 'backpressure' });
-    for (let i = 0; i < 5; i++) add();
-    expect(e.getStats()).toMatchObject({ queued: 4, dropped: 1 });
-  });
-
-  it('flush resolves only after the in-flight request is acknowledged', async () => {
-    const { add, calls, engine: e } = engine({ flushAt: 2 });
-    add();
-    add();
-    add();
-    let done = false;
-    const flushed = e.flush().then((r) => {
-      done = true;
-      return r;
+      for (const c of calls) {
+        expect(c.events.length).toBeLessThanOrEqual(4);
+        expect(c.batch.body.length).toBeLessThanOrEqual(1200);
+      }
+      expect(calls.flatMap((c) => c.batch.messageIds)).toHaveLength(10);
+      for (const c of calls) c.resolve(ok);
+      await expect(flushed).resolves.toEqual({ pending: 0, timedOut: false });
     });
-    await vi.advanceTimersByTimeAsync(0);
-    expect(calls.map((c) => c.batch.messageIds)).toEqual([['m-1', 'm-2'], ['m-3']]);
-    calls[1]?.resolve(ok);
-    await vi.advanceTimersByTimeAsync(0);
-    expect(done).toBe(false);
-    calls[0]?.resolve(ok);
-    await expect(flushed).resolves.toEqual({ pending: 0, timedOut: false });
   });
 
-  it('flush with a timeout reports what is still pending', async () => {
-    const { add, engine: e } = engine({ flushAt: 1 });
-    add();
-    const flushed = e.flush({ timeoutMs: 1000 });
-    await vi.advanceTimersByTimeAsync(1000);
-    await expect(flushed).resolves.toEqual({ pending: 1, timedOut: true });
-  });
-});
+  describe('DeliveryEngine retries', () => {
+    it('retries retryable failures with backoff and honours Retry-After', async () => {
+      const { engine: e, calls, add, errors } = engine({ flushAt: 1, retryBaseMs: 100, retryMaxMs: 1000 });
+      const warn = vi.fn();
+      const receipt = add();
+      calls[0]?.reject(new TransportError('busy', { status: 429, retryable: true, retryAfterMs: 5000 }));
+      await vi.advanceTimersByTimeAsync(4999);
+      expect(calls).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(calls).toHaveLength(2);
+      expect(calls[1]?.batch.messageIds).toEqual(['m-1']);
+      expect(calls[1]?.batch.attempt).toBe(1);
+      calls[1]?.reject(new TypeError('socket hang up'));
+      await vi.advanceTimersByTimeAsync(200);
+      expect(calls).toHaveLength(3);
+      calls[2]?.resolve(ok);
+      await expect(receipt).resolves.toEqual({ messageId: 'm-1', delivered: true });
+      expect(errors).toHaveLength(0);
+      expect(e.getStats()).toMatchObject({ delivered: 1, retries: 2 });
+      expect(warn).not.toHaveBeenCalled();
+    });
 
-describe('DeliveryEngine storage', () => {
-  function memoryDisk(initial: PersistedEvent[] = []) {
-    const rows = new Map(initial.map((p) => [p.messageId, p.json]));
-    const storage: QueueStorage = {
-      persistent: true,
-      load: () => [...rows].map(([messageId, json]) => ({ messageId, json })),
-      append: (id, json) => {
-        rows.set(id, json);
-      },
-      remove: (ids) => {
-        for (const id of ids) rows.delete(id);
-      },
-    };
-    return { rows, storage };
-  }
+    it('keeps one event out of two concurrent requests', async () => {
+      const {
+        engine: e,
+        calls,
+        add,
+      } = engine({ flushAt: 2, maxBatchEvents: 2, maxConcurrentRequests: 2, retryBaseMs: 10 });
+      for (let i = 0; i < 8; i++) add();
+      expect(calls).toHaveLength(2);
+      const inFlight = new Set<string>();
+      const track = (c: Call) => {
+        for (const id of c.batch.messageIds) {
+          expect(inFlight.has(id)).toBe(false);
+          inFlight.add(id);
+        }
+      };
+      calls.forEach(track);
+      let answered = 0;
+      const flushed = e.flush();
+      while (answered < calls.length) {
+        const c = calls[answered++] as Call;
+        for (const id of c.batch.messageIds) inFlight.delete(id);
+        if (answered % 3 === 0) c.reject(new TransportError('503', { status: 503, retryable: true }));
+        else c.resolve(ok);
+        const before = calls.length;
+        await vi.advanceTimersByTimeAsync(50);
+        calls.slice(before).forEach(track);
+      }
+      await expect(flushed).resolves.toMatchObject({ pending: 0 });
+      expect(e.getStats()).toMatchObject({ delivered: 8, queued: 0, inFlight: 0 });
+    });
 
-  it('restores stored events, sends them at once and removes them once acknowledged', async () => {
-    const disk = memoryDisk([
-      { messageId: 'old-1', json: '{"type":"track","event":"e","userId":"u","messageId":"old-1"}' },
-    ]);
-    const { add, calls, engine: e } = engine({ flushAt: 10 }, { storage: disk.storage });
-    await e.start();
-    add();
-    expect(disk.rows.size).toBe(2);
-    const flushed = e.flush();
-    await vi.advanceTimersByTimeAsync(0);
-    expect(calls.map((c) => c.batch.messageIds)).toEqual([['old-1'], ['m-1']]);
-    for (const c of calls) c.resolve(ok);
-    await flushed;
-    expect(disk.rows.size).toBe(0);
-  });
-
-  it('stop keeps unacknowledged events in persistent storage and reports them', async () => {
-    const disk = memoryDisk();
-    const { add, engine: e } = engine({ flushAt: 1 }, { storage: disk.storage });
-    add();
-    add();
-    const stopping = e.stop({ timeoutMs: 2000 });
-    await vi.advanceTimersByTimeAsync(2000);
-    await expect(stopping).resolves.toEqual({ pending: 2, timedOut: true, persisted: 2, dropped: 0 });
-    expect(disk.rows.size).toBe(2);
-    expect((await add()).error?.code).toBe(DELIVERY_ERROR_CODES.STOPPED);
-  });
-
-  it('stop without persistent storage counts the events as dropped', async () => {
-    const { add, engine: e } = engine({ flushAt: 1 });
-    add();
-    const stopping = e.stop({ timeoutMs: 10 });
-    await vi.advanceTimersByTimeAsync(10);
-    await expect(stopping).resolves.toMatchObject({ persisted: 0, dropped: 1 });
-  });
-});
-
-describe('resolveDeliveryOptions', () => {
-  it('rejects bad options with what to write instead', () => {
-    expect(() => resolveDeliveryOptions({ flushAt: 0 })).toThrow(/flushAt.*positive integer/);
-    expect(() => resolveDeliveryOptions({ queueFullPolicy: 'block' as never })).toThrow(/drop-oldest/);
-    expect(Object.isFrozen(resolveDeliveryOptions())).toBe(true);
-  });
-});
-
-describe('DeliveryEngine receipts', () => {
-  it('answers receipts awaited after their events settled', async () => {
-    const { add, calls } = engine({ flushAt: 3 });
-    const receipts = [add(), add(), add()];
-    calls[0]?.resolve({ rejected: [{ index: 2, messageId: 'm-3', code: 'KIMLIK_EVENT_TOO_DEEP', reason: 'deep' }] });
-    await vi.advanceTimersByTimeAsync(0);
-    // Only now does anyone ask.
-    const results = await Promise.all(receipts);
-    expect(results.map((r) => [r.messageId, r.delivered, r.error?.code])).toEqual([
-      ['m-1', true, undefined],
-      ['m-2', true, undefined],
-      ['m-3', false, DELIVERY_ERROR_CODES.REJECTED],
-    ]);
-    expect(receipts[0]?.messageId).toBe('m-1');
+    it('gives up after maxRetries and reports the events', async () => {
+      const { add, calls, errors } = engine({ flushAt: 1, maxRetries: 1, retryBaseMs: 10 });
+      const r = add();
+      calls[0]?.reject(new TransportError('503', { status: 503, retryable: true }));
+      await vi.advanceTimersByTimeAsync(20);
+      calls[1]?.reject(new TransportError('503', { status: 503, retryable: true }));
+      const result = await r;
+      expect(result.delivered).toBe(false);
+      expect(errors[0]?.code).toBe(DELIVERY_ERROR_CODES.RETRIES_EXHAUSTED);
+    });
   });
 
-  it('a fire-and-forget burst needs no receipt, and an awaited one still resolves', async () => {
-    const { add, calls, engine: e } = engine({ flushAt: 1000, maxBatchEvents: 1000 });
-    for (let i = 0; i < 2999; i++) add();
-    const last = add();
-    const flushed = e.flush();
-    await vi.advanceTimersByTimeAsync(0);
-    for (const c of calls) c.resolve(ok);
-    await flushed;
-    await expect(last).resolves.toEqual({ messageId: 'm-3000', delivered: true });
+  describe('DeliveryEngine rejections', () => {
+    it('drops only the events the collector rejected', async () => {
+      const { add, calls, errors, engine: e } = engine({ flushAt: 3 });
+      const receipts = [add(), add(), add()];
+      calls[0]?.resolve({ rejected: [{ index: 1, messageId: 'm-2', code: 'KIMLIK_EVENT_TOO_LARGE', reason: 'big' }] });
+      const results = await Promise.all(receipts);
+      expect(results.map((r) => r.delivered)).toEqual([true, false, true]);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]?.messageIds).toEqual(['m-2']);
+      expect(errors[0]?.reason).toBe('KIMLIK_EVENT_TOO_LARGE');
+      expect(e.getStats()).toMatchObject({ delivered: 2, rejected: 1 });
+    });
+
+    it('isolates a poison event when a 400 carries no per-event detail', async () => {
+      const { add, calls, engine: e } = engine({ flushAt: 4, maxConcurrentRequests: 1 });
+      for (let i = 0; i < 4; i++) add();
+      const flushed = e.flush();
+      for (let i = 0; i < 20 && i < calls.length; i++) {
+        const c = calls[i] as Call;
+        if (c.batch.messageIds.includes('m-3')) c.reject(new TransportError('bad', { status: 400, retryable: false }));
+        else c.resolve(ok);
+        await vi.advanceTimersByTimeAsync(0);
+      }
+      await flushed;
+      expect(e.getStats()).toMatchObject({ delivered: 3, rejected: 1 });
+    });
+
+    it('drops the whole batch on a 401 and says why', async () => {
+      const { add, calls, errors } = engine({ flushAt: 2 });
+      add();
+      add();
+      calls[0]?.reject(new TransportError('bad key', { status: 401, retryable: false }));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls).toHaveLength(1);
+      expect(errors[0]?.code).toBe(DELIVERY_ERROR_CODES.REJECTED);
+      expect(errors[0]?.messageIds).toEqual(['m-1', 'm-2']);
+    });
+  });
+
+  describe('DeliveryEngine bounds and flush', () => {
+    it('drops the oldest queued events when full, counted', async () => {
+      const { add, engine: e, errors } = engine({ flushAt: 100, maxQueueEvents: 3 });
+      const first = add();
+      add();
+      add();
+      add();
+      expect(e.getStats()).toMatchObject({ queued: 3, dropped: 1 });
+      expect((await first).error?.code).toBe(DELIVERY_ERROR_CODES.QUEUE_FULL);
+      expect(errors[0]?.messageIds).toEqual(['m-1']);
+    });
+
+    it('backpressure keeps events up to twice the bound, then drops the newest', () => {
+      const { add, engine: e } = engine({ flushAt: 100, maxQueueEvents: 2, queueFullPolicy: 'backpressure' });
+      for (let i = 0; i < 5; i++) add();
+      expect(e.getStats()).toMatchObject({ queued: 4, dropped: 1 });
+    });
+
+    it('flush resolves only after the in-flight request is acknowledged', async () => {
+      const { add, calls, engine: e } = engine({ flushAt: 2 });
+      add();
+      add();
+      add();
+      let done = false;
+      const flushed = e.flush().then((r) => {
+        done = true;
+        return r;
+      });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls.map((c) => c.batch.messageIds)).toEqual([['m-1', 'm-2'], ['m-3']]);
+      calls[1]?.resolve(ok);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(done).toBe(false);
+      calls[0]?.resolve(ok);
+      await expect(flushed).resolves.toEqual({ pending: 0, timedOut: false });
+    });
+
+    it('flush with a timeout reports what is still pending', async () => {
+      const { add, engine: e } = engine({ flushAt: 1 });
+      add();
+      const flushed = e.flush({ timeoutMs: 1000 });
+      await vi.advanceTimersByTimeAsync(1000);
+      await expect(flushed).resolves.toEqual({ pending: 1, timedOut: true });
+    });
+  });
+
+  describe('DeliveryEngine storage', () => {
+    function memoryDisk(initial: PersistedEvent[] = []) {
+      const rows = new Map(initial.map((p) => [p.messageId, p.json]));
+      const storage: QueueStorage = {
+        persistent: true,
+        load: () => [...rows].map(([messageId, json]) => ({ messageId, json })),
+        append: (id, json) => {
+          rows.set(id, json);
+        },
+        remove: (ids) => {
+          for (const id of ids) rows.delete(id);
+        },
+      };
+      return { rows, storage };
+    }
+
+    it('restores stored events, sends them at once and removes them once acknowledged', async () => {
+      const disk = memoryDisk([
+        { messageId: 'old-1', json: '{"type":"track","event":"e","userId":"u","messageId":"old-1"}' },
+      ]);
+      const { add, calls, engine: e } = engine({ flushAt: 10 }, { storage: disk.storage });
+      await e.start();
+      add();
+      expect(disk.rows.size).toBe(2);
+      const flushed = e.flush();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls.map((c) => c.batch.messageIds)).toEqual([['old-1'], ['m-1']]);
+      for (const c of calls) c.resolve(ok);
+      await flushed;
+      expect(disk.rows.size).toBe(0);
+    });
+
+    it('stop keeps unacknowledged events in persistent storage and reports them', async () => {
+      const disk = memoryDisk();
+      const { add, engine: e } = engine({ flushAt: 1 }, { storage: disk.storage });
+      add();
+      add();
+      const stopping = e.stop({ timeoutMs: 2000 });
+      await vi.advanceTimersByTimeAsync(2000);
+      await expect(stopping).resolves.toEqual({ pending: 2, timedOut: true, persisted: 2, dropped: 0 });
+      expect(disk.rows.size).toBe(2);
+      expect((await add()).error?.code).toBe(DELIVERY_ERROR_CODES.STOPPED);
+    });
+
+    it('stop without persistent storage counts the events as dropped', async () => {
+      const { add, engine: e } = engine({ flushAt: 1 });
+      add();
+      const stopping = e.stop({ timeoutMs: 10 });
+      await vi.advanceTimersByTimeAsync(10);
+      await expect(stopping).resolves.toMatchObject({ persisted: 0, dropped: 1 });
+    });
+  });
+
+  describe('resolveDeliveryOptions', () => {
+    it('rejects bad options with what to write instead', () => {
+      expect(() => resolveDeliveryOptions({ flushAt: 0 })).toThrow(/flushAt.*positive integer/);
+      expect(() => resolveDeliveryOptions({ queueFullPolicy: 'block' as never })).toThrow(/drop-oldest/);
+      expect(Object.isFrozen(resolveDeliveryOptions())).toBe(true);
+    });
+  });
+
+  describe('DeliveryEngine receipts', () => {
+    it('answers receipts awaited after their events settled', async () => {
+      const { add, calls } = engine({ flushAt: 3 });
+      const receipts = [add(), add(), add()];
+      calls[0]?.resolve({ rejected: [{ index: 2, messageId: 'm-3', code: 'KIMLIK_EVENT_TOO_DEEP', reason: 'deep' }] });
+      await vi.advanceTimersByTimeAsync(0);
+      // Only now does anyone ask.
+      const results = await Promise.all(receipts);
+      expect(results.map((r) => [r.messageId, r.delivered, r.error?.code])).toEqual([
+        ['m-1', true, undefined],
+        ['m-2', true, undefined],
+        ['m-3', false, DELIVERY_ERROR_CODES.REJECTED],
+      ]);
+      expect(receipts[0]?.messageId).toBe('m-1');
+    });
+
+    it('a fire-and-forget burst needs no receipt, and an awaited one still resolves', async () => {
+      const { add, calls, engine: e } = engine({ flushAt: 1000, maxBatchEvents: 1000 });
+      for (let i = 0; i < 2999; i++) add();
+      const last = add();
+      const flushed = e.flush();
+      await vi.advanceTimersByTimeAsync(0);
+      for (const c of calls) c.resolve(ok);
+      await flushed;
+      await expect(last).resolves.toEqual({ messageId: 'm-3000', delivered: true });
+    });
   });
 });

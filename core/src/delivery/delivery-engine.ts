@@ -1,22 +1,20 @@
 import { backoffDelayMs } from '../backoff.js';
 import { type KimlikError, TransportError } from '../errors.js';
-import { BatchBodyBuilder, matchRejections } from './batch-body.js';
-import { ByteArena } from './byte-arena.js';
+import { arrayEventBuffer } from './array-event-buffer.js';
 import type { DeliveryPorts, DeliveryStats, FlushResult, StopResult } from './engine-types.js';
 import { DELIVERY_ERROR_CODES, DeliveryError, type DeliveryErrorCode } from './errors.js';
-import { type DeliveryResult, type OutcomeSource, QueuedEvent } from './event-queue.js';
-import { EventRing, type EventSlice } from './event-ring.js';
+import { type BuiltBatch, type EventBuffer, type EventRun, idsOf, matchRejections } from './event-buffer.js';
 import { MemoryStorage } from './memory-storage.js';
 import type { ResolvedDeliveryOptions } from './options.js';
-import { OutcomeBook } from './outcome-book.js';
+import type { ReceiptHost, Receipts } from './outcome-book.js';
 import { globalScheduler, type QueueStorage, type Scheduler, type Transport, type TransportResult } from './ports.js';
 
 interface Batch {
-  events: EventSlice;
+  events: EventRun;
   attempts: number;
   sending: boolean;
-  /** The request body's buffer while a request is out; back to the pool once it settles. */
-  buffer?: Uint8Array | undefined;
+  /** The request body while a request is out; released once it settles. */
+  body?: BuiltBatch | undefined;
 }
 
 interface FlushWaiter {
@@ -33,10 +31,10 @@ const STATUS_SPLITTABLE = new Set([400, 413, 422]);
  * transport and timers are ports. An event belongs to at most one batch at a time, so it is
  * never in two concurrent requests; a batch that fails is retried as the same batch.
  *
- * Memory: queued events live as packed UTF-8 in a `ByteArena` indexed by parallel arrays
- * (`EventRing`); the engine holds no JS object per event.
+ * Memory: queued events live in the `EventBuffer` port (packed bytes in Node, an array in the
+ * browser); the engine holds no JS object per event beyond what the buffer keeps.
  */
-export class DeliveryEngine implements OutcomeSource {
+export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   readonly #options: ResolvedDeliveryOptions;
   readonly #transport: Transport;
   readonly #storage: QueueStorage;
@@ -44,9 +42,7 @@ export class DeliveryEngine implements OutcomeSource {
   readonly #random: () => number;
   readonly #onError: (error: KimlikError) => void;
   readonly #onWarn: (message: string, error?: KimlikError) => void;
-  readonly #queue = new EventRing(1024);
-  readonly #arena: ByteArena;
-  readonly #bodies: BatchBodyBuilder;
+  readonly #queue: EventBuffer;
   /** Batches sending or waiting for a retry; at most `maxConcurrentRequests` plus splits. */
   readonly #batches = new Set<Batch>();
   #inFlightEvents = 0;
@@ -61,12 +57,12 @@ export class DeliveryEngine implements OutcomeSource {
   #pausedUntil = 0;
   #consecutiveFailures = 0;
   readonly #waiters: FlushWaiter[] = [];
-  readonly #outcomes = new OutcomeBook();
+  readonly #receipts: Receipts<Receipt> | undefined;
   #loading = false;
   #stopped = false;
   readonly #stats = { enqueued: 0, delivered: 0, rejected: 0, dropped: 0, retries: 0 };
 
-  constructor(options: ResolvedDeliveryOptions, ports: DeliveryPorts) {
+  constructor(options: ResolvedDeliveryOptions, ports: DeliveryPorts<Receipt>) {
     this.#options = options;
     this.#transport = ports.transport;
     this.#storage = ports.storage ?? new MemoryStorage();
@@ -74,8 +70,8 @@ export class DeliveryEngine implements OutcomeSource {
     this.#random = ports.random ?? Math.random;
     this.#onError = ports.onError ?? (() => undefined);
     this.#onWarn = ports.onWarn ?? (() => undefined);
-    this.#bodies = new BatchBodyBuilder(ports.bodyFields, options.maxBatchBytes, options.maxConcurrentRequests);
-    this.#arena = new ByteArena(Math.max(1024 * 1024, options.maxEventBytes * 4));
+    this.#queue = (ports.events ?? arrayEventBuffer)({ ...options, bodyFields: ports.bodyFields });
+    this.#receipts = ports.receipts?.(this);
   }
 
   /**
@@ -111,33 +107,25 @@ export class DeliveryEngine implements OutcomeSource {
 
   #restore(persisted: readonly { messageId: string; json: string }[]): number {
     if (persisted.length === 0) return 0;
-    const restored = new EventRing(persisted.length);
     // Seqs below every seq handed out so far, so flush targets include the restored events.
-    let seq = Math.min(0, this.#queue.headSeq) - persisted.length;
-    for (const p of persisted) {
-      this.#arena.writePair(p.messageId, p.json);
-      const a = this.#arena;
-      restored.push(seq++, a.lastChunk, a.lastOffset, a.lastFirstBytes, a.lastSecondBytes);
-    }
-    this.#queue.prepend(restored);
+    const first = Math.min(0, this.#headSeq()) - persisted.length;
+    this.#queue.restore(persisted, first);
     this.#stats.enqueued += persisted.length;
     this.#dropOverflow(0, 0);
-    this.#drainTarget = Math.max(this.#drainTarget, seq - 1);
+    this.#drainTarget = Math.max(this.#drainTarget, first + persisted.length - 1);
     this.#pump();
     return persisted.length;
   }
 
   /**
    * Queues one serialized event (`json` = `JSON.stringify` of the WireEvent, which must carry
-   * `messageId`). Persists it through the storage port first. Returns the event's receipt: a
-   * lazy promise that resolves (never rejects) with the outcome.
+   * `messageId`). Persists it through the storage port first. Returns the event's receipt
+   * when the `receipts` port is set (`outcomeBook`: a lazy promise that never rejects).
    */
-  enqueue(messageId: string, json: string): QueuedEvent {
+  enqueue(messageId: string, json: string): Receipt {
     this.#stats.enqueued++;
     if (this.#stopped) return this.#refuse(messageId, DELIVERY_ERROR_CODES.STOPPED, 'the client is stopped');
-    this.#arena.writePair(messageId, json);
-    const a = this.#arena;
-    const bytes = a.lastSecondBytes;
+    const bytes = this.#queue.stage(messageId, json);
     if (bytes > this.#options.maxEventBytes) {
       return this.#refuse(
         messageId,
@@ -156,15 +144,10 @@ export class DeliveryEngine implements OutcomeSource {
       this.#storageFailed('append', [messageId], err);
     }
     const seq = ++this.#seq;
-    this.#queue.push(seq, a.lastChunk, a.lastOffset, a.lastFirstBytes, bytes);
-    if (this.#queue.count >= this.#options.flushAt) this.#pump();
+    this.#queue.push(seq);
+    if (this.#queue.length >= this.#options.flushAt) this.#pump();
     else if (this.#intervalTimer === undefined) this.#armInterval();
-    return new QueuedEvent(seq, messageId, this);
-  }
-
-  /** @internal The outcome of the event with this seq, for its receipt. */
-  outcome(seq: number, messageId: string): Promise<DeliveryResult> {
-    return this.#outcomes.outcome(seq, messageId, this.#isUnsettled(seq));
+    return this.#receipts?.queued(seq, messageId) as Receipt;
   }
 
   /** Resolves once everything enqueued so far is acknowledged or failed for good (or at `timeoutMs`). */
@@ -201,9 +184,9 @@ export class DeliveryEngine implements OutcomeSource {
     this.#stopped = true;
     this.#intervalTimer = this.#clear(this.#intervalTimer);
     this.#retryTimer = this.#clear(this.#retryTimer);
-    const left: EventSlice[] = [];
+    const left: EventRun[] = [];
     for (const b of this.#batches) left.push(b.events);
-    left.push(this.#queue.shift(this.#queue.count));
+    left.push(this.#queue.shift(this.#queue.length));
     this.#batches.clear();
     this.#inFlightEvents = 0;
     this.#inFlightBytes = 0;
@@ -215,7 +198,7 @@ export class DeliveryEngine implements OutcomeSource {
       const error = new DeliveryError(
         DELIVERY_ERROR_CODES.STOPPED,
         `stopped: ${count} events unacknowledged, ${persistent ? 'kept in storage' : 'lost (no persistent storage)'}`,
-        { messageIds: left.flatMap((s) => s.ids()) },
+        { messageIds: left.flatMap(idsOf) },
       );
       for (const s of left) this.#settleFailed(s, error);
       this.#report(error);
@@ -235,15 +218,13 @@ export class DeliveryEngine implements OutcomeSource {
   }
 
   getStats(): DeliveryStats {
-    return { ...this.#stats, queued: this.#queue.count, inFlight: this.#inFlightEvents };
+    return { ...this.#stats, queued: this.#queue.length, inFlight: this.#inFlightEvents };
   }
 
-  #refuse(messageId: string, code: DeliveryErrorCode, message: string): QueuedEvent {
-    const receipt = new QueuedEvent(0, messageId);
+  #refuse(messageId: string, code: DeliveryErrorCode, message: string): Receipt {
     const error = new DeliveryError(code, message, { messageIds: [messageId] });
-    receipt.settle(false, error);
     this.#report(error);
-    return receipt;
+    return this.#receipts?.refused(messageId, error) as Receipt;
   }
 
   /**
@@ -256,15 +237,12 @@ export class DeliveryEngine implements OutcomeSource {
     const factor = o.queueFullPolicy === 'backpressure' ? 2 : 1;
     const maxEvents = o.maxQueueEvents * factor;
     const maxBytes = o.maxQueueBytes * factor;
-    const needEvents = this.#queue.count + this.#inFlightEvents + count - maxEvents;
+    const needEvents = this.#queue.length + this.#inFlightEvents + count - maxEvents;
     let needBytes = this.#queue.bytes + this.#inFlightBytes + bytes - maxBytes;
     if (needEvents <= 0 && needBytes <= 0) return true;
     if (o.queueFullPolicy === 'backpressure') return false;
     let n = 0;
-    while (n < this.#queue.count && (n < needEvents || needBytes > 0)) {
-      needBytes -= this.#queue.jsonLengths[this.#queueIndex(n)] as number;
-      n++;
-    }
+    while (n < this.#queue.length && (n < needEvents || needBytes > 0)) needBytes -= this.#queue.size(n++);
     if (n > 0) {
       const dropped = this.#queue.shift(n);
       this.#stats.dropped += dropped.length;
@@ -273,9 +251,22 @@ export class DeliveryEngine implements OutcomeSource {
     return n >= needEvents && needBytes <= 0;
   }
 
-  /** Array index of the queue's `n`-th oldest event. */
-  #queueIndex(n: number): number {
-    return this.#queue.length - this.#queue.count + n;
+  /** Seq of the oldest queued event, or Infinity. */
+  #headSeq(): number {
+    return this.#queue.length > 0 ? this.#queue.seq(0) : Number.POSITIVE_INFINITY;
+  }
+
+  /** Removes up to `maxEvents` from the queue's head while their JSON fits `maxBytes` (plus a comma each); at least one. */
+  #take(maxEvents: number, maxBytes: number): EventRun {
+    const q = this.#queue;
+    let n = 0;
+    let size = 0;
+    while (n < maxEvents && n < q.length) {
+      size += q.size(n) + 1;
+      if (n > 0 && size > maxBytes) break;
+      n++;
+    }
+    return q.shift(n);
   }
 
   #armInterval(): void {
@@ -327,15 +318,15 @@ export class DeliveryEngine implements OutcomeSource {
         }
       }
       if (!batch) {
-        if (this.#queue.count === 0 || (this.#queue.count < o.flushAt && this.#queue.headSeq > this.#drainTarget))
-          break;
-        const events = this.#queue.take(o.maxBatchEvents, o.maxBatchBytes - this.#bodies.envelopeBytes);
+        const queued = this.#queue.length;
+        if (queued === 0 || (queued < o.flushAt && this.#headSeq() > this.#drainTarget)) break;
+        const events = this.#take(o.maxBatchEvents, o.maxBatchBytes - this.#queue.envelopeBytes);
         batch = { events, attempts: 0, sending: false };
         this.#addBatch(batch);
       }
       this.#send(batch);
     }
-    if (this.#queue.count > 0 && this.#intervalTimer === undefined) this.#armInterval();
+    if (this.#queue.length > 0 && this.#intervalTimer === undefined) this.#armInterval();
   }
 
   #addBatch(batch: Batch): void {
@@ -354,8 +345,8 @@ export class DeliveryEngine implements OutcomeSource {
     batch.sending = true;
     this.#activeRequests++;
     const sentAt = new Date(this.#scheduler.now()).toISOString();
-    const outgoing = this.#bodies.build(batch.events, batch.attempts, sentAt);
-    batch.buffer = outgoing.buffer;
+    const outgoing = this.#queue.body(batch.events, batch.attempts, sentAt);
+    batch.body = outgoing;
     let sending: Promise<TransportResult>;
     try {
       sending = this.#transport.send(outgoing);
@@ -371,8 +362,8 @@ export class DeliveryEngine implements OutcomeSource {
   #finishRequest(batch: Batch): void {
     this.#activeRequests--;
     batch.sending = false;
-    if (batch.buffer) this.#bodies.release(batch.buffer);
-    batch.buffer = undefined;
+    batch.body?.release?.();
+    batch.body = undefined;
   }
 
   #acknowledged(batch: Batch, result: TransportResult): void {
@@ -384,16 +375,16 @@ export class DeliveryEngine implements OutcomeSource {
     const refused = matchRejections(events, result.rejected ?? []);
     for (let i = 0; i < events.length; i++) {
       const r = refused.get(i);
-      const seq = events.seqs[i] as number;
+      const seq = events.seq(i);
       if (!r) {
-        this.#outcomes.settle(seq, () => events.id(i), undefined);
+        this.#receipts?.settle(seq, () => events.id(i), undefined);
         continue;
       }
       const error = new DeliveryError(DELIVERY_ERROR_CODES.REJECTED, `collector rejected the event: ${r.reason}`, {
         messageIds: [events.id(i)],
         reason: r.code,
       });
-      this.#outcomes.settle(seq, () => events.id(i), error);
+      this.#receipts?.settle(seq, () => events.id(i), error);
       this.#report(error);
     }
     this.#stats.rejected += refused.size;
@@ -449,15 +440,15 @@ export class DeliveryEngine implements OutcomeSource {
   }
 
   /** Settles events as not delivered, forgets them in storage, reports once. */
-  #fail(events: EventSlice, code: DeliveryErrorCode, message: string, reason?: string, cause?: unknown): void {
-    const error = new DeliveryError(code, message, { messageIds: events.ids(), reason, cause });
+  #fail(events: EventRun, code: DeliveryErrorCode, message: string, reason?: string, cause?: unknown): void {
+    const error = new DeliveryError(code, message, { messageIds: idsOf(events), reason, cause });
     this.#settleFailed(events, error);
     this.#removeFromStorage(events);
     this.#report(error);
   }
 
-  #settleFailed(events: EventSlice, error: KimlikError): void {
-    for (let i = 0; i < events.length; i++) this.#outcomes.settle(events.seqs[i] as number, () => events.id(i), error);
+  #settleFailed(events: EventRun, error: KimlikError): void {
+    for (let i = 0; i < events.length; i++) this.#receipts?.settle(events.seq(i), () => events.id(i), error);
   }
 
   #report(error: KimlikError): void {
@@ -469,10 +460,10 @@ export class DeliveryEngine implements OutcomeSource {
     }
   }
 
-  #removeFromStorage(events: EventSlice): void {
+  #removeFromStorage(events: EventRun): void {
     // Memory storage keeps nothing; decoding the IDs would be wasted work.
     if (events.length === 0 || this.#storage instanceof MemoryStorage) return;
-    const ids = events.ids();
+    const ids = idsOf(events);
     try {
       const removed = this.#storage.remove(ids);
       if (isPromise(removed)) removed.then(undefined, (err: unknown) => this.#storageFailed('remove', ids, err));
@@ -510,30 +501,28 @@ export class DeliveryEngine implements OutcomeSource {
     w.resolve(result);
   }
 
-  #isUnsettled(seq: number): boolean {
+  /** @internal For receipts: whether the event with this seq is still queued or in flight. */
+  isUnsettled(seq: number): boolean {
     // New events join the queue's tail and leave from its head, so it holds every seq from its head on.
-    if (seq >= this.#queue.headSeq && seq <= this.#seq) return true;
+    if (seq >= this.#headSeq() && seq <= this.#seq) return true;
     for (const b of this.#batches) {
       const e = b.events;
-      if (e.length > 0 && seq >= (e.seqs[0] as number) && seq <= (e.seqs[e.length - 1] as number)) return true;
+      if (e.length > 0 && seq >= e.seq(0) && seq <= e.seq(e.length - 1)) return true;
     }
     return false;
   }
 
   #oldestUnsettledSeq(): number {
-    let min = this.#queue.headSeq;
-    for (const b of this.#batches) {
-      const first = b.events.seqs[0];
-      if (b.events.length > 0 && first !== undefined && first < min) min = first;
-    }
+    let min = this.#headSeq();
+    for (const b of this.#batches) if (b.events.length > 0) min = Math.min(min, b.events.seq(0));
     return min;
   }
 
   #countUnsettledUpTo(target: number): number {
     let n = 0;
-    for (const b of this.#batches)
-      for (let i = 0; i < b.events.length; i++) if ((b.events.seqs[i] as number) <= target) n++;
-    return n + this.#queue.countUpTo(target);
+    for (const run of [...this.#batches].map((b) => b.events).concat(this.#queue))
+      for (let i = 0; i < run.length && run.seq(i) <= target; i++) n++;
+    return n;
   }
 }
 

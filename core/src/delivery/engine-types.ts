@@ -1,11 +1,23 @@
 import type { KimlikError } from '../errors.js';
+import type { EventBufferFactory } from './event-buffer.js';
+import type { ReceiptsFactory } from './outcome-book.js';
 import type { QueueStorage, Scheduler, Transport } from './ports.js';
 
 /** Everything platform-specific the engine needs, injected by the SDK. */
-export interface DeliveryPorts {
+export interface DeliveryPorts<Receipt = void> {
   transport: Transport;
   /** @defaultValue a `MemoryStorage` */
   storage?: QueueStorage;
+  /**
+   * Where queued events are held: `packedEventBuffer` for large bursts (no JS object per event).
+   * @defaultValue arrayEventBuffer (smallest code)
+   */
+  events?: EventBufferFactory;
+  /**
+   * What `enqueue()` returns: `outcomeBook` for an awaitable receipt per event.
+   * @defaultValue none: `enqueue()` returns undefined
+   */
+  receipts?: ReceiptsFactory<Receipt>;
   /** @defaultValue the global timers */
   scheduler?: Scheduler;
   /** Source of jitter; injectable for deterministic tests. @defaultValue Math.random */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ByteArena, utf8Decoder } from './byte-arena.js';
+import { idsOf } from './event-buffer.js';
 import type { EventSlice } from './event-ring.js';
 import { EventRing } from './event-ring.js';
 
@@ -22,22 +23,23 @@ describe('EventRing', () => {
   it('keeps ids and JSON across arena chunks, in order', () => {
     const r = ring(100, new ByteArena(64), (i) => `{"i":${i},"name":"Çağrı"}`);
     expect(r.count).toBe(100);
-    const all = r.take(1000, 1e9);
+    const all = r.shift(100);
     expect(all.id(0)).toBe('id-1');
     expect(json(all, 99)).toBe('{"i":100,"name":"Çağrı"}');
-    expect(all.bytes).toBe(all.ids().reduce((n, _, i) => n + new TextEncoder().encode(json(all, i)).length, 0));
+    expect(all.bytes).toBe(idsOf(all).reduce((n, _, i) => n + new TextEncoder().encode(json(all, i)).length, 0));
     expect(r.count).toBe(0);
     expect(r.headSeq).toBe(Number.POSITIVE_INFINITY);
   });
 
-  it('takes by count and by bytes, always at least one', () => {
+  it('shifts from the head and slices by index', () => {
     const r = ring(10);
-    expect(r.take(3, 1e9).ids()).toEqual(['id-1', 'id-2', 'id-3']);
-    const oneEventBytes = '{"i":4}'.length + 1;
-    expect(r.take(100, oneEventBytes * 2).length).toBe(2);
-    expect(r.take(100, 1).length).toBe(1);
-    expect(r.headSeq).toBe(7);
-    expect(r.countUpTo(8)).toBe(2);
+    expect(idsOf(r.shift(3))).toEqual(['id-1', 'id-2', 'id-3']);
+    expect(r.headSeq).toBe(4);
+    expect(r.count).toBe(7);
+    const s = r.slice(r.length - 2, r.length);
+    expect(idsOf(s)).toEqual(['id-9', 'id-10']);
+    expect(s.seq(1)).toBe(10);
+    expect(s.size(0)).toBe('{"i":9}'.length);
   });
 
   it('prepends restored events ahead of newer ones and compacts a long-consumed head', () => {
@@ -49,6 +51,6 @@ describe('EventRing', () => {
     r.prepend(restored);
     expect(r.count).toBe(1002);
     expect(r.headSeq).toBe(-1);
-    expect(r.take(3, 1e9).ids()).toEqual(['id-1', 'id-2', 'id-5001']);
+    expect(idsOf(r.shift(3))).toEqual(['id-1', 'id-2', 'id-5001']);
   });
 });

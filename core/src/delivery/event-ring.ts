@@ -1,4 +1,5 @@
 import { utf8Decoder } from './byte-arena.js';
+import type { EventRun } from './event-buffer.js';
 
 /**
  * Events as parallel arrays: seq, arena chunk, offset, id length and JSON length. Queued events
@@ -6,7 +7,7 @@ import { utf8Decoder } from './byte-arena.js';
  * garbage collector to copy and promote, which kept V8's young generation at its largest and
  * cost tens of MB of RSS. In a chunk, an event is its messageId's bytes then its JSON's bytes.
  */
-export class EventSlice {
+export class EventSlice implements EventRun {
   length = 0;
   /** Sum of the events' JSON bytes. */
   bytes = 0;
@@ -30,10 +31,12 @@ export class EventSlice {
     return utf8Decoder.decode((this.chunks[i] as Uint8Array).subarray(at, at + (this.idLengths[i] as number)));
   }
 
-  ids(): string[] {
-    const out = new Array<string>(this.length);
-    for (let i = 0; i < this.length; i++) out[i] = this.id(i);
-    return out;
+  seq(i: number): number {
+    return this.seqs[i] as number;
+  }
+
+  size(i: number): number {
+    return this.jsonLengths[i] as number;
   }
 
   push(seq: number, chunk: Uint8Array, offset: number, idLength: number, jsonLength: number): void {
@@ -87,19 +90,6 @@ export class EventRing extends EventSlice {
     return this.#head < this.length ? (this.seqs[this.#head] as number) : Infinity;
   }
 
-  /** Removes up to `maxEvents` from the head while their JSON fits `maxBytes` (plus a comma each); at least one. */
-  take(maxEvents: number, maxBytes: number): EventSlice {
-    let n = 0;
-    let size = 0;
-    while (n < maxEvents && this.#head + n < this.length) {
-      const b = (this.jsonLengths[this.#head + n] as number) + 1;
-      if (n > 0 && size + b > maxBytes) break;
-      size += b;
-      n++;
-    }
-    return this.shift(n);
-  }
-
   /** Removes the `n` oldest events. */
   shift(n: number): EventSlice {
     const out = this.slice(this.#head, this.#head + n);
@@ -132,13 +122,6 @@ export class EventRing extends EventSlice {
         );
       }
     }
-  }
-
-  /** Queued events with seq <= `target`. */
-  countUpTo(target: number): number {
-    let n = 0;
-    for (let i = this.#head; i < this.length && (this.seqs[i] as number) <= target; i++) n++;
-    return n;
   }
 
   #compact(): void {

@@ -1,26 +1,60 @@
 import type { KimlikError } from '../errors.js';
-import type { DeliveryResult } from './event-queue.js';
+import { type DeliveryResult, type OutcomeSource, QueuedEvent } from './event-queue.js';
 
 /** Failures remembered for receipts awaited late; beyond this the oldest outcomes are forgotten. */
 const MAX_REMEMBERED_FAILURES = 100_000;
 
+/** What receipts ask the engine: whether the event with this seq is still queued or in flight. */
+export interface ReceiptHost {
+  isUnsettled(seq: number): boolean;
+}
+
 /**
- * What receipts need to know, without the engine holding a receipt per event: delivered is the
- * default, failures are remembered by seq (bounded), and receipts awaited while their event is
- * unsettled wait here.
+ * The receipts `enqueue()` returns, as a port: the Node SDK hands them to callers (`await
+ * track()`); the browser returns nothing and so carries none of this code.
  */
-export class OutcomeBook {
+export interface Receipts<R> {
+  /** The receipt of an event the engine queued under `seq`. */
+  queued(seq: number, messageId: string): R;
+  /** The receipt of an event refused before queueing. */
+  refused(messageId: string, error: KimlikError): R;
+  /** How the event with this seq ended; `id` is called only if someone needs the messageId. */
+  settle(seq: number, id: () => string, error: KimlikError | undefined): void;
+}
+
+export type ReceiptsFactory<R> = (host: ReceiptHost) => Receipts<R>;
+
+/**
+ * Receipts without the engine holding one per event: delivered is the default, failures are
+ * remembered by seq (bounded), and receipts awaited while their event is unsettled wait here.
+ */
+export class OutcomeBook implements Receipts<QueuedEvent>, OutcomeSource {
+  readonly #host: ReceiptHost;
   readonly #waiting = new Map<number, ((result: DeliveryResult) => void)[]>();
   readonly #failures = new Map<number, KimlikError>();
   #forgottenUpTo = -Infinity;
 
+  constructor(host: ReceiptHost) {
+    this.#host = host;
+  }
+
+  queued(seq: number, messageId: string): QueuedEvent {
+    return new QueuedEvent(seq, messageId, this);
+  }
+
+  refused(messageId: string, error: KimlikError): QueuedEvent {
+    const receipt = new QueuedEvent(0, messageId);
+    receipt.settle(false, error);
+    return receipt;
+  }
+
   /**
-   * The outcome for a receipt; `unsettled` says whether the event is still queued or in flight.
+   * The outcome for a receipt, waiting while the event is still queued or in flight.
    * A failure forgotten (beyond the bound) reads as `delivered: false` without an error.
    */
-  outcome(seq: number, messageId: string, unsettled: boolean): Promise<DeliveryResult> {
+  outcome(seq: number, messageId: string): Promise<DeliveryResult> {
     const error = this.#failures.get(seq);
-    if (!error && unsettled) {
+    if (!error && this.#host.isUnsettled(seq)) {
       return new Promise((resolve) => {
         const list = this.#waiting.get(seq);
         if (list) list.push(resolve);
@@ -32,7 +66,6 @@ export class OutcomeBook {
     );
   }
 
-  /** Records how the event with this seq ended; `id` is called only if a receipt waits for it. */
   settle(seq: number, id: () => string, error: KimlikError | undefined): void {
     if (error) {
       this.#failures.set(seq, error);
@@ -51,3 +84,6 @@ export class OutcomeBook {
     for (const resolve of list) resolve(result);
   }
 }
+
+/** Receipts for `DeliveryPorts.receipts`: `enqueue()` then returns an awaitable `QueuedEvent`. */
+export const outcomeBook: ReceiptsFactory<QueuedEvent> = (host) => new OutcomeBook(host);
