@@ -168,8 +168,7 @@ export class Client {
     this.#engine = new DeliveryEngine(o.delivery, {
       storage,
       transport: {
-        send: (batch) =>
-          this.#gate().then(() => postBatch(`${o.endpoint}/v1/batch`, batch.bytes as Uint8Array<ArrayBuffer>)),
+        send: (batch) => this.#gate().then(() => postBatch(`${o.endpoint}/v1/batch`, batch.body)),
       },
       bodyFields: { writeKey: o.writeKey },
       onError: (e) => this.report(e),
