@@ -8,6 +8,7 @@ import {
   type ResolverNode,
   resolveCluster,
 } from '../../identity/resolve.js';
+import { hash53 } from '../../ingest/hash.js';
 import { HashFilter } from './hash-filter.js';
 import type { SqliteDatabase } from './open.js';
 
@@ -18,13 +19,12 @@ export interface IdentityWriterOptions {
   maxClusterIdentifiers: number;
 }
 
-interface CachedIdent {
-  id: number;
-  firstTs: number;
-  firstMsg: string;
-}
+/** An identifier as the caches hold it: the resolver's node, shared by the by-key and by-id maps. */
+type CachedIdent = ResolverNode;
 
 const CACHE_LIMIT = 500_000;
+/** What `written` records for an identifier whose membership and history rows do not exist yet. */
+const NO_ROWS = -1;
 const earlier = (ts: number, msg: string, than: { firstTs: number; firstMsg: string }) =>
   ts < than.firstTs || (ts === than.firstTs && msg < than.firstMsg);
 
@@ -35,7 +35,17 @@ const earlier = (ts: number, msg: string, than: { firstTs: number; firstMsg: str
  */
 export class IdentityWriter {
   private idents = new Map<string, CachedIdent>();
+  private byId = new Map<number, CachedIdent>();
   private pairs = new Map<string, { ts: number; msg: string }>();
+  /** Every link of an identifier, when all of them were read (a replay's walk needs no query then). */
+  private adjacency = new Map<number, ResolverLink[]>();
+  /**
+   * Per identifier, a hash of the membership and history rows last written for it: a replay that
+   * yields the same rows (most of a cluster, when one identifier joins it) writes nothing for it.
+   */
+  private written = new Map<number, number>();
+  /** Identifiers created in this batch: their one-identifier membership is written unless a replay covers them. */
+  private fresh = new Set<number>();
   private readonly suppressed = new Set<string>();
   /** Key hashes of every stored identifier: a first sighting skips the index lookup. */
   private readonly known = new HashFilter();
@@ -114,15 +124,19 @@ export class IdentityWriter {
     if (!this.known.mightContain(hash)) return undefined;
     const row = this.q.findIdent.get(hash, type, value) as [number, number, string] | undefined;
     if (!row) return undefined;
-    const c = { id: row[0], firstTs: row[1], firstMsg: row[2] };
+    const c = { id: row[0], type: type as IdentifierType, value, firstTs: row[1], firstMsg: row[2] };
     this.remember(k, c);
     return c;
   }
 
   private remember(k: string, c: CachedIdent): void {
-    // A bounded cache: past the limit start over; misses fall back to the unique index.
-    if (this.idents.size >= CACHE_LIMIT) this.idents = new Map();
+    // Bounded caches: past the limit start over; misses fall back to the database.
+    if (this.idents.size >= CACHE_LIMIT || this.byId.size >= CACHE_LIMIT) {
+      this.idents = new Map();
+      this.byId = new Map();
+    }
     this.idents.set(k, c);
+    this.byId.set(c.id, c);
   }
 
   /** The identifier's id, creating it (as its own one-identifier profile) on first sight. */
@@ -143,9 +157,12 @@ export class IdentityWriter {
     }
     const id = Number(this.q.insertIdent.run(hash, type, value, ts, msg).lastInsertRowid);
     this.known.add(hash);
-    this.remember(k, { id, firstTs: ts, firstMsg: msg });
-    // Its own one-identifier profile until a link says otherwise.
-    this.q.insertMembership.run(id, BEGINNING, id);
+    this.remember(k, { id, type, value, firstTs: ts, firstMsg: msg });
+    this.adjacency.set(id, []);
+    if (this.written.size >= CACHE_LIMIT) this.written = new Map();
+    this.written.set(id, NO_ROWS);
+    // Its own one-identifier profile until a link says otherwise (written in recomputeDirty).
+    this.fresh.add(id);
     return id;
   }
 
@@ -165,6 +182,15 @@ export class IdentityWriter {
     this.q.upsertLink.run(a, b, ts, msg);
     if (this.pairs.size >= CACHE_LIMIT) this.pairs = new Map();
     this.pairs.set(k, { ts, msg });
+    for (const end of [a, b]) {
+      const list = this.adjacency.get(end);
+      if (!list) continue;
+      const existing = list.find((l) => l.a === a && l.b === b);
+      if (existing) {
+        existing.ts = ts;
+        existing.messageId = msg;
+      } else list.push({ a, b, ts, messageId: msg, detached: false });
+    }
     this.dirty.add(a);
     this.dirty.add(b);
   }
@@ -207,7 +233,34 @@ export class IdentityWriter {
       if (done.has(seed)) continue;
       for (const id of this.recomputeCluster(seed)) done.add(id);
     }
+    for (const id of this.fresh) {
+      if (done.has(id)) continue;
+      this.q.insertMembership.run(id, BEGINNING, id);
+      this.written.set(id, rowsHash([[BEGINNING, id]], []));
+    }
     this.dirty = new Set();
+    this.fresh = new Set();
+  }
+
+  private node(id: number): ResolverNode | undefined {
+    const hit = this.byId.get(id);
+    if (hit) return hit;
+    const row = this.q.ident.get(id) as [number, IdentifierType, string, number, string] | undefined;
+    if (!row) return undefined;
+    const n = { id: row[0], type: row[1], value: row[2], firstTs: row[3], firstMsg: row[4] };
+    this.remember(this.key(n.type, n.value), n);
+    return n;
+  }
+
+  private linksOf(id: number): ResolverLink[] {
+    const hit = this.adjacency.get(id);
+    if (hit) return hit;
+    const list = (this.q.linksOf.all(id, id) as [number, number, number, string, number][]).map(
+      ([a, b, ts, messageId, detached]) => ({ a, b, ts, messageId, detached: detached === 1 }),
+    );
+    if (this.adjacency.size >= CACHE_LIMIT) this.adjacency = new Map();
+    this.adjacency.set(id, list);
+    return list;
   }
 
   /** Gathers the cluster (identifiers reachable through any link), replays it, writes the result. */
@@ -218,31 +271,43 @@ export class IdentityWriter {
     while (queue.length > 0 && nodes.size < this.options.maxClusterIdentifiers) {
       const id = queue.pop() as number;
       if (nodes.has(id)) continue;
-      const row = this.q.ident.get(id) as [number, IdentifierType, string, number, string] | undefined;
-      if (!row) continue;
-      nodes.set(id, { id: row[0], type: row[1], value: row[2], firstTs: row[3], firstMsg: row[4] });
-      for (const [a, b, ts, msg, detached] of this.q.linksOf.all(id, id) as [
-        number,
-        number,
-        number,
-        string,
-        number,
-      ][]) {
-        links.set(`${a}:${b}`, { a, b, ts, messageId: msg, detached: detached === 1 });
-        const other = a === id ? b : a;
+      const node = this.node(id);
+      if (!node) continue;
+      // A copy: the resolver must see this replay's values even if the cache is reset meanwhile.
+      nodes.set(id, { ...node });
+      for (const l of this.linksOf(id)) {
+        links.set(`${l.a}:${l.b}`, { ...l });
+        const other = l.a === id ? l.b : l.a;
         if (!nodes.has(other)) queue.push(other);
       }
     }
     const list = [...nodes.values()];
     const result = resolveCluster(list, [...links.values()], this.options.caps);
-    for (const n of list) {
-      this.q.deleteMemberships.run(n.id);
-      this.q.deleteLog.run(n.id);
-    }
-    for (const m of result.memberships) this.q.insertMembership.run(m.identifierId, m.fromTs, m.founderId);
+    // Each identifier's new rows, grouped, so unchanged identifiers are skipped.
+    const rows = new Map<number, { memberships: [number, number][]; log: [string, number, string, string][] }>();
+    const rowsOf = (id: number) => {
+      let r = rows.get(id);
+      if (!r) rows.set(id, (r = { memberships: [], log: [] }));
+      return r;
+    };
+    for (const m of result.memberships) rowsOf(m.identifierId).memberships.push([m.fromTs, m.founderId]);
     for (const e of result.log) {
       const detail = JSON.stringify(e.detail);
-      for (const id of new Set(e.identifierIds)) this.q.insertLog.run(id, e.kind, e.ts, e.messageId, detail);
+      for (const id of new Set(e.identifierIds)) rowsOf(id).log.push([e.kind, e.ts, e.messageId, detail]);
+    }
+    for (const n of list) {
+      const r = rowsOf(n.id);
+      const hash = rowsHash(r.memberships, r.log);
+      const before = this.written.get(n.id);
+      if (before === hash) continue;
+      if (before !== NO_ROWS) {
+        this.q.deleteMemberships.run(n.id);
+        this.q.deleteLog.run(n.id);
+      }
+      for (const [fromTs, founderId] of r.memberships) this.q.insertMembership.run(n.id, fromTs, founderId);
+      for (const [kind, ts, msg, detail] of r.log) this.q.insertLog.run(n.id, kind, ts, msg, detail);
+      if (this.written.size >= CACHE_LIMIT) this.written = new Map();
+      this.written.set(n.id, hash);
     }
     return list.map((n) => n.id);
   }
@@ -250,11 +315,20 @@ export class IdentityWriter {
   /** Forgets cached identifiers and links (after an erase or unmerge rewrote them). */
   resetCaches(): void {
     this.idents = new Map();
+    this.byId = new Map();
     this.pairs = new Map();
+    this.adjacency = new Map();
+    this.written = new Map();
     this.dirty = new Set();
+    this.fresh = new Set();
   }
 
   suppress(hashes: string[]): void {
     for (const h of hashes) this.suppressed.add(h);
   }
+}
+
+/** A hash of an identifier's membership and history rows, to tell whether a replay changed them. */
+function rowsHash(memberships: readonly [number, number][], log: readonly [string, number, string, string][]): number {
+  return hash53(JSON.stringify([memberships, log]));
 }
