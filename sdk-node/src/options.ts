@@ -11,7 +11,11 @@ import {
 export interface SpoolOptions {
   /** Directory of the spool; created if missing. One process at a time per directory. */
   dir: string;
-  /** Disk use above which fully-acknowledged space is compacted away and a warning given. @defaultValue 268435456 (256 MiB) */
+  /**
+   * Disk use of the spool. Events that do not fit in memory (`maxQueueEvents`/`maxQueueBytes`)
+   * wait here; once the files reach this size, new events are dropped and reported
+   * (`KIMLIK_DELIVERY_QUEUE_FULL`) until the collector catches up. @defaultValue 1073741824 (1 GiB)
+   */
   maxBytes?: number;
   /** Size at which the active segment file is closed and a new one started. @defaultValue 8388608 (8 MiB) */
   segmentBytes?: number;
@@ -74,7 +78,7 @@ export const DEFAULTS = Object.freeze({
   flushOnExit: true,
   exitFlushTimeoutMs: 5000,
   shutdownTimeoutMs: 5000,
-  spool: Object.freeze({ maxBytes: 256 * 1024 * 1024, segmentBytes: 8 * 1024 * 1024, fsync: true }),
+  spool: Object.freeze({ maxBytes: 1024 * 1024 * 1024, segmentBytes: 8 * 1024 * 1024, fsync: true }),
 });
 
 function integer(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kimlik } from '../../sdk-node/src/index.js';
 import { startTestCollector, type TestCollector, tempDir } from '../helpers/collector.js';
+import { startFaultServer } from '../helpers/fault-server.js';
 
 const PRODUCER = fileURLToPath(new URL('./fixtures/producer.mjs', import.meta.url));
 
@@ -83,6 +84,70 @@ describe('durable spool', () => {
     expect(seqs.length).toBeGreaterThan(before);
     // Contiguous from 0: nothing tracked before the kill is missing.
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i));
+    dir.remove();
+  }, 60_000);
+
+  it('an outage far beyond the memory bound: events spill to disk, are paged back, and all are stored once', async () => {
+    const dir = tempDir();
+    const fault = await startFaultServer(collector.url);
+    await fault.down();
+    const errors: string[] = [];
+    const client = new Kimlik({
+      writeKey: collector.writeKey,
+      endpoint: fault.url,
+      maxQueueEvents: 50,
+      retryBaseMs: 20,
+      retryMaxMs: 200,
+      spool: { dir: dir.path, fsync: false },
+      onWarn: () => undefined,
+      onError: (e) => errors.push(e.message),
+    });
+    const receipts = Array.from({ length: 3000 }, (_, i) =>
+      client.track({ userId: 'u-spill', event: 'Spilled', properties: { i } }),
+    );
+    const stats = client.stats();
+    expect(stats).toMatchObject({ dropped: 0, spooled: 3000 });
+    expect(stats.queued + stats.inFlight).toBe(3000);
+    const flushed = client.flush();
+    await fault.up();
+    await expect(flushed).resolves.toEqual({ pending: 0, timedOut: false });
+    expect(errors).toEqual([]);
+    const last = await receipts[2999];
+    expect(last?.delivered).toBe(true);
+    const stored = (await collector.storedEvents()).filter((e) => e.userId === 'u-spill');
+    const seen = stored.map((e) => (e.properties as { i: number }).i).sort((a, b) => a - b);
+    expect(seen).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+    expect(fault.deliveredCounts().size).toBe(3000);
+    expect([...fault.deliveredCounts().values()].every((n) => n === 1)).toBe(true);
+    await client.shutdown();
+    await fault.close();
+    dir.remove();
+  }, 60_000);
+
+  it('a restart with more events spooled than memory holds pages them in and stores each once', async () => {
+    const dir = tempDir();
+    const run = (endpoint: string, mode: string, count: number) =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          [PRODUCER, endpoint, collector.writeKey, dir.path, mode, String(count), '100'],
+          { stdio: ['ignore', 'pipe', 'ignore'] },
+        );
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+        });
+        child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`producer exited ${code}`))));
+      });
+    // Port 9 (discard) refuses connections: the first process keeps everything on disk.
+    const offline = await run('http://127.0.0.1:9', 'offline', 2500);
+    expect(offline).toContain('offline {"timedOut":true,"spooled":2500,"dropped":0}');
+    const resumed = await run(collector.url, 'resume', 0);
+    expect(resumed).toContain('resumed {"timedOut":false,"spooled":0,"dropped":0}');
+    const stored = (await collector.storedEvents()).filter((e) => e.userId === 'u-offline');
+    const seen = stored.map((e) => (e.properties as { i: number }).i).sort((a, b) => a - b);
+    expect(seen).toEqual(Array.from({ length: 2500 }, (_, i) => i));
+    expect(readdirSync(dir.path).filter((n) => n.endsWith('.kspool'))).toEqual([]);
     dir.remove();
   }, 60_000);
 });

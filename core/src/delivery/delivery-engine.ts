@@ -47,6 +47,9 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   readonly #batches = new Set<Batch>();
   #inFlightEvents = 0;
   #inFlightBytes = 0;
+  /** Events on the storage's pager only (memory was full): seqs `#spillSeq`…, paged in in order. */
+  #spilled = 0;
+  #spillSeq = 0;
   #activeRequests = 0;
   #seq = 0;
   /** Queued events up to this seq are sent even as a partial batch (interval fired or flush asked). */
@@ -80,6 +83,16 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
    * the first `enqueue()`.
    */
   start(): Promise<number> {
+    const backlog = this.#storage.pager?.backlog ?? 0;
+    if (backlog > 0) {
+      // Numbered like restored events, and paged in like spilled ones (call start() first).
+      this.#spillSeq = Math.min(0, this.#headSeq()) - backlog;
+      this.#spilled = backlog;
+      this.#stats.enqueued += backlog;
+      this.#drainTarget = Math.max(this.#drainTarget, this.#spillSeq + backlog - 1);
+      this.#pump();
+      return Promise.resolve(backlog);
+    }
     let loaded: ReturnType<QueueStorage['load']>;
     try {
       loaded = this.#storage.load();
@@ -132,6 +145,22 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
         DELIVERY_ERROR_CODES.INVALID_EVENT,
         `event of ${bytes} bytes is over maxEventBytes (${this.#options.maxEventBytes})`,
       );
+    }
+    const pager = this.#storage.pager;
+    if (pager && (this.#spilled > 0 || this.#room(1, bytes) < 0)) {
+      let spilled = false;
+      try {
+        spilled = pager.spill(messageId, json);
+      } catch (err) {
+        this.#storageFailed('spill', [messageId], err);
+      }
+      if (!spilled) {
+        this.#stats.dropped++;
+        return this.#refuse(messageId, DELIVERY_ERROR_CODES.QUEUE_FULL, 'queue and storage full: newest event dropped');
+      }
+      const seq = ++this.#seq;
+      if (this.#spilled++ === 0) this.#spillSeq = seq;
+      return this.#receipts?.queued(seq, messageId) as Receipt;
     }
     if (!this.#dropOverflow(1, bytes)) {
       this.#stats.dropped++;
@@ -191,7 +220,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     this.#inFlightEvents = 0;
     this.#inFlightBytes = 0;
     const persistent = this.#storage.persistent;
-    let count = 0;
+    let count = this.#spilled;
     for (const s of left) count += s.length;
     if (count > 0) {
       if (!persistent) this.#stats.dropped += count;
@@ -201,6 +230,8 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
         { messageIds: left.flatMap(idsOf) },
       );
       for (const s of left) this.#settleFailed(s, error);
+      for (let i = 0; i < this.#spilled; i++) this.#receipts?.settle(this.#spillSeq + i, () => '', error);
+      this.#spilled = 0;
       this.#report(error);
     }
     try {
@@ -218,13 +249,39 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   }
 
   getStats(): DeliveryStats {
-    return { ...this.#stats, queued: this.#queue.length, inFlight: this.#inFlightEvents };
+    return { ...this.#stats, queued: this.#queue.length + this.#spilled, inFlight: this.#inFlightEvents };
   }
 
   #refuse(messageId: string, code: DeliveryErrorCode, message: string): Receipt {
     const error = new DeliveryError(code, message, { messageIds: [messageId] });
     this.#report(error);
     return this.#receipts?.refused(messageId, error) as Receipt;
+  }
+
+  /** Room left in memory after `count` more events of `bytes`, in events (negative when over either bound). */
+  #room(count: number, bytes: number): number {
+    const o = this.#options;
+    const events = o.maxQueueEvents - this.#queue.length - this.#inFlightEvents - count;
+    return o.maxQueueBytes - this.#queue.bytes - this.#inFlightBytes - bytes < 0 ? -1 : events;
+  }
+
+  /** Moves spilled events back into memory, oldest first, while it has room. */
+  #pageIn(): void {
+    const pager = this.#storage.pager;
+    const room = this.#room(0, 0);
+    if (!pager || this.#spilled === 0 || room <= 0) return;
+    const o = this.#options;
+    const events = pager.next(room, o.maxQueueBytes - this.#queue.bytes - this.#inFlightBytes);
+    for (const p of events) {
+      this.#queue.stage(p.messageId, p.json);
+      this.#queue.push(this.#spillSeq++);
+    }
+    this.#spilled -= events.length;
+    if (events.length === 0) {
+      // Nothing came back although memory is free: the storage lost them (damaged on disk).
+      this.#storageFailed('page-in', [], new Error(`${this.#spilled} spilled events could not be read back`));
+      this.#spilled = 0;
+    }
   }
 
   /**
@@ -304,6 +361,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   /** Starts requests while there is capacity: batches awaiting a retry first, then new ones. */
   #pump(): void {
     if (this.#stopped || this.#loading) return;
+    this.#pageIn();
     if (this.#pausedUntil > this.#scheduler.now()) {
       if (this.#retryTimer === undefined) this.#armRetry();
       return;
@@ -503,8 +561,8 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
 
   /** @internal For receipts: whether the event with this seq is still queued or in flight. */
   isUnsettled(seq: number): boolean {
-    // New events join the queue's tail and leave from its head, so it holds every seq from its head on.
-    if (seq >= this.#headSeq() && seq <= this.#seq) return true;
+    // New events join the queue's (or the spill's) tail and leave from its head, so together they hold every seq from the head on.
+    if (seq >= this.#firstQueuedSeq() && seq <= this.#seq) return true;
     for (const b of this.#batches) {
       const e = b.events;
       if (e.length > 0 && seq >= e.seq(0) && seq <= e.seq(e.length - 1)) return true;
@@ -512,14 +570,19 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     return false;
   }
 
+  /** Seq of the oldest event queued in memory or spilled, or Infinity. */
+  #firstQueuedSeq(): number {
+    return this.#spilled > 0 ? Math.min(this.#headSeq(), this.#spillSeq) : this.#headSeq();
+  }
+
   #oldestUnsettledSeq(): number {
-    let min = this.#headSeq();
+    let min = this.#firstQueuedSeq();
     for (const b of this.#batches) if (b.events.length > 0) min = Math.min(min, b.events.seq(0));
     return min;
   }
 
   #countUnsettledUpTo(target: number): number {
-    let n = 0;
+    let n = Math.max(0, Math.min(this.#spilled, target - this.#spillSeq + 1));
     for (const run of [...this.#batches].map((b) => b.events).concat(this.#queue))
       for (let i = 0; i < run.length && run.seq(i) <= target; i++) n++;
     return n;

@@ -26,6 +26,24 @@ export interface QueueStorage {
   remove(messageIds: readonly string[]): void | Promise<void>;
   /** Makes everything durable and releases resources; called by `DeliveryEngine.stop()`. */
   close?(): void | Promise<void>;
+  /** Set by storages that can hold more events than memory should (the Node disk spool). */
+  readonly pager?: QueuePager;
+}
+
+/**
+ * Storage as the queue's overflow. While memory is at `maxQueueEvents`/`maxQueueBytes` (and
+ * until everything spilled is paged back), the engine `spill`s new events instead of queueing
+ * them, and pages them back, oldest first, as memory frees up. With a pager, `load()` returns
+ * nothing: an earlier process's events are the `backlog`, paged in the same way, so a restart
+ * holds no more in memory than the bounds. Synchronous only.
+ */
+export interface QueuePager {
+  /** Events stored but not handed to the engine; read once by `start()`. */
+  readonly backlog: number;
+  /** Stores an event that stays on storage only; false when storage is full (the event is dropped). */
+  spill(messageId: string, json: string): boolean;
+  /** The oldest events not yet handed over, up to these bounds (at least one if `maxEvents` > 0 and any are left). */
+  next(maxEvents: number, maxBytes: number): readonly PersistedEvent[];
 }
 
 /** One `/v1/batch` request as the engine hands it to a transport. */

@@ -26,11 +26,12 @@ describe('DiskSpool', () => {
     a.remove(['m-0', 'm-3', 'm-9']);
     a.close();
     const b = new DiskSpool(o, () => undefined);
-    const restored = b.load();
+    expect(b.backlog).toBe(7);
+    const restored = b.next(100, 1e9);
     expect(restored.map((e) => e.messageId)).toEqual(['m-1', 'm-2', 'm-4', 'm-5', 'm-6', 'm-7', 'm-8']);
     expect(restored[0]?.json).toBe(event(1));
     expect(b.liveEvents).toBe(7);
-    expect(b.load()).toEqual([]);
+    expect(b.next(100, 1e9)).toEqual([]);
     b.close();
   });
 
@@ -61,8 +62,49 @@ describe('DiskSpool', () => {
     expect(warnings).toEqual([]);
     s.close();
     const again = new DiskSpool(o, () => undefined);
-    expect(again.load().map((e) => e.messageId)).toEqual(['stuck']);
+    expect(again.next(10, 1e9).map((e) => e.messageId)).toEqual(['stuck']);
     again.close();
+  });
+
+  it('pages spilled events back oldest first, within the bounds asked, across files and a restart', () => {
+    const o = options();
+    const s = new DiskSpool(o, () => undefined);
+    s.append('m-0', event(0));
+    for (let i = 1; i < 300; i++) expect(s.spill(`m-${i}`, event(i))).toBe(true);
+    expect(segments(o.dir).length).toBeGreaterThan(3);
+    expect(s.backlog).toBe(299);
+    const first = s.next(5, 1e9);
+    expect(first.map((e) => e.messageId)).toEqual(['m-1', 'm-2', 'm-3', 'm-4', 'm-5']);
+    // Bytes bound the page too, but at least one event comes back.
+    expect(s.next(100, 1).map((e) => e.messageId)).toEqual(['m-6']);
+    s.remove(['m-0', 'm-1', 'm-2', 'm-3', 'm-4', 'm-5', 'm-6']);
+    s.close();
+    const again = new DiskSpool(o, () => undefined);
+    expect(again.backlog).toBe(293);
+    const ids: string[] = [];
+    for (let page = again.next(50, 1e9); page.length > 0; page = again.next(50, 1e9)) {
+      ids.push(...page.map((e) => e.messageId));
+      again.remove(page.map((e) => e.messageId));
+    }
+    expect(ids).toEqual(Array.from({ length: 293 }, (_, i) => `m-${i + 7}`));
+    again.close();
+    expect(segments(o.dir)).toEqual([]);
+  });
+
+  it('refuses spilled events at maxBytes and takes them again once acknowledged space is freed', () => {
+    const warnings: string[] = [];
+    const o = options({ maxBytes: 2 * 4096 });
+    const s = new DiskSpool(o, (m) => warnings.push(m));
+    let accepted = 0;
+    while (s.spill(`m-${accepted}`, event(accepted))) accepted++;
+    expect(s.diskBytes).toBeGreaterThanOrEqual(2 * 4096);
+    expect(s.diskBytes).toBeLessThan(3 * 4096);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/is full/);
+    for (let page = s.next(1000, 1e9); page.length > 0; page = s.next(1000, 1e9))
+      s.remove(page.map((e) => e.messageId));
+    expect(s.spill('later', event(-1))).toBe(true);
+    s.close();
   });
 
   it('refuses a directory another live client holds', () => {

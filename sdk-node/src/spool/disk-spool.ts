@@ -10,49 +10,61 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { KimlikError, type PersistedEvent, type QueueStorage } from '@kimlik/core';
+import { KimlikError, type PersistedEvent, type QueuePager, type QueueStorage } from '@kimlik/core';
 import type { ResolvedSpoolOptions } from '../options.js';
-import { decodeFrames, encodeFrame, FRAME_KIND } from './frame.js';
+import { type DecodedFrame, decodeFrames, encodeFrame, FRAME_KIND } from './frame.js';
 import { acquireLock, releaseLock } from './lock.js';
+import { SegmentReader, VISIT } from './segment-reader.js';
 
 interface Segment {
   readonly path: string;
   bytes: number;
-  /** Events in this file not yet acknowledged. */
+  /** Events in this file not yet acknowledged, whether handed to the engine or still on disk only. */
   live: number;
   /** Event records written to this file. */
   events: number;
+  /** Offsets of event records a restart found acknowledged (by a later file); paging skips them. */
+  dead?: Set<number>;
 }
 
 const SEGMENT = /^seg-(\d{12})\.kspool$/;
 const segmentName = (n: number) => `seg-${String(n).padStart(12, '0')}.kspool`;
 
 /**
- * The Node SDK's durable queue: append-only segment files in one directory.
+ * The Node SDK's durable queue, and the engine's overflow: append-only segment files in one directory.
  *
- * - `append` writes an event record with `writeSync` before `track()` returns, so the event is in
- *   the kernel's page cache and survives SIGKILL; `fdatasync` runs once per tick of appends (not
- *   per event) for power loss.
- * - `remove` appends an acknowledgement record; a restart resends only events without one.
- * - A segment file is deleted once it and every older file hold no unacknowledged event (acks
- *   in a newer file may refer to events in an older one, so files go oldest first).
- * - Disk use: live events are bounded by the engine's queue bounds; acknowledged space is freed
- *   by deleting files, and above `maxBytes` the oldest file's live events are copied forward so
- *   a single stuck event cannot pin old files.
+ * - Every event is written with `writeSync` before `track()` returns, so it is in the kernel's page
+ *   cache and survives SIGKILL; `fdatasync` runs once per tick of appends (not per event) for
+ *   power loss. `remove` appends an acknowledgement record.
+ * - While the engine's memory is full it `spill`s events here only, and pages them back (`next`)
+ *   oldest first: a cursor walks the files, reading a chunk at a time. Events before the cursor
+ *   have been handed to the engine (`owner` knows their file); events after it are the `backlog`.
+ *   A restart makes every unacknowledged event backlog, so it holds no more in memory than the
+ *   engine's bounds, however long the outage was.
+ * - A file is deleted once it and every older file hold no unacknowledged event (acks in a newer
+ *   file may refer to events in an older one, so files go oldest first).
+ * - Disk use: `spill` refuses events once the files reach `maxBytes` (the engine drops and reports
+ *   them). With no backlog, files above `maxBytes` have their few live events copied forward so a
+ *   single stuck event cannot pin old files.
  */
-export class DiskSpool implements QueueStorage {
+export class DiskSpool implements QueueStorage, QueuePager {
   readonly persistent = true;
+  readonly pager: QueuePager = this;
+  /** Unacknowledged events on disk that the engine does not hold. */
+  backlog = 0;
   private readonly options: ResolvedSpoolOptions;
   private readonly warn: (message: string, error?: KimlikError) => void;
   private readonly segments: Segment[] = [];
+  /** Events handed to the engine (bounded by its memory bounds) → the file holding them. */
   private readonly owner = new Map<string, Segment>();
-  private restored: PersistedEvent[] = [];
+  private readonly reader = new SegmentReader();
+  private cursor: { segment: Segment; offset: number };
   private fd: number;
   private nextSegment = 1;
   private totalBytes = 0;
   private syncScheduled = false;
   private compacting = false;
-  private overLimitWarned = false;
+  private fullWarned = false;
   private closed = false;
 
   constructor(options: ResolvedSpoolOptions, warn: (message: string, error?: KimlikError) => void) {
@@ -62,25 +74,69 @@ export class DiskSpool implements QueueStorage {
     acquireLock(options.dir);
     this.readExisting();
     this.fd = this.openSegment();
+    this.cursor = { segment: this.segments[0] as Segment, offset: 0 };
+    this.syncCursor();
     this.collect();
   }
 
-  /** Unacknowledged events found at startup, oldest first (handed over once). */
+  /** Nothing: with a pager, the engine pages an earlier process's events in as `backlog`. */
   load(): readonly PersistedEvent[] {
-    const events = this.restored;
-    this.restored = [];
-    return events;
+    return [];
   }
 
   append(messageId: string, json: string): void {
     const active = this.write(FRAME_KIND.EVENT, `${messageId}\n${json}`);
     active.live++;
     active.events++;
-    const previous = this.owner.get(messageId);
-    if (previous) previous.live--;
     this.owner.set(messageId, active);
-    this.scheduleSync();
-    if (active.bytes >= this.options.segmentBytes) this.rotate();
+    this.syncCursor();
+    this.afterWrite(active);
+  }
+
+  spill(messageId: string, json: string): boolean {
+    if (this.totalBytes >= this.options.maxBytes && !this.makeRoom()) return false;
+    this.syncCursor();
+    const active = this.write(FRAME_KIND.EVENT, `${messageId}\n${json}`);
+    active.live++;
+    active.events++;
+    this.backlog++;
+    this.afterWrite(active);
+    return true;
+  }
+
+  next(maxEvents: number, maxBytes: number): readonly PersistedEvent[] {
+    const out: PersistedEvent[] = [];
+    let bytes = 0;
+    let full = false;
+    while (this.backlog > 0 && out.length < maxEvents && !full) {
+      const c = this.cursor;
+      const i = this.segments.indexOf(c.segment);
+      // Its file was deleted: it held nothing unacknowledged, so the backlog starts at the oldest file.
+      if (i < 0) this.cursor = { segment: this.segments[0] as Segment, offset: 0 };
+      else if (c.offset >= c.segment.bytes) {
+        if (i === this.segments.length - 1) {
+          // Counted at startup but unreadable now: nothing is left to hand over.
+          this.backlog = 0;
+          break;
+        }
+        this.cursor = { segment: this.segments[i + 1] as Segment, offset: 0 };
+      } else {
+        const segment = c.segment;
+        c.offset = this.reader.scan(segment.path, c.offset, segment.bytes, (r) => {
+          if (segment.dead?.delete(r.offset) || this.owner.has(r.messageId)) return VISIT.NEXT;
+          if (out.length > 0 && bytes + r.jsonBytes > maxBytes) {
+            full = true;
+            return VISIT.STOP_BEFORE;
+          }
+          out.push({ messageId: r.messageId, json: r.json });
+          bytes += r.jsonBytes;
+          this.owner.set(r.messageId, segment);
+          this.backlog--;
+          return out.length < maxEvents && this.backlog > 0 ? VISIT.NEXT : VISIT.STOP_AFTER;
+        });
+      }
+    }
+    return out;
   }
 
   remove(messageIds: readonly string[]): void {
@@ -92,12 +148,13 @@ export class DiskSpool implements QueueStorage {
       segment.live--;
       this.owner.delete(id);
     }
+    this.syncCursor();
     this.collect();
   }
 
   /** Events the spool would resend after a restart. */
   get liveEvents(): number {
-    return this.owner.size;
+    return this.owner.size + this.backlog;
   }
 
   get diskBytes(): number {
@@ -107,9 +164,10 @@ export class DiskSpool implements QueueStorage {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.reader.close();
     if (this.options.fsync) fdatasyncSync(this.fd);
     closeSync(this.fd);
-    if (this.owner.size === 0) {
+    if (this.liveEvents === 0) {
       for (const s of this.segments.splice(0)) unlinkSync(s.path);
     } else {
       const active = this.segments[this.segments.length - 1] as Segment;
@@ -118,42 +176,48 @@ export class DiskSpool implements QueueStorage {
     releaseLock(this.options.dir);
   }
 
+  /**
+   * Finds the unacknowledged events, newest file first: an acknowledgement always follows its
+   * event, so the set of acks not yet matched stays about as small as the engine's window, and
+   * no event's JSON is kept (paging reads it again when its turn comes).
+   */
   private readExisting(): void {
     const names = readdirSync(this.options.dir)
       .filter((n) => SEGMENT.test(n))
       .sort();
-    const live = new Map<string, { json: string; segment: Segment }>();
     for (const name of names) {
-      const path = join(this.options.dir, name);
       this.nextSegment = Math.max(this.nextSegment, Number(SEGMENT.exec(name)?.[1]) + 1);
-      const buf = readFileSync(path);
-      const segment: Segment = { path, bytes: buf.length, live: 0, events: 0 };
-      this.segments.push(segment);
+      this.segments.push({ path: join(this.options.dir, name), bytes: 0, live: 0, events: 0 });
+    }
+    const acked = new Set<string>();
+    for (let i = this.segments.length - 1; i >= 0; i--) {
+      const segment = this.segments[i] as Segment;
+      const buf = readFileSync(segment.path);
+      segment.bytes = buf.length;
       this.totalBytes += buf.length;
       const { frames, damaged } = decodeFrames(buf);
       for (const d of damaged) {
         this.warn(
-          `spool segment ${path}: skipped ${d.bytes} damaged bytes at offset ${d.offset} (a record cut short by a crash, or corrupt); the intact events are kept`,
+          `spool segment ${segment.path}: skipped ${d.bytes} damaged bytes at offset ${d.offset} (a record cut short by a crash, or corrupt); the intact events are kept`,
         );
       }
-      for (const f of frames) {
-        if (f.kind === FRAME_KIND.EVENT) {
-          const nl = f.payload.indexOf('\n');
-          if (nl <= 0) continue;
-          const id = f.payload.slice(0, nl);
-          const existing = live.get(id);
-          if (existing) existing.segment = segment;
-          else live.set(id, { json: f.payload.slice(nl + 1), segment });
-          segment.events++;
+      for (let j = frames.length - 1; j >= 0; j--) {
+        const f = frames[j] as DecodedFrame;
+        if (f.kind === FRAME_KIND.ACK) {
+          for (const id of f.payload.split('\n')) acked.add(id);
+          continue;
+        }
+        const nl = f.payload.indexOf('\n');
+        if (nl <= 0) continue;
+        segment.events++;
+        if (acked.delete(f.payload.slice(0, nl))) {
+          segment.dead ??= new Set();
+          segment.dead.add(f.offset);
         } else {
-          for (const id of f.payload.split('\n')) live.delete(id);
+          segment.live++;
+          this.backlog++;
         }
       }
-    }
-    for (const [messageId, { json, segment }] of live) {
-      segment.live++;
-      this.owner.set(messageId, segment);
-      this.restored.push({ messageId, json });
     }
   }
 
@@ -174,6 +238,18 @@ export class DiskSpool implements QueueStorage {
     return active;
   }
 
+  /** With no backlog, everything written so far is handed over or acknowledged: paging starts at the end. */
+  private syncCursor(): void {
+    if (this.backlog > 0) return;
+    const active = this.segments[this.segments.length - 1] as Segment;
+    this.cursor = { segment: active, offset: active.bytes };
+  }
+
+  private afterWrite(active: Segment): void {
+    this.scheduleSync();
+    if (active.bytes >= this.options.segmentBytes) this.rotate();
+  }
+
   private scheduleSync(): void {
     if (!this.options.fsync || this.syncScheduled) return;
     this.syncScheduled = true;
@@ -191,6 +267,7 @@ export class DiskSpool implements QueueStorage {
     if (this.options.fsync) fdatasyncSync(this.fd);
     closeSync(this.fd);
     this.fd = this.openSegment();
+    this.syncCursor();
     this.collect();
     if (this.totalBytes > this.options.maxBytes) this.compact();
   }
@@ -199,14 +276,35 @@ export class DiskSpool implements QueueStorage {
   private collect(): void {
     while (this.segments.length > 1 && (this.segments[0] as Segment).live === 0) {
       const s = this.segments.shift() as Segment;
+      if (this.cursor.segment === s) this.reader.close();
       unlinkSync(s.path);
       this.totalBytes -= s.bytes;
     }
   }
 
-  /** Copies the live events of mostly-acknowledged old files forward, then deletes those files. */
+  /** Whether a spilled event may still be written at `maxBytes`; warns once per time the spool is full. */
+  private makeRoom(): boolean {
+    this.compact();
+    if (this.totalBytes < this.options.maxBytes) {
+      this.fullWarned = false;
+      return true;
+    }
+    if (!this.fullWarned) {
+      this.fullWarned = true;
+      this.warn(
+        `spool ${this.options.dir} is full (${this.totalBytes} bytes, spool.maxBytes ${this.options.maxBytes}) with ${this.liveEvents} unacknowledged events: new events are dropped until the collector catches up; raise spool.maxBytes for longer outages`,
+      );
+    }
+    return false;
+  }
+
+  /**
+   * Copies the live events of mostly-acknowledged old files forward, then deletes those files.
+   * Only with no backlog: then every live event is one the engine holds, and copies land
+   * behind the paging cursor, never to be paged in twice.
+   */
   private compact(): void {
-    if (this.compacting) return;
+    if (this.compacting || this.backlog > 0) return;
     this.compacting = true;
     try {
       while (this.totalBytes > this.options.maxBytes && this.segments.length > 2) {
@@ -217,15 +315,11 @@ export class DiskSpool implements QueueStorage {
           if (f.kind !== FRAME_KIND.EVENT) continue;
           const nl = f.payload.indexOf('\n');
           const id = f.payload.slice(0, nl);
-          if (this.owner.get(id) === oldest) this.append(id, f.payload.slice(nl + 1));
+          if (this.owner.get(id) !== oldest) continue;
+          oldest.live--;
+          this.append(id, f.payload.slice(nl + 1));
         }
         this.collect();
-      }
-      if (this.totalBytes > this.options.maxBytes && !this.overLimitWarned) {
-        this.overLimitWarned = true;
-        this.warn(
-          `spool ${this.options.dir} uses ${this.totalBytes} bytes, over spool.maxBytes (${this.options.maxBytes}), with ${this.owner.size} unacknowledged events; lower maxQueueBytes or raise spool.maxBytes`,
-        );
       }
     } finally {
       this.compacting = false;

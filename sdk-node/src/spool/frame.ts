@@ -47,6 +47,8 @@ function encodeInto(buf: Buffer, kind: FrameKind, payload: string): Buffer {
 export interface DecodedFrame {
   kind: FrameKind;
   payload: string;
+  /** Where the record starts in the buffer. */
+  offset: number;
 }
 
 export interface DecodeReport {
@@ -55,16 +57,28 @@ export interface DecodeReport {
   damaged: { offset: number; bytes: number }[];
 }
 
-function validAt(buf: Buffer, at: number): number {
-  if (at + HEADER_BYTES > buf.length) return -1;
+/**
+ * Size of the record at `at` if it is intact within `buf[0, end)`; 0 when its header is sane but
+ * it runs past `end` (a reader of a chunk may read on); -1 when it is not a record.
+ */
+export function frameSizeAt(buf: Buffer, at: number, end = buf.length): number {
+  if (at + HEADER_BYTES > end) return 0;
   if (buf[at] !== MAGIC0 || buf[at + 1] !== MAGIC1) return -1;
   const kind = buf[at + 2];
   if (kind !== FRAME_KIND.EVENT && kind !== FRAME_KIND.ACK) return -1;
   const length = buf.readUInt32LE(at + 4);
-  if (length > MAX_PAYLOAD_BYTES || at + HEADER_BYTES + length > buf.length) return -1;
+  if (length > MAX_PAYLOAD_BYTES) return -1;
+  if (at + HEADER_BYTES + length > end) return 0;
   const payload = buf.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length);
   if (crc32(payload) !== buf.readUInt32LE(at + 8)) return -1;
   return HEADER_BYTES + length;
+}
+
+/** Offset of the next intact record after `from`, or `end`. */
+export function resync(buf: Buffer, from: number, end = buf.length): number {
+  let next = buf.indexOf(MAGIC0, from + 1);
+  while (next >= 0 && next < end && frameSizeAt(buf, next, end) <= 0) next = buf.indexOf(MAGIC0, next + 1);
+  return next < 0 || next > end ? end : next;
 }
 
 /** Reads every intact record; damaged stretches are skipped up to the next intact record. */
@@ -73,19 +87,18 @@ export function decodeFrames(buf: Buffer): DecodeReport {
   const damaged: { offset: number; bytes: number }[] = [];
   let at = 0;
   while (at < buf.length) {
-    const size = validAt(buf, at);
+    const size = frameSizeAt(buf, at);
     if (size > 0) {
       frames.push({
         kind: buf[at + 2] as FrameKind,
         payload: buf.toString('utf8', at + HEADER_BYTES, at + size),
+        offset: at,
       });
       at += size;
       continue;
     }
     const start = at;
-    let next = buf.indexOf(MAGIC0, at + 1);
-    while (next >= 0 && validAt(buf, next) <= 0) next = buf.indexOf(MAGIC0, next + 1);
-    at = next < 0 ? buf.length : next;
+    at = resync(buf, at);
     damaged.push({ offset: start, bytes: at - start });
   }
   return { frames, damaged };
