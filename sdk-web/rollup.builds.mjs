@@ -27,7 +27,24 @@ export default [
       file: here('./dist/kimlik.min.js'),
       format: 'iife',
       sourcemap: true,
-      plugins: [terser({ ecma: 2020, compress: { passes: 3, unsafe_arrows: true }, format: { comments: false } })],
+      // unsafe* and pure_getters assume what the SDK's code keeps true: no getter with side effects,
+      // no method used as a constructor, no reliance on comparison coercions. The browser suites run
+      // on this output.
+      plugins: [
+        terser({
+          ecma: 2020,
+          compress: {
+            passes: 4,
+            pure_getters: true,
+            unsafe: true,
+            unsafe_arrows: true,
+            unsafe_comps: true,
+            unsafe_math: true,
+            unsafe_methods: true,
+          },
+          format: { comments: false },
+        }),
+      ],
     },
   },
   // The async snippet, minified for pasting; placeholders are replaced by whoever renders it.

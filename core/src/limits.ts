@@ -16,10 +16,15 @@ export interface Limits {
   maxIdLength: number;
 }
 
+/** Segment's per-event limit; a constant of its own so a browser bundle needs no other limit. */
+export const MAX_EVENT_BYTES = 32 * 1024;
+/** Most events in one `/v1/batch`; a constant of its own like `MAX_EVENT_BYTES`. */
+export const MAX_BATCH_EVENTS = 2500;
+
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
-  maxEventBytes: 32 * 1024,
+  maxEventBytes: MAX_EVENT_BYTES,
   maxBodyBytes: 500 * 1024,
-  maxBatchEvents: 2500,
+  maxBatchEvents: MAX_BATCH_EVENTS,
   maxMessageIdLength: 100,
   maxDepth: 32,
   maxCollectionSize: 10_000,

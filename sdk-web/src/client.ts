@@ -1,4 +1,5 @@
 import {
+  bodySuffix,
   DeliveryEngine,
   type JsonObject,
   KimlikError,
@@ -53,7 +54,8 @@ export class Client {
   #waiters: (() => void)[] = [];
   readonly #readyPromise: Promise<void>;
   #resolveReady!: () => void;
-  #bodyFields = '';
+  /** `,"writeKey":…}`: the end of a beacon's body (sendBeacon cannot set headers). */
+  #bodySuffix = '';
   #exitedAt = 0;
 
   constructor() {
@@ -68,7 +70,7 @@ export class Client {
     this.o = o;
     const report = (e: KimlikError) => this.report(e);
     this.id = new IdentityStore(o.storagePrefix, o.cookieDomain, o.cookieDays, report);
-    this.#bodyFields = `"writeKey":${JSON.stringify(o.writeKey)}`;
+    this.#bodySuffix = bodySuffix({ writeKey: o.writeKey });
     const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
     const signal = o.respectPrivacySignals && (nav.globalPrivacyControl || nav.doNotTrack === '1');
     this.#setConsent(signal ? 'denied' : o.consent, false);
@@ -271,7 +273,7 @@ export class Client {
       ...this.#parked.map((p) => p[1]),
       ...(this.#engine ? this.#held.values() : [...this.#mine.values()].reverse()),
     ];
-    if (this.#canSend() && jsons.length) sendOnExit(`${o.endpoint}/v1/batch`, jsons, this.#bodyFields, o.beaconBytes);
+    if (this.#canSend() && jsons.length) sendOnExit(`${o.endpoint}/v1/batch`, jsons, this.#bodySuffix, o.beaconBytes);
   }
 
   track(event: string, properties?: JsonObject): void {

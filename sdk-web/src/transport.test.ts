@@ -66,7 +66,7 @@ describe('sendOnExit', () => {
       },
     });
     const jsons = Array.from({ length: 100 }, (_, i) => JSON.stringify({ n: i, pad: 'x'.repeat(1000) }));
-    const n = sendOnExit('http://c/v1/batch', jsons, '"writeKey":"wk"', 10_000);
+    const n = sendOnExit('http://c/v1/batch', jsons, ',"writeKey":"wk"}', 10_000);
     expect(n).toBe(9);
     return new Promise<void>((resolve) =>
       setTimeout(() => {

@@ -1,4 +1,11 @@
-import { parseRetryAfter, type Rejection, TransportError, type TransportResult, utf8Length } from '@kimlik/core';
+import {
+  batchJson,
+  parseRetryAfter,
+  type Rejection,
+  TransportError,
+  type TransportResult,
+  utf8Length,
+} from '@kimlik/core';
 
 const TEXT = 'text/plain;charset=UTF-8';
 
@@ -38,16 +45,16 @@ export async function postBatch(url: string, body: BodyInit): Promise<TransportR
  * and the events are cut to fit, oldest first. Returns how many were handed to the browser; all
  * stay queued, unconfirmed, and the next load re-sends them with the same messageIds.
  */
-export function sendOnExit(url: string, jsons: string[], bodyFields: string, budget: number): number {
+export function sendOnExit(url: string, jsons: string[], bodySuffix: string, budget: number): number {
   let n = 0;
-  let bytes = 64 + bodyFields.length;
+  let bytes = 64 + bodySuffix.length;
   for (const json of jsons) {
     bytes += utf8Length(json) + 1;
     if (bytes > budget) break;
     n++;
   }
   if (!n) return 0;
-  const body = `{"batch":[${jsons.slice(0, n).join(',')}],"sentAt":"${new Date().toISOString()}",${bodyFields}}`;
+  const body = batchJson(jsons.slice(0, n), new Date().toISOString(), bodySuffix);
   if (navigator.sendBeacon?.(url, new Blob([body], { type: TEXT }))) return n;
   // Nobody is left to hear a failure: the events stay queued and the next load re-sends them.
   fetch(url, { method: 'POST', body, keepalive: true, headers: { 'content-type': TEXT }, credentials: 'omit' }).catch(

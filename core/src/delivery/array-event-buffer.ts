@@ -1,5 +1,12 @@
 import { utf8Length } from '../validate.js';
-import { bodySuffix, type EventBuffer, type EventBufferConfig, type EventRun, envelopeBytes } from './event-buffer.js';
+import {
+  batchJson,
+  bodySuffix,
+  type EventBuffer,
+  type EventBufferConfig,
+  type EventRun,
+  envelopeBytes,
+} from './event-buffer.js';
 
 // Text encoder every runtime has, declared so core needs no DOM lib.
 declare class TextEncoder {
@@ -65,7 +72,11 @@ export function arrayEventBuffer(config: EventBufferConfig): EventBuffer {
     }
     body(events: EventRun, attempt: number, sentAt: string) {
       const run = events as EntryRun;
-      const body = `{"batch":[${run.entries.map((e) => e[2]).join()}],"sentAt":"${sentAt}"${suffix}`;
+      const body = batchJson(
+        run.entries.map((e) => e[2]),
+        sentAt,
+        suffix,
+      );
       return {
         body,
         attempt,

@@ -64,6 +64,10 @@ export function bodySuffix(bodyFields: Record<string, unknown> | undefined): str
   return fields ? `,${fields}}` : '}';
 }
 
+/** A `/v1/batch` body from serialized events; `suffix` from `bodySuffix()`. */
+export const batchJson = (jsons: readonly string[], sentAt: string, suffix: string): string =>
+  `{"batch":[${jsons.join()}],"sentAt":"${sentAt}"${suffix}`;
+
 /** Bytes around the events: `{"batch":[`, `],"sentAt":"<ISO date>"` and the suffix, generously. */
 export const envelopeBytes = (suffix: string): number => 82 + suffix.length * 3;
 

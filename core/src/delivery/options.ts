@@ -1,6 +1,6 @@
 import type { BackoffOptions } from '../backoff.js';
 import { InvalidOptionError } from '../errors.js';
-import { DEFAULT_LIMITS } from '../limits.js';
+import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES } from '../limits.js';
 
 /** What the queue does when it holds `maxQueueEvents` or `maxQueueBytes`. */
 export type QueueFullPolicy = 'drop-oldest' | 'backpressure';
@@ -45,9 +45,9 @@ export interface ResolvedDeliveryOptions extends Readonly<Required<DeliveryOptio
 export const DELIVERY_DEFAULTS: Readonly<Required<DeliveryOptions>> = Object.freeze({
   flushAt: 1000,
   flushIntervalMs: 1000,
-  maxBatchEvents: DEFAULT_LIMITS.maxBatchEvents,
+  maxBatchEvents: MAX_BATCH_EVENTS,
   maxBatchBytes: 500_000,
-  maxEventBytes: DEFAULT_LIMITS.maxEventBytes,
+  maxEventBytes: MAX_EVENT_BYTES,
   maxConcurrentRequests: 4,
   maxQueueEvents: 200_000,
   maxQueueBytes: 64 * 1024 * 1024,
