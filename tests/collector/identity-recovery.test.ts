@@ -1,6 +1,9 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { identifierHash, PROFILE_SALT_SETTING } from '../../collector/src/identity/profile-id.js';
+import { BEGINNING } from '../../collector/src/identity/resolve.js';
+import { SQLITE_MIGRATIONS } from '../../collector/src/store/migrations/sqlite.js';
 import { startTestCollector, tempDir } from '../helpers/collector.js';
 
 const dirs: { remove: () => void }[] = [];
@@ -62,7 +65,7 @@ describe('identity applied after the commit', () => {
     const db = new Database(database);
     db.exec(`
       DELETE FROM identifiers; DELETE FROM links; DELETE FROM memberships; DELETE FROM identity_log;
-      DELETE FROM trait_writes; UPDATE events SET anon_ident = NULL, user_ident = NULL;
+      DELETE FROM trait_writes; DELETE FROM event_owner;
       UPDATE settings SET value = '0' WHERE key = 'identity_watermark';
     `);
     expect(db.prepare("SELECT value FROM settings WHERE key = 'identity_watermark'").pluck().get()).toBe('0');
@@ -73,6 +76,80 @@ describe('identity applied after the commit', () => {
       expect(await profileByEmail(again.url, again.adminKey)).toEqual(before);
     } finally {
       await again.close();
+    }
+  });
+
+  it('keeps the attribution of events in a database written by the version that stored it in event columns', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const database = join(dir.path, 'kimlik.db');
+    // Schema version 2 with one profile: device d-1 then user u-1 on it (no identity watermark:
+    // that version applied identity inside every commit).
+    const db = new Database(database);
+    db.exec(
+      'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    for (const m of SQLITE_MIGRATIONS.filter((x) => x.version <= 2)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, 0);
+    }
+    const salt = 'salt-v2';
+    db.prepare('INSERT INTO settings VALUES (?, ?)').run(PROFILE_SALT_SETTING, salt);
+    db.prepare("INSERT INTO sources (id, name, write_key, created_at) VALUES (1, 'web', 'wk_v2', 0)").run();
+    const ident = db.prepare(
+      'INSERT INTO identifiers (id, key_hash, type, value, first_ts, first_msg) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    ident.run(1, identifierHash(salt, 'anonymousId', 'd-1'), 'anonymousId', 'd-1', 1000, 'e1');
+    ident.run(2, identifierHash(salt, 'userId', 'u-1'), 'userId', 'u-1', 2000, 'e2');
+    db.prepare('INSERT INTO links (a, b, ts, message_id) VALUES (1, 2, 2000, ?)').run('e2');
+    db.prepare('INSERT INTO memberships VALUES (1, ?, 1), (2, ?, 1)').run(BEGINNING, BEGINNING);
+    const event = db.prepare(
+      'INSERT INTO events (id, source_id, message_id, type, name, ts, received_at, payload, anon_ident, user_ident) VALUES (?, 1, ?, ?, ?, ?, 0, ?, ?, ?)',
+    );
+    event.run(
+      1,
+      'e1',
+      'track',
+      'Viewed',
+      1000,
+      JSON.stringify({ type: 'track', messageId: 'e1', anonymousId: 'd-1' }),
+      1,
+      null,
+    );
+    event.run(
+      2,
+      'e2',
+      'identify',
+      null,
+      2000,
+      JSON.stringify({ type: 'identify', messageId: 'e2', anonymousId: 'd-1', userId: 'u-1' }),
+      1,
+      2,
+    );
+    event.run(
+      3,
+      'e3',
+      'track',
+      'Paid',
+      3000,
+      JSON.stringify({ type: 'track', messageId: 'e3', userId: 'u-1' }),
+      null,
+      2,
+    );
+    db.close();
+
+    const c = await startTestCollector({ database });
+    try {
+      const headers = { authorization: `Bearer ${c.adminKey}` };
+      const found = await fetch(`${c.url}/v1/profiles?userId=u-1`, { headers });
+      expect(found.status).toBe(200);
+      const { id } = (await found.json()) as { id: string };
+      const page = (await (await fetch(`${c.url}/v1/profiles/${id}/events`, { headers })).json()) as {
+        events: { messageId: string }[];
+      };
+      expect(page.events.map((e) => e.messageId).sort()).toEqual(['e1', 'e2', 'e3']);
+    } finally {
+      await c.close();
     }
   });
 });

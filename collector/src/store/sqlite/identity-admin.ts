@@ -27,8 +27,9 @@ export function eraseProfile(
   const pid = profileIdOf(db, founder);
   const members = profileMembers(db, founder);
   const ids = members.map((m) => m.id);
-  const { where, params } = attributionFilter(members);
+  const { where, ownerWhere, params } = attributionFilter(members);
   const events = db.prepare(`DELETE FROM events WHERE ${where}`).run(...params).changes;
+  db.prepare(`DELETE FROM event_owner WHERE ${ownerWhere}`).run(...params);
   const neighbours = new Set<number>();
   const linksOf = db.prepare('SELECT a, b FROM links WHERE a = ? OR b = ?').raw();
   const erased = db.prepare('INSERT OR IGNORE INTO erased_profiles (id, at) VALUES (?, ?)');

@@ -19,8 +19,8 @@ export interface PendingIdentity {
 /**
  * Applies identity to committed events in large batches instead of inside every ingest commit.
  *
- * Why: the identity graph's indexes (identifier hashes, links, memberships, the events' identifier
- * columns) take random keys, so a commit of 2 000 events dirtied a page per event in each of them.
+ * Why: the identity graph's indexes (identifier hashes, links, memberships, event attribution)
+ * take random keys, so a commit of 2 000 events dirtied a page per event in each of them.
  * One transaction over tens of thousands of events writes each of those pages once. The graph is a
  * function of the stored events (see resolve.ts), so nothing is lost by applying it later: the
  * watermark says which events are applied, and at start the events after it are read back from
@@ -38,7 +38,7 @@ export class IdentityApplier {
     private readonly identity: IdentityWriter,
     private readonly config: IdentityConfig,
   ) {
-    this.attribute = db.prepare('UPDATE events SET anon_ident = ?, user_ident = ? WHERE id = ?');
+    this.attribute = db.prepare('INSERT OR IGNORE INTO event_owner (owner, ts, event_id) VALUES (?, ?, ?)');
     this.saveWatermark = db.prepare(
       'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
     );
@@ -74,12 +74,15 @@ export class IdentityApplier {
     try {
       this.db
         .transaction(() => {
+          const owned: [number, number, number][] = [];
           for (const p of batch) {
             const ids = this.identity.processEvent(p.anonymousId, p.userId, p.extra, p.ts, p.messageId);
-            if (ids !== null && (ids.anon !== null || ids.user !== null)) {
-              this.attribute.run(ids.anon, ids.user, p.eventId);
-            }
+            const owner = ids === null ? null : (ids.user ?? ids.anon);
+            if (owner !== null) owned.push([owner, p.ts, p.eventId]);
           }
+          // In key order, so each page of the attribution index is written once per batch.
+          owned.sort((x, y) => x[0] - y[0] || x[1] - y[1] || x[2] - y[2]);
+          for (const [owner, ts, eventId] of owned) this.attribute.run(owner, ts, eventId);
           this.identity.recomputeDirty();
           this.saveWatermark.run(
             IDENTITY_WATERMARK_SETTING,

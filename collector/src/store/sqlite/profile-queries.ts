@@ -62,23 +62,31 @@ export function profileMembers(db: SqliteDatabase, founderId: number): Member[] 
 }
 
 /**
- * SQL condition (and its parameters) selecting the events attributed to a profile: events of its
- * userIds, and events without a userId from its anonymous IDs within the times they belong to it.
+ * SQL condition on `events` (and its parameters) selecting the events attributed to a profile:
+ * events of its userIds, and events without a userId from its anonymous IDs within the times they
+ * belong to it. `event_owner` holds the userId for events that have one, else the anonymous ID.
  */
-export function attributionFilter(members: Member[]): { where: string; params: number[] } {
+export function attributionFilter(members: Member[]): {
+  where: string;
+  /** The same selection as a condition on `event_owner` rows. */
+  ownerWhere: string;
+  params: number[];
+} {
   const parts: string[] = [];
   const params: number[] = [];
   const users = members.filter((m) => m.type === 'userId');
   if (users.length > 0) {
-    parts.push(`user_ident IN (${users.map(() => '?').join(',')})`);
+    parts.push(`owner IN (${users.map(() => '?').join(',')})`);
     params.push(...users.map((m) => m.id));
   }
   for (const m of members) {
     if (m.type !== 'anonymousId') continue;
     for (const [from, to] of m.ranges) {
-      parts.push('(anon_ident = ? AND user_ident IS NULL AND ts >= ? AND ts < ?)');
+      parts.push('(owner = ? AND ts >= ? AND ts < ?)');
       params.push(m.id, from, to);
     }
   }
-  return { where: parts.length > 0 ? parts.join(' OR ') : '0', params };
+  if (parts.length === 0) return { where: '0', ownerWhere: '0', params };
+  const ownerWhere = parts.join(' OR ');
+  return { where: `id IN (SELECT event_id FROM event_owner WHERE ${ownerWhere})`, ownerWhere, params };
 }
