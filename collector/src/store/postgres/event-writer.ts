@@ -65,13 +65,19 @@ export async function writeEvents(
       refs.push({ r, e, row });
     });
   });
-  const inserted = await c.query<{ source_id: number; message_id: string }>(
-    `INSERT INTO event_ids (source_id, message_id) SELECT * FROM unnest($1::int[], $2::text[])
-     ON CONFLICT DO NOTHING RETURNING source_id, message_id`,
+  // Answers only the ordinals of the keys already stored (usually none), not every new key.
+  const already = await c.query<{ n: number }>(
+    `WITH input AS (SELECT * FROM unnest($1::int[], $2::text[]) WITH ORDINALITY AS u(source_id, message_id, n)),
+     ins AS (
+       INSERT INTO event_ids (source_id, message_id) SELECT source_id, message_id FROM input
+       ON CONFLICT DO NOTHING RETURNING source_id, message_id
+     )
+     SELECT n FROM input u
+     WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.source_id = u.source_id AND ins.message_id = u.message_id)`,
     [int4Array(refs.map((x) => x.row.sourceId)), textArray(refs.map((x) => x.row.messageId))],
   );
-  const isNew = new Set(inserted.rows.map((x) => keyOf(x.source_id, x.message_id)));
-  const fresh = refs.filter((x) => isNew.has(keyOf(x.row.sourceId, x.row.messageId)));
+  const dup = new Set(already.rows.map((x) => x.n - 1));
+  const fresh = dup.size === 0 ? refs : refs.filter((_, i) => !dup.has(i));
   const ids = identity
     ? await identity.process(
         c,

@@ -30,8 +30,8 @@ export type IdentityIds = { anon: number | null; user: number | null } | null;
 
 interface Ident {
   id: number;
-  firstTs: number;
-  firstMsg: string;
+  /** This commit saw the identifier before its recorded first sighting. */
+  earlier: boolean;
 }
 
 /** Retried whole by `inTransaction`, like a serialization failure. */
@@ -80,7 +80,7 @@ export class PgIdentityWriter {
     const firstMoves: { id: number; ts: number; msg: string }[] = [];
     for (const [k, w] of wanted) {
       const found = idents.get(k) as Ident;
-      if (earlier(w.ts, w.msg, { ts: found.firstTs, msg: found.firstMsg })) {
+      if (found.earlier) {
         firstMoves.push({ id: found.id, ts: w.ts, msg: w.msg });
       }
     }
@@ -231,8 +231,8 @@ export class PgIdentityWriter {
 
   /**
    * Ids of the identifiers, creating missing ones (each founding its own one-identifier profile).
-   * One statement does the lookup and, for the missing ones only, the identifier, profile and
-   * membership inserts: a commit of new people costs one round trip instead of four.
+   * One statement does the lookup and, for the missing ones only, the identifier and membership
+   * inserts: a commit of new people costs one round trip instead of four.
    */
   private async ensureIdentifiers(
     c: Db,
@@ -244,12 +244,9 @@ export class PgIdentityWriter {
     const sorted = wanted
       .map((w) => ({ ...w, k: keyOf(w.type, w.value) }))
       .sort((x, y) => (x.k < y.k ? -1 : x.k > y.k ? 1 : 0));
-    const add = (rows: { id: number; type: string; value: string; first_ts: number; first_msg: string }[]) => {
-      for (const row of rows) {
-        found.set(keyOf(row.type, row.value), { id: row.id, firstTs: row.first_ts, firstMsg: row.first_msg });
-      }
-    };
-    const r = await c.query<{ id: number; type: string; value: string; first_ts: number; first_msg: string }>(
+    // Rows carry the input's ordinal, the id and whether this commit saw the identifier earlier
+    // than recorded: no identifier text travels back to be parsed and re-keyed.
+    const r = await c.query<{ n: number; id: number; earlier: boolean }>(
       `WITH input AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])
            WITH ORDINALITY AS u(type, value, ts, msg, pid, n)
@@ -257,30 +254,24 @@ export class PgIdentityWriter {
        -- One index probe per identifier: LIMIT keeps the planner from hashing the whole table,
        -- which it picked (measured) when its statistics still described a small table.
        known AS (
-         SELECT i.* FROM input u CROSS JOIN LATERAL (
-           SELECT id, type, value, first_ts, first_msg FROM identifiers
-           WHERE type = u.type AND value = u.value LIMIT 1
+         SELECT u.n, i.id, (u.ts, u.msg) < (i.first_ts, i.first_msg) AS earlier
+         FROM input u CROSS JOIN LATERAL (
+           SELECT id, first_ts, first_msg FROM identifiers WHERE type = u.type AND value = u.value LIMIT 1
          ) i
        ),
        created AS (
          INSERT INTO identifiers (type, value, first_ts, first_msg)
          SELECT u.type, u.value, u.ts, u.msg FROM input u
-         WHERE NOT EXISTS (SELECT 1 FROM known k WHERE k.type = u.type AND k.value = u.value)
+         WHERE u.n NOT IN (SELECT n FROM known)
          ORDER BY u.n
          ON CONFLICT (type, value) DO NOTHING
-         RETURNING id, type, value, first_ts, first_msg
+         RETURNING id, type, value
        ),
-       founded AS (
-         INSERT INTO profiles (id, founder_id)
-         SELECT u.pid, n.id FROM created n JOIN input u ON u.type = n.type AND u.value = n.value
-         ON CONFLICT DO NOTHING
-       ),
-       joined AS (
-         INSERT INTO memberships (identifier_id, from_ts, profile_id)
-         SELECT n.id, ${BEGINNING}, u.pid FROM created n JOIN input u ON u.type = n.type AND u.value = n.value
-         ON CONFLICT DO NOTHING
-       )
-       SELECT * FROM known UNION ALL SELECT * FROM created`,
+       fresh AS (SELECT u.n, c.id, u.pid FROM created c JOIN input u ON u.type = c.type AND u.value = c.value),
+       -- No conflict possible: the identifiers were created by this statement. A one-identifier
+       -- profile gets no profiles row: its id is its membership's (see replay).
+       joined AS (INSERT INTO memberships (identifier_id, from_ts, profile_id) SELECT id, ${BEGINNING}, pid FROM fresh)
+       SELECT n, id, earlier FROM known UNION ALL SELECT n, id, false FROM fresh`,
       [
         textArray(sorted.map((w) => w.type)),
         textArray(sorted.map((w) => w.value)),
@@ -289,20 +280,22 @@ export class PgIdentityWriter {
         textArray(sorted.map((w) => profileId(this.options.salt, w.type, w.value))),
       ],
     );
-    add(r.rows);
+    for (const row of r.rows) found.set((sorted[row.n - 1] as (typeof sorted)[number]).k, row);
     // Created by another collector after this statement's snapshot: the insert waited for its
     // commit and skipped the row, and the lookup could not see it yet; a new statement does.
     const racing = sorted.filter((w) => !found.has(w.k));
     if (racing.length > 0) {
-      add(
-        (
-          await c.query<{ id: number; type: string; value: string; first_ts: number; first_msg: string }>(
-            `SELECT id, type, value, first_ts, first_msg FROM identifiers
-             WHERE (type, value) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-            [textArray(racing.map((w) => w.type)), textArray(racing.map((w) => w.value))],
-          )
-        ).rows,
+      const again = await c.query<{ id: number; type: string; value: string; first_ts: number; first_msg: string }>(
+        `SELECT id, type, value, first_ts, first_msg FROM identifiers
+         WHERE (type, value) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+        [textArray(racing.map((w) => w.type)), textArray(racing.map((w) => w.value))],
       );
+      const byKey = new Map(racing.map((w) => [w.k, w]));
+      for (const row of again.rows) {
+        const k = keyOf(row.type, row.value);
+        const w = byKey.get(k) as (typeof racing)[number];
+        found.set(k, { id: row.id, earlier: earlier(w.ts, w.msg, { ts: row.first_ts, msg: row.first_msg }) });
+      }
     }
     for (const w of wanted) {
       if (!found.has(keyOf(w.type, w.value))) throw identityConflict(`identifier ${w.type} was erased while linking`);
@@ -396,6 +389,16 @@ export class PgIdentityWriter {
       return profileId(this.options.salt, f.type, f.value);
     };
     const all = list.map((n) => n.id);
+    // A one-identifier profile has no profiles row (ensureIdentifiers): before the replay moves
+    // its founder's memberships, the row is written, so that id keeps leading to its survivor.
+    await c.query(
+      `INSERT INTO profiles (id, founder_id)
+       SELECT m.profile_id, m.identifier_id
+       FROM unnest($1::bigint[], $2::text[]) AS u(id, pid)
+       JOIN memberships m ON m.identifier_id = u.id AND m.profile_id = u.pid
+       ON CONFLICT DO NOTHING`,
+      [int8Array(all), textArray(all.map(pidOf))],
+    );
     await c.query('DELETE FROM memberships WHERE identifier_id = ANY($1::bigint[])', [int8Array(all)]);
     await c.query('DELETE FROM identity_log WHERE identifier_id = ANY($1::bigint[])', [int8Array(all)]);
     const m = result.memberships;
