@@ -4,7 +4,10 @@ import { WEB_ERROR_CODES } from './errors.js';
 /** Storage faults are reported, never thrown: private mode and blocked storage degrade to memory. */
 export type Report = (error: KimlikError) => void;
 
-/** Runs `fn`; a throw (SecurityError, QuotaExceededError) is reported and `fallback` returned. */
+/**
+ * Runs `fn` on `what` ('cookie', 'localStorage'); a throw (SecurityError, QuotaExceededError) is
+ * reported, with the browser's error as `cause`, and `fallback` returned.
+ */
 export function guard<T>(report: Report, what: string, fn: () => T, fallback: T): T {
   try {
     return fn();
@@ -19,6 +22,9 @@ export interface UserState {
   userId: string | null;
   traits: JsonObject;
 }
+
+const COOKIE = 'cookie';
+export const LOCAL = 'localStorage';
 
 const readCookie = (name: string): string | null => {
   const m = document.cookie.match(new RegExp(`(?:^|; )${name}=([^;]*)`));
@@ -68,11 +74,11 @@ export class IdentityStore {
     this.#report = report;
     this.#aidKey = `${prefix}_aid`;
     this.#userKey = `${prefix}_user`;
-    const cookie = guard(report, 'Reading cookies', () => readCookie(this.#aidKey), null);
-    const stored = guard(report, 'Reading localStorage', () => localStorage.getItem(this.#aidKey), null);
+    const cookie = guard(report, COOKIE, () => readCookie(this.#aidKey), null);
+    const stored = guard(report, LOCAL, () => localStorage.getItem(this.#aidKey), null);
     const user = guard(
       report,
-      'Reading localStorage',
+      LOCAL,
       () => JSON.parse(localStorage.getItem(this.#userKey) || '{}') as Partial<UserState>,
       {},
     );
@@ -90,7 +96,7 @@ export class IdentityStore {
     this.#writeCookie(anonymousId, this.#cookieDays * 86_400);
     guard(
       this.#report,
-      'Writing localStorage',
+      LOCAL,
       () => {
         localStorage.setItem(this.#aidKey, anonymousId);
         localStorage.setItem(this.#userKey, JSON.stringify({ userId, traits }));
@@ -110,7 +116,7 @@ export class IdentityStore {
     this.#writeCookie('', 0);
     guard(
       this.#report,
-      'Clearing localStorage',
+      LOCAL,
       () => {
         localStorage.removeItem(this.#aidKey);
         localStorage.removeItem(this.#userKey);
@@ -124,7 +130,7 @@ export class IdentityStore {
   #writeCookie(value: string, maxAgeSeconds: number): void {
     guard(
       this.#report,
-      'Writing the cookie',
+      COOKIE,
       () => {
         this.#domain ??= this.#cookieDomain || probeCookieDomain(location.hostname, `${this.#aidKey}_probe`);
         const secure = location.protocol === 'https:' ? ';secure' : '';

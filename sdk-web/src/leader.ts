@@ -1,6 +1,6 @@
 import { KimlikError, uuidv7 } from '@kimlik/core';
 import { WEB_ERROR_CODES } from './errors.js';
-import { guard, type Report } from './identity.js';
+import { guard, LOCAL, type Report } from './identity.js';
 
 /** How long a localStorage lease lasts without renewal; its holder renews every third of it. */
 const LEASE_MS = 3000;
@@ -40,7 +40,7 @@ function lease(name: string, onRole: (leading: boolean) => void, report: Report)
   const renew = () => {
     const ok = guard(
       report,
-      'The localStorage lease',
+      LOCAL,
       () => {
         const [holder, until] = (localStorage.getItem(name) ?? '').split('|');
         if (holder !== tab && Number(until) > Date.now()) return false;
