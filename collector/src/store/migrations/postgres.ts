@@ -114,4 +114,11 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE TABLE erased_profiles (id text PRIMARY KEY, at bigint NOT NULL);
     `,
   },
+  {
+    version: 3,
+    name: 'events without user_id/anonymous_id columns',
+    // Nothing reads them: identity uses identifier ids (anon_ident, user_ident) and the payload
+    // keeps both values. Dropping a column only marks it in the catalog, whatever the table size.
+    sql: 'ALTER TABLE events DROP COLUMN user_id, DROP COLUMN anonymous_id;',
+  },
 ];

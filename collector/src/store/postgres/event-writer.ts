@@ -113,16 +113,14 @@ export async function writeEvents(
   if (store.length > 0) {
     const col = <T>(f: (x: (typeof store)[number]) => T) => store.map(f);
     await c.query(
-      `INSERT INTO events (source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, payload, anon_ident, user_ident)
-       SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
-                            $8::bigint[], $9::text[], $10::bigint[], $11::bigint[])`,
+      `INSERT INTO events (source_id, message_id, type, name, ts, received_at, payload, anon_ident, user_ident)
+       SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[],
+                            $8::bigint[], $9::bigint[])`,
       [
         int4Array(col((x) => x.row.sourceId)),
         textArray(col((x) => x.row.messageId)),
         textArray(col((x) => x.row.type)),
         textArray(col((x) => x.row.name)),
-        textArray(col((x) => x.row.userId)),
-        textArray(col((x) => x.row.anonymousId)),
         int8Array(col((x) => x.row.timestampMs)),
         int8Array(col((x) => x.row.receivedAtMs)),
         textArray(col((x) => x.row.payload)),

@@ -58,7 +58,8 @@ export class PostgresStore implements Store {
   private closing = false;
   private closed: Promise<void> | null = null;
   private idle: (() => void) | null = null;
-  private readonly partitions = new Set<string>();
+  /** Month partitions known to exist, by name. */
+  private readonly partitions = new Map<string, { from: number; to: number }>();
   private readonly identity: PgIdentityWriter | null;
   private readonly profiles: PgProfileReader;
 
@@ -142,8 +143,13 @@ export class PostgresStore implements Store {
     this.inFlight++;
     const started = performance.now();
     try {
+      // A range check per event; naming a month (a Date and strings) only for a month not yet seen.
       const months = new Map<string, number>();
-      for (const p of batch) for (const r of p.rows) months.set(monthPartition(r.receivedAtMs).name, r.receivedAtMs);
+      for (const p of batch) {
+        for (const r of p.rows) {
+          if (!this.hasPartition(r.receivedAtMs)) months.set(monthPartition(r.receivedAtMs).name, r.receivedAtMs);
+        }
+      }
       for (const ms of months.values()) await this.partitionFor(ms);
       const { outcomes } = await inTransaction(this.pool, (c) =>
         writeEvents(
@@ -168,16 +174,22 @@ export class PostgresStore implements Store {
     }
   }
 
+  private hasPartition(ms: number): boolean {
+    for (const p of this.partitions.values()) if (ms >= p.from && ms < p.to) return true;
+    return false;
+  }
+
   private async partitionFor(ms: number): Promise<void> {
-    const { name } = monthPartition(ms);
-    if (this.partitions.has(name)) return;
+    const month = monthPartition(ms);
+    if (this.partitions.has(month.name)) return;
     await ensurePartition(this.pool, this.target.schema, ms);
-    this.partitions.add(name);
+    this.partitions.set(month.name, month);
   }
 
   /**
    * Retention: detaches and drops every month partition that ends at or before `cutoffMs` (receipt
-   * time). Dropping a partition is instant whatever its size, and leaves no dead rows to vacuum.
+   * time). Dropping a partition is instant whatever its size; only its events' dedup keys are
+   * deleted row by row (dead rows autovacuum reclaims).
    */
   async dropEventPartitionsBefore(cutoffMs: number): Promise<string[]> {
     const r = await this.pool.query<{ name: string }>(
@@ -190,6 +202,13 @@ export class PostgresStore implements Store {
       if (!m) continue;
       const end = Date.UTC(Number(m[1]), Number(m[2]), 1);
       if (end > cutoffMs) continue;
+      // Dedup keys live as long as their events, or event_ids would grow forever: a re-send that
+      // arrives after its month was dropped is stored again, as it would be in a fresh database.
+      // First, so a failure leaves the partition attached and the next run repeats the delete.
+      // (Keys of erased events stay: they hold a source id and a client's message id, nothing else.)
+      await this.pool.query(
+        `DELETE FROM event_ids e USING ${name} p WHERE e.source_id = p.source_id AND e.message_id = p.message_id COLLATE "C"`,
+      );
       // CONCURRENTLY: inserts into the other partitions never wait for the detach.
       await this.pool.query(`ALTER TABLE events DETACH PARTITION ${name} CONCURRENTLY`);
       await this.pool.query(`DROP TABLE ${name}`);
