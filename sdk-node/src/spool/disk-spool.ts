@@ -14,9 +14,12 @@ import { KimlikError, type PersistedEvent, type QueuePager, type QueueStorage } 
 import type { ResolvedSpoolOptions } from '../options.js';
 import { type DecodedFrame, decodeFrames, encodeFrame, FRAME_KIND } from './frame.js';
 import { acquireLock, releaseLock } from './lock.js';
+import { OwnerIndex } from './owner-index.js';
 import { SegmentReader, VISIT } from './segment-reader.js';
 
 interface Segment {
+  /** From the file name; what the owner index stores. */
+  readonly number: number;
   readonly path: string;
   bytes: number;
   /** Events in this file not yet acknowledged, whether handed to the engine or still on disk only. */
@@ -55,8 +58,9 @@ export class DiskSpool implements QueueStorage, QueuePager {
   private readonly options: ResolvedSpoolOptions;
   private readonly warn: (message: string, error?: KimlikError) => void;
   private readonly segments: Segment[] = [];
-  /** Events handed to the engine (bounded by its memory bounds) → the file holding them. */
-  private readonly owner = new Map<string, Segment>();
+  /** Events handed to the engine (bounded by its memory bounds) → number of the file holding them. */
+  private readonly owner = new OwnerIndex();
+  private readonly byNumber = new Map<number, Segment>();
   private readonly reader = new SegmentReader();
   private cursor: { segment: Segment; offset: number };
   private fd: number;
@@ -88,7 +92,7 @@ export class DiskSpool implements QueueStorage, QueuePager {
     const active = this.write(FRAME_KIND.EVENT, `${messageId}\n${json}`);
     active.live++;
     active.events++;
-    this.owner.set(messageId, active);
+    this.owner.set(messageId, active.number);
     this.syncCursor();
     this.afterWrite(active);
   }
@@ -123,14 +127,14 @@ export class DiskSpool implements QueueStorage, QueuePager {
       } else {
         const segment = c.segment;
         c.offset = this.reader.scan(segment.path, c.offset, segment.bytes, (r) => {
-          if (segment.dead?.delete(r.offset) || this.owner.has(r.messageId)) return VISIT.NEXT;
+          if (segment.dead?.delete(r.offset) || this.owner.get(r.messageId) >= 0) return VISIT.NEXT;
           if (out.length > 0 && bytes + r.jsonBytes > maxBytes) {
             full = true;
             return VISIT.STOP_BEFORE;
           }
           out.push({ messageId: r.messageId, json: r.json });
           bytes += r.jsonBytes;
-          this.owner.set(r.messageId, segment);
+          this.owner.set(r.messageId, segment.number);
           this.backlog--;
           return out.length < maxEvents && this.backlog > 0 ? VISIT.NEXT : VISIT.STOP_AFTER;
         });
@@ -143,10 +147,8 @@ export class DiskSpool implements QueueStorage, QueuePager {
     if (this.closed || messageIds.length === 0) return;
     this.write(FRAME_KIND.ACK, messageIds.join('\n'));
     for (const id of messageIds) {
-      const segment = this.owner.get(id);
-      if (!segment) continue;
-      segment.live--;
-      this.owner.delete(id);
+      const segment = this.byNumber.get(this.owner.delete(id));
+      if (segment) segment.live--;
     }
     this.syncCursor();
     this.collect();
@@ -169,6 +171,7 @@ export class DiskSpool implements QueueStorage, QueuePager {
     closeSync(this.fd);
     if (this.liveEvents === 0) {
       for (const s of this.segments.splice(0)) unlinkSync(s.path);
+      this.byNumber.clear();
     } else {
       const active = this.segments[this.segments.length - 1] as Segment;
       if (active.bytes === 0) unlinkSync((this.segments.pop() as Segment).path);
@@ -186,8 +189,9 @@ export class DiskSpool implements QueueStorage, QueuePager {
       .filter((n) => SEGMENT.test(n))
       .sort();
     for (const name of names) {
-      this.nextSegment = Math.max(this.nextSegment, Number(SEGMENT.exec(name)?.[1]) + 1);
-      this.segments.push({ path: join(this.options.dir, name), bytes: 0, live: 0, events: 0 });
+      const number = Number(SEGMENT.exec(name)?.[1]);
+      this.nextSegment = Math.max(this.nextSegment, number + 1);
+      this.addSegment({ number, path: join(this.options.dir, name), bytes: 0, live: 0, events: 0 });
     }
     const acked = new Set<string>();
     for (let i = this.segments.length - 1; i >= 0; i--) {
@@ -222,10 +226,16 @@ export class DiskSpool implements QueueStorage, QueuePager {
   }
 
   private openSegment(): number {
-    const path = join(this.options.dir, segmentName(this.nextSegment++));
+    const number = this.nextSegment++;
+    const path = join(this.options.dir, segmentName(number));
     const fd = openSync(path, 'a');
-    this.segments.push({ path, bytes: 0, live: 0, events: 0 });
+    this.addSegment({ number, path, bytes: 0, live: 0, events: 0 });
     return fd;
+  }
+
+  private addSegment(segment: Segment): void {
+    this.segments.push(segment);
+    this.byNumber.set(segment.number, segment);
   }
 
   private write(kind: (typeof FRAME_KIND)[keyof typeof FRAME_KIND], payload: string): Segment {
@@ -276,6 +286,7 @@ export class DiskSpool implements QueueStorage, QueuePager {
   private collect(): void {
     while (this.segments.length > 1 && (this.segments[0] as Segment).live === 0) {
       const s = this.segments.shift() as Segment;
+      this.byNumber.delete(s.number);
       if (this.cursor.segment === s) this.reader.close();
       unlinkSync(s.path);
       this.totalBytes -= s.bytes;
@@ -315,7 +326,7 @@ export class DiskSpool implements QueueStorage, QueuePager {
           if (f.kind !== FRAME_KIND.EVENT) continue;
           const nl = f.payload.indexOf('\n');
           const id = f.payload.slice(0, nl);
-          if (this.owner.get(id) !== oldest) continue;
+          if (this.owner.get(id) !== oldest.number) continue;
           oldest.live--;
           this.append(id, f.payload.slice(nl + 1));
         }
