@@ -124,6 +124,43 @@ describe('durable spool', () => {
     dir.remove();
   }, 60_000);
 
+  it('past spool.maxBytes new events are dropped and reported; everything accepted is stored once', async () => {
+    const dir = tempDir();
+    const fault = await startFaultServer(collector.url);
+    await fault.down();
+    const errors: string[] = [];
+    const warnings: string[] = [];
+    const client = new Kimlik({
+      writeKey: collector.writeKey,
+      endpoint: fault.url,
+      maxQueueEvents: 10,
+      retryBaseMs: 20,
+      retryMaxMs: 200,
+      spool: { dir: dir.path, fsync: false, segmentBytes: 4096, maxBytes: 8192 },
+      onWarn: (m) => warnings.push(m),
+      onError: (e) => errors.push(`${e.code} ${e.message}`),
+    });
+    const receipts = Array.from({ length: 300 }, (_, i) =>
+      client.track({ userId: 'u-full', event: 'Capped', properties: { i } }),
+    );
+    const { dropped } = client.stats();
+    expect(dropped).toBeGreaterThan(0);
+    expect(errors).toHaveLength(dropped);
+    expect(errors.every((e) => e.startsWith('KIMLIK_DELIVERY_QUEUE_FULL'))).toBe(true);
+    expect(warnings.filter((w) => /is full/.test(w))).toHaveLength(1);
+    const flushed = client.flush();
+    await fault.up();
+    await expect(flushed).resolves.toEqual({ pending: 0, timedOut: false });
+    const results = await Promise.all(receipts);
+    const delivered = results.filter((r) => r.delivered).map((r) => r.messageId);
+    expect(delivered).toHaveLength(300 - dropped);
+    const stored = (await collector.storedEvents()).filter((e) => e.userId === 'u-full');
+    expect(stored.map((e) => e.messageId).sort()).toEqual([...delivered].sort());
+    await client.shutdown();
+    await fault.close();
+    dir.remove();
+  }, 60_000);
+
   it('a restart with more events spooled than memory holds pages them in and stores each once', async () => {
     const dir = tempDir();
     const run = (endpoint: string, mode: string, count: number) =>

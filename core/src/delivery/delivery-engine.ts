@@ -148,21 +148,14 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     }
     const pager = this.#storage.pager;
     if (pager && (this.#spilled > 0 || this.#room(1, bytes) < 0)) {
-      let spilled = false;
-      try {
-        spilled = pager.spill(messageId, json);
-      } catch (err) {
-        this.#storageFailed('spill', [messageId], err);
+      // Memory is full (or older events still wait on storage): the event waits on storage only.
+      if (pager.spill(messageId, json)) {
+        const seq = ++this.#seq;
+        if (this.#spilled++ === 0) this.#spillSeq = seq;
+        return this.#receipts?.queued(seq, messageId) as Receipt;
       }
-      if (!spilled) {
-        this.#stats.dropped++;
-        return this.#refuse(messageId, DELIVERY_ERROR_CODES.QUEUE_FULL, 'queue and storage full: newest event dropped');
-      }
-      const seq = ++this.#seq;
-      if (this.#spilled++ === 0) this.#spillSeq = seq;
-      return this.#receipts?.queued(seq, messageId) as Receipt;
     }
-    if (!this.#dropOverflow(1, bytes)) {
+    if ((pager && this.#spilled > 0) || !this.#dropOverflow(1, bytes)) {
       this.#stats.dropped++;
       return this.#refuse(messageId, DELIVERY_ERROR_CODES.QUEUE_FULL, 'queue full: newest event dropped');
     }
@@ -276,12 +269,8 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
       this.#queue.stage(p.messageId, p.json);
       this.#queue.push(this.#spillSeq++);
     }
-    this.#spilled -= events.length;
-    if (events.length === 0) {
-      // Nothing came back although memory is free: the storage lost them (damaged on disk).
-      this.#storageFailed('page-in', [], new Error(`${this.#spilled} spilled events could not be read back`));
-      this.#spilled = 0;
-    }
+    // Nothing came back although memory has room: the storage lost them (and reported it).
+    this.#spilled = events.length > 0 ? this.#spilled - events.length : 0;
   }
 
   /**

@@ -40,7 +40,10 @@ export interface QueueStorage {
 export interface QueuePager {
   /** Events stored but not handed to the engine; read once by `start()`. */
   readonly backlog: number;
-  /** Stores an event that stays on storage only; false when storage is full (the event is dropped). */
+  /**
+   * Stores an event that stays on storage only. False when storage is full or failing (it reports
+   * why): the queue-full policy then applies if nothing waits on storage, else the event is dropped.
+   */
   spill(messageId: string, json: string): boolean;
   /** The oldest events not yet handed over, up to these bounds (at least one if `maxEvents` > 0 and any are left). */
   next(maxEvents: number, maxBytes: number): readonly PersistedEvent[];

@@ -100,7 +100,14 @@ export class DiskSpool implements QueueStorage, QueuePager {
   spill(messageId: string, json: string): boolean {
     if (this.totalBytes >= this.options.maxBytes && !this.makeRoom()) return false;
     this.syncCursor();
-    const active = this.write(FRAME_KIND.EVENT, `${messageId}\n${json}`);
+    let active: Segment;
+    try {
+      active = this.write(FRAME_KIND.EVENT, `${messageId}\n${json}`);
+    } catch (err) {
+      // The engine drops the event (and reports that); a disk error must not throw into track().
+      this.warn(`spool write failed: ${(err as Error).message}`, wrap(err as Error));
+      return false;
+    }
     active.live++;
     active.events++;
     this.backlog++;
@@ -120,6 +127,7 @@ export class DiskSpool implements QueueStorage, QueuePager {
       else if (c.offset >= c.segment.bytes) {
         if (i === this.segments.length - 1) {
           // Counted at startup but unreadable now: nothing is left to hand over.
+          this.warn(`spool ${this.options.dir}: ${this.backlog} events could not be read back`);
           this.backlog = 0;
           break;
         }
