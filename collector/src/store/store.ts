@@ -148,6 +148,11 @@ export interface Store {
   stats(query: StatsQuery): Promise<StoreStats>;
   getSetting(key: string): Promise<string | null>;
   setSetting(key: string, value: string): Promise<void>;
+  /**
+   * Stores `value` under `key` unless a value is stored already, and answers the stored one: the
+   * first writer wins, also among collector processes starting together on one database.
+   */
+  claimSetting(key: string, value: string): Promise<string>;
   /** Throws when the database cannot be reached or written. */
   ping(): Promise<void>;
   /** Commits what is pending, then closes. */

@@ -335,6 +335,12 @@ export class PostgresStore implements Store {
     );
   }
 
+  async claimSetting(key: string, value: string): Promise<string> {
+    await this.pool.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING', [key, value]);
+    // A new statement: it sees the winner even when our insert waited for another collector's.
+    return (await this.getSetting(key)) as string;
+  }
+
   async ping(): Promise<void> {
     await this.read(() => this.pool.query('SELECT 1'));
   }

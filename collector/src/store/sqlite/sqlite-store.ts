@@ -295,6 +295,11 @@ export class SqliteStore implements Store {
       .run(key, value);
   }
 
+  async claimSetting(key: string, value: string): Promise<string> {
+    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING').run(key, value);
+    return (await this.getSetting(key)) as string;
+  }
+
   async ping(): Promise<void> {
     if (this.workerError) throw new StoreUnavailableError('the writer thread has stopped', { cause: this.workerError });
     this.db.prepare('SELECT 1').get();
