@@ -37,10 +37,16 @@ export interface Collector {
 /** Opens the store, ensures keys, and builds the HTTP app (not yet listening). */
 export async function createCollector(options: ResolvedCollectorOptions): Promise<Collector> {
   const metrics = new Metrics();
-  const store: Store = await openStore(options, (c) => {
-    metrics.commitEvents.observe(c.events);
-    metrics.commitSeconds.observe(c.ms / 1000);
-  });
+  // Identity batch failures are logged once the app (and its logger) exists.
+  let logIdentityError = (_message: string) => {};
+  const store: Store = await openStore(
+    options,
+    (c) => {
+      metrics.commitEvents.observe(c.events);
+      metrics.commitSeconds.observe(c.ms / 1000);
+    },
+    (message) => logIdentityError(message),
+  );
   metrics.gauge('kimlik_ingest_queue_events', 'Events waiting for a commit.', () => store.pendingEvents);
   const keys = await ensureKeys(store, options);
   const sources = new SourceRegistry(store);
@@ -48,6 +54,8 @@ export async function createCollector(options: ResolvedCollectorOptions): Promis
   const routes: { method: string; url: string }[] = [];
   const feed = new LiveFeed();
   const app = buildApp({ options, store, metrics, sources, adminKey: keys.adminKey, routes, feed });
+  logIdentityError = (message) =>
+    app.log.error({ err: message }, 'identity batch failed; it stays queued and is retried');
   return {
     app,
     feed,

@@ -14,6 +14,7 @@ export interface CommitInfo {
 export async function openStore(
   options: ResolvedCollectorOptions,
   onCommit: (info: CommitInfo) => void,
+  onIdentityError: (message: string) => void = () => {},
 ): Promise<Store> {
   const identity = {
     enabled: options.identity,
@@ -24,5 +25,11 @@ export async function openStore(
   if (isPostgresUrl(options.database)) {
     return PostgresStore.open({ url: options.database, poolMax: options.postgresPoolMax, identity, onCommit });
   }
-  return SqliteStore.open({ path: options.database, synchronous: options.sqliteSynchronous, identity, onCommit });
+  return SqliteStore.open({
+    path: options.database,
+    synchronous: options.sqliteSynchronous,
+    identity,
+    onCommit,
+    onIdentityError,
+  });
 }

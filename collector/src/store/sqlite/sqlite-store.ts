@@ -27,6 +27,8 @@ export interface SqliteStoreOptions {
   identity: WriterInit['identity'];
   /** Called after each group commit (for metrics). */
   onCommit?: (info: CommitInfo) => void;
+  /** Called when an identity batch fails (it stays queued and is retried). */
+  onIdentityError?: (message: string) => void;
 }
 
 /**
@@ -62,6 +64,7 @@ export class SqliteStore implements Store {
   private workerError: Error | null = null;
   private onWriterClosed: (() => void) | null = null;
   private readonly onCommit: ((info: CommitInfo) => void) | undefined;
+  private readonly onIdentityError: ((message: string) => void) | undefined;
 
   private readonly profiles: ProfileReader;
   private readonly statsReader: StatsReader;
@@ -71,6 +74,7 @@ export class SqliteStore implements Store {
     this.profiles = new ProfileReader(db, salt);
     this.statsReader = new StatsReader(db);
     this.onCommit = options.onCommit;
+    this.onIdentityError = options.onIdentityError;
     this.workerData = { path: options.path, synchronous: options.synchronous, salt, identity: options.identity };
     this.startWorker();
   }
@@ -170,7 +174,10 @@ export class SqliteStore implements Store {
       return;
     }
     // A failed identity batch stays queued and is retried; a read waiting for it gets the error.
-    if ('identityError' in msg) return;
+    if ('identityError' in msg) {
+      this.onIdentityError?.(msg.identityError);
+      return;
+    }
     const waiter = this.waiters.get(msg.id);
     if (!waiter) return;
     this.waiters.delete(msg.id);

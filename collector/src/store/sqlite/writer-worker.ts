@@ -57,6 +57,8 @@ const IDENTITY_BATCH_EVENTS = 20_000;
 const IDENTITY_IDLE_MS = 10;
 /** …or once the oldest unapplied event waited this long, whichever comes first. */
 const IDENTITY_MAX_LAG_MS = 1_000;
+/** Past this many unapplied events, writes wait for identity (memory stays bounded if it keeps failing). */
+const IDENTITY_MAX_PENDING = 10 * IDENTITY_BATCH_EVENTS;
 let identityTimer: NodeJS.Timeout | null = null;
 let lastWriteAt = 0;
 
@@ -77,6 +79,16 @@ function flush(): void {
   const batch = pending;
   pending = [];
   if (batch.length === 0) return;
+  if (applier && applier.size >= IDENTITY_MAX_PENDING) {
+    try {
+      applier.apply();
+    } catch (err) {
+      // Identity cannot keep up (or keeps failing): refuse writes (503, clients retry) rather than queue without bound.
+      for (const r of batch) fail(r.id, err);
+      port?.postMessage({ identityError: (err as Error).message });
+      return;
+    }
+  }
   try {
     const started = performance.now();
     const outcomes = writer.write(batch.map((r) => r.rows));
