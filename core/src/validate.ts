@@ -40,14 +40,20 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 export const isEventType = (v: unknown): v is EventType =>
   typeof v === 'string' && (EVENT_TYPES as readonly string[]).includes(v);
 
-/** UTF-8 length of a string without allocating a buffer. */
+/**
+ * UTF-8 length of a string without allocating a buffer, as TextEncoder writes it: a surrogate pair
+ * is 4 bytes (2 units + 2), a lone surrogate 3 (U+FFFD).
+ */
 export function utf8Length(s: string): number {
   let n = s.length;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x80) n += c >= 0x800 && (c < 0xd800 || c > 0xdfff) ? 2 : 1;
-    else continue;
-    if (c >= 0xd800 && c <= 0xdbff) i++;
+    if (c < 0x80) continue;
+    n += c < 0x800 ? 1 : 2;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
   }
   return n;
 }
