@@ -282,9 +282,15 @@ export class DiskSpool implements QueueStorage, QueuePager {
   }
 
   private rotate(): void {
-    if (this.options.fsync) fdatasyncSync(this.fd);
-    closeSync(this.fd);
+    const full = this.fd;
     this.fd = this.openSegment();
+    // The full file reaches the disk on the threadpool while track() goes on into the new one.
+    if (this.options.fsync) {
+      fdatasync(full, (err) => {
+        if (err) this.warn(`spool fdatasync failed: ${err.message}`, wrap(err));
+        closeSync(full);
+      });
+    } else closeSync(full);
     this.syncCursor();
     this.collect();
     if (this.totalBytes > this.options.maxBytes) this.compact();
