@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -105,6 +105,29 @@ describe('DiskSpool', () => {
       s.remove(page.map((e) => e.messageId));
     expect(s.spill('later', event(-1))).toBe(true);
     s.close();
+  });
+
+  it('pages around a corrupt record in the middle of a file, after warning once at restart', () => {
+    const o = options({ segmentBytes: 1024 * 1024 });
+    const a = new DiskSpool(o, () => undefined);
+    a.append('m-0', event(0));
+    for (let i = 1; i < 40; i++) a.spill(`m-${i}`, event(i));
+    a.close();
+    const file = join(o.dir, segments(o.dir)[0] as string);
+    const bytes = readFileSync(file);
+    // Flip a byte inside the 21st record's JSON: its checksum no longer matches.
+    const at = bytes.indexOf('"i":20}');
+    bytes[at + 5] = 0x39;
+    writeFileSync(file, bytes);
+    const warnings: string[] = [];
+    const b = new DiskSpool(o, (m) => warnings.push(m));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(file);
+    expect(b.backlog).toBe(39);
+    const ids = b.next(100, 1e9).map((e) => e.messageId);
+    expect(ids).toEqual(Array.from({ length: 40 }, (_, i) => `m-${i}`).filter((id) => id !== 'm-20'));
+    b.remove(ids);
+    b.close();
   });
 
   it('refuses a directory another live client holds', () => {
