@@ -172,8 +172,15 @@ export class IdentityWriter {
     const k = `${a}:${b}`;
     let known = this.pairs.get(k);
     if (!known) {
-      const row = this.q.findLink.get(a, b) as [number, string] | undefined;
-      if (row) known = { ts: row[0], msg: row[1] };
+      // A complete adjacency list (always there for identifiers created since the caches started) answers without a query.
+      const list = this.adjacency.get(a) ?? this.adjacency.get(b);
+      if (list) {
+        const l = list.find((x) => x.a === a && x.b === b);
+        if (l) known = { ts: l.ts, msg: l.messageId };
+      } else {
+        const row = this.q.findLink.get(a, b) as [number, string] | undefined;
+        if (row) known = { ts: row[0], msg: row[1] };
+      }
     }
     if (known && !(ts < known.ts || (ts === known.ts && msg < known.msg))) {
       this.pairs.set(k, known);
