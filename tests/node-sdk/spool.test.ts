@@ -161,6 +161,46 @@ describe('durable spool', () => {
     dir.remove();
   }, 60_000);
 
+  it("after a restart with a backlog, each new event's promise reports that event's own outcome", async () => {
+    const dir = tempDir();
+    const offline = new Kimlik({
+      writeKey: collector.writeKey,
+      endpoint: 'http://127.0.0.1:9',
+      spool: { dir: dir.path, fsync: false },
+      onWarn: () => undefined,
+      onError: () => undefined,
+    });
+    for (let i = 0; i < 30; i++) offline.track({ userId: 'u-backlog', event: 'Before Restart', properties: { i } });
+    await offline.shutdown({ timeoutMs: 0 });
+
+    const client = new Kimlik({
+      writeKey: collector.writeKey,
+      endpoint: collector.url,
+      maxQueueEvents: 10,
+      spool: { dir: dir.path, fsync: false },
+      onError: () => undefined,
+    });
+    // Tracked while the backlog is still on disk: these wait behind it.
+    const receipts = Array.from({ length: 5 }, (_, i) =>
+      client.track({
+        userId: 'u-backlog',
+        event: 'After Restart',
+        properties: { i },
+        // The collector refuses this one event (not an ISO date); only its promise may say so.
+        ...(i === 2 ? { timestamp: 'not-a-date' } : {}),
+      }),
+    );
+    await client.flush();
+    const results = await Promise.all(receipts);
+    expect(results.map((r) => r.delivered)).toEqual([true, true, false, true, true]);
+    expect(results[2]?.messageId).toBe(receipts[2]?.messageId);
+    expect(results[2]?.error?.code).toBe('KIMLIK_DELIVERY_REJECTED');
+    await client.shutdown();
+    const stored = (await collector.storedEvents()).filter((e) => e.userId === 'u-backlog');
+    expect(stored).toHaveLength(34);
+    dir.remove();
+  }, 60_000);
+
   it('a restart with more events spooled than memory holds pages them in and stores each once', async () => {
     const dir = tempDir();
     const run = (endpoint: string, mode: string, count: number) =>

@@ -85,8 +85,9 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   start(): Promise<number> {
     const backlog = this.#storage.pager?.backlog ?? 0;
     if (backlog > 0) {
-      // Numbered like restored events, and paged in like spilled ones (call start() first).
-      this.#spillSeq = Math.min(0, this.#headSeq()) - backlog;
+      // Numbered up to 0, right below the seqs enqueue() hands out next (so call start() first),
+      // and paged in like spilled events.
+      this.#spillSeq = 1 - backlog;
       this.#spilled = backlog;
       this.#stats.enqueued += backlog;
       this.#drainTarget = Math.max(this.#drainTarget, this.#spillSeq + backlog - 1);
@@ -366,7 +367,8 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
       }
       if (!batch) {
         const queued = this.#queue.length;
-        if (queued === 0 || (queued < o.flushAt && this.#headSeq() > this.#drainTarget)) break;
+        // Events waiting on storage mean memory is the bottleneck: send without waiting for flushAt.
+        if (queued === 0 || (queued < o.flushAt && this.#headSeq() > this.#drainTarget && !this.#spilled)) break;
         const events = this.#take(o.maxBatchEvents, o.maxBatchBytes - this.#queue.envelopeBytes);
         batch = { events, attempts: 0, sending: false };
         this.#addBatch(batch);
