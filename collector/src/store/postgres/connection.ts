@@ -36,6 +36,9 @@ const types = {
 };
 
 export function createPool(target: PostgresTarget, max: number): pg.Pool {
+  // `?application_name=` in the URL names this collector in pg_stat_activity (one name per host
+  // or per benchmark run); an explicit pool option would override the URL's.
+  const named = new URL(target.connectionString).searchParams.has('application_name');
   const pool = new pg.Pool({
     connectionString: target.connectionString,
     max,
@@ -44,7 +47,7 @@ export function createPool(target: PostgresTarget, max: number): pg.Pool {
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
     options: `-c search_path=${target.schema}`,
-    application_name: 'kimlik-collector',
+    ...(named ? {} : { application_name: 'kimlik-collector' }),
   });
   // An idle client whose server went away emits 'error'; without a listener that would kill the
   // process. The pool drops that client and opens a fresh one on the next checkout.

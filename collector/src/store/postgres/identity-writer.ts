@@ -28,6 +28,14 @@ export interface IdentityInput {
 
 export type IdentityIds = { anon: number | null; user: number | null } | null;
 
+/** An identifier this commit needs, with its earliest sighting among the commit's events. */
+interface Want {
+  type: string;
+  value: string;
+  ts: number;
+  msg: string;
+}
+
 interface Ident {
   id: number;
   /** This commit saw the identifier before its recorded first sighting. */
@@ -63,18 +71,17 @@ export class PgIdentityWriter {
     const suppressed = await this.suppressedEvents(c, lists);
 
     // Every identifier once, with the earliest sighting among these events.
-    const wanted = new Map<string, { type: string; value: string; ts: number; msg: string }>();
+    const wanted = new Map<string, Want>();
     lists.forEach((list, i) => {
       if (suppressed.has(i)) return;
       const e = events[i] as IdentityInput;
-      for (const { type, value } of list.ids) {
-        const k = keyOf(type, value);
+      for (const { type, value, k } of list.ids) {
         const w = wanted.get(k);
         if (!w) wanted.set(k, { type, value, ts: e.ts, msg: e.messageId });
         else if (earlier(e.ts, e.messageId, w)) Object.assign(w, { ts: e.ts, msg: e.messageId });
       }
     });
-    const idents = await this.ensureIdentifiers(c, [...wanted.values()]);
+    const idents = await this.ensureIdentifiers(c, wanted);
 
     // What would change the graph: identifiers seen earlier than recorded, links new or earlier.
     const firstMoves: { id: number; ts: number; msg: string }[] = [];
@@ -88,7 +95,7 @@ export class PgIdentityWriter {
     lists.forEach((list, i) => {
       if (suppressed.has(i)) return;
       const e = events[i] as IdentityInput;
-      const ids = list.ids.map((x) => (idents.get(keyOf(x.type, x.value)) as Ident).id);
+      const ids = list.ids.map((x) => (idents.get(x.k) as Ident).id);
       for (let x = 0; x < ids.length; x++) {
         for (let y = x + 1; y < ids.length; y++) {
           const [a, b] = (ids[x] as number) < (ids[y] as number) ? [ids[x], ids[y]] : [ids[y], ids[x]];
@@ -147,8 +154,7 @@ export class PgIdentityWriter {
         return;
       }
       const e = events[i] as IdentityInput;
-      const idOf = (x: { type: string; value: string } | null) =>
-        x ? (idents.get(keyOf(x.type, x.value)) as Ident).id : null;
+      const idOf = (x: { k: string } | null) => (x ? (idents.get(x.k) as Ident).id : null);
       const user = idOf(list.user);
       const anon = idOf(list.anon);
       out.push({ anon, user });
@@ -198,16 +204,18 @@ export class PgIdentityWriter {
     return events.map((e, i) => {
       const extra = extras[i];
       const prevType: IdentifierType | null = extra?.p ? (knownUsers.has(extra.p) ? 'userId' : 'anonymousId') : null;
-      const ids: { type: string; value: string }[] = [];
-      const user = e.userId ? { type: 'userId', value: e.userId } : null;
+      // Each identifier's map key is built once here, not at every later lookup.
+      const id = (type: string, value: string) => ({ type, value, k: keyOf(type, value) });
+      const ids: { type: string; value: string; k: string }[] = [];
+      const user = e.userId ? id('userId', e.userId) : null;
       if (user) {
         ids.push(user);
         knownUsers.add(user.value);
       }
-      for (const [t, v] of extra?.t ?? []) ids.push({ type: t, value: v });
-      const anon = e.anonymousId ? { type: 'anonymousId', value: e.anonymousId } : null;
+      for (const [t, v] of extra?.t ?? []) ids.push(id(t, v));
+      const anon = e.anonymousId ? id('anonymousId', e.anonymousId) : null;
       if (anon) ids.push(anon);
-      if (extra?.p && prevType) ids.push({ type: prevType, value: extra.p });
+      if (extra?.p && prevType) ids.push(id(prevType, extra.p));
       return { ids, user, anon };
     });
   }
@@ -234,16 +242,11 @@ export class PgIdentityWriter {
    * One statement does the lookup and, for the missing ones only, the identifier and membership
    * inserts: a commit of new people costs one round trip instead of four.
    */
-  private async ensureIdentifiers(
-    c: Db,
-    wanted: { type: string; value: string; ts: number; msg: string }[],
-  ): Promise<Map<string, Ident>> {
+  private async ensureIdentifiers(c: Db, wanted: Map<string, Want>): Promise<Map<string, Ident>> {
     const found = new Map<string, Ident>();
-    if (wanted.length === 0) return found;
-    // Sorted, so two processes creating overlapping identifiers take the unique-index locks in one order.
-    const sorted = wanted
-      .map((w) => ({ ...w, k: keyOf(w.type, w.value) }))
-      .sort((x, y) => (x.k < y.k ? -1 : x.k > y.k ? 1 : 0));
+    if (wanted.size === 0) return found;
+    const keys = [...wanted.keys()];
+    const list = [...wanted.values()];
     // Rows carry the input's ordinal, the id and whether this commit saw the identifier earlier
     // than recorded: no identifier text travels back to be parsed and re-keyed.
     const r = await c.query<{ n: number; id: number; earlier: boolean }>(
@@ -263,7 +266,8 @@ export class PgIdentityWriter {
          INSERT INTO identifiers (type, value, first_ts, first_msg)
          SELECT u.type, u.value, u.ts, u.msg FROM input u
          WHERE u.n NOT IN (SELECT n FROM known)
-         ORDER BY u.n
+         -- One order in every process: overlapping creations take the unique-index locks in turn.
+         ORDER BY u.type COLLATE "C", u.value COLLATE "C"
          ON CONFLICT (type, value) DO NOTHING
          RETURNING id, type, value
        ),
@@ -273,17 +277,17 @@ export class PgIdentityWriter {
        joined AS (INSERT INTO memberships (identifier_id, from_ts, profile_id) SELECT id, ${BEGINNING}, pid FROM fresh)
        SELECT n, id, earlier FROM known UNION ALL SELECT n, id, false FROM fresh`,
       [
-        textArray(sorted.map((w) => w.type)),
-        textArray(sorted.map((w) => w.value)),
-        int8Array(sorted.map((w) => w.ts)),
-        textArray(sorted.map((w) => w.msg)),
-        textArray(sorted.map((w) => profileId(this.options.salt, w.type, w.value))),
+        textArray(list.map((w) => w.type)),
+        textArray(list.map((w) => w.value)),
+        int8Array(list.map((w) => w.ts)),
+        textArray(list.map((w) => w.msg)),
+        textArray(list.map((w) => profileId(this.options.salt, w.type, w.value))),
       ],
     );
-    for (const row of r.rows) found.set((sorted[row.n - 1] as (typeof sorted)[number]).k, row);
+    for (const row of r.rows) found.set(keys[row.n - 1] as string, row);
     // Created by another collector after this statement's snapshot: the insert waited for its
     // commit and skipped the row, and the lookup could not see it yet; a new statement does.
-    const racing = sorted.filter((w) => !found.has(w.k));
+    const racing = keys.filter((k) => !found.has(k)).map((k) => ({ ...(wanted.get(k) as Want), k }));
     if (racing.length > 0) {
       const again = await c.query<{ id: number; type: string; value: string; first_ts: number; first_msg: string }>(
         `SELECT id, type, value, first_ts, first_msg FROM identifiers
@@ -297,8 +301,8 @@ export class PgIdentityWriter {
         found.set(k, { id: row.id, earlier: earlier(w.ts, w.msg, { ts: row.first_ts, msg: row.first_msg }) });
       }
     }
-    for (const w of wanted) {
-      if (!found.has(keyOf(w.type, w.value))) throw identityConflict(`identifier ${w.type} was erased while linking`);
+    for (const [k, w] of wanted) {
+      if (!found.has(k)) throw identityConflict(`identifier ${w.type} was erased while linking`);
     }
     return found;
   }
