@@ -1,11 +1,14 @@
 // npm run bench:ingest -- --db postgres [--processes 1,2]
 // The same load generator against: one collector on SQLite (the baseline of this run), then 1..N
 // collector processes on one PostgreSQL (a fresh schema each), the load spread round robin over
-// them as a load balancer would. Prints events/s and p50/p99 per level and the ratios. Bounded:
-// every phase lasts BENCH_PHASE_MS.
+// them as a load balancer would. Prints events/s and p50/p99 per level and the ratios, and the CPU
+// time spent per event by the load generator, the collectors and (when PostgreSQL runs on this
+// host) their PostgreSQL backends: on a machine shared with other work, CPU per event moves far
+// less than events/s. Bounded: every phase lasts BENCH_PHASE_MS.
+import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { benchAuth, startCollector } from './lib/collector-process.mjs';
@@ -25,12 +28,72 @@ export async function runPostgresBench(argv) {
     'postgres://kimlik:kimlik@127.0.0.1:5432/kimlik_test';
 
   const fmt = (n) => Math.round(n).toLocaleString('en-US');
+  // CPU time of a process (all its threads) from /proc, in ms; null where /proc cannot tell.
+  const ticksPerSec = (() => {
+    try {
+      return Number(execSync('getconf CLK_TCK').toString()) || 100;
+    } catch {
+      return 100;
+    }
+  })();
+  const cpuMs = (pid) => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return ((Number(f[11]) + Number(f[12])) * 1000) / ticksPerSec;
+    } catch {
+      return null;
+    }
+  };
+  // The PostgreSQL backends of this run's collectors, found by the application_name in their URL.
+  const backendPids = async (appName) => {
+    if (!appName) return [];
+    const c = new pg.Client({ connectionString: base });
+    await c.connect();
+    try {
+      return (await c.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [appName])).rows.map(
+        (r) => r.pid,
+      );
+    } finally {
+      await c.end();
+    }
+  };
+  const cpuSnapshot = async (pids, appName) => {
+    const at = new Map();
+    for (const pid of [...pids, ...(await backendPids(appName))]) at.set(pid, cpuMs(pid));
+    return { at, self: process.cpuUsage() };
+  };
+  // Per event: load generator, collectors, backends (a backend opened during the phase counts whole).
+  const cpuPerEvent = async (before, pids, appName, events) => {
+    const self = process.cpuUsage(before.self);
+    const sum = (list) => {
+      let total = 0;
+      for (const pid of list) {
+        const now = cpuMs(pid);
+        if (now === null) return null;
+        total += now - (before.at.get(pid) ?? 0);
+      }
+      return total;
+    };
+    const backends = await backendPids(appName);
+    const per = (ms) => (ms === null ? null : (ms * 1000) / Math.max(1, events));
+    const out = {
+      load: per((self.user + self.system) / 1000),
+      collectors: per(sum(pids)),
+      backends: appName ? per(backends.length > 0 ? sum(backends) : null) : 0,
+    };
+    out.total = out.collectors === null || out.backends === null ? null : out.load + out.collectors + out.backends;
+    return out;
+  };
+  const us = (v) => (v === null ? 'n/a' : v.toFixed(1));
+  const cpuRow = (c) =>
+    `${''.padEnd(18)} CPU µs/event: load generator ${us(c.load)}, collectors ${us(c.collectors)}, PostgreSQL backends ${us(c.backends)}, total ${us(c.total)}`;
   const row = (name, c, r) =>
     `${name.padEnd(18)} c=${String(c).padEnd(4)} ${fmt(r.eventsPerSec).padStart(9)} ev/s  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  (${fmt(r.events)} events, ${r.errors} non-200)`;
 
-  const phases = async (name, urls) => {
+  const phases = async (name, urls, pids, appName) => {
     const out = {};
     for (const c of LEVELS) {
+      const before = await cpuSnapshot(pids, appName);
       out[c] = await drive({
         url: urls,
         auth: benchAuth,
@@ -38,7 +101,9 @@ export async function runPostgresBench(argv) {
         maxEvents: Number.POSITIVE_INFINITY,
         maxMs: PHASE_MS,
       });
+      out[c].cpu = await cpuPerEvent(before, pids, appName, out[c].events);
       console.log(row(name, c, out[c]));
+      console.log(cpuRow(out[c].cpu));
     }
     return out;
   };
@@ -46,15 +111,17 @@ export async function runPostgresBench(argv) {
 
   const dir = mkdtempSync(join(tmpdir(), 'kimlik-bench-'));
   const results = {};
+  const loadAtStart = loadavg()[0];
   try {
     const sqlite = await startCollector({ KIMLIK_DATABASE: join(dir, 'kimlik.db') });
-    results.sqlite = await phases('sqlite 1 process', [sqlite.url]);
+    results.sqlite = await phases('sqlite 1 process', [sqlite.url], [sqlite.child.pid], null);
     await sqlite.stop();
 
     for (const n of PROCESSES) {
       const url = new URL(base);
       const schema = `bench_${randomBytes(4).toString('hex')}`;
       url.searchParams.set('schema', schema);
+      url.searchParams.set('application_name', `kimlik-${schema}`);
       const procs = await Promise.all(
         Array.from({ length: n }, () => startCollector({ KIMLIK_DATABASE: url.toString() })),
       );
@@ -62,6 +129,8 @@ export async function runPostgresBench(argv) {
         results[n] = await phases(
           `postgres ${n} proc${n > 1 ? 's' : ''}`,
           procs.map((p) => p.url),
+          procs.map((p) => p.child.pid),
+          `kimlik-${schema}`,
         );
       } finally {
         await Promise.all(procs.map((p) => p.stop()));
@@ -76,7 +145,9 @@ export async function runPostgresBench(argv) {
   }
 
   const s = best(results.sqlite);
-  console.log('\nsummary (best level of each)');
+  console.log(
+    `\nsummary (best level of each; load average ${loadAtStart.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end)`,
+  );
   console.log(`  sqlite, 1 process:      ${fmt(s.eventsPerSec)} ev/s  p99 ${s.p99.toFixed(1)} ms (c=${s.c})`);
   for (const n of PROCESSES) {
     const p = best(results[n]);
@@ -88,6 +159,14 @@ export async function runPostgresBench(argv) {
     const one = best(results[1]).eventsPerSec;
     for (const n of PROCESSES.filter((x) => x > 1)) {
       console.log(`  scaling 1 → ${n} processes: ${(best(results[n]).eventsPerSec / one).toFixed(2)}x`);
+    }
+  }
+  for (const n of PROCESSES) {
+    const p = best(results[n]);
+    if (p.cpu.total !== null && s.cpu.total !== null) {
+      console.log(
+        `  CPU per event, postgres ${n} vs sqlite: ${us(p.cpu.total)} vs ${us(s.cpu.total)} µs = ${(p.cpu.total / s.cpu.total).toFixed(2)}x`,
+      );
     }
   }
   const two = results[2] ? best(results[2]).eventsPerSec / s.eventsPerSec : null;
