@@ -201,6 +201,27 @@ describe('durable spool', () => {
     dir.remove();
   }, 60_000);
 
+  it('events waiting on disk go out without waiting for flushAt or the flush interval', async () => {
+    const dir = tempDir();
+    const client = new Kimlik({
+      writeKey: collector.writeKey,
+      endpoint: collector.url,
+      maxQueueEvents: 10,
+      flushAt: 1000,
+      flushIntervalMs: 600_000,
+      spool: { dir: dir.path, fsync: false },
+    });
+    const receipts = Array.from({ length: 100 }, (_, i) =>
+      client.track({ userId: 'u-eager', event: 'Eager', properties: { i } }),
+    );
+    // No flush(): with the interval at 10 minutes, only the backlog on disk can get these sent.
+    const last = await receipts[99];
+    expect(last?.delivered).toBe(true);
+    expect(client.stats()).toMatchObject({ delivered: 100, queued: 0, spooled: 0 });
+    await client.shutdown();
+    dir.remove();
+  }, 30_000);
+
   it('a restart with more events spooled than memory holds pages them in and stores each once', async () => {
     const dir = tempDir();
     const run = (endpoint: string, mode: string, count: number) =>

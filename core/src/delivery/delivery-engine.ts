@@ -152,7 +152,10 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
       // Memory is full (or older events still wait on storage): the event waits on storage only.
       if (pager.spill(messageId, json)) {
         const seq = ++this.#seq;
-        if (this.#spilled++ === 0) this.#spillSeq = seq;
+        if (this.#spilled++ === 0) {
+          this.#spillSeq = seq;
+          this.#pump();
+        }
         return this.#receipts?.queued(seq, messageId) as Receipt;
       }
     }
@@ -272,6 +275,8 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     }
     // Nothing came back although memory has room: the storage lost them (and reported it).
     this.#spilled = events.length > 0 ? this.#spilled - events.length : 0;
+    // Paged-in events waited already: they go out without waiting for flushAt or the interval.
+    this.#drainTarget = Math.max(this.#drainTarget, this.#spillSeq - 1);
   }
 
   /**
