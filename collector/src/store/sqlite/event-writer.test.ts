@@ -58,8 +58,11 @@ describe('EventWriter dedup', () => {
     const [b, c] = w.write([rows(['m2', 'm3', 'm4']), rows(['m4', 'm5'])]);
     expect([...(b as Uint8Array)]).toEqual([DUPLICATE, STORED, STORED]);
     expect([...(c as Uint8Array)]).toEqual([DUPLICATE, STORED]);
-    // m1..m4 have been merged into the on-disk index by now (threshold 3).
+    // m1..m4 are being merged into the on-disk index by now (threshold 3); finish the steps.
     expect(w.recentKeys).toBeLessThan(3);
+    expect(w.mergePending).toBe(true);
+    while (w.mergeStep(1));
+    expect(db.prepare('SELECT count(*) FROM dedup').pluck().get()).toBeGreaterThanOrEqual(4);
     const [d] = w.write([rows(['m1', 'm5', 'm6'])]);
     expect([...(d as Uint8Array)]).toEqual([DUPLICATE, DUPLICATE, STORED]);
     expect(count(db)).toBe(6);
@@ -101,5 +104,23 @@ describe('EventWriter dedup', () => {
     const [o] = w2.write([rows(['r1', 'r2', 'r3', 'r4', 'r5'])]);
     expect([...(o as Uint8Array)]).toEqual([DUPLICATE, DUPLICATE, DUPLICATE, DUPLICATE, STORED]);
     expect(count(again.db)).toBe(5);
+  });
+
+  it('keeps dedup exact while a merge runs in steps, and after a crash between steps', () => {
+    const first = open();
+    const w = new EventWriter(first.db, null, 4);
+    w.write([rows(['s1', 's2', 's3', 's4'])]);
+    expect(w.mergePending).toBe(true);
+    expect(w.mergeStep(2)).toBe(true); // half of the keys are on disk, half still only in memory
+    const [o] = w.write([rows(['s1', 's2', 's3', 's4', 's5'])]);
+    expect([...(o as Uint8Array)]).toEqual([DUPLICATE, DUPLICATE, DUPLICATE, DUPLICATE, STORED]);
+    // The process dies here, mid-merge: the watermark has not moved, the keys are read back.
+    const again = open(first.path);
+    const w2 = new EventWriter(again.db, null, 1000);
+    const [p] = w2.write([rows(['s1', 's2', 's3', 's4', 's5', 's6'])]);
+    expect([...(p as Uint8Array)]).toEqual([DUPLICATE, DUPLICATE, DUPLICATE, DUPLICATE, DUPLICATE, STORED]);
+    w2.merge();
+    expect(again.db.prepare('SELECT count(*) FROM dedup').pluck().get()).toBe(6);
+    expect(count(again.db)).toBe(6);
   });
 });

@@ -14,6 +14,8 @@ export const SUPPRESSED = 3;
 
 /** Recent dedup keys held in memory before they are merged into the on-disk index in one sorted pass. */
 export const DEFAULT_MERGE_THRESHOLD = 200_000;
+/** Keys merged per transaction; the writer commits ingest groups between steps. */
+const MERGE_STEP_HASHES = 20_000;
 const WATERMARK_SETTING = 'dedup_watermark';
 
 interface Ref {
@@ -35,13 +37,22 @@ const keyOf = (sourceId: number, messageId: string) => `${sourceId}\u0000${messa
  * Why two levels: random v4 messageIds scatter inserts over the whole dedup B-tree, so every
  * commit would dirty (and write to the WAL) a page per event. Instead the keys of recent events
  * live in memory (`recent`), and every `mergeThreshold` events they are merged into the on-disk
- * `dedup` index in hash order, which writes each index page once per merge. Nothing is lost on a
+ * `dedup` index in hash order, which writes each index page once per merge (in steps, between
+ * ingest commits). Nothing is lost on a
  * crash: the events table itself holds the keys of everything after the merge watermark, and
  * they are loaded back into memory at start.
  */
 export class EventWriter {
   private nextId: number;
   private recent = new Map<string, { hash: number; id: number }>();
+  /** Keys being merged into the on-disk index (still answered from memory until it is done). */
+  private merging: {
+    keys: Map<string, { hash: number; id: number }>;
+    sorted: Float64Array;
+    byHash: Map<number, [string, number][]>;
+    next: number;
+    watermark: number;
+  } | null = null;
   /** Every hash in the on-disk index (plus false positives): most new events skip the lookup. */
   private readonly merged = new HashFilter();
   private readonly dedupOwner;
@@ -93,7 +104,7 @@ export class EventWriter {
     // Only committed keys count as stored: a failed commit's events must be accepted on retry.
     for (const ref of result.stored) this.recent.set(ref.key, { hash: ref.hash, id: ref.id });
     this.identity?.enqueue(result.identities);
-    if (this.recent.size >= this.mergeThreshold) this.merge();
+    if (this.recent.size >= this.mergeThreshold) this.startMerge();
     return result.outcomes;
   }
 
@@ -117,7 +128,7 @@ export class EventWriter {
         const sourceId = rows[b] as number;
         const messageId = rows[b + 2] as string;
         const key = keyOf(sourceId, messageId);
-        if (seen.has(key) || this.recent.has(key)) continue;
+        if (seen.has(key) || this.recent.has(key) || this.merging?.keys.has(key)) continue;
         seen.add(key);
         const hash = rows[b + 1] as number;
         if (this.storedBeforeMerge(hash, sourceId, messageId)) continue;
@@ -176,15 +187,32 @@ export class EventWriter {
     return this.findOverflow.get(sourceId, messageId) !== undefined;
   }
 
-  /** Moves the in-memory keys into the on-disk index in hash order, then advances the watermark. */
+  /** True while a merge is under way; the writer thread runs `mergeStep()` between commits. */
+  get mergePending(): boolean {
+    return this.merging !== null;
+  }
+
+  /** Moves every in-memory key into the on-disk index now (at close, and in tests). */
   merge(): void {
-    if (this.recent.size === 0) return;
+    while (this.mergeStep(Number.POSITIVE_INFINITY));
+    this.startMerge();
+    while (this.mergeStep(Number.POSITIVE_INFINITY));
+  }
+
+  /**
+   * Hands the recent keys to a merge, sorted by hash. Until the merge finishes they are still
+   * looked up in memory, so dedup holds while it runs in steps between commits.
+   */
+  private startMerge(): void {
+    if (this.merging || this.recent.size === 0) return;
     // A numeric sort of a typed array: an object-comparator sort of 200k entries cost a fifth of
     // the writer's time.
     const byHash = new Map<number, [string, number][]>();
     const hashes = new Float64Array(this.recent.size);
     let n = 0;
+    let watermark = 0;
     for (const [key, { hash, id }] of this.recent) {
+      if (id > watermark) watermark = id;
       const list = byHash.get(hash);
       if (list) list.push([key, id]);
       else {
@@ -192,28 +220,44 @@ export class EventWriter {
         hashes[n++] = hash;
       }
     }
-    const sorted = hashes.subarray(0, n).sort();
+    this.merging = { keys: this.recent, sorted: hashes.subarray(0, n).sort(), byHash, next: 0, watermark };
+    this.recent = new Map();
+  }
+
+  /**
+   * Merges the next `maxHashes` keys of the merge under way into the on-disk index, in hash order,
+   * in one transaction; the last step also advances the watermark. Returns true while more remain.
+   * Steps keep a 200k-key merge from holding up commits for a second at a time.
+   */
+  mergeStep(maxHashes = MERGE_STEP_HASHES): boolean {
+    const m = this.merging;
+    if (!m) return false;
+    const end = Math.min(m.sorted.length, m.next + maxHashes);
     const insert = this.db.prepare('INSERT OR IGNORE INTO dedup (hash, event_id) VALUES (?, ?)');
-    let watermark = 0;
     this.db
       .transaction(() => {
-        for (const hash of sorted) {
-          for (const [key, id] of byHash.get(hash) as [string, number][]) {
-            if (id > watermark) watermark = id;
+        for (let i = m.next; i < end; i++) {
+          const hash = m.sorted[i] as number;
+          for (const [key, id] of m.byHash.get(hash) as [string, number][]) {
             if (insert.run(hash, id).changes === 1) continue;
             if (this.dedupOwner.get(hash) === id) continue;
             const sep = key.indexOf('\u0000');
             this.insertOverflow.run(Number(key.slice(0, sep)), key.slice(sep + 1), id);
           }
         }
-        this.db
-          .prepare(
-            'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
-          )
-          .run(WATERMARK_SETTING, String(watermark));
+        if (end === m.sorted.length) {
+          this.db
+            .prepare(
+              'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+            )
+            .run(WATERMARK_SETTING, String(m.watermark));
+        }
       })
       .immediate();
-    for (const hash of sorted) this.merged.add(hash);
-    this.recent = new Map();
+    for (let i = m.next; i < end; i++) this.merged.add(m.sorted[i] as number);
+    m.next = end;
+    if (end < m.sorted.length) return true;
+    this.merging = null;
+    return false;
   }
 }

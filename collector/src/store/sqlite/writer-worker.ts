@@ -107,6 +107,23 @@ function flush(): void {
   lastWriteAt = performance.now();
   if (applier && applier.size >= IDENTITY_BATCH_EVENTS) applyIdentity();
   else scheduleIdentity();
+  scheduleMergeStep();
+}
+
+let mergeScheduled = false;
+/** A dedup merge runs in steps, each after the writes that queued meanwhile (setImmediate). */
+function scheduleMergeStep(): void {
+  if (mergeScheduled || !writer.mergePending) return;
+  mergeScheduled = true;
+  setImmediate(() => {
+    mergeScheduled = false;
+    try {
+      writer.mergeStep();
+    } catch {
+      // Rolled back; the keys stay in memory (dedup holds) and the step is tried again.
+    }
+    scheduleMergeStep();
+  });
 }
 
 /** Applies the queued identity batch. A failure leaves it queued for the next try (and fails a sync). */
