@@ -60,6 +60,9 @@ export class SqliteStore implements Store {
   private readonly waiters = new Map<number, Waiter>();
   private nextRequestId = 1;
   private pending = 0;
+  /** Write requests posted to the writer, and how many of them a completed sync covered. */
+  private writesPosted = 0;
+  private writesSynced = 0;
   private closing: Promise<void> | null = null;
   private workerError: Error | null = null;
   private onWriterClosed: (() => void) | null = null;
@@ -87,6 +90,8 @@ export class SqliteStore implements Store {
   private startWorker(): void {
     this.restartTimer = null;
     const worker = new Worker(fileURLToPath(workerUrl()), { workerData: this.workerData });
+    // A starting writer applies identity to events left unapplied: reads wait for that like for a write.
+    this.writesPosted++;
     this.worker = worker;
     this.workerError = null;
     worker.on('message', (msg: WriterMessage) => this.onReply(msg));
@@ -139,6 +144,7 @@ export class SqliteStore implements Store {
       flat[i++] = r.identityExtra;
     }
     this.pending += rows.length;
+    this.writesPosted++;
     const outcomes = (await this.request({ op: 'write', rows: flat }, rows.length)) as Uint8Array;
     const out: InsertOutcome[] = new Array(outcomes.length);
     for (let k = 0; k < outcomes.length; k++) {
@@ -240,7 +246,12 @@ export class SqliteStore implements Store {
    * batches after the commit), so a profile read after a 200 sees that event.
    */
   private async identityApplied(): Promise<void> {
-    if (this.workerData.identity.enabled) await this.request({ op: 'sync' });
+    if (!this.workerData.identity.enabled) return;
+    // The port is FIFO: a sync posted now covers every write posted before it.
+    const covers = this.writesPosted;
+    if (this.writesSynced >= covers) return;
+    await this.request({ op: 'sync' });
+    this.writesSynced = Math.max(this.writesSynced, covers);
   }
 
   async findProfile(type: string, value: string): Promise<string | null> {
