@@ -94,10 +94,15 @@ export async function inTransaction<T>(
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const client = await checkout(pool);
+    // Pipelined while in the transaction: BEGIN leaves with the first statement (one round trip,
+    // not two), and `fn` may send a statement before awaiting the previous one's answer.
+    pipelined(client, true);
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      const begin = client.query('BEGIN');
+      begin.catch(() => undefined);
       const result = await fn(client);
+      await begin;
       await client.query('COMMIT');
       return result;
     } catch (err) {
@@ -111,9 +116,15 @@ export async function inTransaction<T>(
       }
       throw err;
     } finally {
+      pipelined(client, false);
       client.release(broken);
     }
   }
+}
+
+/** pg's pipeline mode (sent without waiting for the previous answer), switched per checkout. */
+function pipelined(client: pg.PoolClient, on: boolean): void {
+  (client as pg.PoolClient & { pipeline: boolean }).pipeline = on;
 }
 
 /** First key of Kimlik's advisory locks (plus the lock's number); the second is the schema's hash. */

@@ -65,6 +65,8 @@ export async function writeEvents(
       refs.push({ r, e, row });
     });
   });
+  // Sent now, answered with the dedup statement's round trip (the transaction is pipelined).
+  const anySuppressed = identity?.anySuppressed(c);
   // Answers only the ordinals of the keys already stored (usually none), not every new key.
   const already = await c.query<{ n: number }>(
     `WITH input AS (SELECT * FROM unnest($1::int[], $2::text[]) WITH ORDINALITY AS u(source_id, message_id, n)),
@@ -88,6 +90,7 @@ export async function writeEvents(
           ts: row.timestampMs,
           messageId: row.messageId,
         })),
+        anySuppressed as Promise<boolean>,
       )
     : null;
   const store: { row: EventRow; anon: number | null; user: number | null }[] = [];

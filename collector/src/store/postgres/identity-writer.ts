@@ -65,10 +65,24 @@ const earlier = (ts: number, msg: string, than: { ts: number; msg: string }) =>
 export class PgIdentityWriter {
   constructor(private readonly options: PgIdentityWriterOptions) {}
 
-  async process(c: Db, events: readonly IdentityInput[]): Promise<IdentityIds[]> {
+  /**
+   * Whether anyone was ever erased, read every commit (another process may erase). Meant to be
+   * sent before the commit's first answer is awaited (pipelined): the usual "no" then costs no
+   * round trip of its own.
+   */
+  anySuppressed(c: Db): Promise<boolean> {
+    const any = c
+      .query<{ x: boolean }>('SELECT EXISTS (SELECT 1 FROM suppressed) AS x')
+      .then((r) => r.rows[0]?.x === true);
+    // Awaited by process(); when the commit fails before that, this must not be an unhandled rejection.
+    any.catch(() => undefined);
+    return any;
+  }
+
+  async process(c: Db, events: readonly IdentityInput[], anySuppressed: Promise<boolean>): Promise<IdentityIds[]> {
     const extras = events.map((e) => (e.extra ? (JSON.parse(e.extra) as IdentityExtra) : null));
     const lists = await this.identifierLists(c, events, extras);
-    const suppressed = await this.suppressedEvents(c, lists);
+    const suppressed = (await anySuppressed) ? await this.suppressedEvents(c, lists) : new Set<number>();
 
     // Every identifier once, with the earliest sighting among these events.
     const wanted = new Map<string, Want>();
@@ -220,11 +234,9 @@ export class PgIdentityWriter {
     });
   }
 
-  /** Events carrying an identifier of an erased person; read every commit (another process may erase). */
+  /** Events carrying an identifier of an erased person. */
   private async suppressedEvents(c: Db, lists: { ids: { type: string; value: string }[] }[]): Promise<Set<number>> {
     const out = new Set<number>();
-    const any = await c.query<{ x: boolean }>('SELECT EXISTS (SELECT 1 FROM suppressed) AS x');
-    if (!any.rows[0]?.x) return out;
     const hashes = lists.map((l) => l.ids.map((i) => suppressionHash(this.options.salt, i.type, i.value)));
     const hit = await c.query<{ hash: string }>('SELECT hash FROM suppressed WHERE hash = ANY($1::text[])', [
       textArray([...new Set(hashes.flat())]),
