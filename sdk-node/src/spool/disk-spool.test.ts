@@ -104,6 +104,9 @@ describe('DiskSpool', () => {
     for (let page = s.next(1000, 1e9); page.length > 0; page = s.next(1000, 1e9))
       s.remove(page.map((e) => e.messageId));
     expect(s.spill('later', event(-1))).toBe(true);
+    // Full again later: warned again.
+    for (let i = 0; s.spill(`n-${i}`, event(i)); i++);
+    expect(warnings).toHaveLength(2);
     s.close();
   });
 

@@ -98,7 +98,9 @@ export class DiskSpool implements QueueStorage, QueuePager {
   }
 
   spill(messageId: string, json: string): boolean {
-    if (this.totalBytes >= this.options.maxBytes && !this.makeRoom()) return false;
+    if (this.totalBytes >= this.options.maxBytes) {
+      if (!this.makeRoom()) return false;
+    } else this.fullWarned = false;
     this.syncCursor();
     let active: Segment;
     try {
@@ -307,13 +309,10 @@ export class DiskSpool implements QueueStorage, QueuePager {
     }
   }
 
-  /** Whether a spilled event may still be written at `maxBytes`; warns once per time the spool is full. */
+  /** Whether a spilled event may still be written at `maxBytes`; warns once each time the spool fills up. */
   private makeRoom(): boolean {
     this.compact();
-    if (this.totalBytes < this.options.maxBytes) {
-      this.fullWarned = false;
-      return true;
-    }
+    if (this.totalBytes < this.options.maxBytes) return true;
     if (!this.fullWarned) {
       this.fullWarned = true;
       this.warn(
