@@ -1,5 +1,6 @@
 import {
   bodySuffix,
+  checkOneOf,
   DeliveryEngine,
   type JsonObject,
   KimlikError,
@@ -14,7 +15,13 @@ import { IdbQueueStorage } from './idb-storage.js';
 import { IdentityStore, type UserState } from './identity.js';
 import { electLeader } from './leader.js';
 import { nextMessageId } from './message-id.js';
-import { type ConsentState, type ResolvedWebOptions, resolveOptions, type WebOptions } from './options.js';
+import {
+  CONSENT_STATES,
+  type ConsentState,
+  type ResolvedWebOptions,
+  resolveOptions,
+  type WebOptions,
+} from './options.js';
 import { postBatch, sendOnExit } from './transport.js';
 
 /**
@@ -329,11 +336,12 @@ export class Client {
   }
 
   consent(state: ConsentState): void {
-    if (['granted', 'pending', 'denied'].includes(state)) this.#setConsent(state, true);
-    else
-      this.report(
-        new KimlikError(WEB_ERROR_CODES.UNEXPECTED, `consent(${state}): use 'granted', 'pending' or 'denied'`),
-      );
+    // A wrong state is reported (as InvalidOptionError), never thrown into the page.
+    const valid = this.guard(() => {
+      checkOneOf({ consent: state }, 'consent', CONSENT_STATES);
+      return true;
+    });
+    if (valid) this.#setConsent(state, true);
   }
 
   /**

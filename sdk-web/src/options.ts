@@ -1,4 +1,6 @@
 import {
+  checkNumber,
+  checkOneOf,
   type DeliveryOptions,
   InvalidOptionError,
   type KimlikError,
@@ -7,6 +9,7 @@ import {
 } from '@kimlik/core';
 
 export type ConsentState = 'granted' | 'denied' | 'pending';
+export const CONSENT_STATES: readonly ConsentState[] = ['granted', 'denied', 'pending'];
 
 /**
  * What `init()` accepts. Every default is in `DEFAULTS` below and in the README's option table.
@@ -73,12 +76,8 @@ export function resolveOptions(options: WebOptions, pageOrigin: string): Resolve
   }
   const o = { ...DEFAULTS } as Record<string, unknown>;
   for (const [key, value] of Object.entries(options)) if (value !== undefined) o[key] = value;
-  for (const key of ['beaconBytes', 'flushTimeoutMs', 'cookieDays']) {
-    if (!((o[key] as number) > 0)) throw new InvalidOptionError(key, `use a positive number, got ${o[key]}`);
-  }
-  if (!['granted', 'denied', 'pending'].includes(o.consent as string)) {
-    throw new InvalidOptionError('consent', "use 'granted', 'denied' or 'pending'");
-  }
+  for (const key of ['beaconBytes', 'flushTimeoutMs', 'cookieDays']) checkNumber(o, key, 1);
+  checkOneOf(o, 'consent', CONSENT_STATES);
   if (typeof o.onError !== 'function') throw new InvalidOptionError('onError', 'pass a function');
   o.endpoint = String(o.endpoint || pageOrigin).replace(/\/+$/, '');
   if (!/^https?:\/\//.test(o.endpoint as string)) {

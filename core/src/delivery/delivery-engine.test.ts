@@ -328,7 +328,7 @@ describe.each([
 
   describe('resolveDeliveryOptions', () => {
     it('rejects bad options with what to write instead', () => {
-      expect(() => resolveDeliveryOptions({ flushAt: 0 })).toThrow(/flushAt.*positive integer/);
+      expect(() => resolveDeliveryOptions({ flushAt: 0 })).toThrow(/flushAt.*integer >= 1/);
       expect(() => resolveDeliveryOptions({ queueFullPolicy: 'block' as never })).toThrow(/drop-oldest/);
       expect(Object.isFrozen(resolveDeliveryOptions())).toBe(true);
     });

@@ -1,6 +1,6 @@
 import type { BackoffOptions } from '../backoff.js';
-import { InvalidOptionError } from '../errors.js';
 import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES } from '../limits.js';
+import { checkNumber, checkOneOf } from '../option-checks.js';
 
 /** What the queue does when it holds `maxQueueEvents` or `maxQueueBytes`. */
 export type QueueFullPolicy = 'drop-oldest' | 'backpressure';
@@ -60,7 +60,6 @@ export const DELIVERY_DEFAULTS: Readonly<Required<DeliveryOptions>> = Object.fre
 const POSITIVE_INTEGERS = [
   'flushAt',
   'maxBatchEvents',
-  'maxBatchBytes',
   'maxEventBytes',
   'maxConcurrentRequests',
   'maxQueueEvents',
@@ -73,25 +72,15 @@ export function resolveDeliveryOptions(options: DeliveryOptions = {}): ResolvedD
   for (const [key, value] of Object.entries(options)) {
     if (value !== undefined && key in DELIVERY_DEFAULTS) (o as Record<string, unknown>)[key] = value;
   }
-  for (const key of POSITIVE_INTEGERS) {
-    const v = o[key];
-    if (!Number.isInteger(v) || v < 1) throw new InvalidOptionError(key, `expected a positive integer, got ${v}`);
-  }
-  for (const key of ['flushIntervalMs', 'retryBaseMs', 'retryMaxMs'] as const) {
-    const v = o[key];
-    if (!Number.isFinite(v) || v < 0) throw new InvalidOptionError(key, `expected milliseconds >= 0, got ${v}`);
-  }
-  if (!(o.maxRetries >= 0) || (Number.isFinite(o.maxRetries) && !Number.isInteger(o.maxRetries))) {
-    throw new InvalidOptionError('maxRetries', `expected an integer >= 0 or Infinity, got ${o.maxRetries}`);
-  }
-  if (o.queueFullPolicy !== 'drop-oldest' && o.queueFullPolicy !== 'backpressure') {
-    throw new InvalidOptionError('queueFullPolicy', `write 'drop-oldest' or 'backpressure', got ${o.queueFullPolicy}`);
-  }
-  if (o.maxEventBytes > o.maxBatchBytes - 128) {
-    throw new InvalidOptionError('maxEventBytes', 'must be at most maxBatchBytes - 128 (room for the envelope)');
-  }
-  if (o.retryMaxMs < o.retryBaseMs) {
-    throw new InvalidOptionError('retryMaxMs', `must be >= retryBaseMs (${o.retryBaseMs})`);
-  }
+  const check = (key: keyof DeliveryOptions, min: number, integer?: boolean, unbounded?: boolean) =>
+    checkNumber(o, key, min, integer, unbounded);
+  for (const key of POSITIVE_INTEGERS) check(key, 1, true);
+  // A batch holds at least one event and its envelope.
+  check('maxBatchBytes', o.maxEventBytes + 128, true);
+  check('flushIntervalMs', 0);
+  check('retryBaseMs', 0);
+  check('retryMaxMs', o.retryBaseMs);
+  check('maxRetries', 0, true, true);
+  checkOneOf(o, 'queueFullPolicy', ['drop-oldest', 'backpressure']);
   return Object.freeze({ ...o, backoff: Object.freeze({ baseMs: o.retryBaseMs, maxMs: o.retryMaxMs }) });
 }
