@@ -46,8 +46,8 @@ const segmentName = (n: number) => `seg-${String(n).padStart(12, '0')}.kspool`;
  *   engine's bounds, however long the outage was.
  * - A file is deleted once it and every older file hold no unacknowledged event (acks in a newer
  *   file may refer to events in an older one, so files go oldest first).
- * - Disk use: `spill` refuses events once the files reach `maxBytes` (the engine drops and reports
- *   them). With no backlog, files above `maxBytes` have their few live events copied forward so a
+ * - Disk use: `spill` refuses events once the files reach `maxBytes` (the engine's queue-full rules
+ *   then decide what is dropped, and report it). With no backlog, files above `maxBytes` have their few live events copied forward so a
  *   single stuck event cannot pin old files.
  */
 export class DiskSpool implements QueueStorage, QueuePager {
