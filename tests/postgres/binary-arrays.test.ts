@@ -26,6 +26,10 @@ describePostgres('binary array parameters', () => {
     expect(await roundTrip('text[]', textArray(values))).toEqual(values);
   });
 
+  it('text[]: NUL, which PostgreSQL text cannot hold, arrives as U+FFFD', async () => {
+    expect(await roundTrip('text[]', textArray(['a\u0000b', '\u0000', 'ok']))).toEqual(['a\uFFFDb', '\uFFFD', 'ok']);
+  });
+
   it('bigint[]: negative, zero, the resolver bounds and the largest safe integers; NULLs', async () => {
     const values = [
       0,

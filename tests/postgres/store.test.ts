@@ -78,6 +78,22 @@ describePostgres('PostgresStore', () => {
     }
   });
 
+  it('an event with NUL characters (which PostgreSQL text cannot hold) does not fail its commit', async () => {
+    const url = postgresTestUrl();
+    urls.push(url);
+    const store = await open(url);
+    try {
+      const poisoned = { ...row('m\u0000nul'), name: 'a\u0000b', identAnonymousId: 'x\u0000y' };
+      // Both requests share one group commit: before, the NUL failed it and both were answered 503.
+      const [a, b] = await Promise.all([store.insertEvents([poisoned]), store.insertEvents([row('plain')])]);
+      expect([a, b]).toEqual([['stored'], ['stored']]);
+      expect(await store.findProfile('anonymousId', 'x\uFFFDy')).not.toBeNull();
+      expect((await store.listEvents({ limit: 10 })).events).toHaveLength(2);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('rejects a schema name that is not a plain identifier', () => {
     expect(() => parsePostgresUrl('postgres://u@h/db?schema=a;drop')).toThrow(/schema must be/);
     expect(parsePostgresUrl('postgres://u@h/db').schema).toBe('public');

@@ -30,13 +30,24 @@ function header(size: number, length: number, hasNull: boolean, oid: number): { 
   return { buf, at: 20 };
 }
 
-/** A `text[]` parameter; null elements are SQL NULL. */
+/**
+ * A `text[]` parameter; null elements are SQL NULL. PostgreSQL text cannot hold U+0000 and would
+ * fail the whole group commit (every request in it answered 503, again on each retry), so NUL
+ * becomes U+FFFD, as an invalid byte does in a UTF-8 decoder. JSON payloads never contain a raw
+ * NUL (JSON escapes it); names and identifier values can.
+ */
 export function textArray(values: readonly (string | null)[]): Buffer {
   let size = 0;
   let hasNull = false;
   const lengths = new Array<number>(values.length);
+  let clean: (string | null)[] | null = null;
   for (let i = 0; i < values.length; i++) {
-    const v = values[i];
+    let v = values[i];
+    if (v?.includes('\u0000')) {
+      v = v.replaceAll('\u0000', '\uFFFD');
+      clean ??= [...values];
+      clean[i] = v;
+    }
     if (v === null || v === undefined) {
       hasNull = true;
       lengths[i] = -1;
@@ -48,12 +59,13 @@ export function textArray(values: readonly (string | null)[]): Buffer {
     }
   }
   const { buf, at } = header(size, values.length, hasNull, TEXT_OID);
+  const out = clean ?? values;
   let o = at;
   for (let i = 0; i < values.length; i++) {
     const n = lengths[i] as number;
     buf.writeInt32BE(n, o);
     o += 4;
-    if (n > 0) o += buf.write(values[i] as string, o);
+    if (n > 0) o += buf.write(out[i] as string, o);
   }
   return buf;
 }
