@@ -82,6 +82,9 @@ export const isConflict = (err: unknown) => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Hands over a statement sent without awaiting: the transaction's COMMIT leaves right behind it. */
+export type Tail = (statement: Promise<unknown>) => void;
+
 /**
  * Runs `fn` in one transaction on one pooled connection, retrying it whole (after a short jittered
  * pause) when PostgreSQL aborted it for a deadlock or a serialization failure: two collectors
@@ -89,7 +92,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function inTransaction<T>(
   pool: pg.Pool,
-  fn: (c: pg.PoolClient) => Promise<T>,
+  fn: (c: pg.PoolClient, tail: Tail) => Promise<T>,
   maxAttempts = 20,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -101,9 +104,19 @@ export async function inTransaction<T>(
     try {
       const begin = client.query('BEGIN');
       begin.catch(() => undefined);
-      const result = await fn(client);
+      const tails: Promise<unknown>[] = [];
+      const result = await fn(client, (statement) => {
+        statement.catch(() => undefined);
+        tails.push(statement);
+      });
+      // One round trip for the last statements and COMMIT. When one of them failed, the
+      // transaction is aborted, COMMIT only ends it, and that statement's error is thrown here:
+      // nothing is acknowledged.
+      const commit = client.query('COMMIT');
+      commit.catch(() => undefined);
       await begin;
-      await client.query('COMMIT');
+      await Promise.all(tails);
+      await commit;
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch((e: Error) => {

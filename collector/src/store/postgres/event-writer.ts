@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { EventRow, InsertOutcome } from '../store.js';
 import { int4Array, int8Array, textArray } from './binary-arrays.js';
-import { checkout, lockXact, PARTITION_LOCK } from './connection.js';
+import { checkout, lockXact, PARTITION_LOCK, type Tail } from './connection.js';
 import type { PgIdentityWriter } from './identity-writer.js';
 
 const keyOf = (sourceId: number, messageId: string) => `${sourceId}\u0000${messageId}`;
@@ -52,6 +52,7 @@ export async function writeEvents(
   c: pg.PoolClient,
   identity: PgIdentityWriter | null,
   requests: readonly (readonly EventRow[])[],
+  tail: Tail,
 ): Promise<{ outcomes: InsertOutcome[][]; stored: number }> {
   const outcomes = requests.map((rows) => new Array<InsertOutcome>(rows.length).fill('duplicate'));
   // Repeats inside this commit (a retry racing its original) never reach the database.
@@ -115,21 +116,24 @@ export async function writeEvents(
   }
   if (store.length > 0) {
     const col = <T>(f: (x: (typeof store)[number]) => T) => store.map(f);
-    await c.query(
-      `INSERT INTO events (source_id, message_id, type, name, ts, received_at, payload, anon_ident, user_ident)
+    // Not awaited here: the commit leaves with it (see inTransaction).
+    tail(
+      c.query(
+        `INSERT INTO events (source_id, message_id, type, name, ts, received_at, payload, anon_ident, user_ident)
        SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[],
                             $8::bigint[], $9::bigint[])`,
-      [
-        int4Array(col((x) => x.row.sourceId)),
-        textArray(col((x) => x.row.messageId)),
-        textArray(col((x) => x.row.type)),
-        textArray(col((x) => x.row.name)),
-        int8Array(col((x) => x.row.timestampMs)),
-        int8Array(col((x) => x.row.receivedAtMs)),
-        textArray(col((x) => x.row.payload)),
-        int8Array(col((x) => x.anon)),
-        int8Array(col((x) => x.user)),
-      ],
+        [
+          int4Array(col((x) => x.row.sourceId)),
+          textArray(col((x) => x.row.messageId)),
+          textArray(col((x) => x.row.type)),
+          textArray(col((x) => x.row.name)),
+          int8Array(col((x) => x.row.timestampMs)),
+          int8Array(col((x) => x.row.receivedAtMs)),
+          textArray(col((x) => x.row.payload)),
+          int8Array(col((x) => x.anon)),
+          int8Array(col((x) => x.user)),
+        ],
+      ),
     );
   }
   return { outcomes, stored: store.length };

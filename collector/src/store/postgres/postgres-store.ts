@@ -151,11 +151,12 @@ export class PostgresStore implements Store {
         }
       }
       for (const ms of months.values()) await this.partitionFor(ms);
-      const { outcomes } = await inTransaction(this.pool, (c) =>
+      const { outcomes } = await inTransaction(this.pool, (c, tail) =>
         writeEvents(
           c,
           this.identity,
           batch.map((p) => p.rows),
+          tail,
         ),
       );
       this.options.onCommit?.({ events, requests: batch.length, ms: performance.now() - started });
