@@ -78,6 +78,23 @@ describePostgres('PostgresStore', () => {
     }
   });
 
+  it('a commit whose event insert fails acknowledges nothing, not even its dedup keys', async () => {
+    const url = postgresTestUrl();
+    urls.push(url);
+    const [a, b] = await Promise.all([open(url), open(url)]);
+    try {
+      // a drops every month partition; b still believes this month's exists, so its event insert
+      // (the statement COMMIT is pipelined behind) fails inside the transaction.
+      await a.dropEventPartitionsBefore(Date.UTC(9999, 0, 1));
+      await expect(b.insertEvents([row('lost')])).rejects.toThrow(/no partition/);
+      // Had the dedup key been committed, this would be a duplicate and the event never stored.
+      expect(await a.insertEvents([row('lost')])).toEqual(['stored']);
+      expect((await a.listEvents({ limit: 10 })).events.map((e) => e.event.messageId)).toEqual(['lost']);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it('an event with NUL characters (which PostgreSQL text cannot hold) does not fail its commit', async () => {
     const url = postgresTestUrl();
     urls.push(url);
