@@ -56,9 +56,11 @@ export class OutcomeBook implements Receipts<QueuedEvent>, OutcomeSource {
     const error = this.#failures.get(seq);
     if (!error && this.#host.isUnsettled(seq)) {
       return new Promise((resolve) => {
+        // The caller's messageId wins: the engine may settle an event it holds only on disk without it.
+        const waiter = (result: DeliveryResult) => resolve({ ...result, messageId });
         const list = this.#waiting.get(seq);
-        if (list) list.push(resolve);
-        else this.#waiting.set(seq, [resolve]);
+        if (list) list.push(waiter);
+        else this.#waiting.set(seq, [waiter]);
       });
     }
     return Promise.resolve(
