@@ -76,7 +76,7 @@ export class Client {
     const o = resolveOptions(options, location.origin);
     this.o = o;
     const report = (e: KimlikError) => this.report(e);
-    this.id = new IdentityStore(o.storagePrefix, o.cookieDomain, o.cookieDays, report);
+    this.id = new IdentityStore(o, report);
     this.#bodySuffix = bodySuffix({ writeKey: o.writeKey });
     const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
     const signal = o.respectPrivacySignals && (nav.globalPrivacyControl || nav.doNotTrack === '1');

@@ -1,19 +1,20 @@
 import { type JsonObject, KimlikError, uuidv7 } from '@kimlik/core';
 import { WEB_ERROR_CODES } from './errors.js';
+import type { ResolvedWebOptions } from './options.js';
 
 /** Storage faults are reported, never thrown: private mode and blocked storage degrade to memory. */
 export type Report = (error: KimlikError) => void;
 
 /**
  * Runs `fn` on `what` ('cookie', 'localStorage'); a throw (SecurityError, QuotaExceededError) is
- * reported, with the browser's error as `cause`, and `fallback` returned.
+ * reported, with the browser's error as `cause`, and undefined returned.
  */
-export function guard<T>(report: Report, what: string, fn: () => T, fallback: T): T {
+export function guard<T>(report: Report, what: string, fn: () => T): T | undefined {
   try {
     return fn();
   } catch (cause) {
     report(new KimlikError(WEB_ERROR_CODES.STORAGE, `${what} failed, keeping data in memory`, { cause }));
-    return fallback;
+    return undefined;
   }
 }
 
@@ -58,87 +59,65 @@ export function probeCookieDomain(host: string, probe: string): string {
  * cookie wins when they disagree. userId and traits live in localStorage until `reset()`.
  */
 export class IdentityStore {
-  state: UserState;
+  state!: UserState;
   /** False after consent was denied: nothing is written to the device. */
   persist = true;
+  readonly #o: Pick<ResolvedWebOptions, 'cookieDomain' | 'cookieDays'>;
+  readonly #report: Report;
   readonly #aidKey: string;
   readonly #userKey: string;
   #domain: string | null = null;
-  readonly #cookieDomain: string;
-  readonly #cookieDays: number;
-  readonly #report: Report;
 
-  constructor(prefix: string, cookieDomain: string, cookieDays: number, report: Report) {
-    this.#cookieDomain = cookieDomain;
-    this.#cookieDays = cookieDays;
+  constructor(o: Pick<ResolvedWebOptions, 'storagePrefix' | 'cookieDomain' | 'cookieDays'>, report: Report) {
+    this.#o = o;
     this.#report = report;
-    this.#aidKey = `${prefix}_aid`;
-    this.#userKey = `${prefix}_user`;
-    const cookie = guard(report, COOKIE, () => readCookie(this.#aidKey), null);
-    const stored = guard(report, LOCAL, () => localStorage.getItem(this.#aidKey), null);
-    const user = guard(
-      report,
-      LOCAL,
-      () => JSON.parse(localStorage.getItem(this.#userKey) || '{}') as Partial<UserState>,
-      {},
+    const aidKey = `${o.storagePrefix}_aid`;
+    this.#aidKey = aidKey;
+    this.#userKey = `${o.storagePrefix}_user`;
+    const user: Partial<UserState> =
+      guard(report, LOCAL, () => JSON.parse(localStorage.getItem(this.#userKey) || '{}')) ?? {};
+    this.reset(
+      guard(report, COOKIE, () => readCookie(aidKey)) || guard(report, LOCAL, () => localStorage.getItem(aidKey)),
+      typeof user.userId === 'string' ? user.userId : null,
+      user.traits && typeof user.traits === 'object' ? user.traits : {},
     );
-    this.state = {
-      anonymousId: cookie || stored || uuidv7(),
-      userId: typeof user.userId === 'string' ? user.userId : null,
-      traits: user.traits && typeof user.traits === 'object' ? user.traits : {},
-    };
-    this.save();
   }
 
   save(): void {
-    if (!this.persist) return;
-    const { anonymousId, userId, traits } = this.state;
-    this.#writeCookie(anonymousId, this.#cookieDays * 86_400);
-    guard(
-      this.#report,
-      LOCAL,
-      () => {
-        localStorage.setItem(this.#aidKey, anonymousId);
-        localStorage.setItem(this.#userKey, JSON.stringify({ userId, traits }));
-      },
-      undefined,
-    );
+    if (this.persist) this.#write(true);
   }
 
-  /** Logout: a new anonymous ID, user and traits cleared. */
-  reset(): void {
-    this.state = { anonymousId: uuidv7(), userId: null, traits: {} };
+  /** Logout: a new anonymous ID, user and traits cleared (the constructor passes what is stored). */
+  reset(anonymousId?: string | null, userId: string | null = null, traits: JsonObject = {}): void {
+    this.state = { anonymousId: anonymousId || uuidv7(), userId, traits };
     this.save();
   }
 
   /** Consent denied: removes what is stored on the device and stops writing it. */
   forget(): void {
-    this.#writeCookie('', 0);
-    guard(
-      this.#report,
-      LOCAL,
-      () => {
-        localStorage.removeItem(this.#aidKey);
-        localStorage.removeItem(this.#userKey);
-      },
-      undefined,
-    );
+    this.#write(false);
     this.persist = false;
-    this.state = { anonymousId: uuidv7(), userId: null, traits: {} };
+    this.reset();
   }
 
-  #writeCookie(value: string, maxAgeSeconds: number): void {
-    guard(
-      this.#report,
-      COOKIE,
-      () => {
-        this.#domain ??= this.#cookieDomain || probeCookieDomain(location.hostname, `${this.#aidKey}_probe`);
-        const secure = location.protocol === 'https:' ? ';secure' : '';
-        const domain = this.#domain ? `;domain=${this.#domain}` : '';
-        // biome-ignore lint/suspicious/noDocumentCookie: the Cookie Store API is async and missing in Firefox and Safari
-        document.cookie = `${this.#aidKey}=${encodeURIComponent(value)};path=/;max-age=${maxAgeSeconds};samesite=lax${domain}${secure}`;
-      },
-      undefined,
-    );
+  #write(keep: boolean): void {
+    const { anonymousId, userId, traits } = this.state;
+    const aidKey = this.#aidKey;
+    const userKey = this.#userKey;
+    guard(this.#report, COOKIE, () => {
+      this.#domain ??= this.#o.cookieDomain || probeCookieDomain(location.hostname, `${aidKey}_probe`);
+      const secure = location.protocol === 'https:' ? ';secure' : '';
+      const domain = this.#domain ? `;domain=${this.#domain}` : '';
+      const value = keep ? encodeURIComponent(anonymousId) : '';
+      // biome-ignore lint/suspicious/noDocumentCookie: the Cookie Store API is async and missing in Firefox and Safari
+      document.cookie = `${aidKey}=${value};path=/;max-age=${keep ? this.#o.cookieDays * 86_400 : 0};samesite=lax${domain}${secure}`;
+    });
+    guard(this.#report, LOCAL, () => {
+      if (!keep) for (const key of [aidKey, userKey]) localStorage.removeItem(key);
+      else {
+        localStorage.setItem(aidKey, anonymousId);
+        localStorage.setItem(userKey, JSON.stringify({ userId, traits }));
+      }
+    });
   }
 }

@@ -38,18 +38,14 @@ function lease(name: string, onRole: (leading: boolean) => void, report: Report)
   const tab = uuidv7();
   let leading: boolean | null = null;
   const renew = () => {
-    const ok = guard(
-      report,
-      LOCAL,
-      () => {
+    // Storage blocked: no tab can see another, so each one sends its own in-memory queue.
+    const ok =
+      guard(report, LOCAL, () => {
         const [holder, until] = (localStorage.getItem(name) ?? '').split('|');
         if (holder !== tab && Number(until) > Date.now()) return false;
         localStorage.setItem(name, `${tab}|${Date.now() + LEASE_MS}`);
         return true;
-      },
-      // Storage blocked: no tab can see another, so each one sends its own in-memory queue.
-      true,
-    );
+      }) ?? true;
     // Two tabs writing in the same instant both lead until the next renewal shows one of them the
     // other's lease: at worst a batch is sent twice, and the collector's dedup absorbs it.
     if (ok !== leading) {

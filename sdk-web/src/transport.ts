@@ -25,17 +25,16 @@ export async function postBatch(url: string, body: BodyInit): Promise<TransportR
   // A proxy's HTML error page is not JSON; the status alone decides then.
   const json = (await res.json().catch(() => ({}))) as {
     rejected?: Rejection[];
-    error?: { message?: string; rejected?: Rejection[]; retryAfterSeconds?: number };
+    error?: { message?: string; rejected?: Rejection[] };
   };
   const { status } = res;
-  const rejected = res.ok ? json.rejected : status === 400 && json.error?.rejected;
+  const rejected = res.ok ? (json.rejected ?? []) : status === 400 && json.error?.rejected;
   if (rejected) return { rejected };
-  if (res.ok) return { rejected: [] };
-  const seconds = json.error?.retryAfterSeconds;
   throw new TransportError(`The collector answered ${status}: ${json.error?.message ?? res.statusText}`, {
     status,
     retryable: status === 408 || status === 429 || status >= 500,
-    retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) ?? (seconds ? seconds * 1000 : undefined),
+    // The collector lets cross-origin pages read Retry-After (Access-Control-Expose-Headers).
+    retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
   });
 }
 

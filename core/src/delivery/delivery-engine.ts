@@ -94,29 +94,15 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
       this.#pump();
       return Promise.resolve(backlog);
     }
-    let loaded: ReturnType<QueueStorage['load']>;
-    try {
-      loaded = this.#storage.load();
-    } catch (err) {
-      this.#storageFailed('load', [], err);
-      return Promise.resolve(0);
-    }
-    if (!isPromise(loaded)) return Promise.resolve(this.#restore(loaded));
+    const loaded = this.#store('load', [], (s) => s.load());
+    if (!isPromise(loaded)) return Promise.resolve(this.#restore(loaded ?? []));
     this.#loading = true;
-    return loaded.then(
-      (events) => {
-        this.#loading = false;
-        const n = this.#restore(events);
-        this.#pump();
-        return n;
-      },
-      (err: unknown) => {
-        this.#loading = false;
-        this.#storageFailed('load', [], err);
-        this.#pump();
-        return 0;
-      },
-    );
+    return loaded.then((events) => {
+      this.#loading = false;
+      const n = this.#restore(events ?? []);
+      this.#pump();
+      return n;
+    });
   }
 
   #restore(persisted: readonly { messageId: string; json: string }[]): number {
@@ -163,12 +149,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
       this.#stats.dropped++;
       return this.#refuse(messageId, DELIVERY_ERROR_CODES.QUEUE_FULL, 'queue full: newest event dropped');
     }
-    try {
-      const stored = this.#storage.append(messageId, json);
-      if (isPromise(stored)) stored.then(undefined, (err: unknown) => this.#storageFailed('append', [messageId], err));
-    } catch (err) {
-      this.#storageFailed('append', [messageId], err);
-    }
+    void this.#store('append', [messageId], (s) => s.append(messageId, json));
     const seq = ++this.#seq;
     this.#queue.push(seq);
     if (this.#queue.length >= this.#options.flushAt) this.#pump();
@@ -231,11 +212,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
       this.#spilled = 0;
       this.#report(error);
     }
-    try {
-      await this.#storage.close?.();
-    } catch (err) {
-      this.#storageFailed('close', [], err);
-    }
+    await this.#store('close', [], (s) => s.close?.());
     for (const w of this.#waiters.splice(0)) this.#resolveWaiter(w, { pending: 0, timedOut: false });
     return {
       pending: flushed.pending,
@@ -484,9 +461,8 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     this.#fail(
       events,
       retryable ? DELIVERY_ERROR_CODES.RETRIES_EXHAUSTED : DELIVERY_ERROR_CODES.REJECTED,
-      retryable
-        ? `gave up after ${batch.attempts} retries: ${error.message}`
-        : `collector refused the batch (${error.status ?? 'no status'}): ${error.message}`,
+      // The transport's message names the status.
+      `${retryable ? `gave up after ${batch.attempts} retries` : 'collector refused the batch'}: ${error.message}`,
       error.status === undefined ? undefined : String(error.status),
       error,
     );
@@ -518,22 +494,34 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     // Memory storage keeps nothing; decoding the IDs would be wasted work.
     if (events.length === 0 || this.#storage instanceof MemoryStorage) return;
     const ids = idsOf(events);
-    try {
-      const removed = this.#storage.remove(ids);
-      if (isPromise(removed)) removed.then(undefined, (err: unknown) => this.#storageFailed('remove', ids, err));
-    } catch (err) {
-      this.#storageFailed('remove', ids, err);
-    }
+    void this.#store('remove', ids, (s) => s.remove(ids));
   }
 
-  #storageFailed(operation: string, ids: readonly string[], err: unknown): void {
-    this.#report(
-      new DeliveryError(
-        DELIVERY_ERROR_CODES.STORAGE,
-        `storage ${operation} failed: ${(err as Error)?.message ?? String(err)}`,
-        { messageIds: ids, cause: err },
-      ),
-    );
+  /**
+   * Calls the storage port, synchronously or not as the storage answers. A throw or rejection is
+   * reported (the events stay in memory), never passed on: the result is undefined then.
+   */
+  #store<T>(
+    operation: string,
+    ids: readonly string[],
+    call: (s: QueueStorage) => T | Promise<T>,
+  ): T | undefined | Promise<T | undefined> {
+    const failed = (err: unknown) => {
+      this.#report(
+        new DeliveryError(
+          DELIVERY_ERROR_CODES.STORAGE,
+          `storage ${operation} failed: ${(err as Error)?.message ?? String(err)}`,
+          { messageIds: ids, cause: err },
+        ),
+      );
+      return undefined;
+    };
+    try {
+      const result = call(this.#storage);
+      return isPromise(result) ? result.then(undefined, failed) : result;
+    } catch (err) {
+      return failed(err);
+    }
   }
 
   #afterSettle(): void {
