@@ -105,7 +105,9 @@ export class Client {
     let inner: Inner;
     try {
       inner = new IdbQueueStorage(name);
-      await inner.load();
+      // An empty write transaction proves the database opens and commits without reading the
+      // queue: the engine loads it once, in the tab that leads.
+      await inner.remove([]);
     } catch (cause) {
       this.report(new KimlikError(WEB_ERROR_CODES.STORAGE, 'IndexedDB is unavailable; queueing in memory', { cause }));
       inner = new MemoryStorage();

@@ -24,15 +24,16 @@ if (!stub || Array.isArray(stub)) {
         ? value
         : value === 'true' || (value !== 'false' && (/^\d+$/.test(value ?? '') ? +(value as string) : value));
   }
-  for (const [method, arg] of calls) if (method === 'init') Object.assign(options, arg);
+  // Calls other than init() wait inside the API until init() runs, which replays them in order.
+  for (const [method, ...args] of calls) {
+    if (method === 'init') Object.assign(options, args[0]);
+    else (api[method as keyof Api] as (...a: unknown[]) => unknown)?.(...args);
+  }
   try {
     if (options.writeKey) api.init(options as unknown as WebOptions);
   } catch (error) {
     // An invalid option must not break the host page; say what is wrong where the developer looks.
     console.error('[kimlik]', error);
-  }
-  for (const [method, ...args] of calls) {
-    if (method !== 'init') (api[method as keyof Api] as (...a: unknown[]) => unknown)?.(...args);
   }
   // Code that kept a reference to the stub (`const k = window.kimlik`) now reaches the real SDK.
   if (stub) Object.assign(stub, api);
