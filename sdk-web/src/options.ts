@@ -1,11 +1,13 @@
 import {
+  checkDeliveryOptions,
   checkNumber,
   checkOneOf,
   type DeliveryOptions,
   InvalidOptionError,
   type KimlikError,
+  MAX_EVENT_BYTES,
+  type QueueFullPolicy,
   type ResolvedDeliveryOptions,
-  resolveDeliveryOptions,
 } from '@kimlik/core';
 
 export type ConsentState = 'granted' | 'denied' | 'pending';
@@ -53,9 +55,13 @@ export const DEFAULTS = Object.freeze({
   flushAt: 20,
   flushIntervalMs: 1000,
   maxBatchEvents: 100,
+  maxBatchBytes: 500_000,
+  maxEventBytes: MAX_EVENT_BYTES,
   maxConcurrentRequests: 1,
   maxQueueEvents: 10_000,
   maxQueueBytes: 5 * 1024 * 1024,
+  queueFullPolicy: 'drop-oldest' as QueueFullPolicy,
+  maxRetries: Number.POSITIVE_INFINITY,
   retryBaseMs: 1000,
   retryMaxMs: 30_000,
   beaconBytes: 60_000,
@@ -83,6 +89,6 @@ export function resolveOptions(options: WebOptions, pageOrigin: string): Resolve
   if (!/^https?:\/\//.test(o.endpoint as string)) {
     throw new InvalidOptionError('endpoint', "use an absolute URL such as 'https://collector.example.com'");
   }
-  o.delivery = resolveDeliveryOptions(o);
+  o.delivery = checkDeliveryOptions(o as unknown as Required<DeliveryOptions>);
   return Object.freeze(o) as unknown as ResolvedWebOptions;
 }

@@ -72,8 +72,17 @@ export function resolveDeliveryOptions(options: DeliveryOptions = {}): ResolvedD
   for (const [key, value] of Object.entries(options)) {
     if (value !== undefined && key in DELIVERY_DEFAULTS) (o as Record<string, unknown>)[key] = value;
   }
+  return checkDeliveryOptions(o);
+}
+
+/**
+ * Validates delivery options already merged over a platform's own defaults (every option set), so
+ * the browser bundle carries its defaults and not `DELIVERY_DEFAULTS` as well. Other keys of `o`
+ * pass through.
+ */
+export function checkDeliveryOptions(o: Required<DeliveryOptions>): ResolvedDeliveryOptions {
   const check = (key: keyof DeliveryOptions, min: number, integer?: boolean, unbounded?: boolean) =>
-    checkNumber(o, key, min, integer, unbounded);
+    checkNumber(o as unknown as Record<string, unknown>, key, min, integer, unbounded);
   for (const key of POSITIVE_INTEGERS) check(key, 1, true);
   // A batch holds at least one event and its envelope.
   check('maxBatchBytes', o.maxEventBytes + 128, true);
@@ -81,6 +90,6 @@ export function resolveDeliveryOptions(options: DeliveryOptions = {}): ResolvedD
   check('retryBaseMs', 0);
   check('retryMaxMs', o.retryBaseMs);
   check('maxRetries', 0, true, true);
-  checkOneOf(o, 'queueFullPolicy', ['drop-oldest', 'backpressure']);
+  checkOneOf(o as unknown as Record<string, unknown>, 'queueFullPolicy', ['drop-oldest', 'backpressure']);
   return Object.freeze({ ...o, backoff: Object.freeze({ baseMs: o.retryBaseMs, maxMs: o.retryMaxMs }) });
 }
