@@ -17,6 +17,7 @@ import { electLeader } from './leader.js';
 import { nextMessageId } from './message-id.js';
 import {
   CONSENT_STATES,
+  DEFAULTS,
   type ConsentState,
   type ResolvedWebOptions,
   resolveOptions,
@@ -109,7 +110,7 @@ export class Client {
       // queue: the engine loads it once, in the tab that leads.
       await inner.remove([]);
     } catch (cause) {
-      this.report(new KimlikError(WEB_ERROR_CODES.STORAGE, 'IndexedDB is unavailable; queueing in memory', { cause }));
+      this.report(new KimlikError(WEB_ERROR_CODES.STORAGE, 'IndexedDB failed, keeping data in memory', { cause }));
       inner = new MemoryStorage();
     }
     this.#storage = inner;
@@ -206,9 +207,10 @@ export class Client {
         ? error
         : new KimlikError(WEB_ERROR_CODES.UNEXPECTED, String(error), { cause: error });
     try {
-      (this.o?.onError ?? console.warn)(e);
+      (this.o ?? DEFAULTS).onError(e);
     } catch (thrown) {
-      console.warn('[kimlik] onError threw', thrown);
+      // The page's own onError failed: the console is all that is left.
+      console.warn('[kimlik]', thrown);
     }
   }
 
