@@ -1,4 +1,4 @@
-// npm run bench:ingest -- --db postgres [--processes 1,2]
+// npm run bench:ingest -- --db postgres [--processes 1,2]   (BENCH_PERSONS=2000: a known population)
 // The same load generator against: one collector on SQLite (the baseline of this run), then 1..N
 // collector processes on one PostgreSQL (a fresh schema each), the load spread round robin over
 // them as a load balancer would. Prints events/s and p50/p99 per level and the ratios, and the CPU
@@ -12,7 +12,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { benchAuth, startCollector } from './lib/collector-process.mjs';
-import { drive } from './lib/load.mjs';
+import { drive, makeBatch } from './lib/load.mjs';
 
 export async function runPostgresBench(argv) {
   const arg = (name, fallback) => {
@@ -22,6 +22,9 @@ export async function runPostgresBench(argv) {
   const PROCESSES = arg('processes', '1,2').split(',').map(Number);
   const LEVELS = (process.env.BENCH_CONCURRENCY ?? '10,50').split(',').map(Number);
   const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 8_000);
+  // Distinct anonymous IDs: 200 000 by default (most events create an identifier); a few thousand
+  // measures the read-mostly path of a known population.
+  const PERSONS = Number(process.env.BENCH_PERSONS ?? 200_000);
   const base =
     process.env.KIMLIK_BENCH_POSTGRES_URL ??
     process.env.KIMLIK_TEST_POSTGRES_URL ??
@@ -100,6 +103,7 @@ export async function runPostgresBench(argv) {
         concurrency: c,
         maxEvents: Number.POSITIVE_INFINITY,
         maxMs: PHASE_MS,
+        makeBody: (size, seq) => makeBatch(size, seq, PERSONS),
       });
       out[c].cpu = await cpuPerEvent(before, pids, appName, out[c].events);
       console.log(row(name, c, out[c]));
@@ -146,7 +150,7 @@ export async function runPostgresBench(argv) {
 
   const s = best(results.sqlite);
   console.log(
-    `\nsummary (best level of each; load average ${loadAtStart.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end)`,
+    `\nsummary (best level of each; ${fmt(PERSONS)} distinct anonymous IDs; load average ${loadAtStart.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end)`,
   );
   console.log(`  sqlite, 1 process:      ${fmt(s.eventsPerSec)} ev/s  p99 ${s.p99.toFixed(1)} ms (c=${s.c})`);
   for (const n of PROCESSES) {

@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 
-export function makeBatch(size, seq) {
+/** `persons`: distinct anonymous IDs the batches cycle through (few: identifiers are mostly known). */
+export function makeBatch(size, seq, persons = 200_000) {
   const now = new Date().toISOString();
   const batch = new Array(size);
   for (let i = 0; i < size; i++) {
@@ -11,7 +12,7 @@ export function makeBatch(size, seq) {
       type: 'track',
       event: 'Product Viewed',
       messageId: randomUUID(),
-      anonymousId: `anon-${(seq * size + i) % 200_000}`,
+      anonymousId: `anon-${(seq * size + i) % persons}`,
       timestamp: now,
       properties: { sku: `sku-${i}`, price: 19.99, currency: 'EUR', list: 'search results' },
       context: {
