@@ -43,6 +43,8 @@ interface Pending {
 const COMMITS_IN_FLIGHT = 4;
 /** Events per commit at most: bounds a transaction's lock set and its statement sizes. */
 const MAX_COMMIT_EVENTS = 5000;
+/** SQLSTATE of "no partition of relation found for row" (check_violation). */
+const NO_PARTITION = '23514';
 
 /**
  * The Store on PostgreSQL: any number of stateless collector processes on one database. Requests
@@ -164,6 +166,9 @@ export class PostgresStore implements Store {
         p.resolve(outcomes[i] as InsertOutcome[]);
       });
     } catch (err) {
+      // A month this process believed in is gone (another collector's retention dropped it): the
+      // next commit checks again and re-creates it, instead of failing until a restart.
+      if ((err as { code?: string }).code === NO_PARTITION) this.partitions.clear();
       // Rolled back (or never began): nothing of these requests is stored, so the clients retry.
       const e = new StoreUnavailableError(`commit failed: ${(err as Error).message}`, { cause: err });
       for (const p of batch) p.reject(e);
