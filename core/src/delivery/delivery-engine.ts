@@ -7,7 +7,14 @@ import { type BuiltBatch, type EventBuffer, type EventRun, idsOf, matchRejection
 import { MemoryStorage } from './memory-storage.js';
 import type { ResolvedDeliveryOptions } from './options.js';
 import type { ReceiptHost, Receipts } from './outcome-book.js';
-import { globalScheduler, type QueueStorage, type Scheduler, type Transport, type TransportResult } from './ports.js';
+import {
+  globalScheduler,
+  type Overflow,
+  type QueueStorage,
+  type Scheduler,
+  type Transport,
+  type TransportResult,
+} from './ports.js';
 
 interface Batch {
   events: EventRun;
@@ -47,9 +54,8 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   readonly #batches = new Set<Batch>();
   #inFlightEvents = 0;
   #inFlightBytes = 0;
-  /** Events on the storage's pager only (memory was full): seqs `#spillSeq`…, paged in in order. */
-  #spilled = 0;
-  #spillSeq = 0;
+  /** Events on storage only (memory was full), when the storage pages (the Node spool). */
+  readonly #overflow: Overflow | undefined;
   #activeRequests = 0;
   #seq = 0;
   /** Queued events up to this seq are sent even as a partial batch (interval fired or flush asked). */
@@ -75,6 +81,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     this.#onWarn = ports.onWarn ?? (() => undefined);
     this.#queue = (ports.events ?? arrayEventBuffer)({ ...options, bodyFields: ports.bodyFields });
     this.#receipts = ports.receipts?.(this);
+    this.#overflow = this.#storage.overflow?.();
   }
 
   /**
@@ -83,14 +90,11 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
    * the first `enqueue()`.
    */
   start(): Promise<number> {
-    const backlog = this.#storage.pager?.backlog ?? 0;
+    const backlog = this.#overflow?.start() ?? 0;
     if (backlog > 0) {
-      // Numbered up to 0, right below the seqs enqueue() hands out next (so call start() first),
-      // and paged in like spilled events.
-      this.#spillSeq = 1 - backlog;
-      this.#spilled = backlog;
+      // Numbered up to 0 and paged in like spilled events.
       this.#stats.enqueued += backlog;
-      this.#drainTarget = Math.max(this.#drainTarget, this.#spillSeq + backlog - 1);
+      this.#drainTarget = Math.max(this.#drainTarget, 0);
       this.#pump();
       return Promise.resolve(backlog);
     }
@@ -133,19 +137,16 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
         `event of ${bytes} bytes is over maxEventBytes (${this.#options.maxEventBytes})`,
       );
     }
-    const pager = this.#storage.pager;
-    if (pager && (this.#spilled > 0 || this.#room(1, bytes) < 0)) {
-      // Memory is full (or older events still wait on storage): the event waits on storage only.
-      if (pager.spill(messageId, json)) {
-        const seq = ++this.#seq;
-        if (this.#spilled++ === 0) {
-          this.#spillSeq = seq;
-          this.#pump();
-        }
-        return this.#receipts?.queued(seq, messageId) as Receipt;
-      }
+    const overflow = this.#overflow;
+    // Memory is full (or older events still wait on storage): the event waits on storage only.
+    const spilled = overflow?.offer(messageId, json, this.#room(1, bytes) < 0, this.#seq + 1);
+    if (spilled) {
+      const seq = ++this.#seq;
+      // The first one starts sending what memory holds.
+      if (overflow?.count === 1) this.#pump();
+      return this.#receipts?.queued(seq, messageId) as Receipt;
     }
-    if ((pager && this.#spilled > 0) || !this.#dropOverflow(1, bytes)) {
+    if (spilled === false || !this.#dropOverflow(1, bytes)) {
       this.#stats.dropped++;
       return this.#refuse(messageId, DELIVERY_ERROR_CODES.QUEUE_FULL, 'queue full: newest event dropped');
     }
@@ -198,7 +199,8 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     this.#inFlightEvents = 0;
     this.#inFlightBytes = 0;
     const persistent = this.#storage.persistent;
-    let count = this.#spilled;
+    const overflow = this.#overflow;
+    let count = overflow?.count ?? 0;
     for (const s of left) count += s.length;
     if (count > 0) {
       if (!persistent) this.#stats.dropped += count;
@@ -208,8 +210,10 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
         { messageIds: left.flatMap(idsOf) },
       );
       for (const s of left) this.#settleFailed(s, error);
-      for (let i = 0; i < this.#spilled; i++) this.#receipts?.settle(this.#spillSeq + i, () => '', error);
-      this.#spilled = 0;
+      if (overflow) {
+        for (let i = 0; i < overflow.count; i++) this.#receipts?.settle(overflow.head + i, () => '', error);
+        overflow.count = 0;
+      }
       this.#report(error);
     }
     await this.#store('close', [], (s) => s.close?.());
@@ -223,7 +227,11 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   }
 
   getStats(): DeliveryStats {
-    return { ...this.#stats, queued: this.#queue.length + this.#spilled, inFlight: this.#inFlightEvents };
+    return {
+      ...this.#stats,
+      queued: this.#queue.length + (this.#overflow?.count ?? 0),
+      inFlight: this.#inFlightEvents,
+    };
   }
 
   #refuse(messageId: string, code: DeliveryErrorCode, message: string): Receipt {
@@ -239,21 +247,15 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     return o.maxQueueBytes - this.#queue.bytes - this.#inFlightBytes - bytes < 0 ? -1 : events;
   }
 
-  /** Moves spilled events back into memory, oldest first, while it has room. */
+  /** Moves events waiting on storage back into memory, oldest first, while it has room. */
   #pageIn(): void {
-    const pager = this.#storage.pager;
-    const room = this.#room(0, 0);
-    if (!pager || this.#spilled === 0 || room <= 0) return;
-    const o = this.#options;
-    const events = pager.next(room, o.maxQueueBytes - this.#queue.bytes - this.#inFlightBytes);
-    for (const p of events) {
-      this.#queue.stage(p.messageId, p.json);
-      this.#queue.push(this.#spillSeq++);
-    }
-    // Nothing came back although memory has room: the storage lost them (and reported it).
-    this.#spilled = events.length > 0 ? this.#spilled - events.length : 0;
+    const last = this.#overflow?.pageIn(
+      this.#queue,
+      this.#room(0, 0),
+      this.#options.maxQueueBytes - this.#queue.bytes - this.#inFlightBytes,
+    );
     // Paged-in events waited already: they go out without waiting for flushAt or the interval.
-    this.#drainTarget = Math.max(this.#drainTarget, this.#spillSeq - 1);
+    if (last !== undefined) this.#drainTarget = Math.max(this.#drainTarget, last);
   }
 
   /**
@@ -350,7 +352,8 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
       if (!batch) {
         const queued = this.#queue.length;
         // Events waiting on storage mean memory is the bottleneck: send without waiting for flushAt.
-        if (queued === 0 || (queued < o.flushAt && this.#headSeq() > this.#drainTarget && !this.#spilled)) break;
+        if (queued === 0 || (queued < o.flushAt && this.#headSeq() > this.#drainTarget && !this.#overflow?.count))
+          break;
         const events = this.#take(o.maxBatchEvents, o.maxBatchBytes - this.#queue.envelopeBytes);
         batch = { events, attempts: 0, sending: false };
         this.#addBatch(batch);
@@ -556,7 +559,8 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
 
   /** Seq of the oldest event queued in memory or spilled, or Infinity. */
   #firstQueuedSeq(): number {
-    return this.#spilled > 0 ? Math.min(this.#headSeq(), this.#spillSeq) : this.#headSeq();
+    const overflow = this.#overflow;
+    return overflow?.count ? Math.min(this.#headSeq(), overflow.head) : this.#headSeq();
   }
 
   #oldestUnsettledSeq(): number {
@@ -566,7 +570,8 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   }
 
   #countUnsettledUpTo(target: number): number {
-    let n = Math.max(0, Math.min(this.#spilled, target - this.#spillSeq + 1));
+    const overflow = this.#overflow;
+    let n = overflow ? Math.max(0, Math.min(overflow.count, target - overflow.head + 1)) : 0;
     for (const run of [...this.#batches].map((b) => b.events).concat(this.#queue))
       for (let i = 0; i < run.length && run.seq(i) <= target; i++) n++;
     return n;

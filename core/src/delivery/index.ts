@@ -8,4 +8,5 @@ export * from './memory-storage.js';
 export * from './options.js';
 export * from './outcome-book.js';
 export * from './packed-event-buffer.js';
+export * from './pager-overflow.js';
 export * from './ports.js';

@@ -1,4 +1,5 @@
 import type { Rejection } from '../protocol.js';
+import type { EventBuffer } from './event-buffer.js';
 
 /** One event as a storage port keeps it: the serialized form, so it is stringified once. */
 export interface PersistedEvent {
@@ -26,8 +27,31 @@ export interface QueueStorage {
   remove(messageIds: readonly string[]): void | Promise<void>;
   /** Makes everything durable and releases resources; called by `DeliveryEngine.stop()`. */
   close?(): void | Promise<void>;
-  /** Set by storages that can hold more events than memory should (the Node disk spool). */
-  readonly pager?: QueuePager;
+  /**
+   * Set by storages that can hold more events than memory should (the Node disk spool): returns
+   * `new PagerOverflow(pager)`, the engine's side of a `QueuePager`. Called once by the engine.
+   */
+  overflow?(): Overflow;
+}
+
+/**
+ * The engine's view of events that wait on storage only (see `QueuePager`), numbered like queued
+ * events. Implemented by `PagerOverflow`, which only storages that page import.
+ */
+export interface Overflow {
+  /** Events on storage only; the engine sets 0 when it stops. */
+  count: number;
+  /** Seq of the oldest of them (while `count` > 0). */
+  readonly head: number;
+  /** For `start()`: the backlog an earlier process left, numbered up to 0; returns how many. */
+  start(): number;
+  /**
+   * For `enqueue()`: takes the event, as `seq`, when memory is `full` or older events wait on
+   * storage. True when it did, false when the event must be dropped, undefined when memory takes it.
+   */
+  offer(messageId: string, json: string, full: boolean, seq: number): boolean | undefined;
+  /** Moves waiting events into `queue`, oldest first, within the bounds; the last seq moved, if any. */
+  pageIn(queue: EventBuffer, maxEvents: number, maxBytes: number): number | undefined;
 }
 
 /**

@@ -10,7 +10,14 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { KimlikError, type PersistedEvent, type QueuePager, type QueueStorage } from '@kimlik/core';
+import {
+  KimlikError,
+  type Overflow,
+  PagerOverflow,
+  type PersistedEvent,
+  type QueuePager,
+  type QueueStorage,
+} from '@kimlik/core';
 import type { ResolvedSpoolOptions } from '../options.js';
 import { type DecodedFrame, decodeFrames, encodeFrame, FRAME_KIND } from './frame.js';
 import { acquireLock, releaseLock } from './lock.js';
@@ -52,7 +59,10 @@ const segmentName = (n: number) => `seg-${String(n).padStart(12, '0')}.kspool`;
  */
 export class DiskSpool implements QueueStorage, QueuePager {
   readonly persistent = true;
-  readonly pager: QueuePager = this;
+  /** The engine pages through this spool (`spill`, `next`, `backlog`). */
+  overflow(): Overflow {
+    return new PagerOverflow(this);
+  }
   /** Unacknowledged events on disk that the engine does not hold. */
   backlog = 0;
   private readonly options: ResolvedSpoolOptions;
