@@ -43,9 +43,14 @@ interface Answer {
  * `POST /v1/batch` over `node:http(s)` with a keep-alive Agent: connections reused across
  * batches, gzip bodies compressed on the libuv threadpool so the event loop keeps tracking.
  *
- * Why not undici: measured in a 100 000-event burst, undici's HTTP parser (llhttp compiled to
- * WebAssembly) is tiered up by TurboFan mid-flush, which took ~37 MB of transient compiler
- * memory (heaptrack), and loading undici cost ~19 MB of RSS; node:http's parser is native.
+ * Why not undici (issue #5 asked for its Pool; re-measured with undici 7.30.2 on Node 20): its
+ * HTTP parser is llhttp compiled to WebAssembly, and V8 tiers the parser's main function up to
+ * TurboFan on the first response the process reads (one request is enough, so fewer or larger
+ * batches do not avoid it): ~29 MB of compiler memory at once, SIMD build or not. In the
+ * 100 000-event burst that first response arrives with every event in memory: peak RSS
+ * 150.7-155.9 MB in 7 same-session runs against 119.0-122.1 MB here, even with only
+ * `undici/lib/dispatcher/pool.js` loaded (10.8 MB of RSS; the undici index 19 MB). Only V8
+ * flags avoid the tier-up, and a library must not set the host's. node:http's parser is native.
  * Idle keep-alive sockets are unref'd by the Agent, so they never hold a process open.
  */
 export class HttpTransport implements Transport {
