@@ -9,6 +9,13 @@ import terser from '@rollup/plugin-terser';
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const { version } = JSON.parse(readFileSync(here('./package.json'), 'utf8'));
 const version$ = () => replace({ preventAssignment: true, values: { __KIMLIK_VERSION__: version } });
+// The script tag's engine is only ever given the browser's ports: core's engine code for the Node
+// SDK's receipts and disk paging is left out (see core/src/delivery/server-ports.ts).
+const browserPorts = {
+  name: 'kimlik-browser-ports',
+  load: (id) =>
+    /[\\/]core[\\/]dist[\\/]delivery[\\/]server-ports\.js$/.test(id) ? 'export const SERVER_PORTS = false;' : null,
+};
 
 export default [
   // For bundlers: one ES module, @kimlik/core and idb-keyval left as imports so the app's bundler
@@ -22,7 +29,7 @@ export default [
   // For the script tag: everything in one minified IIFE that installs window.kimlik.
   {
     input: here('./dist/script-tag.js'),
-    plugins: [nodeResolve({ browser: true }), version$()],
+    plugins: [nodeResolve({ browser: true }), browserPorts, version$()],
     output: {
       file: here('./dist/kimlik.min.js'),
       format: 'iife',

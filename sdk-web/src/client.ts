@@ -17,8 +17,8 @@ import { electLeader } from './leader.js';
 import { nextMessageId } from './message-id.js';
 import {
   CONSENT_STATES,
-  DEFAULTS,
   type ConsentState,
+  DEFAULTS,
   type ResolvedWebOptions,
   resolveOptions,
   type WebOptions,

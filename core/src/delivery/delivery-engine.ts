@@ -15,6 +15,7 @@ import {
   type Transport,
   type TransportResult,
 } from './ports.js';
+import { SERVER_PORTS } from './server-ports.js';
 
 interface Batch {
   events: EventRun;
@@ -66,6 +67,11 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   #pausedUntil = 0;
   #consecutiveFailures = 0;
   readonly #waiters: FlushWaiter[] = [];
+  /**
+   * The Node SDK's ports. Read as `SERVER_PORTS ? this.#receipts : undefined` (and likewise
+   * `#overflow`) so the browser build, where SERVER_PORTS is false, drops their paths; the minifier
+   * folds the expression, not a method returning it.
+   */
   readonly #receipts: Receipts<Receipt> | undefined;
   #loading = false;
   #stopped = false;
@@ -90,7 +96,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
    * the first `enqueue()`.
    */
   start(): Promise<number> {
-    const backlog = this.#overflow?.start() ?? 0;
+    const backlog = (SERVER_PORTS ? this.#overflow : undefined)?.start() ?? 0;
     if (backlog > 0) {
       // Numbered up to 0 and paged in like spilled events.
       this.#stats.enqueued += backlog;
@@ -137,14 +143,14 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
         `event of ${bytes} bytes is over maxEventBytes (${this.#options.maxEventBytes})`,
       );
     }
-    const overflow = this.#overflow;
+    const overflow = SERVER_PORTS ? this.#overflow : undefined;
     // Memory is full (or older events still wait on storage): the event waits on storage only.
     const spilled = overflow?.offer(messageId, json, this.#room(1, bytes) < 0, this.#seq + 1);
     if (spilled) {
       const seq = ++this.#seq;
       // The first one starts sending what memory holds.
       if (overflow?.count === 1) this.#pump();
-      return this.#receipts?.queued(seq, messageId) as Receipt;
+      return (SERVER_PORTS ? this.#receipts : undefined)?.queued(seq, messageId) as Receipt;
     }
     if (spilled === false || !this.#dropOverflow(1, bytes)) {
       this.#stats.dropped++;
@@ -155,7 +161,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     this.#queue.push(seq);
     if (this.#queue.length >= this.#options.flushAt) this.#pump();
     else if (this.#intervalTimer === undefined) this.#armInterval();
-    return this.#receipts?.queued(seq, messageId) as Receipt;
+    return (SERVER_PORTS ? this.#receipts : undefined)?.queued(seq, messageId) as Receipt;
   }
 
   /** Resolves once everything enqueued so far is acknowledged or failed for good (or at `timeoutMs`). */
@@ -199,7 +205,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     this.#inFlightEvents = 0;
     this.#inFlightBytes = 0;
     const persistent = this.#storage.persistent;
-    const overflow = this.#overflow;
+    const overflow = SERVER_PORTS ? this.#overflow : undefined;
     let count = overflow?.count ?? 0;
     for (const s of left) count += s.length;
     if (count > 0) {
@@ -229,7 +235,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   getStats(): DeliveryStats {
     return {
       ...this.#stats,
-      queued: this.#queue.length + (this.#overflow?.count ?? 0),
+      queued: this.#queue.length + ((SERVER_PORTS ? this.#overflow : undefined)?.count ?? 0),
       inFlight: this.#inFlightEvents,
     };
   }
@@ -237,7 +243,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   #refuse(messageId: string, code: DeliveryErrorCode, message: string): Receipt {
     const error = new DeliveryError(code, message, { messageIds: [messageId] });
     this.#report(error);
-    return this.#receipts?.refused(messageId, error) as Receipt;
+    return (SERVER_PORTS ? this.#receipts : undefined)?.refused(messageId, error) as Receipt;
   }
 
   /** Room left in memory after `count` more events of `bytes`, in events (negative when over either bound). */
@@ -249,7 +255,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
 
   /** Moves events waiting on storage back into memory, oldest first, while it has room. */
   #pageIn(): void {
-    const last = this.#overflow?.pageIn(
+    const last = (SERVER_PORTS ? this.#overflow : undefined)?.pageIn(
       this.#queue,
       this.#room(0, 0),
       this.#options.maxQueueBytes - this.#queue.bytes - this.#inFlightBytes,
@@ -352,7 +358,12 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
       if (!batch) {
         const queued = this.#queue.length;
         // Events waiting on storage mean memory is the bottleneck: send without waiting for flushAt.
-        if (queued === 0 || (queued < o.flushAt && this.#headSeq() > this.#drainTarget && !this.#overflow?.count))
+        if (
+          queued === 0 ||
+          (queued < o.flushAt &&
+            this.#headSeq() > this.#drainTarget &&
+            !(SERVER_PORTS ? this.#overflow : undefined)?.count)
+        )
           break;
         const events = this.#take(o.maxBatchEvents, o.maxBatchBytes - this.#queue.envelopeBytes);
         batch = { events, attempts: 0, sending: false };
@@ -411,14 +422,14 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
       const r = refused.get(i);
       const seq = events.seq(i);
       if (!r) {
-        this.#receipts?.settle(seq, () => events.id(i), undefined);
+        (SERVER_PORTS ? this.#receipts : undefined)?.settle(seq, () => events.id(i), undefined);
         continue;
       }
       const error = new DeliveryError(DELIVERY_ERROR_CODES.REJECTED, `collector rejected the event: ${r.reason}`, {
         messageIds: [events.id(i)],
         reason: r.code,
       });
-      this.#receipts?.settle(seq, () => events.id(i), error);
+      (SERVER_PORTS ? this.#receipts : undefined)?.settle(seq, () => events.id(i), error);
       this.#report(error);
     }
     this.#stats.rejected += refused.size;
@@ -481,7 +492,8 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   }
 
   #settleFailed(events: EventRun, error: KimlikError): void {
-    for (let i = 0; i < events.length; i++) this.#receipts?.settle(events.seq(i), () => events.id(i), error);
+    for (let i = 0; i < events.length; i++)
+      (SERVER_PORTS ? this.#receipts : undefined)?.settle(events.seq(i), () => events.id(i), error);
   }
 
   #report(error: KimlikError): void {
@@ -548,6 +560,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
 
   /** @internal For receipts: whether the event with this seq is still queued or in flight. */
   isUnsettled(seq: number): boolean {
+    if (!SERVER_PORTS) return false;
     // New events join the queue's (or the spill's) tail and leave from its head, so together they hold every seq from the head on.
     if (seq >= this.#firstQueuedSeq() && seq <= this.#seq) return true;
     for (const b of this.#batches) {
@@ -559,7 +572,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
 
   /** Seq of the oldest event queued in memory or spilled, or Infinity. */
   #firstQueuedSeq(): number {
-    const overflow = this.#overflow;
+    const overflow = SERVER_PORTS ? this.#overflow : undefined;
     return overflow?.count ? Math.min(this.#headSeq(), overflow.head) : this.#headSeq();
   }
 
@@ -570,7 +583,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   }
 
   #countUnsettledUpTo(target: number): number {
-    const overflow = this.#overflow;
+    const overflow = SERVER_PORTS ? this.#overflow : undefined;
     let n = overflow ? Math.max(0, Math.min(overflow.count, target - overflow.head + 1)) : 0;
     for (const run of [...this.#batches].map((b) => b.events).concat(this.#queue))
       for (let i = 0; i < run.length && run.seq(i) <= target; i++) n++;
