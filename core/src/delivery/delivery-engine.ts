@@ -81,11 +81,11 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     this.#options = options;
     this.#transport = ports.transport;
     this.#storage = ports.storage ?? new MemoryStorage();
-    this.#scheduler = ports.scheduler ?? globalScheduler;
-    this.#random = ports.random ?? Math.random;
+    this.#scheduler = (SERVER_PORTS && ports.scheduler) || globalScheduler;
+    this.#random = (SERVER_PORTS && ports.random) || Math.random;
     this.#onError = ports.onError ?? (() => undefined);
     this.#onWarn = ports.onWarn ?? (() => undefined);
-    this.#queue = (ports.events ?? arrayEventBuffer)({ ...options, bodyFields: ports.bodyFields });
+    this.#queue = ((SERVER_PORTS && ports.events) || arrayEventBuffer)({ ...options, bodyFields: ports.bodyFields });
     this.#receipts = ports.receipts?.(this);
     this.#overflow = this.#storage.overflow?.();
   }
@@ -184,7 +184,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
       }
       this.#waiters.push(waiter);
       // Someone now awaits: a pending retry must keep the process alive until it runs.
-      if (this.#retryTimer !== undefined && !this.#retryTimerKeepsAlive) this.#armRetry();
+      if (SERVER_PORTS && this.#retryTimer !== undefined && !this.#retryTimerKeepsAlive) this.#armRetry();
       this.#pump();
     });
   }
@@ -407,7 +407,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   #finishRequest(batch: Batch): void {
     this.#activeRequests--;
     batch.sending = false;
-    batch.body?.release?.();
+    if (SERVER_PORTS) batch.body?.release?.();
     batch.body = undefined;
   }
 
@@ -452,7 +452,8 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
       batch.attempts++;
       this.#stats.retries++;
       const delay = backoffDelayMs(this.#consecutiveFailures, this.#options.backoff, error.retryAfterMs, this.#random);
-      if (this.#consecutiveFailures === 0) this.#onWarn(`delivery failed, retrying: ${error.message}`, error);
+      if (SERVER_PORTS && this.#consecutiveFailures === 0)
+        this.#onWarn(`delivery failed, retrying: ${error.message}`, error);
       this.#consecutiveFailures++;
       this.#pausedUntil = Math.max(this.#pausedUntil, this.#scheduler.now() + delay);
       this.#armRetry();
@@ -501,7 +502,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
       this.#onError(error);
     } catch (err) {
       // A throwing onError must not break delivery; surface it as a warning instead.
-      this.#onWarn(`onError threw: ${(err as Error)?.message ?? String(err)}`);
+      if (SERVER_PORTS) this.#onWarn(`onError threw: ${(err as Error)?.message ?? String(err)}`);
     }
   }
 
