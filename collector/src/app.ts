@@ -38,7 +38,7 @@ export interface Collector {
 export async function createCollector(options: ResolvedCollectorOptions): Promise<Collector> {
   const metrics = new Metrics();
   // Identity batch failures are logged once the app (and its logger) exists.
-  let logIdentityError = (_message: string) => {};
+  let logIdentityError: (message: string) => void = () => undefined;
   const store: Store = await openStore(
     options,
     (c) => {

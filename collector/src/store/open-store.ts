@@ -14,7 +14,7 @@ export interface CommitInfo {
 export async function openStore(
   options: ResolvedCollectorOptions,
   onCommit: (info: CommitInfo) => void,
-  onIdentityError: (message: string) => void = () => {},
+  onIdentityError: (message: string) => void = () => undefined,
 ): Promise<Store> {
   const identity = {
     enabled: options.identity,

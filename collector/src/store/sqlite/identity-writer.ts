@@ -294,7 +294,10 @@ export class IdentityWriter {
     const rows = new Map<number, { memberships: [number, number][]; log: [string, number, string, string][] }>();
     const rowsOf = (id: number) => {
       let r = rows.get(id);
-      if (!r) rows.set(id, (r = { memberships: [], log: [] }));
+      if (!r) {
+        r = { memberships: [], log: [] };
+        rows.set(id, r);
+      }
       return r;
     };
     for (const m of result.memberships) rowsOf(m.identifierId).memberships.push([m.fromTs, m.founderId]);
