@@ -42,6 +42,8 @@ export default [
       plugins: [
         terser({
           ecma: 2020,
+          // Error classes keep their names: `new.target.name` is what `onError` receivers see.
+          keep_classnames: /Error$/,
           compress: {
             passes: 4,
             pure_getters: true,

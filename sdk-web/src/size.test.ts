@@ -11,4 +11,11 @@ describe('bundle size budget', () => {
     const gzip = gzipSync(readFileSync(IIFE), { level: 9 }).length;
     expect(gzip).toBeLessThanOrEqual(budget.iifeGzipBytes);
   });
+
+  test('the minified IIFE keeps the error class names onError receivers see (error.name)', () => {
+    const source = readFileSync(IIFE, 'utf8');
+    for (const name of ['KimlikError', 'InvalidOptionError', 'TransportError', 'DeliveryError']) {
+      expect(source, `${name} was renamed by the minifier`).toMatch(new RegExp(`class ${name}\\b`));
+    }
+  });
 });
