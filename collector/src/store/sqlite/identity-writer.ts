@@ -36,7 +36,6 @@ const earlier = (ts: number, msg: string, than: { firstTs: number; firstMsg: str
 export class IdentityWriter {
   private idents = new Map<string, CachedIdent>();
   private byId = new Map<number, CachedIdent>();
-  private pairs = new Map<string, { ts: number; msg: string }>();
   /** Every link of an identifier, when all of them were read (a replay's walk needs no query then). */
   private adjacency = new Map<number, ResolverLink[]>();
   /**
@@ -67,7 +66,6 @@ export class IdentityWriter {
       insertMembership: db.prepare(
         'INSERT OR REPLACE INTO memberships (identifier_id, from_ts, founder_id) VALUES (?, ?, ?)',
       ),
-      findLink: db.prepare('SELECT ts, message_id FROM links WHERE a = ? AND b = ?').raw(),
       upsertLink: db.prepare(
         `INSERT INTO links (a, b, ts, message_id) VALUES (?, ?, ?, ?)
          ON CONFLICT (a, b) DO UPDATE SET ts = excluded.ts, message_id = excluded.message_id`,
@@ -169,26 +167,12 @@ export class IdentityWriter {
   private link(x: number, y: number, ts: number, msg: string): void {
     if (x === y) return;
     const [a, b] = x < y ? [x, y] : [y, x];
-    const k = `${a}:${b}`;
-    let known = this.pairs.get(k);
-    if (!known) {
-      // A complete adjacency list (always there for identifiers created since the caches started) answers without a query.
-      const list = this.adjacency.get(a) ?? this.adjacency.get(b);
-      if (list) {
-        const l = list.find((x) => x.a === a && x.b === b);
-        if (l) known = { ts: l.ts, msg: l.messageId };
-      } else {
-        const row = this.q.findLink.get(a, b) as [number, string] | undefined;
-        if (row) known = { ts: row[0], msg: row[1] };
-      }
-    }
-    if (known && !(ts < known.ts || (ts === known.ts && msg < known.msg))) {
-      this.pairs.set(k, known);
-      return;
-    }
+    // Either end's complete adjacency list says whether the link exists (loaded once, then kept).
+    const known = (this.adjacency.get(a) ?? this.adjacency.get(b) ?? this.linksOf(a)).find(
+      (l) => l.a === a && l.b === b,
+    );
+    if (known && !(ts < known.ts || (ts === known.ts && msg < known.messageId))) return;
     this.q.upsertLink.run(a, b, ts, msg);
-    if (this.pairs.size >= CACHE_LIMIT) this.pairs = new Map();
-    this.pairs.set(k, { ts, msg });
     for (const end of [a, b]) {
       const list = this.adjacency.get(end);
       if (!list) continue;
@@ -326,7 +310,6 @@ export class IdentityWriter {
   resetCaches(): void {
     this.idents = new Map();
     this.byId = new Map();
-    this.pairs = new Map();
     this.adjacency = new Map();
     this.written = new Map();
     this.dirty = new Set();
