@@ -45,9 +45,12 @@ export function isBlocked(value: string, config: IdentityConfig): boolean {
   return config.blockedValues.has(v) || PLACEHOLDER.test(v);
 }
 
-/** Trims; emails are case-insensitive in practice, phones keep digits and a leading +. */
+/**
+ * Trims; emails are case-insensitive in practice, phones keep digits and a leading +. NUL becomes
+ * U+FFFD, as PostgreSQL stores it (its text cannot hold NUL), so lookups agree on every store.
+ */
 export function normalize(type: IdentifierType, value: string): string {
-  const v = value.trim();
+  const v = value.trim().replaceAll('\u0000', '\uFFFD');
   if (type === 'email') return v.toLowerCase();
   if (type === 'phone') return v.replace(/(?!^\+)[^\d]/g, '');
   return v;

@@ -294,5 +294,13 @@ describeStores('profiles', (store) => {
       });
       expect(res.status).toBe(401);
     });
+
+    it('finds a profile by an identifier holding a NUL character, the same way on every store', async () => {
+      await send([ev('identify', 1, { userId: 'nul\u0000user', anonymousId: 'dev-nul' })]);
+      const found = await profileBy('userId', 'nul\u0000user');
+      expect(found.status, JSON.stringify(found.body)).toBe(200);
+      expect(idents(found.body)).toEqual(['anonymousId:dev-nul', 'userId:nul\uFFFDuser']);
+      expect((await profileBy('userId', 'nul\uFFFDuser')).body.id).toBe(found.body.id);
+    });
   });
 });
