@@ -152,4 +152,32 @@ describe('identity applied after the commit', () => {
       await c.close();
     }
   });
+
+  it('applies identity to the events stored while it was turned off once it is on again', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const database = join(dir.path, 'kimlik.db');
+    const post = async (c: { url: string; writeKey: string }, batch: unknown[]) => {
+      const res = await fetch(`${c.url}/v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Basic ${btoa(`${c.writeKey}:`)}` },
+        body: JSON.stringify({ batch }),
+      });
+      expect(res.status).toBe(200);
+    };
+    const on = await startTestCollector({ database });
+    await post(on, [EVENTS[0], EVENTS[1]]);
+    await on.close();
+    const off = await startTestCollector({ database, identity: false });
+    await post(off, [EVENTS[2], EVENTS[3]]);
+    await off.close();
+    const again = await startTestCollector({ database });
+    try {
+      const profile = await profileByEmail(again.url, again.adminKey);
+      expect(profile.events).toEqual(['m1', 'm2', 'm3', 'm4']);
+      expect(profile.traits).toMatchObject({ plan: 'team' });
+    } finally {
+      await again.close();
+    }
+  });
 });

@@ -5,6 +5,8 @@ import type { SqliteDatabase } from './open.js';
 
 /** Event ids up to here have their identity (identifiers, links, traits, attribution) applied. */
 export const IDENTITY_WATERMARK_SETTING = 'identity_watermark';
+/** Events read back and applied per transaction at start. */
+const RECOVERY_CHUNK = 20_000;
 
 /** What identity resolution needs from one stored event (computed on the HTTP thread). */
 export interface PendingIdentity {
@@ -112,16 +114,22 @@ export class IdentityApplier {
       this.saveWatermark.run(IDENTITY_WATERMARK_SETTING, String(max));
       return;
     }
-    const rows = this.db
-      .prepare('SELECT id, ts, message_id, payload FROM events WHERE id > ? ORDER BY id')
-      .raw()
-      .iterate(Number(saved)) as Iterable<[number, number, string, string]>;
-    const items: PendingIdentity[] = [];
-    for (const [eventId, ts, messageId, payload] of rows) {
-      const id = eventIdentity(JSON.parse(payload), ts, messageId, this.config);
-      items.push({ eventId, anonymousId: id.anonymousId, userId: id.userId, extra: id.extra, ts, messageId });
+    // In bounded chunks: after a run with identity turned off the backlog can be the whole history.
+    const page = this.db
+      .prepare('SELECT id, ts, message_id, payload FROM events WHERE id > ? ORDER BY id LIMIT ?')
+      .raw();
+    let after = Number(saved);
+    for (;;) {
+      const rows = page.all(after, RECOVERY_CHUNK) as [number, number, string, string][];
+      const items: PendingIdentity[] = [];
+      for (const [eventId, ts, messageId, payload] of rows) {
+        const id = eventIdentity(JSON.parse(payload), ts, messageId, this.config);
+        items.push({ eventId, anonymousId: id.anonymousId, userId: id.userId, extra: id.extra, ts, messageId });
+        after = eventId;
+      }
+      this.enqueue(items);
+      this.apply();
+      if (rows.length < RECOVERY_CHUNK) return;
     }
-    this.enqueue(items);
-    this.apply();
   }
 }
