@@ -2,6 +2,7 @@ import { dedupHash } from '../../ingest/hash.js';
 import { HashFilter } from './hash-filter.js';
 import type { IdentityApplier, PendingIdentity } from './identity-applier.js';
 import type { SqliteDatabase } from './open.js';
+import { readSetting, writeSetting } from './settings.js';
 
 /** Fields per event in the flat array a request ships to the writer thread (cheaper to clone). */
 export const ROW_WIDTH = 11;
@@ -85,9 +86,7 @@ export class EventWriter {
 
   /** Keys of events stored after the last merge, read back from the events table. */
   private loadRecent(): void {
-    const watermark = Number(
-      this.db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(WATERMARK_SETTING) ?? 0,
-    );
+    const watermark = Number(readSetting(this.db, WATERMARK_SETTING) ?? 0);
     const rows = this.db
       .prepare('SELECT id, source_id, message_id FROM events WHERE id > ? ORDER BY id')
       .raw()
@@ -246,11 +245,7 @@ export class EventWriter {
           }
         }
         if (end === m.sorted.length) {
-          this.db
-            .prepare(
-              'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
-            )
-            .run(WATERMARK_SETTING, String(m.watermark));
+          writeSetting(this.db, WATERMARK_SETTING, String(m.watermark));
         }
       })
       .immediate();

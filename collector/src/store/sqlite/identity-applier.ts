@@ -2,6 +2,7 @@ import { eventIdentity } from '../../identity/event-identity.js';
 import type { IdentityConfig } from '../../identity/identifiers.js';
 import type { IdentityWriter } from './identity-writer.js';
 import type { SqliteDatabase } from './open.js';
+import { readSetting, writeSetting } from './settings.js';
 
 /** Event ids up to here have their identity (identifiers, links, traits, attribution) applied. */
 export const IDENTITY_WATERMARK_SETTING = 'identity_watermark';
@@ -33,7 +34,6 @@ export class IdentityApplier {
   private pending: PendingIdentity[] = [];
   private oldestAt = 0;
   private readonly attribute;
-  private readonly saveWatermark;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -41,9 +41,6 @@ export class IdentityApplier {
     private readonly config: IdentityConfig,
   ) {
     this.attribute = db.prepare('INSERT OR IGNORE INTO event_owner (owner, ts, event_id) VALUES (?, ?, ?)');
-    this.saveWatermark = db.prepare(
-      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
-    );
     this.recover();
   }
 
@@ -86,10 +83,8 @@ export class IdentityApplier {
           owned.sort((x, y) => x[0] - y[0] || x[1] - y[1] || x[2] - y[2]);
           for (const [owner, ts, eventId] of owned) this.attribute.run(owner, ts, eventId);
           this.identity.recomputeDirty();
-          this.saveWatermark.run(
-            IDENTITY_WATERMARK_SETTING,
-            String((batch[batch.length - 1] as PendingIdentity).eventId),
-          );
+          const last = (batch[batch.length - 1] as PendingIdentity).eventId;
+          writeSetting(this.db, IDENTITY_WATERMARK_SETTING, String(last));
         })
         .immediate();
     } catch (err) {
@@ -107,11 +102,10 @@ export class IdentityApplier {
    * identity inside each commit: everything in it is applied.
    */
   private recover(): void {
-    const get = this.db.prepare('SELECT value FROM settings WHERE key = ?').pluck();
-    const saved = get.get(IDENTITY_WATERMARK_SETTING) as string | undefined;
+    const saved = readSetting(this.db, IDENTITY_WATERMARK_SETTING);
     if (saved === undefined) {
       const max = (this.db.prepare('SELECT max(id) FROM events').pluck().get() as number | null) ?? 0;
-      this.saveWatermark.run(IDENTITY_WATERMARK_SETTING, String(max));
+      writeSetting(this.db, IDENTITY_WATERMARK_SETTING, String(max));
       return;
     }
     // In bounded chunks: after a run with identity turned off the backlog can be the whole history.

@@ -18,6 +18,7 @@ import { type SourceRow, StoreUnavailableError, sourceFromRow } from '../store.j
 import { DUPLICATE, ROW_WIDTH, SUPPRESSED } from './event-writer.js';
 import { migrate, openDatabase, type SqliteDatabase } from './open.js';
 import { ProfileReader } from './profile-reader.js';
+import { readSetting, writeSetting } from './settings.js';
 import { StatsReader } from './stats-reader.js';
 import type { CommitInfo, WriterInit, WriterMessage, WriterRequest } from './writer-worker.js';
 
@@ -113,12 +114,10 @@ export class SqliteStore implements Store {
   static open(options: SqliteStoreOptions): SqliteStore {
     const db = openDatabase(options.path, { synchronous: options.synchronous });
     migrate(db);
-    let salt = db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(PROFILE_SALT_SETTING) as
-      | string
-      | undefined;
+    let salt = readSetting(db, PROFILE_SALT_SETTING);
     if (!salt) {
       salt = newProfileSalt();
-      db.prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run(PROFILE_SALT_SETTING, salt);
+      writeSetting(db, PROFILE_SALT_SETTING, salt);
     }
     return new SqliteStore(db, options, salt);
   }
@@ -303,14 +302,11 @@ export class SqliteStore implements Store {
   }
 
   async getSetting(key: string): Promise<string | null> {
-    const v = this.db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined;
-    return v ?? null;
+    return readSetting(this.db, key) ?? null;
   }
 
   async setSetting(key: string, value: string): Promise<void> {
-    this.db
-      .prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
-      .run(key, value);
+    writeSetting(this.db, key, value);
   }
 
   async claimSetting(key: string, value: string): Promise<string> {

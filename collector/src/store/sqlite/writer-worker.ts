@@ -80,12 +80,10 @@ function flush(): void {
   pending = [];
   if (batch.length === 0) return;
   if (applier && applier.size >= IDENTITY_MAX_PENDING) {
-    try {
-      applier.apply();
-    } catch (err) {
+    const err = applyIdentity();
+    if (err) {
       // Identity cannot keep up (or keeps failing): refuse writes (503, clients retry) rather than queue without bound.
       for (const r of batch) fail(r.id, err);
-      port?.postMessage({ identityError: (err as Error).message });
       return;
     }
   }
@@ -126,16 +124,18 @@ function scheduleMergeStep(): void {
   });
 }
 
-/** Applies the queued identity batch. A failure leaves it queued for the next try (and fails a sync). */
-function applyIdentity(): void {
+/** Applies the queued identity batch; a failure is reported, stays queued for the next try and is returned. */
+function applyIdentity(): Error | null {
   if (identityTimer) clearTimeout(identityTimer);
   identityTimer = null;
-  if (!applier) return;
+  if (!applier) return null;
   try {
     applier.apply();
+    return null;
   } catch (err) {
     port?.postMessage({ identityError: (err as Error).message });
     scheduleIdentity();
+    return err as Error;
   }
 }
 
