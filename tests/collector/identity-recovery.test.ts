@@ -44,18 +44,27 @@ async function profileByEmail(url: string, adminKey: string) {
   return { ...profile, events: events.events.map((e) => e.messageId).sort() };
 }
 
+/** A fresh SQLite file path in a temporary directory removed after the test. */
+function tempDatabase(): string {
+  const dir = tempDir();
+  dirs.push(dir);
+  return join(dir.path, 'kimlik.db');
+}
+
+async function post(c: { url: string; writeKey: string }, batch: unknown[]) {
+  const res = await fetch(`${c.url}/v1/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${btoa(`${c.writeKey}:`)}` },
+    body: JSON.stringify({ batch }),
+  });
+  expect(res.status).toBe(200);
+}
+
 describe('identity applied after the commit', () => {
   it('rebuilds the identity of events committed before their identity batch ran (a crash in between)', async () => {
-    const dir = tempDir();
-    dirs.push(dir);
-    const database = join(dir.path, 'kimlik.db');
+    const database = tempDatabase();
     const first = await startTestCollector({ database });
-    const res = await fetch(`${first.url}/v1/batch`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Basic ${btoa(`${first.writeKey}:`)}` },
-      body: JSON.stringify({ batch: EVENTS }),
-    });
-    expect(res.status).toBe(200);
+    await post(first, EVENTS);
     const before = await profileByEmail(first.url, first.adminKey);
     expect(before.events).toEqual(['m1', 'm2', 'm3', 'm4']);
     await first.close();
@@ -80,9 +89,7 @@ describe('identity applied after the commit', () => {
   });
 
   it('keeps the attribution of events in a database written by the version that stored it in event columns', async () => {
-    const dir = tempDir();
-    dirs.push(dir);
-    const database = join(dir.path, 'kimlik.db');
+    const database = tempDatabase();
     // Schema version 2 with one profile: device d-1 then user u-1 on it (no identity watermark:
     // that version applied identity inside every commit).
     const db = new Database(database);
@@ -154,17 +161,7 @@ describe('identity applied after the commit', () => {
   });
 
   it('applies identity to the events stored while it was turned off once it is on again', async () => {
-    const dir = tempDir();
-    dirs.push(dir);
-    const database = join(dir.path, 'kimlik.db');
-    const post = async (c: { url: string; writeKey: string }, batch: unknown[]) => {
-      const res = await fetch(`${c.url}/v1/batch`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Basic ${btoa(`${c.writeKey}:`)}` },
-        body: JSON.stringify({ batch }),
-      });
-      expect(res.status).toBe(200);
-    };
+    const database = tempDatabase();
     const on = await startTestCollector({ database });
     await post(on, [EVENTS[0], EVENTS[1]]);
     await on.close();
