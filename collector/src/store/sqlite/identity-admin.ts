@@ -12,6 +12,15 @@ export interface EraseResult {
 }
 
 /**
+ * The erase's outcome plus the suppression hashes of its identifiers, for the writer's memory: the
+ * caller adds them only once the transaction committed (a rolled-back erase must suppress nothing).
+ */
+export interface EraseOutcome {
+  result: EraseResult;
+  suppressed: string[];
+}
+
+/**
  * GDPR erasure, on the writer thread: deletes the profile's events, traits, identifiers, links and
  * history, and suppresses its identifiers (hashed) so later events carrying them are dropped
  * instead of re-creating the person.
@@ -21,7 +30,7 @@ export function eraseProfile(
   identity: IdentityWriter,
   salt: string,
   requested: string,
-): EraseResult | null {
+): EraseOutcome | null {
   const founder = resolveProfile(db, requested);
   if (founder === null) return null;
   const pid = profileIdOf(db, founder);
@@ -33,6 +42,7 @@ export function eraseProfile(
   const neighbours = new Set<number>();
   const linksOf = db.prepare('SELECT a, b FROM links WHERE a = ? OR b = ?').raw();
   const erased = db.prepare('INSERT OR IGNORE INTO erased_profiles (id, at) VALUES (?, ?)');
+  const suppressed: string[] = [];
   erased.run(pid, Date.now());
   // Any member may have founded a profile that was merged into this one: all those ids are erased.
   const keyHash = db.prepare('SELECT key_hash FROM identifiers WHERE id = ?').pluck();
@@ -43,7 +53,7 @@ export function eraseProfile(
     }
     const hash = suppressionHash(salt, m.type, m.value);
     db.prepare('INSERT OR IGNORE INTO suppressed (hash) VALUES (?)').run(hash);
-    identity.suppress([hash]);
+    suppressed.push(hash);
     for (const sql of [
       'DELETE FROM trait_writes WHERE identifier_id = ?',
       'DELETE FROM links WHERE a = @id OR b = @id',
@@ -58,7 +68,7 @@ export function eraseProfile(
   identity.resetCaches();
   // Profiles that were kept apart from this one by refused links are replayed without them.
   for (const n of neighbours) identity.recomputeCluster(n);
-  return { profileId: pid, events, identifiers: ids.length };
+  return { result: { profileId: pid, events, identifiers: ids.length }, suppressed };
 }
 
 export interface UnmergeResult {

@@ -159,13 +159,17 @@ function admin(msg: Exclude<WriterRequest, { op: 'write' }>): void {
       return;
     }
     if (!identity) throw new Error('identity resolution is disabled');
-    const result = db
-      .transaction(() =>
-        msg.op === 'erase'
-          ? eraseProfile(db, identity, init.salt, msg.profileId)
-          : unmergeIdentifier(db, identity, msg.profileId, msg.type, msg.value),
-      )
-      .immediate();
+    let result: unknown;
+    if (msg.op === 'erase') {
+      const erased = db.transaction(() => eraseProfile(db, identity, init.salt, msg.profileId)).immediate();
+      // Only after the commit: events of a person whose erase rolled back must still be stored.
+      if (erased) identity.suppress(erased.suppressed);
+      result = erased?.result ?? null;
+    } else {
+      result = db
+        .transaction(() => unmergeIdentifier(db, identity, msg.profileId, msg.type, msg.value))
+        .immediate();
+    }
     port?.postMessage({ id: msg.id, result } satisfies WriterReply);
   } catch (err) {
     identity?.resetCaches();
