@@ -166,9 +166,7 @@ function admin(msg: Exclude<WriterRequest, { op: 'write' }>): void {
       if (erased) identity.suppress(erased.suppressed);
       result = erased?.result ?? null;
     } else {
-      result = db
-        .transaction(() => unmergeIdentifier(db, identity, msg.profileId, msg.type, msg.value))
-        .immediate();
+      result = db.transaction(() => unmergeIdentifier(db, identity, msg.profileId, msg.type, msg.value)).immediate();
     }
     port?.postMessage({ id: msg.id, result } satisfies WriterReply);
   } catch (err) {
