@@ -9,6 +9,10 @@ import {
 
 const TEXT = 'text/plain;charset=UTF-8';
 
+/** One POST for both paths; `keepalive` lets it outlive the page (at exit). */
+const post = (url: string, body: BodyInit, keepalive?: boolean) =>
+  fetch(url, { method: 'POST', headers: { 'content-type': TEXT }, body, credentials: 'omit', keepalive });
+
 /**
  * POSTs one batch body (built by the engine as UTF-8 bytes, write key included). text/plain makes it a "simple"
  * CORS request that needs no preflight; sendBeacon could not set an Authorization header anyway.
@@ -18,7 +22,7 @@ const TEXT = 'text/plain;charset=UTF-8';
 export async function postBatch(url: string, body: BodyInit): Promise<TransportResult> {
   let res: Response;
   try {
-    res = await fetch(url, { method: 'POST', headers: { 'content-type': TEXT }, body, credentials: 'omit' });
+    res = await post(url, body);
   } catch (cause) {
     throw new TransportError('The collector could not be reached', { retryable: true, cause });
   }
@@ -56,8 +60,6 @@ export function sendOnExit(url: string, jsons: string[], bodySuffix: string, bud
   const body = batchJson(jsons.slice(0, n), new Date().toISOString(), bodySuffix);
   if (navigator.sendBeacon?.(url, new Blob([body], { type: TEXT }))) return n;
   // Nobody is left to hear a failure: the events stay queued and the next load re-sends them.
-  fetch(url, { method: 'POST', body, keepalive: true, headers: { 'content-type': TEXT }, credentials: 'omit' }).catch(
-    () => undefined,
-  );
+  post(url, body, true).catch(() => undefined);
   return n;
 }

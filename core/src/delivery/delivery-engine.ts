@@ -75,6 +75,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   readonly #receipts: Receipts<Receipt> | undefined;
   #loading = false;
   #stopped = false;
+  /** Counted where `SERVER_PORTS` holds: only the Node SDK reads `getStats()`. */
   readonly #stats = { enqueued: 0, delivered: 0, rejected: 0, dropped: 0, retries: 0 };
 
   constructor(options: ResolvedDeliveryOptions, ports: DeliveryPorts<Receipt>) {
@@ -84,10 +85,10 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     this.#scheduler = (SERVER_PORTS && ports.scheduler) || globalScheduler;
     this.#random = (SERVER_PORTS && ports.random) || Math.random;
     this.#onError = ports.onError ?? (() => undefined);
-    this.#onWarn = ports.onWarn ?? (() => undefined);
+    this.#onWarn = (SERVER_PORTS && ports.onWarn) || (() => undefined);
     this.#queue = ((SERVER_PORTS && ports.events) || arrayEventBuffer)({ ...options, bodyFields: ports.bodyFields });
-    this.#receipts = ports.receipts?.(this);
-    this.#overflow = this.#storage.overflow?.();
+    this.#receipts = SERVER_PORTS ? ports.receipts?.(this) : undefined;
+    this.#overflow = SERVER_PORTS ? this.#storage.overflow?.() : undefined;
   }
 
   /**
@@ -120,7 +121,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     // Seqs below every seq handed out so far, so flush targets include the restored events.
     const first = Math.min(0, this.#headSeq()) - persisted.length;
     this.#queue.restore(persisted, first);
-    this.#stats.enqueued += persisted.length;
+    if (SERVER_PORTS) this.#stats.enqueued += persisted.length;
     this.#dropOverflow(0, 0);
     this.#drainTarget = Math.max(this.#drainTarget, first + persisted.length - 1);
     this.#pump();
@@ -133,7 +134,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
    * when the `receipts` port is set (`outcomeBook`: a lazy promise that never rejects).
    */
   enqueue(messageId: string, json: string): Receipt {
-    this.#stats.enqueued++;
+    if (SERVER_PORTS) this.#stats.enqueued++;
     if (this.#stopped) return this.#refuse(messageId, DELIVERY_ERROR_CODES.STOPPED, 'the client is stopped');
     const bytes = this.#queue.stage(messageId, json);
     if (bytes > this.#options.maxEventBytes) {
@@ -145,7 +146,12 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     }
     const overflow = SERVER_PORTS ? this.#overflow : undefined;
     // Memory is full (or older events still wait on storage): the event waits on storage only.
-    const spilled = overflow?.offer(messageId, json, this.#room(1, bytes) < 0, this.#seq + 1);
+    const spilled = overflow?.offer(
+      messageId,
+      json,
+      roomLeft(this.#options, this.#queue, this.#inFlightEvents, this.#inFlightBytes, 1, bytes) < 0,
+      this.#seq + 1,
+    );
     if (spilled) {
       const seq = ++this.#seq;
       // The first one starts sending what memory holds.
@@ -153,7 +159,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
       return (SERVER_PORTS ? this.#receipts : undefined)?.queued(seq, messageId) as Receipt;
     }
     if (spilled === false || !this.#dropOverflow(1, bytes)) {
-      this.#stats.dropped++;
+      if (SERVER_PORTS) this.#stats.dropped++;
       return this.#refuse(messageId, DELIVERY_ERROR_CODES.QUEUE_FULL, 'queue full: newest event dropped');
     }
     void this.#store('append', [messageId], (s) => s.append(messageId, json));
@@ -209,13 +215,13 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     let count = overflow?.count ?? 0;
     for (const s of left) count += s.length;
     if (count > 0) {
-      if (!persistent) this.#stats.dropped += count;
+      if (SERVER_PORTS && !persistent) this.#stats.dropped += count;
       const error = new DeliveryError(
         DELIVERY_ERROR_CODES.STOPPED,
         `stopped: ${count} events unacknowledged, ${persistent ? 'kept in storage' : 'lost (no persistent storage)'}`,
         { messageIds: left.flatMap(idsOf) },
       );
-      for (const s of left) this.#settleFailed(s, error);
+      if (SERVER_PORTS) for (const s of left) settleFailed(this.#receipts, s, error);
       if (overflow) {
         for (let i = 0; i < overflow.count; i++) this.#receipts?.settle(overflow.head + i, () => '', error);
         overflow.count = 0;
@@ -232,6 +238,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     };
   }
 
+  /** The counters are kept where `SERVER_PORTS` holds (the Node SDK); the browser's script-tag build, which never reads them, reports 0. */
   getStats(): DeliveryStats {
     return {
       ...this.#stats,
@@ -244,24 +251,6 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     const error = new DeliveryError(code, message, { messageIds: [messageId] });
     this.#report(error);
     return (SERVER_PORTS ? this.#receipts : undefined)?.refused(messageId, error) as Receipt;
-  }
-
-  /** Room left in memory after `count` more events of `bytes`, in events (negative when over either bound). */
-  #room(count: number, bytes: number): number {
-    const o = this.#options;
-    const events = o.maxQueueEvents - this.#queue.length - this.#inFlightEvents - count;
-    return o.maxQueueBytes - this.#queue.bytes - this.#inFlightBytes - bytes < 0 ? -1 : events;
-  }
-
-  /** Moves events waiting on storage back into memory, oldest first, while it has room. */
-  #pageIn(): void {
-    const last = (SERVER_PORTS ? this.#overflow : undefined)?.pageIn(
-      this.#queue,
-      this.#room(0, 0),
-      this.#options.maxQueueBytes - this.#queue.bytes - this.#inFlightBytes,
-    );
-    // Paged-in events waited already: they go out without waiting for flushAt or the interval.
-    if (last !== undefined) this.#drainTarget = Math.max(this.#drainTarget, last);
   }
 
   /**
@@ -282,7 +271,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     while (n < this.#queue.length && (n < needEvents || needBytes > 0)) needBytes -= this.#queue.size(n++);
     if (n > 0) {
       const dropped = this.#queue.shift(n);
-      this.#stats.dropped += dropped.length;
+      if (SERVER_PORTS) this.#stats.dropped += dropped.length;
       this.#fail(dropped, DELIVERY_ERROR_CODES.QUEUE_FULL, `queue full: dropped the ${dropped.length} oldest`);
     }
     return n >= needEvents && needBytes <= 0;
@@ -341,7 +330,18 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   /** Starts requests while there is capacity: batches awaiting a retry first, then new ones. */
   #pump(): void {
     if (this.#stopped || this.#loading) return;
-    this.#pageIn();
+    const overflow = SERVER_PORTS ? this.#overflow : undefined;
+    if (overflow) {
+      // Events waiting on storage move back into memory, oldest first, while it has room.
+      const q = this.#queue;
+      const last = overflow.pageIn(
+        q,
+        roomLeft(this.#options, q, this.#inFlightEvents, this.#inFlightBytes, 0, 0),
+        this.#options.maxQueueBytes - q.bytes - this.#inFlightBytes,
+      );
+      // Paged-in events waited already: they go out without waiting for flushAt or the interval.
+      if (last !== undefined) this.#drainTarget = Math.max(this.#drainTarget, last);
+    }
     if (this.#pausedUntil > this.#scheduler.now()) {
       if (this.#retryTimer === undefined) this.#armRetry();
       return;
@@ -358,13 +358,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
       if (!batch) {
         const queued = this.#queue.length;
         // Events waiting on storage mean memory is the bottleneck: send without waiting for flushAt.
-        if (
-          queued === 0 ||
-          (queued < o.flushAt &&
-            this.#headSeq() > this.#drainTarget &&
-            !(SERVER_PORTS ? this.#overflow : undefined)?.count)
-        )
-          break;
+        if (queued === 0 || (queued < o.flushAt && this.#headSeq() > this.#drainTarget && !overflow?.count)) break;
         const events = this.#take(o.maxBatchEvents, o.maxBatchBytes - this.#queue.envelopeBytes);
         batch = { events, attempts: 0, sending: false };
         this.#addBatch(batch);
@@ -420,20 +414,21 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     const refused = matchRejections(events, result.rejected ?? []);
     for (let i = 0; i < events.length; i++) {
       const r = refused.get(i);
-      const seq = events.seq(i);
       if (!r) {
-        (SERVER_PORTS ? this.#receipts : undefined)?.settle(seq, () => events.id(i), undefined);
+        (SERVER_PORTS ? this.#receipts : undefined)?.settle(events.seq(i), () => events.id(i), undefined);
         continue;
       }
       const error = new DeliveryError(DELIVERY_ERROR_CODES.REJECTED, `collector rejected the event: ${r.reason}`, {
         messageIds: [events.id(i)],
         reason: r.code,
       });
-      (SERVER_PORTS ? this.#receipts : undefined)?.settle(seq, () => events.id(i), error);
+      (SERVER_PORTS ? this.#receipts : undefined)?.settle(events.seq(i), () => events.id(i), error);
       this.#report(error);
     }
-    this.#stats.rejected += refused.size;
-    this.#stats.delivered += events.length - refused.size;
+    if (SERVER_PORTS) {
+      this.#stats.rejected += refused.size;
+      this.#stats.delivered += events.length - refused.size;
+    }
     this.#removeFromStorage(events);
     this.#afterSettle();
   }
@@ -450,7 +445,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
           });
     if (error.retryable && batch.attempts < this.#options.maxRetries) {
       batch.attempts++;
-      this.#stats.retries++;
+      if (SERVER_PORTS) this.#stats.retries++;
       const delay = backoffDelayMs(this.#consecutiveFailures, this.#options.backoff, error.retryAfterMs, this.#random);
       if (SERVER_PORTS && this.#consecutiveFailures === 0)
         this.#onWarn(`delivery failed, retrying: ${error.message}`, error);
@@ -471,8 +466,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
       return;
     }
     const retryable = error.retryable;
-    if (retryable) this.#stats.dropped += events.length;
-    else this.#stats.rejected += events.length;
+    if (SERVER_PORTS) this.#stats[retryable ? 'dropped' : 'rejected'] += events.length;
     this.#fail(
       events,
       retryable ? DELIVERY_ERROR_CODES.RETRIES_EXHAUSTED : DELIVERY_ERROR_CODES.REJECTED,
@@ -487,14 +481,9 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   /** Settles events as not delivered, forgets them in storage, reports once. */
   #fail(events: EventRun, code: DeliveryErrorCode, message: string, reason?: string, cause?: unknown): void {
     const error = new DeliveryError(code, message, { messageIds: idsOf(events), reason, cause });
-    this.#settleFailed(events, error);
+    if (SERVER_PORTS) settleFailed(this.#receipts, events, error);
     this.#removeFromStorage(events);
     this.#report(error);
-  }
-
-  #settleFailed(events: EventRun, error: KimlikError): void {
-    for (let i = 0; i < events.length; i++)
-      (SERVER_PORTS ? this.#receipts : undefined)?.settle(events.seq(i), () => events.id(i), error);
   }
 
   #report(error: KimlikError): void {
@@ -563,7 +552,7 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   isUnsettled(seq: number): boolean {
     if (!SERVER_PORTS) return false;
     // New events join the queue's (or the spill's) tail and leave from its head, so together they hold every seq from the head on.
-    if (seq >= this.#firstQueuedSeq() && seq <= this.#seq) return true;
+    if (seq >= firstQueuedSeq(this.#headSeq(), this.#overflow) && seq <= this.#seq) return true;
     for (const b of this.#batches) {
       const e = b.events;
       if (e.length > 0 && seq >= e.seq(0) && seq <= e.seq(e.length - 1)) return true;
@@ -571,14 +560,8 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     return false;
   }
 
-  /** Seq of the oldest event queued in memory or spilled, or Infinity. */
-  #firstQueuedSeq(): number {
-    const overflow = SERVER_PORTS ? this.#overflow : undefined;
-    return overflow?.count ? Math.min(this.#headSeq(), overflow.head) : this.#headSeq();
-  }
-
   #oldestUnsettledSeq(): number {
-    let min = this.#firstQueuedSeq();
+    let min = firstQueuedSeq(this.#headSeq(), SERVER_PORTS ? this.#overflow : undefined);
     for (const b of this.#batches) if (b.events.length > 0) min = Math.min(min, b.events.seq(0));
     return min;
   }
@@ -590,6 +573,34 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
       for (let i = 0; i < run.length && run.seq(i) <= target; i++) n++;
     return n;
   }
+}
+
+/*
+ * Helpers for the Node SDK's ports live outside the class: a class keeps its unused private
+ * methods, a module function the browser build never calls is dropped.
+ */
+
+/** Room left in memory after `count` more events of `bytes`, in events (negative when over either bound). */
+function roomLeft(
+  o: ResolvedDeliveryOptions,
+  queue: EventBuffer,
+  inFlightEvents: number,
+  inFlightBytes: number,
+  count: number,
+  bytes: number,
+): number {
+  const events = o.maxQueueEvents - queue.length - inFlightEvents - count;
+  return o.maxQueueBytes - queue.bytes - inFlightBytes - bytes < 0 ? -1 : events;
+}
+
+/** Seq of the oldest event queued in memory (`head`) or spilled, or Infinity. */
+function firstQueuedSeq(head: number, overflow: Overflow | undefined): number {
+  return overflow?.count ? Math.min(head, overflow.head) : head;
+}
+
+/** Settles a run's receipts as failed (the Node SDK's receipts; a no-op without them). */
+function settleFailed<R>(receipts: Receipts<R> | undefined, events: EventRun, error: KimlikError): void {
+  if (receipts) for (let i = 0; i < events.length; i++) receipts.settle(events.seq(i), () => events.id(i), error);
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
