@@ -22,16 +22,18 @@ function randomBytes16(): Uint8Array {
 /**
  * RFC 9562 UUIDv7: 48-bit Unix milliseconds then random bits. Time-ordered IDs keep the
  * collector's dedup index append-mostly. Within one millisecond order is random, which dedup
- * does not need.
+ * does not need, unless the caller counts events within the millisecond in `randA` (12 bits,
+ * RFC 9562 §6.2 method 1), which then replaces the random `rand_a`.
  */
-export function uuidv7(nowMs: number = Date.now()): string {
+export function uuidv7(nowMs: number = Date.now(), randA?: number): string {
   const b = randomBytes16();
   let t = nowMs;
   for (let i = 5; i >= 0; i--) {
     b[i] = t % 256;
     t = Math.floor(t / 256);
   }
-  b[6] = ((b[6] ?? 0) & 0x0f) | 0x70;
+  if (randA !== undefined) b[7] = randA;
+  b[6] = ((randA === undefined ? (b[6] ?? 0) : randA >> 8) & 0x0f) | 0x70;
   b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
   let s = '';
   for (let i = 0; i < 16; i++) {

@@ -20,6 +20,5 @@ export function nextMessageId(): string {
     lastMs = now;
     counter = 0;
   }
-  const id = uuidv7(now);
-  return `${id.slice(0, 15)}${counter.toString(16).padStart(3, '0')}${id.slice(18)}`;
+  return uuidv7(now, counter);
 }
