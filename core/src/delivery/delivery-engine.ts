@@ -42,7 +42,7 @@ const STATUS_SPLITTABLE = new Set([400, 413, 422]);
  * Memory: queued events live in the `EventBuffer` port (packed bytes in Node, an array in the
  * browser); the engine holds no JS object per event beyond what the buffer keeps.
  */
-export class DeliveryEngine<Receipt = void> implements ReceiptHost {
+export class DeliveryEngine<Receipt = void> {
   readonly #options: ResolvedDeliveryOptions;
   readonly #transport: Transport;
   readonly #storage: QueueStorage;
@@ -87,7 +87,19 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
     this.#onError = ports.onError ?? (() => undefined);
     this.#onWarn = (SERVER_PORTS && ports.onWarn) || (() => undefined);
     this.#queue = ((SERVER_PORTS && ports.events) || arrayEventBuffer)({ ...options, bodyFields: ports.bodyFields });
-    this.#receipts = SERVER_PORTS ? ports.receipts?.(this) : undefined;
+    // The receipts' view of the engine is made only where they can exist (see SERVER_PORTS).
+    const host: ReceiptHost = {
+      isUnsettled: (seq) => {
+        // New events join the queue's (or the spill's) tail and leave from its head, so together they hold every seq from the head on.
+        if (seq >= firstQueuedSeq(this.#headSeq(), this.#overflow) && seq <= this.#seq) return true;
+        for (const b of this.#batches) {
+          const e = b.events;
+          if (e.length > 0 && seq >= e.seq(0) && seq <= e.seq(e.length - 1)) return true;
+        }
+        return false;
+      },
+    };
+    this.#receipts = SERVER_PORTS ? ports.receipts?.(host) : undefined;
     this.#overflow = SERVER_PORTS ? this.#storage.overflow?.() : undefined;
   }
 
@@ -546,18 +558,6 @@ export class DeliveryEngine<Receipt = void> implements ReceiptHost {
   #resolveWaiter(w: FlushWaiter, result: FlushResult): void {
     if (w.timer !== undefined) this.#scheduler.clearTimeout(w.timer);
     w.resolve(result);
-  }
-
-  /** @internal For receipts: whether the event with this seq is still queued or in flight. */
-  isUnsettled(seq: number): boolean {
-    if (!SERVER_PORTS) return false;
-    // New events join the queue's (or the spill's) tail and leave from its head, so together they hold every seq from the head on.
-    if (seq >= firstQueuedSeq(this.#headSeq(), this.#overflow) && seq <= this.#seq) return true;
-    for (const b of this.#batches) {
-      const e = b.events;
-      if (e.length > 0 && seq >= e.seq(0) && seq <= e.seq(e.length - 1)) return true;
-    }
-    return false;
   }
 
   #oldestUnsettledSeq(): number {
