@@ -17,6 +17,14 @@ const browserPorts = {
     /[\\/]core[\\/]dist[\\/]delivery[\\/]server-ports\.js$/.test(id) ? 'export const SERVER_PORTS = false;' : null,
 };
 
+/**
+ * Properties the minifier may rename in the script-tag bundle: each is read and written only by
+ * code inside it (the engine's batches, waiters and event buffer, resolved options, storage ports,
+ * the identity store). ~50 B gzip.
+ */
+const INTERNAL_PROPERTIES =
+  /^(envelopeBytes|stage|restore|attempts|sending|timer|bodyFields|delivery|persist|persistent|backoff|baseMs|maxMs|seq|events)$/;
+
 export default [
   // For bundlers: one ES module, @kimlik/core and idb-keyval left as imports so the app's bundler
   // dedupes and tree-shakes them (package.json says sideEffects: false). Types are tsc's dist/*.d.ts.
@@ -53,6 +61,10 @@ export default [
             unsafe_math: true,
             unsafe_methods: true,
           },
+          // Internal names only (engine batches and buffers, resolved options, storage ports), never
+          // the public API, options, error fields or the wire format: nothing outside this bundle
+          // sees these objects.
+          mangle: { properties: { regex: INTERNAL_PROPERTIES } },
           format: { comments: false },
         }),
       ],
