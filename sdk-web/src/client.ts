@@ -12,7 +12,7 @@ import { buildContext, pageProperties } from './context.js';
 import { WEB_ERROR_CODES } from './errors.js';
 import { watchHistory } from './history.js';
 import { IdbQueueStorage } from './idb-storage.js';
-import { IdentityStore, type UserState } from './identity.js';
+import { IdentityStore, storageFailed, type UserState } from './identity.js';
 import { electLeader } from './leader.js';
 import { nextMessageId } from './message-id.js';
 import {
@@ -110,7 +110,7 @@ export class Client {
       // queue: the engine loads it once, in the tab that leads.
       await inner.remove([]);
     } catch (cause) {
-      this.report(new KimlikError(WEB_ERROR_CODES.STORAGE, 'IndexedDB failed, keeping data in memory', { cause }));
+      this.report(storageFailed('IndexedDB', cause));
       inner = new MemoryStorage();
     }
     this.#storage = inner;

@@ -13,10 +13,14 @@ export function guard<T>(report: Report, what: string, fn: () => T): T | undefin
   try {
     return fn();
   } catch (cause) {
-    report(new KimlikError(WEB_ERROR_CODES.STORAGE, `${what} failed, keeping data in memory`, { cause }));
+    report(storageFailed(what, cause));
     return undefined;
   }
 }
+
+/** The report when `what` (cookie, localStorage, IndexedDB) refused: the SDK keeps that data in memory. */
+export const storageFailed = (what: string, cause: unknown): KimlikError =>
+  new KimlikError(WEB_ERROR_CODES.STORAGE, `${what} failed, keeping data in memory`, { cause });
 
 export interface UserState {
   anonymousId: string;

@@ -78,7 +78,7 @@ export const DEFAULTS = Object.freeze({
 /** Validates, merges with `DEFAULTS`, freezes. Throws `InvalidOptionError`, only from `init()`. */
 export function resolveOptions(options: WebOptions, pageOrigin: string): ResolvedWebOptions {
   if (!options?.writeKey || typeof options.writeKey !== 'string') {
-    throw new InvalidOptionError('writeKey', "pass the source's write key: init({ writeKey: 'wk_…' })");
+    throw new InvalidOptionError('writeKey', "required, e.g. init({ writeKey: 'wk_…' })");
   }
   const o = { ...DEFAULTS } as Record<string, unknown>;
   for (const [key, value] of Object.entries(options)) if (value !== undefined) o[key] = value;
@@ -87,7 +87,7 @@ export function resolveOptions(options: WebOptions, pageOrigin: string): Resolve
   if (typeof o.onError !== 'function') throw new InvalidOptionError('onError', 'pass a function');
   o.endpoint = String(o.endpoint || pageOrigin).replace(/\/+$/, '');
   if (!/^https?:\/\//.test(o.endpoint as string)) {
-    throw new InvalidOptionError('endpoint', "use an absolute URL such as 'https://collector.example.com'");
+    throw new InvalidOptionError('endpoint', "use an absolute URL, e.g. 'https://c.example.com'");
   }
   o.delivery = checkDeliveryOptions(o as unknown as Required<DeliveryOptions>);
   return Object.freeze(o) as unknown as ResolvedWebOptions;
