@@ -1,4 +1,6 @@
+import pg from 'pg';
 import { afterEach, expect, it } from 'vitest';
+import { parsePostgresUrl } from '../../collector/src/store/postgres/connection.js';
 import {
   ADMIN_KEY,
   type CollectorProcess,
@@ -82,8 +84,35 @@ describePostgres('several collector processes on one PostgreSQL', () => {
     }
   }, 300_000);
 
-  it('kill -9 of one collector mid-load: every event it answered 200 is stored', async () => {
+  it('a profile read on one collector sees what another acknowledged just before (read-your-writes)', async () => {
     const { procs } = await collectors(2);
+    const [a, b] = procs as [CollectorProcess, CollectorProcess];
+    for (let n = 0; n < 20; n++) {
+      const t = new Date(T0 + n).toISOString();
+      const batch = [
+        { type: 'track', messageId: `v-${n}`, anonymousId: `dev-${n}`, event: 'Viewed', timestamp: t },
+        { type: 'identify', messageId: `i-${n}`, anonymousId: `dev-${n}`, userId: `user-${n}`, timestamp: t },
+        {
+          type: 'identify',
+          messageId: `e-${n}`,
+          userId: `user-${n}`,
+          traits: { email: `p${n}@example.com` },
+          timestamp: t,
+        },
+      ];
+      expect((await sendBatch(a.url, WRITE_KEY, batch)).status).toBe(200);
+      const res = await fetch(`${b.url}/v1/profiles?anonymousId=dev-${n}`, {
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { identifiers: { type: string }[]; eventCount: number };
+      expect(body.identifiers.map((i) => i.type).sort()).toEqual(['anonymousId', 'email', 'userId']);
+      expect(body.eventCount).toBe(3);
+    }
+  }, 60_000);
+
+  it('kill -9 of one collector mid-load: every event it answered 200 is stored, and its identity applied', async () => {
+    const { database, procs } = await collectors(2);
     const [victim, survivor] = procs as [CollectorProcess, CollectorProcess];
     const events = population(99, 500, 40_000, T0);
     const acked = new Set<string>();
@@ -106,7 +135,27 @@ describePostgres('several collector processes on one PostgreSQL', () => {
     expect((await victim.exited).signal).toBe('SIGKILL');
     expect(acked.size).toBeGreaterThan(4000);
 
-    const stored = new Set((await fetchStoredEvents(survivor.url, ADMIN_KEY)).map((e) => e.messageId as string));
+    const storedEvents = await fetchStoredEvents(survivor.url, ADMIN_KEY);
+    const stored = new Set(storedEvents.map((e) => e.messageId as string));
     expect([...acked].filter((id) => !stored.has(id))).toEqual([]);
+
+    // The victim's events that were committed but not yet applied: the survivor's sweep applies
+    // them without any read asking (bounded wait).
+    const { connectionString, schema } = parsePostgresUrl(database);
+    const db = new pg.Client({ connectionString, options: `-c search_path=${schema}` });
+    await db.connect();
+    try {
+      const left = async () =>
+        (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM identity_pending')).rows[0]?.n;
+      const deadline = Date.now() + 30_000;
+      while ((await left()) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+      expect(await left()).toBe(0);
+    } finally {
+      await db.end();
+    }
+    // Profiles are those of the stored events, whichever collector applied them.
+    const expected = partition(reference(storedEvents));
+    const owners = await storedOwners(survivor.url, ADMIN_KEY, reference(storedEvents).keys());
+    expect(partition(owners)).toEqual(expected);
   }, 180_000);
 });

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterEach, expect, it } from 'vitest';
+import { resolveOptions } from '../../collector/src/options.js';
 import { POSTGRES_MIGRATIONS } from '../../collector/src/store/migrations/postgres.js';
 import { parsePostgresUrl } from '../../collector/src/store/postgres/connection.js';
 import { monthPartition } from '../../collector/src/store/postgres/event-writer.js';
@@ -7,7 +8,12 @@ import { PostgresStore } from '../../collector/src/store/postgres/postgres-store
 import type { EventRow } from '../../collector/src/store/store.js';
 import { describePostgres, dropTestDatabase, postgresTestUrl } from '../helpers/stores.js';
 
-const identity = { enabled: true, caps: { maxIdentifiers: 1000, maxMerges: 100 }, maxClusterIdentifiers: 5000 };
+const identity = {
+  enabled: true,
+  caps: { maxIdentifiers: 1000, maxMerges: 100 },
+  maxClusterIdentifiers: 5000,
+  config: resolveOptions({}).identityConfig,
+};
 const open = (url: string) => PostgresStore.open({ url, poolMax: 3, identity });
 
 const urls: string[] = [];

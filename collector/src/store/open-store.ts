@@ -23,7 +23,13 @@ export async function openStore(
     config: options.identityConfig,
   };
   if (isPostgresUrl(options.database)) {
-    return PostgresStore.open({ url: options.database, poolMax: options.postgresPoolMax, identity, onCommit });
+    return PostgresStore.open({
+      url: options.database,
+      poolMax: options.postgresPoolMax,
+      identity,
+      onCommit,
+      onIdentityError,
+    });
   }
   return SqliteStore.open({
     path: options.database,

@@ -121,4 +121,19 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
     // keeps both values. Dropping a column only marks it in the catalog, whatever the table size.
     sql: 'ALTER TABLE events DROP COLUMN user_id, DROP COLUMN anonymous_id;',
   },
+  {
+    version: 4,
+    name: 'identity_pending: events committed whose identity is not applied yet',
+    // Appended by every ingest commit and deleted by the identity batch that applies the event
+    // (postgres/identity-applier.ts). Keyed by event id only: ids come from the events sequence
+    // (each session takes blocks of 1000), so inserts land at the right edge of one small index.
+    // received_at lets any collector find rows left behind by a dead one without an extra index:
+    // the table holds about a second of events, a sequential scan of it is cheap.
+    // A database written before this version applied identity inside each commit: it has nothing
+    // pending, so the empty table is all an upgrade needs.
+    sql: `
+      CREATE TABLE identity_pending (event_id bigint PRIMARY KEY, received_at bigint NOT NULL)
+        WITH (fillfactor = 100, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 20000);
+    `,
+  },
 ];

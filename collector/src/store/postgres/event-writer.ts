@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { EventRow, InsertOutcome } from '../store.js';
-import { int4Array, int8Array, textArray } from './binary-arrays.js';
+import { int4Array, int8Array, parseIds, textArray } from './binary-arrays.js';
 import { checkout, lockXact, PARTITION_LOCK, type Tail } from './connection.js';
 import type { PgIdentityWriter } from './identity-writer.js';
 
@@ -47,13 +47,19 @@ export async function ensurePartition(pool: pg.Pool, schema: string, ms: number)
  * across every collector process: the (source, messageId) key goes into `event_ids` first, and
  * only the keys this transaction inserted are stored; a concurrent insert of the same key waits
  * for the other transaction and then sees it.
+ *
+ * With identity on, each stored event also gets an `identity_pending` row in the same statement:
+ * identity is applied afterwards, in large batches (identity-applier.ts), and the pending row is
+ * what makes that durable. Only suppression (erased people) is checked here, as an event of an
+ * erased person must not be stored at all. `ids` answers the stored events' ids, in `stored` order,
+ * once the transaction has committed.
  */
 export async function writeEvents(
   c: pg.PoolClient,
   identity: PgIdentityWriter | null,
   requests: readonly (readonly EventRow[])[],
   tail: Tail,
-): Promise<{ outcomes: InsertOutcome[][]; stored: number }> {
+): Promise<{ outcomes: InsertOutcome[][]; stored: EventRow[]; ids: Promise<number[]> | null }> {
   const outcomes = requests.map((rows) => new Array<InsertOutcome>(rows.length).fill('duplicate'));
   // Repeats inside this commit (a retry racing its original) never reach the database.
   const seen = new Set<string>();
@@ -81,31 +87,30 @@ export async function writeEvents(
   );
   const dup = new Set(already.rows.map((x) => x.n - 1));
   const fresh = dup.size === 0 ? refs : refs.filter((_, i) => !dup.has(i));
-  const ids = identity
-    ? await identity.process(
-        c,
-        fresh.map(({ row }) => ({
-          anonymousId: row.identAnonymousId,
-          userId: row.identUserId,
-          extra: row.identityExtra,
-          ts: row.timestampMs,
-          messageId: row.messageId,
-        })),
-        anySuppressed as Promise<boolean>,
-      )
-    : null;
-  const store: { row: EventRow; anon: number | null; user: number | null }[] = [];
+  const suppressed =
+    identity && (await anySuppressed)
+      ? await identity.suppressedAmong(
+          c,
+          fresh.map(({ row }) => ({
+            anonymousId: row.identAnonymousId,
+            userId: row.identUserId,
+            extra: row.identityExtra,
+            ts: row.timestampMs,
+            messageId: row.messageId,
+          })),
+        )
+      : null;
+  const store: EventRow[] = [];
   const dropped: EventRow[] = [];
   fresh.forEach((x, i) => {
-    const id = ids ? ids[i] : { anon: null, user: null };
     const out = outcomes[x.r] as InsertOutcome[];
-    if (id === null || id === undefined) {
+    if (suppressed?.has(i)) {
       out[x.e] = 'suppressed';
       dropped.push(x.row);
       return;
     }
     out[x.e] = 'stored';
-    store.push({ row: x.row, anon: id.anon, user: id.user });
+    store.push(x.row);
   });
   if (dropped.length > 0) {
     // Not stored, so not a duplicate if re-sent: it is suppressed again.
@@ -114,27 +119,43 @@ export async function writeEvents(
       [int4Array(dropped.map((r) => r.sourceId)), textArray(dropped.map((r) => r.messageId))],
     );
   }
-  if (store.length > 0) {
-    const col = <T>(f: (x: (typeof store)[number]) => T) => store.map(f);
+  if (store.length === 0) return { outcomes, stored: store, ids: null };
+  const col = <T>(f: (x: EventRow) => T) => store.map(f);
+  const values = [
+    int4Array(col((x) => x.sourceId)),
+    textArray(col((x) => x.messageId)),
+    textArray(col((x) => x.type)),
+    textArray(col((x) => x.name)),
+    int8Array(col((x) => x.timestampMs)),
+    int8Array(col((x) => x.receivedAtMs)),
+    textArray(col((x) => x.payload)),
+  ];
+  const columns = 'source_id, message_id, type, name, ts, received_at, payload';
+  const input = `unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[])`;
+  if (!identity) {
     // Not awaited here: the commit leaves with it (see inTransaction).
-    tail(
-      c.query(
-        `INSERT INTO events (source_id, message_id, type, name, ts, received_at, payload, anon_ident, user_ident)
-       SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[],
-                            $8::bigint[], $9::bigint[])`,
-        [
-          int4Array(col((x) => x.row.sourceId)),
-          textArray(col((x) => x.row.messageId)),
-          textArray(col((x) => x.row.type)),
-          textArray(col((x) => x.row.name)),
-          int8Array(col((x) => x.row.timestampMs)),
-          int8Array(col((x) => x.row.receivedAtMs)),
-          textArray(col((x) => x.row.payload)),
-          int8Array(col((x) => x.anon)),
-          int8Array(col((x) => x.user)),
-        ],
-      ),
-    );
+    tail(c.query(`INSERT INTO events (${columns}) SELECT * FROM ${input}`, values));
+    return { outcomes, stored: store, ids: null };
   }
-  return { outcomes, stored: store.length };
+  // The ids are drawn first (a small CTE, materialized once: nextval is volatile) so that the
+  // payloads are not materialized too, and the pending rows can name their events.
+  const inserted = c.query<{ ids: string }>(
+    `WITH ids AS (SELECT nextval('events_id_seq') AS id, n FROM generate_series(1, $8::int) AS n),
+     ev AS (
+       INSERT INTO events (id, ${columns})
+       SELECT i.id, u.source_id, u.message_id, u.type, u.name, u.ts, u.received_at, u.payload
+       FROM ${input} WITH ORDINALITY AS u(source_id, message_id, type, name, ts, received_at, payload, n)
+       JOIN ids i ON i.n = u.n
+     ),
+     pending AS (
+       INSERT INTO identity_pending (event_id, received_at)
+       SELECT i.id, r.received_at FROM ids i JOIN unnest($6::bigint[]) WITH ORDINALITY AS r(received_at, n) ON r.n = i.n
+     )
+     SELECT array_agg(id ORDER BY n)::text AS ids FROM ids`,
+    [...values, store.length],
+  );
+  tail(inserted);
+  const ids = inserted.then((r) => parseIds(r.rows[0]?.ids));
+  ids.catch(() => undefined);
+  return { outcomes, stored: store, ids };
 }

@@ -50,8 +50,8 @@ const earlier = (ts: number, msg: string, than: { ts: number; msg: string }) =>
   ts < than.ts || (ts === than.ts && msg < than.msg);
 
 /**
- * The identity graph's writes on PostgreSQL, inside the ingest transaction (a 200 means the links
- * are committed too), safe with many collector processes on one database.
+ * The identity graph's writes on PostgreSQL, in the identity batches that follow the ingest
+ * commits (identity-applier.ts), safe with many collector processes on one database.
  *
  * Why it is correct under concurrency: a transaction changes a cluster (adds or moves a link,
  * moves an identifier's first sighting, rewrites memberships) only while it holds row locks on
@@ -77,6 +77,15 @@ export class PgIdentityWriter {
     // Awaited by process(); when the commit fails before that, this must not be an unhandled rejection.
     any.catch(() => undefined);
     return any;
+  }
+
+  /**
+   * Indexes of the events carrying an identifier of an erased person (checked by the ingest
+   * commit, so such events are never stored; `process` checks again when it applies them).
+   */
+  async suppressedAmong(c: Db, events: readonly IdentityInput[]): Promise<Set<number>> {
+    const extras = events.map((e) => (e.extra ? (JSON.parse(e.extra) as IdentityExtra) : null));
+    return this.suppressedEvents(c, await this.identifierLists(c, events, extras));
   }
 
   async process(c: Db, events: readonly IdentityInput[], anySuppressed: Promise<boolean>): Promise<IdentityIds[]> {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { IdentityConfig } from '../../identity/identifiers.js';
 import { newProfileSalt, PROFILE_SALT_SETTING } from '../../identity/profile-id.js';
 import type { ResolverCaps } from '../../identity/resolve.js';
 import type {
@@ -16,6 +17,7 @@ import { type SourceRow, StoreUnavailableError, sourceFromRow } from '../store.j
 import { createPool, inTransaction, migrate, type PostgresTarget, parsePostgresUrl } from './connection.js';
 import { ensurePartition, monthPartition, writeEvents } from './event-writer.js';
 import { eraseProfile, unmergeIdentifier } from './identity-admin.js';
+import { PgIdentityApplier } from './identity-applier.js';
 import { PgIdentityWriter } from './identity-writer.js';
 import { PgProfileReader } from './profile-reader.js';
 import { type PgStatsQuery, type PgStoreStats, readStats } from './stats-reader.js';
@@ -25,9 +27,11 @@ export interface PostgresStoreOptions {
   url: string;
   /** Connections this collector process opens at most. */
   poolMax: number;
-  identity: { enabled: boolean; caps: ResolverCaps; maxClusterIdentifiers: number };
+  identity: { enabled: boolean; caps: ResolverCaps; maxClusterIdentifiers: number; config: IdentityConfig };
   /** Called after each group commit (for metrics). */
   onCommit?: (info: { events: number; requests: number; ms: number }) => void;
+  /** Called when an identity batch fails (its events stay pending and are tried again). */
+  onIdentityError?: (message: string) => void;
 }
 
 interface Pending {
@@ -48,8 +52,9 @@ const NO_PARTITION = '23514';
 
 /**
  * The Store on PostgreSQL: any number of stateless collector processes on one database. Requests
- * arriving in the same tick share one transaction (group commit); dedup and identity are exact
- * across processes (see event-writer.ts and identity-writer.ts).
+ * arriving in the same tick share one transaction (group commit); dedup is exact across processes
+ * (event-writer.ts). Identity is applied after the commit, in batches (identity-applier.ts), and
+ * exact across processes too (identity-writer.ts); profile reads and admin actions wait for it.
  */
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
@@ -63,6 +68,7 @@ export class PostgresStore implements Store {
   /** Month partitions known to exist, by name. */
   private readonly partitions = new Map<string, { from: number; to: number }>();
   private readonly identity: PgIdentityWriter | null;
+  private readonly applier: PgIdentityApplier | null;
   private readonly profiles: PgProfileReader;
 
   private constructor(
@@ -78,6 +84,11 @@ export class PostgresStore implements Store {
           caps: options.identity.caps,
           maxClusterIdentifiers: options.identity.maxClusterIdentifiers,
         })
+      : null;
+    this.applier = this.identity
+      ? new PgIdentityApplier(pool, this.identity, options.identity.config, (err) =>
+          options.onIdentityError?.(err.message),
+        )
       : null;
   }
 
@@ -153,7 +164,10 @@ export class PostgresStore implements Store {
         }
       }
       for (const ms of months.values()) await this.partitionFor(ms);
-      const { outcomes } = await inTransaction(this.pool, (c, tail) =>
+      // Identity cannot keep up (or keeps failing): commits wait, then fail (503, clients retry),
+      // rather than this process queueing without bound.
+      await this.applier?.relieve();
+      const { outcomes, stored, ids } = await inTransaction(this.pool, (c, tail) =>
         writeEvents(
           c,
           this.identity,
@@ -161,6 +175,8 @@ export class PostgresStore implements Store {
           tail,
         ),
       );
+      // Before the 200s: a read that follows one finds the events in this process's list.
+      if (ids) this.applier?.enqueue(stored, await ids);
       this.options.onCommit?.({ events, requests: batch.length, ms: performance.now() - started });
       batch.forEach((p, i) => {
         p.resolve(outcomes[i] as InsertOutcome[]);
@@ -282,32 +298,51 @@ export class PostgresStore implements Store {
   }
 
   async findProfile(type: string, value: string): Promise<string | null> {
-    return this.read(() => this.profiles.findByIdentifier(type, value));
+    return this.read(async () => {
+      await this.applier?.sync();
+      return this.profiles.findByIdentifier(type, value);
+    });
   }
 
   async getProfile(id: string): Promise<ProfileView | null> {
-    return this.read(() => this.profiles.getProfile(id));
+    return this.read(async () => {
+      await this.applier?.sync();
+      return this.profiles.getProfile(id);
+    });
   }
 
   async profileEvents(
     id: string,
     query: { limit: number; before?: string | undefined },
   ): Promise<ProfileEventsPage | null> {
-    return this.read(() => this.profiles.events(id, query.limit, query.before));
+    return this.read(async () => {
+      await this.applier?.sync();
+      return this.profiles.events(id, query.limit, query.before);
+    });
   }
 
   async profileHistory(id: string): Promise<ProfileHistory | null> {
-    return this.read(() => this.profiles.history(id));
+    return this.read(async () => {
+      await this.applier?.sync();
+      return this.profiles.history(id);
+    });
   }
 
   async listProfilesByTrait(name: string, value: unknown, query: { limit: number; cursor?: string | undefined }) {
-    return this.read(() => this.profiles.listByTrait(name, value, query.limit, query.cursor));
+    return this.read(async () => {
+      await this.applier?.sync();
+      return this.profiles.listByTrait(name, value, query.limit, query.cursor);
+    });
   }
 
   private admin<T>(fn: (c: pg.PoolClient, identity: PgIdentityWriter) => Promise<T>): Promise<T> {
     const identity = this.identity;
     if (!identity) return Promise.reject(new Error('identity resolution is disabled'));
-    return this.read(() => inTransaction(this.pool, (c) => fn(c, identity)));
+    return this.read(async () => {
+      // Admin actions act on every event acknowledged before them (see PgIdentityApplier.sync).
+      await this.applier?.sync();
+      return inTransaction(this.pool, (c) => fn(c, identity));
+    });
   }
 
   async eraseProfile(id: string): Promise<{ profileId: string; events: number; identifiers: number } | null> {
@@ -351,6 +386,17 @@ export class PostgresStore implements Store {
     await this.read(() => this.pool.query('SELECT 1'));
   }
 
+  /**
+   * Test hook: drops this store's connections without applying the identity of what it stored,
+   * as a kill -9 between a commit and its identity batch would.
+   */
+  async crashForTest(): Promise<void> {
+    this.closing = true;
+    this.applier?.abandon();
+    this.closed ??= this.pool.end();
+    await this.closed;
+  }
+
   close(): Promise<void> {
     this.closing = true;
     this.closed ??= (async () => {
@@ -361,6 +407,7 @@ export class PostgresStore implements Store {
           this.schedule();
         });
       }
+      await this.applier?.close();
       await this.pool.end();
     })();
     return this.closed;

@@ -1,0 +1,349 @@
+import type pg from 'pg';
+import { eventIdentity } from '../../identity/event-identity.js';
+import type { IdentityConfig } from '../../identity/identifiers.js';
+import type { EventRow } from '../store.js';
+import { int4Array, int8Array, parseIds, textArray } from './binary-arrays.js';
+import { type Db, inTransaction } from './connection.js';
+import type { IdentityInput, PgIdentityWriter } from './identity-writer.js';
+
+/** A stored event whose identity is not applied yet. */
+interface PendingIdentity extends IdentityInput {
+  eventId: number;
+  receivedAt: number;
+  sourceId: number;
+}
+
+/** An identity batch starts at this many unapplied events… */
+const BATCH_EVENTS = 20_000;
+/** …or once this process has stored nothing for this long… */
+const IDLE_MS = 10;
+/** …or once the oldest unapplied event waited this long, whichever comes first. */
+const MAX_LAG_MS = 1_000;
+/** Past this many unapplied events, commits wait for identity (memory stays bounded if it keeps failing). */
+export const MAX_PENDING_EVENTS = 10 * BATCH_EVENTS;
+/** After a failed batch, the next try waits this long (the database may be down). */
+const RETRY_MS = 1_000;
+/** Pending rows older than this are taken to be a dead collector's, and any collector applies them. */
+const ORPHAN_AGE_MS = 5_000;
+/** How often each collector looks for such rows. */
+const SWEEP_INTERVAL_MS = 2_000;
+
+/**
+ * Takes the pending rows of `ids` that still exist, deleting them: a row is applied by exactly one
+ * transaction. Locks are taken in id order (FOR UPDATE under ORDER BY), so two claims of overlapping
+ * rows queue instead of deadlocking; a row another batch holds is waited for, and is either gone
+ * after its commit (applied there) or ours after its rollback. Answers the claimed ids when fewer
+ * than asked, else null (all of them).
+ */
+async function claim(c: Db, ids: readonly number[]): Promise<number[] | null> {
+  const r = await c.query<{ n: number; ids: string | null }>(
+    `WITH gone AS (
+       DELETE FROM identity_pending WHERE event_id IN (
+         SELECT event_id FROM identity_pending WHERE event_id = ANY($1::bigint[]) ORDER BY event_id FOR UPDATE
+       ) RETURNING event_id
+     )
+     SELECT count(*)::int AS n, CASE WHEN count(*) < $2 THEN array_agg(event_id)::text END AS ids FROM gone`,
+    [int8Array(ids), ids.length],
+  );
+  const row = r.rows[0];
+  return row === undefined || row.n === ids.length ? null : parseIds(row.ids);
+}
+
+/**
+ * Applies identity (identifiers, links, cluster replays, traits, event attribution) to committed
+ * events, in batches of up to 20 000 events in their own transactions, instead of inside every
+ * ingest commit (as the SQLite store does, see sqlite/identity-applier.ts).
+ *
+ * Why: the identity graph's indexes take random keys and its merges take row locks; inside the
+ * ingest transaction every group commit paid for both, and held the locks while its events were
+ * written. The graph is a function of the stored events (resolve.ts), so it can be applied later.
+ * Durability comes from `identity_pending`, appended by the ingest commit: a batch deletes the rows
+ * it applies in its own transaction, so a row exists exactly while its event is unapplied.
+ *
+ * Who applies: the collector that stored the events, from its in-memory list (no payload to read
+ * back). Rows older than ORPHAN_AGE_MS belong to a collector that died (or fell far behind): every
+ * collector sweeps them, claimed with SKIP LOCKED, re-deriving identity from the stored payloads.
+ * A row is only ever applied by the transaction that deleted it (see `claim`), so the two never
+ * apply an event twice; the concurrency safety of the graph itself is identity-writer.ts's.
+ *
+ * Read-your-writes (`sync`): see there.
+ */
+export class PgIdentityApplier {
+  private list: PendingIdentity[] = [];
+  private oldestAt = 0;
+  private lastEnqueueAt = 0;
+  private failedAt = Number.NEGATIVE_INFINITY;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly sweeper: NodeJS.Timeout;
+  /** This process's identity transactions run one at a time: the tail of that chain. */
+  private chain: Promise<unknown> = Promise.resolve();
+  private applying = false;
+  private closed = false;
+  private syncing: Promise<void> | null = null;
+  private nextSync: Promise<void> | null = null;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly identity: PgIdentityWriter,
+    private readonly config: IdentityConfig,
+    private readonly onError: (err: Error) => void,
+  ) {
+    this.sweeper = setInterval(() => {
+      this.serial(() => this.sweep()).catch(onError);
+    }, SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  /** Events this process stored and has not applied yet. */
+  get size(): number {
+    return this.list.length;
+  }
+
+  /** Queues events just committed (`ids[i]` is the id of `rows[i]`). */
+  enqueue(rows: readonly EventRow[], ids: readonly number[]): void {
+    if (rows.length === 0) return;
+    const now = performance.now();
+    if (this.list.length === 0) this.oldestAt = now;
+    this.lastEnqueueAt = now;
+    rows.forEach((r, i) => {
+      this.list.push({
+        eventId: ids[i] as number,
+        receivedAt: r.receivedAtMs,
+        sourceId: r.sourceId,
+        anonymousId: r.identAnonymousId,
+        userId: r.identUserId,
+        extra: r.identityExtra,
+        ts: r.timestampMs,
+        messageId: r.messageId,
+      });
+    });
+    if (this.list.length >= BATCH_EVENTS) this.kick();
+    else this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer || this.applying || this.closed || this.list.length === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      const now = performance.now();
+      if (now - this.failedAt < RETRY_MS) this.schedule();
+      else if (now - this.lastEnqueueAt >= IDLE_MS || now - this.oldestAt >= MAX_LAG_MS) this.kick();
+      else this.schedule();
+    }, IDLE_MS);
+  }
+
+  private kick(): void {
+    if (this.applying || this.closed) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.applying = true;
+    this.serial(() => this.applyOwn())
+      .catch((err: Error) => {
+        this.failedAt = performance.now();
+        this.onError(err);
+      })
+      .finally(() => {
+        this.applying = false;
+        if (this.list.length >= BATCH_EVENTS && performance.now() - this.failedAt >= RETRY_MS) this.kick();
+        else this.schedule();
+      });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Applies the oldest BATCH_EVENTS of this process's list; on failure they stay queued. */
+  private async applyOwn(): Promise<void> {
+    const batch = this.list.splice(0, BATCH_EVENTS);
+    if (batch.length === 0) return;
+    try {
+      await inTransaction(this.pool, async (c) => {
+        const claimed = await claim(
+          c,
+          batch.map((p) => p.eventId),
+        );
+        const taken = claimed === null ? null : new Set(claimed);
+        const ours = taken === null ? batch : batch.filter((p) => taken.has(p.eventId));
+        await this.apply(c, ours);
+      });
+    } catch (err) {
+      this.list = batch.concat(this.list);
+      throw err;
+    }
+    // The rest arrived during this batch: its lag is counted from now (at most one batch late).
+    this.oldestAt = performance.now();
+  }
+
+  /** Until this process's list is below the backlog bound; throws when a batch fails. */
+  async relieve(): Promise<void> {
+    while (this.list.length >= MAX_PENDING_EVENTS) await this.serial(() => this.applyOwn());
+  }
+
+  private async drainOwn(): Promise<void> {
+    while (this.list.length > 0) await this.serial(() => this.applyOwn());
+  }
+
+  /**
+   * Read-your-writes, across collectors. The rule: a profile read or an admin action first applies
+   * every pending row that exists when it starts. An event answered 200 (by any collector) before
+   * that has its row committed, so the row is either in the snapshot below, or already deleted by
+   * a committed batch (applied), or being deleted by a batch still running — still visible, and
+   * locked, so `claim` waits for that batch. This process's own list goes first (no payloads to
+   * parse); whatever is left, whoever stored it, is claimed and re-derived from the payloads.
+   * Calls that arrive while one runs share the next run (the running one may have taken its
+   * snapshot before their events committed).
+   */
+  sync(): Promise<void> {
+    if (this.syncing === null) {
+      this.syncing = this.syncNow().finally(() => {
+        this.syncing = null;
+      });
+      return this.syncing;
+    }
+    this.nextSync ??= this.syncing
+      .catch(() => undefined)
+      .then(() => {
+        this.nextSync = null;
+        return this.sync();
+      });
+    return this.nextSync;
+  }
+
+  private async syncNow(): Promise<void> {
+    await this.drainOwn();
+    const r = await this.pool.query<{ ids: string | null }>(
+      'SELECT array_agg(event_id ORDER BY event_id)::text AS ids FROM identity_pending',
+    );
+    const all = parseIds(r.rows[0]?.ids);
+    for (let i = 0; i < all.length; i += BATCH_EVENTS) {
+      const chunk = all.slice(i, i + BATCH_EVENTS);
+      await this.serial(() =>
+        inTransaction(this.pool, async (c) => {
+          const claimed = (await claim(c, chunk)) ?? chunk;
+          if (claimed.length > 0) await this.apply(c, await this.readBack(c, claimed));
+        }),
+      );
+    }
+  }
+
+  /** Applies rows of dead (or far behind) collectors; answers how many it took. */
+  private async sweep(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await inTransaction(this.pool, async (c) => {
+        const r = await c.query<{ ids: string | null }>(
+          `WITH gone AS (
+             DELETE FROM identity_pending WHERE event_id IN (
+               SELECT event_id FROM identity_pending WHERE received_at < $1
+               ORDER BY event_id LIMIT $2 FOR UPDATE SKIP LOCKED
+             ) RETURNING event_id
+           )
+           SELECT array_agg(event_id)::text AS ids FROM gone`,
+          [Date.now() - ORPHAN_AGE_MS, BATCH_EVENTS],
+        );
+        const ids = parseIds(r.rows[0]?.ids);
+        if (ids.length > 0) await this.apply(c, await this.readBack(c, ids));
+        return ids.length;
+      });
+      total += n;
+      if (n < BATCH_EVENTS || this.closed) return total;
+    }
+  }
+
+  /** The identity inputs of stored events, re-derived from their payloads (as the ingest route derives them). */
+  private async readBack(c: Db, ids: readonly number[]): Promise<PendingIdentity[]> {
+    const r = await c.query<{
+      id: number;
+      source_id: number;
+      message_id: string;
+      ts: number;
+      received_at: number;
+      payload: string;
+    }>(
+      'SELECT id, source_id, message_id, ts, received_at, payload FROM events WHERE id = ANY($1::bigint[]) ORDER BY id',
+      [int8Array(ids)],
+    );
+    return r.rows.map((row) => {
+      const id = eventIdentity(JSON.parse(row.payload), row.ts, row.message_id, this.config);
+      return {
+        eventId: row.id,
+        receivedAt: row.received_at,
+        sourceId: row.source_id,
+        anonymousId: id.anonymousId,
+        userId: id.userId,
+        extra: id.extra,
+        ts: row.ts,
+        messageId: row.message_id,
+      };
+    });
+  }
+
+  /** Identity for claimed events, in the claiming transaction; attribution goes onto the event rows. */
+  private async apply(c: Db, items: readonly PendingIdentity[]): Promise<void> {
+    if (items.length === 0) return;
+    const ids = await this.identity.process(c, items, this.identity.anySuppressed(c));
+    const attributed = {
+      id: [] as number[],
+      at: [] as number[],
+      anon: [] as (number | null)[],
+      user: [] as (number | null)[],
+    };
+    const erased: PendingIdentity[] = [];
+    items.forEach((p, i) => {
+      const x = ids[i];
+      if (x === null || x === undefined) {
+        erased.push(p);
+        return;
+      }
+      if (x.anon === null && x.user === null) return;
+      attributed.id.push(p.eventId);
+      attributed.at.push(p.receivedAt);
+      attributed.anon.push(x.anon);
+      attributed.user.push(x.user);
+    });
+    if (attributed.id.length > 0) {
+      // received_at names the partition: without it every month's index would be probed per event.
+      await c.query(
+        `UPDATE events e SET anon_ident = u.anon, user_ident = u.usr
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, received_at, anon, usr)
+         WHERE e.id = u.id AND e.received_at = u.received_at`,
+        [int8Array(attributed.id), int8Array(attributed.at), int8Array(attributed.anon), int8Array(attributed.user)],
+      );
+    }
+    if (erased.length > 0) {
+      // The person was erased between the event's commit and now: the event goes as if it had
+      // arrived after the erasure (suppressed), and a re-send is suppressed again, not a duplicate.
+      await c.query('DELETE FROM events WHERE id = ANY($1::bigint[])', [int8Array(erased.map((p) => p.eventId))]);
+      await c.query(
+        'DELETE FROM event_ids WHERE (source_id, message_id) IN (SELECT * FROM unnest($1::int[], $2::text[]))',
+        [int4Array(erased.map((p) => p.sourceId)), textArray(erased.map((p) => p.messageId))],
+      );
+    }
+  }
+
+  /** Forgets this process's list without applying it, as a kill -9 would (tests). */
+  abandon(): void {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.list = [];
+  }
+
+  /** Applies what this process still holds (best effort: on failure its rows stay for the sweepers). */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    try {
+      await this.drainOwn();
+    } catch (err) {
+      this.onError(err as Error);
+    }
+    await this.chain;
+  }
+}

@@ -1,0 +1,200 @@
+import pg from 'pg';
+import { afterEach, expect, it } from 'vitest';
+import { eventIdentity } from '../../collector/src/identity/event-identity.js';
+import { resolveOptions } from '../../collector/src/options.js';
+import { POSTGRES_MIGRATIONS } from '../../collector/src/store/migrations/postgres.js';
+import { parsePostgresUrl } from '../../collector/src/store/postgres/connection.js';
+import { PostgresStore } from '../../collector/src/store/postgres/postgres-store.js';
+import type { EventRow } from '../../collector/src/store/store.js';
+import { describePostgres, dropTestDatabase, postgresTestUrl } from '../helpers/stores.js';
+
+const config = resolveOptions({}).identityConfig;
+const identity = { enabled: true, caps: { maxIdentifiers: 1000, maxMerges: 100 }, maxClusterIdentifiers: 5000, config };
+const open = (url: string) => PostgresStore.open({ url, poolMax: 3, identity });
+
+const T0 = Date.UTC(2026, 2, 1);
+let seq = 0;
+
+/** An event as the ingest route hands it to the store (identity fields derived from the payload). */
+function row(event: Record<string, unknown>, tsMs = T0 + seq): EventRow {
+  const messageId = `m-${++seq}`;
+  const payload = { ...event, messageId, timestamp: new Date(tsMs).toISOString() };
+  const id = eventIdentity(payload as never, tsMs, messageId, config);
+  return {
+    sourceId: 1,
+    dedupHash: 0,
+    messageId,
+    type: payload.type as EventRow['type'],
+    name: (payload.event as string | undefined) ?? null,
+    userId: (payload.userId as string | undefined) ?? null,
+    anonymousId: (payload.anonymousId as string | undefined) ?? null,
+    timestampMs: tsMs,
+    receivedAtMs: Date.now(),
+    payload: JSON.stringify(payload),
+    identAnonymousId: id.anonymousId,
+    identUserId: id.userId,
+    identityExtra: id.extra,
+  };
+}
+
+/** One person over two devices, linked by a userId and an email, with a trait. */
+const person = (n: number): EventRow[] => [
+  row({ type: 'track', anonymousId: `dev-${n}-a`, event: 'Viewed' }),
+  row({ type: 'identify', anonymousId: `dev-${n}-a`, userId: `user-${n}`, traits: { plan: 'pro' } }),
+  row({ type: 'track', anonymousId: `dev-${n}-b`, event: 'Viewed' }),
+  row({ type: 'identify', anonymousId: `dev-${n}-b`, traits: { email: `p${n}@example.com` } }),
+  row({ type: 'identify', userId: `user-${n}`, traits: { email: `p${n}@example.com` } }),
+];
+
+async function sql<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
+  const { connectionString, schema } = parsePostgresUrl(url);
+  const c = new pg.Client({ connectionString, options: `-c search_path=${schema}` });
+  await c.connect();
+  try {
+    return (await c.query<T>(text)).rows;
+  } finally {
+    await c.end();
+  }
+}
+const pendingRows = async (url: string) =>
+  (await sql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM identity_pending'))[0]?.n;
+
+async function expectWholePerson(store: PostgresStore, n: number): Promise<void> {
+  const pid = await store.findProfile('userId', `user-${n}`);
+  expect(pid).not.toBeNull();
+  const profile = await store.getProfile(pid as string);
+  expect(profile?.identifiers.map((i) => `${i.type}:${i.value}`).sort()).toEqual(
+    [`anonymousId:dev-${n}-a`, `anonymousId:dev-${n}-b`, `email:p${n}@example.com`, `userId:user-${n}`].sort(),
+  );
+  expect(profile?.eventCount).toBe(5);
+  expect(profile?.traits).toMatchObject({ plan: 'pro', email: `p${n}@example.com` });
+}
+
+const urls: string[] = [];
+afterEach(async () => {
+  for (const u of urls.splice(0)) await dropTestDatabase(u);
+});
+const fresh = () => {
+  const url = postgresTestUrl();
+  urls.push(url);
+  return url;
+};
+
+describePostgres('PostgreSQL identity applied after the commit', () => {
+  it('a profile read on collector B sees the events collector A acknowledged just before (read-your-writes)', async () => {
+    const url = fresh();
+    const [a, b] = await Promise.all([open(url), open(url)]);
+    try {
+      for (let n = 0; n < 3; n++) {
+        await a.insertEvents(person(n));
+        // A applies its batch 10 ms after its last commit at the earliest: B's read comes first.
+        expect(await pendingRows(url)).toBe(5);
+        await expectWholePerson(b, n);
+        expect(await pendingRows(url)).toBe(0);
+      }
+      // A's own list is still there: A finds its rows claimed by B and applies nothing twice.
+      await a.insertEvents(person(3));
+      await expectWholePerson(a, 3);
+      await expectWholePerson(b, 0);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('events of a collector killed between commit and identity are applied by the others: on read, and by the sweep', async () => {
+    const url = fresh();
+    const [a, b] = await Promise.all([open(url), open(url)]);
+    try {
+      await a.insertEvents(person(0));
+      await a.crashForTest();
+      expect(await pendingRows(url)).toBe(5);
+      await expectWholePerson(b, 0);
+
+      const c = await open(url);
+      try {
+        await c.insertEvents(person(1));
+        await c.crashForTest();
+        expect(await pendingRows(url)).toBe(5);
+        // Nobody reads: B's sweep takes rows older than 5 s (bounded wait).
+        const deadline = Date.now() + 20_000;
+        while ((await pendingRows(url)) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+        expect(await pendingRows(url)).toBe(0);
+        // Applied, not only dequeued: every event is attributed.
+        const unattributed = await sql(url, 'SELECT id FROM events WHERE user_ident IS NULL AND anon_ident IS NULL');
+        expect(unattributed).toEqual([]);
+        await expectWholePerson(b, 1);
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await b.close();
+    }
+  }, 30_000);
+
+  it('an event stored before its person was erased but applied after is dropped as suppressed', async () => {
+    const url = fresh();
+    const store = await open(url);
+    try {
+      await store.insertEvents(person(0));
+      const pid = (await store.findProfile('userId', 'user-0')) as string;
+      // Stored by a collector whose ingest commit checked suppression before the erasure
+      // committed: the event row and its pending row exist when the erasure is done.
+      const late = row({ type: 'track', userId: 'user-0', event: 'Late' });
+      expect(await store.eraseProfile(pid)).toMatchObject({ events: 5 });
+      await sql(
+        url,
+        `WITH e AS (
+           INSERT INTO events (source_id, message_id, type, name, ts, received_at, payload)
+           VALUES (1, '${late.messageId}', 'track', 'Late', ${late.timestampMs}, ${late.receivedAtMs}, '${late.payload}')
+           RETURNING id, received_at
+         ), k AS (INSERT INTO event_ids VALUES (1, '${late.messageId}'))
+         INSERT INTO identity_pending SELECT id, received_at FROM e`,
+      );
+      expect(await store.findProfile('userId', 'user-0')).toBeNull();
+      expect(await sql(url, 'SELECT 1 FROM events')).toEqual([]);
+      expect(await sql(url, `SELECT 1 FROM event_ids WHERE message_id = '${late.messageId}'`)).toEqual([]);
+      expect(await sql(url, "SELECT 1 FROM identifiers WHERE value = 'user-0'")).toEqual([]);
+      // Sent again, it is suppressed, not a duplicate.
+      expect(await store.insertEvents([late])).toEqual(['suppressed']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a database from before the pending queue (identity applied inline) upgrades without re-deriving anything', async () => {
+    const url = fresh();
+    const { connectionString, schema } = parsePostgresUrl(url);
+    const c = new pg.Client({ connectionString });
+    await c.connect();
+    try {
+      // Version 3's schema, with one event that version left unattributed (identity was off).
+      await c.query(`CREATE SCHEMA ${schema}; SET search_path TO ${schema}`);
+      await c.query(
+        'CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)',
+      );
+      for (const m of POSTGRES_MIGRATIONS.filter((x) => x.version <= 3)) {
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations VALUES ($1, $2, 0)', [m.version, m.name]);
+      }
+      await c.query(
+        `CREATE TABLE events_2026_03 PARTITION OF events FOR VALUES FROM (${T0}) TO (${Date.UTC(2026, 3, 1)});
+         INSERT INTO events (source_id, message_id, type, ts, received_at, payload)
+         VALUES (1, 'old-1', 'track', ${T0}, ${T0}, '{"type":"track","anonymousId":"old-device","messageId":"old-1"}')`,
+      );
+    } finally {
+      await c.end();
+    }
+    const store = await open(url);
+    try {
+      expect(
+        (await sql<{ version: number }>(url, 'SELECT version FROM schema_migrations')).map((r) => r.version),
+      ).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version));
+      expect(await pendingRows(url)).toBe(0);
+      expect(await store.findProfile('anonymousId', 'old-device')).toBeNull();
+      await store.insertEvents(person(0));
+      await expectWholePerson(store, 0);
+    } finally {
+      await store.close();
+    }
+  });
+});
