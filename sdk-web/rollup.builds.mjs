@@ -19,11 +19,12 @@ const browserPorts = {
 
 /**
  * Properties the minifier may rename in the script-tag bundle: each is read and written only by
- * code inside it (the engine's batches, waiters and event buffer, resolved options, storage ports,
- * the identity store). ~50 B gzip.
+ * code inside it (the engine's batches, flush waiters and event buffer, resolved backoff options,
+ * storage ports). Names terser knows from the DOM (restore, events, persist, …) are never renamed,
+ * so they are not listed. ~50 B gzip.
  */
 const INTERNAL_PROPERTIES =
-  /^(envelopeBytes|stage|restore|attempts|sending|timer|bodyFields|delivery|persist|persistent|backoff|baseMs|maxMs|seq|events)$/;
+  /^(envelopeBytes|stage|attempts|sending|timer|bodyFields|persistent|backoff|baseMs|maxMs|seq)$/;
 
 export default [
   // For bundlers: one ES module, @kimlik/core and idb-keyval left as imports so the app's bundler
