@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { afterEach, expect, it } from 'vitest';
 import { eventIdentity } from '../../collector/src/identity/event-identity.js';
+import { PROFILE_SALT_SETTING, profileId } from '../../collector/src/identity/profile-id.js';
+import { BEGINNING } from '../../collector/src/identity/resolve.js';
 import { resolveOptions } from '../../collector/src/options.js';
 import { POSTGRES_MIGRATIONS } from '../../collector/src/store/migrations/postgres.js';
 import { parsePostgresUrl } from '../../collector/src/store/postgres/connection.js';
@@ -56,8 +58,10 @@ async function sql<T extends pg.QueryResultRow>(url: string, text: string): Prom
     await c.end();
   }
 }
+/** Events whose identity is pending (the queue holds one row per ingest commit). */
 const pendingRows = async (url: string) =>
-  (await sql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM identity_pending'))[0]?.n;
+  (await sql<{ n: number }>(url, 'SELECT coalesce(sum(cardinality(event_ids)), 0)::int AS n FROM identity_pending'))[0]
+    ?.n;
 
 async function expectWholePerson(store: PostgresStore, n: number): Promise<void> {
   const pid = await store.findProfile('userId', `user-${n}`);
@@ -80,7 +84,52 @@ const fresh = () => {
   return url;
 };
 
+/** A schema at `version`, made by applying the migrations up to it by hand. */
+async function schemaAt(url: string, version: number, setup: string): Promise<void> {
+  const { connectionString, schema } = parsePostgresUrl(url);
+  const c = new pg.Client({ connectionString });
+  await c.connect();
+  try {
+    await c.query(`CREATE SCHEMA ${schema}; SET search_path TO ${schema}`);
+    await c.query(
+      'CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)',
+    );
+    for (const m of POSTGRES_MIGRATIONS.filter((x) => x.version <= version)) {
+      await c.query(m.sql);
+      await c.query('INSERT INTO schema_migrations VALUES ($1, $2, 0)', [m.version, m.name]);
+    }
+    await c.query(
+      `CREATE TABLE events_2026_03 PARTITION OF events FOR VALUES FROM (${T0}) TO (${Date.UTC(2026, 3, 1)})`,
+    );
+    await c.query(setup);
+  } finally {
+    await c.end();
+  }
+}
+
 describePostgres('PostgreSQL identity applied after the commit', () => {
+  it('events a version-4 collector left pending (one queue row per event) are applied after the upgrade', async () => {
+    const url = fresh();
+    const payload = (m: string) => `'{"type":"track","anonymousId":"v4-device","messageId":"${m}"}'`;
+    await schemaAt(
+      url,
+      4,
+      `INSERT INTO events (id, source_id, message_id, type, ts, received_at, payload)
+       VALUES (1, 1, 'v4-1', 'track', ${T0}, ${T0}, ${payload('v4-1')}), (2, 1, 'v4-2', 'track', ${T0 + 1}, ${T0}, ${payload('v4-2')});
+       INSERT INTO event_ids VALUES (1, 'v4-1'), (1, 'v4-2');
+       INSERT INTO identity_pending VALUES (1, ${T0}), (2, ${T0});`,
+    );
+    const store = await open(url);
+    try {
+      expect(await pendingRows(url)).toBe(2);
+      const pid = await store.findProfile('anonymousId', 'v4-device');
+      expect(await store.getProfile(pid as string)).toMatchObject({ eventCount: 2 });
+      expect(await pendingRows(url)).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a profile read on collector B sees the events collector A acknowledged just before (read-your-writes)', async () => {
     const url = fresh();
     const [a, b] = await Promise.all([open(url), open(url)]);
@@ -120,8 +169,8 @@ describePostgres('PostgreSQL identity applied after the commit', () => {
         while ((await pendingRows(url)) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
         expect(await pendingRows(url)).toBe(0);
         // Applied, not only dequeued: every event is attributed.
-        const unattributed = await sql(url, 'SELECT id FROM events WHERE user_ident IS NULL AND anon_ident IS NULL');
-        expect(unattributed).toEqual([]);
+        const attributed = await sql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM event_owners');
+        expect(attributed[0]?.n).toBe(10);
         await expectWholePerson(b, 1);
       } finally {
         await c.close();
@@ -148,7 +197,7 @@ describePostgres('PostgreSQL identity applied after the commit', () => {
            VALUES (1, '${late.messageId}', 'track', 'Late', ${late.timestampMs}, ${late.receivedAtMs}, '${late.payload}')
            RETURNING id, received_at
          ), k AS (INSERT INTO event_ids VALUES (1, '${late.messageId}'))
-         INSERT INTO identity_pending SELECT id, received_at FROM e`,
+         INSERT INTO identity_pending (received_at, event_ids) SELECT received_at, ARRAY[id] FROM e`,
       );
       expect(await store.findProfile('userId', 'user-0')).toBeNull();
       expect(await sql(url, 'SELECT 1 FROM events')).toEqual([]);
@@ -163,27 +212,19 @@ describePostgres('PostgreSQL identity applied after the commit', () => {
 
   it('a database from before the pending queue (identity applied inline) upgrades without re-deriving anything', async () => {
     const url = fresh();
-    const { connectionString, schema } = parsePostgresUrl(url);
-    const c = new pg.Client({ connectionString });
-    await c.connect();
-    try {
-      // Version 3's schema, with one event that version left unattributed (identity was off).
-      await c.query(`CREATE SCHEMA ${schema}; SET search_path TO ${schema}`);
-      await c.query(
-        'CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)',
-      );
-      for (const m of POSTGRES_MIGRATIONS.filter((x) => x.version <= 3)) {
-        await c.query(m.sql);
-        await c.query('INSERT INTO schema_migrations VALUES ($1, $2, 0)', [m.version, m.name]);
-      }
-      await c.query(
-        `CREATE TABLE events_2026_03 PARTITION OF events FOR VALUES FROM (${T0}) TO (${Date.UTC(2026, 3, 1)});
-         INSERT INTO events (source_id, message_id, type, ts, received_at, payload)
-         VALUES (1, 'old-1', 'track', ${T0}, ${T0}, '{"type":"track","anonymousId":"old-device","messageId":"old-1"}')`,
-      );
-    } finally {
-      await c.end();
-    }
+    // Version 3's schema: one event whose identity was applied inline (a person of one anonymous
+    // ID), and one that version left unattributed (identity was off then).
+    await schemaAt(
+      url,
+      3,
+      `INSERT INTO events (source_id, message_id, type, ts, received_at, payload)
+       VALUES (1, 'old-1', 'track', ${T0}, ${T0}, '{"type":"track","anonymousId":"old-device","messageId":"old-1"}');
+       INSERT INTO settings VALUES ('${PROFILE_SALT_SETTING}', 'old-salt');
+       INSERT INTO identifiers (id, type, value, first_ts, first_msg) VALUES (7, 'anonymousId', 'inline-device', ${T0}, 'old-2');
+       INSERT INTO memberships VALUES (7, ${BEGINNING}, '${profileId('old-salt', 'anonymousId', 'inline-device')}');
+       INSERT INTO events (source_id, message_id, type, ts, received_at, payload, anon_ident)
+       VALUES (1, 'old-2', 'track', ${T0}, ${T0}, '{"type":"track","anonymousId":"inline-device","messageId":"old-2"}', 7);`,
+    );
     const store = await open(url);
     try {
       expect(
@@ -191,6 +232,12 @@ describePostgres('PostgreSQL identity applied after the commit', () => {
       ).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version));
       expect(await pendingRows(url)).toBe(0);
       expect(await store.findProfile('anonymousId', 'old-device')).toBeNull();
+      const inline = await store.findProfile('anonymousId', 'inline-device');
+      expect(inline).toBe(profileId('old-salt', 'anonymousId', 'inline-device'));
+      expect(await store.getProfile(inline as string)).toMatchObject({ eventCount: 1 });
+      expect((await store.profileEvents(inline as string, { limit: 10 }))?.events).toMatchObject([
+        { messageId: 'old-2' },
+      ]);
       await store.insertEvents(person(0));
       await expectWholePerson(store, 0);
     } finally {

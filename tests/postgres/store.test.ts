@@ -72,10 +72,15 @@ describePostgres('PostgresStore', () => {
       expect(outcomes.filter((o) => o === 'stored')).toHaveLength(3);
       expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(3);
 
+      const pid = (await a.findProfile('anonymousId', 'a1')) as string;
+      expect(await a.getProfile(pid)).toMatchObject({ eventCount: 3 });
+
       const dropped = await a.dropEventPartitionsBefore(Date.UTC(2025, 1, 1));
       expect(dropped).toEqual([monthPartition(old).name]);
       const left = (await a.listEvents({ limit: 10 })).events.map((e) => e.event.messageId).sort();
       expect(left).toEqual(['m1', 'm2']);
+      // Attribution leaves with its month too (event_owners is not partitioned).
+      expect(await a.getProfile(pid)).toMatchObject({ eventCount: 2 });
       // Dedup keys leave with their month: a late re-send of a dropped event is stored again,
       // while the kept months still dedup (event_ids does not grow forever).
       expect(await b.insertEvents([row('old-1'), row('m1')])).toEqual(['stored', 'duplicate']);

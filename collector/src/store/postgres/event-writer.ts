@@ -48,18 +48,22 @@ export async function ensurePartition(pool: pg.Pool, schema: string, ms: number)
  * only the keys this transaction inserted are stored; a concurrent insert of the same key waits
  * for the other transaction and then sees it.
  *
- * With identity on, each stored event also gets an `identity_pending` row in the same statement:
- * identity is applied afterwards, in large batches (identity-applier.ts), and the pending row is
- * what makes that durable. Only suppression (erased people) is checked here, as an event of an
- * erased person must not be stored at all. `ids` answers the stored events' ids, in `stored` order,
- * once the transaction has committed.
+ * With identity on, the same statement appends one `identity_pending` row naming the commit's
+ * events: identity is applied afterwards, in large batches (identity-applier.ts), and that row is
+ * what makes it durable. Only suppression (erased people) is checked here, as an event of an
+ * erased person must not be stored at all. `pending` answers, once the transaction has committed,
+ * the pending row's id and the stored events' ids in `stored` order.
  */
 export async function writeEvents(
   c: pg.PoolClient,
   identity: PgIdentityWriter | null,
   requests: readonly (readonly EventRow[])[],
   tail: Tail,
-): Promise<{ outcomes: InsertOutcome[][]; stored: EventRow[]; ids: Promise<number[]> | null }> {
+): Promise<{
+  outcomes: InsertOutcome[][];
+  stored: EventRow[];
+  pending: Promise<{ id: number; eventIds: number[] }> | null;
+}> {
   const outcomes = requests.map((rows) => new Array<InsertOutcome>(rows.length).fill('duplicate'));
   // Repeats inside this commit (a retry racing its original) never reach the database.
   const seen = new Set<string>();
@@ -119,7 +123,7 @@ export async function writeEvents(
       [int4Array(dropped.map((r) => r.sourceId)), textArray(dropped.map((r) => r.messageId))],
     );
   }
-  if (store.length === 0) return { outcomes, stored: store, ids: null };
+  if (store.length === 0) return { outcomes, stored: store, pending: null };
   const col = <T>(f: (x: EventRow) => T) => store.map(f);
   const values = [
     int4Array(col((x) => x.sourceId)),
@@ -135,11 +139,12 @@ export async function writeEvents(
   if (!identity) {
     // Not awaited here: the commit leaves with it (see inTransaction).
     tail(c.query(`INSERT INTO events (${columns}) SELECT * FROM ${input}`, values));
-    return { outcomes, stored: store, ids: null };
+    return { outcomes, stored: store, pending: null };
   }
   // The ids are drawn first (a small CTE, materialized once: nextval is volatile) so that the
-  // payloads are not materialized too, and the pending rows can name their events.
-  const inserted = c.query<{ ids: string }>(
+  // payloads are not materialized too, and the pending row can name the events. One pending row
+  // per commit, not per event: its cost (an array of ids, compressed) is noise beside the events.
+  const inserted = c.query<{ pending: number; ids: string }>(
     `WITH ids AS (SELECT nextval('events_id_seq') AS id, n FROM generate_series(1, $8::int) AS n),
      ev AS (
        INSERT INTO events (id, ${columns})
@@ -147,15 +152,15 @@ export async function writeEvents(
        FROM ${input} WITH ORDINALITY AS u(source_id, message_id, type, name, ts, received_at, payload, n)
        JOIN ids i ON i.n = u.n
      ),
+     agg AS (SELECT array_agg(id ORDER BY n) AS ids FROM ids),
      pending AS (
-       INSERT INTO identity_pending (event_id, received_at)
-       SELECT i.id, r.received_at FROM ids i JOIN unnest($6::bigint[]) WITH ORDINALITY AS r(received_at, n) ON r.n = i.n
+       INSERT INTO identity_pending (received_at, event_ids) SELECT $9, ids FROM agg RETURNING id
      )
-     SELECT array_agg(id ORDER BY n)::text AS ids FROM ids`,
-    [...values, store.length],
+     SELECT (SELECT id FROM pending) AS pending, (SELECT ids::text FROM agg) AS ids`,
+    [...values, store.length, Math.min(...col((x) => x.receivedAtMs))],
   );
   tail(inserted);
-  const ids = inserted.then((r) => parseIds(r.rows[0]?.ids));
-  ids.catch(() => undefined);
-  return { outcomes, stored: store, ids };
+  const pending = inserted.then((r) => ({ id: r.rows[0]?.pending as number, eventIds: parseIds(r.rows[0]?.ids) }));
+  pending.catch(() => undefined);
+  return { outcomes, stored: store, pending };
 }

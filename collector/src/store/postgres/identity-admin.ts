@@ -34,7 +34,14 @@ export async function eraseProfile(
   const { pid, members } = found;
   const ids = members.map((m) => m.id);
   const { where, params } = attributionFilter(members);
-  const events = (await c.query(`DELETE FROM events WHERE ${where}`, params)).rowCount ?? 0;
+  const events =
+    (
+      await c.query(
+        `WITH gone AS (DELETE FROM event_owners WHERE ${where} RETURNING event_id, received_at)
+         DELETE FROM events e USING gone g WHERE e.id = g.event_id AND e.received_at = g.received_at`,
+        params,
+      )
+    ).rowCount ?? 0;
   const now = Date.now();
   const neighbours = (
     await c.query<{ x: number }>(

@@ -23,30 +23,35 @@ const MAX_LAG_MS = 1_000;
 export const MAX_PENDING_EVENTS = 10 * BATCH_EVENTS;
 /** After a failed batch, the next try waits this long (the database may be down). */
 const RETRY_MS = 1_000;
+/** Pending rows (one per ingest commit, up to 5 000 events) applied per transaction by the sweep and by `sync`. */
+const COMMITS_PER_CLAIM = 4;
 /** Pending rows older than this are taken to be a dead collector's, and any collector applies them. */
 const ORPHAN_AGE_MS = 5_000;
 /** How often each collector looks for such rows. */
 const SWEEP_INTERVAL_MS = 2_000;
 
+/** One ingest commit's events, in this process's list. */
+interface PendingCommit {
+  /** Its identity_pending row. */
+  id: number;
+  items: PendingIdentity[];
+}
+
 /**
- * Takes the pending rows of `ids` that still exist, deleting them: a row is applied by exactly one
- * transaction. Locks are taken in id order (FOR UPDATE under ORDER BY), so two claims of overlapping
- * rows queue instead of deadlocking; a row another batch holds is waited for, and is either gone
- * after its commit (applied there) or ours after its rollback. Answers the claimed ids when fewer
- * than asked, else null (all of them).
+ * Takes the pending rows `ids` that still exist, deleting them: a row is applied by exactly one
+ * transaction. Locks are taken in id order (FOR UPDATE under ORDER BY), so two claims of
+ * overlapping rows queue instead of deadlocking; a row another batch holds is waited for, and is
+ * either gone after its commit (applied there) or ours after its rollback. Answers the claimed
+ * rows, with their event ids when `events` is set.
  */
-async function claim(c: Db, ids: readonly number[]): Promise<number[] | null> {
-  const r = await c.query<{ n: number; ids: string | null }>(
-    `WITH gone AS (
-       DELETE FROM identity_pending WHERE event_id IN (
-         SELECT event_id FROM identity_pending WHERE event_id = ANY($1::bigint[]) ORDER BY event_id FOR UPDATE
-       ) RETURNING event_id
-     )
-     SELECT count(*)::int AS n, CASE WHEN count(*) < $2 THEN array_agg(event_id)::text END AS ids FROM gone`,
-    [int8Array(ids), ids.length],
+async function claim(c: Db, ids: readonly number[], events: boolean): Promise<{ id: number; events: number[] }[]> {
+  const r = await c.query<{ id: number; event_ids: string | null }>(
+    `DELETE FROM identity_pending WHERE id IN (
+       SELECT id FROM identity_pending WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
+     ) RETURNING id, ${events ? 'event_ids::text' : 'NULL'} AS event_ids`,
+    [int8Array(ids)],
   );
-  const row = r.rows[0];
-  return row === undefined || row.n === ids.length ? null : parseIds(row.ids);
+  return r.rows.map((row) => ({ id: row.id, events: parseIds(row.event_ids) }));
 }
 
 /**
@@ -57,8 +62,9 @@ async function claim(c: Db, ids: readonly number[]): Promise<number[] | null> {
  * Why: the identity graph's indexes take random keys and its merges take row locks; inside the
  * ingest transaction every group commit paid for both, and held the locks while its events were
  * written. The graph is a function of the stored events (resolve.ts), so it can be applied later.
- * Durability comes from `identity_pending`, appended by the ingest commit: a batch deletes the rows
- * it applies in its own transaction, so a row exists exactly while its event is unapplied.
+ * Durability comes from `identity_pending`, one row per ingest commit naming its events, appended
+ * by that commit: a batch deletes the rows it applies in its own transaction, so a row exists
+ * exactly while its events are unapplied.
  *
  * Who applies: the collector that stored the events, from its in-memory list (no payload to read
  * back). Rows older than ORPHAN_AGE_MS belong to a collector that died (or fell far behind): every
@@ -69,7 +75,9 @@ async function claim(c: Db, ids: readonly number[]): Promise<number[] | null> {
  * Read-your-writes (`sync`): see there.
  */
 export class PgIdentityApplier {
-  private list: PendingIdentity[] = [];
+  private list: PendingCommit[] = [];
+  /** Events in `list`. */
+  private events = 0;
   private oldestAt = 0;
   private lastEnqueueAt = 0;
   private failedAt = Number.NEGATIVE_INFINITY;
@@ -96,17 +104,19 @@ export class PgIdentityApplier {
 
   /** Events this process stored and has not applied yet. */
   get size(): number {
-    return this.list.length;
+    return this.events;
   }
 
-  /** Queues events just committed (`ids[i]` is the id of `rows[i]`). */
-  enqueue(rows: readonly EventRow[], ids: readonly number[]): void {
+  /** Queues the events of a commit just done: its pending row `pendingId`, `ids[i]` the id of `rows[i]`. */
+  enqueue(pendingId: number, rows: readonly EventRow[], ids: readonly number[]): void {
     if (rows.length === 0) return;
     const now = performance.now();
-    if (this.list.length === 0) this.oldestAt = now;
+    if (this.events === 0) this.oldestAt = now;
     this.lastEnqueueAt = now;
-    rows.forEach((r, i) => {
-      this.list.push({
+    this.events += rows.length;
+    this.list.push({
+      id: pendingId,
+      items: rows.map((r, i) => ({
         eventId: ids[i] as number,
         receivedAt: r.receivedAtMs,
         sourceId: r.sourceId,
@@ -115,14 +125,14 @@ export class PgIdentityApplier {
         extra: r.identityExtra,
         ts: r.timestampMs,
         messageId: r.messageId,
-      });
+      })),
     });
-    if (this.list.length >= BATCH_EVENTS) this.kick();
+    if (this.events >= BATCH_EVENTS) this.kick();
     else this.schedule();
   }
 
   private schedule(): void {
-    if (this.timer || this.applying || this.closed || this.list.length === 0) return;
+    if (this.timer || this.applying || this.closed || this.events === 0) return;
     this.timer = setTimeout(() => {
       this.timer = null;
       const now = performance.now();
@@ -144,7 +154,7 @@ export class PgIdentityApplier {
       })
       .finally(() => {
         this.applying = false;
-        if (this.list.length >= BATCH_EVENTS && performance.now() - this.failedAt >= RETRY_MS) this.kick();
+        if (this.events >= BATCH_EVENTS && performance.now() - this.failedAt >= RETRY_MS) this.kick();
         else this.schedule();
       });
   }
@@ -155,22 +165,33 @@ export class PgIdentityApplier {
     return run;
   }
 
-  /** Applies the oldest BATCH_EVENTS of this process's list; on failure they stay queued. */
+  /** Applies the oldest commits of this process's list, about BATCH_EVENTS events; on failure they stay queued. */
   private async applyOwn(): Promise<void> {
-    const batch = this.list.splice(0, BATCH_EVENTS);
+    let take = 0;
+    let events = 0;
+    while (take < this.list.length && (take === 0 || events < BATCH_EVENTS)) {
+      events += (this.list[take] as PendingCommit).items.length;
+      take++;
+    }
+    const batch = this.list.splice(0, take);
     if (batch.length === 0) return;
+    this.events -= events;
     try {
       await inTransaction(this.pool, async (c) => {
         const claimed = await claim(
           c,
-          batch.map((p) => p.eventId),
+          batch.map((p) => p.id),
+          false,
         );
-        const taken = claimed === null ? null : new Set(claimed);
-        const ours = taken === null ? batch : batch.filter((p) => taken.has(p.eventId));
-        await this.apply(c, ours);
+        const taken = new Set(claimed.map((x) => x.id));
+        await this.apply(
+          c,
+          batch.filter((p) => taken.has(p.id)).flatMap((p) => p.items),
+        );
       });
     } catch (err) {
       this.list = batch.concat(this.list);
+      this.events += events;
       throw err;
     }
     // The rest arrived during this batch: its lag is counted from now (at most one batch late).
@@ -179,11 +200,11 @@ export class PgIdentityApplier {
 
   /** Until this process's list is below the backlog bound; throws when a batch fails. */
   async relieve(): Promise<void> {
-    while (this.list.length >= MAX_PENDING_EVENTS) await this.serial(() => this.applyOwn());
+    while (this.events >= MAX_PENDING_EVENTS) await this.serial(() => this.applyOwn());
   }
 
   private async drainOwn(): Promise<void> {
-    while (this.list.length > 0) await this.serial(() => this.applyOwn());
+    while (this.events > 0) await this.serial(() => this.applyOwn());
   }
 
   /**
@@ -215,15 +236,16 @@ export class PgIdentityApplier {
   private async syncNow(): Promise<void> {
     await this.drainOwn();
     const r = await this.pool.query<{ ids: string | null }>(
-      'SELECT array_agg(event_id ORDER BY event_id)::text AS ids FROM identity_pending',
+      'SELECT array_agg(id ORDER BY id)::text AS ids FROM identity_pending',
     );
     const all = parseIds(r.rows[0]?.ids);
-    for (let i = 0; i < all.length; i += BATCH_EVENTS) {
-      const chunk = all.slice(i, i + BATCH_EVENTS);
+    for (let i = 0; i < all.length; i += COMMITS_PER_CLAIM) {
+      const chunk = all.slice(i, i + COMMITS_PER_CLAIM);
       await this.serial(() =>
         inTransaction(this.pool, async (c) => {
-          const claimed = (await claim(c, chunk)) ?? chunk;
-          if (claimed.length > 0) await this.apply(c, await this.readBack(c, claimed));
+          const claimed = await claim(c, chunk, true);
+          const ids = claimed.flatMap((x) => x.events);
+          if (ids.length > 0) await this.apply(c, await this.readBack(c, ids));
         }),
       );
     }
@@ -234,22 +256,19 @@ export class PgIdentityApplier {
     let total = 0;
     for (;;) {
       const n = await inTransaction(this.pool, async (c) => {
-        const r = await c.query<{ ids: string | null }>(
-          `WITH gone AS (
-             DELETE FROM identity_pending WHERE event_id IN (
-               SELECT event_id FROM identity_pending WHERE received_at < $1
-               ORDER BY event_id LIMIT $2 FOR UPDATE SKIP LOCKED
-             ) RETURNING event_id
-           )
-           SELECT array_agg(event_id)::text AS ids FROM gone`,
-          [Date.now() - ORPHAN_AGE_MS, BATCH_EVENTS],
+        const r = await c.query<{ event_ids: string }>(
+          `DELETE FROM identity_pending WHERE id IN (
+             SELECT id FROM identity_pending WHERE received_at < $1
+             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+           ) RETURNING event_ids::text`,
+          [Date.now() - ORPHAN_AGE_MS, COMMITS_PER_CLAIM],
         );
-        const ids = parseIds(r.rows[0]?.ids);
+        const ids = r.rows.flatMap((row) => parseIds(row.event_ids));
         if (ids.length > 0) await this.apply(c, await this.readBack(c, ids));
-        return ids.length;
+        return r.rows.length;
       });
       total += n;
-      if (n < BATCH_EVENTS || this.closed) return total;
+      if (n < COMMITS_PER_CLAIM || this.closed) return total;
     }
   }
 
@@ -281,16 +300,11 @@ export class PgIdentityApplier {
     });
   }
 
-  /** Identity for claimed events, in the claiming transaction; attribution goes onto the event rows. */
+  /** Identity for claimed events, in the claiming transaction, and their attribution (event_owners). */
   private async apply(c: Db, items: readonly PendingIdentity[]): Promise<void> {
     if (items.length === 0) return;
     const ids = await this.identity.process(c, items, this.identity.anySuppressed(c));
-    const attributed = {
-      id: [] as number[],
-      at: [] as number[],
-      anon: [] as (number | null)[],
-      user: [] as (number | null)[],
-    };
+    const owned: [number, number, number, number][] = [];
     const erased: PendingIdentity[] = [];
     items.forEach((p, i) => {
       const x = ids[i];
@@ -298,19 +312,21 @@ export class PgIdentityApplier {
         erased.push(p);
         return;
       }
-      if (x.anon === null && x.user === null) return;
-      attributed.id.push(p.eventId);
-      attributed.at.push(p.receivedAt);
-      attributed.anon.push(x.anon);
-      attributed.user.push(x.user);
+      const owner = x.user ?? x.anon;
+      if (owner !== null) owned.push([owner, p.ts, p.eventId, p.receivedAt]);
     });
-    if (attributed.id.length > 0) {
-      // received_at names the partition: without it every month's index would be probed per event.
+    if (owned.length > 0) {
+      // In key order: each page of the attribution index is written once per batch.
+      owned.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
       await c.query(
-        `UPDATE events e SET anon_ident = u.anon, user_ident = u.usr
-         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, received_at, anon, usr)
-         WHERE e.id = u.id AND e.received_at = u.received_at`,
-        [int8Array(attributed.id), int8Array(attributed.at), int8Array(attributed.anon), int8Array(attributed.user)],
+        `INSERT INTO event_owners (owner, ts, event_id, received_at)
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])`,
+        [
+          int8Array(owned.map((o) => o[0])),
+          int8Array(owned.map((o) => o[1])),
+          int8Array(owned.map((o) => o[2])),
+          int8Array(owned.map((o) => o[3])),
+        ],
       );
     }
     if (erased.length > 0) {
@@ -331,6 +347,7 @@ export class PgIdentityApplier {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.list = [];
+    this.events = 0;
   }
 
   /** Applies what this process still holds (best effort: on failure its rows stay for the sweepers). */

@@ -167,7 +167,7 @@ export class PostgresStore implements Store {
       // Identity cannot keep up (or keeps failing): commits wait, then fail (503, clients retry),
       // rather than this process queueing without bound.
       await this.applier?.relieve();
-      const { outcomes, stored, ids } = await inTransaction(this.pool, (c, tail) =>
+      const { outcomes, stored, pending } = await inTransaction(this.pool, (c, tail) =>
         writeEvents(
           c,
           this.identity,
@@ -176,7 +176,10 @@ export class PostgresStore implements Store {
         ),
       );
       // Before the 200s: a read that follows one finds the events in this process's list.
-      if (ids) this.applier?.enqueue(stored, await ids);
+      if (pending) {
+        const { id, eventIds } = await pending;
+        this.applier?.enqueue(id, stored, eventIds);
+      }
       this.options.onCommit?.({ events, requests: batch.length, ms: performance.now() - started });
       batch.forEach((p, i) => {
         p.resolve(outcomes[i] as InsertOutcome[]);
@@ -231,6 +234,8 @@ export class PostgresStore implements Store {
       await this.pool.query(
         `DELETE FROM event_ids e USING ${name} p WHERE e.source_id = p.source_id AND e.message_id = p.message_id COLLATE "C"`,
       );
+      // Their attribution too, by receipt time (BRIN): the partition's bounds are its rows' bounds.
+      await this.pool.query('DELETE FROM event_owners WHERE received_at < $1', [end]);
       // CONCURRENTLY: inserts into the other partitions never wait for the detach.
       await this.pool.query(`ALTER TABLE events DETACH PARTITION ${name} CONCURRENTLY`);
       await this.pool.query(`DROP TABLE ${name}`);

@@ -61,9 +61,10 @@ export async function profileMembers(db: Db, pid: string): Promise<Member[]> {
 }
 
 /**
- * SQL condition (with $n parameters from `first`) selecting the events attributed to a profile:
- * events of its userIds, and events without a userId from its anonymous IDs within the times they
- * belong to it.
+ * SQL condition on `event_owners` (with $n parameters from `first`) selecting the events
+ * attributed to a profile: events of its userIds, and events without a userId from its anonymous
+ * IDs within the times they belong to it. An event's owner is its userId's identifier when it has
+ * one, else its anonymous ID's, so "owner is the anonymous ID" already means "no userId".
  */
 export function attributionFilter(members: Member[], first = 1): { where: string; params: unknown[] } {
   const parts: string[] = [];
@@ -73,11 +74,11 @@ export function attributionFilter(members: Member[], first = 1): { where: string
     return `$${first + params.length - 1}`;
   };
   const users = members.filter((m) => m.type === 'userId').map((m) => m.id);
-  if (users.length > 0) parts.push(`user_ident = ANY(${p(users)}::bigint[])`);
+  if (users.length > 0) parts.push(`owner = ANY(${p(users)}::bigint[])`);
   for (const m of members) {
     if (m.type !== 'anonymousId') continue;
     for (const [from, to] of m.ranges) {
-      parts.push(`(anon_ident = ${p(m.id)} AND user_ident IS NULL AND ts >= ${p(from)} AND ts < ${p(to)})`);
+      parts.push(`(owner = ${p(m.id)} AND ts >= ${p(from)} AND ts < ${p(to)})`);
     }
   }
   return { where: parts.length > 0 ? parts.join(' OR ') : 'false', params };

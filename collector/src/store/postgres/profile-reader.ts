@@ -49,7 +49,7 @@ export class PgProfileReader {
     const { where, params } = attributionFilter(members);
     const stats = (
       await this.db.query<{ n: number; first: number | null; last: number | null }>(
-        `SELECT count(*) AS n, min(ts) AS first, max(ts) AS last FROM events WHERE ${where}`,
+        `SELECT count(*) AS n, min(ts) AS first, max(ts) AS last FROM event_owners WHERE ${where}`,
         params,
       )
     ).rows[0] ?? { n: 0, first: null, last: null };
@@ -84,13 +84,18 @@ export class PgProfileReader {
     if (before) {
       const [ts, id] = before.split(':').map(Number);
       const n = params.length;
-      cursor = `AND (ts < $${n + 1} OR (ts = $${n + 1} AND id < $${n + 2}))`;
+      cursor = `AND (ts < $${n + 1} OR (ts = $${n + 1} AND event_id < $${n + 2}))`;
       params.push(ts, id);
     }
     params.push(limit + 1);
     const rows = (
       await this.db.query<{ id: number; ts: number; payload: string }>(
-        `SELECT id, ts, payload FROM events WHERE (${where}) ${cursor} ORDER BY ts DESC, id DESC LIMIT $${params.length}`,
+        `SELECT e.id, e.ts, e.payload
+         FROM (
+           SELECT event_id, received_at, ts FROM event_owners WHERE (${where}) ${cursor}
+           ORDER BY ts DESC, event_id DESC LIMIT $${params.length}
+         ) o JOIN events e ON e.id = o.event_id AND e.received_at = o.received_at
+         ORDER BY o.ts DESC, o.event_id DESC`,
         params,
       )
     ).rows;
