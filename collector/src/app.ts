@@ -21,6 +21,14 @@ import { uiRoutes } from './routes/ui.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 
+/** Content types whose bodies are read as JSON (anything else is 415). */
+const JSON_BODY_TYPES = [
+  'application/json',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'application/octet-stream',
+];
+
 export interface Collector {
   app: FastifyInstance;
   /** What ingest accepts and rejects, as it happens (the live debugger's source). */
@@ -105,7 +113,21 @@ function buildApp(deps: AppDeps): FastifyInstance {
 
   const parse = async (request: { raw: import('node:http').IncomingMessage }) =>
     parseJsonBody(request.raw, options.maxBodyBytes);
-  app.addContentTypeParser(['application/json', 'text/plain'], (request, _payload, done) => {
+  // JSON under any of these types: beacons send text/plain (no CORS preflight), and clients that
+  // post a gzipped Buffer through axios (RudderStack's Node SDK) send form-urlencoded or octet-stream.
+  app.addContentTypeParser(JSON_BODY_TYPES, (request, _payload, done) => {
+    parse(request).then(
+      (body) => done(null, body),
+      (err: Error) => done(err, undefined),
+    );
+  });
+  // A POST with no Content-Type at all (Python's `requests.post(data=…)`, hand-rolled clients) is
+  // read as JSON too; any other declared type is refused.
+  app.addContentTypeParser('*', (request, _payload, done) => {
+    if (request.headers['content-type'] !== undefined) {
+      done(new HttpError('KIMLIK_UNSUPPORTED_MEDIA_TYPE'), undefined);
+      return;
+    }
     parse(request).then(
       (body) => done(null, body),
       (err: Error) => done(err, undefined),

@@ -21,7 +21,11 @@ export const HTTP_ERRORS = {
   KIMLIK_BATCH_TOO_MANY_EVENTS: { status: 400, message: 'The batch holds more events than allowed' },
   KIMLIK_BATCH_ALL_REJECTED: { status: 400, message: 'No event in the request was valid; see "rejected"' },
   KIMLIK_BODY_TOO_LARGE: { status: 413, message: 'The body is larger than allowed' },
-  KIMLIK_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json or text/plain carrying JSON' },
+  KIMLIK_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message:
+      'Send JSON as application/json (text/plain, application/x-www-form-urlencoded and application/octet-stream carrying JSON are read too)',
+  },
   KIMLIK_UNSUPPORTED_ENCODING: { status: 415, message: 'Content-Encoding must be gzip or identity' },
   KIMLIK_PROFILE_NOT_FOUND: { status: 404, message: 'No profile with this id or identifier' },
   KIMLIK_IDENTIFIER_NOT_IN_PROFILE: { status: 404, message: 'The identifier does not belong to this profile' },

@@ -145,6 +145,35 @@ describeStores('ingest', (store) => {
       expect(r.body.accepted).toBe(1);
     });
 
+    it('reads JSON sent as form-urlencoded, octet-stream or with no Content-Type (RudderStack, curl -d, requests)', async () => {
+      const events = [track(), track(), track()];
+      const body = (e: Record<string, unknown>) => new TextEncoder().encode(JSON.stringify({ batch: [e] }));
+      const auth = { authorization: basic(c.writeKey) };
+      const statuses = [
+        (
+          await post('/v1/batch', body(events[0] as Record<string, unknown>), {
+            'content-type': 'application/x-www-form-urlencoded',
+          })
+        ).status,
+        (
+          await post('/v1/batch', body(events[1] as Record<string, unknown>), {
+            'content-type': 'application/octet-stream',
+          })
+        ).status,
+        // A byte body without a Content-Type header at all.
+        (
+          await fetch(`${c.url}/v1/batch`, {
+            method: 'POST',
+            headers: auth,
+            body: body(events[2] as Record<string, unknown>),
+          })
+        ).status,
+      ];
+      expect(statuses).toEqual([200, 200, 200]);
+      const stored = new Set((await c.storedEvents()).map((e) => e.messageId));
+      for (const e of events) expect(stored.has(e.messageId)).toBe(true);
+    });
+
     it('accepts gzip bodies', async () => {
       const e = track();
       const r = await post('/v1/batch', gzipSync(JSON.stringify({ batch: [e] })), { 'content-encoding': 'gzip' });
