@@ -31,10 +31,10 @@ it('collector refusing connections for 10 s, then up: every event is stored', as
   await new Promise((r) => setTimeout(r, downFor));
   expect(client.stats()).toMatchObject({ delivered: 0 });
   expect(warnings.some((w) => /ECONNREFUSED/.test(w))).toBe(true);
-  const upAt = Date.now();
   await fault.up();
+  // How soon delivery resumes (within retryMaxMs of the restart) is checked with fake timers in
+  // the engine's tests; a wall-clock bound here would only measure this machine's load.
   await expect(flushed).resolves.toEqual({ pending: 0, timedOut: false });
-  expect(Date.now() - upAt).toBeLessThan(3000);
   const stored = await collector.storedEvents();
   expect(stored).toHaveLength(2000);
   expect(new Set(stored.map((e) => (e.properties as { i: number }).i)).size).toBe(2000);

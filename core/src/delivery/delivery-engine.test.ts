@@ -145,6 +145,18 @@ describe.each([
       expect(warn).not.toHaveBeenCalled();
     });
 
+    it('however long the outage, the next attempt is at most retryMaxMs away (delivery resumes promptly)', async () => {
+      const { calls, add } = engine({ flushAt: 1, retryBaseMs: 100, retryMaxMs: 1000 });
+      const receipt = add();
+      for (let attempt = 0; attempt < 40; attempt++) {
+        calls[attempt]?.reject(new TypeError('connect ECONNREFUSED 127.0.0.1'));
+        await vi.advanceTimersByTimeAsync(1000);
+        expect(calls).toHaveLength(attempt + 2);
+      }
+      calls[40]?.resolve(ok);
+      await expect(receipt).resolves.toEqual({ messageId: 'm-1', delivered: true });
+    });
+
     it('keeps one event out of two concurrent requests', async () => {
       const {
         engine: e,
