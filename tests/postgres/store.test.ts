@@ -89,6 +89,30 @@ describePostgres('PostgresStore', () => {
     }
   });
 
+  it('collectors starting together upsert the same default source without a unique violation', async () => {
+    const url = postgresTestUrl();
+    urls.push(url);
+    const stores = await Promise.all([1, 2, 3, 4].map(() => open(url)));
+    try {
+      const { connectionString, schema } = parsePostgresUrl(url);
+      const client = new pg.Client({ connectionString, options: `-c search_path=${schema}` });
+      await client.connect();
+      const source = { id: 1, name: 'default', writeKey: 'wk_same', allowedOrigins: [] };
+      try {
+        for (let round = 0; round < 300; round++) {
+          // Each round starts from an empty sources table, as a first start does.
+          await client.query('DELETE FROM sources');
+          await Promise.all(stores.map((s) => s.upsertSource(source)));
+        }
+      } finally {
+        await client.end();
+      }
+      expect(await stores[1]?.listSources()).toEqual([source]);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
   it('a commit whose event insert fails acknowledges nothing, not even its dedup keys', async () => {
     const url = postgresTestUrl();
     urls.push(url);

@@ -144,6 +144,7 @@ function pipelined(client: pg.PoolClient, on: boolean): void {
 const LOCK_NAMESPACE = 0x4b494d4c; // "KIML"
 export const MIGRATION_LOCK = 1;
 export const PARTITION_LOCK = 2;
+export const SOURCES_LOCK = 3;
 
 /**
  * Applies pending migrations, each in its own transaction, under an advisory lock: collectors

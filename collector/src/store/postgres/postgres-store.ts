@@ -14,7 +14,15 @@ import type {
   UnmergeOutcome,
 } from '../store.js';
 import { type SourceRow, StoreUnavailableError, sourceFromRow } from '../store.js';
-import { createPool, inTransaction, migrate, type PostgresTarget, parsePostgresUrl } from './connection.js';
+import {
+  createPool,
+  inTransaction,
+  lockXact,
+  migrate,
+  type PostgresTarget,
+  parsePostgresUrl,
+  SOURCES_LOCK,
+} from './connection.js';
 import { ensurePartition, monthPartition, writeEvents } from './event-writer.js';
 import { eraseProfile, unmergeIdentifier } from './identity-admin.js';
 import { PgIdentityApplier } from './identity-applier.js';
@@ -284,6 +292,11 @@ export class PostgresStore implements Store {
     if (source.id !== undefined) {
       const id = source.id;
       await inTransaction(this.pool, async (c) => {
+        // Collectors starting together upsert the same default source. ON CONFLICT (id) covers
+        // only the id: when the write_key index is checked first, the second insert failed with a
+        // unique violation (a benchmark start failed so; the test needs ~300 rounds) instead of
+        // updating. One at a time.
+        await lockXact(c, this.target.schema, SOURCES_LOCK);
         await c.query(
           `INSERT INTO sources (id, name, write_key, allowed_origins, created_at) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (id) DO UPDATE SET name = excluded.name, write_key = excluded.write_key,
