@@ -3,23 +3,16 @@
 
 import Rudder from '@rudderstack/rudder-sdk-node';
 import { Analytics } from '@segment/analytics-node';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { startTestCollector, type TestCollector } from '../helpers/collector.js';
-import { type FaultServer, startFaultServer, waitFor } from '../helpers/fault-server.js';
+import { expect, it } from 'vitest';
+import { waitFor } from '../helpers/fault-server.js';
+import { faultedCollector } from '../helpers/faulted-collector.js';
 
-let c: TestCollector;
-let fault: FaultServer;
-beforeEach(async () => {
-  c = await startTestCollector();
-  fault = await startFaultServer(c.url);
-});
-afterEach(async () => {
-  await fault.close();
-  await c.close();
-});
+const env = faultedCollector('test');
 
 async function profile(query: string) {
-  const res = await fetch(`${c.url}/v1/profiles?${query}`, { headers: { authorization: `Bearer ${c.adminKey}` } });
+  const res = await fetch(`${env.collector.url}/v1/profiles?${query}`, {
+    headers: { authorization: `Bearer ${env.collector.adminKey}` },
+  });
   expect(res.status).toBe(200);
   return (await res.json()) as { identifiers: { type: string; value: string }[]; traits: Record<string, unknown> };
 }
@@ -29,9 +22,9 @@ const identifiersOf = (p: { identifiers: { type: string; value: string }[] }) =>
 
 it('@segment/analytics-node: every call type stored once, retried 5xx batches deduplicated, one profile', async () => {
   // The first batch is answered 503 after nothing was stored; the library retries it.
-  fault.script = ({ index }) => (index === 0 ? { kind: 'status', status: 503 } : { kind: 'proxy' });
+  env.fault.script = ({ index }) => (index === 0 ? { kind: 'status', status: 503 } : { kind: 'proxy' });
   const errors: unknown[] = [];
-  const analytics = new Analytics({ writeKey: c.writeKey, host: fault.url, flushAt: 3, maxRetries: 5 });
+  const analytics = new Analytics({ writeKey: env.collector.writeKey, host: env.fault.url, flushAt: 3, maxRetries: 5 });
   analytics.on('error', (e) => errors.push(e));
   analytics.identify({ anonymousId: 'laptop', userId: 'ada', traits: { email: 'Ada@Example.com', plan: 'pro' } });
   analytics.track({ userId: 'ada', event: 'Order Completed', properties: { total: 99.5 } });
@@ -41,9 +34,9 @@ it('@segment/analytics-node: every call type stored once, retried 5xx batches de
   analytics.alias({ userId: 'ada', previousId: 'old-device' });
   await analytics.closeAndFlush({ timeout: 10_000 });
   expect(errors).toEqual([]);
-  expect(fault.requests.some((r) => r.status === 503)).toBe(true);
+  expect(env.fault.requests.some((r) => r.status === 503)).toBe(true);
 
-  const stored = await c.storedEvents();
+  const stored = await env.collector.storedEvents();
   expect(stored.map((e) => e.type).sort()).toEqual(['alias', 'group', 'identify', 'page', 'screen', 'track']);
   expect(new Set(stored.map((e) => e.messageId)).size).toBe(6);
   expect(
@@ -60,17 +53,22 @@ it('@segment/analytics-node: every call type stored once, retried 5xx batches de
 });
 
 it('@rudderstack/rudder-sdk-node: gzipped batches (sent as form-urlencoded) are stored and resolved', async () => {
-  const client = new Rudder(c.writeKey, { dataPlaneUrl: fault.url, flushAt: 2, flushInterval: 100, logLevel: 'error' });
+  const client = new Rudder(env.collector.writeKey, {
+    dataPlaneUrl: env.fault.url,
+    flushAt: 2,
+    flushInterval: 100,
+    logLevel: 'error',
+  });
   const errors: unknown[] = [];
   const done = (err?: unknown) => err && errors.push(err);
   client.identify({ anonymousId: 'phone', userId: 'grace', traits: { email: 'grace@example.com' } }, done);
   client.track({ userId: 'grace', event: 'Signed Up', properties: { plan: 'team' } }, done);
   client.page({ anonymousId: 'phone', name: 'Pricing' }, done);
   // The library's flush callback fires after its first request, so wait for what arrived.
-  await waitFor(async () => (await c.storedEvents()).length === 3, 10_000, 'three events stored');
+  await waitFor(async () => (await env.collector.storedEvents()).length === 3, 10_000, 'three events stored');
   expect(errors).toEqual([]);
-  expect(fault.requests.every((r) => r.status === 200)).toBe(true);
-  const stored = await c.storedEvents();
+  expect(env.fault.requests.every((r) => r.status === 200)).toBe(true);
+  const stored = await env.collector.storedEvents();
   expect(stored.map((e) => e.type).sort()).toEqual(['identify', 'page', 'track']);
   const p = await profile('userId=grace');
   expect(identifiersOf(p)).toEqual(['anonymousId:phone', 'email:grace@example.com', 'userId:grace']);

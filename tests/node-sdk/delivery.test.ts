@@ -1,33 +1,27 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Kimlik } from '../../sdk-node/src/index.js';
-import { startTestCollector, type TestCollector } from '../helpers/collector.js';
-import { type FaultServer, startFaultServer } from '../helpers/fault-server.js';
+import { faultedCollector } from '../helpers/faulted-collector.js';
 
 describe('Node SDK → collector', () => {
-  let collector: TestCollector;
-  let fault: FaultServer;
-  beforeAll(async () => {
-    collector = await startTestCollector();
-    fault = await startFaultServer(collector.url);
-  });
-  afterAll(async () => {
-    await fault?.close();
-    await collector?.close();
-  });
+  const env = faultedCollector();
 
   it('stores 10 000 events exactly once, and flush() resolves after the last ack', async () => {
     const errors: unknown[] = [];
-    const client = new Kimlik({ writeKey: collector.writeKey, endpoint: fault.url, onError: (e) => errors.push(e) });
+    const client = new Kimlik({
+      writeKey: env.collector.writeKey,
+      endpoint: env.fault.url,
+      onError: (e) => errors.push(e),
+    });
     for (let i = 0; i < 10_000; i++) {
       client.track({ userId: `user-${i % 50}`, event: 'Order Completed', properties: { i, total: i / 100 } });
     }
     const last = client.track({ anonymousId: 'anon-1', event: 'Last' });
     await expect(client.flush()).resolves.toEqual({ pending: 0, timedOut: false });
     // Acknowledged means stored: read right after flush(), no waiting.
-    const stored = await collector.storedEvents();
+    const stored = await env.collector.storedEvents();
     expect(stored).toHaveLength(10_001);
     expect(new Set(stored.map((e) => e.messageId)).size).toBe(10_001);
-    const sent = fault.deliveredCounts();
+    const sent = env.fault.deliveredCounts();
     expect(sent.size).toBe(10_001);
     expect([...sent.values()].every((n) => n === 1)).toBe(true);
     await expect(last).resolves.toMatchObject({ delivered: true });
@@ -37,7 +31,11 @@ describe('Node SDK → collector', () => {
   });
 
   it('sends every event type with a UUIDv7 messageId and the library context', async () => {
-    const client = new Kimlik({ writeKey: collector.writeKey, endpoint: collector.url, onError: () => undefined });
+    const client = new Kimlik({
+      writeKey: env.collector.writeKey,
+      endpoint: env.collector.url,
+      onError: () => undefined,
+    });
     const ids = await Promise.all([
       client.identify({ userId: 'u-types', traits: { plan: 'pro' } }),
       client.page({ userId: 'u-types', name: 'Home', category: 'Docs' }),
@@ -46,7 +44,7 @@ describe('Node SDK → collector', () => {
       client.alias({ userId: 'u-types', previousId: 'anon-types' }),
     ]);
     expect(ids.every((r) => r.delivered)).toBe(true);
-    const stored = (await collector.storedEvents()).filter((e) => e.userId === 'u-types');
+    const stored = (await env.collector.storedEvents()).filter((e) => e.userId === 'u-types');
     expect(stored.map((e) => e.type).sort()).toEqual(['alias', 'group', 'identify', 'page', 'screen']);
     for (const e of stored) {
       expect(e.messageId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -58,8 +56,8 @@ describe('Node SDK → collector', () => {
   it('reports an invalid event without throwing, and a collector rejection drops only that event', async () => {
     const errors: { code: string; messageIds: readonly string[] }[] = [];
     const client = new Kimlik({
-      writeKey: collector.writeKey,
-      endpoint: collector.url,
+      writeKey: env.collector.writeKey,
+      endpoint: env.collector.url,
       onError: (e) => errors.push(e as never),
     });
     const noUser = client.track({ event: 'x' } as never);
@@ -72,7 +70,7 @@ describe('Node SDK → collector', () => {
     await expect(bad).resolves.toMatchObject({ delivered: false });
     await expect(good).resolves.toMatchObject({ delivered: true });
     expect(errors[1]).toMatchObject({ code: 'KIMLIK_DELIVERY_REJECTED', reason: 'KIMLIK_EVENT_FORBIDDEN_KEY' });
-    const stored = (await collector.storedEvents()).filter((e) => e.userId === 'u-rej');
+    const stored = (await env.collector.storedEvents()).filter((e) => e.userId === 'u-rej');
     expect(stored.map((e) => e.event)).toEqual(['good']);
     await client.shutdown();
   });

@@ -1,25 +1,15 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { Kimlik } from '../../sdk-node/src/index.js';
-import { startTestCollector, type TestCollector } from '../helpers/collector.js';
-import { type FaultServer, startFaultServer } from '../helpers/fault-server.js';
+import { faultedCollector } from '../helpers/faulted-collector.js';
 
-let collector: TestCollector;
-let fault: FaultServer;
-beforeAll(async () => {
-  collector = await startTestCollector();
-  fault = await startFaultServer(collector.url);
-});
-afterAll(async () => {
-  await fault?.close();
-  await collector?.close();
-});
+const env = faultedCollector();
 
 it('collector refusing connections for 10 s, then up: every event is stored', async () => {
-  await fault.down();
+  await env.fault.down();
   const warnings: string[] = [];
   const client = new Kimlik({
-    writeKey: collector.writeKey,
-    endpoint: fault.url,
+    writeKey: env.collector.writeKey,
+    endpoint: env.fault.url,
     retryBaseMs: 100,
     retryMaxMs: 1000,
     onWarn: (m) => warnings.push(m),
@@ -31,11 +21,11 @@ it('collector refusing connections for 10 s, then up: every event is stored', as
   await new Promise((r) => setTimeout(r, downFor));
   expect(client.stats()).toMatchObject({ delivered: 0 });
   expect(warnings.some((w) => /ECONNREFUSED/.test(w))).toBe(true);
-  await fault.up();
+  await env.fault.up();
   // How soon delivery resumes (within retryMaxMs of the restart) is checked with fake timers in
   // the engine's tests; a wall-clock bound here would only measure this machine's load.
   await expect(flushed).resolves.toEqual({ pending: 0, timedOut: false });
-  const stored = await collector.storedEvents();
+  const stored = await env.collector.storedEvents();
   expect(stored).toHaveLength(2000);
   expect(new Set(stored.map((e) => (e.properties as { i: number }).i)).size).toBe(2000);
   await client.shutdown();
@@ -43,15 +33,15 @@ it('collector refusing connections for 10 s, then up: every event is stored', as
 
 it('a request the collector never answers times out after requestTimeoutMs and its batch is sent again, stored once', async () => {
   let hung = false;
-  fault.script = () => {
+  env.fault.script = () => {
     if (hung) return { kind: 'proxy' };
     hung = true;
     return { kind: 'hang' };
   };
   const warnings: string[] = [];
   const client = new Kimlik({
-    writeKey: collector.writeKey,
-    endpoint: fault.url,
+    writeKey: env.collector.writeKey,
+    endpoint: env.fault.url,
     requestTimeoutMs: 300,
     retryBaseMs: 50,
     onWarn: (m) => warnings.push(m),
@@ -64,8 +54,8 @@ it('a request the collector never answers times out after requestTimeoutMs and i
   expect(warnings.some((w) => /no answer within 300 ms/.test(w))).toBe(true);
   expect((await Promise.all(tracked)).every((r) => r.delivered)).toBe(true);
   const ids = new Set(tracked.map((r) => r.messageId));
-  const stored = (await collector.storedEvents()).filter((e) => ids.has(e.messageId as string));
+  const stored = (await env.collector.storedEvents()).filter((e) => ids.has(e.messageId as string));
   expect(stored).toHaveLength(20);
-  fault.script = () => ({ kind: 'proxy' });
+  env.fault.script = () => ({ kind: 'proxy' });
   await client.shutdown();
 }, 30_000);
