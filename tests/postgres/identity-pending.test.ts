@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import { eventIdentity } from '../../collector/src/identity/event-identity.js';
 import { PROFILE_SALT_SETTING, profileId } from '../../collector/src/identity/profile-id.js';
 import { BEGINNING } from '../../collector/src/identity/resolve.js';
@@ -133,10 +133,13 @@ describePostgres('PostgreSQL identity applied after the commit', () => {
   it('a profile read on collector B sees the events collector A acknowledged just before (read-your-writes)', async () => {
     const url = fresh();
     const [a, b] = await Promise.all([open(url), open(url)]);
+    // A's identity batch waits for its timer (10 ms after its last commit): with the clock held,
+    // it never starts on its own, so B's reads must apply what A acknowledged. (setImmediate, on
+    // which group commit runs, stays real.)
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
     try {
       for (let n = 0; n < 3; n++) {
         await a.insertEvents(person(n));
-        // A applies its batch 10 ms after its last commit at the earliest: B's read comes first.
         expect(await pendingRows(url)).toBe(5);
         await expectWholePerson(b, n);
         expect(await pendingRows(url)).toBe(0);
@@ -146,6 +149,7 @@ describePostgres('PostgreSQL identity applied after the commit', () => {
       await expectWholePerson(a, 3);
       await expectWholePerson(b, 0);
     } finally {
+      vi.useRealTimers();
       await Promise.all([a.close(), b.close()]);
     }
   });
