@@ -6,7 +6,7 @@ import {
   spawnCollector,
   WRITE_KEY,
 } from '../helpers/collector.js';
-import { population } from '../helpers/population.js';
+import { partition, population, reference, storedOwners } from '../helpers/population.js';
 import { describePostgres } from '../helpers/stores.js';
 import { batches, lanes, sendBatch } from './load.js';
 import { startPrivateCluster } from './private-cluster.js';
@@ -73,6 +73,10 @@ describePostgres('PostgreSQL restarted under load', () => {
       expect([...acked].filter((id) => !have.has(id))).toEqual([]);
       // Every batch was retried until acknowledged.
       expect(acked.size).toBe(events.length);
+      // Identity batches that failed while the database was down were kept and applied after:
+      // the profiles are those of all the events.
+      const owners = await storedOwners((procs[0] as CollectorProcess).url, ADMIN_KEY, reference(events).keys());
+      expect(partition(owners)).toEqual(partition(reference(events)));
     } finally {
       for (const p of procs) {
         p.child.kill('SIGTERM');
