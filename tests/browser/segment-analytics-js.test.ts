@@ -1,0 +1,79 @@
+// Segment's own browser library (analytics.js 2.0, @segment/analytics-next), unmodified, sending
+// to the collector on another origin: a site migrating from Segment changes only the API host.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { hasChromium } from '../helpers/browser.js';
+import { type Scenario, startScenario } from '../helpers/browser-scenario.js';
+
+const require = createRequire(import.meta.url);
+// The UMD build defines window.AnalyticsNext; inlined, so no CDN is involved.
+const analyticsJs = () =>
+  readFileSync(
+    join(dirname(require.resolve('@segment/analytics-next/package.json')), 'dist/umd/index.js'),
+    'utf8',
+  ).replaceAll('</script', '<\\/script');
+
+let scenario: Scenario | undefined;
+afterEach(async () => {
+  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
+  await scenario?.close();
+  scenario = undefined;
+});
+
+function page(collectorUrl: string, writeKey: string, delivery: Record<string, unknown> | null): string {
+  const apiHost = `${new URL(collectorUrl).host}/v1`;
+  const segmentIo = {
+    apiKey: writeKey,
+    apiHost,
+    protocol: 'http',
+    ...(delivery ? { deliveryStrategy: delivery } : {}),
+  };
+  return `<!doctype html><title>analytics.js</title><script>${analyticsJs()}</script><script>
+window.done = (async () => {
+  const [analytics] = await AnalyticsNext.AnalyticsBrowser.load({
+    writeKey: ${JSON.stringify(writeKey)},
+    cdnSettings: { integrations: { 'Segment.io': ${JSON.stringify(segmentIo)} } },
+  });
+  await analytics.page('Home');
+  await analytics.identify('ada', { email: 'Ada@Example.com', plan: 'pro' });
+  await analytics.track('Order Completed', { total: 42 });
+  await analytics.group('acme', { name: 'Acme' });
+  await analytics.alias('ada', 'ada-old-device');
+  return analytics.user().anonymousId();
+})();
+</script>`;
+}
+
+describe.skipIf(!hasChromium)(
+  'Segment analytics.js → collector (needs /usr/bin/chromium)',
+  { timeout: 120_000 },
+  () => {
+    test.each([
+      ['one request per call (/v1/p, /v1/i, /v1/t …)', null],
+      ['batching delivery (/v1/b)', { strategy: 'batching', config: { size: 3, timeout: 200 } }],
+    ])('%s: every call stored once and stitched into one profile', async (_name, delivery) => {
+      scenario = await startScenario({});
+      const { collector } = scenario;
+      scenario.site.page('/', page(collector.url, collector.writeKey, delivery));
+      const tab = await scenario.browser.newPage();
+      await tab.goto(`${scenario.site.url}/`);
+      const anonymousId = (await tab.evaluate('window.done')) as string;
+      const events = await scenario.waitStored(5);
+      expect(events.map((e) => e.type).sort()).toEqual(['alias', 'group', 'identify', 'page', 'track']);
+      expect(new Set(events.map((e) => e.messageId)).size).toBe(5);
+      expect(events.every((e) => (e.context as { library: { name: string } }).library.name === 'analytics.js')).toBe(
+        true,
+      );
+      const res = await fetch(`${collector.url}/v1/profiles?email=ada%40example.com`, {
+        headers: { authorization: `Bearer ${collector.adminKey}` },
+      });
+      const profile = (await res.json()) as { identifiers: { type: string; value: string }[]; eventCount: number };
+      expect(profile.identifiers.map((i) => `${i.type}:${i.value}`).sort()).toEqual(
+        ['anonymousId:ada-old-device', `anonymousId:${anonymousId}`, 'email:ada@example.com', 'userId:ada'].sort(),
+      );
+      expect(profile.eventCount).toBe(5);
+    });
+  },
+);
