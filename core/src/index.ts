@@ -1,3 +1,4 @@
+export type * from './admin-api.js';
 export * from './backoff.js';
 export * from './delivery/index.js';
 export * from './errors.js';

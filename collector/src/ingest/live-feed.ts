@@ -1,26 +1,12 @@
+import type { LiveItem } from '@kimlik/core';
+
+export type { LiveItem };
+
 /**
  * In-process feed of what ingest just did, for the live debugger. Publishing costs nothing while no
  * one listens; a slow listener never slows ingest (it receives items synchronously and must buffer
  * or drop on its own).
  */
-export type LiveItem =
-  | {
-      kind: 'event';
-      sourceId: number;
-      /** stored now, or a duplicate of a stored messageId, or dropped as an erased person's. */
-      outcome: 'stored' | 'duplicate' | 'suppressed';
-      event: Record<string, unknown>;
-    }
-  | {
-      kind: 'rejected';
-      sourceId: number;
-      receivedAt: string;
-      index: number;
-      messageId: string | null;
-      code: string;
-      reason: string;
-    };
-
 export class LiveFeed {
   private readonly listeners = new Set<(items: LiveItem[]) => void>();
 

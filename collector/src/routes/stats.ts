@@ -1,3 +1,4 @@
+import type { SourceView, StatsView } from '@kimlik/core';
 import { REJECTION_CODES } from '@kimlik/core';
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import type { SourceRegistry } from '../http/auth.js';
@@ -17,7 +18,7 @@ export function statsRoutes(
 ): void {
   const startedAt = new Date().toISOString();
 
-  app.get('/v1/stats', { preHandler: deps.admin }, async (request) => {
+  app.get('/v1/stats', { preHandler: deps.admin }, async (request): Promise<StatsView> => {
     const { range = 'hour' } = request.query as { range?: string };
     if (range !== 'hour' && range !== 'day') {
       throw new HttpError('KIMLIK_QUERY_INVALID', `range must be "hour" or "day"; got ${JSON.stringify(range)}`);
@@ -44,12 +45,16 @@ export function statsRoutes(
     };
   });
 
-  app.get('/v1/sources', { preHandler: deps.admin }, async () => ({
-    sources: deps.sources.all().map((s) => ({
-      id: s.id,
-      name: s.name,
-      writeKey: s.writeKey,
-      allowedOrigins: s.allowedOrigins,
-    })),
-  }));
+  app.get(
+    '/v1/sources',
+    { preHandler: deps.admin },
+    async (): Promise<{ sources: SourceView[] }> => ({
+      sources: deps.sources.all().map((s) => ({
+        id: s.id,
+        name: s.name,
+        writeKey: s.writeKey,
+        allowedOrigins: s.allowedOrigins,
+      })),
+    }),
+  );
 }

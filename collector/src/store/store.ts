@@ -1,4 +1,7 @@
-import { type EventType, KimlikError } from '@kimlik/core';
+import { type EventType, KimlikError, type ProfileHistory, type ProfileView } from '@kimlik/core';
+
+/** Wire shapes of the admin API, defined in core (the dashboard reads them too). */
+export type { ProfileHistory, ProfileView };
 
 /** One validated, enriched event ready to store. `payload` is the full stored JSON. */
 export interface EventRow {
@@ -63,27 +66,10 @@ export interface Source {
   allowedOrigins: string[];
 }
 
-export interface ProfileView {
-  id: string;
-  identifiers: { type: string; value: string; periods?: { from: string | null; to: string | null }[] }[];
-  traits: Record<string, unknown>;
-  firstSeen: string | null;
-  lastSeen: string | null;
-  eventCount: number;
-  /** Set when the requested id was merged into this (surviving) profile. */
-  mergedFrom?: string;
-}
-
 export interface ProfileEventsPage {
   profileId: string;
   events: Record<string, unknown>[];
   nextCursor: string | null;
-}
-
-export interface ProfileHistory {
-  profileId: string;
-  traits: { trait: string; old: unknown; new: unknown; timestamp: string; messageId: string }[];
-  identity: { kind: string; timestamp: string; messageId: string | null; [detail: string]: unknown }[];
 }
 
 /** What the dashboard's overview asks for: a time window cut into equal buckets (by receipt time). */

@@ -1,3 +1,5 @@
+import type { LiveItem, ProfileHistory, ProfileView, SourceView, StatsView } from '@kimlik/core';
+
 /** The admin API as the dashboard uses it: every call carries the admin key in the Authorization header. */
 
 export class ApiError extends Error {
@@ -11,55 +13,12 @@ export class ApiError extends Error {
   }
 }
 
-export type LiveItem =
-  | { kind: 'event'; sourceId: number; outcome: 'stored' | 'duplicate' | 'suppressed'; event: Record<string, unknown> }
-  | {
-      kind: 'rejected';
-      sourceId: number;
-      receivedAt: string;
-      index: number;
-      messageId: string | null;
-      code: string;
-      reason: string;
-    };
-
-export interface Source {
-  id: number;
-  name: string;
-  writeKey: string;
-}
-
-export interface Stats {
-  range: 'hour' | 'day';
-  bucketMs: number;
-  buckets: { start: string; events: number }[];
-  topEvents: { type: string; name: string | null; events: number }[];
-  totals: { events: number; profiles: number; merges: number; rejected: number };
-  rejected: { since: string; byCode: Record<string, number> };
-}
-
-export interface Profile {
-  id: string;
-  identifiers: { type: string; value: string; periods?: { from: string | null; to: string | null }[] }[];
-  traits: Record<string, unknown>;
-  firstSeen: string | null;
-  lastSeen: string | null;
-  eventCount: number;
-  mergedFrom?: string;
-}
-
-export interface IdentityEntry {
-  kind: string;
-  timestamp: string;
-  messageId: string | null;
-  [detail: string]: unknown;
-}
-
-export interface History {
-  profileId: string;
-  traits: { trait: string; old: unknown; new: unknown; timestamp: string; messageId: string }[];
-  identity: IdentityEntry[];
-}
+// The answers' shapes are defined once in core, beside the collector code that sends them.
+export type { IdentityEntry, LiveItem } from '@kimlik/core';
+export type Profile = ProfileView;
+export type History = ProfileHistory;
+export type Stats = StatsView;
+export type Source = SourceView;
 
 export class AdminApi {
   constructor(private readonly key: string) {}
