@@ -154,6 +154,26 @@ describePostgres('PostgreSQL identity applied after the commit', () => {
     }
   });
 
+  it('a profile read during continuous ingest on the same collector returns (it waits only for what was acknowledged before it)', async () => {
+    const url = fresh();
+    const store = await open(url);
+    try {
+      await store.insertEvents(person(0));
+      let writing = true;
+      const writer = (async () => {
+        for (let n = 1; writing; n++) await store.insertEvents(person(n));
+      })();
+      const read = expectWholePerson(store, 0).then(() => 'read');
+      const outcome = await Promise.race([read, new Promise((r) => setTimeout(() => r('still waiting'), 5_000))]);
+      writing = false;
+      await writer;
+      await read;
+      expect(outcome).toBe('read');
+    } finally {
+      await store.close();
+    }
+  }, 20_000);
+
   it('events of a collector killed between commit and identity are applied by the others: on read, and by the sweep', async () => {
     const url = fresh();
     const [a, b] = await Promise.all([open(url), open(url)]);

@@ -20,7 +20,7 @@ const IDLE_MS = 10;
 /** …or once the oldest unapplied event waited this long, whichever comes first. */
 const MAX_LAG_MS = 1_000;
 /** Past this many unapplied events, commits wait for identity (memory stays bounded if it keeps failing). */
-export const MAX_PENDING_EVENTS = 10 * BATCH_EVENTS;
+const MAX_PENDING_EVENTS = 10 * BATCH_EVENTS;
 /** After a failed batch, the next try waits this long (the database may be down). */
 const RETRY_MS = 1_000;
 /** Pending rows (one per ingest commit, up to 5 000 events) applied per transaction by the sweep and by `sync`. */
@@ -34,6 +34,8 @@ const SWEEP_INTERVAL_MS = 2_000;
 interface PendingCommit {
   /** Its identity_pending row. */
   id: number;
+  /** Commits this process queued before it, plus one. */
+  seq: number;
   items: PendingIdentity[];
 }
 
@@ -78,6 +80,8 @@ export class PgIdentityApplier {
   private list: PendingCommit[] = [];
   /** Events in `list`. */
   private events = 0;
+  /** Commits queued so far. */
+  private enqueued = 0;
   private oldestAt = 0;
   private lastEnqueueAt = 0;
   private failedAt = Number.NEGATIVE_INFINITY;
@@ -116,6 +120,7 @@ export class PgIdentityApplier {
     this.events += rows.length;
     this.list.push({
       id: pendingId,
+      seq: ++this.enqueued,
       items: rows.map((r, i) => ({
         eventId: ids[i] as number,
         receivedAt: r.receivedAtMs,
@@ -203,8 +208,13 @@ export class PgIdentityApplier {
     while (this.events >= MAX_PENDING_EVENTS) await this.serial(() => this.applyOwn());
   }
 
+  /**
+   * Applies what this process had queued when called. Only that: while ingest goes on, the list
+   * never empties, and a read waiting for an empty list waited for as long as ingest lasted.
+   */
   private async drainOwn(): Promise<void> {
-    while (this.events > 0) await this.serial(() => this.applyOwn());
+    const upTo = this.enqueued;
+    while ((this.list[0]?.seq ?? Number.POSITIVE_INFINITY) <= upTo) await this.serial(() => this.applyOwn());
   }
 
   /**
