@@ -2,6 +2,7 @@ import { dedupHash } from '../../ingest/hash.js';
 import { HashFilter } from './hash-filter.js';
 import type { IdentityApplier, PendingIdentity } from './identity-applier.js';
 import type { SqliteDatabase } from './open.js';
+import { RowBatcher } from './row-batcher.js';
 import { readSetting, writeSetting } from './settings.js';
 
 /** Fields per event in the flat array a request ships to the writer thread (cheaper to clone). */
@@ -60,7 +61,8 @@ export class EventWriter {
   private readonly findEvent;
   private readonly findOverflow;
   private readonly insertOverflow;
-  private readonly insertEvent;
+  private readonly insertEvents;
+  private readonly insertDedup;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -76,9 +78,12 @@ export class EventWriter {
     this.insertOverflow = db.prepare(
       'INSERT OR IGNORE INTO dedup_overflow (source_id, message_id, event_id) VALUES (?, ?, ?)',
     );
-    this.insertEvent = db.prepare(
-      'INSERT INTO events (id, source_id, message_id, type, name, ts, received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    this.insertEvents = new RowBatcher(
+      db,
+      'INSERT INTO events (id, source_id, message_id, type, name, ts, received_at, payload)',
+      8,
     );
+    this.insertDedup = new RowBatcher(db, 'INSERT OR IGNORE INTO dedup (hash, event_id)', 2);
     for (const hash of db.prepare('SELECT hash FROM dedup').pluck().iterate() as Iterable<number>)
       this.merged.add(hash);
     this.loadRecent();
@@ -99,7 +104,13 @@ export class EventWriter {
 
   /** Writes every request's rows in one transaction; returns, per request, STORED/DUPLICATE per event. */
   write(requests: readonly (readonly unknown[])[]): Uint8Array[] {
-    const result = this.db.transaction(() => this.writeInTransaction(requests)).immediate();
+    let result: ReturnType<EventWriter['writeInTransaction']>;
+    try {
+      result = this.db.transaction(() => this.writeInTransaction(requests)).immediate();
+    } catch (err) {
+      this.insertEvents.discard();
+      throw err;
+    }
     // Only committed keys count as stored: a failed commit's events must be accepted on retry.
     for (const ref of result.stored) this.recent.set(ref.key, { hash: ref.hash, id: ref.id });
     this.identity?.enqueue(result.identities);
@@ -161,7 +172,7 @@ export class EventWriter {
       ref.id = this.nextId++;
       stored.push(ref);
       (outcomes[ref.req] as Uint8Array)[ref.ev] = STORED;
-      this.insertEvent.run(
+      this.insertEvents.add(
         ref.id,
         rows[b],
         rows[b + 2],
@@ -172,6 +183,7 @@ export class EventWriter {
         rows[b + 7],
       );
     }
+    this.insertEvents.flush();
     return { outcomes, stored, identities };
   }
 
@@ -184,6 +196,17 @@ export class EventWriter {
     if (existing && existing[0] === sourceId && existing[1] === messageId) return true;
     // Another message owns this hash (a true 53-bit collision): the exact overflow table decides.
     return this.findOverflow.get(sourceId, messageId) !== undefined;
+  }
+
+  private overflowStep(m: NonNullable<EventWriter['merging']>, end: number): void {
+    for (let i = m.next; i < end; i++) {
+      const hash = m.sorted[i] as number;
+      for (const [key, id] of m.byHash.get(hash) as [string, number][]) {
+        if (this.dedupOwner.get(hash) === id) continue;
+        const sep = key.indexOf('\u0000');
+        this.insertOverflow.run(Number(key.slice(0, sep)), key.slice(sep + 1), id);
+      }
+    }
   }
 
   /** True while a merge is under way; the writer thread runs `mergeStep()` between commits. */
@@ -232,23 +255,31 @@ export class EventWriter {
     const m = this.merging;
     if (!m) return false;
     const end = Math.min(m.sorted.length, m.next + maxHashes);
-    const insert = this.db.prepare('INSERT OR IGNORE INTO dedup (hash, event_id) VALUES (?, ?)');
-    this.db
-      .transaction(() => {
-        for (let i = m.next; i < end; i++) {
-          const hash = m.sorted[i] as number;
-          for (const [key, id] of m.byHash.get(hash) as [string, number][]) {
-            if (insert.run(hash, id).changes === 1) continue;
-            if (this.dedupOwner.get(hash) === id) continue;
-            const sep = key.indexOf('\u0000');
-            this.insertOverflow.run(Number(key.slice(0, sep)), key.slice(sep + 1), id);
+    try {
+      this.db
+        .transaction(() => {
+          let rows = 0;
+          const before = this.insertDedup.changes;
+          for (let i = m.next; i < end; i++) {
+            const hash = m.sorted[i] as number;
+            for (const [, id] of m.byHash.get(hash) as [string, number][]) {
+              this.insertDedup.add(hash, id);
+              rows++;
+            }
           }
-        }
-        if (end === m.sorted.length) {
-          writeSetting(this.db, WATERMARK_SETTING, String(m.watermark));
-        }
-      })
-      .immediate();
+          this.insertDedup.flush();
+          // Some hash was already taken (a 53-bit collision, or keys merged before a crash): find
+          // which keys are not the hash's owner and keep them exactly in the overflow table.
+          if (this.insertDedup.changes - before < rows) this.overflowStep(m, end);
+          if (end === m.sorted.length) {
+            writeSetting(this.db, WATERMARK_SETTING, String(m.watermark));
+          }
+        })
+        .immediate();
+    } catch (err) {
+      this.insertDedup.discard();
+      throw err;
+    }
     for (let i = m.next; i < end; i++) this.merged.add(m.sorted[i] as number);
     m.next = end;
     if (end < m.sorted.length) return true;

@@ -2,6 +2,7 @@ import { eventIdentity } from '../../identity/event-identity.js';
 import type { IdentityConfig } from '../../identity/identifiers.js';
 import type { IdentityWriter } from './identity-writer.js';
 import type { SqliteDatabase } from './open.js';
+import { RowBatcher } from './row-batcher.js';
 import { readSetting, writeSetting } from './settings.js';
 
 /** Event ids up to here have their identity (identifiers, links, traits, attribution) applied. */
@@ -40,7 +41,7 @@ export class IdentityApplier {
     private readonly identity: IdentityWriter,
     private readonly config: IdentityConfig,
   ) {
-    this.attribute = db.prepare('INSERT OR IGNORE INTO event_owner (owner, ts, event_id) VALUES (?, ?, ?)');
+    this.attribute = new RowBatcher(db, 'INSERT OR IGNORE INTO event_owner (owner, ts, event_id)', 3);
     this.recover();
   }
 
@@ -81,7 +82,8 @@ export class IdentityApplier {
           }
           // In key order, so each page of the attribution index is written once per batch.
           owned.sort((x, y) => x[0] - y[0] || x[1] - y[1] || x[2] - y[2]);
-          for (const [owner, ts, eventId] of owned) this.attribute.run(owner, ts, eventId);
+          for (const [owner, ts, eventId] of owned) this.attribute.add(owner, ts, eventId);
+          this.attribute.flush();
           this.identity.recomputeDirty();
           const last = (batch[batch.length - 1] as PendingIdentity).eventId;
           writeSetting(this.db, IDENTITY_WATERMARK_SETTING, String(last));
@@ -89,6 +91,7 @@ export class IdentityApplier {
         .immediate();
     } catch (err) {
       // Rolled back: caches may hold identifiers that were never committed.
+      this.attribute.discard();
       this.identity.resetCaches();
       throw err;
     }

@@ -11,6 +11,7 @@ import {
 import { hash53 } from '../../ingest/hash.js';
 import { HashFilter } from './hash-filter.js';
 import type { SqliteDatabase } from './open.js';
+import { RowBatcher } from './row-batcher.js';
 
 export interface IdentityWriterOptions {
   salt: string;
@@ -50,6 +51,9 @@ export class IdentityWriter {
   private readonly known = new HashFilter();
   private dirty = new Set<number>();
   private readonly q;
+  /** Rows nothing reads back within a batch, written many per statement when the batch ends. */
+  private readonly traitRows;
+  private readonly soloMemberships;
 
   constructor(
     db: SqliteDatabase,
@@ -70,9 +74,6 @@ export class IdentityWriter {
         `INSERT INTO links (a, b, ts, message_id) VALUES (?, ?, ?, ?)
          ON CONFLICT (a, b) DO UPDATE SET ts = excluded.ts, message_id = excluded.message_id`,
       ),
-      insertTrait: db.prepare(
-        'INSERT INTO trait_writes (identifier_id, ts, message_id, key, value, set_once) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
       linksOf: db.prepare('SELECT a, b, ts, message_id, detached FROM links WHERE a = ? OR b = ?').raw(),
       ident: db.prepare('SELECT id, type, value, first_ts, first_msg FROM identifiers WHERE id = ?').raw(),
       deleteMemberships: db.prepare('DELETE FROM memberships WHERE identifier_id = ?'),
@@ -81,6 +82,16 @@ export class IdentityWriter {
         'INSERT INTO identity_log (identifier_id, kind, ts, message_id, detail) VALUES (?, ?, ?, ?, ?)',
       ),
     };
+    this.traitRows = new RowBatcher(
+      db,
+      'INSERT INTO trait_writes (identifier_id, ts, message_id, key, value, set_once)',
+      6,
+    );
+    this.soloMemberships = new RowBatcher(
+      db,
+      'INSERT OR REPLACE INTO memberships (identifier_id, from_ts, founder_id)',
+      3,
+    );
     for (const h of db.prepare('SELECT hash FROM suppressed').pluck().all() as string[]) this.suppressed.add(h);
     for (const h of db.prepare('SELECT key_hash FROM identifiers').pluck().iterate() as Iterable<number>)
       this.known.add(h);
@@ -212,7 +223,7 @@ export class IdentityWriter {
     }
     const owner = user ?? anon;
     if (owner !== null) {
-      for (const [key, value, once] of extra?.w ?? []) this.q.insertTrait.run(owner, ts, msg, key, value, once);
+      for (const [key, value, once] of extra?.w ?? []) this.traitRows.add(owner, ts, msg, key, value, once);
     }
     return { anon, user };
   }
@@ -226,9 +237,11 @@ export class IdentityWriter {
     }
     for (const id of this.fresh) {
       if (done.has(id)) continue;
-      this.q.insertMembership.run(id, BEGINNING, id);
+      this.soloMemberships.add(id, BEGINNING, id);
       this.written.set(id, rowsHash([[BEGINNING, id]], []));
     }
+    this.soloMemberships.flush();
+    this.traitRows.flush();
     this.dirty = new Set();
     this.fresh = new Set();
   }
@@ -308,6 +321,8 @@ export class IdentityWriter {
 
   /** Forgets cached identifiers and links (after an erase or unmerge rewrote them). */
   resetCaches(): void {
+    this.traitRows.discard();
+    this.soloMemberships.discard();
     this.idents = new Map();
     this.byId = new Map();
     this.adjacency = new Map();
