@@ -20,7 +20,7 @@ let seq = 0;
 /** An event as the ingest route hands it to the store (identity fields derived from the payload). */
 function row(event: Record<string, unknown>, tsMs = T0 + seq): EventRow {
   const messageId = `m-${++seq}`;
-  const payload = { ...event, messageId, timestamp: new Date(tsMs).toISOString() };
+  const payload: Record<string, unknown> = { ...event, messageId, timestamp: new Date(tsMs).toISOString() };
   const id = eventIdentity(payload as never, tsMs, messageId, config);
   return {
     sourceId: 1,
