@@ -35,7 +35,8 @@ const earlier = (ts: number, msg: string, than: { firstTs: number; firstMsg: str
  * answer without touching the database.
  */
 export class IdentityWriter {
-  private idents = new Map<string, CachedIdent>();
+  /** By type, then value: no concatenated key string to build and hash per lookup (a tenth of ensure()'s time). */
+  private idents = new Map<string, Map<string, CachedIdent>>();
   private byId = new Map<number, CachedIdent>();
   /** Every link of an identifier, when all of them were read (a replay's walk needs no query then). */
   private adjacency = new Map<number, ResolverLink[]>();
@@ -97,7 +98,9 @@ export class IdentityWriter {
       this.known.add(h);
   }
 
-  private key = (type: string, value: string) => `${type}\u0000${value}`;
+  private cached(type: string, value: string): CachedIdent | undefined {
+    return this.idents.get(type)?.get(value);
+  }
 
   isSuppressed(type: string, value: string): boolean {
     return this.suppressed.size > 0 && this.suppressed.has(suppressionHash(this.options.salt, type, value));
@@ -127,31 +130,34 @@ export class IdentityWriter {
     value: string,
     hash = identifierHash(this.options.salt, type, value),
   ): CachedIdent | undefined {
-    const k = this.key(type, value);
-    const hit = this.idents.get(k);
+    const hit = this.cached(type, value);
     if (hit) return hit;
     if (!this.known.mightContain(hash)) return undefined;
     const row = this.q.findIdent.get(hash, type, value) as [number, number, string] | undefined;
     if (!row) return undefined;
     const c = { id: row[0], type: type as IdentifierType, value, firstTs: row[1], firstMsg: row[2] };
-    this.remember(k, c);
+    this.remember(c);
     return c;
   }
 
-  private remember(k: string, c: CachedIdent): void {
-    // Bounded caches: past the limit start over; misses fall back to the database.
-    if (this.idents.size >= CACHE_LIMIT || this.byId.size >= CACHE_LIMIT) {
+  private remember(c: CachedIdent): void {
+    // Bounded caches (byId holds the same entries): past the limit start over; misses fall back to the database.
+    if (this.byId.size >= CACHE_LIMIT) {
       this.idents = new Map();
       this.byId = new Map();
     }
-    this.idents.set(k, c);
+    let byValue = this.idents.get(c.type);
+    if (!byValue) {
+      byValue = new Map();
+      this.idents.set(c.type, byValue);
+    }
+    byValue.set(c.value, c);
     this.byId.set(c.id, c);
   }
 
   /** The identifier's id, creating it (as its own one-identifier profile) on first sight. */
   private ensure(type: IdentifierType, value: string, ts: number, msg: string): number {
-    const k = this.key(type, value);
-    const cached = this.idents.get(k);
+    const cached = this.cached(type, value);
     const hash = cached ? 0 : identifierHash(this.options.salt, type, value);
     const found = cached ?? this.lookup(type, value, hash);
     if (found) {
@@ -166,7 +172,7 @@ export class IdentityWriter {
     }
     const id = Number(this.q.insertIdent.run(hash, type, value, ts, msg).lastInsertRowid);
     this.known.add(hash);
-    this.remember(k, { id, type, value, firstTs: ts, firstMsg: msg });
+    this.remember({ id, type, value, firstTs: ts, firstMsg: msg });
     this.adjacency.set(id, []);
     if (this.written.size >= CACHE_LIMIT) this.written = new Map();
     this.written.set(id, NO_ROWS);
@@ -252,7 +258,7 @@ export class IdentityWriter {
     const row = this.q.ident.get(id) as [number, IdentifierType, string, number, string] | undefined;
     if (!row) return undefined;
     const n = { id: row[0], type: row[1], value: row[2], firstTs: row[3], firstMsg: row[4] };
-    this.remember(this.key(n.type, n.value), n);
+    this.remember(n);
     return n;
   }
 
