@@ -204,6 +204,24 @@ describePostgres('PostgreSQL identity applied after the commit', () => {
     }
   }, 30_000);
 
+  it('events stored while identity was off are resolved once a collector runs with it on (as on SQLite)', async () => {
+    const url = fresh();
+    const off = await PostgresStore.open({ url, poolMax: 3, identity: { ...identity, enabled: false } });
+    try {
+      await off.insertEvents(person(2));
+    } finally {
+      await off.close();
+    }
+    const on = await open(url);
+    try {
+      // A read applies everything pending, including the backlog of the identity-off period.
+      await expectWholePerson(on, 2);
+      expect(await pendingRows(url)).toBe(0);
+    } finally {
+      await on.close();
+    }
+  });
+
   it('an event stored before its person was erased but applied after is dropped as suppressed', async () => {
     const url = fresh();
     const store = await open(url);

@@ -48,9 +48,10 @@ export async function ensurePartition(pool: pg.Pool, schema: string, ms: number)
  * only the keys this transaction inserted are stored; a concurrent insert of the same key waits
  * for the other transaction and then sees it.
  *
- * With identity on, the same statement appends one `identity_pending` row naming the commit's
- * events: identity is applied afterwards, in large batches (identity-applier.ts), and that row is
- * what makes it durable. Only suppression (erased people) is checked here, as an event of an
+ * The same statement appends one `identity_pending` row naming the commit's events: identity is
+ * applied afterwards, in large batches (identity-applier.ts), and that row is what makes it
+ * durable. Also with identity off, so that a collector started later with identity on resolves
+ * the events stored meanwhile (its sweep takes the old rows), as the SQLite store does. Only suppression (erased people) is checked here, as an event of an
  * erased person must not be stored at all. `pending` answers, once the transaction has committed,
  * the pending row's id and the stored events' ids in `stored` order.
  */
@@ -136,11 +137,6 @@ export async function writeEvents(
   ];
   const columns = 'source_id, message_id, type, name, ts, received_at, payload';
   const input = `unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[])`;
-  if (!identity) {
-    // Not awaited here: the commit leaves with it (see inTransaction).
-    tail(c.query(`INSERT INTO events (${columns}) SELECT * FROM ${input}`, values));
-    return { outcomes, stored: store, pending: null };
-  }
   // The ids are drawn first (a small CTE, materialized once: nextval is volatile) so that the
   // payloads are not materialized too, and the pending row can name the events. One pending row
   // per commit, not per event: its cost (an array of ids, compressed) is noise beside the events.
