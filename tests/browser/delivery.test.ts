@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type { Api } from '../../sdk-web/src/api.js';
 import { hasChromium, waitFor } from '../helpers/browser.js';
 import {
+  goOffline,
   nByDevice,
   queuedInBrowser,
   type Scenario,
@@ -75,7 +76,7 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     const page = await scenario.browser.newPage();
     await page.goto(`${scenario.site.url}/`);
     await page.evaluate(() => window.kimlik.ready());
-    await scenario.browser.context.setOffline(true);
+    await goOffline(scenario, [page]);
     await page.evaluate(() => {
       for (let n = 0; n < 20; n++) window.kimlik.track('Offline', { n });
     });
@@ -119,7 +120,7 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     await a.goto(`${scenario.site.url}/`);
     await b.goto(`${scenario.site.url}/`);
     await Promise.all([a.evaluate(() => window.kimlik.ready()), b.evaluate(() => window.kimlik.ready())]);
-    await scenario.browser.context.setOffline(true);
+    await goOffline(scenario, [a, b]);
     await Promise.all(
       [a, b].map((tab, t) =>
         tab.evaluate((offset) => {
@@ -177,7 +178,7 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     const follower = await scenario.browser.newPage();
     await follower.goto(`${scenario.site.url}/`);
     await follower.evaluate(() => window.kimlik.ready());
-    await scenario.browser.context.setOffline(true);
+    await goOffline(scenario, [leader, follower]);
     await follower.evaluate(() => {
       for (let n = 0; n < 5; n++) window.kimlik.track('Follower', { n });
     });
@@ -209,7 +210,7 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     page.on('console', (m) => warnings.push(m.text()));
     await page.goto(`${scenario.site.url}/`);
     await page.evaluate(() => window.kimlik.ready());
-    await scenario.browser.context.setOffline(true);
+    await goOffline(scenario, [page]);
     await page.evaluate(() => {
       for (let n = 0; n < 8; n++) window.kimlik.track('Bounded', { n });
     });
@@ -234,7 +235,7 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     await b.goto(`${scenario.site.url}/`);
     await b.evaluate(() => window.kimlik.ready());
     expect(await a.evaluate(() => localStorage.getItem('kimlik-queue'))).toMatch(/\|\d+$/);
-    await scenario.browser.context.setOffline(true);
+    await goOffline(scenario, [a, b]);
     await Promise.all(
       [a, b].map((tab, t) =>
         tab.evaluate((offset) => {

@@ -50,6 +50,16 @@ export async function startScenario(pages: Record<string, string>, browserArgs: 
   };
 }
 
+/**
+ * Emulates losing the network and waits until every page sees it: Chromium applies the emulation
+ * to a renderer asynchronously, so a page busy right after setOffline() can still be online (a
+ * loaded CI machine once sent a whole batch in that window).
+ */
+export async function goOffline(s: Scenario, pages: Page[]): Promise<void> {
+  await s.browser.context.setOffline(true);
+  await Promise.all(pages.map((p) => p.waitForFunction(() => !navigator.onLine, undefined, { timeout: 10_000 })));
+}
+
 /** Events in the page's IndexedDB queue (shared by all tabs of the origin). */
 export function queuedInBrowser(page: Page, prefix = 'kimlik'): Promise<number> {
   return page.evaluate(
