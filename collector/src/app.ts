@@ -15,6 +15,7 @@ import { ingestRoutes } from './routes/ingest.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { profileRoutes } from './routes/profiles.js';
 import { sdkBundleRoutes } from './routes/sdk-bundle.js';
+import { segmentSettingsRoutes } from './routes/segment-settings.js';
 import { statsRoutes } from './routes/stats.js';
 import { streamRoutes } from './routes/stream.js';
 import { uiRoutes } from './routes/ui.js';
@@ -189,6 +190,7 @@ function buildApp(deps: AppDeps): FastifyInstance {
   healthRoutes(app, { store, metrics });
   openApiRoutes(app);
   sdkBundleRoutes(app);
+  segmentSettingsRoutes(app, { sources });
   streamRoutes(app, { feed: deps.feed, admin });
   statsRoutes(app, { store, metrics, sources, admin });
   uiRoutes(app);

@@ -33,6 +33,10 @@ export class SourceRegistry {
     return [...this.byKey.values()];
   }
 
+  byWriteKey(key: string): Source | undefined {
+    return this.byKey.get(key);
+  }
+
   /** The write key from Basic auth, or from the body for sendBeacon (which cannot set headers). */
   authenticate(request: FastifyRequest, body: unknown): Source {
     let key = basicUsername(request.headers.authorization);

@@ -249,6 +249,14 @@ Object.assign(paths, {
     get: { summary: 'Prometheus metrics.', responses: { 200: { description: 'text exposition format' } } },
   },
   '/openapi.json': { get: { summary: 'This document.', responses: { 200: { description: 'OpenAPI 3.1' } } } },
+  '/v1/projects/{writeKey}/settings': {
+    get: {
+      summary:
+        "Settings for Segment's analytics.js (set its cdnURL to this collector): sends to this collector only, no Segment telemetry.",
+      parameters: [{ name: 'writeKey', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { 200: { description: 'analytics.js settings JSON' }, 401: errorResponse('Unknown write key.') },
+    },
+  },
   '/kimlik.js': {
     get: {
       summary: 'Browser SDK script-tag bundle.',

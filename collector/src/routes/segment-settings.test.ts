@@ -1,0 +1,30 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startTestCollector, type TestCollector } from '../../../tests/helpers/collector.js';
+
+let c: TestCollector;
+beforeAll(async () => {
+  c = await startTestCollector();
+});
+afterAll(async () => {
+  await c.close();
+});
+
+it("answers analytics.js's settings request for a write key with this collector as its only destination", async () => {
+  const res = await fetch(`${c.url}/v1/projects/${c.writeKey}/settings`, {
+    headers: { origin: 'https://shop.example' },
+  });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+  const settings = (await res.json()) as Record<string, unknown>;
+  expect(settings.integrations).toEqual({
+    'Segment.io': { apiKey: c.writeKey, apiHost: `${new URL(c.url).host}/v1`, protocol: 'http' },
+  });
+  // No telemetry to Segment, no device-mode integrations or plugins to fetch from its CDN.
+  expect(settings).toMatchObject({ metrics: { sampleRate: 0 }, remotePlugins: [] });
+});
+
+it('an unknown write key gets 401 and no settings', async () => {
+  const res = await fetch(`${c.url}/v1/projects/wk_not_a_key/settings`);
+  expect(res.status).toBe(401);
+  expect(((await res.json()) as { error: { code: string } }).error.code).toBe('KIMLIK_AUTH_INVALID');
+});
