@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Page } from 'playwright-core';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Api } from '../../sdk-web/src/api.js';
 import { hasChromium, waitFor } from '../helpers/browser.js';
@@ -35,6 +36,11 @@ async function serveFromCache(s: Scenario, path: string, html: string) {
   await s.browser.context.route(`${s.site.url}/kimlik.js`, (route) =>
     route.fulfill({ contentType: 'application/javascript', body: bundle }),
   );
+}
+
+/** One 'Sentinel' track per tab, queued after everything the tab tracked before. */
+async function sendSentinels(tabs: Page[]): Promise<void> {
+  await Promise.all(tabs.map((tab, t) => tab.evaluate((n) => window.kimlik.track('Sentinel', { n }), 100 + t)));
 }
 
 let scenario: Scenario | undefined;
@@ -131,14 +137,19 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     expect(await waitFor(async () => (await queuedInBrowser(a)) === 20, 15_000)).toBe(true);
     await scenario.browser.context.setOffline(false);
     await scenario.waitStored(20);
-    // Give a would-be second sender time to show itself before counting.
-    await new Promise((r) => setTimeout(r, 1500));
-    const events = await scenario.stored();
-    expect(events.length).toBe(20);
-    const ns = events.map((e) => (e.properties as { n: number }).n).sort((x, y) => x - y);
+    // A sentinel from each tab, queued after its 10: a tab that sent on its own (a second sender)
+    // would send its queue, oldest first, before its sentinel — so once both are stored, every
+    // event posted so far is counted below.
+    await sendSentinels([a, b]);
+    const events = await scenario.waitStored(22);
+    expect(events.length).toBe(22);
+    const ns = events
+      .filter((e) => e.event === 'Tab')
+      .map((e) => (e.properties as { n: number }).n)
+      .sort((x, y) => x - y);
     expect(ns).toEqual(Array.from({ length: 20 }, (_, i) => i));
     const posted = scenario.site.requests.filter((r) => r.status === 200).reduce((s, r) => s + r.events, 0);
-    expect(posted).toBe(20);
+    expect(posted).toBe(22);
   });
 
   test('503 for 5 s then 200: nothing lost; 429 Retry-After is honoured', async () => {
@@ -246,13 +257,16 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     expect(await waitFor(async () => (await queuedInBrowser(a)) === 20, 15_000)).toBe(true);
     await scenario.browser.context.setOffline(false);
     await scenario.waitStored(20);
-    await new Promise((r) => setTimeout(r, 1500));
-    const events = await scenario.stored();
-    expect(events.map((e) => (e.properties as { n: number }).n).sort((x, y) => x - y)).toEqual(
-      Array.from({ length: 20 }, (_, i) => i),
-    );
+    await sendSentinels([a, b]);
+    const events = await scenario.waitStored(22);
+    expect(
+      events
+        .filter((e) => e.event === 'Lease')
+        .map((e) => (e.properties as { n: number }).n)
+        .sort((x, y) => x - y),
+    ).toEqual(Array.from({ length: 20 }, (_, i) => i));
     const posted = scenario.site.requests.filter((r) => r.status === 200).reduce((sum, r) => sum + r.events, 0);
-    expect(posted).toBe(20);
+    expect(posted).toBe(22);
   });
 
   test('IndexedDB quota errors: events stay in memory and are still delivered, no page error', async () => {
