@@ -5,3 +5,7 @@ export function serveExample(
   dir: string,
   options: { port?: number; host?: string; collectorUrl: string; writeKey: string },
 ): Promise<{ server: Server; url: string }>;
+export declare function serveFromCommandLine(
+  dir: string,
+  options: { defaultPort: number; label: string },
+): Promise<void>;

@@ -42,17 +42,25 @@ export function serveExample(dir, { port = 8081, host = '127.0.0.1', collectorUr
   );
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+/**
+ * The command line of an example's server: reads KIMLIK_URL, KIMLIK_WRITE_KEY and PORT, serves
+ * `dir`, and says where. Shared by the examples that are static sites.
+ */
+export async function serveFromCommandLine(dir, { defaultPort, label }) {
   const collectorUrl = process.env.KIMLIK_URL ?? 'http://localhost:8080';
   const writeKey = process.env.KIMLIK_WRITE_KEY;
   if (!writeKey) {
     console.error('Set KIMLIK_WRITE_KEY to the write key the collector printed on its first start.');
     process.exit(1);
   }
-  const { url } = await serveExample(fileURLToPath(new URL('.', import.meta.url)), {
-    port: Number(process.env.PORT ?? 8081),
+  const { url } = await serveExample(dir, {
+    port: Number(process.env.PORT ?? defaultPort),
     collectorUrl,
     writeKey,
   });
-  console.log(`Example on ${url}, sending to ${collectorUrl}`);
+  console.log(`${label} on ${url}, sending to ${collectorUrl}`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await serveFromCommandLine(fileURLToPath(new URL('.', import.meta.url)), { defaultPort: 8081, label: 'Example' });
 }

@@ -38,9 +38,36 @@ async function serveFromCache(s: Scenario, path: string, html: string) {
   );
 }
 
-/** One 'Sentinel' track per tab, queued after everything the tab tracked before. */
-async function sendSentinels(tabs: Page[]): Promise<void> {
-  await Promise.all(tabs.map((tab, t) => tab.evaluate((n) => window.kimlik.track('Sentinel', { n }), 100 + t)));
+/**
+ * Both tabs go offline and track 10 events each (`name`, n = 0…19) into the shared queue; back
+ * online, all 20 must be stored and posted once. Then a sentinel from each tab, queued after its
+ * 10: a tab sending on its own (a second sender) would post its queue, oldest first, before its
+ * sentinel, so once both sentinels are stored every event posted so far has been counted.
+ */
+async function twoTabsOfflineThenOnline(s: Scenario, a: Page, b: Page, name: string): Promise<void> {
+  await goOffline(s, [a, b]);
+  await Promise.all(
+    [a, b].map((tab, t) =>
+      tab.evaluate(
+        ([event, offset]) => {
+          for (let i = 0; i < 10; i++) window.kimlik.track(event, { n: offset + i });
+        },
+        [name, t * 10] as const,
+      ),
+    ),
+  );
+  expect(await waitFor(async () => (await queuedInBrowser(a)) === 20, 15_000)).toBe(true);
+  await s.browser.context.setOffline(false);
+  await s.waitStored(20);
+  await Promise.all([a, b].map((tab, t) => tab.evaluate((n) => window.kimlik.track('Sentinel', { n }), 100 + t)));
+  const events = await s.waitStored(22);
+  expect(events).toHaveLength(22);
+  const ns = events
+    .filter((e) => e.event === name)
+    .map((e) => (e.properties as { n: number }).n)
+    .sort((x, y) => x - y);
+  expect(ns).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  expect(s.site.requests.filter((r) => r.status === 200).reduce((sum, r) => sum + r.events, 0)).toBe(22);
 }
 
 let scenario: Scenario | undefined;
@@ -126,30 +153,7 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     await a.goto(`${scenario.site.url}/`);
     await b.goto(`${scenario.site.url}/`);
     await Promise.all([a.evaluate(() => window.kimlik.ready()), b.evaluate(() => window.kimlik.ready())]);
-    await goOffline(scenario, [a, b]);
-    await Promise.all(
-      [a, b].map((tab, t) =>
-        tab.evaluate((offset) => {
-          for (let i = 0; i < 10; i++) window.kimlik.track('Tab', { n: offset + i });
-        }, t * 10),
-      ),
-    );
-    expect(await waitFor(async () => (await queuedInBrowser(a)) === 20, 15_000)).toBe(true);
-    await scenario.browser.context.setOffline(false);
-    await scenario.waitStored(20);
-    // A sentinel from each tab, queued after its 10: a tab that sent on its own (a second sender)
-    // would send its queue, oldest first, before its sentinel — so once both are stored, every
-    // event posted so far is counted below.
-    await sendSentinels([a, b]);
-    const events = await scenario.waitStored(22);
-    expect(events.length).toBe(22);
-    const ns = events
-      .filter((e) => e.event === 'Tab')
-      .map((e) => (e.properties as { n: number }).n)
-      .sort((x, y) => x - y);
-    expect(ns).toEqual(Array.from({ length: 20 }, (_, i) => i));
-    const posted = scenario.site.requests.filter((r) => r.status === 200).reduce((s, r) => s + r.events, 0);
-    expect(posted).toBe(22);
+    await twoTabsOfflineThenOnline(scenario, a, b, 'Tab');
   });
 
   test('503 for 5 s then 200: nothing lost; 429 Retry-After is honoured', async () => {
@@ -246,27 +250,7 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     await b.goto(`${scenario.site.url}/`);
     await b.evaluate(() => window.kimlik.ready());
     expect(await a.evaluate(() => localStorage.getItem('kimlik-queue'))).toMatch(/\|\d+$/);
-    await goOffline(scenario, [a, b]);
-    await Promise.all(
-      [a, b].map((tab, t) =>
-        tab.evaluate((offset) => {
-          for (let i = 0; i < 10; i++) window.kimlik.track('Lease', { n: offset + i });
-        }, t * 10),
-      ),
-    );
-    expect(await waitFor(async () => (await queuedInBrowser(a)) === 20, 15_000)).toBe(true);
-    await scenario.browser.context.setOffline(false);
-    await scenario.waitStored(20);
-    await sendSentinels([a, b]);
-    const events = await scenario.waitStored(22);
-    expect(
-      events
-        .filter((e) => e.event === 'Lease')
-        .map((e) => (e.properties as { n: number }).n)
-        .sort((x, y) => x - y),
-    ).toEqual(Array.from({ length: 20 }, (_, i) => i));
-    const posted = scenario.site.requests.filter((r) => r.status === 200).reduce((sum, r) => sum + r.events, 0);
-    expect(posted).toBe(22);
+    await twoTabsOfflineThenOnline(scenario, a, b, 'Lease');
   });
 
   test('IndexedDB quota errors: events stay in memory and are still delivered, no page error', async () => {
