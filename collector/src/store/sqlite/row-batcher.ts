@@ -42,7 +42,7 @@ export class RowBatcher {
     }
   }
 
-  /** Writes the rows still buffered; returns nothing to do when empty. Call before anything reads the table. */
+  /** Writes the rows still buffered (one statement each). Call before anything reads the table. */
   flush(): void {
     for (let r = 0; r < this.filled; r++) {
       this.changes += this.one.run(this.args.slice(r * this.columns, (r + 1) * this.columns)).changes;
