@@ -16,6 +16,7 @@ import { openApiRoutes } from './routes/openapi.js';
 import { profileRoutes } from './routes/profiles.js';
 import { sdkBundleRoutes } from './routes/sdk-bundle.js';
 import { segmentSettingsRoutes } from './routes/segment-settings.js';
+import { sourceRoutes } from './routes/sources.js';
 import { statsRoutes } from './routes/stats.js';
 import { streamRoutes } from './routes/stream.js';
 import { uiRoutes } from './routes/ui.js';
@@ -191,8 +192,9 @@ function buildApp(deps: AppDeps): FastifyInstance {
   openApiRoutes(app);
   sdkBundleRoutes(app);
   segmentSettingsRoutes(app, { sources });
+  sourceRoutes(app, { store, sources, admin, writeKeyConfigured: options.writeKey !== undefined });
   streamRoutes(app, { feed: deps.feed, admin });
-  statsRoutes(app, { store, metrics, sources, admin });
+  statsRoutes(app, { store, metrics, admin });
   uiRoutes(app);
   if (options.demo) demoRoutes(app, { sources });
   return app;

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import type { ResolvedCollectorOptions } from './options.js';
 import type { Store } from './store/store.js';
 
-const DEFAULT_SOURCE_ID = 1;
+export const DEFAULT_SOURCE_ID = 1;
 const ADMIN_KEY_SETTING = 'admin_key';
 /** The write key generated for the default source, claimed before the source row is written. */
 const GENERATED_WRITE_KEY_SETTING = 'generated_write_key';
 
-const newKey = (prefix: string) => `${prefix}_${randomBytes(18).toString('base64url')}`;
+export const newKey = (prefix: string) => `${prefix}_${randomBytes(18).toString('base64url')}`;
 
 export interface Keys {
   writeKey: string;

@@ -58,4 +58,25 @@ describePostgres('N collectors on one PostgreSQL share their keys', () => {
       generated: { writeKey: false, adminKey: false },
     });
   });
+
+  it('a source created on one collector is accepted by another at once', async () => {
+    const database = postgresTestUrl();
+    databases.push(database);
+    const options = resolveOptions({ port: 0, host: '127.0.0.1', logLevel: 'silent', database });
+    const [a, b] = [await createCollector(options), await createCollector(options)];
+    open.push(a, b);
+    const [urlA, urlB] = [await listen(a), await listen(b)];
+    const adminA = { authorization: `Bearer ${a.keys.adminKey}`, 'content-type': 'application/json' };
+    const created = (await (
+      await fetch(`${urlA}/v1/sources`, { method: 'POST', headers: adminA, body: JSON.stringify({ name: 'app' }) })
+    ).json()) as { id: number; writeKey: string };
+    const send = (url: string, key: string) =>
+      fetch(`${url}/v1/track`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Basic ${btoa(`${key}:`)}` },
+        body: JSON.stringify({ event: 'E', anonymousId: 'a1' }),
+      }).then((r) => r.status);
+    await new Promise((r) => setTimeout(r, 150)); // past B's own start-up read of the sources
+    expect(await send(urlB, created.writeKey)).toBe(200);
+  });
 });

@@ -18,15 +18,56 @@ export function basicUsername(header: string | undefined): string | undefined {
   return user ? user : undefined;
 }
 
-/** Sources by write key, cached: every ingest request resolves one. */
+/**
+ * An unknown key re-reads the sources unless they were read this recently: a key just created on
+ * another collector works here at once, and a flood of wrong keys costs at most ten reads a second.
+ */
+const REFRESH_UNKNOWN_MS = 100;
+/** How often sources are re-read anyway: origin changes and rotations made on another collector. */
+const REFRESH_EVERY_MS = 10_000;
+
+/**
+ * Sources by write key, cached: every ingest request resolves one. The cache is re-read after a
+ * change made here, when an unknown key arrives (a source another collector just created), and
+ * every 10 s (rotations and origin changes made elsewhere).
+ */
 export class SourceRegistry {
   private byKey = new Map<string, Source>();
+  private loadedAt = 0;
+  private loading: Promise<void> | null = null;
 
   constructor(private readonly store: Store) {}
 
   async load(): Promise<void> {
     const sources = await this.store.listSources();
     this.byKey = new Map(sources.map((s) => [s.writeKey, s]));
+    this.loadedAt = Date.now();
+  }
+
+  /** Re-reads the sources when the cache is older than `maxAgeMs`; concurrent callers share one read. */
+  async refresh(maxAgeMs = REFRESH_EVERY_MS): Promise<void> {
+    if (Date.now() - this.loadedAt < maxAgeMs) return;
+    this.loading ??= this.load().finally(() => {
+      this.loading = null;
+    });
+    await this.loading;
+  }
+
+  /** `authenticate`, re-reading the sources first if they are stale or the key is unknown here. */
+  async authenticateFresh(request: FastifyRequest, body: unknown): Promise<Source> {
+    await this.refresh();
+    try {
+      return this.authenticate(request, body);
+    } catch (err) {
+      if ((err as HttpError).code !== 'KIMLIK_AUTH_INVALID') throw err;
+      await this.refresh(REFRESH_UNKNOWN_MS);
+      return this.authenticate(request, body);
+    }
+  }
+
+  byId(id: number): Source | undefined {
+    for (const s of this.byKey.values()) if (s.id === id) return s;
+    return undefined;
   }
 
   all(): Source[] {

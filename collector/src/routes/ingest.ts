@@ -29,27 +29,28 @@ function answer(reply: FastifyReply, result: IngestResult) {
   });
 }
 
+/** A POST without a body never reaches a content parser; say what is missing. */
+async function requireBody(request: { body: unknown }): Promise<void> {
+  if (request.body === undefined)
+    throw new HttpError('KIMLIK_BODY_INVALID_JSON', 'The body is empty; send a JSON object');
+}
+
 export function ingestRoutes(app: FastifyInstance, deps: IngestRouteDeps): void {
   const { ingest, sources } = deps;
+  const opts = { preValidation: requireBody };
   const batchHandler = async (request: { body: unknown }, reply: FastifyReply) => {
-    const source = sources.authenticate(request as never, request.body);
+    const source = await sources.authenticateFresh(request as never, request.body);
     return answer(reply, await ingest.ingestBatch(request.body, source.id));
   };
-  app.post('/v1/batch', batchHandler);
-  app.post('/v1/import', batchHandler);
-  app.post('/v1/b', batchHandler);
+  app.post('/v1/batch', opts, batchHandler);
+  app.post('/v1/import', opts, batchHandler);
+  app.post('/v1/b', opts, batchHandler);
   for (const [type, short] of SINGLE) {
     const handler = async (request: { body: unknown }, reply: FastifyReply) => {
-      const source = sources.authenticate(request as never, request.body);
+      const source = await sources.authenticateFresh(request as never, request.body);
       return answer(reply, await ingest.ingestOne(request.body, source.id, type));
     };
-    app.post(`/v1/${type}`, handler);
-    app.post(`/v1/${short}`, handler);
+    app.post(`/v1/${type}`, opts, handler);
+    app.post(`/v1/${short}`, opts, handler);
   }
-  // A POST without a body never reaches a content parser; say what is missing.
-  app.addHook('preValidation', async (request) => {
-    if (request.method === 'POST' && request.url.startsWith('/v1/') && request.body === undefined) {
-      throw new HttpError('KIMLIK_BODY_INVALID_JSON', 'The body is empty; send a JSON object');
-    }
-  });
 }

@@ -216,9 +216,39 @@ Object.assign(paths, {
   },
   '/v1/sources': {
     get: {
-      summary: 'Sources with their write keys (admin; for the overview snippets).',
+      summary: 'Sources with their write keys (admin).',
       security: [{ adminBearer: [] }],
       responses: adminResponses({ description: '{sources: [{id, name, writeKey, allowedOrigins}]}' }),
+    },
+    post: {
+      summary: 'Create a source: {name, allowedOrigins?}; answers it with a new write key (admin).',
+      security: [{ adminBearer: [] }],
+      responses: {
+        ...adminResponses({ description: '{id, name, writeKey, allowedOrigins}' }),
+        201: { description: 'created' },
+      },
+    },
+  },
+  '/v1/sources/{id}': {
+    patch: {
+      summary: 'Rename a source or change the browser origins it accepts: {name?, allowedOrigins?} (admin).',
+      security: [{ adminBearer: [] }],
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: {
+        ...adminResponses({ description: '{id, name, writeKey, allowedOrigins}' }),
+        404: errorResponse('No such source.'),
+      },
+    },
+  },
+  '/v1/sources/{id}/rotate-key': {
+    post: {
+      summary: 'Give a source a new write key; the old one stops working (admin).',
+      security: [{ adminBearer: [] }],
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: {
+        ...adminResponses({ description: '{id, name, writeKey, allowedOrigins}' }),
+        404: errorResponse('No such source.'),
+      },
     },
   },
   '/ui': {

@@ -1,7 +1,6 @@
-import type { SourceView, StatsView } from '@kimlik/core';
+import type { StatsView } from '@kimlik/core';
 import { REJECTION_CODES } from '@kimlik/core';
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
-import type { SourceRegistry } from '../http/auth.js';
 import { HttpError } from '../http/errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
@@ -11,10 +10,10 @@ const MINUTE_MS = 60_000;
 export const STATS_RANGES = { hour: 60 * MINUTE_MS, day: 24 * 60 * MINUTE_MS } as const;
 const TOP_EVENTS = 10;
 
-/** `GET /v1/stats` (the dashboard's overview) and `GET /v1/sources` (write keys for its snippets). Admin key only. */
+/** `GET /v1/stats` (the dashboard's overview). Admin key only. */
 export function statsRoutes(
   app: FastifyInstance,
-  deps: { store: Store; metrics: Metrics; sources: SourceRegistry; admin: preHandlerAsyncHookHandler },
+  deps: { store: Store; metrics: Metrics; admin: preHandlerAsyncHookHandler },
 ): void {
   const startedAt = new Date().toISOString();
 
@@ -44,17 +43,4 @@ export function statsRoutes(
       rejected: { since: startedAt, byCode },
     };
   });
-
-  app.get(
-    '/v1/sources',
-    { preHandler: deps.admin },
-    async (): Promise<{ sources: SourceView[] }> => ({
-      sources: deps.sources.all().map((s) => ({
-        id: s.id,
-        name: s.name,
-        writeKey: s.writeKey,
-        allowedOrigins: s.allowedOrigins,
-      })),
-    }),
-  );
 }
