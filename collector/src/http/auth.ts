@@ -65,6 +65,13 @@ export class SourceRegistry {
     }
   }
 
+  /** The source of a write key, re-reading the sources as `authenticateFresh` does. */
+  async byWriteKeyFresh(key: string): Promise<Source | undefined> {
+    await this.refresh();
+    if (!this.byKey.has(key)) await this.refresh(REFRESH_UNKNOWN_MS);
+    return this.byKey.get(key);
+  }
+
   byId(id: number): Source | undefined {
     for (const s of this.byKey.values()) if (s.id === id) return s;
     return undefined;
@@ -72,10 +79,6 @@ export class SourceRegistry {
 
   all(): Source[] {
     return [...this.byKey.values()];
-  }
-
-  byWriteKey(key: string): Source | undefined {
-    return this.byKey.get(key);
   }
 
   /** The write key from Basic auth, or from the body for sendBeacon (which cannot set headers). */

@@ -16,7 +16,7 @@ export interface SegmentSettingsDeps {
 export function segmentSettingsRoutes(app: FastifyInstance, deps: SegmentSettingsDeps): void {
   app.get('/v1/projects/:writeKey/settings', async (request, reply) => {
     const { writeKey } = request.params as { writeKey: string };
-    const source = deps.sources.byWriteKey(writeKey);
+    const source = await deps.sources.byWriteKeyFresh(writeKey);
     if (!source) throw new HttpError('KIMLIK_AUTH_INVALID');
     // The host and scheme the browser used to reach us (behind a proxy: its Host and, when
     // trustProxy is on, X-Forwarded-Proto), so events come back the same way.
