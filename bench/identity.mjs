@@ -9,24 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_ADMIN_KEY, benchAuth, identityCatchUpMs, startCollector } from './lib/collector-process.mjs';
 import { drive } from './lib/load.mjs';
+import { rng } from './lib/rng.mjs';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const PERSONS = Number(process.env.BENCH_PERSONS ?? 200_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const MAX_MS = Number(process.env.BENCH_MAX_MS ?? 240_000);
 const LOOKUPS = Number(process.env.BENCH_LOOKUPS ?? 2_000);
-
-// Seeded so both runs send the same stream.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function makeStream() {
   const rand = rng(7);

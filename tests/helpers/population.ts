@@ -2,19 +2,10 @@
  * A seeded cross-device population and its reference identity partition (plain union-find over
  * identifiers that share an event), shared by the order-independence and multi-process suites.
  */
-export type Ev = Record<string, unknown>;
+import { rng } from '../../bench/lib/rng.mjs';
 
-/** Seeded PRNG (mulberry32) so a failure replays exactly. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
+export type Ev = Record<string, unknown>;
 
 export const shuffle = <T>(xs: T[], rand: () => number): T[] => {
   const a = [...xs];
