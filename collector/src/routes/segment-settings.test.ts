@@ -28,3 +28,12 @@ it('an unknown write key gets 401 and no settings', async () => {
   expect(res.status).toBe(401);
   expect(((await res.json()) as { error: { code: string } }).error.code).toBe('KIMLIK_AUTH_INVALID');
 });
+
+it('behind a TLS-terminating proxy, the settings name the address the browser used (X-Forwarded-Proto/Host)', async () => {
+  // Otherwise analytics.js on an https page would post to http:// and the browser would block it.
+  const res = await fetch(`${c.url}/v1/projects/${c.writeKey}/settings`, {
+    headers: { 'x-forwarded-proto': 'https, http', 'x-forwarded-host': 'collect.example.com' },
+  });
+  const settings = (await res.json()) as { integrations: Record<string, unknown> };
+  expect(settings.integrations['Segment.io']).toMatchObject({ apiHost: 'collect.example.com/v1', protocol: 'https' });
+});

@@ -18,13 +18,20 @@ export function segmentSettingsRoutes(app: FastifyInstance, deps: SegmentSetting
     const { writeKey } = request.params as { writeKey: string };
     const source = await deps.sources.byWriteKeyFresh(writeKey);
     if (!source) throw new HttpError('KIMLIK_AUTH_INVALID');
-    // The host and scheme the browser used to reach us (behind a proxy: its Host and, when
-    // trustProxy is on, X-Forwarded-Proto), so events come back the same way.
-    const apiHost = `${request.host}/v1`;
+    // The address the browser used, so events come back the same way: behind a TLS-terminating
+    // proxy that is its X-Forwarded-Proto/Host (an https page cannot post to http://). Trusting the
+    // headers is safe here: they only change what this answer tells its own requester.
+    const forwarded = (name: string) =>
+      String(request.headers[name] ?? '')
+        .split(',')[0]
+        ?.trim() || undefined;
+    const apiHost = `${forwarded('x-forwarded-host') ?? request.host}/v1`;
+    const protocol = forwarded('x-forwarded-proto') === 'https' ? 'https' : request.protocol;
     reply.header('Cache-Control', 'public, max-age=300');
+    reply.header('Vary', 'Host, X-Forwarded-Host, X-Forwarded-Proto');
     return {
       integrations: {
-        'Segment.io': { apiKey: source.writeKey, apiHost, protocol: request.protocol },
+        'Segment.io': { apiKey: source.writeKey, apiHost, protocol },
       },
       plan: { track: { __default: { enabled: true, integrations: {} } } },
       edgeFunction: {},
