@@ -43,6 +43,17 @@ const adminResponses = (ok: object) => ({
   401: errorResponse('Missing or wrong admin key.'),
 });
 
+/** An admin operation on one source (`{id}` in the path) answering the source. */
+const sourceOp = (summary: string) => ({
+  summary,
+  security: [{ adminBearer: [] }],
+  parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+  responses: {
+    ...adminResponses({ description: '{id, name, writeKey, allowedOrigins}' }),
+    404: errorResponse('No such source.'),
+  },
+});
+
 const SHORT: Record<string, string> = { track: 't', identify: 'i', page: 'p', screen: 's', group: 'g', alias: 'a' };
 
 const paths: Record<string, unknown> = {
@@ -230,26 +241,10 @@ Object.assign(paths, {
     },
   },
   '/v1/sources/{id}': {
-    patch: {
-      summary: 'Rename a source or change the browser origins it accepts: {name?, allowedOrigins?} (admin).',
-      security: [{ adminBearer: [] }],
-      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-      responses: {
-        ...adminResponses({ description: '{id, name, writeKey, allowedOrigins}' }),
-        404: errorResponse('No such source.'),
-      },
-    },
+    patch: sourceOp('Rename a source or change the browser origins it accepts: {name?, allowedOrigins?} (admin).'),
   },
   '/v1/sources/{id}/rotate-key': {
-    post: {
-      summary: 'Give a source a new write key; the old one stops working (admin).',
-      security: [{ adminBearer: [] }],
-      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-      responses: {
-        ...adminResponses({ description: '{id, name, writeKey, allowedOrigins}' }),
-        404: errorResponse('No such source.'),
-      },
-    },
+    post: sourceOp('Give a source a new write key; the old one stops working (admin).'),
   },
   '/ui': {
     get: {
