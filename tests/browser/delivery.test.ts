@@ -185,7 +185,10 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     events = await scenario.waitStored(20, 45_000);
     expectExactlyOnceInOrder(events, 20);
     const first429 = scenario.site.requests.find((r) => r.status === 429);
-    const next = scenario.site.requests.find((r) => first429 && r.at > first429.at);
+    // The retry is recorded once the collector has answered it, a moment after its events are stored.
+    const after429 = () => scenario?.site.requests.find((r) => first429 && r.at > first429.at);
+    await waitFor(() => after429() !== undefined, 10_000);
+    const next = after429();
     expect(first429).toBeDefined();
     expect((next?.at ?? 0) - (first429?.at ?? 0)).toBeGreaterThanOrEqual(1900);
   });
