@@ -252,6 +252,62 @@ describePostgres('PostgreSQL identity applied after the commit', () => {
     }
   });
 
+  it('an event applied while its person is being erased (stored after the erasure began) is erased too', async () => {
+    const url = fresh();
+    const store = await open(url);
+    const { connectionString, schema } = parsePostgresUrl(url);
+    const session = async () => {
+      const c = new pg.Client({ connectionString, options: `-c search_path=${schema}` });
+      await c.connect();
+      await c.query('BEGIN');
+      return c;
+    };
+    // Until a backend of this database waits for a lock in a statement starting with one of `queries`.
+    const waitingIn = async (...queries: string[]) => {
+      await vi.waitFor(
+        async () => {
+          const r = await sql(
+            url,
+            `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+             AND (${queries.map((q) => `starts_with(query, '${q}')`).join(' OR ')})`,
+          );
+          if (r.length === 0) throw new Error(`nothing waits in ${queries.join(', ')}`);
+        },
+        { timeout: 10_000, interval: 10 },
+      );
+    };
+    const holdPerson = await session();
+    const holdOwners = await session();
+    try {
+      await store.insertEvents(person(0));
+      const pid = (await store.findProfile('userId', 'user-0')) as string;
+      // The erasure starts (every earlier event applied) and waits for the person's row lock…
+      await holdPerson.query("SELECT 1 FROM identifiers WHERE value = 'user-0' FOR UPDATE");
+      const erasure = store.eraseProfile(pid);
+      await waitingIn('SELECT id FROM identifiers');
+      // …while an event of the person is stored and its identity batch starts (held before its
+      // attribution is written, or kept out by the erasure)…
+      await holdOwners.query('LOCK TABLE event_owners IN ACCESS EXCLUSIVE MODE');
+      const late = row({ type: 'track', userId: 'user-0', event: 'Late' });
+      expect(await store.insertEvents([late])).toEqual(['stored']);
+      await waitingIn('INSERT INTO event_owners', 'SELECT pg_advisory_xact_lock_shared');
+      // …and the erasure goes on until it deletes the person's attributions: both go on at once.
+      await holdPerson.query('COMMIT');
+      await waitingIn('WITH gone AS (DELETE FROM event_owners');
+      await holdOwners.query('COMMIT');
+      expect(await erasure).toMatchObject({ profileId: pid });
+      expect(await store.findProfile('userId', 'user-0')).toBeNull();
+      // Nothing of the person is left: not the late event, nor its attribution.
+      expect(await sql(url, `SELECT 1 FROM events WHERE message_id = '${late.messageId}'`)).toEqual([]);
+      expect(await sql(url, 'SELECT 1 FROM event_owners')).toEqual([]);
+      expect(await store.insertEvents([late])).toEqual(['suppressed']);
+    } finally {
+      await holdPerson.end();
+      await holdOwners.end();
+      await store.close();
+    }
+  });
+
   it('a database from before the pending queue (identity applied inline) upgrades without re-deriving anything', async () => {
     const url = fresh();
     // Version 3's schema: one event whose identity was applied inline (a person of one anonymous

@@ -145,6 +145,8 @@ const LOCK_NAMESPACE = 0x4b494d4c; // "KIML"
 export const MIGRATION_LOCK = 1;
 export const PARTITION_LOCK = 2;
 export const SOURCES_LOCK = 3;
+/** Identity batches take it shared, erasures exclusive (see PgIdentityWriter.excludeErasures). */
+export const ERASURE_LOCK = 4;
 
 /**
  * Applies pending migrations, each in its own transaction, under an advisory lock: collectors
@@ -191,6 +193,12 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<number> {
 }
 
 /** Takes one of Kimlik's transaction-scoped advisory locks for this schema. */
-export async function lockXact(c: pg.PoolClient, schema: string, lock: number): Promise<void> {
-  await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE + lock, schema]);
+export async function lockXact(
+  c: pg.PoolClient,
+  schema: string,
+  lock: number,
+  mode: 'shared' | 'exclusive' = 'exclusive',
+): Promise<void> {
+  const fn = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
+  await c.query(`SELECT ${fn}($1, hashtext($2))`, [LOCK_NAMESPACE + lock, schema]);
 }

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { suppressionHash } from '../../identity/profile-id.js';
 import { linksToDetach } from '../../identity/unmerge.js';
 import type { UnmergeOutcome } from '../store.js';
@@ -24,11 +25,14 @@ async function lockedMembers(c: Db, identity: PgIdentityWriter, requested: strin
  * every collector instead of re-creating the person.
  */
 export async function eraseProfile(
-  c: Db,
+  c: pg.PoolClient,
   identity: PgIdentityWriter,
   salt: string,
   requested: string,
 ): Promise<{ profileId: string; events: number; identifiers: number } | null> {
+  // Identity batches in progress finish first (their attributions are then erased here), and
+  // those that start meanwhile find the person suppressed.
+  await identity.lockForErasure(c);
   const found = await lockedMembers(c, identity, requested);
   if (!found) return null;
   const { pid, members } = found;

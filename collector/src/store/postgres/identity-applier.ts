@@ -311,8 +311,9 @@ export class PgIdentityApplier {
   }
 
   /** Identity for claimed events, in the claiming transaction, and their attribution (event_owners). */
-  private async apply(c: Db, items: readonly PendingIdentity[]): Promise<void> {
+  private async apply(c: pg.PoolClient, items: readonly PendingIdentity[]): Promise<void> {
     if (items.length === 0) return;
+    await this.identity.excludeErasures(c);
     const ids = await this.identity.process(c, items, this.identity.anySuppressed(c));
     const owned: [number, number, number, number][] = [];
     const erased: PendingIdentity[] = [];

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { IdentityExtra } from '../../identity/event-identity.js';
 import type { IdentifierType } from '../../identity/identifiers.js';
 import { profileId, suppressionHash } from '../../identity/profile-id.js';
@@ -9,10 +10,12 @@ import {
   resolveCluster,
 } from '../../identity/resolve.js';
 import { boolArray, int8Array, textArray } from './binary-arrays.js';
-import type { Db } from './connection.js';
+import { type Db, ERASURE_LOCK, lockXact } from './connection.js';
 
 export interface PgIdentityWriterOptions {
   salt: string;
+  /** The store's schema: its advisory locks are per schema. */
+  schema: string;
   caps: ResolverCaps;
   /** Most identifiers one replay gathers (summed over the clusters of one commit). */
   maxClusterIdentifiers: number;
@@ -64,6 +67,22 @@ const earlier = (ts: number, msg: string, than: { ts: number; msg: string }) =>
  */
 export class PgIdentityWriter {
   constructor(private readonly options: PgIdentityWriterOptions) {}
+
+  /**
+   * Keeps erasures out until the caller's transaction ends (identity batches; shared, so they
+   * still run side by side). Why: a batch that applies only known identifiers takes no row lock,
+   * so without it an erasure committing between the batch's suppression check and its commit
+   * would leave the batch's events and attributions of the erased person behind. Taken before
+   * the suppression check, which then sees every erasure committed before it.
+   */
+  async excludeErasures(c: pg.PoolClient): Promise<void> {
+    await lockXact(c, this.options.schema, ERASURE_LOCK, 'shared');
+  }
+
+  /** Waits for the identity batches in progress and keeps new ones out until the erasure commits. */
+  async lockForErasure(c: pg.PoolClient): Promise<void> {
+    await lockXact(c, this.options.schema, ERASURE_LOCK);
+  }
 
   /**
    * Whether anyone was ever erased, read every commit (another process may erase). Meant to be

@@ -89,6 +89,7 @@ export class PostgresStore implements Store {
     this.identity = options.identity.enabled
       ? new PgIdentityWriter({
           salt,
+          schema: target.schema,
           caps: options.identity.caps,
           maxClusterIdentifiers: options.identity.maxClusterIdentifiers,
         })
