@@ -10,10 +10,21 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b));
 }
 
+/**
+ * The credentials of `Authorization: <scheme> <credentials>`. The scheme is matched
+ * case-insensitively (RFC 9110 §11.1): clients send `basic` or `BEARER` too.
+ */
+function credentials(header: string | undefined, scheme: 'basic' | 'bearer'): string | undefined {
+  const space = header?.indexOf(' ') ?? -1;
+  if (header === undefined || space < 0 || header.slice(0, space).toLowerCase() !== scheme) return undefined;
+  return header.slice(space + 1).trim();
+}
+
 /** `Authorization: Basic base64(writeKey:)`, Segment's way; the password part is ignored. */
 export function basicUsername(header: string | undefined): string | undefined {
-  if (!header?.startsWith('Basic ')) return undefined;
-  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const encoded = credentials(header, 'basic');
+  if (encoded === undefined) return undefined;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
   const user = decoded.split(':')[0];
   return user ? user : undefined;
 }
@@ -102,8 +113,7 @@ export class SourceRegistry {
 /** Admin APIs answer only to the admin key; a write key (public in every browser) reads nothing. */
 export function requireAdmin(adminKey: string) {
   return async (request: FastifyRequest): Promise<void> => {
-    const header = request.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    const token = credentials(request.headers.authorization, 'bearer');
     if (!token || !safeEqual(token, adminKey)) throw new HttpError('KIMLIK_ADMIN_AUTH_REQUIRED');
   };
 }
