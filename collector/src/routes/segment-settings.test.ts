@@ -37,3 +37,14 @@ it('behind a TLS-terminating proxy, the settings name the address the browser us
   const settings = (await res.json()) as { integrations: Record<string, unknown> };
   expect(settings.integrations['Segment.io']).toMatchObject({ apiHost: 'collect.example.com/v1', protocol: 'https' });
 });
+
+it('varies by Origin, since the answer echoes it and caches may keep it (Cache-Control: public)', async () => {
+  // Without Origin in Vary, a shared cache could hand one site's Access-Control-Allow-Origin to
+  // another site (or an answer without it to a browser), and analytics.js would be blocked.
+  for (const headers of [{ origin: 'https://shop.example' }, {}] as Record<string, string>[]) {
+    const res = await fetch(`${c.url}/v1/projects/${c.writeKey}/settings`, { headers });
+    expect(res.headers.get('cache-control')).toMatch(/public/);
+    const vary = (res.headers.get('vary') ?? '').split(',').map((v) => v.trim().toLowerCase());
+    expect(vary).toEqual(expect.arrayContaining(['origin', 'host', 'x-forwarded-host', 'x-forwarded-proto']));
+  }
+});

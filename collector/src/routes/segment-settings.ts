@@ -28,7 +28,9 @@ export function segmentSettingsRoutes(app: FastifyInstance, deps: SegmentSetting
     const apiHost = `${forwarded('x-forwarded-host') ?? request.host}/v1`;
     const protocol = forwarded('x-forwarded-proto') === 'https' ? 'https' : request.protocol;
     reply.header('Cache-Control', 'public, max-age=300');
-    reply.header('Vary', 'Host, X-Forwarded-Host, X-Forwarded-Proto');
+    // Origin too: the answer carries Access-Control-Allow-Origin for the requesting origin (or none),
+    // and a shared cache must not hand it to another site. This replaces the CORS hook's `Vary: Origin`.
+    reply.header('Vary', 'Origin, Host, X-Forwarded-Host, X-Forwarded-Proto');
     return {
       integrations: {
         'Segment.io': { apiKey: source.writeKey, apiHost, protocol },
