@@ -40,9 +40,11 @@ const tooLarge = (maxBytes: number) =>
 export async function parseJsonBody(stream: IncomingMessage, maxBytes: number): Promise<unknown> {
   // DELETE and GET carry no body, even when a client sets Content-Type out of habit.
   const bodyOptional = stream.method !== 'POST' && stream.method !== 'PUT' && stream.method !== 'PATCH';
-  const encoding = String(stream.headers['content-encoding'] ?? 'identity')
+  let encoding = String(stream.headers['content-encoding'] ?? 'identity')
     .trim()
     .toLowerCase();
+  // RFC 9110 §8.4.1.3: a recipient should treat x-gzip as gzip (older clients still send it).
+  if (encoding === 'x-gzip') encoding = 'gzip';
   if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== '') {
     throw new HttpError('KIMLIK_UNSUPPORTED_ENCODING', `Content-Encoding "${encoding}" is not supported; use gzip`);
   }
