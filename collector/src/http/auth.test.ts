@@ -46,3 +46,53 @@ describe('the Authorization scheme is case-insensitive (RFC 9110 §11.1)', () =>
     expect(wrongAdmin.status).toBe(401);
   });
 });
+
+describe('KIMLIK_CORS_ORIGINS refuses ingest from other browser origins', () => {
+  let c: TestCollector;
+  beforeAll(async () => {
+    c = await startTestCollector({ corsOrigins: ['https://a.example'] });
+  });
+  afterAll(async () => {
+    await c.close();
+  });
+
+  it('answers 403 KIMLIK_ORIGIN_FORBIDDEN to another origin and stores nothing (a text/plain beacon needs no preflight)', async () => {
+    const event = { ...track(), writeKey: c.writeKey };
+    const res = await fetch(`${c.url}/v1/t`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', origin: 'https://evil.example' },
+      body: JSON.stringify(event),
+    });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('KIMLIK_ORIGIN_FORBIDDEN');
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    const withBasic = track();
+    const r = await send(c, { authorization: `Basic ${b64(c.writeKey)}`, origin: 'https://evil.example' }, withBasic);
+    expect(r.status).toBe(403);
+    const sent = [event.messageId, withBasic.messageId];
+    expect((await c.storedEvents()).filter((e) => sent.includes(e.messageId as string))).toEqual([]);
+  });
+
+  it('accepts the listed origin, and servers (no Origin header)', async () => {
+    const auth = { authorization: `Basic ${b64(c.writeKey)}` };
+    expect((await send(c, { ...auth, origin: 'https://a.example' })).status).toBe(200);
+    expect((await send(c, auth)).status).toBe(200);
+  });
+
+  it('leaves admin APIs to their key: the origin list is about browsers sending events', async () => {
+    const res = await fetch(`${c.url}/v1/events?limit=1`, {
+      headers: { authorization: `Bearer ${c.adminKey}`, origin: 'https://evil.example' },
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it("'*' (the default) accepts any origin", async () => {
+    const open = await startTestCollector();
+    try {
+      const r = await send(open, { authorization: `Basic ${b64(open.writeKey)}`, origin: 'https://evil.example' });
+      expect(r.status).toBe(200);
+    } finally {
+      await open.close();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Source, Store } from '../store/store.js';
+import { originRefused } from './cors.js';
 import { HttpError } from './errors.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -94,6 +95,13 @@ export class SourceRegistry {
 
   /** The write key from Basic auth, or from the body for sendBeacon (which cannot set headers). */
   authenticate(request: FastifyRequest, body: unknown): Source {
+    const origin = request.headers.origin;
+    if (origin && originRefused(request)) {
+      throw new HttpError(
+        'KIMLIK_ORIGIN_FORBIDDEN',
+        `This collector does not accept events from ${origin} (KIMLIK_CORS_ORIGINS)`,
+      );
+    }
     let key = basicUsername(request.headers.authorization);
     if (key === undefined && typeof body === 'object' && body !== null && !Array.isArray(body)) {
       const fromBody = (body as Record<string, unknown>).writeKey;
@@ -102,7 +110,6 @@ export class SourceRegistry {
     if (key === undefined) throw new HttpError('KIMLIK_AUTH_MISSING');
     const source = this.byKey.get(key);
     if (!source) throw new HttpError('KIMLIK_AUTH_INVALID');
-    const origin = request.headers.origin;
     if (origin && source.allowedOrigins.length > 0 && !source.allowedOrigins.includes(origin)) {
       throw new HttpError('KIMLIK_ORIGIN_FORBIDDEN', `This source does not accept events from ${origin}`);
     }

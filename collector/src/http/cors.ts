@@ -1,9 +1,22 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+/** Requests from a browser origin that KIMLIK_CORS_ORIGINS does not list (see `originRefused`). */
+const refused = new WeakSet<FastifyRequest>();
 
 /**
- * Browsers may send from any origin by default (the write key is public anyway); a source can
- * restrict its origins, which is enforced when the request is authenticated. Preflights carry no
- * credentials, so they are answered for any origin.
+ * The request comes from a browser origin KIMLIK_CORS_ORIGINS does not list. Write-key
+ * authentication refuses it (403): leaving out the CORS headers only hides the answer from the
+ * page, and a text/plain beacon needs no preflight, so its events would still be stored.
+ */
+export function originRefused(request: FastifyRequest): boolean {
+  return refused.has(request);
+}
+
+/**
+ * Browsers may send from any origin by default (the write key is public anyway). KIMLIK_CORS_ORIGINS
+ * restricts that for the whole collector and a source can restrict its own origins; both are
+ * enforced when the write key is authenticated, so admin APIs (which need the admin key) stay
+ * usable from any origin. Preflights carry no credentials, so they are answered for any origin.
  */
 export function cors(app: FastifyInstance, corsOrigins: readonly string[]): void {
   const anyOrigin = corsOrigins.includes('*');
@@ -11,7 +24,10 @@ export function cors(app: FastifyInstance, corsOrigins: readonly string[]): void
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;
     if (!origin || !request.url.startsWith('/v1/')) return;
-    if (!allowed(origin)) return;
+    if (!allowed(origin)) {
+      refused.add(request);
+      return;
+    }
     reply.header('Access-Control-Allow-Origin', origin);
     reply.header('Vary', 'Origin');
     reply.header('Access-Control-Expose-Headers', 'Retry-After');
