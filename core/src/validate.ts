@@ -1,5 +1,6 @@
 import type { Limits } from './limits.js';
 import { EVENT_TYPES, type EventType, type WireEvent } from './protocol.js';
+import { parseTimestamp } from './timestamp.js';
 
 /** Stable codes for a single refused event; documented in the README's API section. */
 export const REJECTION_CODES = {
@@ -29,10 +30,16 @@ const OBJECT_FIELDS = ['properties', 'traits', 'context', 'integrations'] as con
 const ID_FIELDS = ['userId', 'anonymousId', 'previousId', 'groupId'] as const;
 const TIME_FIELDS = ['timestamp', 'sentAt', 'originalTimestamp'] as const;
 /** Fields the server owns; a client's value is discarded rather than trusted. */
-const SERVER_FIELDS = ['receivedAt', 'writeKey'] as const;
+const SERVER_FIELDS = ['receivedAt', 'writeKey', 'warnings'] as const;
 
-// ISO-8601 date-time with a zone, or a date; Date.parse alone accepts too many loose formats.
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)?)?$/;
+/** A value quoted in a reason, cut short: a 20 KB field must not come back twice its size. */
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? 'nothing';
+  return text.length <= 60 ? text : `${text.slice(0, 60)}…`;
+}
+
+/** A non-empty identifier: blank strings identify no one. */
+const present = (v: unknown): boolean => typeof v === 'string' && v.trim() !== '';
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -65,7 +72,7 @@ function isWellFormed(s: string): boolean {
   return native ? native.call(s) : !LONE_SURROGATE.test(s);
 }
 
-interface Fault {
+export interface Fault {
   code: RejectionCode;
   reason: string;
 }
@@ -132,6 +139,14 @@ function checkValue(value: unknown, path: string, depth: number, limits: Limits)
   return null;
 }
 
+/**
+ * Checks a JSON value that is not an event but becomes part of events (a batch's `context`, merged
+ * into each): the same depth, size, key and string rules. Null when it passes.
+ */
+export function checkJsonValue(value: unknown, path: string, limits: Limits): Fault | null {
+  return checkValue(value, path, 0, limits);
+}
+
 const reject = (code: RejectionCode, reason: string, messageId: string | null): ValidationResult => ({
   ok: false,
   code,
@@ -161,14 +176,17 @@ export function validateEvent(
   const rawId = raw.messageId;
   const messageId = typeof rawId === 'string' ? rawId : null;
   if (rawId !== undefined && rawId !== null) {
-    if (typeof rawId !== 'string' || rawId.length === 0) {
+    if (!present(rawId)) {
       return reject(REJECTION_CODES.MESSAGE_ID_INVALID, 'messageId must be a non-empty string', null);
     }
-    if (rawId.length >= limits.maxMessageIdLength) {
+    const id = rawId as string;
+    // Characters, not UTF-16 units (an emoji is one character); counted only when it may matter.
+    const chars = id.length < limits.maxMessageIdLength ? id.length : [...id].length;
+    if (chars >= limits.maxMessageIdLength) {
       return reject(
         REJECTION_CODES.MESSAGE_ID_INVALID,
-        `messageId is ${rawId.length} characters; it must be shorter than ${limits.maxMessageIdLength}`,
-        rawId.slice(0, limits.maxMessageIdLength),
+        `messageId is ${chars} characters; it must be shorter than ${limits.maxMessageIdLength}`,
+        id.slice(0, limits.maxMessageIdLength),
       );
     }
   }
@@ -176,7 +194,7 @@ export function validateEvent(
   if (!isEventType(type)) {
     return reject(
       REJECTION_CODES.TYPE_INVALID,
-      `type must be one of ${EVENT_TYPES.join(', ')}; got ${JSON.stringify(raw.type) ?? 'nothing'}`,
+      `type must be one of ${EVENT_TYPES.join(', ')}; got ${preview(raw.type)}`,
       messageId,
     );
   }
@@ -206,7 +224,7 @@ export function validateEvent(
       return reject(REJECTION_CODES.FIELD_INVALID, `${f} is longer than ${limits.maxIdLength} characters`, messageId);
     }
   }
-  if (!event.userId && !event.anonymousId) {
+  if (!present(event.userId) && !present(event.anonymousId)) {
     return reject(
       REJECTION_CODES.IDENTITY_MISSING,
       'every event needs a userId or an anonymousId (a non-empty string)',
@@ -226,16 +244,25 @@ export function validateEvent(
       if (v === null) delete event[f];
       continue;
     }
-    if (typeof v !== 'string' || !ISO_DATE.test(v) || Number.isNaN(Date.parse(v))) {
+    if (typeof v !== 'string' || parseTimestamp(v) === null) {
       return reject(
         REJECTION_CODES.TIMESTAMP_INVALID,
-        `${f} must be an ISO-8601 date-time such as 2026-01-31T12:00:00.000Z; got ${JSON.stringify(v)}`,
+        `${f} must be an ISO-8601 date-time such as 2026-01-31T12:00:00.000Z; got ${preview(v)}`,
         messageId,
       );
     }
   }
-  if (type === 'track' && (typeof event.event !== 'string' || event.event.length === 0)) {
-    return reject(REJECTION_CODES.FIELD_MISSING, 'a track event needs "event", the event name', messageId);
+  if (type === 'track') {
+    if (event.event !== undefined && event.event !== null && typeof event.event !== 'string') {
+      return reject(
+        REJECTION_CODES.FIELD_INVALID,
+        `event, the event name, must be a string; got ${preview(event.event)}`,
+        messageId,
+      );
+    }
+    if (!present(event.event)) {
+      return reject(REJECTION_CODES.FIELD_MISSING, 'a track event needs "event", the event name', messageId);
+    }
   }
   if ((type === 'page' || type === 'screen') && event.name !== undefined && typeof event.name !== 'string') {
     return reject(REJECTION_CODES.FIELD_INVALID, `name must be a string`, messageId);
@@ -260,7 +287,14 @@ export function checkEventSize(
   // UTF-8 is at most 3 bytes per UTF-16 unit: most events skip the exact count.
   if (serialized.length * 3 <= limits.maxEventBytes) return null;
   const bytes = utf8Length(serialized);
-  if (bytes <= limits.maxEventBytes) return null;
+  return bytes <= limits.maxEventBytes ? null : eventTooLarge(bytes, limits);
+}
+
+/** The refusal of an event of `bytes` bytes over the limit. */
+export function eventTooLarge(
+  bytes: number,
+  limits: Pick<Limits, 'maxEventBytes'>,
+): { code: RejectionCode; reason: string } {
   return {
     code: REJECTION_CODES.TOO_LARGE,
     reason: `event is ${bytes} bytes; the limit is ${limits.maxEventBytes} bytes per event`,

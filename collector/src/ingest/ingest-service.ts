@@ -1,16 +1,20 @@
 import {
   checkEventSize,
+  checkJsonValue,
   type EventType,
+  eventTooLarge,
   type JsonObject,
   type Limits,
+  parseTimestamp,
   type Rejection,
+  utf8Length,
   validateEvent,
 } from '@kimlik/core';
 import { HttpError } from '../http/errors.js';
 import type { IdentityConfig } from '../identity/identifiers.js';
 import type { Metrics } from '../metrics.js';
 import type { EventRow, Store } from '../store/store.js';
-import { enrichEvent } from './enrich.js';
+import { ADDED, type Enriched, enrichEvent } from './enrich.js';
 import { LiveFeed, type LiveItem } from './live-feed.js';
 
 export interface IngestResult {
@@ -30,10 +34,37 @@ export interface IngestServiceOptions {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** A batch's context merged into its events may store at most this many times the body limit. */
+const MERGE_FACTOR = 4;
+
+/** Batch-level fields merged into every event (Segment's `context` and `integrations`). */
+interface Envelope {
+  sentAt: string | undefined;
+  sentAtInvalid: boolean;
+  context: JsonObject | undefined;
+  integrations: JsonObject | undefined;
+}
+
+/**
+ * An event's size as the client sent it (with the batch's context merged, which becomes part
+ * of it): the stored copy minus what the server added. Only called for the rare event whose
+ * stored copy is over the limit.
+ */
+function sentBytes({ stored, added, clientTimestamp }: Enriched): number {
+  const copy: Record<string, unknown> = { ...stored, receivedAt: undefined, warnings: undefined };
+  if (added & ADDED.MESSAGE_ID) copy.messageId = undefined;
+  copy.timestamp = added & ADDED.TIMESTAMP ? undefined : clientTimestamp;
+  if (added & ADDED.ORIGINAL_TIMESTAMP) copy.originalTimestamp = undefined;
+  if (added & ADDED.SENT_AT) copy.sentAt = undefined;
+  return utf8Length(JSON.stringify(copy));
+}
+
 /**
  * Validates, enriches and commits the events of one request. A bad event is rejected alone with
  * its index and reason; the rest is stored. Resolves only after the commit.
  */
+const NO_ENVELOPE: Envelope = { sentAt: undefined, sentAtInvalid: false, context: undefined, integrations: undefined };
+
 export class IngestService {
   constructor(
     private readonly store: Store,
@@ -56,23 +87,61 @@ export class IngestService {
         { limit: this.options.limits.maxBatchEvents },
       );
     }
-    const sentAt = typeof body.sentAt === 'string' && !Number.isNaN(Date.parse(body.sentAt)) ? body.sentAt : undefined;
-    const context = isObject(body.context) ? (body.context as JsonObject) : undefined;
-    return this.ingest(batch, sourceId, undefined, sentAt, context);
+    if (batch.length === 0) throw new HttpError('KIMLIK_BODY_NOT_BATCH', 'The batch is empty: send at least one event');
+    const sentAtValid = typeof body.sentAt === 'string' && parseTimestamp(body.sentAt) !== null;
+    const envelope: Envelope = {
+      sentAt: sentAtValid ? (body.sentAt as string) : undefined,
+      // Not a reason to refuse the events: they are stored with their own times, and say why.
+      sentAtInvalid: !sentAtValid && body.sentAt !== undefined && body.sentAt !== null,
+      context: this.mergedObject(body, 'context', batch.length),
+      integrations: this.mergedObject(body, 'integrations', batch.length),
+    };
+    return this.ingest(batch, sourceId, undefined, envelope);
+  }
+
+  /**
+   * A batch-level object that is merged into each of its `events`: checked like an event's own
+   * (depth, keys, strings), and bounded so that a small body cannot store a large one many times.
+   */
+  private mergedObject(body: Record<string, unknown>, field: string, events: number): JsonObject | undefined {
+    const value = body[field];
+    if (value === undefined || value === null) return undefined;
+    const { limits } = this.options;
+    if (!isObject(value)) {
+      throw new HttpError('KIMLIK_REQUEST_INVALID', `The batch's ${field} must be a JSON object`);
+    }
+    const fault = checkJsonValue(value, field, limits);
+    if (fault) throw new HttpError('KIMLIK_REQUEST_INVALID', `The batch's ${fault.reason}`);
+    const bytes = utf8Length(JSON.stringify(value));
+    if (bytes > limits.maxEventBytes) {
+      throw new HttpError(
+        'KIMLIK_REQUEST_INVALID',
+        `The batch's ${field} is ${bytes} bytes; it is merged into every event, so it must fit the event limit of ${limits.maxEventBytes} bytes`,
+      );
+    }
+    const merged = bytes * events;
+    const limit = MERGE_FACTOR * limits.maxBodyBytes;
+    if (merged > limit) {
+      throw new HttpError(
+        'KIMLIK_BODY_TOO_LARGE',
+        `The batch's ${field} (${bytes} bytes) merged into its ${events} events makes ${merged} bytes; the limit is ${limit} bytes (${MERGE_FACTOR} times the body limit): send it in each event or in smaller batches`,
+        { limit },
+      );
+    }
+    return value as JsonObject;
   }
 
   /** `POST /v1/track` and the other single-event endpoints. */
   async ingestOne(body: unknown, sourceId: number, type: EventType): Promise<IngestResult> {
     if (!isObject(body)) throw new HttpError('KIMLIK_BODY_NOT_OBJECT');
-    return this.ingest([body], sourceId, type, undefined, undefined);
+    return this.ingest([body], sourceId, type, NO_ENVELOPE);
   }
 
   private async ingest(
     events: unknown[],
     sourceId: number,
     impliedType: EventType | undefined,
-    sentAt: string | undefined,
-    context: JsonObject | undefined,
+    envelope: Envelope,
   ): Promise<IngestResult> {
     const { limits, futureToleranceMs } = this.options;
     const rejected: Rejection[] = [];
@@ -81,7 +150,8 @@ export class IngestService {
     const watched: Record<string, unknown>[] | null = this.feed.active ? [] : null;
     const receivedAtMs = Date.now();
     const receivedAtIso = new Date(receivedAtMs).toISOString();
-    const sentAtMs = sentAt === undefined ? undefined : Date.parse(sentAt);
+    const { sentAt } = envelope;
+    const sentAtMs = sentAt === undefined ? undefined : (parseTimestamp(sentAt) as number);
     for (let index = 0; index < events.length; index++) {
       // The body was parsed for this request alone, so its objects can be normalized in place.
       const result = validateEvent(events[index], limits, impliedType, { inPlace: true });
@@ -89,21 +159,28 @@ export class IngestService {
         rejected.push({ index, messageId: result.messageId, code: result.code, reason: result.reason });
         continue;
       }
-      const { stored, row } = enrichEvent(result.event, {
+      const enriched = enrichEvent(result.event, {
         sourceId,
         receivedAtMs,
         receivedAtIso,
         sentAt,
         sentAtMs,
-        context,
+        sentAtInvalid: envelope.sentAtInvalid,
+        context: envelope.context,
+        integrations: envelope.integrations,
         futureToleranceMs,
         identity: this.options.identity,
       });
+      const { stored, row } = enriched;
       const payload = JSON.stringify(stored);
-      const tooLarge = checkEventSize(payload, limits);
-      if (tooLarge) {
-        rejected.push({ index, messageId: row.messageId, ...tooLarge });
-        continue;
+      // The limit is on the event as sent: the fields the server adds do not count against it.
+      if (checkEventSize(payload, limits) !== null) {
+        const bytes = sentBytes(enriched);
+        if (bytes > limits.maxEventBytes) {
+          const messageId = enriched.added & ADDED.MESSAGE_ID ? null : row.messageId;
+          rejected.push({ index, messageId, ...eventTooLarge(bytes, limits) });
+          continue;
+        }
       }
       row.payload = payload;
       rows.push(row);
@@ -113,13 +190,7 @@ export class IngestService {
     if (this.feed.active && rejected.length > 0) {
       this.feed.publish(rejected.map((r) => ({ kind: 'rejected', sourceId, receivedAt: receivedAtIso, ...r })));
     }
-    if (rows.length === 0) {
-      throw new HttpError(
-        'KIMLIK_BATCH_ALL_REJECTED',
-        events.length === 0 ? 'The batch is empty: send at least one event' : undefined,
-        { rejected },
-      );
-    }
+    if (rows.length === 0) throw new HttpError('KIMLIK_BATCH_ALL_REJECTED', undefined, { rejected });
     // Bounded queue: past the limit the client is told to come back, memory never grows unbounded.
     if (this.store.pendingEvents + rows.length > this.options.maxQueuedEvents) {
       this.metrics.overloaded.inc();

@@ -194,6 +194,122 @@ describeStores('ingest', (store) => {
     });
   });
 
+  describe('the batch envelope is checked like the events it is merged into', () => {
+    const storedById = async (id: unknown) =>
+      (await c.storedEvents()).find((x) => x.messageId === id) as Record<string, unknown> | undefined;
+
+    it('a batch context nested too deep, with a prototype key, a lone surrogate or not an object: 400 naming it, nothing stored', async () => {
+      const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+      for (const context of [deep, '{"__proto__":{"polluted":1}}', '{"s":"\\ud800"}', '"text"', '[1]']) {
+        const e = track();
+        const r = await post('/v1/batch', `{"batch":[${JSON.stringify(e)}],"context":${context}}`);
+        expect(r.status).toBe(400);
+        expect(r.body.error.code).toBe('KIMLIK_REQUEST_INVALID');
+        expect(r.body.error.message).toMatch(/^The batch's context/);
+        expect(await storedById(e.messageId)).toBeUndefined();
+      }
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+
+    it('a batch context cannot multiply what a small body stores: 413 past four times the body limit', async () => {
+      const events = (n: number) => Array.from({ length: n }, () => ({ type: 'track', event: 'e', userId: 'u-ctx' }));
+      // 2 KB merged into 200 events is 400 KB, from a 30 KB body (the body limit here is 64 KB).
+      const r = await post('/v1/batch', { batch: events(200), context: { blob: 'x'.repeat(2000) } });
+      expect(r.status).toBe(413);
+      expect(r.body.error.code).toBe('KIMLIK_BODY_TOO_LARGE');
+      expect(r.body.error.message).toMatch(/context/);
+      const ok = await post('/v1/batch', { batch: events(200), context: { library: { name: 'x', version: '1' } } });
+      expect(ok.body).toMatchObject({ accepted: 200, rejected: [] });
+    });
+
+    it('batch-level integrations are merged into each event, the event winning', async () => {
+      const e = track({ integrations: { Mixpanel: false } });
+      await post('/v1/batch', { batch: [e], integrations: { All: true, Mixpanel: true } });
+      expect((await storedById(e.messageId))?.integrations).toEqual({ All: true, Mixpanel: false });
+    });
+
+    it('an invalid batch sentAt is not used to correct timestamps, and says so on each event', async () => {
+      const e = track({ timestamp: '2026-01-01T00:00:00.000Z' });
+      const r = await post('/v1/batch', { batch: [e], sentAt: 'yesterday' });
+      expect(r.body).toMatchObject({ accepted: 1 });
+      const stored = await storedById(e.messageId);
+      expect(stored?.timestamp).toBe('2026-01-01T00:00:00.000Z');
+      expect(stored?.sentAt).toBeUndefined();
+      expect(stored?.warnings).toEqual(['batch_sent_at_invalid_ignored']);
+    });
+  });
+
+  describe('event edge cases', () => {
+    const storedById = async (id: unknown) =>
+      (await c.storedEvents()).find((x) => x.messageId === id) as Record<string, unknown> | undefined;
+
+    it('the event limit counts the event as sent, not the fields the server adds', async () => {
+      const sized = (bytes: number) => {
+        const base = { type: 'track', event: 'big', userId: 'u-size', properties: { pad: '' } };
+        return { ...base, properties: { pad: 'x'.repeat(bytes - Buffer.byteLength(JSON.stringify(base))) } };
+      };
+      // No messageId or timestamp: the server adds both, plus receivedAt and originalTimestamp.
+      const sentAt = new Date().toISOString();
+      const fits = await post('/v1/batch', { batch: [sized(32 * 1024)], sentAt });
+      expect(fits.body).toMatchObject({ accepted: 1, rejected: [] });
+      const over = await post('/v1/batch', { batch: [track(), sized(32 * 1024 + 1)], sentAt });
+      expect(over.body.rejected).toEqual([
+        {
+          index: 1,
+          messageId: null,
+          code: 'KIMLIK_EVENT_TOO_LARGE',
+          reason: 'event is 32769 bytes; the limit is 32768 bytes per event',
+        },
+      ]);
+    });
+
+    it('reads a timestamp without an offset as UTC in any collector time zone, and refuses impossible dates', async () => {
+      const zone = process.env.TZ;
+      process.env.TZ = 'America/New_York';
+      try {
+        const local = track({ timestamp: '2026-03-01T04:00:00' });
+        const segmentDocs = track({ timestamp: '2015-2-02T00:30:08.276Z' });
+        const r = await post('/v1/batch', {
+          batch: [local, segmentDocs, track({ timestamp: '2026-02-30T00:00:00Z' })],
+        });
+        expect(r.body.accepted).toBe(2);
+        expect(r.body.rejected.map((x: { code: string }) => x.code)).toEqual(['KIMLIK_EVENT_TIMESTAMP_INVALID']);
+        expect((await storedById(local.messageId))?.timestamp).toBe('2026-03-01T04:00:00.000Z');
+        expect((await storedById(segmentDocs.messageId))?.timestamp).toBe('2015-02-02T00:30:08.276Z');
+      } finally {
+        if (zone === undefined) delete process.env.TZ;
+        else process.env.TZ = zone;
+      }
+    });
+
+    it("warnings are the server's: a client cannot set them", async () => {
+      const e = track({ warnings: ['timestamp_in_future_clamped'] });
+      await post('/v1/batch', { batch: [e] });
+      expect(await storedById(e.messageId)).not.toHaveProperty('warnings');
+    });
+
+    it('names the problem exactly, without echoing huge values', async () => {
+      const r = await post('/v1/batch', {
+        batch: [
+          track({ event: 42 }),
+          track({ userId: '   ' }),
+          track({ userId: '   ', anonymousId: 'a-blank-user' }),
+          track({ messageId: '  ' }),
+          track({ type: 'x'.repeat(20_000) }),
+          track({ messageId: '\u{1F600}'.repeat(60) }),
+        ],
+      });
+      expect(r.body.rejected.map((x: { index: number; code: string }) => [x.index, x.code])).toEqual([
+        [0, 'KIMLIK_EVENT_FIELD_INVALID'],
+        [1, 'KIMLIK_EVENT_IDENTITY_MISSING'],
+        [3, 'KIMLIK_EVENT_MESSAGE_ID_INVALID'],
+        [4, 'KIMLIK_EVENT_TYPE_INVALID'],
+      ]);
+      expect(r.body.accepted).toBe(2);
+      for (const x of r.body.rejected) expect(x.reason.length).toBeLessThan(300);
+    });
+  });
+
   describe('every class of bad input gets a clear error and stores nothing', () => {
     const cases: [string, () => Promise<{ status: number; body: { error?: { code: string } } }>, number, string][] = [
       [
@@ -213,7 +329,7 @@ describeStores('ingest', (store) => {
       ['JSON array body', () => post('/v1/batch', [track()]), 400, 'KIMLIK_BODY_NOT_BATCH'],
       ['JSON string body', () => post('/v1/batch', '"hello"'), 400, 'KIMLIK_BODY_NOT_BATCH'],
       ['batch not an array', () => post('/v1/batch', { batch: { a: 1 } }), 400, 'KIMLIK_BODY_NOT_BATCH'],
-      ['empty batch', () => post('/v1/batch', { batch: [] }), 400, 'KIMLIK_BATCH_ALL_REJECTED'],
+      ['empty batch', () => post('/v1/batch', { batch: [] }), 400, 'KIMLIK_BODY_NOT_BATCH'],
       ['null single event', () => post('/v1/track', 'null'), 400, 'KIMLIK_BODY_NOT_OBJECT'],
       [
         'invalid UTF-8',
