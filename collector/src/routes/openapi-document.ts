@@ -266,8 +266,9 @@ Object.assign(paths, {
   '/healthz': { get: { summary: 'Process is up.', responses: { 200: { description: 'ok' } } } },
   '/readyz': {
     get: {
-      summary: 'Database reachable.',
-      responses: { 200: { description: 'ready' }, 503: errorResponse('Database unreachable.') },
+      summary:
+        'Database reachable and committing (not ready from a failed commit until a commit or a write check succeeds).',
+      responses: { 200: { description: 'ready' }, 503: errorResponse('Database unreachable or cannot commit.') },
     },
   },
   '/metrics': {

@@ -66,6 +66,12 @@ export class SqliteStore implements Store {
   private writesSynced = 0;
   private closing: Promise<void> | null = null;
   private workerError: Error | null = null;
+  /**
+   * The writer's last write failed (e.g. another process held the write lock past the busy
+   * timeout): until a commit or `ping`'s write check succeeds, readiness must not claim a store
+   * that cannot commit. Kept here so a probe costs no write while commits succeed.
+   */
+  private commitFailed = false;
   private onWriterClosed: (() => void) | null = null;
   private readonly onCommit: ((info: CommitInfo) => void) | undefined;
   private readonly onIdentityError: ((message: string) => void) | undefined;
@@ -175,6 +181,7 @@ export class SqliteStore implements Store {
       return;
     }
     if ('commit' in msg) {
+      this.commitFailed = false;
       this.onCommit?.(msg.commit);
       return;
     }
@@ -188,6 +195,8 @@ export class SqliteStore implements Store {
     this.waiters.delete(msg.id);
     this.pending -= waiter.count;
     if ('error' in msg) {
+      // Only writes carry events; an admin request's error (identity disabled…) is no failed commit.
+      if (waiter.count > 0) this.commitFailed = true;
       waiter.reject(new StoreUnavailableError(`commit failed: ${msg.error}`));
       return;
     }
@@ -316,7 +325,28 @@ export class SqliteStore implements Store {
 
   async ping(): Promise<void> {
     if (this.workerError) throw new StoreUnavailableError('the writer thread has stopped', { cause: this.workerError });
-    this.db.prepare('SELECT 1').get();
+    if (!this.commitFailed) {
+      this.db.prepare('SELECT 1').get();
+      return;
+    }
+    // Takes and releases the write lock, writing nothing and waiting for nothing: this is the
+    // HTTP thread, which the busy timeout would stall.
+    const busyTimeoutMs = this.db.pragma('busy_timeout', { simple: true }) as number;
+    this.db.pragma('busy_timeout = 0');
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      throw new StoreUnavailableError(
+        `the last commit failed and the database cannot be written: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    } finally {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    }
+    this.commitFailed = false;
   }
 
   close(): Promise<void> {
