@@ -15,7 +15,11 @@ const ingestResponses = {
     description: 'Committed. Invalid events are listed in `rejected` by index; the rest are stored.',
     content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchResponse' } } },
   },
-  400: errorResponse('Not a batch, or every event invalid (detail in `rejected`).'),
+  400: {
+    description:
+      'Not a batch, or every event invalid: then `rejected` lists each (also inside `error`), as in a partial success.',
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/IngestError' } } },
+  },
   401: errorResponse('Missing or unknown write key.'),
   403: errorResponse('Origin not allowed for this source.'),
   413: errorResponse('Body larger than the limit (after decompression).'),
@@ -24,14 +28,30 @@ const ingestResponses = {
   503: errorResponse('Database cannot commit; retry after Retry-After.'),
 };
 
+/** The same JSON under another type: the server reads the body as JSON whatever these say. */
+const jsonText = (schema: string, why: string) => ({
+  schema: { type: 'string', contentMediaType: 'application/json', description: `JSON text of ${schema} (${why})` },
+});
+
 const ingestOp = (summary: string, schema: string) => ({
   summary,
   security: [{ writeKeyBasic: [] }, {}],
+  parameters: [
+    {
+      name: 'Content-Encoding',
+      in: 'header',
+      schema: { type: 'string', enum: ['identity', 'gzip', 'x-gzip'] },
+      description: 'gzip (x-gzip is read as gzip); the size limit applies after decompression.',
+    },
+  ],
   requestBody: {
     required: true,
+    description: 'A body without Content-Type is read as JSON too; any other type answers 415.',
     content: {
       'application/json': { schema: { $ref: `#/components/schemas/${schema}` } },
-      'text/plain': { schema: { type: 'string', description: `JSON text of ${schema} (sendBeacon)` } },
+      'text/plain': jsonText(schema, 'sendBeacon, which avoids a CORS preflight'),
+      'application/x-www-form-urlencoded': jsonText(schema, "axios posting a Buffer, e.g. RudderStack's Node SDK"),
+      'application/octet-stream': jsonText(schema, 'a raw or gzipped Buffer'),
     },
   },
   responses: ingestResponses,
@@ -349,10 +369,20 @@ export const OPENAPI = {
       },
       BatchResponse: {
         type: 'object',
+        required: ['success', 'accepted', 'duplicates', 'rejected'],
         properties: {
-          success: { type: 'boolean' },
-          accepted: { type: 'integer' },
-          duplicates: { type: 'integer' },
+          success: { type: 'boolean', const: true },
+          accepted: { type: 'integer', description: 'Valid events committed, duplicates and suppressed included.' },
+          duplicates: {
+            type: 'integer',
+            description: 'Of `accepted`, events already stored with the same messageId (stored once).',
+          },
+          suppressed: {
+            type: 'integer',
+            minimum: 1,
+            description:
+              'Of `accepted`, events dropped because they carry an identifier of an erased profile; sent only when not 0.',
+          },
           rejected: { type: 'array', items: { $ref: '#/components/schemas/Rejection' } },
         },
       },
@@ -380,15 +410,46 @@ export const OPENAPI = {
       },
       Error: {
         type: 'object',
+        required: ['error'],
         properties: {
           error: {
             type: 'object',
+            required: ['code', 'message'],
             properties: {
               code: { type: 'string', enum: Object.keys(HTTP_ERRORS) },
               message: { type: 'string' },
+              limit: {
+                type: 'integer',
+                description: 'KIMLIK_BATCH_TOO_MANY_EVENTS, KIMLIK_BODY_TOO_LARGE: the limit.',
+              },
+              limitBytes: { type: 'integer', description: 'KIMLIK_BODY_TOO_LARGE: the body limit in bytes.' },
+              retryAfterSeconds: {
+                type: 'integer',
+                description: 'KIMLIK_OVERLOADED, KIMLIK_STORE_UNAVAILABLE: as the Retry-After header.',
+              },
+              rejected: {
+                type: 'array',
+                items: { $ref: '#/components/schemas/Rejection' },
+                description: 'KIMLIK_BATCH_ALL_REJECTED: every event, by index.',
+              },
             },
           },
         },
+      },
+      IngestError: {
+        description:
+          'An Error; with KIMLIK_BATCH_ALL_REJECTED also the fields of a BatchResponse, so clients read one shape.',
+        allOf: [
+          { $ref: '#/components/schemas/Error' },
+          {
+            type: 'object',
+            properties: {
+              success: { type: 'boolean', const: false },
+              accepted: { type: 'integer', const: 0 },
+              rejected: { type: 'array', items: { $ref: '#/components/schemas/Rejection' } },
+            },
+          },
+        ],
       },
     },
   },
