@@ -6,7 +6,7 @@ import { OPENAPI } from './openapi-document.js';
 
 interface Schema {
   $ref?: string;
-  allOf?: Schema[];
+  allOf?: readonly Schema[];
   properties?: Record<string, Schema>;
   items?: Schema;
 }
@@ -15,7 +15,7 @@ interface Schema {
 function resolve(schema: Schema): Schema {
   if (schema.$ref) {
     const name = schema.$ref.replace('#/components/schemas/', '');
-    return resolve((OPENAPI.components.schemas as Record<string, Schema>)[name] as Schema);
+    return resolve((OPENAPI.components.schemas as unknown as Record<string, Schema>)[name] as Schema);
   }
   if (!schema.allOf) return schema;
   const parts = schema.allOf.map(resolve);
