@@ -40,9 +40,10 @@ export interface IdentityConfig {
   blockedValues: ReadonlySet<string>;
 }
 
+/** Blocked: a configured value, a placeholder, or nothing at all (whatever the configured list says). */
 export function isBlocked(value: string, config: IdentityConfig): boolean {
   const v = value.trim().toLowerCase();
-  return config.blockedValues.has(v) || PLACEHOLDER.test(v);
+  return v === '' || config.blockedValues.has(v) || PLACEHOLDER.test(v);
 }
 
 /**
@@ -90,11 +91,13 @@ export function extractIdentifiers(
   const take = (type: IdentifierType, raw: unknown): Identifier | undefined => {
     if (typeof raw !== 'string' && typeof raw !== 'number') return undefined;
     const s = String(raw);
-    if (isBlocked(s, config)) {
+    const value = normalize(type, s);
+    // Checked after normalizing too: "n/a." is a phone of no digits, which would link everyone who typed nonsense.
+    if (isBlocked(s, config) || isBlocked(value, config) || (type === 'phone' && !/\d/.test(value))) {
       out.blocked.push(`${type}=${JSON.stringify(s)}`);
       return undefined;
     }
-    return { type, value: normalize(type, s) };
+    return { type, value };
   };
   out.anonymousId = take('anonymousId', event.anonymousId);
   out.userId = take('userId', event.userId);
@@ -102,7 +105,11 @@ export function extractIdentifiers(
     const prev = event.previousId.trim();
     out.previousId = take(previousIdIsUser(prev) ? 'userId' : 'anonymousId', prev);
   }
-  const sources = [event.traits, isObject(event.context) ? event.context.traits : undefined];
+  // A group's traits describe the company (its billing email links no two people); context.traits are the user's.
+  const sources = [
+    event.type === 'group' ? undefined : event.traits,
+    isObject(event.context) ? event.context.traits : undefined,
+  ];
   const seen = new Set<string>();
   for (const traits of sources) {
     if (!isObject(traits)) continue;

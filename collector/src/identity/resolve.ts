@@ -221,8 +221,14 @@ export function resolveCluster(
     if (cur === target) continue;
     const uCur = comp(cur).userId;
     const uTarget = comp(target).userId;
+    if (uCur !== undefined && uTarget !== undefined && uCur !== uTarget && person.type !== 'userId') {
+      // Another user's email typed on a device that belongs to a user: refused, the device stays.
+      union(cur, target, l);
+      continue;
+    }
     if (uCur !== undefined && uTarget !== undefined && uCur !== uTarget) {
-      // Shared device without reset(): from this event on, the device belongs to the new user.
+      // Shared device without reset(): identified as another userId, from this event on the
+      // device belongs to that user.
       const segs = segments.get(anon.id) ?? [];
       segs.push({ fromTs: l.ts, root: target });
       segments.set(anon.id, segs);

@@ -191,6 +191,42 @@ describeStores('profiles', (store) => {
       expect(stored.some((e) => e.userId === 'u1' || e.anonymousId === 'A')).toBe(false);
     });
 
+    it("a device identified as one user does not move to another through that other user's email", async () => {
+      await send([
+        ev('identify', 5, { userId: 'u2', traits: { email: 'bob@x.io' } }),
+        ev('identify', 10, { anonymousId: 'A', userId: 'u1' }),
+        ev('identify', 20, { anonymousId: 'A', traits: { email: 'bob@x.io' } }),
+        ev('track', 30, { anonymousId: 'A', event: 'Checkout' }),
+      ]);
+      const u1 = (await profileBy('userId', 'u1')).body;
+      expect(idents(u1)).toEqual(['anonymousId:A', 'userId:u1']);
+      expect(await timeline(u1.id)).toHaveLength(3);
+      expect(idents((await profileBy('userId', 'u2')).body)).toEqual(['email:bob@x.io', 'userId:u2']);
+      const history = (await admin(`/v1/profiles/${u1.id}/history`)).body.identity as { kind: string }[];
+      expect(history.map((h) => h.kind)).toContain('refused_two_user_ids');
+      expect(history.map((h) => h.kind)).not.toContain('device_reassigned');
+    });
+
+    it('group traits describe the company: their email links no one', async () => {
+      await send([
+        ev('group', 1, { anonymousId: 'GA', groupId: 'acme', traits: { email: 'billing@acme.com' } }),
+        ev('group', 2, { anonymousId: 'GB', groupId: 'acme', traits: { email: 'billing@acme.com' } }),
+        ev('identify', 3, { anonymousId: 'GB', userId: 'bob' }),
+      ]);
+      expect(idents((await profileBy('anonymousId', 'GA')).body)).toEqual(['anonymousId:GA']);
+      expect(idents((await profileBy('userId', 'bob')).body)).toEqual(['anonymousId:GB', 'userId:bob']);
+    });
+
+    it('lists by a trait given as text: the number and the text both match', async () => {
+      await send([
+        ev('identify', 1, { userId: 'age-n', traits: { age: 30 } }),
+        ev('identify', 2, { userId: 'age-s', traits: { age: '30' } }),
+        ev('identify', 3, { userId: 'age-x', traits: { age: 31 } }),
+      ]);
+      const list = (await admin('/v1/profiles?trait.age=30')).body.profiles as Record<string, any>[];
+      expect(list.map((p) => idents(p)[0]).sort()).toEqual(['userId:age-n', 'userId:age-s']);
+    });
+
     it('10b. blocked values never link: identify("null") on two devices and identify("0") stay apart', async () => {
       await send([
         ev('identify', 1, { anonymousId: 'D1', userId: 'null' }),
@@ -302,5 +338,34 @@ describeStores('profiles', (store) => {
       expect(idents(found.body)).toEqual(['anonymousId:dev-nul', 'userId:nul\uFFFDuser']);
       expect((await profileBy('userId', 'nul\uFFFDuser')).body.id).toBe(found.body.id);
     });
+  });
+});
+
+describeStores('profiles with phone identifiers and a custom blocked list', (store) => {
+  beforeEach(async () => {
+    c = await startTestCollector({
+      database: store.database(),
+      identityTraits: ['email', 'phone'],
+      blockedValues: ['nobody'],
+    });
+  });
+  afterEach(async () => {
+    await c.close();
+  });
+
+  it('values that normalize to nothing (a phone of no digits, an empty email) never link', async () => {
+    await send([
+      ev('identify', 1, { anonymousId: 'P1', traits: { phone: 'abc' } }),
+      ev('identify', 2, { anonymousId: 'P2', traits: { phone: 'n/a.' } }),
+      ev('identify', 3, { anonymousId: 'P3', traits: { phone: '+' } }),
+      ev('identify', 4, { anonymousId: 'P4', traits: { phone: '+' } }),
+      ev('identify', 5, { anonymousId: 'P5', traits: { email: '  ' } }),
+      ev('identify', 6, { anonymousId: 'P6', traits: { email: '' } }),
+      ev('identify', 7, { anonymousId: 'P7', traits: { email: 'Nobody' } }),
+      ev('identify', 8, { anonymousId: 'P8', traits: { email: 'nobody' } }),
+    ]);
+    for (let i = 1; i <= 8; i++) {
+      expect(idents((await profileBy('anonymousId', `P${i}`)).body), `P${i}`).toEqual([`anonymousId:P${i}`]);
+    }
   });
 });

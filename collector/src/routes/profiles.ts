@@ -41,12 +41,9 @@ export function profileRoutes(
     const raw = q[key] as string;
     const limit = parseLimit(q.limit, 50, 500);
     const query = { limit, cursor: q.cursor };
-    let page = await store.listProfilesByTrait(name, raw, query);
-    // `?trait.age=30` means the number 30 as well as the text "30".
-    if (page.profiles.length === 0 && /^(-?\d+(\.\d+)?|true|false)$/.test(raw)) {
-      page = await store.listProfilesByTrait(name, JSON.parse(raw), query);
-    }
-    return page;
+    // `?trait.age=30` means the number 30 as well as the text "30" (and true/false the booleans).
+    const values: unknown[] = /^(-?\d+(\.\d+)?|true|false)$/.test(raw) ? [raw, JSON.parse(raw)] : [raw];
+    return store.listProfilesByTrait(name, values, query);
   });
 
   app.get('/v1/profiles/:id', opts, async (request) => {

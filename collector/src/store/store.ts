@@ -117,9 +117,10 @@ export interface Store {
   getProfile(id: string): Promise<ProfileView | null>;
   profileEvents(id: string, query: { limit: number; before?: string | undefined }): Promise<ProfileEventsPage | null>;
   profileHistory(id: string): Promise<ProfileHistory | null>;
+  /** Profiles whose trait `name` currently equals one of `values` (JSON equality). */
   listProfilesByTrait(
     name: string,
-    value: unknown,
+    values: readonly unknown[],
     query: { limit: number; cursor?: string | undefined },
   ): Promise<{ profiles: ProfileView[]; nextCursor: string | null }>;
   /** GDPR erasure; null when no such profile. */

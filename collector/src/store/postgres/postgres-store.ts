@@ -347,10 +347,14 @@ export class PostgresStore implements Store {
     });
   }
 
-  async listProfilesByTrait(name: string, value: unknown, query: { limit: number; cursor?: string | undefined }) {
+  async listProfilesByTrait(
+    name: string,
+    values: readonly unknown[],
+    query: { limit: number; cursor?: string | undefined },
+  ) {
     return this.read(async () => {
       await this.applier?.sync();
-      return this.profiles.listByTrait(name, value, query.limit, query.cursor);
+      return this.profiles.listByTrait(name, values, query.limit, query.cursor);
     });
   }
 

@@ -148,15 +148,15 @@ export class PgProfileReader {
   /** Profiles whose current trait `name` equals `value` (JSON-compared), by id, paginated. */
   async listByTrait(
     name: string,
-    value: unknown,
+    values: readonly unknown[],
     limit: number,
     cursor?: string,
   ): Promise<{ profiles: ProfileView[]; nextCursor: string | null }> {
-    const json = JSON.stringify(value);
+    const jsons = values.map((v) => JSON.stringify(v));
     const r = await this.db.query<{ profile_id: string }>(
       `SELECT DISTINCT m.profile_id FROM memberships m
-       WHERE m.identifier_id IN (SELECT identifier_id FROM trait_writes WHERE key = $1 AND value = $2)`,
-      [name, json],
+       WHERE m.identifier_id IN (SELECT identifier_id FROM trait_writes WHERE key = $1 AND value = ANY($2::text[]))`,
+      [name, jsons],
     );
     const sorted = r.rows
       .map((x) => x.profile_id)
@@ -166,7 +166,7 @@ export class PgProfileReader {
     let last: string | null = null;
     for (const pid of sorted) {
       const view = await this.getProfile(pid);
-      if (!view || JSON.stringify(view.traits[name]) !== json) continue;
+      if (!view || !jsons.includes(JSON.stringify(view.traits[name]))) continue;
       if (profiles.length === limit) return { profiles, nextCursor: last };
       profiles.push(view);
       last = pid;

@@ -134,15 +134,17 @@ export class ProfileReader {
   /** Profiles whose current trait `name` equals `value` (JSON-compared), by id, paginated. */
   listByTrait(
     name: string,
-    value: unknown,
+    values: readonly unknown[],
     limit: number,
     cursor?: string,
   ): { profiles: ProfileView[]; nextCursor: string | null } {
-    const json = JSON.stringify(value);
+    const jsons = values.map((v) => JSON.stringify(v));
     const candidates = this.db
-      .prepare('SELECT DISTINCT identifier_id FROM trait_writes WHERE key = ? AND value = ?')
+      .prepare(
+        `SELECT DISTINCT identifier_id FROM trait_writes WHERE key = ? AND value IN (${jsons.map(() => '?').join(', ')})`,
+      )
       .pluck()
-      .all(name, json) as number[];
+      .all(name, ...jsons) as number[];
     const pids = new Set<string>();
     const owner = this.db.prepare('SELECT founder_id FROM memberships WHERE identifier_id = ?').pluck();
     for (const id of candidates) for (const f of owner.all(id) as number[]) pids.add(profileIdOf(this.db, f));
@@ -151,7 +153,7 @@ export class ProfileReader {
     let last: string | null = null;
     for (const pid of sorted) {
       const view = this.getProfile(pid);
-      if (!view || JSON.stringify(view.traits[name]) !== json) continue;
+      if (!view || !jsons.includes(JSON.stringify(view.traits[name]))) continue;
       if (profiles.length === limit) return { profiles, nextCursor: last };
       profiles.push(view);
       last = pid;

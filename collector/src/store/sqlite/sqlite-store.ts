@@ -285,9 +285,13 @@ export class SqliteStore implements Store {
     return this.profiles.history(id);
   }
 
-  async listProfilesByTrait(name: string, value: unknown, query: { limit: number; cursor?: string | undefined }) {
+  async listProfilesByTrait(
+    name: string,
+    values: readonly unknown[],
+    query: { limit: number; cursor?: string | undefined },
+  ) {
     await this.identityApplied();
-    return this.profiles.listByTrait(name, value, query.limit, query.cursor);
+    return this.profiles.listByTrait(name, values, query.limit, query.cursor);
   }
 
   async eraseProfile(id: string): Promise<{ profileId: string; events: number; identifiers: number } | null> {
