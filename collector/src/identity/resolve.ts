@@ -41,7 +41,7 @@ export interface Membership {
   founderId: number;
 }
 
-export type LogKind = 'merge' | 'refused_two_user_ids' | 'device_reassigned' | 'cap_reached';
+export type LogKind = 'merge' | 'refused_two_user_ids' | 'refused_unmerged' | 'device_reassigned' | 'cap_reached';
 
 export interface LogEntry {
   kind: LogKind;
@@ -118,9 +118,32 @@ export function resolveCluster(
     return find(anon);
   };
   const log: LogEntry[] = [];
+  // Pairs an admin unmerged: not only is their link ignored, no other path may join them again
+  // (a new device identified as the user with the wrong email would otherwise undo the unmerge).
+  const apart = links.filter((l) => l.detached && byId.has(l.a) && byId.has(l.b));
+  const rootAt = (id: number, ts: number) =>
+    (byId.get(id) as ResolverNode).type === 'anonymousId' ? currentRoot(id, ts) : find(id);
 
   const union = (rx: number, ry: number, link: ResolverLink): void => {
     if (rx === ry) return;
+    const split = apart.find((d) => {
+      const [ra, rb] = [rootAt(d.a, link.ts), rootAt(d.b, link.ts)];
+      return (ra === rx && rb === ry) || (ra === ry && rb === rx);
+    });
+    if (split) {
+      log.push({
+        kind: 'refused_unmerged',
+        ts: link.ts,
+        messageId: link.messageId,
+        identifierIds: [split.a, split.b],
+        detail: {
+          link: [key(link.a), key(link.b)],
+          unmerged: [key(split.a), key(split.b)],
+          reason: 'an admin unmerged these identifiers, so no link joins them again',
+        },
+      });
+      return;
+    }
     const cx = comp(rx);
     const cy = comp(ry);
     if (cx.userId !== undefined && cy.userId !== undefined && cx.userId !== cy.userId) {

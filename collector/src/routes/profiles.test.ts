@@ -272,8 +272,14 @@ describeStores('profiles', (store) => {
       // The detached link stays ignored when the same link arrives again.
       await send([ev('identify', 7, { anonymousId: 'A', userId: 'u1', traits: { email: 'wrong@x.io' } })]);
       expect(await idOf('anonymousId', 'B')).not.toBe(await idOf('userId', 'u1'));
+      // Nor through another path: a new device identified as u1 with that email.
+      await send([ev('identify', 8, { anonymousId: 'C', userId: 'u1', traits: { email: 'wrong@x.io' } })]);
+      expect(await idOf('email', 'wrong@x.io')).not.toBe(await idOf('userId', 'u1'));
+      expect(await idOf('anonymousId', 'C')).toBe(await idOf('userId', 'u1'));
+      expect(await timeline((await idOf('userId', 'u1')) as string)).not.toContain(b.messageId);
       const h = (await admin(`/v1/profiles/${p1}/history`)).body;
       expect(h.identity.some((x: Ev) => x.kind === 'unmerge')).toBe(true);
+      expect(h.identity.some((x: Ev) => x.kind === 'refused_unmerged')).toBe(true);
     });
 
     it('11. a merged-away profile id still resolves to the survivor, which is the older profile', async () => {
