@@ -227,6 +227,37 @@ describeStores('profiles', (store) => {
       expect(list.map((p) => idents(p)[0]).sort()).toEqual(['userId:age-n', 'userId:age-s']);
     });
 
+    it("erasing one user of a shared device keeps the device and the other user's events", async () => {
+      const before = [
+        ev('identify', 10, { anonymousId: 'S', userId: 'u1' }),
+        ev('track', 15, { anonymousId: 'S', event: 'a' }),
+      ];
+      const after = [
+        ev('identify', 30, { anonymousId: 'S', userId: 'u2' }),
+        ev('track', 40, { anonymousId: 'S', event: 'd' }),
+        ev('track', 45, { userId: 'u2', event: 'e' }),
+      ];
+      await send([...before, ...after]);
+      const u1 = (await idOf('userId', 'u1')) as string;
+      const del = await admin(`/v1/profiles/${u1}`, { method: 'DELETE' });
+      expect(del.body).toMatchObject({ erased: true, events: 2 });
+      const u2 = (await profileBy('userId', 'u2')).body;
+      expect(idents(u2)).toEqual(['anonymousId:S', 'userId:u2']);
+      expect((await timeline(u2.id)).sort()).toEqual(after.map((e) => e.messageId).sort());
+      const stored = (await c.storedEvents()).map((e) => e.messageId);
+      for (const e of before) expect(stored).not.toContain(e.messageId);
+      // The device goes on for u2: not suppressed, still u2's.
+      const later = ev('track', 50, { anonymousId: 'S', event: 'f' });
+      expect(await send([later])).toMatchObject({ accepted: 1 });
+      expect(await timeline(u2.id)).toContain(later.messageId);
+      // Nothing in u2's history names the erased user.
+      expect(JSON.stringify((await admin(`/v1/profiles/${u2.id}/history`)).body)).not.toContain('u1');
+      expect((await profileBy('userId', 'u1')).status).toBe(404);
+      // The erased id names no one, not even the device's new owner.
+      expect((await admin(`/v1/profiles/${u1}`)).status).toBe(404);
+      expect((await admin(`/v1/profiles/${u1}/export`)).body).toMatchObject({ profile: null, erased: true });
+    });
+
     it('10b. blocked values never link: identify("null") on two devices and identify("0") stay apart', async () => {
       await send([
         ev('identify', 1, { anonymousId: 'D1', userId: 'null' }),

@@ -17,6 +17,11 @@ export function profileRoutes(
   };
   const opts = { preHandler: [deps.admin, enabled] };
   const notFound = (id: string) => new HttpError('KIMLIK_PROFILE_NOT_FOUND', `No profile ${id}`);
+  /**
+   * An erased id names no one, even where its identifiers live on: a shared device outlives the
+   * erasure of one of its users, and without this the erased id would lead to the other user.
+   */
+  const erasedId = async (id: string) => store.wasErased(id);
 
   app.get('/v1/profiles', opts, async (request) => {
     const q = request.query as Record<string, string | undefined>;
@@ -48,6 +53,7 @@ export function profileRoutes(
 
   app.get('/v1/profiles/:id', opts, async (request) => {
     const { id } = request.params as { id: string };
+    if (await erasedId(id)) throw notFound(id);
     const profile = await store.getProfile(id);
     if (!profile) throw notFound(id);
     return profile;
@@ -60,6 +66,7 @@ export function profileRoutes(
     if (q.before !== undefined && !/^-?\d+:\d+$/.test(q.before)) {
       throw new HttpError('KIMLIK_QUERY_INVALID', 'before must be the nextCursor of a previous page');
     }
+    if (await erasedId(id)) throw notFound(id);
     const page = await store.profileEvents(id, { limit, before: q.before });
     if (!page) throw notFound(id);
     return page;
@@ -67,6 +74,7 @@ export function profileRoutes(
 
   app.get('/v1/profiles/:id/history', opts, async (request) => {
     const { id } = request.params as { id: string };
+    if (await erasedId(id)) throw notFound(id);
     const history = await store.profileHistory(id);
     if (!history) throw notFound(id);
     return history;
@@ -75,12 +83,10 @@ export function profileRoutes(
   app.get('/v1/profiles/:id/export', opts, async (request, reply) => {
     const { id } = request.params as { id: string };
     reply.header('Content-Disposition', `attachment; filename="kimlik-profile-${id.replace(/[^\w-]/g, '')}.json"`);
+    // An erased person: the export is empty, and says why.
+    if (await erasedId(id)) return { profile: null, erased: true, events: [], history: null };
     const profile = await store.getProfile(id);
-    if (!profile) {
-      // An erased person: the export is empty, and says why.
-      if (await store.wasErased(id)) return { profile: null, erased: true, events: [], history: null };
-      throw notFound(id);
-    }
+    if (!profile) throw notFound(id);
     const events: Record<string, unknown>[] = [];
     let before: string | undefined;
     for (;;) {
@@ -95,6 +101,7 @@ export function profileRoutes(
 
   app.delete('/v1/profiles/:id', opts, async (request) => {
     const { id } = request.params as { id: string };
+    if (await erasedId(id)) throw notFound(id);
     const result = await store.eraseProfile(id);
     if (!result) throw notFound(id);
     return { erased: true, ...result };
@@ -111,6 +118,7 @@ export function profileRoutes(
     ) {
       throw new HttpError('KIMLIK_REQUEST_INVALID', `Send {"type": one of ${LOOKUP_TYPES.join(', ')}, "value": "..."}`);
     }
+    if (await erasedId(id)) throw notFound(id);
     const result = await store.unmergeIdentifier(
       id,
       type,

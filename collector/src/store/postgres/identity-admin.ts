@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { suppressionHash } from '../../identity/profile-id.js';
+import { belongsToOthersToo, firstAfterErasure } from '../../identity/shared-device.js';
 import { linksToDetach } from '../../identity/unmerge.js';
 import type { UnmergeOutcome } from '../store.js';
 import type { Db } from './connection.js';
@@ -36,7 +37,11 @@ export async function eraseProfile(
   const found = await lockedMembers(c, identity, requested);
   if (!found) return null;
   const { pid, members } = found;
-  const ids = members.map((m) => m.id);
+  // A shared device stays (with the other person's events on it); only its time here is erased.
+  const kept = members.filter(belongsToOthersToo);
+  const gone = members.filter((m) => !belongsToOthersToo(m));
+  const ids = gone.map((m) => m.id);
+  const keptIds = kept.map((m) => m.id);
   const { where, params } = attributionFilter(members);
   const events =
     (
@@ -61,7 +66,7 @@ export async function eraseProfile(
     [pid, now, ids],
   );
   await c.query('INSERT INTO suppressed (hash) SELECT * FROM unnest($1::text[]) ON CONFLICT DO NOTHING', [
-    members.map((m) => suppressionHash(salt, m.type, m.value)),
+    gone.map((m) => suppressionHash(salt, m.type, m.value)),
   ]);
   for (const sql of [
     'DELETE FROM trait_writes WHERE identifier_id = ANY($1::bigint[])',
@@ -74,12 +79,30 @@ export async function eraseProfile(
   ]) {
     await c.query(sql, [ids]);
   }
-  // Profiles that were kept apart from this one by refused links are replayed without them.
-  if (neighbours.length > 0) {
-    await identity.lockClusters(c, neighbours);
-    await identity.replay(c, neighbours);
+  for (const m of kept) {
+    for (const [from, to] of m.ranges) {
+      await c.query('DELETE FROM trait_writes WHERE identifier_id = $1 AND ts >= $2 AND ts < $3', [m.id, from, to]);
+    }
+    // Its history is rewritten by the replay below, without the erased person.
+    await c.query('DELETE FROM identity_log WHERE identifier_id = $1', [m.id]);
+    const first = (
+      await c.query<{ ts: number; message_id: string }>(
+        'SELECT ts, message_id FROM links WHERE a = $1 OR b = $1 ORDER BY ts, message_id LIMIT 1',
+        [m.id],
+      )
+    ).rows[0];
+    if (first) {
+      const f = firstAfterErasure({ ts: first.ts, messageId: first.message_id });
+      await c.query('UPDATE identifiers SET first_ts = $1, first_msg = $2 WHERE id = $3', [f.ts, f.msg, m.id]);
+    }
   }
-  return { profileId: pid, events, identifiers: ids.length };
+  // Profiles that were kept apart from this one by refused links, and shared devices, are replayed without it.
+  const replayed = [...new Set([...neighbours, ...keptIds])];
+  if (replayed.length > 0) {
+    await identity.lockClusters(c, replayed);
+    await identity.replay(c, replayed);
+  }
+  return { profileId: pid, events, identifiers: gone.length };
 }
 
 /**

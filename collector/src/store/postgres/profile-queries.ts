@@ -1,9 +1,9 @@
 import type { IdentifierType } from '../../identity/identifiers.js';
 import { BEGINNING } from '../../identity/resolve.js';
+import { END } from '../../identity/shared-device.js';
 import type { Db } from './connection.js';
 
-/** The end of time for membership ranges (the resolver's BEGINNING mirrored). */
-export const END = 8.64e15;
+export { END };
 
 export interface Member {
   id: number;

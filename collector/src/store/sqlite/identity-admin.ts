@@ -1,5 +1,6 @@
 import { profileIdFromHash, suppressionHash } from '../../identity/profile-id.js';
 import { BEGINNING } from '../../identity/resolve.js';
+import { belongsToOthersToo, firstAfterErasure } from '../../identity/shared-device.js';
 import { linksToDetach } from '../../identity/unmerge.js';
 import type { IdentityWriter } from './identity-writer.js';
 import type { SqliteDatabase } from './open.js';
@@ -35,7 +36,10 @@ export function eraseProfile(
   if (founder === null) return null;
   const pid = profileIdOf(db, founder);
   const members = profileMembers(db, founder);
-  const ids = members.map((m) => m.id);
+  // A shared device stays (with the other person's events on it); only its time here is erased.
+  const kept = members.filter(belongsToOthersToo);
+  const gone = members.filter((m) => !belongsToOthersToo(m));
+  const goneIds = gone.map((m) => m.id);
   const { where, ownerWhere, params } = attributionFilter(members);
   const events = db.prepare(`DELETE FROM events WHERE ${where}`).run(...params).changes;
   db.prepare(`DELETE FROM event_owner WHERE ${ownerWhere}`).run(...params);
@@ -46,10 +50,10 @@ export function eraseProfile(
   erased.run(pid, Date.now());
   // Any member may have founded a profile that was merged into this one: all those ids are erased.
   const keyHash = db.prepare('SELECT key_hash FROM identifiers WHERE id = ?').pluck();
-  for (const m of members) {
+  for (const m of gone) {
     erased.run(profileIdFromHash(keyHash.get(m.id) as number), Date.now());
     for (const [a, b] of linksOf.all(m.id, m.id) as [number, number][]) {
-      for (const x of [a, b]) if (!ids.includes(x)) neighbours.add(x);
+      for (const x of [a, b]) if (!goneIds.includes(x)) neighbours.add(x);
     }
     const hash = suppressionHash(salt, m.type, m.value);
     db.prepare('INSERT OR IGNORE INTO suppressed (hash) VALUES (?)').run(hash);
@@ -65,10 +69,26 @@ export function eraseProfile(
       db.prepare(sql.replaceAll('?', '@id')).run({ id: m.id });
     }
   }
+  const firstLink = db
+    .prepare('SELECT ts, message_id FROM links WHERE a = ? OR b = ? ORDER BY ts, message_id LIMIT 1')
+    .raw();
+  for (const m of kept) {
+    for (const [from, to] of m.ranges) {
+      db.prepare('DELETE FROM trait_writes WHERE identifier_id = ? AND ts >= ? AND ts < ?').run(m.id, from, to);
+    }
+    // Its history is rewritten by the replay below, without the erased person.
+    db.prepare('DELETE FROM identity_log WHERE identifier_id = ?').run(m.id);
+    const first = firstLink.get(m.id, m.id) as [number, string] | undefined;
+    if (first) {
+      const f = firstAfterErasure({ ts: first[0], messageId: first[1] });
+      db.prepare('UPDATE identifiers SET first_ts = ?, first_msg = ? WHERE id = ?').run(f.ts, f.msg, m.id);
+    }
+    neighbours.add(m.id);
+  }
   identity.resetCaches();
-  // Profiles that were kept apart from this one by refused links are replayed without them.
+  // Profiles that were kept apart from this one by refused links, and shared devices, are replayed without it.
   for (const n of neighbours) identity.recomputeCluster(n);
-  return { result: { profileId: pid, events, identifiers: ids.length }, suppressed };
+  return { result: { profileId: pid, events, identifiers: gone.length }, suppressed };
 }
 
 export interface UnmergeResult {

@@ -1,9 +1,10 @@
 import type { IdentifierType } from '../../identity/identifiers.js';
 import { hashFromProfileId, profileIdFromHash } from '../../identity/profile-id.js';
 import { BEGINNING } from '../../identity/resolve.js';
+import { END } from '../../identity/shared-device.js';
 import type { SqliteDatabase } from './open.js';
 
-export const END = 8.64e15;
+export { END };
 
 export interface Member {
   id: number;
