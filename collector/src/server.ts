@@ -28,7 +28,8 @@ export async function startCollector(env: NodeJS.ProcessEnv): Promise<Collector>
         'See it stored:',
         `  curl -H 'Authorization: Bearer ${keys.adminKey}' ${base}/v1/events`,
         `Dashboard (sign in with the admin key): ${base}/ui`,
-        `Demo page: ${base}/`,
+        // With KIMLIK_DEMO=false / is a 404: no link to it.
+        options.demo ? `Demo page: ${base}/` : '',
         '',
       ]
         .filter((l, i, a) => l !== '' || a[i - 1] !== '')
