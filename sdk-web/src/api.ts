@@ -1,5 +1,6 @@
 import type { JsonObject } from '@kimlik/core';
 import { Client, type Plugin } from './client.js';
+import type { CallSite } from './context.js';
 import type { UserState } from './identity.js';
 import type { ConsentState, WebOptions } from './options.js';
 
@@ -8,10 +9,17 @@ export interface Api {
   /** Starts the SDK. The only method that throws: on invalid options (`InvalidOptionError`). */
   init(options: WebOptions): void;
   track(event: string, properties?: JsonObject): void;
-  /** Sets the user (when given) and merges traits (`email` among them); both persist until `reset()`. */
+  /**
+   * Sets the user (when given) and merges traits (`email` among them); both persist until
+   * `reset()`. A different user than the current one starts with no traits.
+   */
   identify(userId?: string | null, traits?: JsonObject): void;
+  /** Segment's form: traits of the current user. */
+  identify(traits: JsonObject): void;
   /** A page view; `properties` default to the page's url, path, referrer, title and search. */
-  page(name?: string, properties?: JsonObject): void;
+  page(name?: string | null, properties?: JsonObject): void;
+  /** Segment's form: `category` is added to the properties. */
+  page(category: string | null, name: string, properties?: JsonObject): void;
   group(groupId: string, traits?: JsonObject): void;
   /** Links the current identity (or `previousId`) to `userId`, which becomes the current user. */
   alias(userId: string, previousId?: string): void;
@@ -26,8 +34,11 @@ export interface Api {
   ready(callback?: () => void): Promise<void>;
 }
 
-/** What the snippet leaves on `window.kimlik` before the bundle loads: recorded calls. */
-export type KimlikStub = [string, ...unknown[]][] & { invoked?: boolean };
+/**
+ * What the snippet leaves on `window.kimlik` before the bundle loads: recorded calls, each with
+ * the time and page of the call (`Partial`: pages may carry an older snippet that recorded none).
+ */
+export type KimlikStub = ([string, ...unknown[]] & Partial<CallSite>)[] & { invoked?: boolean };
 
 const METHODS = [
   'init',
@@ -49,20 +60,28 @@ const METHODS = [
  * Calls made before `init()` are kept and replayed in order right after it.
  */
 export function createKimlik(): Api {
-  const client = new Client();
-  const early: [keyof Api, unknown[]][] = [];
+  return wrap(new Client());
+}
+
+/** The API over `client` (the script tag keeps the client to replay the stub's calls). */
+export function wrap(client: Client): Api {
+  const early: [keyof Api, unknown[], CallSite | undefined][] = [];
   const api = {} as Record<keyof Api, (...args: unknown[]) => unknown>;
   for (const method of METHODS) {
     api[method] = (...args: unknown[]) => {
       if (method === 'init') {
         client.init(args[0] as WebOptions);
-        for (const [m, a] of early.splice(0)) api[m]?.(...a);
+        for (const [m, a, at] of early.splice(0)) {
+          client.at = at;
+          api[m]?.(...a);
+        }
+        client.at = undefined;
         return;
       }
       const run = client.o || method === 'use' || method === 'ready';
       const result = run
         ? client.guard(() => (client[method] as (...a: unknown[]) => unknown)(...args))
-        : early.push([method, args]) && undefined;
+        : early.push([method, args, client.at]) && undefined;
       if (method === 'flush' || method === 'ready') {
         const done = Promise.resolve(result);
         const callback = args[0];

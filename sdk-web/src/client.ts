@@ -2,14 +2,18 @@ import {
   bodySuffix,
   checkOneOf,
   DeliveryEngine,
+  ERROR_CODES,
   type JsonObject,
   KimlikError,
   MemoryStorage,
   type QueueStorage,
+  uuidv7,
   type WireEvent,
 } from '@kimlik/core';
-import { buildContext, pageProperties } from './context.js';
+import { copy, isObject, pageEvent, sourceId } from './call-values.js';
+import { buildContext, type CallSite } from './context.js';
 import { WEB_ERROR_CODES } from './errors.js';
+import { ExitStash, type Pending, takeStashes } from './exit-stash.js';
 import { watchHistory } from './history.js';
 import { IdbQueueStorage } from './idb-storage.js';
 import { IdentityStore, storageFailed, type UserState } from './identity.js';
@@ -45,10 +49,20 @@ export class Client {
   o: ResolvedWebOptions | undefined;
   id: IdentityStore | undefined;
   readonly #plugins: Plugin[] = [];
-  /** Events made by the page, not yet handed to storage (drained in a microtask or at page exit). */
-  #made: WireEvent[] = [];
-  /** Events handed over before this tab knew whether it leads. */
-  #parked: [string, string][] = [];
+  /**
+   * Set while a call the snippet's stub recorded is replayed: the time and page of that call.
+   */
+  at: CallSite | undefined;
+  /**
+   * Events made by the page, not yet handed to storage (drained in a microtask or at page exit),
+   * each with the number of plugins registered at its call (plugins apply in call order).
+   */
+  #made: [WireEvent, number][] = [];
+  /** Events handed over before this tab knew whether it leads (a stash from an earlier page first). */
+  #parked: Pending = [];
+  #stash: ExitStash | undefined;
+  /** One source (write key + endpoint) of the site: its queue records, leader and stash. */
+  #source = '';
   /** Unacknowledged events the leader's engine holds, by messageId, oldest first (for page exit). */
   readonly #held = new Map<string, string>();
   /** This tab's events while following, for page exit. */
@@ -79,9 +93,19 @@ export class Client {
     const report = (e: KimlikError) => this.report(e);
     this.id = new IdentityStore(o, report);
     this.#bodySuffix = bodySuffix({ writeKey: o.writeKey });
+    this.#source = sourceId(o);
+    const stashes = `${o.storagePrefix}_stash_${this.#source}_`;
+    this.#stash = new ExitStash(stashes + uuidv7(), report);
     const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
     const signal = o.respectPrivacySignals && (nav.globalPrivacyControl || nav.doNotTrack === '1');
     this.#setConsent(signal ? 'denied' : o.consent, false);
+    // What an earlier page of this source could not write to IndexedDB before it went: queued
+    // first, ahead of this page's events.
+    const stashed = takeStashes(stashes, report);
+    if (this.#state !== 'denied') this.#parked.push(...stashed);
+    // Another tab's identify/alias/reset (logout) holds here too, from this tab's next event on:
+    // a tab that kept the old identity in memory would send as the old user and write it back.
+    addEventListener('storage', (e) => this.id?.persist && this.id.owns(e.key) && this.id.load());
     const exit = () => this.#exit();
     addEventListener('pagehide', exit);
     addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && exit());
@@ -105,7 +129,7 @@ export class Client {
     const name = `${o.storagePrefix}-queue`;
     let inner: Inner;
     try {
-      inner = new IdbQueueStorage(name);
+      inner = new IdbQueueStorage(name, this.#source);
       // An empty write transaction proves the database opens and commits without reading the
       // queue: the engine loads it once, in the tab that leads.
       await inner.remove([]);
@@ -121,15 +145,18 @@ export class Client {
     // database when it starts; they just wait for the next leader or load.
     if (typeof BroadcastChannel === 'function') {
       this.#channel = new BroadcastChannel(name);
+      // Tabs of every source of the site share the channel (consent is the site's); events are
+      // taken only by the leader of their own source.
       this.#channel.onmessage = ({ data }: MessageEvent) =>
         this.guard(() => {
           if (typeof data === 'string') this.#setConsent(data as ConsentState, false);
-          else if (this.#engine && !this.#held.has(data[0])) this.#engine.enqueue(data[0], data[1]);
+          else if (this.#engine && data[2] === this.#source && !this.#held.has(data[0]))
+            this.#engine.enqueue(data[0], data[1]);
         });
     }
     await new Promise<void>((resolve) =>
       electLeader(
-        name,
+        `${name} ${this.#source}`,
         (leading) => {
           this.#role(leading);
           resolve();
@@ -170,10 +197,13 @@ export class Client {
       },
       append: (id, json) => {
         held.set(id, json);
-        return inner.append(id, json);
+        return this.#persist(id, json);
       },
       remove: (ids) => {
-        for (const id of ids) held.delete(id);
+        for (const id of ids) {
+          held.delete(id);
+          this.#stash?.unsaved.delete(id);
+        }
         return inner.remove(ids);
       },
     };
@@ -223,28 +253,35 @@ export class Client {
     }
   }
 
-  /** Builds the event now (constant work: the page and time of the call), queues it later. */
+  /**
+   * Builds the event now (the page and time of the call, a copy of what the page passed), queues
+   * it later. `fields` may name the user (alias); otherwise the current one is the event's.
+   */
   #add(fields: WireEvent): void {
     const id = this.id as IdentityStore;
     if (this.#state === 'denied') return;
     const { anonymousId, userId } = id.state;
+    const at = this.at;
     const event: WireEvent = {
-      ...fields,
-      messageId: nextMessageId(),
-      timestamp: new Date().toISOString(),
       anonymousId,
-      context: buildContext(),
+      ...(userId ? { userId } : {}),
+      ...copy(fields),
+      messageId: nextMessageId(),
+      timestamp: new Date(at ? at.t : Date.now()).toISOString(),
+      context: buildContext(at),
     };
-    if (userId) event.userId = userId;
-    if (this.#made.push(event) === 1) queueMicrotask(() => this.guard(() => this.#drain()));
+    if (this.#made.push([event, this.#plugins.length]) === 1) queueMicrotask(() => this.guard(() => this.#drain()));
   }
 
-  /** Runs the plugins and hands events to the queue, in call order. */
+  /** Runs the plugins registered before each call and hands events to the queue, in call order. */
   #drain(): void {
-    for (const made of this.#made.splice(0)) {
+    for (const [made, plugins] of this.#made.splice(0)) {
       let event: WireEvent | null | undefined = made;
       // null drops the event; so does a plugin that throws (reported), rather than sending it unfiltered.
-      for (const plugin of this.#plugins) if (event) event = this.guard(() => plugin(event as WireEvent));
+      for (let i = 0; event && i < plugins; i++) {
+        const plugin = this.#plugins[i] as Plugin;
+        event = this.guard(() => plugin(event as WireEvent));
+      }
       // The messageId is the one set when the call was made, whatever a plugin returned.
       const json = event && this.guard(() => JSON.stringify({ ...event, messageId: made.messageId }));
       if (json) this.#hand(made.messageId as string, json);
@@ -260,30 +297,32 @@ export class Client {
       // Kept only for a beacon at exit; the leader has long sent the oldest.
       if (mine.size > (this.o as ResolvedWebOptions).delivery.maxQueueEvents)
         mine.delete(mine.keys().next().value as string);
-      Promise.resolve()
-        .then(() => (this.#storage as Inner).append(id, json))
-        .catch((e: unknown) => this.report(e));
-      this.#channel?.postMessage([id, json]);
+      this.#persist(id, json).catch((e: unknown) => this.report(e));
+      this.#channel?.postMessage([id, json, this.#source]);
     }
   }
 
+  /** Writes one event to the queue's storage; until the write commits, page exit stashes it. */
+  #persist(id: string, json: string): Promise<void> {
+    return (this.#stash as ExitStash).persist(id, json, () => (this.#storage as Inner).append(id, json));
+  }
+
   /**
-   * pagehide / hidden: events are already persisted (or being), so only send, within the
-   * browser's keepalive budget. They stay queued and the next load re-sends them; the collector
+   * pagehide / hidden: what is not yet in IndexedDB is stashed in localStorage at once (the page
+   * may be gone before those writes commit), then the newest events are sent within the
+   * browser's keepalive budget. All stay queued and the next load re-sends them; the collector
    * dedups by messageId.
    */
   #exit(): void {
     const o = this.o as ResolvedWebOptions;
     this.#drain();
+    if (this.#state !== 'denied') this.#stash?.write(this.#parked);
     // Closing a tab fires visibilitychange and then pagehide: one beacon is enough; anything
-    // queued in between is in the database for the next load.
+    // queued in between is stashed or in the database for the next load.
     if (Date.now() - this.#exitedAt < 1000) return;
     this.#exitedAt = Date.now();
-    // A follower's oldest events most likely left through the leader already: newest first.
-    const jsons = [
-      ...this.#parked.map((p) => p[1]),
-      ...(this.#engine ? this.#held.values() : [...this.#mine.values()].reverse()),
-    ];
+    const queued = this.#engine ? [...this.#held].sort((a, b) => (a[0] < b[0] ? -1 : 1)) : [...this.#mine];
+    const jsons = [...queued, ...this.#parked].map((p) => p[1]);
     if (this.#canSend() && jsons.length) sendOnExit(`${o.endpoint}/v1/batch`, jsons, this.#bodySuffix, o.beaconBytes);
   }
 
@@ -291,29 +330,41 @@ export class Client {
     this.#add({ type: 'track', event, properties: properties ?? {} });
   }
 
-  identify(userId?: string | null, traits?: JsonObject): void {
-    const id = this.id as IdentityStore;
-    if (userId) id.state.userId = String(userId);
-    id.state.traits = { ...id.state.traits, ...traits };
-    id.save();
-    this.#add({ type: 'identify', traits: id.state.traits });
+  /** Also Segment's `identify(traits)`: traits only, the user unchanged. */
+  identify(userId?: string | null | JsonObject, traits?: JsonObject): void {
+    const { state } = this.id as IdentityStore;
+    if (isObject(userId)) {
+      traits = userId;
+      userId = null;
+    }
+    if (userId != null && userId !== '') {
+      // Another user on this device (no reset() between): the previous user's traits are not theirs.
+      if (state.userId !== null && state.userId !== String(userId)) state.traits = {};
+      state.userId = String(userId);
+    }
+    state.traits = { ...state.traits, ...copy(isObject(traits) ? traits : {}) };
+    this.id?.save();
+    this.#add({ type: 'identify', traits: state.traits });
   }
 
-  page(name?: string, properties?: JsonObject): void {
-    const event: WireEvent = { type: 'page', properties: { ...pageProperties(), ...properties } };
-    if (name) event.name = name;
-    this.#add(event);
+  /** Also Segment's `page(category, name, properties)`. */
+  page(name?: string | null, properties?: JsonObject | string | null, more?: JsonObject): void {
+    this.#add(pageEvent(name, properties, more, this.at));
   }
 
   group(groupId: string, traits?: JsonObject): void {
-    this.#add({ type: 'group', groupId: String(groupId), traits: traits ?? {} });
+    // Reported and dropped: a group event without an account is useless and would say "undefined".
+    if (groupId == null || groupId === '') {
+      throw new KimlikError(ERROR_CODES.VALIDATION, 'group() needs a groupId: the call is dropped');
+    }
+    this.#add({ type: 'group', groupId: String(groupId), traits: isObject(traits) ? traits : {} });
   }
 
   alias(userId: string, previousId?: string): void {
     const id = this.id as IdentityStore;
     const { state } = id;
-    this.#add({ type: 'alias', userId, previousId: previousId ?? state.userId ?? state.anonymousId });
-    state.userId = userId;
+    this.#add({ type: 'alias', userId: String(userId), previousId: previousId ?? state.userId ?? state.anonymousId });
+    state.userId = String(userId);
     id.save();
   }
 
@@ -332,6 +383,9 @@ export class Client {
 
   async flush(): Promise<void> {
     this.#drain();
+    // Right after a load the queue may still be opening: what it then holds is sent too (a flush()
+    // before that found no engine and left the events to wait for flushIntervalMs).
+    await this.#readyPromise;
     if (this.#engine && this.#canSend()) await this.#engine.flush({ timeoutMs: this.o?.flushTimeoutMs });
   }
 
@@ -372,6 +426,9 @@ export class Client {
     this.#state = 'denied';
     this.#made = [];
     this.#parked = [];
+    this.#stash?.unsaved.clear();
+    // Every source's page-exit stashes on the device go too.
+    takeStashes(`${(this.o as ResolvedWebOptions).storagePrefix}_stash_`, (e) => this.report(e));
     this.#mine.clear();
     this.#held.clear();
     // Batches waiting at the gate are abandoned: they must not leave even if consent comes back.

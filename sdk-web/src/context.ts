@@ -4,14 +4,25 @@ export const LIBRARY_NAME = '@kimlik/web';
 /** Replaced at build time by rollup with the package version. */
 export const LIBRARY_VERSION = '__KIMLIK_VERSION__';
 
+/**
+ * A call the snippet's stub recorded before the bundle loaded: its time (`t`, epoch ms), page URL
+ * (`u`) and title (`n`), so the replayed event says when and where it was made, not when the
+ * bundle arrived (an SPA may have moved on by then). The referrer does not change in a page's life.
+ */
+export interface CallSite {
+  t: number;
+  u: string;
+  n: string;
+}
+
 /** Segment's `context.page`: read per event, since an SPA changes the URL without a load. */
-export function pageProperties(): JsonObject {
-  const { href, pathname, search } = location;
+export function pageProperties(at?: CallSite): JsonObject {
+  const { href, pathname, search } = at ? new URL(at.u) : location;
   return {
     path: pathname,
     referrer: document.referrer,
     search,
-    title: document.title,
+    title: at ? at.n : document.title,
     url: href,
   };
 }
@@ -31,10 +42,10 @@ export function campaign(search: string): JsonObject | undefined {
 let timezone: string | undefined;
 
 /** The Segment-spec `context` of one event. */
-export function buildContext(): JsonObject {
+export function buildContext(at?: CallSite): JsonObject {
   // Intl's resolver is slow-ish and the zone rarely changes during a page's life.
   timezone ??= Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const page = pageProperties();
+  const page = pageProperties(at);
   const context: JsonObject = {
     library: { name: LIBRARY_NAME, version: LIBRARY_VERSION },
     page,

@@ -27,6 +27,29 @@ describe('IdbQueueStorage', () => {
     expect(await a.load()).toEqual([]);
   });
 
+  test('sources of one site share the database but load only their own events; older bare keys are adopted', async () => {
+    const name = `kimlik-test-${++n}`;
+    const blog = new IdbQueueStorage(name, 'blog');
+    const app = new IdbQueueStorage(name, 'app');
+    await blog.append('01', '{"n":1}');
+    await app.append('02', '{"n":2}');
+    // An event an earlier version queued under its bare messageId.
+    await new IdbQueueStorage(name, 'x').remove([]);
+    await new Promise<void>((resolve, reject) => {
+      const open = indexedDB.open(name);
+      open.onsuccess = () => {
+        const tx = open.result.transaction('events', 'readwrite');
+        tx.objectStore('events').put('{"n":0}', '00');
+        tx.oncomplete = () => resolve(open.result.close());
+        tx.onerror = () => reject(tx.error);
+      };
+    });
+    expect((await app.load()).map((p) => p.messageId)).toEqual(['00', '02']);
+    expect((await blog.load()).map((p) => p.messageId)).toEqual(['00', '01']);
+    await app.remove(['00', '02']);
+    expect((await blog.load()).map((p) => p.json)).toEqual(['{"n":1}']);
+  });
+
   test('with the delivery engine: unacknowledged events survive a restart and are re-sent with their ids', async () => {
     const name = `kimlik-test-${++n}`;
     const sent: string[][] = [];

@@ -75,25 +75,43 @@ export class IdentityStore {
   constructor(o: Pick<ResolvedWebOptions, 'storagePrefix' | 'cookieDomain' | 'cookieDays'>, report: Report) {
     this.#o = o;
     this.#report = report;
-    const aidKey = `${o.storagePrefix}_aid`;
-    this.#aidKey = aidKey;
+    this.#aidKey = `${o.storagePrefix}_aid`;
     this.#userKey = `${o.storagePrefix}_user`;
+    this.load();
+    this.save();
+  }
+
+  /**
+   * Reads the stored identity, the cookie winning for the anonymous ID, without writing: also when
+   * another tab changed it (a logout there must not be undone by this tab's next save).
+   */
+  load(): void {
+    const report = this.#report;
+    const aidKey = this.#aidKey;
     const user: Partial<UserState> =
       guard(report, LOCAL, () => JSON.parse(localStorage.getItem(this.#userKey) || '{}')) ?? {};
-    this.reset(
-      guard(report, COOKIE, () => readCookie(aidKey)) || guard(report, LOCAL, () => localStorage.getItem(aidKey)),
-      typeof user.userId === 'string' ? user.userId : null,
-      user.traits && typeof user.traits === 'object' ? user.traits : {},
-    );
+    this.state = {
+      anonymousId:
+        guard(report, COOKIE, () => readCookie(aidKey)) ||
+        guard(report, LOCAL, () => localStorage.getItem(aidKey)) ||
+        uuidv7(),
+      userId: typeof user.userId === 'string' ? user.userId : null,
+      traits: user.traits && typeof user.traits === 'object' ? user.traits : {},
+    };
+  }
+
+  /** True for the localStorage keys this store writes (another tab's change to reload). */
+  owns(key: string | null): boolean {
+    return key === null || key === this.#aidKey || key === this.#userKey;
   }
 
   save(): void {
     if (this.persist) this.#write(true);
   }
 
-  /** Logout: a new anonymous ID, user and traits cleared (the constructor passes what is stored). */
-  reset(anonymousId?: string | null, userId: string | null = null, traits: JsonObject = {}): void {
-    this.state = { anonymousId: anonymousId || uuidv7(), userId, traits };
+  /** Logout: a new anonymous ID, user and traits cleared. */
+  reset(): void {
+    this.state = { anonymousId: uuidv7(), userId: null, traits: {} };
     this.save();
   }
 

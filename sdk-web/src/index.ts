@@ -20,8 +20,9 @@ export const kimlik: Api = /* @__PURE__ */ createKimlik();
 
 export const init = (options: WebOptions): void => kimlik.init(options);
 export const track = (event: string, properties?: JsonObject): void => kimlik.track(event, properties);
-export const identify = (userId?: string | null, traits?: JsonObject): void => kimlik.identify(userId, traits);
-export const page = (name?: string, properties?: JsonObject): void => kimlik.page(name, properties);
+type Loose = (...args: unknown[]) => void;
+export const identify: Api['identify'] = (...args: unknown[]) => (kimlik.identify as Loose)(...args);
+export const page: Api['page'] = (...args: unknown[]) => (kimlik.page as Loose)(...args);
 export const group = (groupId: string, traits?: JsonObject): void => kimlik.group(groupId, traits);
 export const alias = (userId: string, previousId?: string): void => kimlik.alias(userId, previousId);
 export const reset = (): void => kimlik.reset();

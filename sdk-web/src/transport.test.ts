@@ -57,7 +57,7 @@ describe('postBatch', () => {
 });
 
 describe('sendOnExit', () => {
-  test('cuts the batch to the keepalive budget, oldest first, and puts the write key in the body', () => {
+  test('cuts the batch to the keepalive budget keeping the newest (sent oldest first), write key in the body', () => {
     const beacons: string[] = [];
     vi.stubGlobal('navigator', {
       sendBeacon: (_url: string, blob: Blob) => {
@@ -72,7 +72,7 @@ describe('sendOnExit', () => {
       setTimeout(() => {
         const body = JSON.parse(beacons[0] as string);
         expect(body.writeKey).toBe('wk');
-        expect(body.batch.map((e: { n: number }) => e.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        expect(body.batch.map((e: { n: number }) => e.n)).toEqual([91, 92, 93, 94, 95, 96, 97, 98, 99]);
         expect(new Blob([beacons[0] as string]).size).toBeLessThanOrEqual(10_000);
         resolve();
       }, 10),

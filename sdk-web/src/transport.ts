@@ -44,20 +44,22 @@ export async function postBatch(url: string, body: BodyInit): Promise<TransportR
 
 /**
  * Fire-and-forget delivery while the page goes away. Browsers allow 64 KB in flight for all
- * keepalive requests and beacons of a page together, so the caller passes its share in `budget`
- * and the events are cut to fit, oldest first. Returns how many were handed to the browser; all
- * stay queued, unconfirmed, and the next load re-sends them with the same messageIds.
+ * keepalive requests and beacons of a page together, so the caller passes its share in `budget`.
+ * `jsons` are oldest first; the newest that fit are sent (in that order), so the page's last
+ * actions (the purchase before the navigation) leave now even behind a backlog the collector has
+ * been refusing. Returns how many were handed to the browser; all stay queued, unconfirmed, and
+ * the next load re-sends them with the same messageIds.
  */
 export function sendOnExit(url: string, jsons: string[], bodySuffix: string, budget: number): number {
-  let n = 0;
+  let i = jsons.length;
   let bytes = 64 + bodySuffix.length;
-  for (const json of jsons) {
-    bytes += utf8Length(json) + 1;
+  for (; i; i--) {
+    bytes += utf8Length(jsons[i - 1] as string) + 1;
     if (bytes > budget) break;
-    n++;
   }
+  const n = jsons.length - i;
   if (!n) return 0;
-  const body = batchJson(jsons.slice(0, n), new Date().toISOString(), bodySuffix);
+  const body = batchJson(jsons.slice(i), new Date().toISOString(), bodySuffix);
   if (navigator.sendBeacon?.(url, new Blob([body], { type: TEXT }))) return n;
   // Nobody is left to hear a failure: the events stay queued and the next load re-sends them.
   post(url, body, true).catch(() => undefined);

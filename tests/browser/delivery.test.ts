@@ -257,7 +257,12 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     const b = await scenario.browser.newPage();
     await b.goto(`${scenario.site.url}/`);
     await b.evaluate(() => window.kimlik.ready());
-    expect(await a.evaluate(() => localStorage.getItem('kimlik-queue'))).toMatch(/\|\d+$/);
+    // The lease is per source (write key + endpoint): `kimlik-queue <source id>`.
+    const lease = await a.evaluate(() => {
+      const key = Object.keys(localStorage).find((k) => k.startsWith('kimlik-queue '));
+      return key && localStorage.getItem(key);
+    });
+    expect(lease).toMatch(/\|\d+$/);
     await twoTabsOfflineThenOnline(scenario, a, b, 'Lease');
   });
 

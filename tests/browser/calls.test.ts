@@ -1,0 +1,161 @@
+import type { Page } from 'playwright-core';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { Api } from '../../sdk-web/src/api.js';
+import { hasChromium } from '../helpers/browser.js';
+import { type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
+
+declare global {
+  interface Window {
+    kimlik: Api;
+  }
+}
+
+// What each public call sends, as stored by the collector: argument forms, identity fields,
+// snapshots of the page's objects and plugins.
+
+let scenario: Scenario | undefined;
+afterEach(async () => {
+  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
+  await scenario?.close();
+  scenario = undefined;
+});
+
+async function open(): Promise<Page> {
+  scenario = await startScenario({ '/': scriptTagPage({ 'flush-interval-ms': 100 }) });
+  const page = await scenario.browser.newPage();
+  await page.goto(`${scenario.site.url}/`);
+  await page.evaluate(() => window.kimlik.ready());
+  return page;
+}
+
+/** Waits for `count` stored events, a sentinel tracked last among them; returns them without it. */
+async function storedBefore(page: Page, count: number): Promise<Record<string, unknown>[]> {
+  await page.evaluate(() => window.kimlik.track('Sentinel'));
+  const events = (await scenario?.waitStored(count + 1)) ?? [];
+  expect(events.at(-1)?.event).toBe('Sentinel');
+  return events.slice(0, -1);
+}
+
+describe.skipIf(!hasChromium)('browser SDK calls (needs /usr/bin/chromium)', { timeout: 120_000 }, () => {
+  test('alias(newId) once a user is known sends userId = newId and previousId = the old user', async () => {
+    const page = await open();
+    const user = await page.evaluate(() => {
+      window.kimlik.identify('u-1');
+      window.kimlik.alias('u-2');
+      window.kimlik.alias('u-3', 'legacy-7');
+      return window.kimlik.user();
+    });
+    const events = await storedBefore(page, 3);
+    expect(events.map((e) => [e.type, e.userId, e.previousId])).toEqual([
+      ['identify', 'u-1', undefined],
+      ['alias', 'u-2', 'u-1'],
+      ['alias', 'u-3', 'legacy-7'],
+    ]);
+    expect(user.userId).toBe('u-3');
+  });
+
+  test('identify with another userId (no reset) drops the previous user’s traits', async () => {
+    const page = await open();
+    const user = await page.evaluate(() => {
+      window.kimlik.identify({ theme: 'dark' }); // anonymous traits go with the first user
+      window.kimlik.identify('ada', { email: 'ada@example.com', name: 'Ada' });
+      window.kimlik.identify('ada', { plan: 'pro' });
+      window.kimlik.identify('bob', { plan: 'free' });
+      return window.kimlik.user();
+    });
+    const traits = (await storedBefore(page, 4)).map((e) => [e.userId, e.traits]);
+    expect(traits).toEqual([
+      [undefined, { theme: 'dark' }],
+      ['ada', { theme: 'dark', email: 'ada@example.com', name: 'Ada' }],
+      ['ada', { theme: 'dark', email: 'ada@example.com', name: 'Ada', plan: 'pro' }],
+      ['bob', { plan: 'free' }],
+    ]);
+    expect(user).toMatchObject({ userId: 'bob', traits: { plan: 'free' } });
+    await page.reload();
+    expect(await page.evaluate(() => window.kimlik.user().traits)).toEqual({ plan: 'free' });
+  });
+
+  test("Segment's call forms: identify(traits), page(category, name, properties); group() without id is dropped", async () => {
+    const page = await open();
+    const warnings: string[] = [];
+    page.on('console', (m) => warnings.push(m.text()));
+    const user = await page.evaluate(() => {
+      const k = window.kimlik as unknown as Record<string, (...a: unknown[]) => void>;
+      k.identify?.('u-9');
+      k.identify?.({ email: 'nine@example.com' });
+      k.page?.('Docs', 'Intro', { a: 1 });
+      k.page?.('Pricing', { b: 2 });
+      k.page?.('Docs', 'not properties');
+      k.group?.();
+      k.group?.('acme', { seats: 3 });
+      return window.kimlik.user();
+    });
+    expect(user).toMatchObject({ userId: 'u-9', traits: { email: 'nine@example.com' } });
+    const events = await storedBefore(page, 5);
+    expect(events[1]).toMatchObject({ type: 'identify', userId: 'u-9', traits: { email: 'nine@example.com' } });
+    const pages = events.filter((e) => e.type === 'page') as { name?: string; properties: Record<string, unknown> }[];
+    expect(pages.map((p) => p.name)).toEqual(['Intro', 'Pricing', 'not properties']);
+    expect(pages[0]?.properties).toMatchObject({ category: 'Docs', a: 1, path: '/' });
+    expect(pages[1]?.properties).toMatchObject({ b: 2, path: '/' });
+    expect(pages[1]?.properties.category).toBeUndefined();
+    expect(pages[2]?.properties).toMatchObject({ category: 'Docs', path: '/' });
+    expect(Object.keys(pages[2]?.properties ?? {})).not.toContain('0');
+    const groups = events.filter((e) => e.type === 'group');
+    expect(groups.map((g) => [g.groupId, g.traits])).toEqual([['acme', { seats: 3 }]]);
+    expect(warnings.some((w) => w.includes('KIMLIK_VALIDATION') && w.includes('groupId'))).toBe(true);
+  });
+
+  test('objects are read at the call: later changes by the page are not sent; odd values never throw', async () => {
+    const page = await open();
+    const warnings: string[] = [];
+    page.on('console', (m) => warnings.push(m.text()));
+    await page.evaluate(() => {
+      const props = { step: -1, nested: { step: -1 } };
+      for (let i = 0; i < 3; i++) {
+        props.step = i;
+        props.nested.step = i;
+        window.kimlik.track('Step', props);
+      }
+      const traits = { plan: 'a' };
+      window.kimlik.identify('u-1', traits);
+      traits.plan = 'changed after the call';
+      const circular: { self?: unknown } = {};
+      circular.self = circular;
+      window.kimlik.track('Circular', circular as never);
+      window.kimlik.track('BigInt', { n: 10n } as never);
+    });
+    const events = await storedBefore(page, 4);
+    expect(events.filter((e) => e.event === 'Step').map((e) => e.properties)).toEqual([
+      { step: 0, nested: { step: 0 } },
+      { step: 1, nested: { step: 1 } },
+      { step: 2, nested: { step: 2 } },
+    ]);
+    expect(events.find((e) => e.type === 'identify')?.traits).toEqual({ plan: 'a' });
+    // As before: what JSON cannot carry is reported and dropped, never thrown into the page.
+    expect(events.map((e) => e.event ?? e.type)).toEqual(['Step', 'Step', 'Step', 'identify']);
+    expect(warnings.filter((w) => w.includes('KIMLIK_WEB_UNEXPECTED')).length).toBe(2);
+  });
+
+  test('plugins get copies (user() is not changed) and see only the calls made after they were added', async () => {
+    const page = await open();
+    const user = await page.evaluate(() => {
+      const k = window.kimlik;
+      k.use((e) => {
+        if (e.traits) e.traits.plan = 'edited by a plugin';
+        return e;
+      });
+      k.identify('u-1', { plan: 'pro' });
+      k.track('Before', { n: 0 });
+      k.use((e) => ({ ...e, properties: { ...e.properties, late: true } }));
+      k.track('After', { n: 1 });
+      return k.user();
+    });
+    expect(user.traits).toEqual({ plan: 'pro' });
+    expect(await page.evaluate(() => JSON.parse(localStorage.getItem('kimlik_user') ?? '{}').traits)).toEqual({
+      plan: 'pro',
+    });
+    const events = await storedBefore(page, 3);
+    expect(events[0]?.traits).toEqual({ plan: 'edited by a plugin' });
+    expect(events.slice(1).map((e) => e.properties)).toEqual([{ n: 0 }, { n: 1, late: true }]);
+  });
+});

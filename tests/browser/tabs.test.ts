@@ -1,0 +1,88 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import type { Api } from '../../sdk-web/src/api.js';
+import { hasChromium, waitFor } from '../helpers/browser.js';
+import { type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
+
+declare global {
+  interface Window {
+    kimlik: Api;
+  }
+}
+
+// Several open tabs of one site: identity changes made in one tab hold in all of them, and tabs of
+// different sources (write key + endpoint) keep their events apart.
+
+let scenario: Scenario | undefined;
+afterEach(async () => {
+  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
+  await scenario?.close();
+  scenario = undefined;
+});
+
+describe.skipIf(!hasChromium)('browser SDK across tabs (needs /usr/bin/chromium)', { timeout: 120_000 }, () => {
+  test('a logout in one tab holds in the others: their next events and writes do not bring the old user back', async () => {
+    scenario = await startScenario({ '/': scriptTagPage({ 'flush-interval-ms': 100 }) });
+    const a = await scenario.browser.newPage();
+    await a.goto(`${scenario.site.url}/`);
+    await a.evaluate(() => window.kimlik.identify('u-alice', { email: 'alice@example.com' }));
+    const b = await scenario.browser.newPage();
+    await b.goto(`${scenario.site.url}/`);
+    const before = await b.evaluate(() => window.kimlik.user());
+    expect(before.userId).toBe('u-alice');
+
+    const loggedOut = await a.evaluate(() => {
+      window.kimlik.reset();
+      return window.kimlik.user();
+    });
+    // The other tab takes the change from the storage event, before its next event.
+    const seen = await waitFor(
+      async () => (await b.evaluate(() => window.kimlik.user().anonymousId)) === loggedOut.anonymousId,
+      5000,
+    );
+    expect(seen).toBe(true);
+    await b.evaluate(() => {
+      window.kimlik.track('Clicked in tab B', { n: 1 });
+      window.kimlik.identify(null, { theme: 'dark' });
+    });
+    await a.reload();
+    expect(await a.evaluate(() => window.kimlik.user())).toEqual({
+      anonymousId: loggedOut.anonymousId,
+      userId: null,
+      traits: { theme: 'dark' },
+    });
+    const events = await scenario.waitStored(3);
+    const click = events.find((e) => e.event === 'Clicked in tab B');
+    expect(click?.userId).toBeUndefined();
+    expect(click?.anonymousId).toBe(loggedOut.anonymousId);
+  });
+
+  test('tabs with different write keys on one site: each event is sent with its own source’s key', async () => {
+    scenario = await startScenario({});
+    const { url, adminKey, writeKey } = scenario.collector;
+    const res = await fetch(`${url}/v1/sources`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'app' }),
+    });
+    const app = (await res.json()) as { id: number; writeKey: string };
+    scenario.site.page('/blog', scriptTagPage({ 'flush-interval-ms': 100 }, writeKey));
+    scenario.site.page('/app', scriptTagPage({ 'flush-interval-ms': 100 }, app.writeKey));
+    const blog = await scenario.browser.newPage();
+    await blog.goto(`${scenario.site.url}/blog`);
+    await blog.evaluate(() => window.kimlik.ready());
+    const appTab = await scenario.browser.newPage();
+    await appTab.goto(`${scenario.site.url}/app`);
+    await appTab.evaluate(() => window.kimlik.ready());
+    await appTab.evaluate(() => window.kimlik.track('Signed Up (app)'));
+    await blog.evaluate(() => window.kimlik.track('Read (blog)'));
+    await scenario.waitStored(2);
+    const listed = await fetch(`${url}/v1/events?limit=10`, { headers: { authorization: `Bearer ${adminKey}` } });
+    const { events } = (await listed.json()) as { events: { sourceId: number; event: { event: string } }[] };
+    const bySource = Object.fromEntries(events.map((e) => [e.event.event, e.sourceId]));
+    expect(bySource['Signed Up (app)']).toBe(app.id);
+    expect(bySource['Read (blog)']).not.toBe(app.id);
+    // One anonymous ID for the site, whichever source.
+    const aids = await Promise.all([blog, appTab].map((p) => p.evaluate(() => window.kimlik.user().anonymousId)));
+    expect(aids[0]).toBe(aids[1]);
+  });
+});
