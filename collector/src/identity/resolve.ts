@@ -18,6 +18,8 @@ export interface ResolverNode {
   /** Earliest event carrying this identifier: decides which profile is older. */
   firstTs: number;
   firstMsg: string;
+  /** Seen only as an alias's previousId so far (see `inert`). */
+  aliasOnly?: boolean;
 }
 
 export interface ResolverLink {
@@ -77,11 +79,29 @@ const older = (x: ResolverNode, y: ResolverNode) =>
       ? x.firstMsg < y.firstMsg
       : `${x.type}:${x.value}` < `${y.type}:${y.value}`;
 
+/**
+ * An alias's previousId is recorded both as a userId and as an anonymous ID, marked alias-only
+ * until another event carries the value in its own field. Which one the alias meant is decided
+ * here, from the set of events, never from which arrived first: the userId when an event names
+ * that userId, else the device. The other one takes no part in any link (it stays a profile of
+ * its own, with no events).
+ */
+function inertNodes(nodes: readonly ResolverNode[]): Set<number> {
+  const inert = new Set<number>();
+  const realUsers = new Set(nodes.filter((n) => n.type === 'userId' && !n.aliasOnly).map((n) => n.value));
+  for (const n of nodes) {
+    if (!n.aliasOnly) continue;
+    if (n.type === 'userId' || (n.type === 'anonymousId' && realUsers.has(n.value))) inert.add(n.id);
+  }
+  return inert;
+}
+
 export function resolveCluster(
   nodes: readonly ResolverNode[],
   links: readonly ResolverLink[],
   caps: ResolverCaps,
 ): Resolution {
+  const inert = inertNodes(nodes);
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const key = (id: number) => {
     const n = byId.get(id) as ResolverNode;
@@ -206,7 +226,7 @@ export function resolveCluster(
   };
   // A total order that depends only on the links themselves, never on storage order or ids.
   const sorted = links
-    .filter((l) => !l.detached && byId.has(l.a) && byId.has(l.b))
+    .filter((l) => !l.detached && byId.has(l.a) && byId.has(l.b) && !inert.has(l.a) && !inert.has(l.b))
     .map((l) => {
       const [ka, kb] = [key(l.a), key(l.b)].sort();
       return { l, r: rank(l), k: `${ka}\u0000${kb}` };

@@ -258,6 +258,58 @@ describeStores('profiles', (store) => {
       expect((await admin(`/v1/profiles/${u1}/export`)).body).toMatchObject({ profile: null, erased: true });
     });
 
+    it('4b. alias is order independent: previousId is a userId when any event says so, else a device', async () => {
+      const story = [
+        ev('track', 3, { anonymousId: 'A', event: 'browse' }),
+        ev('alias', 5, { previousId: 'A', userId: 'u1' }),
+        ev('track', 10, { userId: 'u1', event: 'x' }),
+        ev('alias', 20, { previousId: 'u1', userId: 'u2' }),
+        ev('alias', 25, { previousId: 'D', userId: 'u3' }),
+      ];
+      const outcome = async () => {
+        const shape = async (type: string, value: string) => idents((await profileBy(type, value)).body).join(' ');
+        return [await shape('userId', 'u1'), await shape('userId', 'u2'), await shape('userId', 'u3')];
+      };
+      const results: string[][] = [];
+      const main = c;
+      for (const order of [
+        [0, 1, 2, 3, 4],
+        [3, 4, 1, 0, 2],
+        [4, 3, 2, 1, 0],
+        [1, 3, 0, 4, 2],
+      ]) {
+        c = await startTestCollector({ database: store.database() });
+        try {
+          // One request per event: the arrival order is exactly this one.
+          for (const i of order) await send([story[i] as Ev]);
+          results.push(await outcome());
+        } finally {
+          await c.close();
+          c = main;
+        }
+      }
+      for (const r of results) expect(r).toEqual(results[0]);
+      // u1 is a userId (other events say so): alias(u1 → u2) would join two userIds and is refused.
+      expect(results[0]).toEqual(['anonymousId:A userId:u1', 'userId:u2', 'anonymousId:D userId:u3']);
+    });
+
+    it("erasure also removes the other reading of an alias's previousId", async () => {
+      await send([
+        ev('track', 1, { anonymousId: 'AL', event: 'browse' }),
+        ev('alias', 2, { previousId: 'AL', userId: 'u-al' }),
+      ]);
+      expect(idents((await profileBy('userId', 'u-al')).body)).toEqual(['anonymousId:AL', 'userId:u-al']);
+      const id = (await idOf('userId', 'u-al')) as string;
+      expect((await admin(`/v1/profiles/${id}`, { method: 'DELETE' })).status).toBe(200);
+      for (const [t, v] of [
+        ['userId', 'AL'],
+        ['anonymousId', 'AL'],
+        ['userId', 'u-al'],
+      ]) {
+        expect((await profileBy(t as string, v as string)).status, `${t}:${v}`).toBe(404);
+      }
+    });
+
     it('10b. blocked values never link: identify("null") on two devices and identify("0") stay apart', async () => {
       await send([
         ev('identify', 1, { anonymousId: 'D1', userId: 'null' }),

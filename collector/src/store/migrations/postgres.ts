@@ -176,4 +176,13 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE events DROP COLUMN anon_ident, DROP COLUMN user_ident;
     `,
   },
+  {
+    version: 6,
+    name: 'identifiers known only as an alias previousId',
+    // An alias's previousId may be a userId or a device's anonymous ID, and which one must not
+    // depend on the order events arrive in. Both identifiers are recorded, marked alias_only until
+    // another event carries the value in its own field; the resolver then keeps the userId when
+    // one is real and the device otherwise (resolve.ts). Existing identifiers count as real.
+    sql: 'ALTER TABLE identifiers ADD COLUMN alias_only boolean NOT NULL DEFAULT false;',
+  },
 ];

@@ -1,6 +1,8 @@
 import type pg from 'pg';
+import type { IdentifierType } from '../../identity/identifiers.js';
 import { suppressionHash } from '../../identity/profile-id.js';
-import { belongsToOthersToo, firstAfterErasure } from '../../identity/shared-device.js';
+import { BEGINNING } from '../../identity/resolve.js';
+import { belongsToOthersToo, END, firstAfterErasure } from '../../identity/shared-device.js';
 import { linksToDetach } from '../../identity/unmerge.js';
 import type { UnmergeOutcome } from '../store.js';
 import type { Db } from './connection.js';
@@ -40,6 +42,18 @@ export async function eraseProfile(
   // A shared device stays (with the other person's events on it); only its time here is erased.
   const kept = members.filter(belongsToOthersToo);
   const gone = members.filter((m) => !belongsToOthersToo(m));
+  // The unused reading of an alias's previousId (resolve.ts) holds the same value: it goes too.
+  const readings = gone.filter((m) => m.type === 'userId' || m.type === 'anonymousId');
+  if (readings.length > 0) {
+    const twins = await c.query<{ id: number; type: IdentifierType; value: string }>(
+      `SELECT id, type, value FROM identifiers WHERE alias_only
+       AND (type, value) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [readings.map((m) => (m.type === 'userId' ? 'anonymousId' : 'userId')), readings.map((m) => m.value)],
+    );
+    for (const t of twins.rows) {
+      if (!gone.some((g) => g.id === t.id)) gone.push({ ...t, ranges: [[BEGINNING, END]] });
+    }
+  }
   const ids = gone.map((m) => m.id);
   const keptIds = kept.map((m) => m.id);
   const { where, params } = attributionFilter(members);

@@ -37,12 +37,16 @@ interface Want {
   value: string;
   ts: number;
   msg: string;
+  /** Seen in this commit only as an alias's previousId (see resolve.ts). */
+  alias: boolean;
 }
 
 interface Ident {
   id: number;
   /** This commit saw the identifier before its recorded first sighting. */
   earlier: boolean;
+  /** Recorded as alias-only, and this commit saw it in an event's own field. */
+  unalias?: boolean;
 }
 
 /** Retried whole by `inTransaction`, like a serialization failure. */
@@ -104,12 +108,12 @@ export class PgIdentityWriter {
    */
   async suppressedAmong(c: Db, events: readonly IdentityInput[]): Promise<Set<number>> {
     const extras = events.map((e) => (e.extra ? (JSON.parse(e.extra) as IdentityExtra) : null));
-    return this.suppressedEvents(c, await this.identifierLists(c, events, extras));
+    return this.suppressedEvents(c, this.identifierLists(events, extras));
   }
 
   async process(c: Db, events: readonly IdentityInput[], anySuppressed: Promise<boolean>): Promise<IdentityIds[]> {
     const extras = events.map((e) => (e.extra ? (JSON.parse(e.extra) as IdentityExtra) : null));
-    const lists = await this.identifierLists(c, events, extras);
+    const lists = this.identifierLists(events, extras);
     const suppressed = (await anySuppressed) ? await this.suppressedEvents(c, lists) : new Set<number>();
 
     // Every identifier once, with the earliest sighting among these events.
@@ -117,21 +121,26 @@ export class PgIdentityWriter {
     lists.forEach((list, i) => {
       if (suppressed.has(i)) return;
       const e = events[i] as IdentityInput;
-      for (const { type, value, k } of list.ids) {
+      for (const { type, value, k, alias } of list.ids) {
         const w = wanted.get(k);
-        if (!w) wanted.set(k, { type, value, ts: e.ts, msg: e.messageId });
-        else if (earlier(e.ts, e.messageId, w)) Object.assign(w, { ts: e.ts, msg: e.messageId });
+        if (!w) wanted.set(k, { type, value, ts: e.ts, msg: e.messageId, alias });
+        else {
+          if (!alias) w.alias = false;
+          if (earlier(e.ts, e.messageId, w)) Object.assign(w, { ts: e.ts, msg: e.messageId });
+        }
       }
     });
     const idents = await this.ensureIdentifiers(c, wanted);
 
     // What would change the graph: identifiers seen earlier than recorded, links new or earlier.
     const firstMoves: { id: number; ts: number; msg: string }[] = [];
+    const unaliased: number[] = [];
     for (const [k, w] of wanted) {
       const found = idents.get(k) as Ident;
       if (found.earlier) {
         firstMoves.push({ id: found.id, ts: w.ts, msg: w.msg });
       }
+      if (found.unalias) unaliased.push(found.id);
     }
     const pairs = new Map<string, { a: number; b: number; ts: number; msg: string }>();
     lists.forEach((list, i) => {
@@ -150,11 +159,19 @@ export class PgIdentityWriter {
       }
     });
     const linkChanges = await this.linkChanges(c, [...pairs.values()]);
-    if (firstMoves.length > 0 || linkChanges.length > 0) {
-      const seeds = new Set<number>(firstMoves.map((m) => m.id));
+    if (firstMoves.length > 0 || linkChanges.length > 0 || unaliased.length > 0) {
+      const seeds = new Set<number>([...firstMoves.map((m) => m.id), ...unaliased]);
       for (const l of linkChanges) seeds.add(l.a).add(l.b);
       await this.lockClusters(c, seeds);
       const dirty = new Set<number>();
+      if (unaliased.length > 0) {
+        // An event names the value in its own field: an alias of it meant this identifier.
+        const cleared = await c.query<{ id: number }>(
+          'UPDATE identifiers SET alias_only = false WHERE id = ANY($1::bigint[]) AND alias_only RETURNING id',
+          [int8Array(unaliased)],
+        );
+        for (const r of cleared.rows) dirty.add(r.id);
+      }
       if (firstMoves.length > 0) {
         const moved = await c.query<{ id: number }>(
           `UPDATE identifiers AS i SET first_ts = u.ts, first_msg = u.msg
@@ -230,34 +247,21 @@ export class PgIdentityWriter {
 
   /**
    * Per event, its identifiers in the writer's fixed order (userId, trait identifiers, anonymousId,
-   * alias previousId). An alias's previousId is a userId when one with that value exists, counting
-   * userIds of earlier events in this commit, as on SQLite.
+   * alias previousId). An alias's previousId is both a userId and an anonymous ID, marked as seen
+   * through the alias: the resolver keeps the reading the set of events supports, as on SQLite.
    */
-  private async identifierLists(c: Db, events: readonly IdentityInput[], extras: (IdentityExtra | null)[]) {
-    const prevs = [...new Set(extras.flatMap((x) => (x?.p ? [x.p] : [])))];
-    const knownUsers = new Set<string>();
-    if (prevs.length > 0) {
-      const r = await c.query<{ value: string }>(
-        "SELECT value FROM identifiers WHERE type = 'userId' AND value = ANY($1::text[])",
-        [textArray(prevs)],
-      );
-      for (const row of r.rows) knownUsers.add(row.value);
-    }
+  private identifierLists(events: readonly IdentityInput[], extras: (IdentityExtra | null)[]) {
     return events.map((e, i) => {
       const extra = extras[i];
-      const prevType: IdentifierType | null = extra?.p ? (knownUsers.has(extra.p) ? 'userId' : 'anonymousId') : null;
       // Each identifier's map key is built once here, not at every later lookup.
-      const id = (type: string, value: string) => ({ type, value, k: keyOf(type, value) });
-      const ids: { type: string; value: string; k: string }[] = [];
+      const id = (type: string, value: string, alias = false) => ({ type, value, k: keyOf(type, value), alias });
+      const ids: { type: string; value: string; k: string; alias: boolean }[] = [];
       const user = e.userId ? id('userId', e.userId) : null;
-      if (user) {
-        ids.push(user);
-        knownUsers.add(user.value);
-      }
+      if (user) ids.push(user);
       for (const [t, v] of extra?.t ?? []) ids.push(id(t, v));
       const anon = e.anonymousId ? id('anonymousId', e.anonymousId) : null;
       if (anon) ids.push(anon);
-      if (extra?.p && prevType) ids.push(id(prevType, extra.p));
+      if (extra?.p) ids.push(id('userId', extra.p, true), id('anonymousId', extra.p, true));
       return { ids, user, anon };
     });
   }
@@ -289,22 +293,22 @@ export class PgIdentityWriter {
     const list = [...wanted.values()];
     // Rows carry the input's ordinal, the id and whether this commit saw the identifier earlier
     // than recorded: no identifier text travels back to be parsed and re-keyed.
-    const r = await c.query<{ n: number; id: number; earlier: boolean }>(
+    const r = await c.query<{ n: number; id: number; earlier: boolean; unalias: boolean }>(
       `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])
-           WITH ORDINALITY AS u(type, value, ts, msg, pid, n)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::boolean[])
+           WITH ORDINALITY AS u(type, value, ts, msg, pid, alias, n)
        ),
        -- One index probe per identifier: LIMIT keeps the planner from hashing the whole table,
        -- which it picked (measured) when its statistics still described a small table.
        known AS (
-         SELECT u.n, i.id, (u.ts, u.msg) < (i.first_ts, i.first_msg) AS earlier
+         SELECT u.n, i.id, (u.ts, u.msg) < (i.first_ts, i.first_msg) AS earlier, i.alias_only AND NOT u.alias AS unalias
          FROM input u CROSS JOIN LATERAL (
-           SELECT id, first_ts, first_msg FROM identifiers WHERE type = u.type AND value = u.value LIMIT 1
+           SELECT id, first_ts, first_msg, alias_only FROM identifiers WHERE type = u.type AND value = u.value LIMIT 1
          ) i
        ),
        created AS (
-         INSERT INTO identifiers (type, value, first_ts, first_msg)
-         SELECT u.type, u.value, u.ts, u.msg FROM input u
+         INSERT INTO identifiers (type, value, first_ts, first_msg, alias_only)
+         SELECT u.type, u.value, u.ts, u.msg, u.alias FROM input u
          WHERE u.n NOT IN (SELECT n FROM known)
          -- One order in every process: overlapping creations take the unique-index locks in turn.
          ORDER BY u.type COLLATE "C", u.value COLLATE "C"
@@ -315,13 +319,14 @@ export class PgIdentityWriter {
        -- No conflict possible: the identifiers were created by this statement. A one-identifier
        -- profile gets no profiles row: its id is its membership's (see replay).
        joined AS (INSERT INTO memberships (identifier_id, from_ts, profile_id) SELECT id, ${BEGINNING}, pid FROM fresh)
-       SELECT n, id, earlier FROM known UNION ALL SELECT n, id, false FROM fresh`,
+       SELECT n, id, earlier, unalias FROM known UNION ALL SELECT n, id, false, false FROM fresh`,
       [
         textArray(list.map((w) => w.type)),
         textArray(list.map((w) => w.value)),
         int8Array(list.map((w) => w.ts)),
         textArray(list.map((w) => w.msg)),
         textArray(list.map((w) => profileId(this.options.salt, w.type, w.value))),
+        boolArray(list.map((w) => w.alias)),
       ],
     );
     for (const row of r.rows) found.set(keys[row.n - 1] as string, row);
@@ -329,8 +334,15 @@ export class PgIdentityWriter {
     // commit and skipped the row, and the lookup could not see it yet; a new statement does.
     const racing = keys.filter((k) => !found.has(k)).map((k) => ({ ...(wanted.get(k) as Want), k }));
     if (racing.length > 0) {
-      const again = await c.query<{ id: number; type: string; value: string; first_ts: number; first_msg: string }>(
-        `SELECT id, type, value, first_ts, first_msg FROM identifiers
+      const again = await c.query<{
+        id: number;
+        type: string;
+        value: string;
+        first_ts: number;
+        first_msg: string;
+        alias_only: boolean;
+      }>(
+        `SELECT id, type, value, first_ts, first_msg, alias_only FROM identifiers
          WHERE (type, value) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
         [textArray(racing.map((w) => w.type)), textArray(racing.map((w) => w.value))],
       );
@@ -338,7 +350,11 @@ export class PgIdentityWriter {
       for (const row of again.rows) {
         const k = keyOf(row.type, row.value);
         const w = byKey.get(k) as (typeof racing)[number];
-        found.set(k, { id: row.id, earlier: earlier(w.ts, w.msg, { ts: row.first_ts, msg: row.first_msg }) });
+        found.set(k, {
+          id: row.id,
+          earlier: earlier(w.ts, w.msg, { ts: row.first_ts, msg: row.first_msg }),
+          unalias: row.alias_only && !w.alias,
+        });
       }
     }
     for (const [k, w] of wanted) {
@@ -418,12 +434,21 @@ export class PgIdentityWriter {
   /** Replays the clusters around `seeds` and rewrites their memberships and identity history. */
   async replay(c: Db, seeds: Iterable<number>): Promise<number[]> {
     const { ids, links } = await this.cluster(c, seeds);
-    const r = await c.query<{ id: number; type: IdentifierType; value: string; first_ts: number; first_msg: string }>(
-      'SELECT id, type, value, first_ts, first_msg FROM identifiers WHERE id = ANY($1::bigint[])',
-      [int8Array([...ids])],
-    );
+    const r = await c.query<{
+      id: number;
+      type: IdentifierType;
+      value: string;
+      first_ts: number;
+      first_msg: string;
+      alias_only: boolean;
+    }>('SELECT id, type, value, first_ts, first_msg, alias_only FROM identifiers WHERE id = ANY($1::bigint[])', [
+      int8Array([...ids]),
+    ]);
     const nodes = new Map<number, ResolverNode>(
-      r.rows.map((n) => [n.id, { id: n.id, type: n.type, value: n.value, firstTs: n.first_ts, firstMsg: n.first_msg }]),
+      r.rows.map((n) => [
+        n.id,
+        { id: n.id, type: n.type, value: n.value, firstTs: n.first_ts, firstMsg: n.first_msg, aliasOnly: n.alias_only },
+      ]),
     );
     const list = [...nodes.values()];
     // Disjoint clusters never interact in the replay, so one call covers all of them.

@@ -1,6 +1,6 @@
-import { profileIdFromHash, suppressionHash } from '../../identity/profile-id.js';
+import { identifierHash, profileIdFromHash, suppressionHash } from '../../identity/profile-id.js';
 import { BEGINNING } from '../../identity/resolve.js';
-import { belongsToOthersToo, firstAfterErasure } from '../../identity/shared-device.js';
+import { belongsToOthersToo, END, firstAfterErasure } from '../../identity/shared-device.js';
 import { linksToDetach } from '../../identity/unmerge.js';
 import type { IdentityWriter } from './identity-writer.js';
 import type { SqliteDatabase } from './open.js';
@@ -39,6 +39,18 @@ export function eraseProfile(
   // A shared device stays (with the other person's events on it); only its time here is erased.
   const kept = members.filter(belongsToOthersToo);
   const gone = members.filter((m) => !belongsToOthersToo(m));
+  // The unused reading of an alias's previousId (resolve.ts) holds the same value: it goes too.
+  const twin = db
+    .prepare('SELECT id FROM identifiers WHERE key_hash = ? AND type = ? AND value = ? AND alias_only = 1')
+    .pluck();
+  for (const m of [...gone]) {
+    const other = m.type === 'userId' ? 'anonymousId' : m.type === 'anonymousId' ? 'userId' : null;
+    if (!other) continue;
+    const id = twin.get(identifierHash(salt, other, m.value), other, m.value) as number | undefined;
+    if (id !== undefined && !gone.some((g) => g.id === id)) {
+      gone.push({ id, type: other, value: m.value, ranges: [[BEGINNING, END]] });
+    }
+  }
   const goneIds = gone.map((m) => m.id);
   const { where, ownerWhere, params } = attributionFilter(members);
   const events = db.prepare(`DELETE FROM events WHERE ${where}`).run(...params).changes;

@@ -62,12 +62,15 @@ export class IdentityWriter {
   ) {
     this.q = {
       findIdent: db
-        .prepare('SELECT id, first_ts, first_msg FROM identifiers WHERE key_hash = ? AND type = ? AND value = ?')
+        .prepare(
+          'SELECT id, first_ts, first_msg, alias_only FROM identifiers WHERE key_hash = ? AND type = ? AND value = ?',
+        )
         .raw(),
       insertIdent: db.prepare(
-        'INSERT INTO identifiers (key_hash, type, value, first_ts, first_msg) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO identifiers (key_hash, type, value, first_ts, first_msg, alias_only) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       updateFirst: db.prepare('UPDATE identifiers SET first_ts = ?, first_msg = ? WHERE id = ?'),
+      clearAliasOnly: db.prepare('UPDATE identifiers SET alias_only = 0 WHERE id = ?'),
       insertMembership: db.prepare(
         'INSERT OR REPLACE INTO memberships (identifier_id, from_ts, founder_id) VALUES (?, ?, ?)',
       ),
@@ -76,7 +79,7 @@ export class IdentityWriter {
          ON CONFLICT (a, b) DO UPDATE SET ts = excluded.ts, message_id = excluded.message_id`,
       ),
       linksOf: db.prepare('SELECT a, b, ts, message_id, detached FROM links WHERE a = ? OR b = ?').raw(),
-      ident: db.prepare('SELECT id, type, value, first_ts, first_msg FROM identifiers WHERE id = ?').raw(),
+      ident: db.prepare('SELECT id, type, value, first_ts, first_msg, alias_only FROM identifiers WHERE id = ?').raw(),
       deleteMemberships: db.prepare('DELETE FROM memberships WHERE identifier_id = ?'),
       deleteLog: db.prepare('DELETE FROM identity_log WHERE identifier_id = ?'),
       insertLog: db.prepare(
@@ -120,11 +123,6 @@ export class IdentityWriter {
     return !!extra?.p && (this.isSuppressed('userId', extra.p) || this.isSuppressed('anonymousId', extra.p));
   }
 
-  /** A userId with this value exists: an alias's previousId is then that user, not a device. */
-  private isKnownUser(value: string): boolean {
-    return this.lookup('userId', value) !== undefined;
-  }
-
   private lookup(
     type: string,
     value: string,
@@ -133,9 +131,16 @@ export class IdentityWriter {
     const hit = this.cached(type, value);
     if (hit) return hit;
     if (!this.known.mightContain(hash)) return undefined;
-    const row = this.q.findIdent.get(hash, type, value) as [number, number, string] | undefined;
+    const row = this.q.findIdent.get(hash, type, value) as [number, number, string, number] | undefined;
     if (!row) return undefined;
-    const c = { id: row[0], type: type as IdentifierType, value, firstTs: row[1], firstMsg: row[2] };
+    const c = {
+      id: row[0],
+      type: type as IdentifierType,
+      value,
+      firstTs: row[1],
+      firstMsg: row[2],
+      aliasOnly: row[3] === 1,
+    };
     this.remember(c);
     return c;
   }
@@ -155,12 +160,21 @@ export class IdentityWriter {
     this.byId.set(c.id, c);
   }
 
-  /** The identifier's id, creating it (as its own one-identifier profile) on first sight. */
-  private ensure(type: IdentifierType, value: string, ts: number, msg: string): number {
+  /**
+   * The identifier's id, creating it (as its own one-identifier profile) on first sight.
+   * `viaAlias`: seen as an alias's previousId, not in a field of its own (see resolve.ts).
+   */
+  private ensure(type: IdentifierType, value: string, ts: number, msg: string, viaAlias = false): number {
     const cached = this.cached(type, value);
     const hash = cached ? 0 : identifierHash(this.options.salt, type, value);
     const found = cached ?? this.lookup(type, value, hash);
     if (found) {
+      if (found.aliasOnly && !viaAlias) {
+        // An event names it in its own field: an alias of this value meant it, the cluster changes.
+        found.aliasOnly = false;
+        this.q.clearAliasOnly.run(found.id);
+        this.dirty.add(found.id);
+      }
       if (earlier(ts, msg, found)) {
         // An older event arrived late: the profile it founds may now be the older one.
         found.firstTs = ts;
@@ -170,9 +184,9 @@ export class IdentityWriter {
       }
       return found.id;
     }
-    const id = Number(this.q.insertIdent.run(hash, type, value, ts, msg).lastInsertRowid);
+    const id = Number(this.q.insertIdent.run(hash, type, value, ts, msg, viaAlias ? 1 : 0).lastInsertRowid);
     this.known.add(hash);
-    this.remember({ id, type, value, firstTs: ts, firstMsg: msg });
+    this.remember({ id, type, value, firstTs: ts, firstMsg: msg, aliasOnly: viaAlias });
     this.adjacency.set(id, []);
     if (this.written.size >= CACHE_LIMIT) this.written = new Map();
     this.written.set(id, NO_ROWS);
@@ -216,14 +230,16 @@ export class IdentityWriter {
   ): { anon: number | null; user: number | null } | null {
     const extra: IdentityExtra | null = extraJson ? JSON.parse(extraJson) : null;
     if (this.suppressed.size > 0 && this.carriesSuppressed(anonymousId, userId, extra)) return null;
-    const prevType: IdentifierType | null = extra?.p ? (this.isKnownUser(extra.p) ? 'userId' : 'anonymousId') : null;
     const ids: number[] = [];
     const user = userId ? this.ensure('userId', userId, ts, msg) : null;
     if (user !== null) ids.push(user);
     for (const [t, v] of extra?.t ?? []) ids.push(this.ensure(t as TraitIdentifierType, v, ts, msg));
     const anon = anonymousId ? this.ensure('anonymousId', anonymousId, ts, msg) : null;
     if (anon !== null) ids.push(anon);
-    if (extra?.p && prevType) ids.push(this.ensure(prevType, extra.p, ts, msg));
+    if (extra?.p) {
+      // Both readings of the previousId; the resolver keeps the one the set of events supports.
+      ids.push(this.ensure('userId', extra.p, ts, msg, true), this.ensure('anonymousId', extra.p, ts, msg, true));
+    }
     for (let i = 0; i < ids.length; i++) {
       for (let j = i + 1; j < ids.length; j++) this.link(ids[i] as number, ids[j] as number, ts, msg);
     }
@@ -255,9 +271,9 @@ export class IdentityWriter {
   private node(id: number): ResolverNode | undefined {
     const hit = this.byId.get(id);
     if (hit) return hit;
-    const row = this.q.ident.get(id) as [number, IdentifierType, string, number, string] | undefined;
+    const row = this.q.ident.get(id) as [number, IdentifierType, string, number, string, number] | undefined;
     if (!row) return undefined;
-    const n = { id: row[0], type: row[1], value: row[2], firstTs: row[3], firstMsg: row[4] };
+    const n = { id: row[0], type: row[1], value: row[2], firstTs: row[3], firstMsg: row[4], aliasOnly: row[5] === 1 };
     this.remember(n);
     return n;
   }
