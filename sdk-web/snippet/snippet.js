@@ -3,14 +3,14 @@
 // itself, so nothing throws even when the bundle is blocked), then loads the bundle without
 // blocking the page. The bundle replays the recorded calls in order. Replace the two strings.
 ((w, d, src, writeKey) => {
-  w.kimlik = w.kimlik || [];
-  const k = w.kimlik;
-  if (k.init) return;
+  let k = w.kimlik;
+  // The SDK, or this stub from the snippet pasted twice.
+  if (k?.init) return;
+  // Anything else is not ours: browsers expose an element with id="kimlik" as window.kimlik.
+  if (!Array.isArray(k)) w.kimlik = k = [];
   for (const m of 'init track identify page group alias reset flush consent user use ready'.split(' ')) {
-    k[m] = (...args) => {
-      k.push([m, ...args]);
-      return k;
-    };
+    // Each call keeps its time, URL and title: the bundle replays it later, maybe on another route.
+    k[m] = (...args) => k.push(Object.assign([m, ...args], { t: Date.now(), u: location.href, n: d.title })) && k;
   }
   const s = d.createElement('script');
   s.async = true;

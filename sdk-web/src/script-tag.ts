@@ -1,20 +1,26 @@
 /**
  * The script-tag (IIFE) entry: `<script src=".../kimlik.js" data-write-key="…">`, alone or loaded
- * by the snippet. Installs `window.kimlik` and replays the calls the snippet's stub recorded.
+ * by the snippet. Installs `window.kimlik` and replays the calls the snippet's stub recorded, each
+ * with the time and page it was made at.
  * Options come from `init()` calls recorded by the stub, then `data-*` attributes
  * (`data-endpoint`, `data-auto-page="false"`, `data-flush-at="10"`, …); the endpoint defaults to
  * the origin the script was loaded from.
  */
-import { type Api, createKimlik, type KimlikStub } from './api.js';
+import { type Api, type KimlikStub, wrap } from './api.js';
+import { Client } from './client.js';
 import type { WebOptions } from './options.js';
 
 const w = window as unknown as { kimlik?: KimlikStub | Api };
 const script = document.currentScript as HTMLScriptElement | null;
-const stub = w.kimlik;
+const found = w.kimlik;
+// Anything else on window.kimlik (an element with id="kimlik", which browsers expose there) is
+// not the SDK: it is replaced.
+const stub = Array.isArray(found) ? found : undefined;
 
-if (!stub || Array.isArray(stub)) {
-  const api = createKimlik();
-  const calls: KimlikStub = Array.isArray(stub) ? stub.slice() : [];
+if (stub || typeof (found as Api | undefined)?.init !== 'function') {
+  const client = new Client();
+  const api = wrap(client);
+  const calls: KimlikStub = stub ? stub.slice() : [];
   w.kimlik = api;
   const options: Record<string, unknown> = { endpoint: script?.src && new URL(script.src).origin };
   for (const [key, value] of Object.entries(script?.dataset ?? {})) {
@@ -25,10 +31,15 @@ if (!stub || Array.isArray(stub)) {
         : value === 'true' || (value !== 'false' && (/^\d+$/.test(value ?? '') ? +(value as string) : value));
   }
   // Calls other than init() wait inside the API until init() runs, which replays them in order.
-  for (const [method, ...args] of calls) {
+  for (const call of calls) {
+    const [method, ...args] = call;
     if (method === 'init') Object.assign(options, args[0]);
-    else (api[method as keyof Api] as (...a: unknown[]) => unknown)?.(...args);
+    else {
+      client.at = call.u ? (call as Required<typeof call>) : undefined;
+      (api[method as keyof Api] as (...a: unknown[]) => unknown)?.(...args);
+    }
   }
+  client.at = undefined;
   try {
     if (options.writeKey) api.init(options as unknown as WebOptions);
   } catch (error) {

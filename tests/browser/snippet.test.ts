@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { Api } from '../../sdk-web/src/api.js';
+import { hasChromium } from '../helpers/browser.js';
+import { type Scenario, startScenario } from '../helpers/browser-scenario.js';
+
+declare global {
+  interface Window {
+    kimlik: Api;
+  }
+}
+
+// The async snippet's stub on real pages: what else may sit on window.kimlik, and what a call
+// recorded before the bundle loaded says about when and where it was made.
+
+const SNIPPET = readFileSync(new URL('../../sdk-web/dist/snippet.min.js', import.meta.url), 'utf8');
+const BUNDLE = readFileSync(new URL('../../sdk-web/dist/kimlik.min.js', import.meta.url));
+
+let scenario: Scenario | undefined;
+afterEach(async () => {
+  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
+  await scenario?.close();
+  scenario = undefined;
+});
+
+const snippet = (s: Scenario, src: string) =>
+  SNIPPET.replace('__KIMLIK_SRC__', src).replace('__KIMLIK_WRITE_KEY__', s.collector.writeKey);
+
+describe.skipIf(!hasChromium)('the snippet (needs /usr/bin/chromium)', { timeout: 120_000 }, () => {
+  test('an element with id="kimlik" (window.kimlik in browsers) does not break the stub or the SDK', async () => {
+    scenario = await startScenario({});
+    scenario.site.page(
+      '/',
+      `<!doctype html><title>element</title><body><div id="kimlik">widget</div>
+<script>${snippet(scenario, '/kimlik.js')}
+kimlik.init({ autoPage: false }); kimlik.track('Before load', { n: 0 });</script></body>`,
+    );
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    await page.waitForFunction(() => typeof window.kimlik.ready === 'function' && !Array.isArray(window.kimlik));
+    await page.evaluate(() => window.kimlik.track('After load', { n: 1 }));
+    const events = await scenario.waitStored(2);
+    expect(events.map((e) => e.event)).toEqual(['Before load', 'After load']);
+  });
+
+  test('a call recorded before the bundle loads keeps its time and page when replayed', async () => {
+    scenario = await startScenario({});
+    scenario.site.page(
+      '/first',
+      `<!doctype html><title>First</title><script>${snippet(scenario, '/kimlik.js?late')}
+kimlik.init({ autoPage: false }); window.calledAt = Date.now(); kimlik.track('Early');
+history.pushState({}, '', '/second?tab=2'); document.title = 'Second';</script>`,
+    );
+    await scenario.browser.context.route(`${scenario.site.url}/kimlik.js?late`, async (route) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.fulfill({ contentType: 'application/javascript', body: BUNDLE });
+    });
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/first`);
+    await page.waitForFunction(() => !Array.isArray(window.kimlik), undefined, { timeout: 10_000 });
+    await page.evaluate(() => window.kimlik.track('Late'));
+    const calledAt = await page.evaluate(() => (window as unknown as { calledAt: number }).calledAt);
+    const [early, late] = await scenario.waitStored(2);
+    expect(Date.parse(String(early?.originalTimestamp ?? early?.timestamp)) - calledAt).toBeLessThan(100);
+    expect((early?.context as { page: Record<string, string> }).page).toMatchObject({
+      path: '/first',
+      search: '',
+      title: 'First',
+      url: `${scenario.site.url}/first`,
+    });
+    expect((late?.context as { page: Record<string, string> }).page).toMatchObject({
+      path: '/second',
+      search: '?tab=2',
+      title: 'Second',
+    });
+  });
+});
