@@ -227,6 +227,25 @@ describe.each([
       expect(e.getStats()).toMatchObject({ delivered: 3, rejected: 1 });
     });
 
+    it('after a 400 without detail, sends the halves in order: each first half before the second', async () => {
+      const { add, calls, engine: e } = engine({ flushAt: 9, maxConcurrentRequests: 1 });
+      for (let i = 0; i < 9; i++) add();
+      const flushed = e.flush();
+      const stored: string[] = [];
+      for (let i = 0; i < 20 && i < calls.length; i++) {
+        const c = calls[i] as Call;
+        if (c.batch.messageIds.includes('m-5')) c.reject(new TransportError('bad', { status: 400, retryable: false }));
+        else {
+          stored.push(...c.batch.messageIds);
+          c.resolve(ok);
+        }
+        await vi.advanceTimersByTimeAsync(0);
+      }
+      await flushed;
+      expect(stored).toEqual(['m-1', 'm-2', 'm-3', 'm-4', 'm-6', 'm-7', 'm-8', 'm-9']);
+      expect(e.getStats()).toMatchObject({ delivered: 8, rejected: 1 });
+    });
+
     it('drops the whole batch on a 401 and says why', async () => {
       const { add, calls, errors } = engine({ flushAt: 2 });
       add();

@@ -361,12 +361,8 @@ export class DeliveryEngine<Receipt = void> {
     const o = this.#options;
     while (this.#activeRequests < o.maxConcurrentRequests) {
       let batch: Batch | undefined;
-      for (const b of this.#batches) {
-        if (!b.sending) {
-          batch = b;
-          break;
-        }
-      }
+      // The oldest first, so the halves of a split batch go in order (they join the set after others).
+      for (const b of this.#batches) if (!b.sending && !(batch && batch.events.seq(0) < b.events.seq(0))) batch = b;
       if (!batch) {
         const queued = this.#queue.length;
         // Events waiting on storage mean memory is the bottleneck: send without waiting for flushAt.
