@@ -21,6 +21,10 @@ export function openDatabase(path: string, options: OpenOptions): SqliteDatabase
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous}`);
+    // Deleted content is overwritten, not left in free space: an erased person (GDPR) must not be
+    // readable from the file. Zeroing as space is freed also covers stale copies a page keeps
+    // after its cells move; measured: no difference in the writer's CPU per event.
+    db.pragma('secure_delete = ON');
   }
   db.pragma(`cache_size = -${(options.cacheMiB ?? 64) * 1024}`);
   db.pragma('temp_store = MEMORY');

@@ -161,9 +161,15 @@ function admin(msg: Exclude<WriterRequest, { op: 'write' }>): void {
     if (!identity) throw new Error('identity resolution is disabled');
     let result: unknown;
     if (msg.op === 'erase') {
+      // Freed space is zeroed as it is freed (secure_delete, see open.ts).
       const erased = db.transaction(() => eraseProfile(db, identity, init.salt, msg.profileId)).immediate();
-      // Only after the commit: events of a person whose erase rolled back must still be stored.
-      if (erased) identity.suppress(erased.suppressed);
+      if (erased) {
+        // Only after the commit: events of a person whose erase rolled back must still be stored.
+        identity.suppress(erased.suppressed);
+        // Nor in the write-ahead log's older page images: copied back and the log emptied (best
+        // effort: a reader on an older snapshot defers it to the next checkpoint).
+        db.pragma('wal_checkpoint(TRUNCATE)');
+      }
       result = erased?.result ?? null;
     } else {
       result = db.transaction(() => unmergeIdentifier(db, identity, msg.profileId, msg.type, msg.value)).immediate();
