@@ -35,6 +35,31 @@ function manualTransport() {
   };
 }
 
+/**
+ * A transport that, like the browser's while offline or without consent, waits before it reads
+ * the batch: the request starts (and its body is read) only once the test opens the gate.
+ */
+function gatedTransport() {
+  const t = manualTransport();
+  const gate: { open: () => void; withdrawn: unknown[] } = { open: () => undefined, withdrawn: [] };
+  const opened = new Promise<void>((resolve) => {
+    gate.open = resolve;
+  });
+  return {
+    ...t,
+    gate,
+    transport: {
+      send: (batch: OutgoingBatch) =>
+        opened.then(() =>
+          t.transport.send(batch).catch((err: unknown) => {
+            gate.withdrawn.push(err);
+            throw err;
+          }),
+        ),
+    },
+  };
+}
+
 /** The event buffer under test; every suite below runs once per buffer. */
 let events: EventBufferFactory = arrayEventBuffer;
 
@@ -55,6 +80,22 @@ function engine(options: DeliveryOptions, ports: Partial<DeliveryPorts<QueuedEve
     return e.enqueue(id, JSON.stringify({ type: 'track', event: 'e', userId: 'u', messageId: id, properties: props }));
   };
   return { engine: e, calls: t.calls, errors, add };
+}
+
+/** A persistent storage port over a Map, which the test reads. */
+function memoryDisk(initial: PersistedEvent[] = []) {
+  const rows = new Map(initial.map((p) => [p.messageId, p.json]));
+  const storage: QueueStorage = {
+    persistent: true,
+    load: () => [...rows].map(([messageId, json]) => ({ messageId, json })),
+    append: (id, json) => {
+      rows.set(id, json);
+    },
+    remove: (ids) => {
+      for (const id of ids) rows.delete(id);
+    },
+  };
+  return { rows, storage };
 }
 
 const ok = { rejected: [] };
@@ -270,6 +311,151 @@ describe.each([
       expect(errors[0]?.messageIds).toEqual(['m-1']);
     });
 
+    it('a batch the transport has not read yet gives up its oldest events to the bound', async () => {
+      const g = gatedTransport();
+      const disk = memoryDisk();
+      const {
+        add,
+        engine: e,
+        errors,
+      } = engine(
+        { flushAt: 100, flushIntervalMs: 100, maxQueueEvents: 5, maxConcurrentRequests: 1 },
+        { transport: g.transport, storage: disk.storage },
+      );
+      const receipts = [add(), add(), add(), add(), add()];
+      // The interval forms a batch of all five; the transport holds it, unread (offline).
+      await vi.advanceTimersByTimeAsync(100);
+      expect(e.getStats()).toMatchObject({ inFlight: 5, queued: 0 });
+      receipts.push(add(), add(), add());
+      expect(e.getStats()).toMatchObject({ inFlight: 2, queued: 3, dropped: 3 });
+      expect(errors.map((err) => [err.code, err.messageIds])).toEqual([
+        [DELIVERY_ERROR_CODES.QUEUE_FULL, ['m-1']],
+        [DELIVERY_ERROR_CODES.QUEUE_FULL, ['m-2']],
+        [DELIVERY_ERROR_CODES.QUEUE_FULL, ['m-3']],
+      ]);
+      expect([...disk.rows.keys()]).toEqual(['m-4', 'm-5', 'm-6', 'm-7', 'm-8']);
+      const flushed = e.flush();
+      g.gate.open();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(g.calls.map((c) => c.batch.messageIds)).toEqual([['m-4', 'm-5']]);
+      g.calls[0]?.resolve(ok);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(g.calls.map((c) => c.batch.messageIds)).toEqual([
+        ['m-4', 'm-5'],
+        ['m-6', 'm-7', 'm-8'],
+      ]);
+      g.calls[1]?.resolve(ok);
+      await expect(flushed).resolves.toEqual({ pending: 0, timedOut: false });
+      const results = await Promise.all(receipts);
+      expect(results.map((r) => r.delivered)).toEqual([false, false, false, true, true, true, true, true]);
+      expect(e.getStats()).toMatchObject({ enqueued: 8, delivered: 5, dropped: 3, queued: 0, inFlight: 0 });
+      expect(disk.rows.size).toBe(0);
+    });
+
+    it('a batch the bound emptied before the transport read it takes the queued events instead', async () => {
+      const g = gatedTransport();
+      const disk = memoryDisk();
+      const {
+        add,
+        engine: e,
+        errors,
+      } = engine(
+        { flushAt: 100, flushIntervalMs: 100, maxQueueEvents: 2, maxConcurrentRequests: 1 },
+        { transport: g.transport, storage: disk.storage },
+      );
+      add();
+      add();
+      await vi.advanceTimersByTimeAsync(100);
+      add();
+      add();
+      add();
+      expect(errors.flatMap((err) => err.messageIds)).toEqual(['m-1', 'm-2', 'm-3']);
+      expect(e.getStats()).toMatchObject({ inFlight: 0, queued: 2, dropped: 3 });
+      expect([...disk.rows.keys()]).toEqual(['m-4', 'm-5']);
+      const flushed = e.flush();
+      g.gate.open();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(g.calls.map((c) => c.batch.messageIds)).toEqual([['m-4', 'm-5']]);
+      g.calls[0]?.resolve(ok);
+      await expect(flushed).resolves.toEqual({ pending: 0, timedOut: false });
+      expect(g.gate.withdrawn).toHaveLength(0);
+      expect(errors).toHaveLength(3);
+      expect(e.getStats()).toMatchObject({ delivered: 2, dropped: 3, queued: 0, inFlight: 0 });
+      expect(disk.rows.size).toBe(0);
+    });
+
+    it('a batch the bound emptied, with nothing queued to take, fails when read and sends nothing', async () => {
+      const g = gatedTransport();
+      const {
+        add,
+        engine: e,
+        errors,
+      } = engine(
+        { flushAt: 100, flushIntervalMs: 100, maxQueueEvents: 2, maxConcurrentRequests: 2 },
+        { transport: g.transport },
+      );
+      add();
+      add();
+      await vi.advanceTimersByTimeAsync(100);
+      add();
+      add();
+      // The second request slot takes the queued events; the first batch is left empty.
+      await vi.advanceTimersByTimeAsync(100);
+      const flushed = e.flush();
+      g.gate.open();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(g.gate.withdrawn).toEqual([expect.objectContaining({ code: DELIVERY_ERROR_CODES.QUEUE_FULL })]);
+      expect(g.calls.map((c) => c.batch.messageIds)).toEqual([['m-3', 'm-4']]);
+      g.calls[0]?.resolve(ok);
+      await expect(flushed).resolves.toEqual({ pending: 0, timedOut: false });
+      expect(errors.flatMap((err) => err.messageIds)).toEqual(['m-1', 'm-2']);
+      expect(e.getStats()).toMatchObject({ delivered: 2, dropped: 2, queued: 0, inFlight: 0 });
+      // Later events still go out.
+      add();
+      const again = e.flush();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(g.calls.map((c) => c.batch.messageIds)).toEqual([['m-3', 'm-4'], ['m-5']]);
+      g.calls[1]?.resolve(ok);
+      await expect(again).resolves.toEqual({ pending: 0, timedOut: false });
+    });
+
+    it('a batch waiting for a retry gives up its oldest events; one in flight stays whole', async () => {
+      const disk = memoryDisk();
+      const {
+        add,
+        calls,
+        engine: e,
+        errors,
+      } = engine(
+        { flushAt: 3, maxQueueEvents: 4, retryBaseMs: 100, retryMaxMs: 100, maxConcurrentRequests: 1 },
+        { storage: disk.storage },
+      );
+      add();
+      add();
+      add();
+      // In flight (its body read): the bound cannot take from it, so the queue's own events go.
+      add();
+      add();
+      expect(errors.map((err) => err.messageIds)).toEqual([['m-4']]);
+      calls[0]?.reject(new TransportError('503', { status: 503, retryable: true }));
+      await vi.advanceTimersByTimeAsync(0);
+      // Waiting for its retry, the batch holds the oldest events: they go first.
+      add();
+      expect(errors.map((err) => err.messageIds)).toEqual([['m-4'], ['m-1']]);
+      expect([...disk.rows.keys()]).toEqual(['m-2', 'm-3', 'm-5', 'm-6']);
+      const flushed = e.flush();
+      await vi.advanceTimersByTimeAsync(100);
+      expect(calls[1]?.batch.messageIds).toEqual(['m-2', 'm-3']);
+      expect(calls[1]?.batch.attempt).toBe(1);
+      calls[1]?.resolve(ok);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls[2]?.batch.messageIds).toEqual(['m-5', 'm-6']);
+      calls[2]?.resolve(ok);
+      await expect(flushed).resolves.toEqual({ pending: 0, timedOut: false });
+      expect(e.getStats()).toMatchObject({ delivered: 4, dropped: 2, queued: 0, inFlight: 0 });
+      expect(disk.rows.size).toBe(0);
+    });
+
     it('backpressure keeps events up to twice the bound, then drops the newest', () => {
       const { add, engine: e } = engine({ flushAt: 100, maxQueueEvents: 2, queueFullPolicy: 'backpressure' });
       for (let i = 0; i < 5; i++) add();
@@ -305,21 +491,6 @@ describe.each([
   });
 
   describe('DeliveryEngine storage', () => {
-    function memoryDisk(initial: PersistedEvent[] = []) {
-      const rows = new Map(initial.map((p) => [p.messageId, p.json]));
-      const storage: QueueStorage = {
-        persistent: true,
-        load: () => [...rows].map(([messageId, json]) => ({ messageId, json })),
-        append: (id, json) => {
-          rows.set(id, json);
-        },
-        remove: (ids) => {
-          for (const id of ids) rows.delete(id);
-        },
-      };
-      return { rows, storage };
-    }
-
     it('restores stored events, sends them at once and removes them once acknowledged', async () => {
       const disk = memoryDisk([
         { messageId: 'old-1', json: '{"type":"track","event":"e","userId":"u","messageId":"old-1"}' },

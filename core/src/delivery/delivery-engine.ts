@@ -21,9 +21,14 @@ interface Batch {
   events: EventRun;
   attempts: number;
   sending: boolean;
-  /** The request body while a request is out; released once it settles. */
+  /**
+   * The request body, built when the transport first reads it and released once the request
+   * settles. Until then the batch is in no request, and the queue bound may take its oldest events.
+   */
   body?: BuiltBatch | undefined;
 }
+
+type Counters = Omit<DeliveryStats, 'queued' | 'inFlight'>;
 
 interface FlushWaiter {
   target: number;
@@ -47,7 +52,8 @@ export class DeliveryEngine<Receipt = void> {
   readonly #transport: Transport;
   readonly #storage: QueueStorage;
   readonly #scheduler: Scheduler;
-  readonly #random: () => number;
+  /** Set where `SERVER_PORTS` holds; the backoff uses `Math.random` otherwise. */
+  readonly #random: (() => number) | undefined;
   readonly #onError: (error: KimlikError) => void;
   readonly #onWarn: (message: string, error?: KimlikError) => void;
   readonly #queue: EventBuffer;
@@ -75,15 +81,17 @@ export class DeliveryEngine<Receipt = void> {
   readonly #receipts: Receipts<Receipt> | undefined;
   #loading = false;
   #stopped = false;
-  /** Counted where `SERVER_PORTS` holds: only the Node SDK reads `getStats()`. */
-  readonly #stats = { enqueued: 0, delivered: 0, rejected: 0, dropped: 0, retries: 0 };
+  /** Counted where `SERVER_PORTS` holds: only the Node SDK reads `getStats()` (the browser build leaves them out). */
+  readonly #stats = (
+    SERVER_PORTS ? { enqueued: 0, delivered: 0, rejected: 0, dropped: 0, retries: 0 } : {}
+  ) as Counters;
 
   constructor(options: ResolvedDeliveryOptions, ports: DeliveryPorts<Receipt>) {
     this.#options = options;
     this.#transport = ports.transport;
     this.#storage = ports.storage ?? new MemoryStorage();
     this.#scheduler = (SERVER_PORTS && ports.scheduler) || globalScheduler;
-    this.#random = (SERVER_PORTS && ports.random) || Math.random;
+    if (SERVER_PORTS) this.#random = ports.random;
     this.#onError = ports.onError ?? (() => undefined);
     this.#onWarn = (SERVER_PORTS && ports.onWarn) || (() => undefined);
     this.#queue = ((SERVER_PORTS && ports.events) || arrayEventBuffer)({ ...options, bodyFields: ports.bodyFields });
@@ -250,7 +258,7 @@ export class DeliveryEngine<Receipt = void> {
     };
   }
 
-  /** The counters are kept where `SERVER_PORTS` holds (the Node SDK); the browser's script-tag build, which never reads them, reports 0. */
+  /** The counters are kept where `SERVER_PORTS` holds (the Node SDK); the browser's script-tag build, which never reads them, reports only `queued` and `inFlight`. */
   getStats(): DeliveryStats {
     return {
       ...this.#stats,
@@ -279,14 +287,38 @@ export class DeliveryEngine<Receipt = void> {
     let needBytes = this.#queue.bytes + this.#inFlightBytes + bytes - maxBytes;
     if (needEvents <= 0 && needBytes <= 0) return true;
     if (o.queueFullPolicy === 'backpressure') return false;
+    // The oldest events in no request go: those of batches the transport has not read (waiting
+    // for a retry, or held by a transport that cannot send yet, e.g. offline), then queued ones,
+    // which are newer (batches are taken from the queue's head). A batch in a request stays
+    // whole: the collector may be storing it.
+    const waiting = [...this.#batches]
+      .filter((b) => !b.body && b.events.length > 0)
+      .sort((a, b) => a.events.seq(0) - b.events.seq(0));
     let n = 0;
-    while (n < this.#queue.length && (n < needEvents || needBytes > 0)) needBytes -= this.#queue.size(n++);
-    if (n > 0) {
-      const dropped = this.#queue.shift(n);
-      if (SERVER_PORTS) this.#stats.dropped += dropped.length;
-      this.#fail(dropped, DELIVERY_ERROR_CODES.QUEUE_FULL, `queue full: dropped the ${dropped.length} oldest`);
+    for (const b of [...waiting, undefined]) {
+      const events = b ? b.events : this.#queue;
+      let k = 0;
+      for (; k < events.length && (n < needEvents || needBytes > 0); n++) needBytes -= events.size(k++);
+      if (k > 0) {
+        if (SERVER_PORTS) this.#stats.dropped += k;
+        this.#fail(
+          b ? this.#trim(b, k) : this.#queue.shift(k),
+          DELIVERY_ERROR_CODES.QUEUE_FULL,
+          `queue full: dropped the ${k} oldest`,
+        );
+      }
     }
     return n >= needEvents && needBytes <= 0;
+  }
+
+  /** Takes the `n` oldest events of a batch in no request. */
+  #trim(batch: Batch, n: number): EventRun {
+    const events = batch.events;
+    this.#removeBatch(batch);
+    batch.events = events.slice(n, events.length);
+    // One the transport holds stays, even emptied: it takes queued events when read (see #send).
+    if (batch.sending || batch.events.length > 0) this.#addBatch(batch);
+    return events.slice(0, n);
   }
 
   /** Seq of the oldest queued event, or Infinity. */
@@ -294,9 +326,11 @@ export class DeliveryEngine<Receipt = void> {
     return this.#queue.length > 0 ? this.#queue.seq(0) : Number.POSITIVE_INFINITY;
   }
 
-  /** Removes up to `maxEvents` from the queue's head while their JSON fits `maxBytes` (plus a comma each); at least one. */
-  #take(maxEvents: number, maxBytes: number): EventRun {
+  /** Removes a batch from the queue's head: up to `maxBatchEvents` while their JSON (plus a comma each) fits `maxBatchBytes` with the envelope; at least one if any. */
+  #take(): EventRun {
     const q = this.#queue;
+    const maxEvents = this.#options.maxBatchEvents;
+    const maxBytes = this.#options.maxBatchBytes - q.envelopeBytes;
     let n = 0;
     let size = 0;
     while (n < maxEvents && n < q.length) {
@@ -322,7 +356,7 @@ export class DeliveryEngine<Receipt = void> {
   #armRetry(): void {
     this.#retryTimer = this.#clear(this.#retryTimer);
     const keepAlive = this.#waiters.length > 0;
-    this.#retryTimerKeepsAlive = keepAlive;
+    if (SERVER_PORTS) this.#retryTimerKeepsAlive = keepAlive;
     this.#retryTimer = this.#scheduler.setTimeout(
       () => {
         this.#retryTimer = undefined;
@@ -367,8 +401,7 @@ export class DeliveryEngine<Receipt = void> {
         const queued = this.#queue.length;
         // Events waiting on storage mean memory is the bottleneck: send without waiting for flushAt.
         if (queued === 0 || (queued < o.flushAt && this.#headSeq() > this.#drainTarget && !overflow?.count)) break;
-        const events = this.#take(o.maxBatchEvents, o.maxBatchBytes - this.#queue.envelopeBytes);
-        batch = { events, attempts: 0, sending: false };
+        batch = { events: this.#take(), attempts: 0, sending: false };
         this.#addBatch(batch);
       }
       this.#send(batch);
@@ -391,12 +424,42 @@ export class DeliveryEngine<Receipt = void> {
   #send(batch: Batch): void {
     batch.sending = true;
     this.#activeRequests++;
-    const sentAt = new Date(this.#scheduler.now()).toISOString();
-    const outgoing = this.#queue.body(batch.events, batch.attempts, sentAt);
-    batch.body = outgoing;
+    // Built when the transport first reads it, not now: a transport may wait to send (the browser's
+    // waits while offline or without consent), and until then the queue bound may take the batch's
+    // oldest events. One that lost them all takes the oldest queued events instead; with none left,
+    // reading it throws and nothing is sent.
+    let made: BuiltBatch | undefined;
+    const built = (): BuiltBatch => {
+      if (!made) {
+        if (!batch.events.length) {
+          this.#removeBatch(batch);
+          batch.events = this.#take();
+          if (!batch.events.length) {
+            this.#activeRequests--;
+            throw new DeliveryError(DELIVERY_ERROR_CODES.QUEUE_FULL, 'queue full: batch dropped', { messageIds: [] });
+          }
+          batch.attempts = 0;
+          this.#addBatch(batch);
+        }
+        made = this.#queue.body(batch.events, batch.attempts, new Date(this.#scheduler.now()).toISOString());
+        batch.body = made;
+      }
+      return made;
+    };
     let sending: Promise<TransportResult>;
     try {
-      sending = this.#transport.send(outgoing);
+      sending = this.#transport.send({
+        attempt: batch.attempts,
+        get body() {
+          return built().body;
+        },
+        get bytes() {
+          return built().bytes;
+        },
+        get messageIds() {
+          return built().messageIds;
+        },
+      });
     } catch (err) {
       sending = Promise.reject(err);
     }
@@ -454,7 +517,12 @@ export class DeliveryEngine<Receipt = void> {
     if (error.retryable && batch.attempts < this.#options.maxRetries) {
       batch.attempts++;
       if (SERVER_PORTS) this.#stats.retries++;
-      const delay = backoffDelayMs(this.#consecutiveFailures, this.#options.backoff, error.retryAfterMs, this.#random);
+      const delay = backoffDelayMs(
+        this.#consecutiveFailures,
+        this.#options.backoff,
+        error.retryAfterMs,
+        SERVER_PORTS ? this.#random : undefined,
+      );
       if (SERVER_PORTS && this.#consecutiveFailures === 0)
         this.#onWarn(`delivery failed, retrying: ${error.message}`, error);
       this.#consecutiveFailures++;

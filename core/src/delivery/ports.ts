@@ -73,7 +73,14 @@ export interface QueuePager {
   next(maxEvents: number, maxBytes: number): readonly PersistedEvent[];
 }
 
-/** One `/v1/batch` request as the engine hands it to a transport. */
+/**
+ * One `/v1/batch` request as the engine hands it to a transport. The engine builds it when the
+ * transport first reads `body`, `bytes` or `messageIds` (so `sentAt` is the time of that read):
+ * until then it counts as not sent, and the queue bound may still take its oldest events. A
+ * transport that waits before sending (offline, no consent) reads it only when it sends. If the
+ * bound took every event and none are queued to take their place, the read throws a
+ * `DeliveryError` (QUEUE_FULL) and the engine ignores that send's outcome.
+ */
 export interface OutgoingBatch {
   /** The complete JSON body: `{"batch":[…],"sentAt":"…",…bodyFields}` (decoded from `bytes` on first read, so read it before `send()` settles). */
   readonly body: string;
