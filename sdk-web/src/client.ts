@@ -1,6 +1,7 @@
 import {
   bodySuffix,
   checkOneOf,
+  DELIVERY_ERROR_CODES,
   DeliveryEngine,
   ERROR_CODES,
   type JsonObject,
@@ -16,7 +17,7 @@ import { WEB_ERROR_CODES } from './errors.js';
 import { ExitStash, type Pending, takeStashes } from './exit-stash.js';
 import { watchHistory } from './history.js';
 import { IdbQueueStorage } from './idb-storage.js';
-import { IdentityStore, storageFailed, type UserState } from './identity.js';
+import { guard, IdentityStore, LOCAL, storageFailed, type UserState } from './identity.js';
 import { electLeader } from './leader.js';
 import { nextMessageId } from './message-id.js';
 import {
@@ -79,6 +80,10 @@ export class Client {
   /** `,"writeKey":…}`: the end of a beacon's body (sendBeacon cannot set headers). */
   #bodySuffix = '';
   #exitedAt = 0;
+  /** localStorage key remembering a refusal (`consent('denied')`) across loads. */
+  #deniedKey = '';
+  /** Queue-full drops reported or counted in the current burst. */
+  #dropped = 0;
 
   constructor() {
     this.#readyPromise = new Promise((resolve) => {
@@ -96,9 +101,15 @@ export class Client {
     this.#source = sourceId(o);
     const stashes = `${o.storagePrefix}_stash_${this.#source}_`;
     this.#stash = new ExitStash(stashes + uuidv7(), report);
+    this.#deniedKey = `${o.storagePrefix}_consent`;
     const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
-    const signal = o.respectPrivacySignals && (nav.globalPrivacyControl || nav.doNotTrack === '1');
-    this.#setConsent(signal ? 'denied' : o.consent, false);
+    // window.doNotTrack: Safari and old Edge never had navigator.doNotTrack.
+    const dnt = nav.doNotTrack ?? (window as { doNotTrack?: string }).doNotTrack;
+    const signal = o.respectPrivacySignals && (nav.globalPrivacyControl || dnt === '1');
+    // A denial the visitor gave on an earlier page holds until the page asks again: the option is
+    // only what a visitor who has not refused starts with.
+    const refused = guard(report, LOCAL, () => localStorage.getItem(this.#deniedKey)) === 'denied';
+    this.#setConsent(signal || refused ? 'denied' : o.consent, false);
     // What an earlier page of this source could not write to IndexedDB before it went: queued
     // first, ahead of this page's events.
     const stashed = takeStashes(stashes, report);
@@ -112,7 +123,17 @@ export class Client {
     addEventListener('online', () => this.#wake());
     if (o.autoPage) {
       this.page();
-      watchHistory(() => this.guard(() => this.page()));
+      watchHistory((u, r) => {
+        const t = Date.now();
+        // Routers set the new page's title after pushState: it is read a task later.
+        setTimeout(() =>
+          this.guard(() => {
+            this.at = { t, u, n: document.title, r };
+            this.page();
+            this.at = undefined;
+          }),
+        );
+      });
     }
     void this.#connect()
       .catch((e: unknown) => {
@@ -236,6 +257,21 @@ export class Client {
       error instanceof KimlikError
         ? error
         : new KimlikError(WEB_ERROR_CODES.UNEXPECTED, String(error), { cause: error });
+    // Past the queue bound every call drops one event: a loop of 10 000 calls made 10 000 console
+    // warnings and stalled the page for seconds. The first of a burst is reported, the rest in one
+    // count a second later.
+    if (e.code === DELIVERY_ERROR_CODES.QUEUE_FULL) {
+      if (this.#dropped++) return;
+      setTimeout(() => {
+        const more = this.#dropped - 1;
+        this.#dropped = 0;
+        if (more) this.#emit(new KimlikError(e.code, `queue full: ${more} more drops in the last second`));
+      }, 1000);
+    }
+    this.#emit(e);
+  }
+
+  #emit(e: KimlikError): void {
     try {
       (this.o ?? DEFAULTS).onError(e);
     } catch (thrown) {
@@ -408,7 +444,16 @@ export class Client {
    */
   #setConsent(state: ConsentState, tell: boolean): void {
     const id = this.id as IdentityStore;
-    if (tell) this.#channel?.postMessage(state);
+    if (tell) {
+      this.#channel?.postMessage(state);
+      // Only the page's own calls are remembered: not a privacy signal, which is read on each load.
+      guard(
+        (e) => this.report(e),
+        LOCAL,
+        () =>
+          state === 'denied' ? localStorage.setItem(this.#deniedKey, state) : localStorage.removeItem(this.#deniedKey),
+      );
+    }
     if (state === 'denied') {
       this.#deny();
       return;

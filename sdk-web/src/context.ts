@@ -5,14 +5,17 @@ export const LIBRARY_NAME = '@kimlik/web';
 export const LIBRARY_VERSION = '__KIMLIK_VERSION__';
 
 /**
- * A call the snippet's stub recorded before the bundle loaded: its time (`t`, epoch ms), page URL
- * (`u`) and title (`n`), so the replayed event says when and where it was made, not when the
- * bundle arrived (an SPA may have moved on by then). The referrer does not change in a page's life.
+ * Where and when a call was made, when that is not now and here: a call the snippet's stub
+ * recorded before the bundle loaded (its time `t` in epoch ms, URL `u`, title `n`), so the
+ * replayed event says when and where it was made, not when the bundle arrived; or an SPA
+ * navigation, whose referrer `r` is the previous URL (document.referrer does not change in a
+ * page's life).
  */
 export interface CallSite {
   t: number;
   u: string;
   n: string;
+  r?: string;
 }
 
 /** Segment's `context.page`: read per event, since an SPA changes the URL without a load. */
@@ -20,7 +23,7 @@ export function pageProperties(at?: CallSite): JsonObject {
   const { href, pathname, search } = at ? new URL(at.u) : location;
   return {
     path: pathname,
-    referrer: document.referrer,
+    referrer: at?.r ?? document.referrer,
     search,
     title: at ? at.n : document.title,
     url: href,

@@ -1,14 +1,16 @@
 /**
- * Calls `onNavigate` after each client-side navigation that changes the URL. The History API has no
- * event for pushState/replaceState, so both are wrapped; popstate covers back/forward. A replaceState
- * that keeps the URL (routers store scroll state that way) is not a page view.
+ * Calls `onNavigate` with the new URL and the one before it (the SPA's referrer) after each
+ * client-side navigation that changes the URL. The History API has no event for
+ * pushState/replaceState, so both are wrapped; popstate covers back/forward. A replaceState that
+ * keeps the URL (routers store scroll state that way) is not a page view.
  */
-export function watchHistory(onNavigate: () => void): void {
+export function watchHistory(onNavigate: (url: string, referrer: string) => void): void {
   let last = location.href;
   const check = () => {
+    const referrer = last;
     if (location.href === last) return;
     last = location.href;
-    onNavigate();
+    onNavigate(last, referrer);
   };
   for (const method of ['pushState', 'replaceState'] as const) {
     const original = history[method];

@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import type { Api } from '../../sdk-web/src/api.js';
+import { hasChromium, waitFor } from '../helpers/browser.js';
+import { type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
+
+declare global {
+  interface Window {
+    kimlik: Api;
+  }
+}
+
+// Consent and privacy signals across loads.
+
+let scenario: Scenario | undefined;
+afterEach(async () => {
+  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
+  await scenario?.close();
+  scenario = undefined;
+});
+
+/** Events the test site forwarded to the collector (a request is recorded after the answer). */
+const posted = (s: Scenario) => s.site.requests.reduce((n, r) => n + Math.max(r.events, 0), 0);
+
+describe.skipIf(!hasChromium)('browser SDK privacy (needs /usr/bin/chromium)', { timeout: 120_000 }, () => {
+  test("consent('denied') is remembered: later loads send nothing until consent('granted')", async () => {
+    scenario = await startScenario({ '/': scriptTagPage({ 'auto-page': true, 'flush-interval-ms': 100 }) });
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    await scenario.waitStored(1);
+    await page.evaluate(() => window.kimlik.consent('denied'));
+    // The page starts with consent 'granted' (the default option) on every load.
+    await page.reload();
+    await page.evaluate(() => window.kimlik.ready());
+    await page.evaluate(() => window.kimlik.track('After refusal'));
+    expect(
+      await page.evaluate(() => document.cookie.includes('kimlik_aid') || !!localStorage.getItem('kimlik_aid')),
+    ).toBe(false);
+    await page.evaluate(() => window.kimlik.consent('granted'));
+    await page.evaluate(() => window.kimlik.track('After grant', { n: 1 }));
+    const events = await scenario.waitStored(2);
+    expect(events.map((e) => e.event ?? e.type)).toEqual(['page', 'After grant']);
+    await waitFor(() => posted(scenario as Scenario) >= 2, 10_000);
+    expect(posted(scenario)).toBe(2);
+    // Granted is the choice now: the next load tracks again.
+    await page.reload();
+    expect((await scenario.waitStored(3)).at(-1)?.type).toBe('page');
+  });
+
+  test('Do-Not-Track given as window.doNotTrack (Safari, old Edge) is honoured when the site opts in', async () => {
+    scenario = await startScenario({
+      '/': scriptTagPage({ 'respect-privacy-signals': true, 'auto-page': true }),
+      '/no-opt-in': scriptTagPage({ 'auto-page': true }),
+    });
+    await scenario.browser.context.addInitScript(() => {
+      Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => null });
+      Object.defineProperty(window, 'doNotTrack', { get: () => '1' });
+    });
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    await page.evaluate(() => window.kimlik.track('Tracked anyway?'));
+    expect(await page.evaluate(() => document.cookie + (localStorage.getItem('kimlik_aid') ?? ''))).toBe('');
+    // A sentinel: without the opt-in this page sends its page view, behind anything the first queued.
+    await page.goto(`${scenario.site.url}/no-opt-in`);
+    const stored = await scenario.waitStored(1);
+    expect(stored.map((e) => e.type)).toEqual(['page']);
+    await waitFor(() => posted(scenario as Scenario) >= 1, 10_000);
+    expect(posted(scenario)).toBe(1);
+  });
+});

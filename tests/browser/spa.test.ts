@@ -1,0 +1,75 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import type { Api } from '../../sdk-web/src/api.js';
+import { hasChromium } from '../helpers/browser.js';
+import { type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
+
+declare global {
+  interface Window {
+    kimlik: Api;
+  }
+}
+
+let scenario: Scenario | undefined;
+afterEach(async () => {
+  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
+  await scenario?.close();
+  scenario = undefined;
+});
+
+describe.skipIf(!hasChromium)(
+  'browser SDK in a single-page app (needs /usr/bin/chromium)',
+  { timeout: 120_000 },
+  () => {
+    test('SPA page views: the previous URL is the referrer, the title is the one the app sets after pushState', async () => {
+      scenario = await startScenario({ '/app': scriptTagPage({ 'auto-page': true, 'flush-interval-ms': 100 }) });
+      const page = await scenario.browser.newPage();
+      await page.goto(`${scenario.site.url}/app`);
+      // As routers do: the URL first, the new page's title when it renders.
+      await page.evaluate(async () => {
+        history.pushState({}, '', '/app/pricing');
+        document.title = 'Pricing';
+        await new Promise((r) => setTimeout(r, 50));
+      });
+      await page.evaluate(() => {
+        history.pushState({}, '', '/app/signup');
+        queueMicrotask(() => {
+          document.title = 'Sign up';
+        });
+      });
+      const events = await scenario.waitStored(3);
+      const pages = events.map((e) => ({
+        path: (e.context as { page: { path: string } }).page.path,
+        ...(e.properties as { title: string; referrer: string }),
+      }));
+      const base = scenario.site.url;
+      expect(pages.map((p) => [p.path, p.title, p.referrer])).toEqual([
+        ['/app', 'Test page', ''],
+        ['/app/pricing', 'Pricing', `${base}/app`],
+        ['/app/signup', 'Sign up', `${base}/app/pricing`],
+      ]);
+      expect(events.map((e) => (e.context as { page: { referrer: string } }).page.referrer)).toEqual(
+        pages.map((p) => p.referrer),
+      );
+    });
+
+    test('past the queue bound, a loop of calls makes one warning per burst, not one per dropped event', async () => {
+      scenario = await startScenario({ '/': scriptTagPage({ 'max-queue-events': 5 }) });
+      const page = await scenario.browser.newPage();
+      const warnings: string[] = [];
+      page.on('console', (m) => warnings.push(m.text()));
+      await page.goto(`${scenario.site.url}/`);
+      await page.evaluate(() => window.kimlik.ready());
+      await scenario.browser.context.setOffline(true);
+      await page.waitForFunction(() => !navigator.onLine);
+      await page.evaluate(async () => {
+        for (let n = 0; n < 2000; n++) window.kimlik.track('Loop', { n });
+        await new Promise((r) => setTimeout(r, 1500));
+      });
+      const full = warnings.filter((w) => w.includes('KIMLIK_DELIVERY_QUEUE_FULL'));
+      expect(full.length).toBeGreaterThanOrEqual(1);
+      expect(full.length).toBeLessThanOrEqual(2);
+      expect(full.at(-1)).toMatch(/1994 more drops/);
+      await scenario.browser.context.setOffline(false);
+    });
+  },
+);
