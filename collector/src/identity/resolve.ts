@@ -107,6 +107,17 @@ export function resolveCluster(
     const n = byId.get(id) as ResolverNode;
     return `${n.type}:${n.value}`;
   };
+  /** A link's two ends in a fixed order (by key, never by id: ids follow arrival order). */
+  const linkKeys = (l: ResolverLink) => [key(l.a), key(l.b)].sort();
+  /**
+   * The end whose history shows a merge: the person rather than the device (a device may belong
+   * to several people over time), else the smaller key — chosen from the link, not from ids.
+   */
+  const shownOn = (l: ResolverLink) => {
+    const [a, b] = [byId.get(l.a) as ResolverNode, byId.get(l.b) as ResolverNode];
+    if (isPerson(a.type) !== isPerson(b.type)) return isPerson(a.type) ? a.id : b.id;
+    return key(a.id) < key(b.id) ? a.id : b.id;
+  };
   const parent = new Map<number, number>();
   const comps = new Map<number, Comp>();
   for (const n of nodes) {
@@ -157,8 +168,8 @@ export function resolveCluster(
         messageId: link.messageId,
         identifierIds: [split.a, split.b],
         detail: {
-          link: [key(link.a), key(link.b)],
-          unmerged: [key(split.a), key(split.b)],
+          link: linkKeys(link),
+          unmerged: linkKeys(split),
           reason: 'an admin unmerged these identifiers, so no link joins them again',
         },
       });
@@ -174,8 +185,8 @@ export function resolveCluster(
         // Shown in both profiles' histories: one row under each userId.
         identifierIds: [cx.userId, cy.userId],
         detail: {
-          link: [key(link.a), key(link.b)],
-          userIds: [key(cx.userId), key(cy.userId)],
+          link: linkKeys(link),
+          userIds: [key(cx.userId), key(cy.userId)].sort(),
           reason: 'a profile holds at most one userId; the earlier claim keeps this identifier',
         },
       });
@@ -188,7 +199,7 @@ export function resolveCluster(
         messageId: link.messageId,
         identifierIds: [link.a, link.b],
         detail: {
-          link: [key(link.a), key(link.b)],
+          link: linkKeys(link),
           reason: `merging would exceed ${caps.maxIdentifiers} identifiers or ${caps.maxMerges} merges per profile; the link is parked`,
         },
       });
@@ -210,9 +221,9 @@ export function resolveCluster(
       ts: link.ts,
       messageId: link.messageId,
       // Both sides end in one profile: one row is enough.
-      identifierIds: [link.a],
+      identifierIds: [shownOn(link)],
       detail: {
-        link: [key(link.a), key(link.b)],
+        link: linkKeys(link),
         survivor: key(k.founder.id),
         absorbed: key(g.founder.id),
       },

@@ -310,6 +310,34 @@ describeStores('profiles', (store) => {
       }
     });
 
+    it('histories do not depend on arrival order either', async () => {
+      const story = [
+        ev('identify', 10, { anonymousId: 'H', userId: 'h1' }),
+        ev('identify', 20, { userId: 'h2', traits: { email: 'h1@x.io' } }),
+        ev('identify', 30, { anonymousId: 'H', userId: 'h2' }),
+        ev('identify', 40, { anonymousId: 'H2', traits: { email: 'h1@x.io' } }),
+      ];
+      const histories: unknown[] = [];
+      const main = c;
+      for (const order of [
+        [0, 1, 2, 3],
+        [3, 2, 1, 0],
+        [2, 0, 3, 1],
+      ]) {
+        c = await startTestCollector({ database: store.database() });
+        try {
+          for (const i of order) await send([story[i] as Ev]);
+          const of = async (userId: string) =>
+            (await admin(`/v1/profiles/${await idOf('userId', userId)}/history`)).body.identity;
+          histories.push([await of('h1'), await of('h2')]);
+        } finally {
+          await c.close();
+          c = main;
+        }
+      }
+      for (const h of histories) expect(h).toEqual(histories[0]);
+    });
+
     it('10b. blocked values never link: identify("null") on two devices and identify("0") stay apart', async () => {
       await send([
         ev('identify', 1, { anonymousId: 'D1', userId: 'null' }),
