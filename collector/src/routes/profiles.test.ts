@@ -338,6 +338,19 @@ describeStores('profiles', (store) => {
       for (const h of histories) expect(h).toEqual(histories[0]);
     });
 
+    it('a lookup takes one criterion, and a list cursor must be one the API gave', async () => {
+      await send([ev('identify', 1, { userId: 'one', traits: { email: 'one@x.io', plan: 'pro' } })]);
+      for (const query of [
+        'email=one@x.io&userId=nobody',
+        'userId=one&trait.plan=pro',
+        'trait.plan=pro&cursor=garbage',
+      ]) {
+        const r = await admin(`/v1/profiles?${query}`);
+        expect(r.status, query).toBe(400);
+        expect(r.body.error.code).toBe('KIMLIK_QUERY_INVALID');
+      }
+    });
+
     it('10b. blocked values never link: identify("null") on two devices and identify("0") stay apart', async () => {
       await send([
         ev('identify', 1, { anonymousId: 'D1', userId: 'null' }),

@@ -25,7 +25,16 @@ export function profileRoutes(
 
   app.get('/v1/profiles', opts, async (request) => {
     const q = request.query as Record<string, string | undefined>;
-    const lookup = LOOKUP_TYPES.find((t) => q[t] !== undefined);
+    const lookups = LOOKUP_TYPES.filter((t) => q[t] !== undefined);
+    const traitKeys = Object.keys(q).filter((k) => k.startsWith('trait.'));
+    // Two criteria would silently use one of them: a lookup by email that answers by userId.
+    if (lookups.length + traitKeys.length > 1) {
+      throw new HttpError(
+        'KIMLIK_QUERY_INVALID',
+        `Give one criterion: one of ${LOOKUP_TYPES.join(', ')}, or one trait.<name>; got ${[...lookups, ...traitKeys].join(', ')}`,
+      );
+    }
+    const lookup = lookups[0];
     if (lookup) {
       const value = normalize(lookup, q[lookup] as string);
       const id = await store.findProfile(lookup, value);
@@ -34,7 +43,6 @@ export function profileRoutes(
         throw new HttpError('KIMLIK_PROFILE_NOT_FOUND', `No profile with ${lookup} ${JSON.stringify(value)}`);
       return profile;
     }
-    const traitKeys = Object.keys(q).filter((k) => k.startsWith('trait.'));
     if (traitKeys.length !== 1) {
       throw new HttpError(
         'KIMLIK_QUERY_INVALID',
@@ -45,6 +53,10 @@ export function profileRoutes(
     const name = key.slice('trait.'.length);
     const raw = q[key] as string;
     const limit = parseLimit(q.limit, 50, 500);
+    // A cursor is the last profile id of the previous page; anything else would restart the list.
+    if (q.cursor !== undefined && !/^p_[0-9a-z]{1,11}$/.test(q.cursor)) {
+      throw new HttpError('KIMLIK_QUERY_INVALID', 'cursor must be the nextCursor of a previous page');
+    }
     const query = { limit, cursor: q.cursor };
     // `?trait.age=30` means the number 30 as well as the text "30" (and true/false the booleans).
     const values: unknown[] = /^(-?\d+(\.\d+)?|true|false)$/.test(raw) ? [raw, JSON.parse(raw)] : [raw];
