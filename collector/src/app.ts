@@ -111,6 +111,8 @@ function buildApp(deps: AppDeps): FastifyInstance {
     }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // `/v1/track/` is the same endpoint: clients that join a base URL and a path send both forms.
+    routerOptions: { ignoreTrailingSlash: true },
   });
 
   const parse = async (request: { raw: import('node:http').IncomingMessage }) =>

@@ -282,6 +282,13 @@ describeStores('ingest', (store) => {
       }
     });
 
+    it('answers an endpoint with a trailing slash as without it', async () => {
+      const e = track();
+      const r = await post('/v1/track/', e);
+      expect(r.status).toBe(200);
+      expect(await storedById(e.messageId)).toBeDefined();
+    });
+
     it("warnings are the server's: a client cannot set them", async () => {
       const e = track({ warnings: ['timestamp_in_future_clamped'] });
       await post('/v1/batch', { batch: [e] });
