@@ -1,7 +1,8 @@
 // The async snippet, pasted into a page's <head>; rollup minifies it to dist/snippet.min.js.
 // It defines window.kimlik as a stub that records every call (and answers each one, returning
-// itself, so nothing throws even when the bundle is blocked), then loads the bundle without
-// blocking the page. The bundle replays the recorded calls in order. Replace the two strings.
+// itself, so nothing throws even when the bundle is blocked; ready() and flush() return a promise
+// the SDK resolves, or the failed load does), then loads the bundle without blocking the page.
+// The bundle replays the recorded calls in order. Replace the two strings.
 ((w, d, src, writeKey) => {
   let k = w.kimlik;
   // The SDK, or this stub from the snippet pasted twice.
@@ -10,11 +11,24 @@
   if (!Array.isArray(k)) w.kimlik = k = [];
   for (const m of 'init track identify page group alias reset flush consent user use ready'.split(' ')) {
     // Each call keeps its time, URL and title: the bundle replays it later, maybe on another route.
-    k[m] = (...args) => k.push(Object.assign([m, ...args], { t: Date.now(), u: location.href, n: d.title })) && k;
+    k[m] = (...args) => {
+      const call = Object.assign([m, ...args], { t: Date.now(), u: location.href, n: d.title });
+      k.push(call);
+      if (m !== 'ready' && m !== 'flush') return k;
+      return new Promise((resolve) => {
+        if (k.f) resolve();
+        else call.r = resolve;
+      });
+    };
   }
   const s = d.createElement('script');
   s.async = true;
   s.src = src;
   s.setAttribute('data-write-key', writeKey);
+  // Blocked or failed: nothing will resolve them otherwise (a page awaiting flush() must go on).
+  s.onerror = () => {
+    k.f = 1;
+    for (const call of k) call.r?.();
+  };
   d.head.appendChild(s);
 })(window, document, '__KIMLIK_SRC__', '__KIMLIK_WRITE_KEY__');

@@ -38,7 +38,9 @@ export interface Api {
  * What the snippet leaves on `window.kimlik` before the bundle loads: recorded calls, each with
  * the time and page of the call (`Partial`: pages may carry an older snippet that recorded none).
  */
-export type KimlikStub = ([string, ...unknown[]] & Partial<CallSite>)[] & { invoked?: boolean };
+export type KimlikStub = ([string, ...unknown[]] & Partial<CallSite> & { r?: (value: unknown) => void })[] & {
+  invoked?: boolean;
+};
 
 const METHODS = [
   'init',
@@ -65,15 +67,18 @@ export function createKimlik(): Api {
 
 /** The API over `client` (the script tag keeps the client to replay the stub's calls). */
 export function wrap(client: Client): Api {
-  const early: [keyof Api, unknown[], CallSite | undefined][] = [];
+  /** Calls before init(): method, arguments, call site, and for flush() what settles its promise. */
+  const early: [keyof Api, unknown[], CallSite | undefined, ((done: unknown) => void)?][] = [];
   const api = {} as Record<keyof Api, (...args: unknown[]) => unknown>;
   for (const method of METHODS) {
     api[method] = (...args: unknown[]) => {
       if (method === 'init') {
         client.init(args[0] as WebOptions);
-        for (const [m, a, at] of early.splice(0)) {
+        for (const [m, a, at, settle] of early.splice(0)) {
           client.at = at;
-          api[m]?.(...a);
+          // A flush() made early resolves with the real one (its callback is the early call's).
+          const done = api[m]?.(...(settle ? [] : a));
+          settle?.(done);
         }
         client.at = undefined;
         return;
@@ -81,7 +86,9 @@ export function wrap(client: Client): Api {
       const run = client.o || method === 'use' || method === 'ready';
       const result = run
         ? client.guard(() => (client[method] as (...a: unknown[]) => unknown)(...args))
-        : early.push([method, args, client.at]) && undefined;
+        : method === 'flush'
+          ? new Promise((settle) => early.push([method, args, client.at, settle]))
+          : early.push([method, args, client.at]) && undefined;
       if (method === 'flush' || method === 'ready') {
         const done = Promise.resolve(result);
         const callback = args[0];

@@ -8,6 +8,7 @@
  */
 import { type Api, type KimlikStub, wrap } from './api.js';
 import { Client } from './client.js';
+import type { CallSite } from './context.js';
 import type { WebOptions } from './options.js';
 
 const w = window as unknown as { kimlik?: KimlikStub | Api };
@@ -35,8 +36,10 @@ if (stub || typeof (found as Api | undefined)?.init !== 'function') {
     const [method, ...args] = call;
     if (method === 'init') Object.assign(options, args[0]);
     else {
-      client.at = call.u ? (call as Required<typeof call>) : undefined;
-      (api[method as keyof Api] as (...a: unknown[]) => unknown)?.(...args);
+      client.at = call.u ? (call as CallSite) : undefined;
+      const result = (api[method as keyof Api] as (...a: unknown[]) => unknown)?.(...args);
+      // The stub's ready()/flush() promise settles with the SDK's.
+      if (call.r) void Promise.resolve(result).then(call.r);
     }
   }
   client.at = undefined;

@@ -62,16 +62,53 @@ history.pushState({}, '', '/second?tab=2'); document.title = 'Second';</script>`
     const calledAt = await page.evaluate(() => (window as unknown as { calledAt: number }).calledAt);
     const [early, late] = await scenario.waitStored(2);
     expect(Date.parse(String(early?.originalTimestamp ?? early?.timestamp)) - calledAt).toBeLessThan(100);
-    expect((early?.context as { page: Record<string, string> }).page).toMatchObject({
+    expect((early?.context as { page: Record<string, string> } | undefined)?.page).toMatchObject({
       path: '/first',
       search: '',
       title: 'First',
       url: `${scenario.site.url}/first`,
     });
-    expect((late?.context as { page: Record<string, string> }).page).toMatchObject({
+    expect((late?.context as { page: Record<string, string> } | undefined)?.page).toMatchObject({
       path: '/second',
       search: '?tab=2',
       title: 'Second',
     });
+  });
+
+  test("the stub's ready() and flush() are promises: settled by the SDK, or by a bundle that fails to load", async () => {
+    scenario = await startScenario({});
+    const calls = `window.order = [];
+kimlik.ready().then(() => order.push('ready'));
+kimlik.track('Early');
+kimlik.flush().then(() => order.push('flushed'));`;
+    scenario.site.page(
+      '/',
+      `<!doctype html><title>late</title><script>${snippet(scenario, '/kimlik.js?late')}\n${calls}</script>`,
+    );
+    scenario.site.page(
+      '/blocked',
+      `<!doctype html><title>blocked</title><script>${snippet(scenario, '/blocked.js')}\n${calls}</script>`,
+    );
+    await scenario.browser.context.route(`${scenario.site.url}/kimlik.js?late`, async (route) => {
+      await new Promise((r) => setTimeout(r, 500));
+      await route.fulfill({ contentType: 'application/javascript', body: BUNDLE });
+    });
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    await page.waitForFunction(() => (window as unknown as { order: string[] }).order.length === 2);
+    // flush() resolves once the SDK has sent what was queued, after it is ready.
+    expect(await page.evaluate(() => (window as unknown as { order: string[] }).order)).toEqual(['ready', 'flushed']);
+    expect(await page.evaluate(() => Array.isArray(window.kimlik))).toBe(false);
+    expect((await scenario.waitStored(2)).map((e) => e.event ?? e.type)).toEqual(['page', 'Early']);
+    // Blocked: the page's awaits go on (a click handler awaiting flush() before navigating).
+    await page.goto(`${scenario.site.url}/blocked`);
+    await page.waitForFunction(() => (window as unknown as { order: string[] }).order.length === 2);
+    expect(await page.evaluate(() => Array.isArray(window.kimlik))).toBe(true);
+    expect(
+      await page.evaluate(async () => {
+        await window.kimlik.flush();
+        return 'answered';
+      }),
+    ).toBe('answered');
   });
 });
