@@ -83,7 +83,8 @@ export function wrap(client: Client): Api {
         client.at = undefined;
         return;
       }
-      const run = client.o || method === 'use' || method === 'ready';
+      // use() waits too: a plugin added after a call must not apply to that call's event.
+      const run = client.o || method === 'ready';
       const result = run
         ? client.guard(() => (client[method] as (...a: unknown[]) => unknown)(...args))
         : method === 'flush'

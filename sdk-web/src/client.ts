@@ -3,6 +3,7 @@ import {
   checkOneOf,
   DELIVERY_ERROR_CODES,
   DeliveryEngine,
+  type DeliveryError,
   ERROR_CODES,
   type JsonObject,
   KimlikError,
@@ -82,7 +83,7 @@ export class Client {
   #exitedAt = 0;
   /** localStorage key remembering a refusal (`consent('denied')`) across loads. */
   #deniedKey = '';
-  /** Queue-full drops reported or counted in the current burst. */
+  /** Events dropped past the queue bound in the current burst (reported or counted). */
   #dropped = 0;
 
   constructor() {
@@ -261,11 +262,14 @@ export class Client {
     // warnings and stalled the page for seconds. The first of a burst is reported, the rest in one
     // count a second later.
     if (e.code === DELIVERY_ERROR_CODES.QUEUE_FULL) {
-      if (this.#dropped++) return;
+      const count = (e as DeliveryError).messageIds?.length || 1;
+      const burst = this.#dropped;
+      this.#dropped += count;
+      if (burst) return;
       setTimeout(() => {
-        const more = this.#dropped - 1;
+        const more = this.#dropped - count;
         this.#dropped = 0;
-        if (more) this.#emit(new KimlikError(e.code, `queue full: ${more} more drops in the last second`));
+        if (more) this.#emit(new KimlikError(e.code, `queue full: ${more} more events dropped in the last second`));
       }, 1000);
     }
     this.#emit(e);

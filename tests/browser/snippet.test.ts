@@ -111,4 +111,23 @@ kimlik.flush().then(() => order.push('flushed'));`;
       }),
     ).toBe('answered');
   });
+
+  test('a plugin recorded by the stub applies only to the calls recorded after it', async () => {
+    scenario = await startScenario({});
+    scenario.site.page(
+      '/',
+      `<!doctype html><title>plugins</title><script>${snippet(scenario, '/kimlik.js')}
+kimlik.init({ autoPage: false });
+kimlik.track('Before', { n: 0 });
+kimlik.use((e) => ({ ...e, properties: { ...e.properties, plugged: true } }));
+kimlik.track('After', { n: 1 });</script>`,
+    );
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    const events = await scenario.waitStored(2);
+    expect(events.map((e) => [e.event, e.properties])).toEqual([
+      ['Before', { n: 0 }],
+      ['After', { n: 1, plugged: true }],
+    ]);
+  });
 });

@@ -68,7 +68,7 @@ describe.skipIf(!hasChromium)(
       const full = warnings.filter((w) => w.includes('KIMLIK_DELIVERY_QUEUE_FULL'));
       expect(full.length).toBeGreaterThanOrEqual(1);
       expect(full.length).toBeLessThanOrEqual(2);
-      expect(full.at(-1)).toMatch(/1994 more drops/);
+      expect(full.at(-1)).toMatch(/1994 more events dropped/);
       await scenario.browser.context.setOffline(false);
     });
   },
