@@ -70,6 +70,15 @@ export function wrap(client: Client): Api {
   /** Calls before init(): method, arguments, call site, and for flush() what settles its promise. */
   const early: [keyof Api, unknown[], CallSite | undefined, ((done: unknown) => void)?][] = [];
   const api = {} as Record<keyof Api, (...args: unknown[]) => unknown>;
+  const keep = (method: keyof Api, args: unknown[]) => {
+    // A call kept for init() keeps when and where it was made, as a call the stub recorded does
+    // (a server render has no page: its calls get the replay's).
+    const at =
+      client.at ?? (typeof document === 'object' ? { t: Date.now(), u: location.href, n: document.title } : undefined);
+    return method === 'flush'
+      ? new Promise((settle) => early.push([method, args, at, settle]))
+      : early.push([method, args, at]) && undefined;
+  };
   for (const method of METHODS) {
     api[method] = (...args: unknown[]) => {
       if (method === 'init') {
@@ -87,9 +96,7 @@ export function wrap(client: Client): Api {
       const run = client.o || method === 'ready';
       const result = run
         ? client.guard(() => (client[method] as (...a: unknown[]) => unknown)(...args))
-        : method === 'flush'
-          ? new Promise((settle) => early.push([method, args, client.at, settle]))
-          : early.push([method, args, client.at]) && undefined;
+        : keep(method, args);
       if (method === 'flush' || method === 'ready') {
         const done = Promise.resolve(result);
         const callback = args[0];

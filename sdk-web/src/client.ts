@@ -269,7 +269,7 @@ export class Client {
       setTimeout(() => {
         const more = this.#dropped - count;
         this.#dropped = 0;
-        if (more) this.#emit(new KimlikError(e.code, `queue full: ${more} more events dropped in the last second`));
+        if (more) this.#emit(new KimlikError(e.code, `queue full: ${more} more events dropped`));
       }, 1000);
     }
     this.#emit(e);
@@ -395,7 +395,7 @@ export class Client {
   group(groupId: string, traits?: JsonObject): void {
     // Reported and dropped: a group event without an account is useless and would say "undefined".
     if (groupId == null || groupId === '') {
-      throw new KimlikError(ERROR_CODES.VALIDATION, 'group() needs a groupId: the call is dropped');
+      throw new KimlikError(ERROR_CODES.VALIDATION, 'group() without a groupId: dropped');
     }
     this.#add({ type: 'group', groupId: String(groupId), traits: isObject(traits) ? traits : {} });
   }

@@ -53,7 +53,7 @@ describe('page-exit stash', () => {
     writeStash('k_stash_s_t', pending, report);
     const kept = JSON.parse(map.get('k_stash_s_t') as string) as [string, string][];
     expect(kept.map((p) => p[0])).toEqual(['03', '04', '05', '06', '07', '08', '09', '10', '11']);
-    expect(report.mock.calls[0]?.[0].message).toMatch(/3 events did not fit/);
+    expect(report.mock.calls[0]?.[0].message).toMatch(/3 events lost/);
     writeStash('k_stash_s_t', [], report);
     expect(map.size).toBe(0);
   });

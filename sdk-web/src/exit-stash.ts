@@ -64,7 +64,7 @@ export function writeStash(key: string, pending: Pending, report: Report): void 
     if (chars > STASH_CHARS) break;
   }
   if (i) {
-    report(new KimlikError(WEB_ERROR_CODES.STORAGE, `page exit: ${i} events did not fit in localStorage and are lost`));
+    report(new KimlikError(WEB_ERROR_CODES.STORAGE, `page exit: ${i} events lost, localStorage full`));
   }
   guard(report, LOCAL, () =>
     i < pending.length ? localStorage.setItem(key, JSON.stringify(pending.slice(i))) : localStorage.removeItem(key),

@@ -130,4 +130,25 @@ kimlik.track('After', { n: 1 });</script>`,
       ['After', { n: 1, plugged: true }],
     ]);
   });
+
+  test('calls made before init() keep their time and page when init() comes later', async () => {
+    scenario = await startScenario({});
+    const { writeKey } = scenario.collector;
+    scenario.site.page(
+      '/first',
+      `<!doctype html><title>First</title><script src="/kimlik.js"></script><script>
+window.calledAt = Date.now(); kimlik.track('Before init');
+history.pushState({}, '', '/second'); document.title = 'Second';
+setTimeout(() => kimlik.init({ writeKey: '${writeKey}', autoPage: false }), 1000);</script>`,
+    );
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/first`);
+    const calledAt = await page.evaluate(() => (window as unknown as { calledAt: number }).calledAt);
+    const [event] = await scenario.waitStored(1);
+    expect(Date.parse(String(event?.originalTimestamp ?? event?.timestamp)) - calledAt).toBeLessThan(100);
+    expect((event?.context as { page: Record<string, string> } | undefined)?.page).toMatchObject({
+      path: '/first',
+      title: 'First',
+    });
+  });
 });
