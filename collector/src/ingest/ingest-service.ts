@@ -34,6 +34,12 @@ export interface IngestServiceOptions {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * Detail of a 400 that refuses the whole body: the answer then carries `success: false`,
+ * `accepted: 0` and `rejected`, the shape of every other ingest answer (see app.ts).
+ */
+const NOTHING_ACCEPTED = { rejected: [] };
+
 /** A batch's context merged into its events may store at most this many times the body limit. */
 const MERGE_FACTOR = 4;
 
@@ -75,19 +81,25 @@ export class IngestService {
 
   /** `POST /v1/batch`. */
   async ingestBatch(body: unknown, sourceId: number): Promise<IngestResult> {
-    if (!isObject(body)) throw new HttpError('KIMLIK_BODY_NOT_BATCH');
+    if (!isObject(body)) throw new HttpError('KIMLIK_BODY_NOT_BATCH', undefined, NOTHING_ACCEPTED);
     const batch = body.batch;
     if (!Array.isArray(batch)) {
-      throw new HttpError('KIMLIK_BODY_NOT_BATCH', 'The body must be a JSON object with a "batch" array of events');
+      throw new HttpError(
+        'KIMLIK_BODY_NOT_BATCH',
+        'The body must be a JSON object with a "batch" array of events',
+        NOTHING_ACCEPTED,
+      );
     }
     if (batch.length > this.options.limits.maxBatchEvents) {
       throw new HttpError(
         'KIMLIK_BATCH_TOO_MANY_EVENTS',
         `The batch holds ${batch.length} events; the limit is ${this.options.limits.maxBatchEvents} per batch`,
-        { limit: this.options.limits.maxBatchEvents },
+        { limit: this.options.limits.maxBatchEvents, ...NOTHING_ACCEPTED },
       );
     }
-    if (batch.length === 0) throw new HttpError('KIMLIK_BODY_NOT_BATCH', 'The batch is empty: send at least one event');
+    if (batch.length === 0) {
+      throw new HttpError('KIMLIK_BODY_NOT_BATCH', 'The batch is empty: send at least one event', NOTHING_ACCEPTED);
+    }
     const sentAtValid = typeof body.sentAt === 'string' && parseTimestamp(body.sentAt) !== null;
     const envelope: Envelope = {
       sentAt: sentAtValid ? (body.sentAt as string) : undefined,
@@ -133,7 +145,7 @@ export class IngestService {
 
   /** `POST /v1/track` and the other single-event endpoints. */
   async ingestOne(body: unknown, sourceId: number, type: EventType): Promise<IngestResult> {
-    if (!isObject(body)) throw new HttpError('KIMLIK_BODY_NOT_OBJECT');
+    if (!isObject(body)) throw new HttpError('KIMLIK_BODY_NOT_OBJECT', undefined, NOTHING_ACCEPTED);
     return this.ingest([body], sourceId, type, NO_ENVELOPE);
   }
 

@@ -282,6 +282,19 @@ describeStores('ingest', (store) => {
       }
     });
 
+    it('a body refused whole answers in the shape of every ingest answer (success, accepted, rejected)', async () => {
+      for (const [path, body] of [
+        ['/v1/batch', [track()]],
+        ['/v1/batch', { batch: [] }],
+        ['/v1/batch', { batch: 'x' }],
+        ['/v1/track', '"text"'],
+      ] as const) {
+        const r = await post(path, body);
+        expect(r.status, JSON.stringify(body)).toBe(400);
+        expect(r.body).toMatchObject({ success: false, accepted: 0, rejected: [] });
+      }
+    });
+
     it('answers an endpoint with a trailing slash as without it', async () => {
       const e = track();
       const r = await post('/v1/track/', e);
