@@ -351,6 +351,23 @@ describeStores('profiles', (store) => {
       }
     });
 
+    it("a person's export does not name the other people of a shared device or a refused link", async () => {
+      await send([
+        ev('identify', 10, { anonymousId: 'X', userId: 'x1', traits: { email: 'x1@x.io' } }),
+        ev('identify', 20, { userId: 'x2', traits: { email: 'x1@x.io' } }),
+        ev('identify', 30, { anonymousId: 'X', userId: 'x2' }),
+      ]);
+      const x2 = (await idOf('userId', 'x2')) as string;
+      const exported = (await admin(`/v1/profiles/${x2}/export`)).body;
+      const kinds = (exported.history.identity as { kind: string }[]).map((e) => e.kind);
+      expect(kinds).toEqual(expect.arrayContaining(['device_reassigned', 'refused_two_user_ids']));
+      // (x2's own trait history keeps the email x2 sent; the identity entries name no one else.)
+      expect(JSON.stringify(exported.history.identity)).not.toContain('x1');
+      expect(JSON.stringify(exported.history)).toContain('userId:(another person)');
+      // The admin's history keeps both sides.
+      expect(JSON.stringify((await admin(`/v1/profiles/${x2}/history`)).body)).toContain('userId:x1');
+    });
+
     it('10b. blocked values never link: identify("null") on two devices and identify("0") stay apart', async () => {
       await send([
         ev('identify', 1, { anonymousId: 'D1', userId: 'null' }),

@@ -1,6 +1,7 @@
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { HttpError } from '../http/errors.js';
 import { normalize } from '../identity/identifiers.js';
+import { redactOtherPeople } from '../identity/redact-history.js';
 import type { Store } from '../store/store.js';
 import { parseLimit } from './events.js';
 
@@ -108,7 +109,13 @@ export function profileRoutes(
       if (!page.nextCursor) break;
       before = page.nextCursor;
     }
-    return { exportedAt: new Date().toISOString(), profile, events, history: await store.profileHistory(profile.id) };
+    const history = await store.profileHistory(profile.id);
+    return {
+      exportedAt: new Date().toISOString(),
+      profile,
+      events,
+      history: history && redactOtherPeople(history, profile.identifiers),
+    };
   });
 
   app.delete('/v1/profiles/:id', opts, async (request) => {
