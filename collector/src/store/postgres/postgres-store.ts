@@ -15,6 +15,7 @@ import type {
 } from '../store.js';
 import { type SourceRow, StoreUnavailableError, sourceFromRow } from '../store.js';
 import {
+  checkout,
   createPool,
   inTransaction,
   lockXact,
@@ -71,6 +72,8 @@ export class PostgresStore implements Store {
   private scheduled = false;
   private pending = 0;
   private closing = false;
+  /** The last commit failed: readiness checks that the database takes writes (see `ping`). */
+  private commitFailed = false;
   private closed: Promise<void> | null = null;
   private idle: (() => void) | null = null;
   /** Month partitions known to exist, by name. */
@@ -189,6 +192,7 @@ export class PostgresStore implements Store {
         const { id, eventIds } = await pending;
         this.applier?.enqueue(id, stored, eventIds);
       }
+      this.commitFailed = false;
       this.options.onCommit?.({ events, requests: batch.length, ms: performance.now() - started });
       batch.forEach((p, i) => {
         p.resolve(outcomes[i] as InsertOutcome[]);
@@ -197,6 +201,7 @@ export class PostgresStore implements Store {
       // A month this process believed in is gone (another collector's retention dropped it): the
       // next commit checks again and re-creates it, instead of failing until a restart.
       if ((err as { code?: string }).code === NO_PARTITION) this.partitions.clear();
+      this.commitFailed = true;
       // Rolled back (or never began): nothing of these requests is stored, so the clients retry.
       const e = new StoreUnavailableError(`commit failed: ${(err as Error).message}`, { cause: err });
       for (const p of batch) p.reject(e);
@@ -405,8 +410,28 @@ export class PostgresStore implements Store {
     return (await this.getSetting(key)) as string;
   }
 
+  /**
+   * Whether the database answers, and, after a failed commit, whether it takes writes: a
+   * read-only server (a failover to a standby) answers reads while every commit fails, and
+   * readiness must not claim otherwise. The write check writes nothing (an UPDATE of no row in a
+   * rolled-back transaction) and runs only until a commit or the check succeeds.
+   */
   async ping(): Promise<void> {
-    await this.read(() => this.pool.query('SELECT 1'));
+    if (!this.commitFailed) {
+      await this.read(() => this.pool.query('SELECT 1'));
+      return;
+    }
+    await this.read(async () => {
+      const c = await checkout(this.pool);
+      try {
+        await c.query('BEGIN');
+        await c.query('UPDATE settings SET value = value WHERE false');
+      } finally {
+        await c.query('ROLLBACK').catch(() => undefined);
+        c.release();
+      }
+    });
+    this.commitFailed = false;
   }
 
   /**
