@@ -120,15 +120,16 @@ export class IngestService {
     if (value === undefined || value === null) return undefined;
     const { limits } = this.options;
     if (!isObject(value)) {
-      throw new HttpError('KIMLIK_REQUEST_INVALID', `The batch's ${field} must be a JSON object`);
+      throw new HttpError('KIMLIK_REQUEST_INVALID', `The batch's ${field} must be a JSON object`, NOTHING_ACCEPTED);
     }
     const fault = checkJsonValue(value, field, limits);
-    if (fault) throw new HttpError('KIMLIK_REQUEST_INVALID', `The batch's ${fault.reason}`);
+    if (fault) throw new HttpError('KIMLIK_REQUEST_INVALID', `The batch's ${fault.reason}`, NOTHING_ACCEPTED);
     const bytes = utf8Length(JSON.stringify(value));
     if (bytes > limits.maxEventBytes) {
       throw new HttpError(
         'KIMLIK_REQUEST_INVALID',
         `The batch's ${field} is ${bytes} bytes; it is merged into every event, so it must fit the event limit of ${limits.maxEventBytes} bytes`,
+        NOTHING_ACCEPTED,
       );
     }
     const merged = bytes * events;
@@ -137,7 +138,7 @@ export class IngestService {
       throw new HttpError(
         'KIMLIK_BODY_TOO_LARGE',
         `The batch's ${field} (${bytes} bytes) merged into its ${events} events makes ${merged} bytes; the limit is ${limit} bytes (${MERGE_FACTOR} times the body limit): send it in each event or in smaller batches`,
-        { limit },
+        { limit, ...NOTHING_ACCEPTED },
       );
     }
     return value as JsonObject;

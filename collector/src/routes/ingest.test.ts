@@ -288,6 +288,7 @@ describeStores('ingest', (store) => {
         ['/v1/batch', { batch: [] }],
         ['/v1/batch', { batch: 'x' }],
         ['/v1/track', '"text"'],
+        ['/v1/batch', { batch: [track()], context: 'not an object' }],
       ] as const) {
         const r = await post(path, body);
         expect(r.status, JSON.stringify(body)).toBe(400);
