@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto';
 import { DeliveryEngine, resolveDeliveryOptions, type Transport } from '@kimlik/core';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { IdbQueueStorage } from './idb-storage.js';
 import { nextMessageId } from './message-id.js';
 
@@ -84,5 +84,78 @@ describe('nextMessageId', () => {
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect([...ids].sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+});
+
+describe('IdbQueueStorage batches', () => {
+  /** Read-write transactions opened on any database while `run` runs and its writes settle. */
+  async function writesDuring(run: () => Promise<unknown>): Promise<number> {
+    const open = IDBDatabase.prototype.transaction;
+    let writes = 0;
+    const spy = vi.spyOn(IDBDatabase.prototype, 'transaction').mockImplementation(function (
+      this: IDBDatabase,
+      ...args: Parameters<typeof open>
+    ) {
+      if (args[1] === 'readwrite') writes++;
+      return open.apply(this, args);
+    });
+    try {
+      await run();
+    } finally {
+      spy.mockRestore();
+    }
+    return writes;
+  }
+
+  test('the appends of one task share one transaction and all resolve once it committed', async () => {
+    const storage = fresh();
+    await storage.remove([]);
+    const ids = Array.from({ length: 500 }, () => nextMessageId());
+    const writes = await writesDuring(() => Promise.all(ids.map((id) => storage.append(id, `{"id":"${id}"}`))));
+    expect(writes).toBe(1);
+    expect((await storage.load()).map((p) => p.messageId)).toEqual(ids);
+  });
+
+  test('a removal is never overtaken by the write of its event, pending or in flight', async () => {
+    const storage = fresh();
+    const [a, b, c] = [nextMessageId(), nextMessageId(), nextMessageId()];
+    // Removed in the task that appended it: its write is dropped, not made after the delete.
+    const appended = storage.append(a, '{}');
+    void storage.append(b, '{}');
+    const removed = storage.remove([a]);
+    await Promise.all([appended, removed]);
+    // Removed once its write is in flight (the transaction made, not committed).
+    const inFlight = storage.append(c, '{}');
+    await Promise.resolve();
+    await Promise.all([inFlight, storage.remove([c])]);
+    expect((await storage.load()).map((p) => p.messageId)).toEqual([b]);
+  });
+
+  test('load sees the appends of its own task; clear drops the writes not yet made', async () => {
+    const storage = fresh();
+    void storage.append('01', '{"n":1}');
+    expect((await storage.load()).map((p) => p.json)).toEqual(['{"n":1}']);
+    void storage.append('02', '{"n":2}');
+    const cleared = storage.clear();
+    void storage.append('03', '{"n":3}');
+    await cleared;
+    expect((await storage.load()).map((p) => p.messageId)).toEqual(['03']);
+  });
+
+  test('a put that throws (quota) fails the appends of its batch, and the removals of that batch are still made', async () => {
+    const storage = fresh();
+    await storage.append('01', '{}');
+    const put = vi.spyOn(IDBObjectStore.prototype, 'put').mockImplementation(() => {
+      throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+    });
+    try {
+      const appended = storage.append('02', '{}');
+      const removed = storage.remove(['01']);
+      await expect(appended).rejects.toThrow(/quota/);
+      await removed.catch(() => undefined);
+    } finally {
+      put.mockRestore();
+    }
+    expect(await storage.load()).toEqual([]);
   });
 });
