@@ -1,24 +1,13 @@
 import type { Page } from 'playwright-core';
-import { afterEach, describe, expect, test } from 'vitest';
-import type { Api } from '../../sdk-web/src/api.js';
+import { describe, expect, test } from 'vitest';
 import { hasChromium } from '../helpers/browser.js';
-import { type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
-
-declare global {
-  interface Window {
-    kimlik: Api;
-  }
-}
+import { closeScenarioAfterEach, type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
 
 // What each public call sends, as stored by the collector: argument forms, identity fields,
 // snapshots of the page's objects and plugins.
 
 let scenario: Scenario | undefined;
-afterEach(async () => {
-  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
-  await scenario?.close();
-  scenario = undefined;
-});
+closeScenarioAfterEach(() => scenario);
 
 async function open(): Promise<Page> {
   scenario = await startScenario({ '/': scriptTagPage({ 'flush-interval-ms': 100 }) });

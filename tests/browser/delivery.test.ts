@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
-import { afterEach, describe, expect, test } from 'vitest';
-import type { Api } from '../../sdk-web/src/api.js';
+import { describe, expect, test } from 'vitest';
 import { hasChromium, waitFor } from '../helpers/browser.js';
 import {
+  closeScenarioAfterEach,
   goOffline,
   nByDevice,
   queuedInBrowser,
@@ -11,12 +11,6 @@ import {
   scriptTagPage,
   startScenario,
 } from '../helpers/browser-scenario.js';
-
-declare global {
-  interface Window {
-    kimlik: Api;
-  }
-}
 
 /** Every `n` in 0..count-1 exactly once, and in call order by the device's clock. */
 function expectExactlyOnceInOrder(events: Record<string, unknown>[], count: number) {
@@ -76,11 +70,7 @@ async function twoTabsOfflineThenOnline(s: Scenario, a: Page, b: Page, name: str
 }
 
 let scenario: Scenario | undefined;
-afterEach(async () => {
-  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
-  await scenario?.close();
-  scenario = undefined;
-});
+closeScenarioAfterEach(() => scenario);
 
 describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', { timeout: 120_000 }, () => {
   test('online: 50 mixed calls are stored exactly once, in order', async () => {

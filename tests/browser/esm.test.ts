@@ -1,15 +1,11 @@
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 import { rollup } from 'rollup';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { hasChromium } from '../helpers/browser.js';
-import { type Scenario, startScenario } from '../helpers/browser-scenario.js';
+import { closeScenarioAfterEach, type Scenario, startScenario } from '../helpers/browser-scenario.js';
 
 let scenario: Scenario | undefined;
-afterEach(async () => {
-  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
-  await scenario?.close();
-  scenario = undefined;
-});
+closeScenarioAfterEach(() => scenario);
 
 /** An app bundled the way a site using `npm install @kimlik/web` would bundle it. */
 async function bundleApp(endpoint: string, writeKey: string): Promise<string> {

@@ -1,22 +1,11 @@
-import { afterEach, describe, expect, test } from 'vitest';
-import type { Api } from '../../sdk-web/src/api.js';
+import { describe, expect, test } from 'vitest';
 import { hasChromium, waitFor } from '../helpers/browser.js';
-import { type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
-
-declare global {
-  interface Window {
-    kimlik: Api;
-  }
-}
+import { closeScenarioAfterEach, type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
 
 // Page exit: nothing queued may be lost, whatever IndexedDB had committed when the page went.
 
 let scenario: Scenario | undefined;
-afterEach(async () => {
-  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
-  await scenario?.close();
-  scenario = undefined;
-});
+closeScenarioAfterEach(() => scenario);
 
 const AWAY = '<!doctype html><title>away</title><p>elsewhere</p>';
 

@@ -1,20 +1,9 @@
-import { afterEach, describe, expect, test } from 'vitest';
-import type { Api } from '../../sdk-web/src/api.js';
+import { describe, expect, test } from 'vitest';
 import { hasChromium } from '../helpers/browser.js';
-import { type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
-
-declare global {
-  interface Window {
-    kimlik: Api;
-  }
-}
+import { closeScenarioAfterEach, type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
 
 let scenario: Scenario | undefined;
-afterEach(async () => {
-  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
-  await scenario?.close();
-  scenario = undefined;
-});
+closeScenarioAfterEach(() => scenario);
 
 const aidIn = (page: import('playwright-core').Page) =>
   page.evaluate(() => ({

@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { Api } from '../../sdk-web/src/api.js';
 import { hasChromium, waitFor } from '../helpers/browser.js';
 import {
+  closeScenarioAfterEach,
   goOffline,
   queuedInBrowser,
   type Scenario,
@@ -21,11 +22,7 @@ declare global {
 // not one per event (10 000 calls made a 1.4 s long task when each event had its own).
 
 let scenario: Scenario | undefined;
-afterEach(async () => {
-  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
-  await scenario?.close();
-  scenario = undefined;
-});
+closeScenarioAfterEach(() => scenario);
 
 describe.skipIf(!hasChromium)('browser SDK on the main thread (needs /usr/bin/chromium)', { timeout: 120_000 }, () => {
   test('1000 tracks in one task are persisted by a few IndexedDB transactions and all stored once', async () => {

@@ -1,23 +1,19 @@
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { Api } from '../../sdk-web/src/api.js';
 import { hasChromium, waitFor } from '../helpers/browser.js';
-import { queuedInBrowser, type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
-
-declare global {
-  interface Window {
-    kimlik: Api;
-  }
-}
+import {
+  closeScenarioAfterEach,
+  queuedInBrowser,
+  type Scenario,
+  scriptTagPage,
+  startScenario,
+} from '../helpers/browser-scenario.js';
 
 const SNIPPET = readFileSync(new URL('../../sdk-web/dist/snippet.min.js', import.meta.url), 'utf8');
 
 let scenario: Scenario | undefined;
-afterEach(async () => {
-  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
-  await scenario?.close();
-  scenario = undefined;
-});
+closeScenarioAfterEach(() => scenario);
 
 const names = (events: Record<string, unknown>[]) => events.map((e) => e.event ?? e.type);
 

@@ -1,22 +1,11 @@
-import { afterEach, describe, expect, test } from 'vitest';
-import type { Api } from '../../sdk-web/src/api.js';
+import { describe, expect, test } from 'vitest';
 import { hasChromium, waitFor } from '../helpers/browser.js';
-import { type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
-
-declare global {
-  interface Window {
-    kimlik: Api;
-  }
-}
+import { closeScenarioAfterEach, type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
 
 // Consent and privacy signals across loads.
 
 let scenario: Scenario | undefined;
-afterEach(async () => {
-  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
-  await scenario?.close();
-  scenario = undefined;
-});
+closeScenarioAfterEach(() => scenario);
 
 /** Events the test site forwarded to the collector (a request is recorded after the answer). */
 const posted = (s: Scenario) => s.site.requests.reduce((n, r) => n + Math.max(r.events, 0), 0);

@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { hasChromium } from '../helpers/browser.js';
-import { type Scenario, startScenario } from '../helpers/browser-scenario.js';
+import { closeScenarioAfterEach, type Scenario, startScenario } from '../helpers/browser-scenario.js';
 
 const require = createRequire(import.meta.url);
 // The UMD build defines window.AnalyticsNext; inlined, so no CDN is involved.
@@ -16,11 +16,7 @@ const analyticsJs = () =>
   ).replaceAll('</script', '<\\/script');
 
 let scenario: Scenario | undefined;
-afterEach(async () => {
-  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
-  await scenario?.close();
-  scenario = undefined;
-});
+closeScenarioAfterEach(() => scenario);
 
 /** `inline` null: settings fetched from the collector (only `cdnURL` changed); otherwise given inline. */
 function page(collectorUrl: string, writeKey: string, inline: Record<string, unknown> | null): string {

@@ -1,14 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, test } from 'vitest';
-import type { Api } from '../../sdk-web/src/api.js';
+import { describe, expect, test } from 'vitest';
 import { hasChromium } from '../helpers/browser.js';
-import { type Scenario, startScenario } from '../helpers/browser-scenario.js';
-
-declare global {
-  interface Window {
-    kimlik: Api;
-  }
-}
+import { closeScenarioAfterEach, type Scenario, startScenario } from '../helpers/browser-scenario.js';
 
 // The async snippet's stub on real pages: what else may sit on window.kimlik, and what a call
 // recorded before the bundle loaded says about when and where it was made.
@@ -17,11 +10,7 @@ const SNIPPET = readFileSync(new URL('../../sdk-web/dist/snippet.min.js', import
 const BUNDLE = readFileSync(new URL('../../sdk-web/dist/kimlik.min.js', import.meta.url));
 
 let scenario: Scenario | undefined;
-afterEach(async () => {
-  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
-  await scenario?.close();
-  scenario = undefined;
-});
+closeScenarioAfterEach(() => scenario);
 
 const snippet = (s: Scenario, src: string) =>
   SNIPPET.replace('__KIMLIK_SRC__', src).replace('__KIMLIK_WRITE_KEY__', s.collector.writeKey);

@@ -1,23 +1,12 @@
-import { afterEach, describe, expect, test } from 'vitest';
-import type { Api } from '../../sdk-web/src/api.js';
+import { describe, expect, test } from 'vitest';
 import { hasChromium, waitFor } from '../helpers/browser.js';
-import { type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
-
-declare global {
-  interface Window {
-    kimlik: Api;
-  }
-}
+import { closeScenarioAfterEach, type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
 
 // Several open tabs of one site: identity changes made in one tab hold in all of them, and tabs of
 // different sources (write key + endpoint) keep their events apart.
 
 let scenario: Scenario | undefined;
-afterEach(async () => {
-  if (scenario) expect(scenario.browser.pageErrors).toEqual([]);
-  await scenario?.close();
-  scenario = undefined;
-});
+closeScenarioAfterEach(() => scenario);
 
 describe.skipIf(!hasChromium)('browser SDK across tabs (needs /usr/bin/chromium)', { timeout: 120_000 }, () => {
   test('a logout in one tab holds in the others: their next events and writes do not bring the old user back', async () => {

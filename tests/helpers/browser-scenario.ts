@@ -1,4 +1,5 @@
 import type { Page } from 'playwright-core';
+import { afterEach, expect } from 'vitest';
 import { launchBrowser, type TestBrowser, waitFor } from './browser.js';
 import { startTestCollector, type TestCollector } from './collector.js';
 import { startTestSite, type TestSite } from './test-site.js';
@@ -12,6 +13,24 @@ export interface Scenario {
   /** Waits until `count` events are stored (bounded), then returns them. */
   waitStored(count: number, timeoutMs?: number): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
+}
+
+/**
+ * For a suite that starts a scenario per test: after each test the page must have thrown nothing,
+ * and the test's scenario is closed (once, even when that check fails).
+ */
+export function closeScenarioAfterEach(current: () => Scenario | undefined): void {
+  const closed = new WeakSet<Scenario>();
+  afterEach(async () => {
+    const s = current();
+    if (!s || closed.has(s)) return;
+    closed.add(s);
+    try {
+      expect(s.browser.pageErrors).toEqual([]);
+    } finally {
+      await s.close();
+    }
+  });
 }
 
 /** A page that loads the bundle by script tag alone, with `data-*` options. */
