@@ -52,7 +52,8 @@ describe.skipIf(!hasChromium)('browser SDK on the main thread (needs /usr/bin/ch
 
     await scenario.browser.context.setOffline(false);
     const events = await scenario.waitStored(count);
-    await new Promise((r) => setTimeout(r, 300));
+    // Once the queue is empty every send was acknowledged: no late duplicate can still arrive.
+    expect(await waitFor(async () => (await queuedInBrowser(page)) === 0, 15_000)).toBe(true);
     const stored = await scenario.stored();
     const ns = stored.map((e) => (e.properties as { n: number }).n).sort((a, b) => a - b);
     expect(ns).toEqual(Array.from({ length: count }, (_, i) => i));
