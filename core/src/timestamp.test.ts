@@ -52,4 +52,17 @@ describe('parseTimestamp', () => {
       expect(parseTimestamp(bad), bad).toBeNull();
     }
   });
+
+  it('reads what Date#toISOString writes, for any year from 0 to 9999', () => {
+    // The canonical form has its own fast path: it must agree with Date everywhere.
+    const span = Date.UTC(9999, 11, 31) - Date.UTC(0, 0, 1);
+    const year0 = new Date(0).setUTCFullYear(0, 0, 1);
+    for (let i = 0; i < 5_000; i++) {
+      const ms = year0 + Math.floor(Math.random() * span);
+      expect(parseTimestamp(new Date(ms).toISOString())).toBe(ms);
+    }
+    expect(parseTimestamp('0099-12-31T23:59:59.999Z')).toBe(new Date(0).setUTCFullYear(100, 0, 1) - 1);
+    expect(parseTimestamp('2026-02-30T00:00:00.000Z')).toBeNull();
+    expect(parseTimestamp('2026-11-24T04:00:00.1x3Z')).toBeNull();
+  });
 });
