@@ -1,10 +1,15 @@
-// npm run bench:ingest -- --db postgres [--processes 1,2]   (BENCH_PERSONS=2000: a known population)
-// The same load generator against: one collector on SQLite (the baseline of this run), then 1..N
+// npm run bench:ingest -- --db postgres [--processes 1,2] [--rounds 3]   (BENCH_PERSONS=2000: a known population)
+// The same load generator against: one collector on SQLite (the baseline of this run), and 1..N
 // collector processes on one PostgreSQL (a fresh schema each), the load spread round robin over
 // them as a load balancer would. Prints events/s and p50/p99 per level and the ratios, and the CPU
 // time spent per event by the load generator, the collectors and (when PostgreSQL runs on this
 // host) their PostgreSQL backends: on a machine shared with other work, CPU per event moves far
 // less than events/s. Bounded: every phase lasts BENCH_PHASE_MS.
+//
+// The configurations take turns, round after round (SQLite, PostgreSQL 1, PostgreSQL 2, SQLite, …),
+// each on its own database that keeps growing, and the ratios are the medians of each round's
+// pair: measured one after the other only once, a VM whose speed drifts by tens of percent over a
+// minute moved the ratio from 0.48x to 0.82x between two runs of the same code.
 import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,6 +25,7 @@ export async function runPostgresBench(argv) {
     return i >= 0 && argv[i + 1] ? argv[i + 1] : fallback;
   };
   const PROCESSES = arg('processes', '1,2').split(',').map(Number);
+  const ROUNDS = Math.max(1, Number(arg('rounds', process.env.BENCH_ROUNDS ?? '3')));
   const LEVELS = (process.env.BENCH_CONCURRENCY ?? '10,50').split(',').map(Number);
   const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 8_000);
   // Distinct anonymous IDs: 200 000 by default (most events create an identifier); a few thousand
@@ -138,67 +144,100 @@ export async function runPostgresBench(argv) {
   };
   const best = (r) => LEVELS.map((c) => ({ c, ...r[c] })).reduce((a, b) => (a.eventsPerSec >= b.eventsPerSec ? a : b));
 
+  const median = (xs) => {
+    const v = xs.filter((x) => x !== null && x !== undefined).sort((x, y) => x - y);
+    if (v.length === 0) return null;
+    const m = Math.floor(v.length / 2);
+    return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+  };
+
   const dir = mkdtempSync(join(tmpdir(), 'kimlik-bench-'));
-  const results = {};
   const loadAtStart = loadavg()[0];
+  // Every configuration runs all the time (an idle collector costs nothing), so that they can take turns.
+  const configs = [];
+  const schemas = [];
   try {
     const sqlite = await startCollector({ KIMLIK_DATABASE: join(dir, 'kimlik.db') });
-    results.sqlite = await phases('sqlite 1 process', [sqlite.url], [sqlite.child.pid], null);
-    await sqlite.stop();
-
+    configs.push({ key: 'sqlite', name: 'sqlite 1 process', procs: [sqlite], appName: null, schema: null });
     for (const n of PROCESSES) {
       const url = new URL(base);
       const schema = `bench_${randomBytes(4).toString('hex')}`;
+      schemas.push(schema);
       url.searchParams.set('schema', schema);
       url.searchParams.set('application_name', `kimlik-${schema}`);
       const procs = await Promise.all(
         Array.from({ length: n }, () => startCollector({ KIMLIK_DATABASE: url.toString() })),
       );
-      try {
-        results[n] = await phases(
-          `postgres ${n} proc${n > 1 ? 's' : ''}`,
-          procs.map((p) => p.url),
-          procs.map((p) => p.child.pid),
-          `kimlik-${schema}`,
-          schema,
+      configs.push({
+        key: n,
+        name: `postgres ${n} proc${n > 1 ? 's' : ''}`,
+        procs,
+        appName: `kimlik-${schema}`,
+        schema,
+      });
+    }
+    for (const cfg of configs) cfg.rounds = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      console.log(`\nround ${round} of ${ROUNDS}`);
+      for (const cfg of configs) {
+        const out = await phases(
+          cfg.name,
+          cfg.procs.map((p) => p.url),
+          cfg.procs.map((p) => p.child.pid),
+          cfg.appName,
+          cfg.schema,
         );
-      } finally {
-        await Promise.all(procs.map((p) => p.stop()));
-        const admin = new pg.Client({ connectionString: base });
-        await admin.connect();
-        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await admin.end();
+        cfg.rounds.push(best(out));
       }
     }
   } finally {
+    await Promise.all(configs.flatMap((cfg) => cfg.procs.map((p) => p.stop())));
+    if (schemas.length > 0) {
+      const admin = new pg.Client({ connectionString: base });
+      await admin.connect();
+      for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end();
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const s = best(results.sqlite);
+  const byKey = new Map(configs.map((cfg) => [cfg.key, cfg.rounds]));
+  const sqliteRounds = byKey.get('sqlite');
+  const evs = (rounds) => rounds.map((r) => r.eventsPerSec);
+  // Each round's PostgreSQL figure against the SQLite figure of the same round.
+  const pairedRatios = (rounds) => rounds.map((r, i) => r.eventsPerSec / sqliteRounds[i].eventsPerSec);
+  const list = (xs, f) => xs.map(f).join(' / ');
   console.log(
-    `\nsummary (best level of each; ${fmt(PERSONS)} distinct anonymous IDs; load average ${loadAtStart.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end)`,
+    `\nsummary (${ROUNDS} round${ROUNDS > 1 ? 's' : ''}, best level of each per round, medians over the rounds; ${fmt(PERSONS)} distinct anonymous IDs; load average ${loadAtStart.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end)`,
   );
-  console.log(`  sqlite, 1 process:      ${fmt(s.eventsPerSec)} ev/s  p99 ${s.p99.toFixed(1)} ms (c=${s.c})`);
+  console.log(
+    `  sqlite, 1 process:      ${fmt(median(evs(sqliteRounds))).padStart(6)} ev/s  p99 ${median(sqliteRounds.map((r) => r.p99)).toFixed(1)} ms  (rounds: ${list(evs(sqliteRounds), fmt)})`,
+  );
   for (const n of PROCESSES) {
-    const p = best(results[n]);
+    const rounds = byKey.get(n);
+    const ratios = pairedRatios(rounds);
     console.log(
-      `  postgres, ${n} process${n > 1 ? 'es' : '  '}: ${fmt(p.eventsPerSec).padStart(6)} ev/s  p99 ${p.p99.toFixed(1)} ms (c=${p.c})  = ${(p.eventsPerSec / s.eventsPerSec).toFixed(2)}x sqlite`,
+      `  postgres, ${n} process${n > 1 ? 'es' : '  '}: ${fmt(median(evs(rounds))).padStart(6)} ev/s  p99 ${median(rounds.map((r) => r.p99)).toFixed(1)} ms  = ${median(ratios).toFixed(2)}x sqlite  (rounds: ${list(ratios, (x) => `${x.toFixed(2)}x`)})`,
     );
   }
-  if (results[1] && PROCESSES.length > 1) {
-    const one = best(results[1]).eventsPerSec;
+  if (byKey.has(1) && PROCESSES.length > 1) {
+    const one = byKey.get(1);
     for (const n of PROCESSES.filter((x) => x > 1)) {
-      console.log(`  scaling 1 → ${n} processes: ${(best(results[n]).eventsPerSec / one).toFixed(2)}x`);
-    }
-  }
-  for (const n of PROCESSES) {
-    const p = best(results[n]);
-    if (p.cpu.total !== null && s.cpu.total !== null) {
+      const scaling = byKey.get(n).map((r, i) => r.eventsPerSec / one[i].eventsPerSec);
       console.log(
-        `  CPU per event, postgres ${n} vs sqlite: ${us(p.cpu.total)} vs ${us(s.cpu.total)} µs = ${(p.cpu.total / s.cpu.total).toFixed(2)}x`,
+        `  scaling 1 → ${n} processes: ${median(scaling).toFixed(2)}x  (rounds: ${list(scaling, (x) => `${x.toFixed(2)}x`)})`,
       );
     }
   }
-  const two = results[2] ? best(results[2]).eventsPerSec / s.eventsPerSec : null;
+  const sqliteCpu = median(sqliteRounds.map((r) => r.cpu.total));
+  for (const n of PROCESSES) {
+    const cpu = median(byKey.get(n).map((r) => r.cpu.total));
+    if (cpu !== null && sqliteCpu !== null) {
+      console.log(
+        `  CPU per event, postgres ${n} vs sqlite: ${us(cpu)} vs ${us(sqliteCpu)} µs = ${(cpu / sqliteCpu).toFixed(2)}x`,
+      );
+    }
+  }
+  const two = byKey.has(2) ? median(pairedRatios(byKey.get(2))) : null;
   if (two !== null) console.log(`  target: postgres 2 processes >= 0.70x sqlite 1 process → ${two.toFixed(2)}x`);
 }
