@@ -83,8 +83,8 @@ const older = (x: ResolverNode, y: ResolverNode) =>
  * An alias's previousId is recorded both as a userId and as an anonymous ID, marked alias-only
  * until another event carries the value in its own field. Which one the alias meant is decided
  * here, from the set of events, never from which arrived first: the userId when an event names
- * that userId, else the device. The other one takes no part in any link (it stays a profile of
- * its own, with no events).
+ * that userId, else the device. The other one takes no part in any link: it stays recorded (a
+ * later event may change the choice), and the profile readers treat it as no one.
  */
 function inertNodes(nodes: readonly ResolverNode[]): Set<number> {
   const inert = new Set<number>();

@@ -293,6 +293,31 @@ describeStores('profiles', (store) => {
       expect(results[0]).toEqual(['anonymousId:A userId:u1', 'userId:u2', 'anonymousId:D userId:u3']);
     });
 
+    it('the reading of an alias previousId that the alias did not mean is no one: lookups by it find nothing', async () => {
+      await send([
+        ev('track', 1, { anonymousId: 'A', event: 'browse' }),
+        ev('alias', 2, { previousId: 'A', userId: 'u1' }),
+        ev('track', 3, { userId: 'u1', event: 'x' }),
+        ev('alias', 4, { previousId: 'u1', userId: 'u2' }),
+        ev('alias', 5, { previousId: 'D', userId: 'u3' }),
+      ]);
+      // A and D are devices (no event names them as a userId); u1 is a userId.
+      for (const [type, value] of [
+        ['userId', 'A'],
+        ['userId', 'D'],
+        ['anonymousId', 'u1'],
+      ]) {
+        expect((await profileBy(type as string, value as string)).status, `${type}:${value}`).toBe(404);
+      }
+      expect(idents((await profileBy('anonymousId', 'A')).body)).toEqual(['anonymousId:A', 'userId:u1']);
+      expect(idents((await profileBy('anonymousId', 'D')).body)).toEqual(['anonymousId:D', 'userId:u3']);
+      // Nor are they counted: two people here (A with u1, D with u3) and u2.
+      expect((await admin('/v1/stats')).body.totals.profiles).toBe(3);
+      // Once an event names D as its userId, that reading is someone.
+      await send([ev('track', 6, { userId: 'D', event: 'y' })]);
+      expect((await profileBy('userId', 'D')).status).toBe(200);
+    });
+
     it("erasure also removes the other reading of an alias's previousId", async () => {
       await send([
         ev('track', 1, { anonymousId: 'AL', event: 'browse' }),

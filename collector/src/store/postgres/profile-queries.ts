@@ -25,9 +25,30 @@ export async function currentProfileId(db: Db, pid: string): Promise<string | nu
     [pid],
   );
   const row = r.rows[0];
-  if (row?.live) return pid;
-  return row?.now ?? null;
+  const found = row?.live ? pid : (row?.now ?? null);
+  return found === null || (await isNoOne(db, found)) ? null : found;
 }
+
+/**
+ * A profile made only of alias-only identifiers is no one: the reading of an alias's previousId
+ * that the alias did not mean (resolve.ts), which no event carries in its own field. Recorded so
+ * that the choice can follow the set of events; never shown as a person.
+ */
+async function isNoOne(db: Db, pid: string): Promise<boolean> {
+  const r = await db.query(
+    `SELECT 1 FROM memberships m JOIN identifiers i ON i.id = m.identifier_id
+     WHERE m.profile_id = $1 AND NOT i.alias_only LIMIT 1`,
+    [pid],
+  );
+  return r.rows.length === 0;
+}
+
+/** SQL counting the profiles that are no one (see `isNoOne`): subtracted from profile counts. */
+export const NO_ONE_PROFILES_SQL = `SELECT count(DISTINCT m.profile_id) FROM identifiers i
+  JOIN memberships m ON m.identifier_id = i.id
+  WHERE i.alias_only AND NOT EXISTS (
+    SELECT 1 FROM memberships o JOIN identifiers oi ON oi.id = o.identifier_id
+    WHERE o.profile_id = m.profile_id AND NOT oi.alias_only)`;
 
 /** The profile's identifiers with the time ranges in which each belongs to it. */
 export async function profileMembers(db: Db, pid: string): Promise<Member[]> {

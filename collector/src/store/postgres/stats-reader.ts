@@ -1,4 +1,5 @@
 import type { Db } from './connection.js';
+import { NO_ONE_PROFILES_SQL } from './profile-queries.js';
 
 /** Structurally the port's StatsQuery / StoreStats (the dashboard overview's counts). */
 export interface PgStatsQuery {
@@ -43,7 +44,7 @@ export async function readStats(db: Db, query: PgStatsQuery): Promise<PgStoreSta
   const totals = (
     await db.query<{ merges: number; profiles: number }>(
       `SELECT (SELECT count(*) FROM (SELECT DISTINCT ts, message_id, detail FROM identity_log WHERE kind = 'merge') m) AS merges,
-              (SELECT count(DISTINCT profile_id) FROM memberships) AS profiles`,
+              (SELECT count(DISTINCT profile_id) FROM memberships) - (${NO_ONE_PROFILES_SQL}) AS profiles`,
     )
   ).rows[0] ?? { merges: 0, profiles: 0 };
   return { buckets, topEvents, totals: { events, profiles: totals.profiles, merges: totals.merges } };

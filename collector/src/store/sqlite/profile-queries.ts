@@ -25,6 +25,11 @@ export function profileIdOf(db: SqliteDatabase, founderId: number): string {
  * (through the identifier that founded it). Null when the id was never issued or its person erased.
  */
 export function resolveProfile(db: SqliteDatabase, pid: string): number | null {
+  const founder = foundedBy(db, pid);
+  return founder === null || isNoOne(db, founder) ? null : founder;
+}
+
+function foundedBy(db: SqliteDatabase, pid: string): number | null {
   const hash = hashFromProfileId(pid);
   if (hash === null) return null;
   const candidates = db.prepare('SELECT id FROM identifiers WHERE key_hash = ?').pluck().all(hash) as number[];
@@ -37,6 +42,28 @@ export function resolveProfile(db: SqliteDatabase, pid: string): number | null {
   }
   return null;
 }
+
+/**
+ * A profile made only of alias-only identifiers is no one: the reading of an alias's previousId
+ * that the alias did not mean (resolve.ts), which no event carries in its own field. Recorded so
+ * that the choice can follow the set of events; never shown as a person.
+ */
+function isNoOne(db: SqliteDatabase, founderId: number): boolean {
+  return (
+    db
+      .prepare(
+        `SELECT 1 FROM memberships m JOIN identifiers i ON i.id = m.identifier_id
+         WHERE m.founder_id = ? AND i.alias_only = 0 LIMIT 1`,
+      )
+      .get(founderId) === undefined
+  );
+}
+
+/** SQL counting the profiles that are no one (see `isNoOne`): subtracted from profile counts. */
+export const NO_ONE_PROFILES_SQL = `SELECT count(*) FROM identifiers i WHERE i.alias_only = 1
+  AND EXISTS (SELECT 1 FROM memberships m WHERE m.founder_id = i.id)
+  AND NOT EXISTS (SELECT 1 FROM memberships m JOIN identifiers o ON o.id = m.identifier_id
+                  WHERE m.founder_id = i.id AND o.alias_only = 0)`;
 
 /** The profile's identifiers with the time ranges in which each belongs to it. */
 export function profileMembers(db: SqliteDatabase, founderId: number): Member[] {

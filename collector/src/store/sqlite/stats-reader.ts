@@ -1,5 +1,6 @@
 import type { StatsQuery, StoreStats } from '../store.js';
 import type { SqliteDatabase } from './open.js';
+import { NO_ONE_PROFILES_SQL } from './profile-queries.js';
 
 /**
  * A bucket is final once this long past its end: events are counted by received_at, and a
@@ -126,7 +127,9 @@ export class StatsReader {
       .prepare(`SELECT count(*) FROM (SELECT DISTINCT ts, message_id, detail FROM identity_log WHERE kind = 'merge')`)
       .pluck()
       .get() as number;
-    const profiles = this.db.prepare('SELECT count(DISTINCT founder_id) FROM memberships').pluck().get() as number;
+    const profiles =
+      (this.db.prepare('SELECT count(DISTINCT founder_id) FROM memberships').pluck().get() as number) -
+      (this.db.prepare(NO_ONE_PROFILES_SQL).pluck().get() as number);
     this.totals = { at: nowMs, profiles, merges };
     return this.totals;
   }
