@@ -80,6 +80,9 @@ export const isConflict = (err: unknown) => {
   return code === '40001' || code === '40P01';
 };
 
+/** Retried whole by `inTransaction`, like a serialization failure. */
+export const identityConflict = (message: string) => Object.assign(new Error(message), { code: '40001' });
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Hands over a statement sent without awaiting: the transaction's COMMIT leaves right behind it. */

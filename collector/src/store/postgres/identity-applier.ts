@@ -4,7 +4,8 @@ import type { IdentityConfig } from '../../identity/identifiers.js';
 import type { EventRow } from '../store.js';
 import { int4Array, int8Array, parseIds, textArray } from './binary-arrays.js';
 import { type Db, inTransaction } from './connection.js';
-import type { IdentityInput, PgIdentityWriter } from './identity-writer.js';
+import type { IdentityInput } from './event-identifiers.js';
+import type { PgIdentityWriter } from './identity-writer.js';
 
 /** A stored event whose identity is not applied yet. */
 interface PendingIdentity extends IdentityInput {

@@ -14,21 +14,15 @@ import type {
   UnmergeOutcome,
 } from '../store.js';
 import { type SourceRow, StoreUnavailableError, sourceFromRow } from '../store.js';
-import {
-  checkout,
-  createPool,
-  inTransaction,
-  lockXact,
-  migrate,
-  type PostgresTarget,
-  parsePostgresUrl,
-  SOURCES_LOCK,
-} from './connection.js';
-import { ensurePartition, monthPartition, writeEvents } from './event-writer.js';
+import { checkout, createPool, inTransaction, migrate, type PostgresTarget, parsePostgresUrl } from './connection.js';
+import { monthPartition } from './event-writer.js';
+import { GroupCommit } from './group-commit.js';
 import { eraseProfile, unmergeIdentifier } from './identity-admin.js';
 import { PgIdentityApplier } from './identity-applier.js';
 import { PgIdentityWriter } from './identity-writer.js';
+import { MonthPartitions } from './month-partitions.js';
 import { PgProfileReader } from './profile-reader.js';
+import { upsertSource } from './source-upsert.js';
 import { type PgStatsQuery, type PgStoreStats, readStats } from './stats-reader.js';
 
 export interface PostgresStoreOptions {
@@ -43,41 +37,18 @@ export interface PostgresStoreOptions {
   onIdentityError?: (message: string) => void;
 }
 
-interface Pending {
-  rows: EventRow[];
-  resolve: (o: InsertOutcome[]) => void;
-  reject: (e: Error) => void;
-}
-
-/**
- * Commits in flight per process. Two keep the connection busy (one commits while the next one's
- * statements run) without making this process's own commits contend for the same clusters.
- */
-const COMMITS_IN_FLIGHT = 4;
-/** Events per commit at most: bounds a transaction's lock set and its statement sizes. */
-const MAX_COMMIT_EVENTS = 5000;
-/** SQLSTATE of "no partition of relation found for row" (check_violation). */
-const NO_PARTITION = '23514';
-
 /**
  * The Store on PostgreSQL: any number of stateless collector processes on one database. Requests
- * arriving in the same tick share one transaction (group commit); dedup is exact across processes
+ * arriving in the same tick share one transaction (group commit, group-commit.ts); dedup is exact across processes
  * (event-writer.ts). Identity is applied after the commit, in batches (identity-applier.ts), and
  * exact across processes too (identity-writer.ts); profile reads and admin actions wait for it.
  */
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
-  private readonly queue: Pending[] = [];
-  private inFlight = 0;
-  private scheduled = false;
-  private pending = 0;
   private closing = false;
-  /** The last commit failed: readiness checks that the database takes writes (see `ping`). */
-  private commitFailed = false;
   private closed: Promise<void> | null = null;
-  private idle: (() => void) | null = null;
-  /** Month partitions known to exist, by name. */
-  private readonly partitions = new Map<string, { from: number; to: number }>();
+  private readonly partitions: MonthPartitions;
+  private readonly commits: GroupCommit;
   private readonly identity: PgIdentityWriter | null;
   private readonly applier: PgIdentityApplier | null;
   private readonly profiles: PgProfileReader;
@@ -86,7 +57,7 @@ export class PostgresStore implements Store {
     private readonly pool: pg.Pool,
     private readonly target: PostgresTarget,
     private readonly salt: string,
-    private readonly options: PostgresStoreOptions,
+    options: PostgresStoreOptions,
   ) {
     this.profiles = new PgProfileReader(pool);
     this.identity = options.identity.enabled
@@ -102,6 +73,8 @@ export class PostgresStore implements Store {
           options.onIdentityError?.(err.message),
         )
       : null;
+    this.partitions = new MonthPartitions(pool, target.schema);
+    this.commits = new GroupCommit(pool, this.partitions, this.identity, this.applier, options.onCommit);
   }
 
   /** Connects, applies migrations (once, whichever collector starts first) and reads the profile salt. */
@@ -120,8 +93,8 @@ export class PostgresStore implements Store {
       const store = new PostgresStore(pool, target, salt, options);
       // This month and the next exist before the first event; later months are created on demand.
       const now = Date.now();
-      await store.partitionFor(now);
-      await store.partitionFor(monthPartition(now).to);
+      await store.partitions.ensure(now);
+      await store.partitions.ensure(monthPartition(now).to);
       return store;
     } catch (err) {
       await pool.end();
@@ -130,135 +103,18 @@ export class PostgresStore implements Store {
   }
 
   get pendingEvents(): number {
-    return this.pending;
+    return this.commits.pendingEvents;
   }
 
   insertEvents(rows: EventRow[]): Promise<InsertOutcome[]> {
     if (this.closing) return Promise.reject(new StoreUnavailableError('the store is closing'));
-    this.pending += rows.length;
-    return new Promise((resolve, reject) => {
-      this.queue.push({ rows, resolve, reject });
-      this.schedule();
-    });
+    return this.commits.submit(rows);
   }
 
-  // Requests arriving while commits run wait in the queue; the next commit carries all of them.
-  private schedule(): void {
-    if (this.scheduled || this.inFlight >= COMMITS_IN_FLIGHT || this.queue.length === 0) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      void this.commitNext();
-      this.schedule();
-    });
+  /** Retention (month-partitions.ts): drops every month partition that ends at or before `cutoffMs`. */
+  dropEventPartitionsBefore(cutoffMs: number): Promise<string[]> {
+    return this.partitions.dropBefore(cutoffMs);
   }
-
-  private async commitNext(): Promise<void> {
-    if (this.queue.length === 0 || this.inFlight >= COMMITS_IN_FLIGHT) return;
-    const batch: Pending[] = [];
-    let events = 0;
-    while (
-      this.queue.length > 0 &&
-      (batch.length === 0 || events + (this.queue[0] as Pending).rows.length <= MAX_COMMIT_EVENTS)
-    ) {
-      const p = this.queue.shift() as Pending;
-      batch.push(p);
-      events += p.rows.length;
-    }
-    this.inFlight++;
-    const started = performance.now();
-    try {
-      // A range check per event; naming a month (a Date and strings) only for a month not yet seen.
-      const months = new Map<string, number>();
-      for (const p of batch) {
-        for (const r of p.rows) {
-          if (!this.hasPartition(r.receivedAtMs)) months.set(monthPartition(r.receivedAtMs).name, r.receivedAtMs);
-        }
-      }
-      for (const ms of months.values()) await this.partitionFor(ms);
-      // Identity cannot keep up (or keeps failing): commits wait, then fail (503, clients retry),
-      // rather than this process queueing without bound.
-      await this.applier?.relieve();
-      const { outcomes, stored, pending } = await inTransaction(this.pool, (c, tail) =>
-        writeEvents(
-          c,
-          this.identity,
-          batch.map((p) => p.rows),
-          tail,
-        ),
-      );
-      // Before the 200s: a read that follows one finds the events in this process's list.
-      if (pending) {
-        const { id, eventIds } = await pending;
-        this.applier?.enqueue(id, stored, eventIds);
-      }
-      this.commitFailed = false;
-      this.options.onCommit?.({ events, requests: batch.length, ms: performance.now() - started });
-      batch.forEach((p, i) => {
-        p.resolve(outcomes[i] as InsertOutcome[]);
-      });
-    } catch (err) {
-      // A month this process believed in is gone (another collector's retention dropped it): the
-      // next commit checks again and re-creates it, instead of failing until a restart.
-      if ((err as { code?: string }).code === NO_PARTITION) this.partitions.clear();
-      this.commitFailed = true;
-      // Rolled back (or never began): nothing of these requests is stored, so the clients retry.
-      const e = new StoreUnavailableError(`commit failed: ${(err as Error).message}`, { cause: err });
-      for (const p of batch) p.reject(e);
-    } finally {
-      this.pending -= events;
-      this.inFlight--;
-      if (this.inFlight === 0 && this.queue.length === 0) this.idle?.();
-      this.schedule();
-    }
-  }
-
-  private hasPartition(ms: number): boolean {
-    for (const p of this.partitions.values()) if (ms >= p.from && ms < p.to) return true;
-    return false;
-  }
-
-  private async partitionFor(ms: number): Promise<void> {
-    const month = monthPartition(ms);
-    if (this.partitions.has(month.name)) return;
-    await ensurePartition(this.pool, this.target.schema, ms);
-    this.partitions.set(month.name, month);
-  }
-
-  /**
-   * Retention: detaches and drops every month partition that ends at or before `cutoffMs` (receipt
-   * time). Dropping a partition is instant whatever its size; only its events' dedup keys are
-   * deleted row by row (dead rows autovacuum reclaims).
-   */
-  async dropEventPartitionsBefore(cutoffMs: number): Promise<string[]> {
-    const r = await this.pool.query<{ name: string }>(
-      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-       WHERE i.inhparent = 'events'::regclass ORDER BY 1`,
-    );
-    const dropped: string[] = [];
-    for (const { name } of r.rows) {
-      const m = /^events_(\d{4})_(\d{2})$/.exec(name);
-      if (!m) continue;
-      const end = Date.UTC(Number(m[1]), Number(m[2]), 1);
-      if (end > cutoffMs) continue;
-      // Dedup keys live as long as their events, or event_ids would grow forever: a re-send that
-      // arrives after its month was dropped is stored again, as it would be in a fresh database.
-      // First, so a failure leaves the partition attached and the next run repeats the delete.
-      // (Keys of erased events stay: they hold a source id and a client's message id, nothing else.)
-      await this.pool.query(
-        `DELETE FROM event_ids e USING ${name} p WHERE e.source_id = p.source_id AND e.message_id = p.message_id COLLATE "C"`,
-      );
-      // Their attribution too, by receipt time (BRIN): the partition's bounds are its rows' bounds.
-      await this.pool.query('DELETE FROM event_owners WHERE received_at < $1', [end]);
-      // CONCURRENTLY: inserts into the other partitions never wait for the detach.
-      await this.pool.query(`ALTER TABLE events DETACH PARTITION ${name} CONCURRENTLY`);
-      await this.pool.query(`DROP TABLE ${name}`);
-      this.partitions.delete(name);
-      dropped.push(name);
-    }
-    return dropped;
-  }
-
   /** Runs a read, turning a connection failure into StoreUnavailableError (503). */
   private async read<T>(fn: () => Promise<T>): Promise<T> {
     try {
@@ -293,32 +149,8 @@ export class PostgresStore implements Store {
     return r.rows.map(sourceFromRow);
   }
 
-  async upsertSource(source: Omit<Source, 'id'> & { id?: number }): Promise<Source> {
-    const origins = JSON.stringify(source.allowedOrigins);
-    if (source.id !== undefined) {
-      const id = source.id;
-      await inTransaction(this.pool, async (c) => {
-        // Collectors starting together upsert the same default source. ON CONFLICT (id) covers
-        // only the id: when the write_key index is checked first, the second insert failed with a
-        // unique violation (a benchmark start failed so; the test needs ~300 rounds) instead of
-        // updating. One at a time.
-        await lockXact(c, this.target.schema, SOURCES_LOCK);
-        await c.query(
-          `INSERT INTO sources (id, name, write_key, allowed_origins, created_at) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (id) DO UPDATE SET name = excluded.name, write_key = excluded.write_key,
-             allowed_origins = excluded.allowed_origins`,
-          [id, source.name, source.writeKey, origins, Date.now()],
-        );
-        // An explicit id does not advance the identity sequence; later sources must not reuse it.
-        await c.query("SELECT setval(pg_get_serial_sequence('sources', 'id'), (SELECT max(id) FROM sources))");
-      });
-      return { ...source, id };
-    }
-    const r = await this.pool.query<{ id: number }>(
-      'INSERT INTO sources (name, write_key, allowed_origins, created_at) VALUES ($1, $2, $3, $4) RETURNING id',
-      [source.name, source.writeKey, origins, Date.now()],
-    );
-    return { ...source, id: r.rows[0]?.id as number };
+  upsertSource(source: Omit<Source, 'id'> & { id?: number }): Promise<Source> {
+    return upsertSource(this.pool, this.target.schema, source);
   }
 
   async findProfile(type: string, value: string): Promise<string | null> {
@@ -417,7 +249,7 @@ export class PostgresStore implements Store {
    * rolled-back transaction) and runs only until a commit or the check succeeds.
    */
   async ping(): Promise<void> {
-    if (!this.commitFailed) {
+    if (!this.commits.lastFailed) {
       await this.read(() => this.pool.query('SELECT 1'));
       return;
     }
@@ -431,7 +263,7 @@ export class PostgresStore implements Store {
         c.release();
       }
     });
-    this.commitFailed = false;
+    this.commits.lastFailed = false;
   }
 
   /**
@@ -449,12 +281,7 @@ export class PostgresStore implements Store {
     this.closing = true;
     this.closed ??= (async () => {
       // Requests already handed over are committed (or failed) before the pool closes.
-      if (this.inFlight > 0 || this.queue.length > 0) {
-        await new Promise<void>((resolve) => {
-          this.idle = resolve;
-          this.schedule();
-        });
-      }
+      await this.commits.drain();
       await this.applier?.close();
       await this.pool.end();
     })();

@@ -1,0 +1,83 @@
+import type { IdentifierType } from '../../identity/identifiers.js';
+import { profileId } from '../../identity/profile-id.js';
+import { type ResolverCaps, type ResolverNode, resolveCluster } from '../../identity/resolve.js';
+import { int8Array, textArray } from './binary-arrays.js';
+import { readCluster } from './cluster-read.js';
+import type { Db } from './connection.js';
+
+export interface ReplayOptions {
+  salt: string;
+  caps: ResolverCaps;
+  /** Most identifiers one replay gathers (summed over the clusters of one commit). */
+  maxClusterIdentifiers: number;
+}
+
+/** Replays the clusters around `seeds` and rewrites their memberships and identity history. */
+export async function replayClusters(c: Db, seeds: Iterable<number>, options: ReplayOptions): Promise<number[]> {
+  const { ids, links } = await readCluster(c, seeds, options.maxClusterIdentifiers);
+  const r = await c.query<{
+    id: number;
+    type: IdentifierType;
+    value: string;
+    first_ts: number;
+    first_msg: string;
+    alias_only: boolean;
+  }>('SELECT id, type, value, first_ts, first_msg, alias_only FROM identifiers WHERE id = ANY($1::bigint[])', [
+    int8Array([...ids]),
+  ]);
+  const nodes = new Map<number, ResolverNode>(
+    r.rows.map((n) => [
+      n.id,
+      { id: n.id, type: n.type, value: n.value, firstTs: n.first_ts, firstMsg: n.first_msg, aliasOnly: n.alias_only },
+    ]),
+  );
+  const list = [...nodes.values()];
+  // Disjoint clusters never interact in the replay, so one call covers all of them.
+  const result = resolveCluster(list, links, options.caps);
+  const pidOf = (founderId: number) => {
+    const f = nodes.get(founderId) as ResolverNode;
+    return profileId(options.salt, f.type, f.value);
+  };
+  const all = list.map((n) => n.id);
+  // A one-identifier profile has no profiles row (ensureIdentifiers): before the replay moves
+  // its founder's memberships, the row is written, so that id keeps leading to its survivor.
+  await c.query(
+    `INSERT INTO profiles (id, founder_id)
+     SELECT m.profile_id, m.identifier_id
+     FROM unnest($1::bigint[], $2::text[]) AS u(id, pid)
+     JOIN memberships m ON m.identifier_id = u.id AND m.profile_id = u.pid
+     ON CONFLICT DO NOTHING`,
+    [int8Array(all), textArray(all.map(pidOf))],
+  );
+  await c.query('DELETE FROM memberships WHERE identifier_id = ANY($1::bigint[])', [int8Array(all)]);
+  await c.query('DELETE FROM identity_log WHERE identifier_id = ANY($1::bigint[])', [int8Array(all)]);
+  const m = result.memberships;
+  const pids = m.map((x) => pidOf(x.founderId));
+  await c.query(
+    'INSERT INTO profiles (id, founder_id) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING',
+    [textArray(pids), int8Array(m.map((x) => x.founderId))],
+  );
+  await c.query(
+    'INSERT INTO memberships (identifier_id, from_ts, profile_id) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[])',
+    [int8Array(m.map((x) => x.identifierId)), int8Array(m.map((x) => x.fromTs)), textArray(pids)],
+  );
+  const log: [number, string, number, string, string][] = [];
+  for (const e of result.log) {
+    const detail = JSON.stringify(e.detail);
+    for (const id of new Set(e.identifierIds)) log.push([id, e.kind, e.ts, e.messageId, detail]);
+  }
+  if (log.length > 0) {
+    await c.query(
+      `INSERT INTO identity_log (identifier_id, kind, ts, message_id, detail)
+       SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[])`,
+      [
+        int8Array(log.map((row) => row[0])),
+        textArray(log.map((row) => row[1])),
+        int8Array(log.map((row) => row[2])),
+        textArray(log.map((row) => row[3])),
+        textArray(log.map((row) => row[4])),
+      ],
+    );
+  }
+  return all;
+}

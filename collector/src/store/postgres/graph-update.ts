@@ -1,0 +1,73 @@
+import { int8Array, textArray } from './binary-arrays.js';
+import { lockClusterMembers } from './cluster-lock.js';
+import { type ReplayOptions, replayClusters } from './cluster-replay.js';
+import type { Db } from './connection.js';
+import type { Want } from './event-identifiers.js';
+import type { Ident } from './identifier-ensure.js';
+import type { CandidateLink } from './link-changes.js';
+
+/**
+ * Writes what changes the graph — identifiers seen earlier than recorded, alias-only identifiers
+ * seen in an event's own field, links new or earlier — under the clusters' row locks, then
+ * replays the clusters that changed. Nothing to change: no lock taken.
+ */
+export async function updateGraph(
+  c: Db,
+  options: ReplayOptions,
+  wanted: Map<string, Want>,
+  idents: Map<string, Ident>,
+  linkChanges: CandidateLink[],
+): Promise<void> {
+  const firstMoves: { id: number; ts: number; msg: string }[] = [];
+  const unaliased: number[] = [];
+  for (const [k, w] of wanted) {
+    const found = idents.get(k) as Ident;
+    if (found.earlier) {
+      firstMoves.push({ id: found.id, ts: w.ts, msg: w.msg });
+    }
+    if (found.unalias) unaliased.push(found.id);
+  }
+  if (firstMoves.length === 0 && linkChanges.length === 0 && unaliased.length === 0) return;
+  const seeds = new Set<number>([...firstMoves.map((m) => m.id), ...unaliased]);
+  for (const l of linkChanges) seeds.add(l.a).add(l.b);
+  await lockClusterMembers(c, seeds, options.maxClusterIdentifiers);
+  const dirty = new Set<number>();
+  if (unaliased.length > 0) {
+    // An event names the value in its own field: an alias of it meant this identifier.
+    const cleared = await c.query<{ id: number }>(
+      'UPDATE identifiers SET alias_only = false WHERE id = ANY($1::bigint[]) AND alias_only RETURNING id',
+      [int8Array(unaliased)],
+    );
+    for (const r of cleared.rows) dirty.add(r.id);
+  }
+  if (firstMoves.length > 0) {
+    const moved = await c.query<{ id: number }>(
+      `UPDATE identifiers AS i SET first_ts = u.ts, first_msg = u.msg
+       FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, ts, msg)
+       WHERE i.id = u.id AND (u.ts, u.msg) < (i.first_ts, i.first_msg) RETURNING i.id`,
+      [
+        int8Array(firstMoves.map((m) => m.id)),
+        int8Array(firstMoves.map((m) => m.ts)),
+        textArray(firstMoves.map((m) => m.msg)),
+      ],
+    );
+    for (const r of moved.rows) dirty.add(r.id);
+  }
+  if (linkChanges.length > 0) {
+    const changed = await c.query<{ a: number; b: number }>(
+      `INSERT INTO links (a, b, ts, message_id)
+       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[])
+       ON CONFLICT (a, b) DO UPDATE SET ts = excluded.ts, message_id = excluded.message_id
+       WHERE (excluded.ts, excluded.message_id) < (links.ts, links.message_id)
+       RETURNING a, b`,
+      [
+        int8Array(linkChanges.map((l) => l.a)),
+        int8Array(linkChanges.map((l) => l.b)),
+        int8Array(linkChanges.map((l) => l.ts)),
+        textArray(linkChanges.map((l) => l.msg)),
+      ],
+    );
+    for (const r of changed.rows) dirty.add(r.a).add(r.b);
+  }
+  if (dirty.size > 0) await replayClusters(c, dirty, options);
+}

@@ -1,0 +1,139 @@
+import type pg from 'pg';
+import type { EventRow, InsertOutcome } from '../store.js';
+import { StoreUnavailableError } from '../store.js';
+import { inTransaction } from './connection.js';
+import { monthPartition, writeEvents } from './event-writer.js';
+import type { PgIdentityApplier } from './identity-applier.js';
+import type { PgIdentityWriter } from './identity-writer.js';
+import type { MonthPartitions } from './month-partitions.js';
+
+interface Pending {
+  rows: EventRow[];
+  resolve: (o: InsertOutcome[]) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * Commits in flight per process. Two keep the connection busy (one commits while the next one's
+ * statements run) without making this process's own commits contend for the same clusters.
+ */
+const COMMITS_IN_FLIGHT = 4;
+/** Events per commit at most: bounds a transaction's lock set and its statement sizes. */
+const MAX_COMMIT_EVENTS = 5000;
+/** SQLSTATE of "no partition of relation found for row" (check_violation). */
+const NO_PARTITION = '23514';
+
+/**
+ * Group commit: requests arriving in the same tick share one transaction (event-writer.ts), and
+ * their identity is handed to the applier once it has committed.
+ */
+export class GroupCommit {
+  private readonly queue: Pending[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+  private pending = 0;
+  private idle: (() => void) | null = null;
+  /** The last commit failed: readiness checks that the database takes writes (see `PostgresStore.ping`). */
+  lastFailed = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly partitions: MonthPartitions,
+    private readonly identity: PgIdentityWriter | null,
+    private readonly applier: PgIdentityApplier | null,
+    private readonly onCommit: ((info: { events: number; requests: number; ms: number }) => void) | undefined,
+  ) {}
+
+  get pendingEvents(): number {
+    return this.pending;
+  }
+
+  submit(rows: EventRow[]): Promise<InsertOutcome[]> {
+    this.pending += rows.length;
+    return new Promise((resolve, reject) => {
+      this.queue.push({ rows, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves once the requests already handed over are committed (or failed). */
+  async drain(): Promise<void> {
+    if (this.inFlight > 0 || this.queue.length > 0) {
+      await new Promise<void>((resolve) => {
+        this.idle = resolve;
+        this.schedule();
+      });
+    }
+  }
+
+  // Requests arriving while commits run wait in the queue; the next commit carries all of them.
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= COMMITS_IN_FLIGHT || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.commitNext();
+      this.schedule();
+    });
+  }
+
+  private async commitNext(): Promise<void> {
+    if (this.queue.length === 0 || this.inFlight >= COMMITS_IN_FLIGHT) return;
+    const batch: Pending[] = [];
+    let events = 0;
+    while (
+      this.queue.length > 0 &&
+      (batch.length === 0 || events + (this.queue[0] as Pending).rows.length <= MAX_COMMIT_EVENTS)
+    ) {
+      const p = this.queue.shift() as Pending;
+      batch.push(p);
+      events += p.rows.length;
+    }
+    this.inFlight++;
+    const started = performance.now();
+    try {
+      // A range check per event; naming a month (a Date and strings) only for a month not yet seen.
+      const months = new Map<string, number>();
+      for (const p of batch) {
+        for (const r of p.rows) {
+          if (!this.partitions.has(r.receivedAtMs)) months.set(monthPartition(r.receivedAtMs).name, r.receivedAtMs);
+        }
+      }
+      for (const ms of months.values()) await this.partitions.ensure(ms);
+      // Identity cannot keep up (or keeps failing): commits wait, then fail (503, clients retry),
+      // rather than this process queueing without bound.
+      await this.applier?.relieve();
+      const { outcomes, stored, pending } = await inTransaction(this.pool, (c, tail) =>
+        writeEvents(
+          c,
+          this.identity,
+          batch.map((p) => p.rows),
+          tail,
+        ),
+      );
+      // Before the 200s: a read that follows one finds the events in this process's list.
+      if (pending) {
+        const { id, eventIds } = await pending;
+        this.applier?.enqueue(id, stored, eventIds);
+      }
+      this.lastFailed = false;
+      this.onCommit?.({ events, requests: batch.length, ms: performance.now() - started });
+      batch.forEach((p, i) => {
+        p.resolve(outcomes[i] as InsertOutcome[]);
+      });
+    } catch (err) {
+      // A month this process believed in is gone (another collector's retention dropped it): the
+      // next commit checks again and re-creates it, instead of failing until a restart.
+      if ((err as { code?: string }).code === NO_PARTITION) this.partitions.forget();
+      this.lastFailed = true;
+      // Rolled back (or never began): nothing of these requests is stored, so the clients retry.
+      const e = new StoreUnavailableError(`commit failed: ${(err as Error).message}`, { cause: err });
+      for (const p of batch) p.reject(e);
+    } finally {
+      this.pending -= events;
+      this.inFlight--;
+      if (this.inFlight === 0 && this.queue.length === 0) this.idle?.();
+      this.schedule();
+    }
+  }
+}
