@@ -3,7 +3,7 @@ import { afterEach, expect, it } from 'vitest';
 import { resolveOptions } from '../../collector/src/options.js';
 import { POSTGRES_MIGRATIONS } from '../../collector/src/store/migrations/postgres.js';
 import { parsePostgresUrl } from '../../collector/src/store/postgres/connection.js';
-import { monthPartition } from '../../collector/src/store/postgres/event-writer.js';
+import { monthPartition } from '../../collector/src/store/postgres/month-partitions.js';
 import { PostgresStore } from '../../collector/src/store/postgres/postgres-store.js';
 import type { EventRow } from '../../collector/src/store/store.js';
 import { describePostgres, dropTestDatabase, postgresTestUrl } from '../helpers/stores.js';

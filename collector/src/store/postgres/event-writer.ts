@@ -1,46 +1,10 @@
 import type pg from 'pg';
 import type { EventRow, InsertOutcome } from '../store.js';
 import { int4Array, int8Array, parseIds, textArray } from './binary-arrays.js';
-import { checkout, lockXact, PARTITION_LOCK, type Tail } from './connection.js';
+import type { Tail } from './connection.js';
 import type { PgIdentityWriter } from './identity-writer.js';
 
 const keyOf = (sourceId: number, messageId: string) => `${sourceId}\u0000${messageId}`;
-
-/** The month partition holding `ms` (UTC): its name and bounds. */
-export function monthPartition(ms: number): { name: string; from: number; to: number } {
-  const d = new Date(ms);
-  const y = d.getUTCFullYear();
-  const m = d.getUTCMonth();
-  return {
-    name: `events_${y}_${String(m + 1).padStart(2, '0')}`,
-    from: Date.UTC(y, m, 1),
-    to: Date.UTC(y, m + 1, 1),
-  };
-}
-
-/**
- * Creates the month partition for `ms` if missing. Under an advisory lock: two collectors creating
- * the same partition at once would otherwise collide in the catalog.
- */
-export async function ensurePartition(pool: pg.Pool, schema: string, ms: number): Promise<string> {
-  const p = monthPartition(ms);
-  const c = await checkout(pool);
-  try {
-    await c.query('BEGIN');
-    await lockXact(c, schema, PARTITION_LOCK);
-    await c.query(`CREATE TABLE IF NOT EXISTS ${p.name} PARTITION OF events FOR VALUES FROM (${p.from}) TO (${p.to})`);
-    await c.query('COMMIT');
-    return p.name;
-  } catch (err) {
-    // The original error is what the caller needs; a failed rollback only means the connection is gone.
-    await c.query('ROLLBACK').catch((e: Error) => {
-      c.failure ??= e;
-    });
-    throw err;
-  } finally {
-    c.release();
-  }
-}
 
 /**
  * Writes the events of many requests in the caller's transaction (group commit). Dedup is exact

@@ -2,10 +2,11 @@ import type pg from 'pg';
 import type { EventRow, InsertOutcome } from '../store.js';
 import { StoreUnavailableError } from '../store.js';
 import { inTransaction } from './connection.js';
-import { monthPartition, writeEvents } from './event-writer.js';
+import { writeEvents } from './event-writer.js';
 import type { PgIdentityApplier } from './identity-applier.js';
 import type { PgIdentityWriter } from './identity-writer.js';
 import type { MonthPartitions } from './month-partitions.js';
+import { monthPartition } from './month-partitions.js';
 
 interface Pending {
   rows: EventRow[];

@@ -1,5 +1,41 @@
 import type pg from 'pg';
-import { ensurePartition, monthPartition } from './event-writer.js';
+import { checkout, lockXact, PARTITION_LOCK } from './connection.js';
+
+/** The month partition holding `ms` (UTC): its name and bounds. */
+export function monthPartition(ms: number): { name: string; from: number; to: number } {
+  const d = new Date(ms);
+  const y = d.getUTCFullYear();
+  const m = d.getUTCMonth();
+  return {
+    name: `events_${y}_${String(m + 1).padStart(2, '0')}`,
+    from: Date.UTC(y, m, 1),
+    to: Date.UTC(y, m + 1, 1),
+  };
+}
+
+/**
+ * Creates the month partition for `ms` if missing. Under an advisory lock: two collectors creating
+ * the same partition at once would otherwise collide in the catalog.
+ */
+export async function ensurePartition(pool: pg.Pool, schema: string, ms: number): Promise<string> {
+  const p = monthPartition(ms);
+  const c = await checkout(pool);
+  try {
+    await c.query('BEGIN');
+    await lockXact(c, schema, PARTITION_LOCK);
+    await c.query(`CREATE TABLE IF NOT EXISTS ${p.name} PARTITION OF events FOR VALUES FROM (${p.from}) TO (${p.to})`);
+    await c.query('COMMIT');
+    return p.name;
+  } catch (err) {
+    // The original error is what the caller needs; a failed rollback only means the connection is gone.
+    await c.query('ROLLBACK').catch((e: Error) => {
+      c.failure ??= e;
+    });
+    throw err;
+  } finally {
+    c.release();
+  }
+}
 
 /** The month partitions of `events` this process knows to exist: created on demand, dropped by retention. */
 export class MonthPartitions {

@@ -15,12 +15,11 @@ import type {
 } from '../store.js';
 import { type SourceRow, StoreUnavailableError, sourceFromRow } from '../store.js';
 import { checkout, createPool, inTransaction, migrate, type PostgresTarget, parsePostgresUrl } from './connection.js';
-import { monthPartition } from './event-writer.js';
 import { GroupCommit } from './group-commit.js';
 import { eraseProfile, unmergeIdentifier } from './identity-admin.js';
 import { PgIdentityApplier } from './identity-applier.js';
 import { PgIdentityWriter } from './identity-writer.js';
-import { MonthPartitions } from './month-partitions.js';
+import { MonthPartitions, monthPartition } from './month-partitions.js';
 import { PgProfileReader } from './profile-reader.js';
 import { upsertSource } from './source-upsert.js';
 import { type PgStatsQuery, type PgStoreStats, readStats } from './stats-reader.js';
