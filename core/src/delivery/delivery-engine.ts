@@ -1,12 +1,15 @@
 import { backoffDelayMs } from '../backoff.js';
-import { type KimlikError, TransportError } from '../errors.js';
+import type { KimlikError } from '../errors.js';
 import { arrayEventBuffer } from './array-event-buffer.js';
+import { type Batch, outgoingBatch } from './batch.js';
 import type { DeliveryPorts, DeliveryStats, FlushResult, StopResult } from './engine-types.js';
 import { DELIVERY_ERROR_CODES, DeliveryError, type DeliveryErrorCode } from './errors.js';
 import { type BuiltBatch, type EventBuffer, type EventRun, idsOf, matchRejections } from './event-buffer.js';
+import { asTransportError, shouldRetry, shouldSplit } from './failure-policy.js';
+import { isPromise } from './is-promise.js';
 import { MemoryStorage } from './memory-storage.js';
 import type { ResolvedDeliveryOptions } from './options.js';
-import type { ReceiptHost, Receipts } from './outcome-book.js';
+import type { Receipts } from './outcome-book.js';
 import {
   globalScheduler,
   type Overflow,
@@ -15,18 +18,9 @@ import {
   type Transport,
   type TransportResult,
 } from './ports.js';
+import { roomLeft } from './queue-bound.js';
 import { SERVER_PORTS } from './server-ports.js';
-
-interface Batch {
-  events: EventRun;
-  attempts: number;
-  sending: boolean;
-  /**
-   * The request body, built when the transport first reads it and released once the request
-   * settles. Until then the batch is in no request, and the queue bound may take its oldest events.
-   */
-  body?: BuiltBatch | undefined;
-}
+import { firstQueuedSeq, headSeq, isUnsettled } from './unsettled-events.js';
 
 type Counters = Omit<DeliveryStats, 'queued' | 'inFlight'>;
 
@@ -35,8 +29,6 @@ interface FlushWaiter {
   resolve: (result: FlushResult) => void;
   timer: unknown;
 }
-
-const STATUS_SPLITTABLE = new Set([400, 413, 422]);
 
 /**
  * The shared delivery engine: a bounded queue, a batcher (count / bytes / time), retries with
@@ -55,7 +47,8 @@ export class DeliveryEngine<Receipt = void> {
   /** Set where `SERVER_PORTS` holds; the backoff uses `Math.random` otherwise. */
   readonly #random: (() => number) | undefined;
   readonly #onError: (error: KimlikError) => void;
-  readonly #onWarn: (message: string, error?: KimlikError) => void;
+  /** Set where `SERVER_PORTS` holds, like `#random`, `#receipts` and `#overflow`. */
+  readonly #onWarn: ((message: string, error?: KimlikError) => void) | undefined;
   readonly #queue: EventBuffer;
   /** Batches sending or waiting for a retry; at most `maxConcurrentRequests` plus splits. */
   readonly #batches = new Set<Batch>();
@@ -91,24 +84,17 @@ export class DeliveryEngine<Receipt = void> {
     this.#transport = ports.transport;
     this.#storage = ports.storage ?? new MemoryStorage();
     this.#scheduler = (SERVER_PORTS && ports.scheduler) || globalScheduler;
-    if (SERVER_PORTS) this.#random = ports.random;
     this.#onError = ports.onError ?? (() => undefined);
-    this.#onWarn = (SERVER_PORTS && ports.onWarn) || (() => undefined);
     this.#queue = ((SERVER_PORTS && ports.events) || arrayEventBuffer)({ ...options, bodyFields: ports.bodyFields });
-    // The receipts' view of the engine is made only where they can exist (see SERVER_PORTS).
-    const host: ReceiptHost = {
-      isUnsettled: (seq) => {
-        // New events join the queue's (or the spill's) tail and leave from its head, so together they hold every seq from the head on.
-        if (seq >= firstQueuedSeq(this.#headSeq(), this.#overflow) && seq <= this.#seq) return true;
-        for (const b of this.#batches) {
-          const e = b.events;
-          if (e.length > 0 && seq >= e.seq(0) && seq <= e.seq(e.length - 1)) return true;
-        }
-        return false;
-      },
-    };
-    this.#receipts = SERVER_PORTS ? ports.receipts?.(host) : undefined;
-    this.#overflow = SERVER_PORTS ? this.#storage.overflow?.() : undefined;
+    // The Node SDK's ports are assigned only where they can exist, so the browser build carries no code for them.
+    if (SERVER_PORTS) {
+      this.#random = ports.random;
+      this.#onWarn = ports.onWarn || (() => undefined);
+      this.#receipts = ports.receipts?.({
+        isUnsettled: (seq) => isUnsettled(seq, this.#seq, this.#queue, this.#overflow, this.#batches),
+      });
+      this.#overflow = this.#storage.overflow?.();
+    }
   }
 
   /**
@@ -139,7 +125,7 @@ export class DeliveryEngine<Receipt = void> {
   #restore(persisted: readonly { messageId: string; json: string }[]): number {
     if (persisted.length === 0) return 0;
     // Seqs below every seq handed out so far, so flush targets include the restored events.
-    const first = Math.min(0, this.#headSeq()) - persisted.length;
+    const first = Math.min(0, headSeq(this.#queue)) - persisted.length;
     this.#queue.restore(persisted, first);
     if (SERVER_PORTS) this.#stats.enqueued += persisted.length;
     this.#dropOverflow(0, 0);
@@ -224,8 +210,7 @@ export class DeliveryEngine<Receipt = void> {
     this.#stopped = true;
     this.#intervalTimer = this.#clear(this.#intervalTimer);
     this.#retryTimer = this.#clear(this.#retryTimer);
-    const left: EventRun[] = [];
-    for (const b of this.#batches) left.push(b.events);
+    const left = [...this.#batches].map((b) => b.events);
     left.push(this.#queue.shift(this.#queue.length));
     this.#batches.clear();
     this.#inFlightEvents = 0;
@@ -249,7 +234,7 @@ export class DeliveryEngine<Receipt = void> {
       this.#report(error);
     }
     await this.#store('close', [], (s) => s.close?.());
-    for (const w of this.#waiters.splice(0)) this.#resolveWaiter(w, { pending: 0, timedOut: false });
+    for (const w of this.#waiters.splice(0)) this.#resolveWaiter(w);
     return {
       pending: flushed.pending,
       timedOut: flushed.timedOut,
@@ -319,11 +304,6 @@ export class DeliveryEngine<Receipt = void> {
     // One the transport holds stays, even emptied: it takes queued events when read (see #send).
     if (batch.sending || batch.events.length > 0) this.#addBatch(batch);
     return events.slice(0, n);
-  }
-
-  /** Seq of the oldest queued event, or Infinity. */
-  #headSeq(): number {
-    return this.#queue.length > 0 ? this.#queue.seq(0) : Number.POSITIVE_INFINITY;
   }
 
   /** Removes a batch from the queue's head: up to `maxBatchEvents` while their JSON (plus a comma each) fits `maxBatchBytes` with the envelope; at least one if any. */
@@ -400,7 +380,7 @@ export class DeliveryEngine<Receipt = void> {
       if (!batch) {
         const queued = this.#queue.length;
         // Events waiting on storage mean memory is the bottleneck: send without waiting for flushAt.
-        if (queued === 0 || (queued < o.flushAt && this.#headSeq() > this.#drainTarget && !overflow?.count)) break;
+        if (queued === 0 || (queued < o.flushAt && headSeq(this.#queue) > this.#drainTarget && !overflow?.count)) break;
         batch = { events: this.#take(), attempts: 0, sending: false };
         this.#addBatch(batch);
       }
@@ -448,18 +428,7 @@ export class DeliveryEngine<Receipt = void> {
     };
     let sending: Promise<TransportResult>;
     try {
-      sending = this.#transport.send({
-        attempt: batch.attempts,
-        get body() {
-          return built().body;
-        },
-        get bytes() {
-          return built().bytes;
-        },
-        get messageIds() {
-          return built().messageIds;
-        },
-      });
+      sending = this.#transport.send(outgoingBatch(batch.attempts, built));
     } catch (err) {
       sending = Promise.reject(err);
     }
@@ -507,14 +476,8 @@ export class DeliveryEngine<Receipt = void> {
   #failed(batch: Batch, err: unknown): void {
     if (this.#stopped || !this.#batches.has(batch)) return;
     this.#finishRequest(batch);
-    const error =
-      err instanceof TransportError
-        ? err
-        : new TransportError(`transport failed: ${(err as Error)?.message ?? String(err)}`, {
-            retryable: true,
-            cause: err,
-          });
-    if (error.retryable && batch.attempts < this.#options.maxRetries) {
+    const error = asTransportError(err);
+    if (shouldRetry(error, batch.attempts, this.#options.maxRetries)) {
       batch.attempts++;
       if (SERVER_PORTS) this.#stats.retries++;
       const delay = backoffDelayMs(
@@ -524,7 +487,7 @@ export class DeliveryEngine<Receipt = void> {
         SERVER_PORTS ? this.#random : undefined,
       );
       if (SERVER_PORTS && this.#consecutiveFailures === 0)
-        this.#onWarn(`delivery failed, retrying: ${error.message}`, error);
+        this.#onWarn?.(`delivery failed, retrying: ${error.message}`, error);
       this.#consecutiveFailures++;
       this.#pausedUntil = Math.max(this.#pausedUntil, this.#scheduler.now() + delay);
       this.#armRetry();
@@ -532,9 +495,7 @@ export class DeliveryEngine<Receipt = void> {
     }
     this.#removeBatch(batch);
     const events = batch.events;
-    if (!error.retryable && STATUS_SPLITTABLE.has(error.status ?? 0) && events.length > 1) {
-      // No per-event verdict: halve the batch until the refused event is alone, so one bad
-      // event cannot take its neighbours down with it.
+    if (shouldSplit(error, events)) {
       const half = Math.ceil(events.length / 2);
       this.#addBatch({ events: events.slice(0, half), attempts: batch.attempts, sending: false });
       this.#addBatch({ events: events.slice(half, events.length), attempts: batch.attempts, sending: false });
@@ -567,7 +528,7 @@ export class DeliveryEngine<Receipt = void> {
       this.#onError(error);
     } catch (err) {
       // A throwing onError must not break delivery; surface it as a warning instead.
-      if (SERVER_PORTS) this.#onWarn(`onError threw: ${(err as Error)?.message ?? String(err)}`);
+      if (SERVER_PORTS) this.#onWarn?.(`onError threw: ${(err as Error)?.message ?? String(err)}`);
     }
   }
 
@@ -612,20 +573,21 @@ export class DeliveryEngine<Receipt = void> {
         const w = this.#waiters[i] as FlushWaiter;
         if (oldest > w.target) {
           this.#waiters.splice(i, 1);
-          this.#resolveWaiter(w, { pending: 0, timedOut: false });
+          this.#resolveWaiter(w);
         }
       }
     }
     this.#pump();
   }
 
-  #resolveWaiter(w: FlushWaiter, result: FlushResult): void {
+  /** Resolves a waiter whose events are all settled. */
+  #resolveWaiter(w: FlushWaiter): void {
     if (w.timer !== undefined) this.#scheduler.clearTimeout(w.timer);
-    w.resolve(result);
+    w.resolve({ pending: 0, timedOut: false });
   }
 
   #oldestUnsettledSeq(): number {
-    let min = firstQueuedSeq(this.#headSeq(), SERVER_PORTS ? this.#overflow : undefined);
+    let min = firstQueuedSeq(headSeq(this.#queue), SERVER_PORTS ? this.#overflow : undefined);
     for (const b of this.#batches) if (b.events.length > 0) min = Math.min(min, b.events.seq(0));
     return min;
   }
@@ -644,29 +606,7 @@ export class DeliveryEngine<Receipt = void> {
  * methods, a module function the browser build never calls is dropped.
  */
 
-/** Room left in memory after `count` more events of `bytes`, in events (negative when over either bound). */
-function roomLeft(
-  o: ResolvedDeliveryOptions,
-  queue: EventBuffer,
-  inFlightEvents: number,
-  inFlightBytes: number,
-  count: number,
-  bytes: number,
-): number {
-  const events = o.maxQueueEvents - queue.length - inFlightEvents - count;
-  return o.maxQueueBytes - queue.bytes - inFlightBytes - bytes < 0 ? -1 : events;
-}
-
-/** Seq of the oldest event queued in memory (`head`) or spilled, or Infinity. */
-function firstQueuedSeq(head: number, overflow: Overflow | undefined): number {
-  return overflow?.count ? Math.min(head, overflow.head) : head;
-}
-
 /** Settles a run's receipts as failed (the Node SDK's receipts; a no-op without them). */
 function settleFailed<R>(receipts: Receipts<R> | undefined, events: EventRun, error: KimlikError): void {
   if (receipts) for (let i = 0; i < events.length; i++) receipts.settle(events.seq(i), () => events.id(i), error);
-}
-
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
