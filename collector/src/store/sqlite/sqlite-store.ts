@@ -132,7 +132,8 @@ export class SqliteStore implements Store {
     return this.pending;
   }
 
-  async insertEvents(rows: EventRow[]): Promise<InsertOutcome[]> {
+  // Not async: nothing here holds the rows (their payloads) while the commit runs (see ingest-service.ts).
+  insertEvents(rows: EventRow[]): Promise<InsertOutcome[]> {
     const flat: unknown[] = new Array(rows.length * ROW_WIDTH);
     let i = 0;
     for (const r of rows) {
@@ -150,12 +151,14 @@ export class SqliteStore implements Store {
     }
     this.pending += rows.length;
     this.writesPosted++;
-    const outcomes = (await this.request({ op: 'write', rows: flat }, rows.length)) as Uint8Array;
-    const out: InsertOutcome[] = new Array(outcomes.length);
-    for (let k = 0; k < outcomes.length; k++) {
-      out[k] = outcomes[k] === DUPLICATE ? 'duplicate' : outcomes[k] === SUPPRESSED ? 'suppressed' : 'stored';
-    }
-    return out;
+    return this.request({ op: 'write', rows: flat }, rows.length).then((reply) => {
+      const outcomes = reply as Uint8Array;
+      const out: InsertOutcome[] = new Array(outcomes.length);
+      for (let k = 0; k < outcomes.length; k++) {
+        out[k] = outcomes[k] === DUPLICATE ? 'duplicate' : outcomes[k] === SUPPRESSED ? 'suppressed' : 'stored';
+      }
+      return out;
+    });
   }
 
   /** Sends one operation to the writer thread; resolves with its outcomes or result. */
