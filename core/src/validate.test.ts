@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { utf8Length } from './validate.js';
+import { DEFAULT_LIMITS } from './limits.js';
+import { checkJsonValue, utf8Length } from './validate.js';
 
 const encoded = (s: string) => new TextEncoder().encode(s).length;
 
@@ -21,5 +22,25 @@ describe('utf8Length', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('checkJsonValue', () => {
+  const reason = (v: unknown) => checkJsonValue(v, 'context', DEFAULT_LIMITS)?.reason;
+
+  it('names the path to what it refuses', () => {
+    expect(reason({ a: { b: [1, 2, Number.NaN] } })).toBe('context.a.b[2] is not a finite number');
+    expect(reason({ list: [{ x: 'ok' }, { y: '\ud800' }] })).toBe(
+      'context.list[1].y contains an unpaired UTF-16 surrogate',
+    );
+    expect(reason(JSON.parse('{"page":{"__proto__":{"admin":true}}}'))).toBe(
+      'context.page has the key "__proto__", which is not allowed because it can alter object prototypes',
+    );
+    let deep: unknown = 1;
+    for (let i = 0; i < DEFAULT_LIMITS.maxDepth + 1; i++) deep = [deep];
+    expect(reason(deep)).toBe(
+      `context${'[0]'.repeat(DEFAULT_LIMITS.maxDepth)} is nested deeper than ${DEFAULT_LIMITS.maxDepth} levels`,
+    );
+    expect(reason({ fine: [1, 'two', null, true, { three: 3 }] })).toBeUndefined();
   });
 });

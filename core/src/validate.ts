@@ -77,66 +77,84 @@ export interface Fault {
   reason: string;
 }
 
+/** A fault found below the top: its reason is written once the path to it is known. */
+interface DeepFault {
+  code: RejectionCode;
+  /** Path segments from the checked value down (`.key` or `[i]`), collected on the way up. */
+  at: string[];
+  /** The reason after the path, e.g. "is not a finite number". */
+  what: string;
+}
+
+const deepFault = (code: RejectionCode, what: string): DeepFault => ({ code, at: [], what });
+
 /**
  * Walks a JSON value iteratively-bounded: recursion stops at `maxDepth`, so hostile nesting
- * cannot exhaust the stack.
+ * cannot exhaust the stack. Paths are only built for a fault: every event walks this, and a
+ * path string per key was a third of the walk.
  */
-function checkValue(value: unknown, path: string, depth: number, limits: Limits): Fault | null {
+function checkValue(value: unknown, depth: number, limits: Limits): DeepFault | null {
   if (typeof value === 'string') {
-    if (!isWellFormed(value)) {
-      return { code: REJECTION_CODES.STRING_INVALID, reason: `${path} contains an unpaired UTF-16 surrogate` };
-    }
-    return null;
+    return isWellFormed(value)
+      ? null
+      : deepFault(REJECTION_CODES.STRING_INVALID, 'contains an unpaired UTF-16 surrogate');
   }
   if (typeof value === 'number') {
-    return Number.isFinite(value)
-      ? null
-      : { code: REJECTION_CODES.FIELD_INVALID, reason: `${path} is not a finite number` };
+    return Number.isFinite(value) ? null : deepFault(REJECTION_CODES.FIELD_INVALID, 'is not a finite number');
   }
   if (value === null || typeof value === 'boolean') return null;
-  if (typeof value !== 'object') {
-    return { code: REJECTION_CODES.FIELD_INVALID, reason: `${path} is not a JSON value` };
-  }
+  if (typeof value !== 'object') return deepFault(REJECTION_CODES.FIELD_INVALID, 'is not a JSON value');
   if (depth >= limits.maxDepth) {
-    return {
-      code: REJECTION_CODES.TOO_DEEP,
-      reason: `${path} is nested deeper than ${limits.maxDepth} levels`,
-    };
+    return deepFault(REJECTION_CODES.TOO_DEEP, `is nested deeper than ${limits.maxDepth} levels`);
   }
   if (Array.isArray(value)) {
     if (value.length > limits.maxCollectionSize) {
-      return {
-        code: REJECTION_CODES.TOO_MANY_ITEMS,
-        reason: `${path} has ${value.length} items; the limit is ${limits.maxCollectionSize}`,
-      };
+      return deepFault(
+        REJECTION_CODES.TOO_MANY_ITEMS,
+        `has ${value.length} items; the limit is ${limits.maxCollectionSize}`,
+      );
     }
     for (let i = 0; i < value.length; i++) {
-      const f = checkValue(value[i], `${path}[${i}]`, depth + 1, limits);
-      if (f) return f;
+      const f = checkValue(value[i], depth + 1, limits);
+      if (f) {
+        f.at.push(`[${i}]`);
+        return f;
+      }
     }
     return null;
   }
   const keys = Object.keys(value);
   if (keys.length > limits.maxCollectionSize) {
-    return {
-      code: REJECTION_CODES.TOO_MANY_ITEMS,
-      reason: `${path} has ${keys.length} keys; the limit is ${limits.maxCollectionSize}`,
-    };
+    return deepFault(
+      REJECTION_CODES.TOO_MANY_ITEMS,
+      `has ${keys.length} keys; the limit is ${limits.maxCollectionSize}`,
+    );
   }
   for (const key of keys) {
     if (FORBIDDEN_KEYS.has(key)) {
-      return {
-        code: REJECTION_CODES.FORBIDDEN_KEY,
-        reason: `${path} has the key "${key}", which is not allowed because it can alter object prototypes`,
-      };
+      return deepFault(
+        REJECTION_CODES.FORBIDDEN_KEY,
+        `has the key "${key}", which is not allowed because it can alter object prototypes`,
+      );
     }
     if (!isWellFormed(key)) {
-      return { code: REJECTION_CODES.STRING_INVALID, reason: `${path} has a key with an unpaired UTF-16 surrogate` };
+      return deepFault(REJECTION_CODES.STRING_INVALID, 'has a key with an unpaired UTF-16 surrogate');
     }
-    const f = checkValue((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, limits);
-    if (f) return f;
+    const f = checkValue((value as Record<string, unknown>)[key], depth + 1, limits);
+    if (f) {
+      f.at.push(`.${key}`);
+      return f;
+    }
   }
   return null;
+}
+
+/** `value` checked, its fault (if any) told from `path`. */
+function checkAt(value: unknown, path: string, limits: Limits): Fault | null {
+  const f = checkValue(value, 0, limits);
+  if (!f) return null;
+  // Segments were pushed from the deepest up.
+  return { code: f.code, reason: `${path}${f.at.reverse().join('')} ${f.what}` };
 }
 
 /**
@@ -144,7 +162,7 @@ function checkValue(value: unknown, path: string, depth: number, limits: Limits)
  * into each): the same depth, size, key and string rules. Null when it passes.
  */
 export function checkJsonValue(value: unknown, path: string, limits: Limits): Fault | null {
-  return checkValue(value, path, 0, limits);
+  return checkAt(value, path, limits);
 }
 
 const reject = (code: RejectionCode, reason: string, messageId: string | null): ValidationResult => ({
@@ -198,7 +216,7 @@ export function validateEvent(
       messageId,
     );
   }
-  const fault = checkValue(raw, 'event', 0, limits);
+  const fault = checkAt(raw, 'event', limits);
   if (fault) return reject(fault.code, fault.reason, messageId);
 
   // In place for an object the caller owns (a freshly parsed body): V8 adds properties to
