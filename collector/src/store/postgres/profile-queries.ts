@@ -1,17 +1,10 @@
 import type { IdentifierType } from '../../identity/identifiers.js';
 import { BEGINNING } from '../../identity/resolve.js';
 import { END } from '../../identity/shared-device.js';
+import type { Member } from '../profile-view.js';
 import type { Db } from './connection.js';
 
-export { END };
-
-export interface Member {
-  id: number;
-  type: IdentifierType;
-  value: string;
-  /** Time ranges [from, to) in which the identifier belongs to the profile (anonymous IDs can change owner). */
-  ranges: [number, number][];
-}
+export { END, type Member };
 
 /**
  * The profile an id stands for now: itself, or the profile that absorbed it (through the

@@ -1,8 +1,8 @@
-import { BEGINNING } from '../../identity/resolve.js';
 import { foldTraits, type TraitWrite } from '../../identity/traits.js';
+import { inRanges, profileView, timelinePage } from '../profile-view.js';
 import type { ProfileEventsPage, ProfileHistory, ProfileView } from '../store.js';
 import type { Db } from './connection.js';
-import { attributionFilter, currentProfileId, END, type Member, profileMembers } from './profile-queries.js';
+import { attributionFilter, currentProfileId, type Member, profileMembers } from './profile-queries.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -36,7 +36,7 @@ export class PgProfileReader {
     const writes: TraitWrite[] = [];
     for (const w of r.rows) {
       const m = byId.get(w.identifier_id);
-      if (!m?.ranges.some(([from, to]) => w.ts >= from && w.ts < to)) continue;
+      if (!m || !inRanges(m, w.ts)) continue;
       writes.push({ ts: w.ts, messageId: w.message_id, key: w.key, value: w.value, setOnce: w.set_once });
     }
     return writes;
@@ -53,26 +53,7 @@ export class PgProfileReader {
         params,
       )
     ).rows[0] ?? { n: 0, first: null, last: null };
-    const view: ProfileView = {
-      id: pid,
-      identifiers: members.map((m) => {
-        const entry: ProfileView['identifiers'][number] = { type: m.type, value: m.value };
-        const partial = m.ranges.filter(([from]) => from !== BEGINNING || m.ranges.length > 1);
-        if (m.type === 'anonymousId' && (partial.length > 0 || m.ranges[0]?.[1] !== END)) {
-          entry.periods = m.ranges.map(([from, to]) => ({
-            from: from <= BEGINNING ? null : iso(from),
-            to: to >= END ? null : iso(to),
-          }));
-        }
-        return entry;
-      }),
-      traits: foldTraits(await this.traitWrites(members)).traits,
-      firstSeen: stats.first === null ? null : iso(stats.first),
-      lastSeen: stats.last === null ? null : iso(stats.last),
-      eventCount: stats.n,
-    };
-    if (pid !== requested) view.mergedFrom = requested;
-    return view;
+    return profileView(pid, requested, members, await this.traitWrites(members), stats);
   }
 
   async events(requested: string, limit: number, before?: string): Promise<ProfileEventsPage | null> {
@@ -99,13 +80,7 @@ export class PgProfileReader {
         params,
       )
     ).rows;
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      profileId: pid,
-      events: page.map((r) => JSON.parse(r.payload) as Record<string, unknown>),
-      nextCursor: rows.length > limit && last ? `${last.ts}:${last.id}` : null,
-    };
+    return timelinePage(pid, rows, limit);
   }
 
   async history(requested: string): Promise<ProfileHistory | null> {

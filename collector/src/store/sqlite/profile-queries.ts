@@ -2,17 +2,10 @@ import type { IdentifierType } from '../../identity/identifiers.js';
 import { hashFromProfileId, profileIdFromHash } from '../../identity/profile-id.js';
 import { BEGINNING } from '../../identity/resolve.js';
 import { END } from '../../identity/shared-device.js';
+import type { Member } from '../profile-view.js';
 import type { SqliteDatabase } from './open.js';
 
-export { END };
-
-export interface Member {
-  id: number;
-  type: IdentifierType;
-  value: string;
-  /** Time ranges [from, to) in which the identifier belongs to the profile (anonymous IDs can change owner). */
-  ranges: [number, number][];
-}
+export { END, type Member };
 
 /** The public id of the profile a founder identifier founded: derived from its key hash. */
 export function profileIdOf(db: SqliteDatabase, founderId: number): string {

@@ -1,6 +1,6 @@
 import { identifierHash } from '../../identity/profile-id.js';
-import { BEGINNING } from '../../identity/resolve.js';
 import { foldTraits, type TraitWrite } from '../../identity/traits.js';
+import { inRanges, profileView, timelinePage } from '../profile-view.js';
 import type { ProfileEventsPage, ProfileHistory, ProfileView } from '../store.js';
 import type { SqliteDatabase } from './open.js';
 import { attributionFilter, type Member, profileIdOf, profileMembers, resolveProfile } from './profile-queries.js';
@@ -41,7 +41,7 @@ export class ProfileReader {
         string | null,
         number,
       ][]) {
-        if (!m.ranges.some(([from, to]) => ts >= from && ts < to)) continue;
+        if (!inRanges(m, ts)) continue;
         writes.push({ ts, messageId, key, value, setOnce: once === 1 });
       }
     }
@@ -57,26 +57,7 @@ export class ProfileReader {
     const stats = this.db
       .prepare(`SELECT count(*) AS n, min(ts) AS first, max(ts) AS last FROM events WHERE ${where}`)
       .get(...params) as { n: number; first: number | null; last: number | null };
-    const view: ProfileView = {
-      id: pid,
-      identifiers: members.map((m) => {
-        const entry: ProfileView['identifiers'][number] = { type: m.type, value: m.value };
-        const partial = m.ranges.filter(([from]) => from !== BEGINNING || m.ranges.length > 1);
-        if (m.type === 'anonymousId' && (partial.length > 0 || m.ranges[0]?.[1] !== 8.64e15)) {
-          entry.periods = m.ranges.map(([from, to]) => ({
-            from: from <= BEGINNING ? null : iso(from),
-            to: to >= 8.64e15 ? null : iso(to),
-          }));
-        }
-        return entry;
-      }),
-      traits: foldTraits(this.traitWrites(members)).traits,
-      firstSeen: stats.first === null ? null : iso(stats.first),
-      lastSeen: stats.last === null ? null : iso(stats.last),
-      eventCount: stats.n,
-    };
-    if (pid !== requested) view.mergedFrom = requested;
-    return view;
+    return profileView(pid, requested, members, this.traitWrites(members), stats);
   }
 
   events(requested: string, limit: number, before?: string): ProfileEventsPage | null {
@@ -95,13 +76,7 @@ export class ProfileReader {
     const rows = this.db
       .prepare(`SELECT id, ts, payload FROM events WHERE (${where}) ${cursor} ORDER BY ts DESC, id DESC LIMIT ?`)
       .all(...params, ...cursorParams, limit + 1) as { id: number; ts: number; payload: string }[];
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      profileId: pid,
-      events: page.map((r) => JSON.parse(r.payload) as Record<string, unknown>),
-      nextCursor: rows.length > limit && last ? `${last.ts}:${last.id}` : null,
-    };
+    return timelinePage(pid, rows, limit);
   }
 
   history(requested: string): ProfileHistory | null {
