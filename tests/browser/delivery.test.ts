@@ -21,6 +21,18 @@ function expectExactlyOnceInOrder(events: Record<string, unknown>[], count: numb
   for (const sequence of nByDevice(events).values()) expect(sequence).toEqual([...sequence].sort((a, b) => a - b));
 }
 
+/** A page whose queue holds `max` events, ready and offline: what a loop of calls then fills. */
+async function offlinePageWithBound(s: Scenario, max: number): Promise<{ page: Page; warnings: string[] }> {
+  s.site.page('/', scriptTagPage({ 'max-queue-events': max }));
+  const page = await s.browser.newPage();
+  const warnings: string[] = [];
+  page.on('console', (m) => warnings.push(m.text()));
+  await page.goto(`${s.site.url}/`);
+  await page.evaluate(() => window.kimlik.ready());
+  await goOffline(s, [page]);
+  return { page, warnings };
+}
+
 /** Answers `path` and the bundle from memory, so a page loads while the browser is offline. */
 async function serveFromCache(s: Scenario, path: string, html: string) {
   const bundle = readFileSync(new URL('../../sdk-web/dist/kimlik.min.js', import.meta.url));
@@ -217,23 +229,34 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
   });
 
   test('bounded queue: past maxQueueEvents the oldest are dropped and reported, never thrown', async () => {
-    scenario = await startScenario({ '/': scriptTagPage({ 'max-queue-events': 5 }) });
-    const page = await scenario.browser.newPage();
-    const warnings: string[] = [];
-    page.on('console', (m) => warnings.push(m.text()));
-    await page.goto(`${scenario.site.url}/`);
-    await page.evaluate(() => window.kimlik.ready());
-    await goOffline(scenario, [page]);
+    scenario = await startScenario({});
+    const { page, warnings } = await offlinePageWithBound(scenario, 5);
     await page.evaluate(() => {
       for (let n = 0; n < 8; n++) window.kimlik.track('Bounded', { n });
     });
     expect(await waitFor(async () => (await queuedInBrowser(page)) === 5, 15_000)).toBe(true);
     await scenario.browser.context.setOffline(false);
     const events = await scenario.waitStored(5);
-    await new Promise((r) => setTimeout(r, 500));
+    // Every queued event has been acknowledged: a dropped one sent anyway would be stored by now.
+    expect(await waitFor(async () => (await queuedInBrowser(page)) === 0, 15_000)).toBe(true);
     expect((await scenario.stored()).map((e) => (e.properties as { n: number }).n)).toEqual([3, 4, 5, 6, 7]);
     expect(events.length).toBe(5);
     expect(warnings.some((w) => w.includes('KIMLIK_DELIVERY_QUEUE_FULL'))).toBe(true);
+  });
+
+  test('past the queue bound, a loop of calls makes one warning per burst, not one per dropped event', async () => {
+    scenario = await startScenario({});
+    const { page, warnings } = await offlinePageWithBound(scenario, 5);
+    await page.evaluate(() => {
+      for (let n = 0; n < 2000; n++) window.kimlik.track('Loop', { n });
+    });
+    // The burst's count comes a second after its first warning.
+    expect(await waitFor(() => warnings.some((w) => /more events dropped/.test(w)), 10_000)).toBe(true);
+    const full = warnings.filter((w) => w.includes('KIMLIK_DELIVERY_QUEUE_FULL'));
+    expect(full.length).toBeGreaterThanOrEqual(1);
+    expect(full.length).toBeLessThanOrEqual(2);
+    expect(full.at(-1)).toMatch(/1994 more events dropped/);
+    await scenario.browser.context.setOffline(false);
   });
 
   test('without Web Locks, a localStorage lease elects one sender: two tabs, 20 stored once', async () => {
@@ -287,9 +310,9 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
       window.kimlik.track('Fine', { n: 1 });
     });
     expectExactlyOnceInOrder(await scenario.waitStored(2), 2);
-    await new Promise((r) => setTimeout(r, 500));
+    // The batch is settled (nothing left to retry): the refused event was not sent again.
+    expect(await waitFor(async () => (await queuedInBrowser(page)) === 0, 15_000)).toBe(true);
     expect((await scenario.stored()).length).toBe(2);
     expect(warnings.some((w) => w.includes('KIMLIK_DELIVERY_REJECTED'))).toBe(true);
-    expect(await waitFor(async () => (await queuedInBrowser(page)) === 0, 15_000)).toBe(true);
   });
 });

@@ -35,20 +35,33 @@ describe.skipIf(!hasChromium)('browser SDK privacy (needs /usr/bin/chromium)', {
     expect((await scenario.waitStored(3)).at(-1)?.type).toBe('page');
   });
 
-  test('Do-Not-Track given as window.doNotTrack (Safari, old Edge) is honoured when the site opts in', async () => {
+  // Each signal as a browser exposes it: Global Privacy Control, and Do-Not-Track given as
+  // window.doNotTrack (Safari, old Edge) while navigator.doNotTrack says nothing.
+  const signals: [string, () => void][] = [
+    [
+      'Global Privacy Control',
+      () => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }),
+    ],
+    [
+      'Do-Not-Track as window.doNotTrack',
+      () => {
+        Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => null });
+        Object.defineProperty(window, 'doNotTrack', { get: () => '1' });
+      },
+    ],
+  ];
+  test.each(signals)('%s is honoured when the site opts in: nothing sent, nothing stored', async (_, signal) => {
     scenario = await startScenario({
       '/': scriptTagPage({ 'respect-privacy-signals': true, 'auto-page': true }),
       '/no-opt-in': scriptTagPage({ 'auto-page': true }),
     });
-    await scenario.browser.context.addInitScript(() => {
-      Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => null });
-      Object.defineProperty(window, 'doNotTrack', { get: () => '1' });
-    });
+    await scenario.browser.context.addInitScript(signal);
     const page = await scenario.browser.newPage();
     await page.goto(`${scenario.site.url}/`);
     await page.evaluate(() => window.kimlik.track('Tracked anyway?'));
     expect(await page.evaluate(() => document.cookie + (localStorage.getItem('kimlik_aid') ?? ''))).toBe('');
-    // A sentinel: without the opt-in this page sends its page view, behind anything the first queued.
+    // A sentinel: without the opt-in the signal is not acted on, and this page sends its page view
+    // behind anything the first page queued (the queue is shared and sent oldest first).
     await page.goto(`${scenario.site.url}/no-opt-in`);
     const stored = await scenario.waitStored(1);
     expect(stored.map((e) => e.type)).toEqual(['page']);

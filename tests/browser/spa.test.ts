@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { hasChromium, waitFor } from '../helpers/browser.js';
+import { hasChromium } from '../helpers/browser.js';
 import { closeScenarioAfterEach, type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
 
 let scenario: Scenario | undefined;
@@ -39,27 +39,6 @@ describe.skipIf(!hasChromium)(
       expect(events.map((e) => (e.context as { page: { referrer: string } }).page.referrer)).toEqual(
         pages.map((p) => p.referrer),
       );
-    });
-
-    test('past the queue bound, a loop of calls makes one warning per burst, not one per dropped event', async () => {
-      scenario = await startScenario({ '/': scriptTagPage({ 'max-queue-events': 5 }) });
-      const page = await scenario.browser.newPage();
-      const warnings: string[] = [];
-      page.on('console', (m) => warnings.push(m.text()));
-      await page.goto(`${scenario.site.url}/`);
-      await page.evaluate(() => window.kimlik.ready());
-      await scenario.browser.context.setOffline(true);
-      await page.waitForFunction(() => !navigator.onLine);
-      await page.evaluate(() => {
-        for (let n = 0; n < 2000; n++) window.kimlik.track('Loop', { n });
-      });
-      // The burst's count comes a second after its first warning.
-      expect(await waitFor(() => warnings.some((w) => /more events dropped/.test(w)), 10_000)).toBe(true);
-      const full = warnings.filter((w) => w.includes('KIMLIK_DELIVERY_QUEUE_FULL'));
-      expect(full.length).toBeGreaterThanOrEqual(1);
-      expect(full.length).toBeLessThanOrEqual(2);
-      expect(full.at(-1)).toMatch(/1994 more events dropped/);
-      await scenario.browser.context.setOffline(false);
     });
   },
 );

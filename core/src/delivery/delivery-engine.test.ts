@@ -82,6 +82,20 @@ function engine(options: DeliveryOptions, ports: Partial<DeliveryPorts<QueuedEve
   return { engine: e, calls: t.calls, errors, add };
 }
 
+/**
+ * An engine whose one batch is formed by the interval and held unread by a gated transport (as
+ * offline), with a queue bound of `maxQueueEvents`: what the queue-bound tests fill past the bound.
+ */
+function gatedEngine(maxQueueEvents: number, maxConcurrentRequests = 1) {
+  const g = gatedTransport();
+  const disk = memoryDisk();
+  const e = engine(
+    { flushAt: 100, flushIntervalMs: 100, maxQueueEvents, maxConcurrentRequests },
+    { transport: g.transport, storage: disk.storage },
+  );
+  return { ...e, g, disk };
+}
+
 /** A persistent storage port over a Map, which the test reads. */
 function memoryDisk(initial: PersistedEvent[] = []) {
   const rows = new Map(initial.map((p) => [p.messageId, p.json]));
@@ -312,16 +326,7 @@ describe.each([
     });
 
     it('a batch the transport has not read yet gives up its oldest events to the bound', async () => {
-      const g = gatedTransport();
-      const disk = memoryDisk();
-      const {
-        add,
-        engine: e,
-        errors,
-      } = engine(
-        { flushAt: 100, flushIntervalMs: 100, maxQueueEvents: 5, maxConcurrentRequests: 1 },
-        { transport: g.transport, storage: disk.storage },
-      );
+      const { add, engine: e, errors, g, disk } = gatedEngine(5);
       const receipts = [add(), add(), add(), add(), add()];
       // The interval forms a batch of all five; the transport holds it, unread (offline).
       await vi.advanceTimersByTimeAsync(100);
@@ -353,16 +358,7 @@ describe.each([
     });
 
     it('a batch the bound emptied before the transport read it takes the queued events instead', async () => {
-      const g = gatedTransport();
-      const disk = memoryDisk();
-      const {
-        add,
-        engine: e,
-        errors,
-      } = engine(
-        { flushAt: 100, flushIntervalMs: 100, maxQueueEvents: 2, maxConcurrentRequests: 1 },
-        { transport: g.transport, storage: disk.storage },
-      );
+      const { add, engine: e, errors, g, disk } = gatedEngine(2);
       add();
       add();
       await vi.advanceTimersByTimeAsync(100);
@@ -385,15 +381,7 @@ describe.each([
     });
 
     it('a batch the bound emptied, with nothing queued to take, fails when read and sends nothing', async () => {
-      const g = gatedTransport();
-      const {
-        add,
-        engine: e,
-        errors,
-      } = engine(
-        { flushAt: 100, flushIntervalMs: 100, maxQueueEvents: 2, maxConcurrentRequests: 2 },
-        { transport: g.transport },
-      );
+      const { add, engine: e, errors, g } = gatedEngine(2, 2);
       add();
       add();
       await vi.advanceTimersByTimeAsync(100);
