@@ -5,6 +5,7 @@ import { hasChromium, waitFor } from '../helpers/browser.js';
 import {
   closeScenarioAfterEach,
   goOffline,
+  goOnline,
   nByDevice,
   queuedInBrowser,
   type Scenario,
@@ -63,7 +64,7 @@ async function twoTabsOfflineThenOnline(s: Scenario, a: Page, b: Page, name: str
     ),
   );
   expect(await waitFor(async () => (await queuedInBrowser(a)) === 20, 15_000)).toBe(true);
-  await s.browser.context.setOffline(false);
+  await goOnline(s);
   await s.waitStored(20);
   await Promise.all([a, b].map((tab, t) => tab.evaluate((n) => window.kimlik.track('Sentinel', { n }), 100 + t)));
   const events = await s.waitStored(22);
@@ -125,7 +126,7 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     await page.evaluate(() => window.kimlik.ready());
     expect(await queuedInBrowser(page)).toBe(20);
     expect(await scenario.stored()).toEqual([]);
-    await scenario.browser.context.setOffline(false);
+    await goOnline(scenario);
     const events = await scenario.waitStored(20);
     expectExactlyOnceInOrder(events, 20);
     expect(await waitFor(async () => (await queuedInBrowser(page)) === 0, 15_000)).toBe(true);
@@ -209,7 +210,7 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     });
     expect(await waitFor(async () => (await queuedInBrowser(follower)) === 5, 15_000)).toBe(true);
     await leader.close();
-    await scenario.browser.context.setOffline(false);
+    await goOnline(scenario);
     expectExactlyOnceInOrder(await scenario.waitStored(5), 5);
   });
 
@@ -235,7 +236,7 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
       for (let n = 0; n < 8; n++) window.kimlik.track('Bounded', { n });
     });
     expect(await waitFor(async () => (await queuedInBrowser(page)) === 5, 15_000)).toBe(true);
-    await scenario.browser.context.setOffline(false);
+    await goOnline(scenario);
     const events = await scenario.waitStored(5);
     // Every queued event has been acknowledged: a dropped one sent anyway would be stored by now.
     expect(await waitFor(async () => (await queuedInBrowser(page)) === 0, 15_000)).toBe(true);
@@ -256,7 +257,7 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     expect(full.length).toBeGreaterThanOrEqual(1);
     expect(full.length).toBeLessThanOrEqual(2);
     expect(full.at(-1)).toMatch(/1994 more events dropped/);
-    await scenario.browser.context.setOffline(false);
+    await goOnline(scenario);
   });
 
   test('without Web Locks, a localStorage lease elects one sender: two tabs, 20 stored once', async () => {

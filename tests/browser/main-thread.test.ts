@@ -4,6 +4,7 @@ import { hasChromium, waitFor } from '../helpers/browser.js';
 import {
   closeScenarioAfterEach,
   goOffline,
+  goOnline,
   queuedInBrowser,
   type Scenario,
   scriptTagPage,
@@ -50,7 +51,7 @@ describe.skipIf(!hasChromium)('browser SDK on the main thread (needs /usr/bin/ch
     expect(writes).toBeGreaterThan(0);
     expect(writes).toBeLessThanOrEqual(3);
 
-    await scenario.browser.context.setOffline(false);
+    await goOnline(scenario);
     const events = await scenario.waitStored(count);
     // Once the queue is empty every send was acknowledged: no late duplicate can still arrive.
     expect(await waitFor(async () => (await queuedInBrowser(page)) === 0, 15_000)).toBe(true);

@@ -72,12 +72,23 @@ export async function startScenario(pages: Record<string, string>, browserArgs: 
 /**
  * Emulates losing the network and waits until every page sees it: Chromium applies the emulation
  * to a renderer asynchronously, so a page busy right after setOffline() can still be online (a
- * loaded CI machine once sent a whole batch in that window).
+ * loaded CI machine once sent a whole batch in that window, and once a page reloaded offline did).
+ * Requests to the collector also fail as they would off the network, so such a window cannot
+ * store anything; `goOnline` undoes both.
  */
 export async function goOffline(s: Scenario, pages: Page[]): Promise<void> {
+  await s.browser.context.route(collectorRoutes(s), (route) => route.abort('internetdisconnected'));
   await s.browser.context.setOffline(true);
   await Promise.all(pages.map((p) => p.waitForFunction(() => !navigator.onLine, undefined, { timeout: 10_000 })));
 }
+
+export async function goOnline(s: Scenario): Promise<void> {
+  await s.browser.context.unroute(collectorRoutes(s));
+  await s.browser.context.setOffline(false);
+}
+
+/** The pages send to their own origin, whose /v1 proxies to the collector. */
+const collectorRoutes = (s: Scenario) => `${s.site.url}/v1/**`;
 
 /** Events in the page's IndexedDB queue (shared by all tabs of the origin). */
 export function queuedInBrowser(page: Page, prefix = 'kimlik'): Promise<number> {
