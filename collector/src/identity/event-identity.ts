@@ -10,7 +10,10 @@ export interface EventIdentity {
   /** Normalized anonymousId, or null when absent or blocked. */
   anonymousId: string | null;
   userId: string | null;
-  /** JSON of {t: trait identifiers [[type, value]], p: alias previousId, w: trait writes [[key, value, setOnce]]}, or null. */
+  /**
+   * JSON of {t: trait identifiers [[type, value]], p: alias previousId, w: trait writes
+   * [[key, value, setOnce]], i: 1 when an identify names the device and the userId}, or null.
+   */
   extra: string | null;
   /** Human-readable warnings stored with the event (blocked identifier values). */
   warnings: string[];
@@ -20,6 +23,8 @@ export interface IdentityExtra {
   t?: [string, string][];
   p?: string;
   w?: [string, string | null, 0 | 1][];
+  /** An identify of this device as this userId: the stores keep it (see DeviceIdentify). */
+  i?: 1;
 }
 
 export function eventIdentity(event: WireEvent, ts: number, messageId: string, config: IdentityConfig): EventIdentity {
@@ -32,10 +37,11 @@ export function eventIdentity(event: WireEvent, ts: number, messageId: string, c
     const writes = traitWrites(event.traits, ts, messageId);
     if (writes.length > 0) extra.w = writes.map((w) => [w.key, w.value, w.setOnce ? 1 : 0]);
   }
+  if (event.type === 'identify' && ids.anonymousId && ids.userId) extra.i = 1;
   return {
     anonymousId: ids.anonymousId?.value ?? null,
     userId: ids.userId?.value ?? null,
-    extra: extra.t || extra.p || extra.w ? JSON.stringify(extra) : null,
+    extra: extra.t || extra.p || extra.w || extra.i ? JSON.stringify(extra) : null,
     warnings: ids.blocked.map((b) => `identifier_blocked: ${b} is not used to link profiles`),
   };
 }

@@ -98,6 +98,42 @@ describeStores('profiles', (store) => {
       expect(history.identity.some((h: Ev) => h.kind === 'device_reassigned')).toBe(true);
     });
 
+    it("3b. shared device identified as u1, u2, then u1 again: it is u1's again from then, in any arrival order", async () => {
+      // Four orders of the same events, each on its own device and users; a profile read between
+      // sends applies identity, so the identify calls reach the graph one at a time.
+      const orders = [
+        [0, 1, 2, 3, 4, 5],
+        [5, 4, 3, 2, 1, 0],
+        [3, 4, 5, 0, 1, 2],
+        [0, 3, 4, 5, 2, 1],
+      ];
+      for (const [k, order] of orders.entries()) {
+        const [device, u1, u2] = [`dev-${k}`, `mom-${k}`, `kid-${k}`];
+        const events = [
+          ev('identify', 1, { anonymousId: device, userId: u1 }),
+          ev('track', 2, { anonymousId: device, event: 'Mom browses' }),
+          ev('identify', 3, { anonymousId: device, userId: u2 }),
+          ev('track', 4, { anonymousId: device, event: 'Kid browses' }),
+          ev('identify', 5, { anonymousId: device, userId: u1 }),
+          ev('track', 6, { anonymousId: device, event: 'Mom again' }),
+        ];
+        for (const i of order) {
+          await send([events[i] as Ev]);
+          await idOf('anonymousId', device);
+        }
+        const [mom, kid] = [(await profileBy('userId', u1)).body, (await profileBy('userId', u2)).body];
+        const id = (i: number) => (events[i] as Ev).messageId;
+        expect((await timeline(mom.id)).sort(), `order ${order}`).toEqual([id(0), id(1), id(4), id(5)].sort());
+        expect((await timeline(kid.id)).sort(), `order ${order}`).toEqual([id(2), id(3)].sort());
+        // The device now belongs to the user who identified on it last.
+        expect(await idOf('anonymousId', device)).toBe(mom.id);
+        const periods = (mom.identifiers as { type: string; periods?: { from: string | null }[] }[]).find(
+          (i) => i.type === 'anonymousId',
+        )?.periods;
+        expect(periods?.map((p) => p.from)).toEqual([null, at(5)]);
+      }
+    });
+
     it('4. alias chain: alias(A→u1) joins; alias(u1→u2) is refused as it would join two userIds', async () => {
       await send([ev('track', 1, { anonymousId: 'A', event: 'x' }), ev('alias', 2, { previousId: 'A', userId: 'u1' })]);
       expect(await idOf('anonymousId', 'A')).toBe(await idOf('userId', 'u1'));
@@ -257,6 +293,29 @@ describeStores('profiles', (store) => {
       // The erased id names no one, not even the device's new owner.
       expect((await admin(`/v1/profiles/${u1}`)).status).toBe(404);
       expect((await admin(`/v1/profiles/${u1}/export`)).body).toMatchObject({ profile: null, erased: true });
+    });
+
+    it('erasing the user who came back to a shared device erases both of their periods on it', async () => {
+      const mom = [
+        ev('identify', 10, { anonymousId: 'S', userId: 'erased-mom' }),
+        ev('track', 15, { anonymousId: 'S', event: 'a' }),
+        ev('identify', 50, { anonymousId: 'S', userId: 'erased-mom' }),
+        ev('track', 55, { anonymousId: 'S', event: 'c' }),
+      ];
+      const kid = [
+        ev('identify', 30, { anonymousId: 'S', userId: 'kid' }),
+        ev('track', 35, { anonymousId: 'S', event: 'b' }),
+      ];
+      await send([...mom, ...kid]);
+      const id = (await idOf('userId', 'erased-mom')) as string;
+      expect((await admin(`/v1/profiles/${id}`, { method: 'DELETE' })).body).toMatchObject({ erased: true, events: 4 });
+      const k = (await profileBy('userId', 'kid')).body;
+      expect((await timeline(k.id)).sort()).toEqual(kid.map((e) => e.messageId).sort());
+      expect(JSON.stringify((await admin(`/v1/profiles/${k.id}/history`)).body)).not.toContain('erased-mom');
+      // Nothing of hers is left to move the device: it goes on as the kid's.
+      const later = ev('track', 60, { anonymousId: 'S', event: 'd' });
+      await send([later]);
+      expect(await timeline(k.id)).toContain(later.messageId);
     });
 
     it('4b. alias is order independent: previousId is a userId when any event says so, else a device', async () => {

@@ -185,4 +185,22 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
     // one is real and the device otherwise (resolve.ts). Existing identifiers count as real.
     sql: 'ALTER TABLE identifiers ADD COLUMN alias_only boolean NOT NULL DEFAULT false;',
   },
+  {
+    version: 7,
+    name: 'identify calls naming a device and a userId',
+    // A device identified as u1, then u2, then u1 again belongs to u1 again from that third call:
+    // links keep only a pair's earliest sighting, so each identify is kept here (shared-device.ts).
+    // Identify calls applied before this version are not read back: a device shared before the
+    // upgrade keeps the attribution it had until it is identified again.
+    sql: `
+      CREATE TABLE device_identifies (
+        device bigint NOT NULL,
+        user_ident bigint NOT NULL,
+        ts bigint NOT NULL,
+        message_id text COLLATE "C" NOT NULL,
+        PRIMARY KEY (device, ts, message_id, user_ident)
+      );
+      CREATE INDEX device_identifies_user ON device_identifies (user_ident);
+    `,
+  },
 ];

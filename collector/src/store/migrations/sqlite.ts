@@ -151,4 +151,22 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     // one is real and the device otherwise (resolve.ts). Existing identifiers count as real.
     sql: 'ALTER TABLE identifiers ADD COLUMN alias_only INTEGER NOT NULL DEFAULT 0;',
   },
+  {
+    version: 5,
+    name: 'identify calls naming a device and a userId',
+    // A device identified as u1, then u2, then u1 again belongs to u1 again from that third call:
+    // links keep only a pair's earliest sighting, so each identify is kept here (shared-device.ts).
+    // Identify calls applied before this version are not read back: a device shared before the
+    // upgrade keeps the attribution it had until it is identified again.
+    sql: `
+      CREATE TABLE device_identifies (
+        device INTEGER NOT NULL,
+        user_ident INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        message_id TEXT NOT NULL,
+        PRIMARY KEY (device, ts, message_id, user_ident)
+      ) WITHOUT ROWID;
+      CREATE INDEX device_identifies_user ON device_identifies (user_ident);
+    `,
+  },
 ];

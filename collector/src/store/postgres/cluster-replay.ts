@@ -1,6 +1,7 @@
 import type { IdentifierType } from '../../identity/identifiers.js';
 import { profileId } from '../../identity/profile-id.js';
 import { type ResolverCaps, type ResolverNode, resolveCluster } from '../../identity/resolve.js';
+import { identifyLinks, sharedDevices } from '../../identity/shared-device.js';
 import { int8Array, textArray } from './binary-arrays.js';
 import { readCluster } from './cluster-read.js';
 import type { Db } from './connection.js';
@@ -32,8 +33,18 @@ export async function replayClusters(c: Db, seeds: Iterable<number>, options: Re
     ]),
   );
   const list = [...nodes.values()];
+  const shared = sharedDevices((id) => nodes.get(id), links);
+  const identifies =
+    shared.length === 0
+      ? []
+      : (
+          await c.query<{ device: number; user_ident: number; ts: number; message_id: string }>(
+            'SELECT device, user_ident, ts, message_id FROM device_identifies WHERE device = ANY($1::bigint[])',
+            [int8Array(shared)],
+          )
+        ).rows.map((row) => ({ device: row.device, user: row.user_ident, ts: row.ts, messageId: row.message_id }));
   // Disjoint clusters never interact in the replay, so one call covers all of them.
-  const result = resolveCluster(list, links, options.caps);
+  const result = resolveCluster(list, [...links, ...identifyLinks(identifies, links)], options.caps);
   const pidOf = (founderId: number) => {
     const f = nodes.get(founderId) as ResolverNode;
     return profileId(options.salt, f.type, f.value);

@@ -1,4 +1,5 @@
 import type { IdentityExtra } from '../../identity/event-identity.js';
+import type { DeviceIdentify } from '../../identity/shared-device.js';
 
 export interface IdentityInput {
   anonymousId: string | null;
@@ -83,4 +84,21 @@ export function wantedIdentifiers(
     }
   });
   return wanted;
+}
+
+/** The identify calls of the events not suppressed that name a device and a userId (shared-device.ts). */
+export function deviceIdentifies(
+  events: readonly IdentityInput[],
+  lists: readonly EventIdentifiers[],
+  extras: readonly (IdentityExtra | null)[],
+  suppressed: Set<number>,
+  idOf: (k: string) => number,
+): DeviceIdentify[] {
+  const out: DeviceIdentify[] = [];
+  lists.forEach((list, i) => {
+    if (suppressed.has(i) || !extras[i]?.i || !list.anon || !list.user) return;
+    const e = events[i] as IdentityInput;
+    out.push({ device: idOf(list.anon.k), user: idOf(list.user.k), ts: e.ts, messageId: e.messageId });
+  });
+  return out;
 }

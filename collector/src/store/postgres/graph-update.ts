@@ -1,3 +1,4 @@
+import type { DeviceIdentify } from '../../identity/shared-device.js';
 import { int8Array, textArray } from './binary-arrays.js';
 import { lockClusterMembers } from './cluster-lock.js';
 import { type ReplayOptions, replayClusters } from './cluster-replay.js';
@@ -17,6 +18,7 @@ export async function updateGraph(
   wanted: Map<string, Want>,
   idents: Map<string, Ident>,
   linkChanges: CandidateLink[],
+  identifies: readonly DeviceIdentify[] = [],
 ): Promise<void> {
   const firstMoves: { id: number; ts: number; msg: string }[] = [];
   const unaliased: number[] = [];
@@ -27,11 +29,16 @@ export async function updateGraph(
     }
     if (found.unalias) unaliased.push(found.id);
   }
-  if (firstMoves.length === 0 && linkChanges.length === 0 && unaliased.length === 0) return;
-  const seeds = new Set<number>([...firstMoves.map((m) => m.id), ...unaliased]);
+  // Kept before any lock (a new row locks only itself); only the devices with a new row matter.
+  const identified = identifies.length > 0 ? await insertIdentifies(c, identifies) : [];
+  if (firstMoves.length === 0 && linkChanges.length === 0 && unaliased.length === 0 && identified.length === 0) return;
+  const seeds = new Set<number>([...firstMoves.map((m) => m.id), ...unaliased, ...identified]);
   for (const l of linkChanges) seeds.add(l.a).add(l.b);
   await lockClusterMembers(c, seeds, options.maxClusterIdentifiers);
   const dirty = new Set<number>();
+  // Read under the locks: a transaction that makes one of these devices shared either committed
+  // (seen here) or waits for this one, and then its replay reads the new rows.
+  if (identified.length > 0) for (const d of await sharedAmong(c, identified)) dirty.add(d);
   if (unaliased.length > 0) {
     // An event names the value in its own field: an alias of it meant this identifier.
     const cleared = await c.query<{ id: number }>(
@@ -70,4 +77,33 @@ export async function updateGraph(
     for (const r of changed.rows) dirty.add(r.a).add(r.b);
   }
   if (dirty.size > 0) await replayClusters(c, dirty, options);
+}
+
+/** Inserts identify calls (shared-device.ts); answers the devices that got a new row. */
+async function insertIdentifies(c: Db, identifies: readonly DeviceIdentify[]): Promise<number[]> {
+  const r = await c.query<{ device: number }>(
+    `INSERT INTO device_identifies (device, user_ident, ts, message_id)
+     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[])
+     ON CONFLICT DO NOTHING RETURNING device`,
+    [
+      int8Array(identifies.map((d) => d.device)),
+      int8Array(identifies.map((d) => d.user)),
+      int8Array(identifies.map((d) => d.ts)),
+      textArray(identifies.map((d) => d.messageId)),
+    ],
+  );
+  return [...new Set(r.rows.map((row) => row.device))];
+}
+
+/** The devices among `devices` linked to two or more userIds (links not detached). */
+async function sharedAmong(c: Db, devices: readonly number[]): Promise<number[]> {
+  const r = await c.query<{ device: number }>(
+    `SELECT d.device FROM unnest($1::bigint[]) AS d(device)
+     WHERE (
+       SELECT count(*) FROM links l JOIN identifiers i ON i.id = CASE WHEN l.a = d.device THEN l.b ELSE l.a END
+       WHERE (l.a = d.device OR l.b = d.device) AND NOT l.detached AND i.type = 'userId'
+     ) >= 2`,
+    [int8Array(devices)],
+  );
+  return r.rows.map((row) => row.device);
 }

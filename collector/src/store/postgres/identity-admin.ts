@@ -85,6 +85,7 @@ export async function eraseProfile(
   for (const sql of [
     'DELETE FROM trait_writes WHERE identifier_id = ANY($1::bigint[])',
     'DELETE FROM links WHERE a = ANY($1::bigint[]) OR b = ANY($1::bigint[])',
+    'DELETE FROM device_identifies WHERE device = ANY($1::bigint[]) OR user_ident = ANY($1::bigint[])',
     'DELETE FROM memberships WHERE identifier_id = ANY($1::bigint[])',
     'DELETE FROM identity_log WHERE identifier_id = ANY($1::bigint[])',
     'DELETE FROM admin_log WHERE identifier_id = ANY($1::bigint[])',

@@ -2,9 +2,15 @@ import type pg from 'pg';
 import { lockClusterMembers } from './cluster-lock.js';
 import { type ReplayOptions, replayClusters } from './cluster-replay.js';
 import { type Db, ERASURE_LOCK, lockXact } from './connection.js';
-import { type IdentityInput, identifierLists, parseExtras, wantedIdentifiers } from './event-identifiers.js';
+import {
+  deviceIdentifies,
+  type IdentityInput,
+  identifierLists,
+  parseExtras,
+  wantedIdentifiers,
+} from './event-identifiers.js';
 import { updateGraph } from './graph-update.js';
-import { ensureIdentifiers } from './identifier-ensure.js';
+import { ensureIdentifiers, type Ident } from './identifier-ensure.js';
 import { candidateLinks, linkChanges } from './link-changes.js';
 import { checkAnySuppressed, suppressedEvents } from './suppression-check.js';
 import { type IdentityIds, writeTraits } from './trait-writes.js';
@@ -66,7 +72,8 @@ export class PgIdentityWriter {
     const wanted = wantedIdentifiers(events, lists, suppressed);
     const idents = await ensureIdentifiers(c, this.options.salt, wanted);
     const links = await linkChanges(c, candidateLinks(events, lists, suppressed, idents));
-    await updateGraph(c, this.options, wanted, idents, links);
+    const identifies = deviceIdentifies(events, lists, extras, suppressed, (k) => (idents.get(k) as Ident).id);
+    await updateGraph(c, this.options, wanted, idents, links, identifies);
     return writeTraits(c, events, extras, lists, suppressed, idents);
   }
 

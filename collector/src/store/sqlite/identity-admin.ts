@@ -73,6 +73,7 @@ export function eraseProfile(
     for (const sql of [
       'DELETE FROM trait_writes WHERE identifier_id = ?',
       'DELETE FROM links WHERE a = @id OR b = @id',
+      'DELETE FROM device_identifies WHERE device = @id OR user_ident = @id',
       'DELETE FROM memberships WHERE identifier_id = ?',
       'DELETE FROM identity_log WHERE identifier_id = ?',
       'DELETE FROM admin_log WHERE identifier_id = ?',

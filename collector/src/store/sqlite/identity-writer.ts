@@ -8,6 +8,7 @@ import {
   type ResolverNode,
   resolveCluster,
 } from '../../identity/resolve.js';
+import { type DeviceIdentify, identifyLinks, sharedDevices } from '../../identity/shared-device.js';
 import { hash53 } from '../../ingest/hash.js';
 import { HashFilter } from './hash-filter.js';
 import type { SqliteDatabase } from './open.js';
@@ -85,6 +86,10 @@ export class IdentityWriter {
       insertLog: db.prepare(
         'INSERT INTO identity_log (identifier_id, kind, ts, message_id, detail) VALUES (?, ?, ?, ?, ?)',
       ),
+      insertIdentify: db.prepare(
+        'INSERT OR IGNORE INTO device_identifies (device, user_ident, ts, message_id) VALUES (?, ?, ?, ?)',
+      ),
+      identifiesOf: db.prepare('SELECT user_ident, ts, message_id FROM device_identifies WHERE device = ?').raw(),
     };
     this.traitRows = new RowBatcher(
       db,
@@ -243,11 +248,22 @@ export class IdentityWriter {
     for (let i = 0; i < ids.length; i++) {
       for (let j = i + 1; j < ids.length; j++) this.link(ids[i] as number, ids[j] as number, ts, msg);
     }
+    if (extra?.i && anon !== null && user !== null) this.identified(anon, user, ts, msg);
     const owner = user ?? anon;
     if (owner !== null) {
       for (const [key, value, once] of extra?.w ?? []) this.traitRows.add(owner, ts, msg, key, value, once);
     }
     return { anon, user };
+  }
+
+  /**
+   * Keeps an identify of `device` as `user`. It can move the device only once the device is
+   * shared (linked to two userIds): then its cluster is replayed; before that, the replay that
+   * makes it shared reads it.
+   */
+  private identified(device: number, user: number, ts: number, msg: string): void {
+    if (this.q.insertIdentify.run(device, user, ts, msg).changes === 0) return;
+    if (sharedDevices((id) => this.node(id), this.linksOf(device)).length > 0) this.dirty.add(device);
   }
 
   /** Replays every cluster touched since the last call. */
@@ -308,7 +324,13 @@ export class IdentityWriter {
       }
     }
     const list = [...nodes.values()];
-    const result = resolveCluster(list, [...links.values()], this.options.caps);
+    const identifies: DeviceIdentify[] = [];
+    for (const device of sharedDevices((id) => nodes.get(id), links.values())) {
+      for (const [user, ts, messageId] of this.q.identifiesOf.all(device) as [number, number, string][])
+        identifies.push({ device, user, ts, messageId });
+    }
+    const all = [...links.values()];
+    const result = resolveCluster(list, [...all, ...identifyLinks(identifies, all)], this.options.caps);
     // Each identifier's new rows, grouped, so unchanged identifiers are skipped.
     const rows = new Map<number, { memberships: [number, number][]; log: [string, number, string, string][] }>();
     const rowsOf = (id: number) => {
