@@ -43,7 +43,12 @@ export class Client extends TabQueue {
   #made: [WireEvent, number][] = [];
 
   init(options: WebOptions): void {
-    if (this.o) return;
+    // A second init (the snippet's and a data-write-key tag, or a framework mounting twice) keeps
+    // the first's options; said, not thrown, as the page may not expect it.
+    if (this.o) {
+      this.report(new KimlikError(ERROR_CODES.INVALID_OPTION, 'init() ran already'));
+      return;
+    }
     const o = resolveOptions(options, location.origin);
     this.o = o;
     this.id = new IdentityStore(o, this.report);

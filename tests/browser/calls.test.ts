@@ -43,6 +43,18 @@ describe.skipIf(!hasChromium)('browser SDK calls (needs /usr/bin/chromium)', { t
     expect(user.userId).toBe('u-3');
   });
 
+  test('a second init() is reported to onError and changes nothing: the first write key still sends', async () => {
+    const page = await open();
+    const warnings: string[] = [];
+    page.on('console', (m) => warnings.push(m.text()));
+    await page.evaluate(() => window.kimlik.init({ writeKey: 'wk_another_source', endpoint: 'http://127.0.0.1:9' }));
+    await page.evaluate(() => window.kimlik.track('After second init'));
+    expect((await storedBefore(page, 1)).map((e) => e.event)).toEqual(['After second init']);
+    expect(
+      warnings.filter((w) => w.includes('KIMLIK_INVALID_OPTION') && w.includes('init() ran already')),
+    ).toHaveLength(1);
+  });
+
   test('identify with another userId (no reset) drops the previous user’s traits', async () => {
     const page = await open();
     const user = await page.evaluate(() => {
