@@ -222,6 +222,31 @@ describePostgres('PostgreSQL identity applied after the commit', () => {
     }
   });
 
+  it("an erasure on one collector empties the others' identifier caches (a shared device's first sighting moved later)", async () => {
+    const url = fresh();
+    const [a, b] = await Promise.all([open(url), open(url)]);
+    try {
+      await b.insertEvents([
+        row({ type: 'identify', anonymousId: 'family-pc', userId: 'erased-mom' }, T0 + 10_000),
+        row({ type: 'identify', anonymousId: 'family-pc', userId: 'kid' }, T0 + 30_000),
+      ]);
+      // Applied by B, which now knows the device as first seen at 10 s.
+      const mom = (await b.findProfile('userId', 'erased-mom')) as string;
+      expect(await a.eraseProfile(mom)).toMatchObject({ events: 1 });
+      await b.insertEvents([row({ type: 'track', anonymousId: 'family-pc', event: 'Homework' }, T0 + 20_000)]);
+      // What is left: the device seen at 20 s, the kid at 30 s. The device is the older, so its
+      // profile is the kid's, as one collector given these two events says. B must not answer
+      // "seen at 10 s already" from what it knew before the erasure.
+      const [salt] = await sql<{ value: string }>(
+        url,
+        `SELECT value FROM settings WHERE key = '${PROFILE_SALT_SETTING}'`,
+      );
+      expect(await b.findProfile('userId', 'kid')).toBe(profileId(salt?.value as string, 'anonymousId', 'family-pc'));
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it('an event stored before its person was erased but applied after is dropped as suppressed', async () => {
     const url = fresh();
     const store = await open(url);

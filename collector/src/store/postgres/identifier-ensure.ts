@@ -3,6 +3,7 @@ import { BEGINNING } from '../../identity/resolve.js';
 import { boolArray, int8Array, textArray } from './binary-arrays.js';
 import { type Db, identityConflict } from './connection.js';
 import { earlier, keyOf, type Want } from './event-identifiers.js';
+import type { IdentifierCache } from './identifier-cache.js';
 
 export interface Ident {
   id: number;
@@ -17,11 +18,23 @@ export interface Ident {
  * One statement does the lookup and, for the missing ones only, the identifier and membership
  * inserts: a commit of new people costs one round trip instead of four.
  */
-export async function ensureIdentifiers(c: Db, salt: string, wanted: Map<string, Want>): Promise<Map<string, Ident>> {
+export async function ensureIdentifiers(
+  c: Db,
+  salt: string,
+  wanted: Map<string, Want>,
+  cache: IdentifierCache,
+): Promise<Map<string, Ident>> {
   const found = new Map<string, Ident>();
-  if (wanted.size === 0) return found;
-  const keys = [...wanted.keys()];
-  const list = [...wanted.values()];
+  // Sightings that change nothing recorded are answered by the process's cache (identifier-cache.ts).
+  const asked = new Map<string, Want>();
+  for (const [k, w] of wanted) {
+    const id = cache.hit(k, w);
+    if (id === undefined) asked.set(k, w);
+    else found.set(k, { id, earlier: false });
+  }
+  if (asked.size === 0) return found;
+  const keys = [...asked.keys()];
+  const list = [...asked.values()];
   // Rows carry the input's ordinal, the id and whether this commit saw the identifier earlier
   // than recorded: no identifier text travels back to be parsed and re-keyed.
   const r = await c.query<{ n: number; id: number; earlier: boolean; unalias: boolean }>(
@@ -63,7 +76,7 @@ export async function ensureIdentifiers(c: Db, salt: string, wanted: Map<string,
   for (const row of r.rows) found.set(keys[row.n - 1] as string, row);
   // Created by another collector after this statement's snapshot: the insert waited for its
   // commit and skipped the row, and the lookup could not see it yet; a new statement does.
-  const racing = keys.filter((k) => !found.has(k)).map((k) => ({ ...(wanted.get(k) as Want), k }));
+  const racing = keys.filter((k) => !found.has(k)).map((k) => ({ ...(asked.get(k) as Want), k }));
   if (racing.length > 0) {
     const again = await c.query<{
       id: number;
@@ -88,8 +101,10 @@ export async function ensureIdentifiers(c: Db, salt: string, wanted: Map<string,
       });
     }
   }
-  for (const [k, w] of wanted) {
-    if (!found.has(k)) throw identityConflict(`identifier ${w.type} was erased while linking`);
+  for (const [k, w] of asked) {
+    const f = found.get(k);
+    if (!f) throw identityConflict(`identifier ${w.type} was erased while linking`);
+    cache.stage(k, f.id, w);
   }
   return found;
 }

@@ -6,6 +6,7 @@ import { belongsToOthersToo, END, firstAfterErasure } from '../../identity/share
 import { linksToDetach } from '../../identity/unmerge.js';
 import type { UnmergeOutcome } from '../store.js';
 import type { Db } from './connection.js';
+import { invalidateIdentifierCaches } from './identifier-cache.js';
 import type { PgIdentityWriter } from './identity-writer.js';
 import { attributionFilter, currentProfileId, profileMembers } from './profile-queries.js';
 
@@ -38,6 +39,8 @@ export async function eraseProfile(
   await identity.lockForErasure(c);
   const found = await lockedMembers(c, identity, requested);
   if (!found) return null;
+  // Identifiers go and a shared device's first sighting moves later: no process may trust its cache.
+  await invalidateIdentifierCaches(c);
   const { pid, members } = found;
   // A shared device stays (with the other person's events on it); only its time here is erased.
   const kept = members.filter(belongsToOthersToo);

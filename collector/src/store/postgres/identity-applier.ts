@@ -165,6 +165,16 @@ export class PgIdentityApplier {
       });
   }
 
+  /** An identity transaction: the identifiers it resolves join the process's cache once it commits. */
+  private async transaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const result = await inTransaction(this.pool, (c) => {
+      this.identity.cache.begin();
+      return fn(c);
+    });
+    this.identity.cache.keep();
+    return result;
+  }
+
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.chain.then(fn);
     this.chain = run.catch(() => undefined);
@@ -183,7 +193,7 @@ export class PgIdentityApplier {
     if (batch.length === 0) return;
     this.events -= events;
     try {
-      await inTransaction(this.pool, async (c) => {
+      await this.transaction(async (c) => {
         const claimed = await claim(
           c,
           batch.map((p) => p.id),
@@ -253,7 +263,7 @@ export class PgIdentityApplier {
     for (let i = 0; i < all.length; i += COMMITS_PER_CLAIM) {
       const chunk = all.slice(i, i + COMMITS_PER_CLAIM);
       await this.serial(() =>
-        inTransaction(this.pool, async (c) => {
+        this.transaction(async (c) => {
           const claimed = await claim(c, chunk, true);
           const ids = claimed.flatMap((x) => x.events);
           if (ids.length > 0) await this.apply(c, await this.readBack(c, ids));
@@ -266,7 +276,7 @@ export class PgIdentityApplier {
   private async sweep(): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await inTransaction(this.pool, async (c) => {
+      const n = await this.transaction(async (c) => {
         const r = await c.query<{ event_ids: string }>(
           `DELETE FROM identity_pending WHERE id IN (
              SELECT id FROM identity_pending WHERE received_at < $1

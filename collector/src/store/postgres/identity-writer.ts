@@ -10,6 +10,7 @@ import {
   wantedIdentifiers,
 } from './event-identifiers.js';
 import { updateGraph } from './graph-update.js';
+import { IdentifierCache } from './identifier-cache.js';
 import { ensureIdentifiers, type Ident } from './identifier-ensure.js';
 import { candidateLinks, linkChanges } from './link-changes.js';
 import { checkAnySuppressed, suppressedEvents } from './suppression-check.js';
@@ -34,6 +35,9 @@ export interface PgIdentityWriterOptions extends ReplayOptions {
  * no lock at all.
  */
 export class PgIdentityWriter {
+  /** Identifiers this process resolved (identifier-cache.ts); the applier brackets each transaction with begin/keep. */
+  readonly cache = new IdentifierCache();
+
   constructor(private readonly options: PgIdentityWriterOptions) {}
 
   /**
@@ -70,7 +74,8 @@ export class PgIdentityWriter {
     const lists = identifierLists(events, extras);
     const suppressed = (await anySuppressed) ? await suppressedEvents(c, this.options.salt, lists) : new Set<number>();
     const wanted = wantedIdentifiers(events, lists, suppressed);
-    const idents = await ensureIdentifiers(c, this.options.salt, wanted);
+    await this.cache.check(c);
+    const idents = await ensureIdentifiers(c, this.options.salt, wanted, this.cache);
     const links = await linkChanges(c, candidateLinks(events, lists, suppressed, idents));
     const identifies = deviceIdentifies(events, lists, extras, suppressed, (k) => (idents.get(k) as Ident).id);
     await updateGraph(c, this.options, wanted, idents, links, identifies);
