@@ -508,6 +508,24 @@ describeStores('profiles', (store) => {
       expect(h.identity.some((x: Ev) => x.kind === 'refused_unmerged')).toBe(true);
     });
 
+    it('10c. unmerging the device that founded the profile: the answer names where each side is now', async () => {
+      await send([
+        ev('track', 1, { anonymousId: 'A', event: 'before login' }),
+        ev('identify', 2, { anonymousId: 'A', userId: 'u1' }),
+        ev('track', 3, { userId: 'u1', event: 'server' }),
+      ]);
+      const merged = (await idOf('userId', 'u1')) as string;
+      const r = await admin(`/v1/profiles/${merged}/unmerge`, {
+        method: 'POST',
+        body: JSON.stringify({ type: 'anonymousId', value: 'A' }),
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      const [user, device] = [await idOf('userId', 'u1'), await idOf('anonymousId', 'A')];
+      expect(user).not.toBe(device);
+      // The profile the device left is the user's, wherever the ids went.
+      expect(r.body).toEqual({ profileId: user, detachedProfileId: device, detachedLinks: 1 });
+    });
+
     it('11. a merged-away profile id still resolves to the survivor, which is the older profile', async () => {
       await send([ev('track', 1, { anonymousId: 'A', event: 'first' })]);
       await send([ev('track', 2, { userId: 'u1', event: 'server' })]);

@@ -161,11 +161,10 @@ export async function unmergeIdentifier(
     [target.id, anchor.id, at, detail],
   );
   await identity.replay(c, [target.id, anchor.id]);
-  const after = (
-    await c.query<{ profile_id: string }>(
-      'SELECT profile_id FROM memberships WHERE identifier_id = $1 ORDER BY from_ts DESC LIMIT 1',
-      [target.id],
-    )
-  ).rows[0]?.profile_id;
-  return { profileId: (await currentProfileId(c, pid)) ?? pid, detachedProfileId: after ?? null, detachedLinks };
+  const latest = 'SELECT profile_id FROM memberships WHERE identifier_id = $1 ORDER BY from_ts DESC LIMIT 1';
+  const after = (await c.query<{ profile_id: string }>(latest, [target.id])).rows[0]?.profile_id;
+  // The profile left behind is the anchor's: when the detached identifier founded it, the old id
+  // went with it (ids follow founders), so `pid` now names the detached side.
+  const now = (await c.query<{ profile_id: string }>(latest, [anchor.id])).rows[0]?.profile_id;
+  return { profileId: now ?? pid, detachedProfileId: after ?? null, detachedLinks };
 }
