@@ -108,7 +108,11 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Events handed to `insertEvents` and not yet committed: the ingest queue's depth. */
   readonly pendingEvents: number;
-  insertEvents(rows: EventRow[]): Promise<InsertOutcome[]>;
+  /**
+   * Takes what it needs from `rows` before it returns, so the caller may let them go at once
+   * (a payload held until the commit would survive young-generation collections).
+   */
+  insertEvents(rows: readonly EventRow[]): Promise<InsertOutcome[]>;
   listEvents(query: { limit: number; before?: string | undefined }): Promise<EventPage>;
   listSources(): Promise<Source[]>;
   /** Creates or updates a source; the first source (id 1) is the default. */

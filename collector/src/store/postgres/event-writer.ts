@@ -1,10 +1,45 @@
 import type pg from 'pg';
 import type { EventRow, InsertOutcome } from '../store.js';
-import { int4Array, int8Array, parseIds, textArray } from './binary-arrays.js';
+import {
+  type EncodedTexts,
+  encodedTextArray,
+  encodeTexts,
+  int4Array,
+  int8Array,
+  parseIds,
+  textArray,
+} from './binary-arrays.js';
 import type { Tail } from './connection.js';
 import type { PgIdentityWriter } from './identity-writer.js';
 
 const keyOf = (sourceId: number, messageId: string) => `${sourceId}\u0000${messageId}`;
+
+/** An event row as a commit holds it: its payload is in the request's encoded texts. */
+export type CommitRow = Omit<EventRow, 'payload' | 'dedupHash' | 'userId' | 'anonymousId'>;
+
+/** One request's events, waiting for a group commit. */
+export interface CommitRequest {
+  rows: readonly CommitRow[];
+  payloads: EncodedTexts;
+}
+
+/** What a commit keeps of a request's rows (see `encodeTexts`: the payload strings can go at once). */
+export function commitRequest(rows: readonly EventRow[]): CommitRequest {
+  return {
+    payloads: encodeTexts(rows.map((r) => r.payload)),
+    rows: rows.map((r) => ({
+      sourceId: r.sourceId,
+      messageId: r.messageId,
+      type: r.type,
+      name: r.name,
+      timestampMs: r.timestampMs,
+      receivedAtMs: r.receivedAtMs,
+      identAnonymousId: r.identAnonymousId,
+      identUserId: r.identUserId,
+      identityExtra: r.identityExtra,
+    })),
+  };
+}
 
 /**
  * Writes the events of many requests in the caller's transaction (group commit). Dedup is exact
@@ -22,18 +57,18 @@ const keyOf = (sourceId: number, messageId: string) => `${sourceId}\u0000${messa
 export async function writeEvents(
   c: pg.PoolClient,
   identity: PgIdentityWriter | null,
-  requests: readonly (readonly EventRow[])[],
+  requests: readonly CommitRequest[],
   tail: Tail,
 ): Promise<{
   outcomes: InsertOutcome[][];
-  stored: EventRow[];
+  stored: CommitRow[];
   pending: Promise<{ id: number; eventIds: number[] }> | null;
 }> {
-  const outcomes = requests.map((rows) => new Array<InsertOutcome>(rows.length).fill('duplicate'));
+  const outcomes = requests.map(({ rows }) => new Array<InsertOutcome>(rows.length).fill('duplicate'));
   // Repeats inside this commit (a retry racing its original) never reach the database.
   const seen = new Set<string>();
-  const refs: { r: number; e: number; row: EventRow }[] = [];
-  requests.forEach((rows, r) => {
+  const refs: { r: number; e: number; row: CommitRow }[] = [];
+  requests.forEach(({ rows }, r) => {
     rows.forEach((row, e) => {
       const k = keyOf(row.sourceId, row.messageId);
       if (seen.has(k)) return;
@@ -69,8 +104,9 @@ export async function writeEvents(
           })),
         )
       : null;
-  const store: EventRow[] = [];
-  const dropped: EventRow[] = [];
+  const store: CommitRow[] = [];
+  const payloads: [EncodedTexts, number][] = [];
+  const dropped: CommitRow[] = [];
   fresh.forEach((x, i) => {
     const out = outcomes[x.r] as InsertOutcome[];
     if (suppressed?.has(i)) {
@@ -80,6 +116,7 @@ export async function writeEvents(
     }
     out[x.e] = 'stored';
     store.push(x.row);
+    payloads.push([(requests[x.r] as CommitRequest).payloads, x.e]);
   });
   if (dropped.length > 0) {
     // Not stored, so not a duplicate if re-sent: it is suppressed again.
@@ -89,7 +126,7 @@ export async function writeEvents(
     );
   }
   if (store.length === 0) return { outcomes, stored: store, pending: null };
-  const col = <T>(f: (x: EventRow) => T) => store.map(f);
+  const col = <T>(f: (x: CommitRow) => T) => store.map(f);
   const values = [
     int4Array(col((x) => x.sourceId)),
     textArray(col((x) => x.messageId)),
@@ -97,7 +134,7 @@ export async function writeEvents(
     textArray(col((x) => x.name)),
     int8Array(col((x) => x.timestampMs)),
     int8Array(col((x) => x.receivedAtMs)),
-    textArray(col((x) => x.payload)),
+    encodedTextArray(payloads),
   ];
   const columns = 'source_id, message_id, type, name, ts, received_at, payload';
   const input = `unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[])`;

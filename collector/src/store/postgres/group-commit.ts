@@ -2,14 +2,13 @@ import type pg from 'pg';
 import type { EventRow, InsertOutcome } from '../store.js';
 import { StoreUnavailableError } from '../store.js';
 import { inTransaction } from './connection.js';
-import { writeEvents } from './event-writer.js';
+import { type CommitRequest, commitRequest, writeEvents } from './event-writer.js';
 import type { PgIdentityApplier } from './identity-applier.js';
 import type { PgIdentityWriter } from './identity-writer.js';
 import type { MonthPartitions } from './month-partitions.js';
 import { monthPartition } from './month-partitions.js';
 
-interface Pending {
-  rows: EventRow[];
+interface Pending extends CommitRequest {
   resolve: (o: InsertOutcome[]) => void;
   reject: (e: Error) => void;
 }
@@ -49,10 +48,12 @@ export class GroupCommit {
     return this.pending;
   }
 
-  submit(rows: EventRow[]): Promise<InsertOutcome[]> {
+  /** Takes what it needs from `rows` before returning (payloads encoded), so the caller may drop them. */
+  submit(rows: readonly EventRow[]): Promise<InsertOutcome[]> {
     this.pending += rows.length;
+    const request = commitRequest(rows);
     return new Promise((resolve, reject) => {
-      this.queue.push({ rows, resolve, reject });
+      this.queue.push({ ...request, resolve, reject });
       this.schedule();
     });
   }
@@ -105,12 +106,7 @@ export class GroupCommit {
       // rather than this process queueing without bound.
       await this.applier?.relieve();
       const { outcomes, stored, pending } = await inTransaction(this.pool, (c, tail) =>
-        writeEvents(
-          c,
-          this.identity,
-          batch.map((p) => p.rows),
-          tail,
-        ),
+        writeEvents(c, this.identity, batch, tail),
       );
       // Before the 200s: a read that follows one finds the events in this process's list.
       if (pending) {

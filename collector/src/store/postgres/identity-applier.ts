@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import { eventIdentity } from '../../identity/event-identity.js';
 import type { IdentityConfig } from '../../identity/identifiers.js';
-import type { EventRow } from '../store.js';
 import { int4Array, int8Array, parseIds, textArray } from './binary-arrays.js';
 import { type Db, inTransaction } from './connection.js';
 import type { IdentityInput } from './event-identifiers.js';
+import type { CommitRow } from './event-writer.js';
 import type { PgIdentityWriter } from './identity-writer.js';
 
 /** A stored event whose identity is not applied yet. */
@@ -113,7 +113,7 @@ export class PgIdentityApplier {
   }
 
   /** Queues the events of a commit just done: its pending row `pendingId`, `ids[i]` the id of `rows[i]`. */
-  enqueue(pendingId: number, rows: readonly EventRow[], ids: readonly number[]): void {
+  enqueue(pendingId: number, rows: readonly CommitRow[], ids: readonly number[]): void {
     if (rows.length === 0) return;
     const now = performance.now();
     if (this.events === 0) this.oldestAt = now;

@@ -105,7 +105,7 @@ export class PostgresStore implements Store {
     return this.commits.pendingEvents;
   }
 
-  insertEvents(rows: EventRow[]): Promise<InsertOutcome[]> {
+  insertEvents(rows: readonly EventRow[]): Promise<InsertOutcome[]> {
     if (this.closing) return Promise.reject(new StoreUnavailableError('the store is closing'));
     return this.commits.submit(rows);
   }

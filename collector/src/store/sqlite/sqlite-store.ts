@@ -133,7 +133,7 @@ export class SqliteStore implements Store {
   }
 
   // Not async: nothing here holds the rows (their payloads) while the commit runs (see ingest-service.ts).
-  insertEvents(rows: EventRow[]): Promise<InsertOutcome[]> {
+  insertEvents(rows: readonly EventRow[]): Promise<InsertOutcome[]> {
     const flat: unknown[] = new Array(rows.length * ROW_WIDTH);
     let i = 0;
     for (const r of rows) {
