@@ -1,7 +1,14 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BEGINNING } from '../../collector/src/identity/resolve.js';
-import { boolArray, int4Array, int8Array, textArray } from '../../collector/src/store/postgres/binary-arrays.js';
+import {
+  boolArray,
+  encodedTextArray,
+  encodeTexts,
+  int4Array,
+  int8Array,
+  textArray,
+} from '../../collector/src/store/postgres/binary-arrays.js';
 import { describePostgres, POSTGRES_URL } from '../helpers/stores.js';
 
 // Every write of the PostgreSQL store passes its columns this way: what PostgreSQL reads back
@@ -28,6 +35,26 @@ describePostgres('binary array parameters', () => {
 
   it('text[]: NUL, which PostgreSQL text cannot hold, arrives as U+FFFD', async () => {
     expect(await roundTrip('text[]', textArray(['a\u0000b', '\u0000', 'ok']))).toEqual(['a\uFFFDb', '\uFFFD', 'ok']);
+  });
+
+  it('text[] from texts encoded earlier: any elements of several encodings, in the order picked', async () => {
+    const a = encodeTexts(['{"n":1}', 'ünïcödé ✓ 😀', '', '{"q":"\\"x\\""}']);
+    const b = encodeTexts(['second', '']);
+    const picks = [
+      [b, 0],
+      [a, 3],
+      [a, 1],
+      [b, 1],
+      [a, 2],
+    ] as const;
+    expect(await roundTrip('text[]', encodedTextArray(picks))).toEqual([
+      'second',
+      '{"q":"\\"x\\""}',
+      'ünïcödé ✓ 😀',
+      '',
+      '',
+    ]);
+    expect(await roundTrip('text[]', encodedTextArray([]))).toEqual([]);
   });
 
   it('bigint[]: negative, zero, the resolver bounds and the largest safe integers; NULLs', async () => {
