@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTestCollector, type TestCollector } from '../../../tests/helpers/collector.js';
@@ -58,6 +61,28 @@ describe('/readyz reports whether the store can commit', () => {
     // No event arrives meanwhile (a balancer sends none to an instance that is not ready): the
     // probe's own check brings it back.
     expect((await readyz(c)).status).toBe(200);
+  });
+
+  it('a writer holding the lock for a moment when the probe runs is not an outage', async () => {
+    await lock();
+    expect(await track(c)).toBe(503);
+    locker?.exec('ROLLBACK');
+    // Another process takes the write lock for 50 ms, as the collector's own writer thread does
+    // right after a lock is freed (the identity batch it could not apply meanwhile).
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const db = new (require('better-sqlite3'))(process.argv[1]); db.exec('BEGIN IMMEDIATE');
+         console.log('locked'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+         db.exec('ROLLBACK'); db.close();`,
+        c.dbPath,
+      ],
+      { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await once(holder.stdout, 'data');
+    expect((await readyz(c)).status).toBe(200);
+    await once(holder, 'exit');
   });
 
   it('is ready again once a commit succeeds', async () => {

@@ -22,6 +22,9 @@ import { readSetting, writeSetting } from './settings.js';
 import { StatsReader } from './stats-reader.js';
 import type { CommitInfo, WriterInit, WriterMessage, WriterRequest } from './writer-worker.js';
 
+/** How long a readiness probe waits for SQLite's write lock (see `ping`). */
+const PING_BUSY_TIMEOUT_MS = 250;
+
 export interface SqliteStoreOptions {
   path: string;
   synchronous: 'NORMAL' | 'FULL';
@@ -336,10 +339,12 @@ export class SqliteStore implements Store {
       this.db.prepare('SELECT 1').get();
       return;
     }
-    // Takes and releases the write lock, writing nothing and waiting for nothing: this is the
-    // HTTP thread, which the busy timeout would stall.
+    // Takes and releases the write lock, writing nothing and waiting briefly: this is the HTTP
+    // thread, which the busy timeout would stall. Not at once either: right after the lock is
+    // freed the writer thread takes it for the identity batch it could not apply meanwhile
+    // (milliseconds), and a probe that gave up then answered 503 for a database that works.
     const busyTimeoutMs = this.db.pragma('busy_timeout', { simple: true }) as number;
-    this.db.pragma('busy_timeout = 0');
+    this.db.pragma(`busy_timeout = ${PING_BUSY_TIMEOUT_MS}`);
     try {
       this.db.exec('BEGIN IMMEDIATE');
     } catch (err) {
