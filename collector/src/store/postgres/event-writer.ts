@@ -41,11 +41,41 @@ export function commitRequest(rows: readonly EventRow[]): CommitRequest {
   };
 }
 
+/** SQLSTATE of unique_violation: a key already in `event_ids`. */
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * One try at a commit. A quick one inserts every key plainly and is redone carefully (see
+ * `writeEvents`) when `redo` is set: a key was there already, or an erased person's event came.
+ */
+export interface CommitAttempt {
+  careful: boolean;
+  redo: boolean;
+}
+
+/** Events that can be suppressed, as identity.suppressedAmong takes them. */
+const suppressionInputs = (rows: readonly { row: CommitRow }[]) =>
+  rows.map(({ row }) => ({
+    anonymousId: row.identAnonymousId,
+    userId: row.identUserId,
+    extra: row.identityExtra,
+    ts: row.timestampMs,
+    messageId: row.messageId,
+  }));
+
 /**
  * Writes the events of many requests in the caller's transaction (group commit). Dedup is exact
  * across every collector process: the (source, messageId) key goes into `event_ids` first, and
  * only the keys this transaction inserted are stored; a concurrent insert of the same key waits
  * for the other transaction and then sees it.
+ *
+ * Two ways to do that. Careful: `INSERT … ON CONFLICT DO NOTHING` answers which keys were there,
+ * and only the others are stored. Quick (most commits have no repeat): a plain insert of every key
+ * and the events' insert right behind it, sent together; a key that was there fails the
+ * transaction, and the caller redoes it carefully. The speculative insertion and the anti-join
+ * cost PostgreSQL ~4 µs per key more than a plain insert (10.1-10.5 against 5.3-5.9 µs of backend
+ * CPU, 2 000-key commits into 600 000 random v4 keys), and the quick way waits for no answer
+ * before sending the events.
  *
  * The same statement appends one `identity_pending` row naming the commit's events: identity is
  * applied afterwards, in large batches (identity-applier.ts), and that row is what makes it
@@ -59,6 +89,7 @@ export async function writeEvents(
   identity: PgIdentityWriter | null,
   requests: readonly CommitRequest[],
   tail: Tail,
+  attempt: CommitAttempt,
 ): Promise<{
   outcomes: InsertOutcome[][];
   stored: CommitRow[];
@@ -76,6 +107,32 @@ export async function writeEvents(
       refs.push({ r, e, row });
     });
   });
+  const keys = [int4Array(refs.map((x) => x.row.sourceId)), textArray(refs.map((x) => x.row.messageId))];
+  if (!attempt.careful) {
+    // An erased person's event must not be stored: if anyone was ever erased, the events'
+    // identifiers are checked, and a hit redoes the commit the careful way (which drops it).
+    const anySuppressed = identity?.anySuppressed(c);
+    const inserted = c.query(
+      'INSERT INTO event_ids (source_id, message_id) SELECT * FROM unnest($1::int[], $2::text[])',
+      keys,
+    );
+    inserted.catch((err: { code?: string }) => {
+      if (err.code === UNIQUE_VIOLATION) attempt.redo = true;
+    });
+    tail(inserted);
+    refs.forEach(({ r, e }) => {
+      (outcomes[r] as InsertOutcome[])[e] = 'stored';
+    });
+    const result = insertStored(c, requests, refs, tail);
+    if (identity && (await anySuppressed)) {
+      const suppressed = await identity.suppressedAmong(c, suppressionInputs(refs));
+      if (suppressed.size > 0) {
+        attempt.redo = true;
+        throw new Error("an erased person's event: the commit is redone the careful way");
+      }
+    }
+    return { outcomes, ...result };
+  }
   // Sent now, answered with the dedup statement's round trip (the transaction is pipelined).
   const anySuppressed = identity?.anySuppressed(c);
   // Answers only the ordinals of the keys already stored (usually none), not every new key.
@@ -87,25 +144,13 @@ export async function writeEvents(
      )
      SELECT n FROM input u
      WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.source_id = u.source_id AND ins.message_id = u.message_id)`,
-    [int4Array(refs.map((x) => x.row.sourceId)), textArray(refs.map((x) => x.row.messageId))],
+    keys,
   );
   const dup = new Set(already.rows.map((x) => x.n - 1));
   const fresh = dup.size === 0 ? refs : refs.filter((_, i) => !dup.has(i));
   const suppressed =
-    identity && (await anySuppressed)
-      ? await identity.suppressedAmong(
-          c,
-          fresh.map(({ row }) => ({
-            anonymousId: row.identAnonymousId,
-            userId: row.identUserId,
-            extra: row.identityExtra,
-            ts: row.timestampMs,
-            messageId: row.messageId,
-          })),
-        )
-      : null;
-  const store: CommitRow[] = [];
-  const payloads: [EncodedTexts, number][] = [];
+    identity && (await anySuppressed) ? await identity.suppressedAmong(c, suppressionInputs(fresh)) : null;
+  const keep: typeof refs = [];
   const dropped: CommitRow[] = [];
   fresh.forEach((x, i) => {
     const out = outcomes[x.r] as InsertOutcome[];
@@ -115,8 +160,7 @@ export async function writeEvents(
       return;
     }
     out[x.e] = 'stored';
-    store.push(x.row);
-    payloads.push([(requests[x.r] as CommitRequest).payloads, x.e]);
+    keep.push(x);
   });
   if (dropped.length > 0) {
     // Not stored, so not a duplicate if re-sent: it is suppressed again.
@@ -125,7 +169,19 @@ export async function writeEvents(
       [int4Array(dropped.map((r) => r.sourceId)), textArray(dropped.map((r) => r.messageId))],
     );
   }
-  if (store.length === 0) return { outcomes, stored: store, pending: null };
+  return { outcomes, ...insertStored(c, requests, keep, tail) };
+}
+
+/** Inserts the events to store and the commit's `identity_pending` row, sent without awaiting. */
+function insertStored(
+  c: pg.PoolClient,
+  requests: readonly CommitRequest[],
+  refs: readonly { r: number; e: number; row: CommitRow }[],
+  tail: Tail,
+): { stored: CommitRow[]; pending: Promise<{ id: number; eventIds: number[] }> | null } {
+  const store = refs.map((x) => x.row);
+  const payloads = refs.map((x): [EncodedTexts, number] => [(requests[x.r] as CommitRequest).payloads, x.e]);
+  if (store.length === 0) return { stored: store, pending: null };
   const col = <T>(f: (x: CommitRow) => T) => store.map(f);
   const values = [
     int4Array(col((x) => x.sourceId)),
@@ -159,5 +215,5 @@ export async function writeEvents(
   tail(inserted);
   const pending = inserted.then((r) => ({ id: r.rows[0]?.pending as number, eventIds: parseIds(r.rows[0]?.ids) }));
   pending.catch(() => undefined);
-  return { outcomes, stored: store, pending };
+  return { stored: store, pending };
 }

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { EventRow, InsertOutcome } from '../store.js';
 import { StoreUnavailableError } from '../store.js';
 import { inTransaction } from './connection.js';
-import { type CommitRequest, commitRequest, writeEvents } from './event-writer.js';
+import { type CommitAttempt, type CommitRequest, commitRequest, writeEvents } from './event-writer.js';
 import type { PgIdentityApplier } from './identity-applier.js';
 import type { PgIdentityWriter } from './identity-writer.js';
 import type { MonthPartitions } from './month-partitions.js';
@@ -22,6 +22,12 @@ const COMMITS_IN_FLIGHT = 4;
 const MAX_COMMIT_EVENTS = 5000;
 /** SQLSTATE of "no partition of relation found for row" (check_violation). */
 const NO_PARTITION = '23514';
+/**
+ * After a quick commit had to be redone (a repeated key: a client re-sending), commits go the
+ * careful way for this long: repeats tend to come in runs (a retried batch, a page's beacons
+ * re-sent on the next load), and each redo costs the quick try's work.
+ */
+const CAREFUL_AFTER_REDO_MS = 1000;
 
 /**
  * Group commit: requests arriving in the same tick share one transaction (event-writer.ts), and
@@ -33,6 +39,7 @@ export class GroupCommit {
   private scheduled = false;
   private pending = 0;
   private idle: (() => void) | null = null;
+  private carefulUntil = 0;
   /** The last commit failed: readiness checks that the database takes writes (see `PostgresStore.ping`). */
   lastFailed = false;
 
@@ -79,6 +86,19 @@ export class GroupCommit {
     });
   }
 
+  /** One commit's transaction, tried the quick way unless a redo was needed lately (event-writer.ts). */
+  private async write(batch: readonly CommitRequest[]): ReturnType<typeof writeEvents> {
+    const attempt: CommitAttempt = { careful: performance.now() < this.carefulUntil, redo: false };
+    try {
+      return await inTransaction(this.pool, (c, tail) => writeEvents(c, this.identity, batch, tail, attempt));
+    } catch (err) {
+      if (!attempt.redo) throw err;
+      this.carefulUntil = performance.now() + CAREFUL_AFTER_REDO_MS;
+      const careful: CommitAttempt = { careful: true, redo: false };
+      return await inTransaction(this.pool, (c, tail) => writeEvents(c, this.identity, batch, tail, careful));
+    }
+  }
+
   private async commitNext(): Promise<void> {
     if (this.queue.length === 0 || this.inFlight >= COMMITS_IN_FLIGHT) return;
     const batch: Pending[] = [];
@@ -105,9 +125,7 @@ export class GroupCommit {
       // Identity cannot keep up (or keeps failing): commits wait, then fail (503, clients retry),
       // rather than this process queueing without bound.
       await this.applier?.relieve();
-      const { outcomes, stored, pending } = await inTransaction(this.pool, (c, tail) =>
-        writeEvents(c, this.identity, batch, tail),
-      );
+      const { outcomes, stored, pending } = await this.write(batch);
       // Before the 200s: a read that follows one finds the events in this process's list.
       if (pending) {
         const { id, eventIds } = await pending;
