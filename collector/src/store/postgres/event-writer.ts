@@ -73,7 +73,7 @@ const suppressionInputs = (rows: readonly { row: CommitRow }[]) =>
  * and only the others are stored. Quick (most commits have no repeat): a plain insert of every key
  * and the events' insert right behind it, sent together; a key that was there fails the
  * transaction, and the caller redoes it carefully. The speculative insertion and the anti-join
- * cost PostgreSQL ~4 µs per key more than a plain insert (10.1-10.5 against 5.3-5.9 µs of backend
+ * cost PostgreSQL ~4 µs per key more than a plain insert (10.1-10.5, once 13.9, against 5.3-5.9 µs of backend
  * CPU, 2 000-key commits into 600 000 random v4 keys), and the quick way waits for no answer
  * before sending the events.
  *
