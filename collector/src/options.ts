@@ -49,6 +49,12 @@ export interface CollectorOptions {
   maxProfileIdentifiers?: number;
   /** Most merges one profile may take. Env `KIMLIK_MAX_PROFILE_MERGES`. @defaultValue 100 */
   maxProfileMerges?: number;
+  /**
+   * Most identifiers linked together (refused links count) that ingest re-resolves as one; a larger
+   * cluster keeps its profiles and its new links are parked. Env `KIMLIK_MAX_CLUSTER_IDENTIFIERS`.
+   * @defaultValue 5000, or 5 × maxProfileIdentifiers when that is more
+   */
+  maxClusterIdentifiers?: number;
 }
 
 export interface ResolvedCollectorOptions
@@ -81,6 +87,7 @@ export const DEFAULTS = Object.freeze({
   blockedValues: DEFAULT_BLOCKED_VALUES,
   maxProfileIdentifiers: 1000,
   maxProfileMerges: 100,
+  maxClusterIdentifiers: 5000,
 });
 
 /** Environment variable for each option; the README's configuration table is this list. */
@@ -105,6 +112,7 @@ export const ENV_NAMES: Readonly<Record<keyof CollectorOptions, string>> = Objec
   blockedValues: 'KIMLIK_BLOCKED_VALUES',
   maxProfileIdentifiers: 'KIMLIK_MAX_PROFILE_IDENTIFIERS',
   maxProfileMerges: 'KIMLIK_MAX_PROFILE_MERGES',
+  maxClusterIdentifiers: 'KIMLIK_MAX_CLUSTER_IDENTIFIERS',
 });
 
 const NUMBER_OPTIONS = [
@@ -116,6 +124,7 @@ const NUMBER_OPTIONS = [
   'futureToleranceMs',
   'maxProfileIdentifiers',
   'maxProfileMerges',
+  'maxClusterIdentifiers',
   'postgresPoolMax',
 ] as const;
 const LIST_OPTIONS = ['corsOrigins', 'identityTraits', 'blockedValues'];
@@ -159,7 +168,12 @@ function positiveInt(name: string, value: number): number {
 
 /** Validates, applies DEFAULTS, freezes. Throws InvalidOptionError saying what to write instead. */
 export function resolveOptions(options: CollectorOptions = {}): ResolvedCollectorOptions {
-  const o = { ...DEFAULTS, ...stripUndefined(options) };
+  const given = stripUndefined(options);
+  const o = { ...DEFAULTS, ...given };
+  // Unset, it grows with the profile cap: a cluster holds at least a few whole profiles.
+  if (given.maxClusterIdentifiers === undefined && Number.isInteger(o.maxProfileIdentifiers)) {
+    o.maxClusterIdentifiers = Math.max(DEFAULTS.maxClusterIdentifiers, 5 * o.maxProfileIdentifiers);
+  }
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) {
     throw new InvalidOptionError('port', `expected 0-65535, got ${JSON.stringify(o.port)}`);
   }

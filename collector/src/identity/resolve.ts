@@ -36,6 +36,10 @@ export interface ResolverCaps {
   maxMerges: number;
 }
 
+/** History note of a new identifier whose links to a cluster past the size limit were parked. */
+export const parkedReason = (maxClusterIdentifiers: number) =>
+  `linked to a cluster of more than ${maxClusterIdentifiers} identifiers (KIMLIK_MAX_CLUSTER_IDENTIFIERS), which is no longer re-resolved; the links to it are parked`;
+
 /** From `fromTs` on, the identifier belongs to the profile founded by `founderId`. */
 export interface Membership {
   identifierId: number;

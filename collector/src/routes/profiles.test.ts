@@ -619,3 +619,52 @@ describeStores('profiles with phone identifiers and a custom blocked list', (sto
     }
   });
 });
+
+describeStores('profiles with a small cluster limit (a kiosk)', (store) => {
+  beforeEach(async () => {
+    c = await startTestCollector({
+      database: store.database(),
+      maxProfileIdentifiers: 10,
+      maxClusterIdentifiers: 20,
+    });
+  });
+  afterEach(async () => {
+    await c.close();
+  });
+
+  it('a device that many people log in on: never two userIds in one profile, past the limit too', async () => {
+    // Each login links the kiosk to a userId and an email: 1 + 3 × 2 identifiers per batch of three.
+    const people = 12;
+    for (let first = 0; first < people; first += 3) {
+      const batch: Ev[] = [];
+      for (let n = first; n < first + 3; n++) {
+        batch.push(
+          ev('identify', n * 10, { anonymousId: 'kiosk', userId: `u${n}`, traits: { email: `u${n}@ex.com` } }),
+        );
+        batch.push(ev('track', n * 10 + 5, { anonymousId: 'kiosk', event: 'Viewed' }));
+      }
+      await send(batch);
+      // Read between batches: each batch's identity is applied on its own.
+      expect((await profileBy('userId', `u${first}`)).status).toBe(200);
+    }
+    for (let n = 0; n < people; n++) {
+      const p = (await profileBy('userId', `u${n}`)).body;
+      const userIds = idents(p).filter((i) => i.startsWith('userId:'));
+      expect(userIds, `u${n}: ${idents(p).join(' ')}`).toEqual([`userId:u${n}`]);
+      // A person's email stays with her userId, past the limit too.
+      expect((await profileBy('email', `u${n}@ex.com`)).body.id).toBe(p.id);
+    }
+    // Within the limit (the first three people), the shared-device rule holds as usual.
+    const u0 = (await profileBy('userId', 'u0')).body;
+    expect(idents(u0)).toEqual(['anonymousId:kiosk', 'email:u0@ex.com', 'userId:u0']);
+    expect(await timeline(u0.id)).toHaveLength(2);
+    // Past it, the cluster is no longer replayed: a new person's link to the kiosk is parked and
+    // reported, and the kiosk stays with the last person within the limit.
+    const last = (await profileBy('userId', `u${people - 1}`)).body;
+    expect(idents(last)).toEqual([`email:u${people - 1}@ex.com`, `userId:u${people - 1}`]);
+    const history = (await admin(`/v1/profiles/${last.id}/history`)).body;
+    expect(JSON.stringify(history)).toContain('cap_reached');
+    const kiosk = (await profileBy('anonymousId', 'kiosk')).body;
+    expect(idents(kiosk).filter((i) => i.startsWith('userId:'))).toHaveLength(1);
+  });
+});

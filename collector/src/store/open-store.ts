@@ -19,7 +19,7 @@ export async function openStore(
   const identity = {
     enabled: options.identity,
     caps: { maxIdentifiers: options.maxProfileIdentifiers, maxMerges: options.maxProfileMerges },
-    maxClusterIdentifiers: Math.max(5000, options.maxProfileIdentifiers * 5),
+    maxClusterIdentifiers: options.maxClusterIdentifiers,
     config: options.identityConfig,
   };
   if (isPostgresUrl(options.database)) {

@@ -5,16 +5,21 @@ import { type Db, identityConflict } from './connection.js';
 /**
  * Locks every identifier of the clusters around `seeds` (row locks, in id order), re-reading the
  * clusters until they stop growing: afterwards no other transaction can change them until commit.
+ * Of a cluster past the limit only the seeds are locked: it is not replayed (cluster-read.ts), and
+ * an admin operation, which replays any cluster whole, locks all of it and so waits for the seeds.
  */
 export async function lockClusterMembers(
   c: Db,
   seeds: Iterable<number>,
   maxClusterIdentifiers: number,
 ): Promise<Set<number>> {
+  const start = new Set(seeds);
   const locked = new Set<number>();
-  let { ids } = await readCluster(c, seeds, maxClusterIdentifiers);
+  let read = await readCluster(c, start, maxClusterIdentifiers);
   for (;;) {
-    const todo = [...ids].filter((id) => !locked.has(id)).sort((x, y) => x - y);
+    const todo = [...read.ids]
+      .filter((id) => !locked.has(id) && (start.has(id) || !read.oversized.has(id)))
+      .sort((x, y) => x - y);
     if (todo.length === 0) return locked;
     const got = await c.query('SELECT id FROM identifiers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [
       int8Array(todo),
@@ -23,6 +28,6 @@ export async function lockClusterMembers(
     // carrying it are then dropped as suppressed instead of linking to a deleted person.
     if (got.rows.length < todo.length) throw identityConflict('an identifier was erased while linking');
     for (const id of todo) locked.add(id);
-    ({ ids } = await readCluster(c, locked, maxClusterIdentifiers));
+    read = await readCluster(c, locked, maxClusterIdentifiers);
   }
 }

@@ -2,35 +2,66 @@ import type { ResolverLink } from '../../identity/resolve.js';
 import { int8Array } from './binary-arrays.js';
 import type { Db } from './connection.js';
 
-/** Identifiers reachable from `seeds` through any link, with those links (two queries, whatever the depth). */
-export async function readCluster(
-  c: Db,
-  seeds: Iterable<number>,
-  maxClusterIdentifiers: number,
-): Promise<{ ids: Set<number>; links: ResolverLink[] }> {
-  const start = [...new Set(seeds)];
-  const reached = await c.query<{ id: number }>(
-    `WITH RECURSIVE reach(id) AS (
-       SELECT unnest($1::bigint[])
-       UNION
-       SELECT CASE WHEN l.a = r.id THEN l.b ELSE l.a END FROM reach r JOIN links l ON l.a = r.id OR l.b = r.id
-     )
-     SELECT id FROM reach LIMIT $2`,
-    [int8Array(start), maxClusterIdentifiers + start.length],
-  );
-  const ids = new Set<number>(reached.rows.map((r) => r.id));
-  for (const id of start) ids.add(id);
-  // Both ends of a cluster's link are in the cluster: one side is enough to find it.
-  const r = await c.query<{ a: number; b: number; ts: number; message_id: string; detached: boolean }>(
-    'SELECT a, b, ts, message_id, detached FROM links WHERE a = ANY($1::bigint[])',
-    [int8Array([...ids])],
-  );
-  const links: ResolverLink[] = r.rows.map((row) => ({
-    a: row.a,
-    b: row.b,
-    ts: row.ts,
-    messageId: row.message_id,
-    detached: row.detached,
-  }));
-  return { ids, links };
+export interface ClusterRead {
+  /** Every identifier read: the clusters around the seeds, and what was read of oversized ones. */
+  ids: Set<number>;
+  links: ResolverLink[];
+  /** Identifiers of clusters larger than the limit, read in part: they must not be replayed. */
+  oversized: Set<number>;
+}
+
+/**
+ * The clusters around `seeds` (identifiers reachable through any link), with their links, read
+ * level by level (one query per level: clusters are shallow). The limit is per cluster, not per
+ * read: a batch touching thousands of small clusters reads each whole. A cluster past the limit
+ * stops growing where it is and is reported as oversized, since a replay of part of a cluster
+ * would attribute its identifiers from a partial view (gluing people together).
+ */
+export async function readCluster(c: Db, seeds: Iterable<number>, maxClusterIdentifiers: number): Promise<ClusterRead> {
+  const ids = new Set<number>(seeds);
+  const links = new Map<string, ResolverLink>();
+  const parent = new Map<number, number>();
+  const size = new Map<number, number>();
+  const find = (x: number): number => {
+    let r = x;
+    while (parent.has(r)) r = parent.get(r) as number;
+    while (x !== r) {
+      const next = parent.get(x) as number;
+      parent.set(x, r);
+      x = next;
+    }
+    return r;
+  };
+  const union = (x: number, y: number) => {
+    const [rx, ry] = [find(x), find(y)];
+    if (rx === ry) return;
+    const [big, small] = (size.get(rx) ?? 1) >= (size.get(ry) ?? 1) ? [rx, ry] : [ry, rx];
+    parent.set(small, big);
+    size.set(big, (size.get(big) ?? 1) + (size.get(small) ?? 1));
+  };
+  const tooBig = (id: number) => (size.get(find(id)) ?? 1) > maxClusterIdentifiers;
+  let frontier = [...ids];
+  while (frontier.length > 0) {
+    const r = await c.query<{ a: number; b: number; ts: number; message_id: string; detached: boolean }>(
+      `SELECT a, b, ts, message_id, detached FROM links WHERE a = ANY($1::bigint[])
+       UNION ALL SELECT a, b, ts, message_id, detached FROM links WHERE b = ANY($1::bigint[])`,
+      [int8Array(frontier)],
+    );
+    const next: number[] = [];
+    for (const row of r.rows) {
+      const k = `${row.a}:${row.b}`;
+      if (links.has(k)) continue;
+      links.set(k, { a: row.a, b: row.b, ts: row.ts, messageId: row.message_id, detached: row.detached });
+      for (const end of [row.a, row.b]) {
+        if (ids.has(end)) continue;
+        ids.add(end);
+        next.push(end);
+      }
+      union(row.a, row.b);
+    }
+    // An oversized cluster stops growing: it is not replayed, so the rest of it is not needed.
+    frontier = next.filter((id) => !tooBig(id));
+  }
+  const oversized = new Set([...ids].filter(tooBig));
+  return { ids, links: [...links.values()], oversized };
 }

@@ -1,6 +1,6 @@
 import type { IdentifierType } from '../../identity/identifiers.js';
 import { profileId } from '../../identity/profile-id.js';
-import { type ResolverCaps, type ResolverNode, resolveCluster } from '../../identity/resolve.js';
+import { parkedReason, type ResolverCaps, type ResolverNode, resolveCluster } from '../../identity/resolve.js';
 import { identifyLinks, sharedDevices } from '../../identity/shared-device.js';
 import { int8Array, textArray } from './binary-arrays.js';
 import { readCluster } from './cluster-read.js';
@@ -9,13 +9,30 @@ import type { Db } from './connection.js';
 export interface ReplayOptions {
   salt: string;
   caps: ResolverCaps;
-  /** Most identifiers one replay gathers (summed over the clusters of one commit). */
+  /**
+   * Most identifiers of one cluster that ingest replays; a larger cluster keeps its profiles as they
+   * were and its new links are parked (admin operations replay clusters of any size).
+   */
   maxClusterIdentifiers: number;
 }
 
-/** Replays the clusters around `seeds` and rewrites their memberships and identity history. */
-export async function replayClusters(c: Db, seeds: Iterable<number>, options: ReplayOptions): Promise<number[]> {
-  const { ids, links } = await readCluster(c, seeds, options.maxClusterIdentifiers);
+/**
+ * Replays the clusters around `seeds` and rewrites their memberships and identity history. A
+ * cluster past `maxClusterIdentifiers` is left as it was (readCluster): its new links are parked,
+ * and the identifiers this transaction created in it (`created`) form profiles among themselves,
+ * so that a new person's userId and email stay together.
+ */
+export async function replayClusters(
+  c: Db,
+  seeds: Iterable<number>,
+  options: ReplayOptions,
+  created: ReadonlySet<number> = new Set(),
+): Promise<number[]> {
+  const read = await readCluster(c, seeds, options.maxClusterIdentifiers);
+  const parked = new Set([...read.oversized].filter((id) => created.has(id)));
+  const ids = [...read.ids].filter((id) => !read.oversized.has(id) || parked.has(id));
+  if (ids.length === 0) return [];
+  const links = read.links.filter((l) => !read.oversized.has(l.a) || (parked.has(l.a) && parked.has(l.b)));
   const r = await c.query<{
     id: number;
     type: IdentifierType;
@@ -24,7 +41,7 @@ export async function replayClusters(c: Db, seeds: Iterable<number>, options: Re
     first_msg: string;
     alias_only: boolean;
   }>('SELECT id, type, value, first_ts, first_msg, alias_only FROM identifiers WHERE id = ANY($1::bigint[])', [
-    int8Array([...ids]),
+    int8Array(ids),
   ]);
   const nodes = new Map<number, ResolverNode>(
     r.rows.map((n) => [
@@ -76,6 +93,11 @@ export async function replayClusters(c: Db, seeds: Iterable<number>, options: Re
   for (const e of result.log) {
     const detail = JSON.stringify(e.detail);
     for (const id of new Set(e.identifierIds)) log.push([id, e.kind, e.ts, e.messageId, detail]);
+  }
+  const note = JSON.stringify({ reason: parkedReason(options.maxClusterIdentifiers) });
+  for (const id of parked) {
+    const n = nodes.get(id) as ResolverNode;
+    log.push([id, 'cap_reached', n.firstTs, n.firstMsg, note]);
   }
   if (log.length > 0) {
     await c.query(

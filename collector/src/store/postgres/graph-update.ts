@@ -76,7 +76,11 @@ export async function updateGraph(
     );
     for (const r of changed.rows) dirty.add(r.a).add(r.b);
   }
-  if (dirty.size > 0) await replayClusters(c, dirty, options);
+  if (dirty.size > 0) {
+    const created = new Set<number>();
+    for (const i of idents.values()) if (i.created) created.add(i.id);
+    await replayClusters(c, dirty, options, created);
+  }
 }
 
 /** Inserts identify calls (shared-device.ts); answers the devices that got a new row. */

@@ -11,6 +11,8 @@ export interface Ident {
   earlier: boolean;
   /** Recorded as alias-only, and this commit saw it in an event's own field. */
   unalias?: boolean;
+  /** Created by this transaction. */
+  created?: boolean;
 }
 
 /**
@@ -37,7 +39,7 @@ export async function ensureIdentifiers(
   const list = [...asked.values()];
   // Rows carry the input's ordinal, the id and whether this commit saw the identifier earlier
   // than recorded: no identifier text travels back to be parsed and re-keyed.
-  const r = await c.query<{ n: number; id: number; earlier: boolean; unalias: boolean }>(
+  const r = await c.query<{ n: number; id: number; earlier: boolean; unalias: boolean; created: boolean }>(
     `WITH input AS (
        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::boolean[])
          WITH ORDINALITY AS u(type, value, ts, msg, pid, alias, n)
@@ -63,7 +65,7 @@ export async function ensureIdentifiers(
      -- No conflict possible: the identifiers were created by this statement. A one-identifier
      -- profile gets no profiles row: its id is its membership's (see cluster-replay.ts).
      joined AS (INSERT INTO memberships (identifier_id, from_ts, profile_id) SELECT id, ${BEGINNING}, pid FROM fresh)
-     SELECT n, id, earlier, unalias FROM known UNION ALL SELECT n, id, false, false FROM fresh`,
+     SELECT n, id, earlier, unalias, false AS created FROM known UNION ALL SELECT n, id, false, false, true FROM fresh`,
     [
       textArray(list.map((w) => w.type)),
       textArray(list.map((w) => w.value)),

@@ -84,14 +84,17 @@ export class PgIdentityWriter {
 
   /**
    * Locks every identifier of the clusters around `seeds` (cluster-lock.ts): afterwards no other
-   * transaction can change them until commit.
+   * transaction can change them until commit. For admin operations: clusters of any size.
    */
   lockClusters(c: Db, seeds: Iterable<number>): Promise<Set<number>> {
-    return lockClusterMembers(c, seeds, this.options.maxClusterIdentifiers);
+    return lockClusterMembers(c, seeds, Number.POSITIVE_INFINITY);
   }
 
-  /** Replays the clusters around `seeds` (cluster-replay.ts). */
+  /**
+   * Replays the clusters around `seeds` (cluster-replay.ts) for an admin's erase or unmerge:
+   * whole, whatever their size (an unmerge of a shared device is what fixes such a cluster).
+   */
   replay(c: Db, seeds: Iterable<number>): Promise<number[]> {
-    return replayClusters(c, seeds, this.options);
+    return replayClusters(c, seeds, { ...this.options, maxClusterIdentifiers: Number.POSITIVE_INFINITY });
   }
 }

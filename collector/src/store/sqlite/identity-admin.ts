@@ -100,7 +100,7 @@ export function eraseProfile(
   }
   identity.resetCaches();
   // Profiles that were kept apart from this one by refused links, and shared devices, are replayed without it.
-  for (const n of neighbours) identity.recomputeCluster(n);
+  for (const n of neighbours) identity.recomputeCluster(n, Number.POSITIVE_INFINITY);
   return { result: { profileId: pid, events, identifiers: gone.length }, suppressed };
 }
 
@@ -143,8 +143,8 @@ export function unmergeIdentifier(
   log.run(target.id, 'unmerge', Date.now(), detail);
   log.run(anchor.id, 'unmerge', Date.now(), detail);
   identity.resetCaches();
-  identity.recomputeCluster(target.id);
-  identity.recomputeCluster(anchor.id);
+  identity.recomputeCluster(target.id, Number.POSITIVE_INFINITY);
+  identity.recomputeCluster(anchor.id, Number.POSITIVE_INFINITY);
   const after = db
     .prepare('SELECT founder_id FROM memberships WHERE identifier_id = ? ORDER BY from_ts DESC LIMIT 1')
     .pluck()

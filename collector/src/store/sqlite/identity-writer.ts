@@ -3,6 +3,7 @@ import type { IdentifierType, TraitIdentifierType } from '../../identity/identif
 import { identifierHash, suppressionHash } from '../../identity/profile-id.js';
 import {
   BEGINNING,
+  parkedReason,
   type ResolverCaps,
   type ResolverLink,
   type ResolverNode,
@@ -48,6 +49,8 @@ export class IdentityWriter {
   private written = new Map<number, number>();
   /** Identifiers created in this batch: their one-identifier membership is written unless a replay covers them. */
   private fresh = new Set<number>();
+  /** New identifiers met in a cluster past the limit this batch (recomputeCluster). */
+  private parked = new Set<number>();
   private readonly suppressed = new Set<string>();
   /** Key hashes of every stored identifier: a first sighting skips the index lookup. */
   private readonly known = new HashFilter();
@@ -273,7 +276,12 @@ export class IdentityWriter {
       if (done.has(seed)) continue;
       for (const id of this.recomputeCluster(seed)) done.add(id);
     }
+    const grouped = new Set<number>();
     for (const id of this.fresh) {
+      if (this.parked.has(id)) {
+        if (!grouped.has(id)) for (const n of this.replayFreshGroup(id)) grouped.add(n);
+        continue;
+      }
       if (done.has(id)) continue;
       this.soloMemberships.add(id, BEGINNING, id);
       this.written.set(id, rowsHash([[BEGINNING, id]], []));
@@ -282,6 +290,29 @@ export class IdentityWriter {
     this.traitRows.flush();
     this.dirty = new Set();
     this.fresh = new Set();
+    this.parked = new Set();
+  }
+
+  /**
+   * New identifiers whose cluster is past the limit: they form profiles among themselves (a new
+   * person's userId and email stay together), and their links to the cluster are parked.
+   */
+  private replayFreshGroup(start: number): number[] {
+    const nodes = new Map<number, ResolverNode>();
+    const links = new Map<string, ResolverLink>();
+    const queue = [start];
+    while (queue.length > 0) {
+      const id = queue.pop() as number;
+      if (nodes.has(id)) continue;
+      nodes.set(id, { ...(this.node(id) as ResolverNode) });
+      for (const l of this.linksOf(id)) {
+        const other = l.a === id ? l.b : l.a;
+        if (!this.fresh.has(other)) continue;
+        links.set(`${l.a}:${l.b}`, { ...l });
+        if (!nodes.has(other)) queue.push(other);
+      }
+    }
+    return this.replay(nodes, links, parkedReason(this.options.maxClusterIdentifiers));
   }
 
   private node(id: number): ResolverNode | undefined {
@@ -305,14 +336,24 @@ export class IdentityWriter {
     return list;
   }
 
-  /** Gathers the cluster (identifiers reachable through any link), replays it, writes the result. */
-  recomputeCluster(seed: number): number[] {
+  /**
+   * Gathers the cluster (identifiers reachable through any link), replays it, writes the result;
+   * answers the identifiers it covered. A cluster past `limit` is left as it was, so its new links
+   * are parked: a replay of part of it would attribute identifiers from a partial view (gluing
+   * people together). Its new identifiers form profiles among themselves (recomputeDirty). Admin
+   * operations replay a cluster whole, whatever its size.
+   */
+  recomputeCluster(seed: number, limit = this.options.maxClusterIdentifiers): number[] {
     const nodes = new Map<number, ResolverNode>();
     const links = new Map<string, ResolverLink>();
     const queue = [seed];
-    while (queue.length > 0 && nodes.size < this.options.maxClusterIdentifiers) {
+    while (queue.length > 0) {
       const id = queue.pop() as number;
       if (nodes.has(id)) continue;
+      if (nodes.size >= limit) {
+        for (const n of nodes.keys()) if (this.fresh.has(n)) this.parked.add(n);
+        return [...nodes.keys()];
+      }
       const node = this.node(id);
       if (!node) continue;
       // A copy: the resolver must see this replay's values even if the cache is reset meanwhile.
@@ -323,6 +364,11 @@ export class IdentityWriter {
         if (!nodes.has(other)) queue.push(other);
       }
     }
+    return this.replay(nodes, links);
+  }
+
+  /** Resolves a whole cluster and writes the rows that changed; `parked` notes that reason in each identifier's history. */
+  private replay(nodes: Map<number, ResolverNode>, links: Map<string, ResolverLink>, parked?: string): number[] {
     const list = [...nodes.values()];
     const identifies: DeviceIdentify[] = [];
     for (const device of sharedDevices((id) => nodes.get(id), links.values())) {
@@ -345,6 +391,10 @@ export class IdentityWriter {
     for (const e of result.log) {
       const detail = JSON.stringify(e.detail);
       for (const id of new Set(e.identifierIds)) rowsOf(id).log.push([e.kind, e.ts, e.messageId, detail]);
+    }
+    if (parked) {
+      const detail = JSON.stringify({ reason: parked });
+      for (const n of list) rowsOf(n.id).log.push(['cap_reached', n.firstTs, n.firstMsg, detail]);
     }
     for (const n of list) {
       const r = rowsOf(n.id);
@@ -373,6 +423,7 @@ export class IdentityWriter {
     this.written = new Map();
     this.dirty = new Set();
     this.fresh = new Set();
+    this.parked = new Set();
   }
 
   suppress(hashes: string[]): void {
