@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startTestCollector, type TestCollector } from '../helpers/collector.js';
+import { type Ev, rng, shuffle } from '../helpers/population.js';
+import { describePostgres, postgresTestUrl } from '../helpers/stores.js';
+
+const T0 = Date.parse('2026-03-01T00:00:00.000Z');
+
+/** People with several devices, shared devices, contested emails, aliases, trait changes and tombstones. */
+function richPopulation(seed: number, persons: number, events: number): Ev[] {
+  const rand = rng(seed);
+  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)] as T;
+  const people = Array.from({ length: persons }, (_, i) => ({
+    user: `user-${i}`,
+    email: rand() < 0.8 ? `p${i}@example.com` : null,
+    devices: Array.from({ length: 1 + Math.floor(rand() * 3) }, (_, d) => `dev-${i}-${d}`),
+  }));
+  const out: Ev[] = [];
+  for (let n = 0; n < events; n++) {
+    const p = pick(people);
+    const other = pick(people);
+    const device = pick(p.devices);
+    const base = { messageId: `x-${n}`, timestamp: new Date(T0 + Math.floor(rand() * 86_400_000)).toISOString() };
+    const r = rand();
+    const plan = pick(['free', 'pro', null]);
+    if (r < 0.4) out.push({ ...base, type: 'track', anonymousId: device, event: 'Viewed' });
+    else if (r < 0.55) out.push({ ...base, type: 'identify', anonymousId: device, userId: p.user, traits: { plan } });
+    else if (r < 0.65 && p.email)
+      out.push({ ...base, type: 'identify', anonymousId: device, traits: { email: p.email, $set_once: { first: n } } });
+    else if (r < 0.72) out.push({ ...base, type: 'identify', anonymousId: device, userId: other.user });
+    else if (r < 0.76 && other.email)
+      out.push({ ...base, type: 'identify', userId: p.user, traits: { email: other.email } });
+    else if (r < 0.8) out.push({ ...base, type: 'alias', previousId: device, userId: p.user });
+    else if (r < 0.85)
+      out.push({ ...base, type: 'page', anonymousId: device, name: 'Home', properties: { path: '/' } });
+    else
+      out.push({
+        ...base,
+        type: 'track',
+        userId: p.user,
+        event: 'Server Side',
+        context: { traits: { city: pick(['Izmir', 'Ankara']) } },
+      });
+  }
+  return out;
+}
+
+async function send(c: TestCollector, events: Ev[], rand: () => number) {
+  const auth = `Basic ${Buffer.from(`${c.writeKey}:`).toString('base64')}`;
+  const order = shuffle([...events], rand);
+  for (let i = 0; i < order.length; ) {
+    const size = 1 + Math.floor(rand() * 200);
+    const res = await fetch(`${c.url}/v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: auth },
+      body: JSON.stringify({ batch: order.slice(i, i + size) }),
+    });
+    expect(res.status).toBe(200);
+    i += size;
+  }
+}
+
+/** Every identifier's profile as store-independent facts: its identifiers, traits, event ids. */
+async function profiles(c: TestCollector, identifiers: Iterable<string>) {
+  const get = async (path: string) => {
+    const res = await fetch(`${c.url}${path}`, { headers: { authorization: `Bearer ${c.adminKey}` } });
+    expect(res.status, path).toBe(200);
+    return (await res.json()) as Record<string, any>;
+  };
+  const out = new Map<string, string>();
+  for (const id of identifiers) {
+    const sep = id.indexOf(':');
+    const p = await get(`/v1/profiles?${id.slice(0, sep)}=${encodeURIComponent(id.slice(sep + 1))}`);
+    const events = (await get(`/v1/profiles/${p.id}/events?limit=1000`)).events as { messageId: string }[];
+    const ids = (p.identifiers as { type: string; value: string }[]).map((i) => `${i.type}:${i.value}`).sort();
+    out.set(
+      id,
+      JSON.stringify({ ids, traits: p.traits, events: events.map((e) => e.messageId).sort(), count: p.eventCount }),
+    );
+  }
+  return out;
+}
+
+describePostgres('SQLite and PostgreSQL agree', () => {
+  let sqlite: TestCollector;
+  let postgres: TestCollector;
+  beforeAll(async () => {
+    [sqlite, postgres] = await Promise.all([
+      startTestCollector({}),
+      startTestCollector({ database: postgresTestUrl() }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([sqlite.close(), postgres.close()]);
+  });
+
+  it('the same events in different orders and batches give the same profiles on both stores', async () => {
+    const events = richPopulation(11, 80, 2000);
+    await send(sqlite, events, rng(1));
+    await send(postgres, events, rng(2));
+    const identifiers = new Set<string>();
+    for (const e of events) {
+      if (e.anonymousId) identifiers.add(`anonymousId:${e.anonymousId}`);
+      if (e.userId) identifiers.add(`userId:${e.userId}`);
+    }
+    const [a, b] = [await profiles(sqlite, identifiers), await profiles(postgres, identifiers)];
+    for (const id of identifiers) expect(b.get(id), id).toBe(a.get(id));
+  }, 120_000);
+});
