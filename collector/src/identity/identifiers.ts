@@ -30,6 +30,16 @@ export const DEFAULT_BLOCKED_VALUES: readonly string[] = Object.freeze([
   'false',
 ]);
 
+/**
+ * Longest identifier value, in UTF-8 bytes. No real ID, email or phone is longer, and PostgreSQL
+ * indexes the values (one B-tree entry holds at most 2 704 bytes: a longer value failed the whole
+ * identity batch, again on every retry). The ingest limit (1 024 characters) allows 3 072 bytes.
+ */
+export const MAX_IDENTIFIER_BYTES = 1024;
+
+/** A value quoted in a warning, cut short. */
+const preview = (s: string) => JSON.stringify(s.length <= 60 ? s : `${s.slice(0, 60)}…`);
+
 // All zeros or dashes, like 00000000-0000-0000-0000-000000000000 or "----".
 const PLACEHOLDER = /^[0\s-]+$/;
 
@@ -95,6 +105,11 @@ export function extractIdentifiers(
     // Checked after normalizing too: "n/a." is a phone of no digits, which would link everyone who typed nonsense.
     if (isBlocked(s, config) || isBlocked(value, config) || (type === 'phone' && !/\d/.test(value))) {
       out.blocked.push(`${type}=${JSON.stringify(s)}`);
+      return undefined;
+    }
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: only long values need counting.
+    if (value.length * 3 > MAX_IDENTIFIER_BYTES && Buffer.byteLength(value) > MAX_IDENTIFIER_BYTES) {
+      out.blocked.push(`${type}=${preview(s)} (longer than ${MAX_IDENTIFIER_BYTES} bytes)`);
       return undefined;
     }
     return { type, value };

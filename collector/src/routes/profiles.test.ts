@@ -263,6 +263,36 @@ describeStores('profiles', (store) => {
       expect(list.map((p) => idents(p)[0]).sort()).toEqual(['userId:age-n', 'userId:age-s']);
     });
 
+    it('a trait of several KB and an identifier too long to index do not stop identity', async () => {
+      // Random text does not compress: PostgreSQL indexed such values whole and failed every batch.
+      const rand = (n: number, base: number, span: number) =>
+        Array.from({ length: n }, (_, i) => String.fromCharCode(base + ((i * 7919 + n) % span))).join('');
+      const bio = rand(6000, 0x21, 90);
+      const longId = rand(1000, 0x4e00, 20000); // 1 000 characters (allowed), 3 000 bytes
+      const res = await send([
+        ev('identify', 1, { anonymousId: 'LA', userId: 'long-1', traits: { bio } }),
+        ev('identify', 2, { anonymousId: 'LB', userId: longId, traits: { email: `${longId}@x.io` } }),
+      ]);
+      expect(res.accepted).toBe(2);
+      await send([ev('identify', 3, { anonymousId: 'LC', userId: 'long-2', traits: { email: 'l2@x.io' } })]);
+      expect(idents((await profileBy('userId', 'long-2')).body)).toEqual([
+        'anonymousId:LC',
+        'email:l2@x.io',
+        'userId:long-2',
+      ]);
+      const p1 = (await profileBy('userId', 'long-1')).body;
+      expect(p1.traits.bio).toBe(bio);
+      const listed = (await admin(`/v1/profiles?trait.bio=${encodeURIComponent(bio)}`)).body.profiles as Ev[];
+      expect(listed.map((p) => p.id)).toEqual([p1.id]);
+      // The over-long values identify no one; the event is stored with a warning saying so.
+      expect(idents((await profileBy('anonymousId', 'LB')).body)).toEqual(['anonymousId:LB']);
+      const stored = (await timeline((await profileBy('anonymousId', 'LB')).body.id)).length;
+      expect(stored).toBe(1);
+      const events = (await admin(`/v1/profiles/${(await profileBy('anonymousId', 'LB')).body.id}/events`)).body
+        .events as Ev[];
+      expect(JSON.stringify(events[0]?.warnings)).toContain('longer than 1024 bytes');
+    });
+
     it("erasing one user of a shared device keeps the device and the other user's events", async () => {
       const before = [
         // A value with a dash: it cannot occur inside a profile id (base 36), which the history names.

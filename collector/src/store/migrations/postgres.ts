@@ -203,4 +203,15 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX device_identifies_user ON device_identifies (user_ident);
     `,
   },
+  {
+    version: 8,
+    name: 'trait lookups by hash',
+    // A B-tree entry holds at most 2 704 bytes: indexing trait values themselves failed the whole
+    // identity batch (again on every retry) as soon as one trait value was a few KB of text.
+    // Lookups by trait compare hashes in the index, then the values (profile-reader.ts).
+    sql: `
+      DROP INDEX trait_writes_key_value;
+      CREATE INDEX trait_writes_key_value ON trait_writes (md5(key || ':' || value));
+    `,
+  },
 ];

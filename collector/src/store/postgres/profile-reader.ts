@@ -130,7 +130,11 @@ export class PgProfileReader {
     const jsons = values.map((v) => JSON.stringify(v));
     const r = await this.db.query<{ profile_id: string }>(
       `SELECT DISTINCT m.profile_id FROM memberships m
-       WHERE m.identifier_id IN (SELECT identifier_id FROM trait_writes WHERE key = $1 AND value = ANY($2::text[]))`,
+       WHERE m.identifier_id IN (
+         SELECT identifier_id FROM trait_writes
+         WHERE md5(key || ':' || value) IN (SELECT md5($1 || ':' || v) FROM unnest($2::text[]) AS v)
+           AND key = $1 AND value = ANY($2::text[])
+       )`,
       [name, jsons],
     );
     const sorted = r.rows
