@@ -1,8 +1,8 @@
 import { afterEach, expect, it } from 'vitest';
-import { eventIdentity } from '../../collector/src/identity/event-identity.js';
 import { resolveOptions } from '../../collector/src/options.js';
 import { PostgresStore } from '../../collector/src/store/postgres/postgres-store.js';
 import type { EventRow } from '../../collector/src/store/store.js';
+import { storeRow } from '../helpers/store-row.js';
 import { describePostgres, dropTestDatabase, postgresTestUrl } from '../helpers/stores.js';
 
 const config = resolveOptions({}).identityConfig;
@@ -10,24 +10,7 @@ const T0 = Date.UTC(2026, 2, 1);
 let seq = 0;
 
 function row(event: Record<string, unknown>, tsMs = T0 + seq): EventRow {
-  const messageId = `m-${++seq}`;
-  const payload: Record<string, unknown> = { ...event, messageId, timestamp: new Date(tsMs).toISOString() };
-  const id = eventIdentity(payload as never, tsMs, messageId, config);
-  return {
-    sourceId: 1,
-    dedupHash: 0,
-    messageId,
-    type: payload.type as EventRow['type'],
-    name: (payload.event as string | undefined) ?? null,
-    userId: (payload.userId as string | undefined) ?? null,
-    anonymousId: (payload.anonymousId as string | undefined) ?? null,
-    timestampMs: tsMs,
-    receivedAtMs: Date.now(),
-    payload: JSON.stringify(payload),
-    identAnonymousId: id.anonymousId,
-    identUserId: id.userId,
-    identityExtra: id.extra,
-  };
+  return storeRow(event, `m-${++seq}`, tsMs, config);
 }
 
 const urls: string[] = [];

@@ -1,6 +1,5 @@
 import pg from 'pg';
 import { afterEach, expect, it, vi } from 'vitest';
-import { eventIdentity } from '../../collector/src/identity/event-identity.js';
 import { PROFILE_SALT_SETTING, profileId } from '../../collector/src/identity/profile-id.js';
 import { BEGINNING } from '../../collector/src/identity/resolve.js';
 import { resolveOptions } from '../../collector/src/options.js';
@@ -8,6 +7,7 @@ import { POSTGRES_MIGRATIONS } from '../../collector/src/store/migrations/postgr
 import { parsePostgresUrl } from '../../collector/src/store/postgres/connection.js';
 import { PostgresStore } from '../../collector/src/store/postgres/postgres-store.js';
 import type { EventRow } from '../../collector/src/store/store.js';
+import { storeRow } from '../helpers/store-row.js';
 import { describePostgres, dropTestDatabase, postgresTestUrl } from '../helpers/stores.js';
 
 const config = resolveOptions({}).identityConfig;
@@ -19,24 +19,7 @@ let seq = 0;
 
 /** An event as the ingest route hands it to the store (identity fields derived from the payload). */
 function row(event: Record<string, unknown>, tsMs = T0 + seq): EventRow {
-  const messageId = `m-${++seq}`;
-  const payload: Record<string, unknown> = { ...event, messageId, timestamp: new Date(tsMs).toISOString() };
-  const id = eventIdentity(payload as never, tsMs, messageId, config);
-  return {
-    sourceId: 1,
-    dedupHash: 0,
-    messageId,
-    type: payload.type as EventRow['type'],
-    name: (payload.event as string | undefined) ?? null,
-    userId: (payload.userId as string | undefined) ?? null,
-    anonymousId: (payload.anonymousId as string | undefined) ?? null,
-    timestampMs: tsMs,
-    receivedAtMs: Date.now(),
-    payload: JSON.stringify(payload),
-    identAnonymousId: id.anonymousId,
-    identUserId: id.userId,
-    identityExtra: id.extra,
-  };
+  return storeRow(event, `m-${++seq}`, tsMs, config);
 }
 
 /** One person over two devices, linked by a userId and an email, with a trait. */

@@ -298,21 +298,34 @@ export class IdentityWriter {
    * person's userId and email stay together), and their links to the cluster are parked.
    */
   private replayFreshGroup(start: number): number[] {
+    const { nodes, links } = this.gather(start, Number.POSITIVE_INFINITY, (id) => this.fresh.has(id));
+    return this.replay(nodes, links, parkedReason(this.options.maxClusterIdentifiers));
+  }
+
+  /**
+   * The identifiers reachable from `start` through links to identifiers that `follow` admits,
+   * with those links; `complete` is false when more than `limit` were reachable.
+   */
+  private gather(start: number, limit: number, follow: (id: number) => boolean) {
     const nodes = new Map<number, ResolverNode>();
     const links = new Map<string, ResolverLink>();
     const queue = [start];
     while (queue.length > 0) {
       const id = queue.pop() as number;
       if (nodes.has(id)) continue;
-      nodes.set(id, { ...(this.node(id) as ResolverNode) });
+      if (nodes.size >= limit) return { nodes, links, complete: false };
+      const node = this.node(id);
+      if (!node) continue;
+      // A copy: the resolver must see this replay's values even if the cache is reset meanwhile.
+      nodes.set(id, { ...node });
       for (const l of this.linksOf(id)) {
         const other = l.a === id ? l.b : l.a;
-        if (!this.fresh.has(other)) continue;
+        if (!follow(other)) continue;
         links.set(`${l.a}:${l.b}`, { ...l });
         if (!nodes.has(other)) queue.push(other);
       }
     }
-    return this.replay(nodes, links, parkedReason(this.options.maxClusterIdentifiers));
+    return { nodes, links, complete: true };
   }
 
   private node(id: number): ResolverNode | undefined {
@@ -344,27 +357,10 @@ export class IdentityWriter {
    * operations replay a cluster whole, whatever its size.
    */
   recomputeCluster(seed: number, limit = this.options.maxClusterIdentifiers): number[] {
-    const nodes = new Map<number, ResolverNode>();
-    const links = new Map<string, ResolverLink>();
-    const queue = [seed];
-    while (queue.length > 0) {
-      const id = queue.pop() as number;
-      if (nodes.has(id)) continue;
-      if (nodes.size >= limit) {
-        for (const n of nodes.keys()) if (this.fresh.has(n)) this.parked.add(n);
-        return [...nodes.keys()];
-      }
-      const node = this.node(id);
-      if (!node) continue;
-      // A copy: the resolver must see this replay's values even if the cache is reset meanwhile.
-      nodes.set(id, { ...node });
-      for (const l of this.linksOf(id)) {
-        links.set(`${l.a}:${l.b}`, { ...l });
-        const other = l.a === id ? l.b : l.a;
-        if (!nodes.has(other)) queue.push(other);
-      }
-    }
-    return this.replay(nodes, links);
+    const { nodes, links, complete } = this.gather(seed, limit, () => true);
+    if (complete) return this.replay(nodes, links);
+    for (const n of nodes.keys()) if (this.fresh.has(n)) this.parked.add(n);
+    return [...nodes.keys()];
   }
 
   /** Resolves a whole cluster and writes the rows that changed; `parked` notes that reason in each identifier's history. */
