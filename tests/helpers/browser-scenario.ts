@@ -73,16 +73,19 @@ export async function startScenario(pages: Record<string, string>, browserArgs: 
  * Emulates losing the network and waits until every page sees it: Chromium applies the emulation
  * to a renderer asynchronously, so a page busy right after setOffline() can still be online (a
  * loaded CI machine once sent a whole batch in that window, and once a page reloaded offline did).
- * Requests to the collector also fail as they would off the network, so such a window cannot
- * store anything; `goOnline` undoes both.
+ * Requests to the collector also fail as they would off the network: the browser aborts them, and
+ * the site's /v1 proxy drops the connection of any that gets past that (one did in CI, even with
+ * the route in place), so such a window cannot store anything; `goOnline` undoes all three.
  */
 export async function goOffline(s: Scenario, pages: Page[]): Promise<void> {
+  s.site.setDown(true);
   await s.browser.context.route(collectorRoutes(s), (route) => route.abort('internetdisconnected'));
   await s.browser.context.setOffline(true);
   await Promise.all(pages.map((p) => p.waitForFunction(() => !navigator.onLine, undefined, { timeout: 10_000 })));
 }
 
 export async function goOnline(s: Scenario): Promise<void> {
+  s.site.setDown(false);
   await s.browser.context.unroute(collectorRoutes(s));
   await s.browser.context.setOffline(false);
 }

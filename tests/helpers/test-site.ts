@@ -25,6 +25,8 @@ export interface TestSite {
   /** Adds (or replaces) a page served at `path`. */
   page(path: string, html: string): void;
   fault(fault: Fault): void;
+  /** While down, /v1 requests end in a network error (the connection is dropped unanswered). */
+  setDown(down: boolean): void;
   /** Every /v1 POST the proxy saw, with what it answered. */
   requests: ProxiedRequest[];
   close(): Promise<void>;
@@ -41,18 +43,24 @@ const read = (req: IncomingMessage) =>
 /**
  * A website on 127.0.0.1 (port 0) for browser suites: serves test pages and the built bundle, and
  * forwards /v1/* to the collector, so the SDK's default endpoint (the script's origin) works. The
- * proxy can answer 503/429 for a while to exercise retries.
+ * proxy can answer 503/429 for a while to exercise retries, or drop connections as a lost network.
  */
 export async function startTestSite(collectorUrl: string): Promise<TestSite> {
   const pages = new Map<string, string>();
   const requests: ProxiedRequest[] = [];
   let fault: (Fault & { until: number }) | null = null;
+  let down = false;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] as string;
     if (path === '/kimlik.js') {
       res.writeHead(200, { 'content-type': 'application/javascript', 'cache-control': 'no-store' });
       res.end(readFileSync(BUNDLE));
+      return;
+    }
+    if (path.startsWith('/v1/') && down) {
+      requests.push({ at: Date.now(), status: 0, events: 0 });
+      req.socket.destroy();
       return;
     }
     if (path.startsWith('/v1/')) {
@@ -110,6 +118,9 @@ export async function startTestSite(collectorUrl: string): Promise<TestSite> {
     page: (path, html) => pages.set(path, html),
     fault: (f) => {
       fault = { ...f, until: Date.now() + f.forMs };
+    },
+    setDown: (d) => {
+      down = d;
     },
     requests,
     close: () =>
