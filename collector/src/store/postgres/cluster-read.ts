@@ -42,10 +42,15 @@ export async function readCluster(c: Db, seeds: Iterable<number>, maxClusterIden
   const tooBig = (id: number) => (size.get(find(id)) ?? 1) > maxClusterIdentifiers;
   let frontier = [...ids];
   while (frontier.length > 0) {
+    // Per identifier at most limit + 1 links each way: more make its cluster oversized anyway,
+    // and a hub (a kiosk's device) may have hundreds of thousands.
     const r = await c.query<{ a: number; b: number; ts: number; message_id: string; detached: boolean }>(
-      `SELECT a, b, ts, message_id, detached FROM links WHERE a = ANY($1::bigint[])
-       UNION ALL SELECT a, b, ts, message_id, detached FROM links WHERE b = ANY($1::bigint[])`,
-      [int8Array(frontier)],
+      `SELECT l.* FROM unnest($1::bigint[]) AS f(id) CROSS JOIN LATERAL (
+         (SELECT a, b, ts, message_id, detached FROM links WHERE a = f.id LIMIT $2)
+         UNION ALL
+         (SELECT a, b, ts, message_id, detached FROM links WHERE b = f.id LIMIT $2)
+       ) AS l`,
+      [int8Array(frontier), Number.isFinite(maxClusterIdentifiers) ? maxClusterIdentifiers + 1 : null],
     );
     const next: number[] = [];
     for (const row of r.rows) {
