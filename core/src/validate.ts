@@ -32,8 +32,8 @@ const TIME_FIELDS = ['timestamp', 'sentAt', 'originalTimestamp'] as const;
 /** Fields the server owns; a client's value is discarded rather than trusted. */
 const SERVER_FIELDS = ['receivedAt', 'writeKey', 'warnings'] as const;
 
-/** A value quoted in a reason, cut short: a 20 KB field must not come back twice its size. */
-function preview(value: unknown): string {
+/** A value quoted in a reason or warning, cut short: a 20 KB field must not come back twice its size. */
+export function preview(value: unknown): string {
   const text = JSON.stringify(value) ?? 'nothing';
   return text.length <= 60 ? text : `${text.slice(0, 60)}…`;
 }

@@ -1,3 +1,5 @@
+import { preview } from '@kimlik/core';
+
 /**
  * Which values of an event identify a person, and which never may. Pure: shared by the writer
  * (to link) and the read API (to look up).
@@ -36,9 +38,6 @@ export const DEFAULT_BLOCKED_VALUES: readonly string[] = Object.freeze([
  * identity batch, again on every retry). The ingest limit (1 024 characters) allows 3 072 bytes.
  */
 export const MAX_IDENTIFIER_BYTES = 1024;
-
-/** A value quoted in a warning, cut short. */
-const preview = (s: string) => JSON.stringify(s.length <= 60 ? s : `${s.slice(0, 60)}…`);
 
 // All zeros or dashes, like 00000000-0000-0000-0000-000000000000 or "----".
 const PLACEHOLDER = /^[0\s-]+$/;

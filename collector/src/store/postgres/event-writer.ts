@@ -73,9 +73,9 @@ const suppressionInputs = (rows: readonly { row: CommitRow }[]) =>
  * and only the others are stored. Quick (most commits have no repeat): a plain insert of every key
  * and the events' insert right behind it, sent together; a key that was there fails the
  * transaction, and the caller redoes it carefully. The speculative insertion and the anti-join
- * cost PostgreSQL ~4 µs per key more than a plain insert (10.1-10.5, once 13.9, against 5.3-5.9 µs of backend
- * CPU, 2 000-key commits into 600 000 random v4 keys), and the quick way waits for no answer
- * before sending the events.
+ * cost PostgreSQL ~4 µs per key more than a plain insert (10.1-10.5, once 13.9, against 5.3-5.9
+ * µs of backend CPU, 2 000-key commits into 600 000 random v4 keys), and the quick way waits for
+ * no answer before sending the events.
  *
  * The same statement appends one `identity_pending` row naming the commit's events: identity is
  * applied afterwards, in large batches (identity-applier.ts), and that row is what makes it
