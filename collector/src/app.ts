@@ -47,16 +47,22 @@ export interface Collector {
 /** Opens the store, ensures keys, and builds the HTTP app (not yet listening). */
 export async function createCollector(options: ResolvedCollectorOptions): Promise<Collector> {
   const metrics = new Metrics();
-  // Identity batch failures are logged once the app (and its logger) exists.
-  let logIdentityError: (message: string) => void = () => undefined;
-  const store: Store = await openStore(
-    options,
-    (c) => {
+  // Identity failures are logged once the app (and its logger) exists.
+  let log: FastifyInstance['log'] | undefined;
+  const store: Store = await openStore(options, {
+    onCommit: (c) => {
       metrics.commitEvents.observe(c.events);
       metrics.commitSeconds.observe(c.ms / 1000);
     },
-    (message) => logIdentityError(message),
-  );
+    onIdentityError: (message) => log?.error({ err: message }, 'identity batch failed; it stays queued and is retried'),
+    onIdentityFailure: ({ eventId, messageId, error }) => {
+      metrics.identityFailures.inc();
+      log?.error(
+        { err: error, eventId, messageId },
+        'identity of an event failed alone: set aside (stored, not attributed to a profile)',
+      );
+    },
+  });
   metrics.gauge('kimlik_ingest_queue_events', 'Events waiting for a commit.', () => store.pendingEvents);
   const keys = await ensureKeys(store, options);
   const sources = new SourceRegistry(store);
@@ -64,8 +70,7 @@ export async function createCollector(options: ResolvedCollectorOptions): Promis
   const routes: { method: string; url: string }[] = [];
   const feed = new LiveFeed();
   const app = buildApp({ options, store, metrics, sources, adminKey: keys.adminKey, routes, feed });
-  logIdentityError = (message) =>
-    app.log.error({ err: message }, 'identity batch failed; it stays queued and is retried');
+  log = app.log;
   return {
     app,
     feed,

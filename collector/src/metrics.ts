@@ -86,6 +86,10 @@ export class Metrics {
     'kimlik_events_suppressed_total',
     'Events dropped because they carry an identifier of an erased profile.',
   );
+  readonly identityFailures = new Counter(
+    'kimlik_identity_failures_total',
+    'Events whose identity failed alone and was set aside (stored, not attributed to a profile).',
+  );
   readonly overloaded = new Counter(
     'kimlik_requests_overloaded_total',
     'Requests answered 429 because the ingest queue was full.',
@@ -117,6 +121,7 @@ export class Metrics {
       this.rejected,
       this.deduplicated,
       this.suppressed,
+      this.identityFailures,
       this.overloaded,
       this.requestSeconds,
       this.commitEvents,

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { afterEach, expect, it } from 'vitest';
-import { startTestCollector, type TestCollector } from '../helpers/collector.js';
+import { sendBatch, startTestCollector, type TestCollector } from '../helpers/collector.js';
 
 let c: TestCollector | undefined;
 afterEach(async () => {
@@ -10,22 +10,10 @@ afterEach(async () => {
 
 const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
 
-async function send(url: string, writeKey: string, batch: Record<string, unknown>[]) {
-  const res = await fetch(`${url}/v1/batch`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Basic ${btoa(`${writeKey}:`)}` },
-    body: JSON.stringify({ batch }),
-  });
-  expect(res.status).toBe(200);
-  return (await res.json()) as { accepted: number; suppressed?: number };
-}
-
 it('an erase that rolls back suppresses nothing: the person keeps their profile and new events are stored', async () => {
   c = await startTestCollector();
   const admin = { authorization: `Bearer ${c.adminKey}` };
-  await send(c.url, c.writeKey, [
-    { type: 'identify', anonymousId: 'dev-1', userId: 'u-1', messageId: 'm1', timestamp: t(1) },
-  ]);
+  await sendBatch(c, [{ type: 'identify', anonymousId: 'dev-1', userId: 'u-1', messageId: 'm1', timestamp: t(1) }]);
   const profile = (await (await fetch(`${c.url}/v1/profiles?userId=u-1`, { headers: admin })).json()) as {
     id: string;
   };
@@ -40,7 +28,7 @@ it('an erase that rolls back suppresses nothing: the person keeps their profile 
   db.close();
 
   // Nothing was erased, so nothing may be suppressed: the person's next events are stored.
-  const later = await send(c.url, c.writeKey, [
+  const later = await sendBatch(c, [
     { type: 'track', event: 'Back', userId: 'u-1', messageId: 'm2', timestamp: t(2) },
     { type: 'track', event: 'Back', anonymousId: 'dev-1', messageId: 'm3', timestamp: t(3) },
   ]);

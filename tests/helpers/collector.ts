@@ -25,6 +25,20 @@ export function tempDir(prefix = 'kimlik-test-'): { path: string; remove: () => 
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/** Sends one batch with the write key; the answer must be 200 (its JSON is returned). */
+export async function sendBatch(
+  c: { url: string; writeKey: string },
+  batch: Record<string, unknown>[],
+): Promise<{ accepted: number; suppressed?: number }> {
+  const res = await fetch(`${c.url}/v1/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${btoa(`${c.writeKey}:`)}` },
+    body: JSON.stringify({ batch }),
+  });
+  if (res.status !== 200) throw new Error(`POST /v1/batch answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { accepted: number; suppressed?: number };
+}
+
 /** Lists all stored events through `GET /v1/events`, following cursors; oldest first. */
 export async function fetchStoredEvents(url: string, adminKey: string): Promise<Record<string, unknown>[]> {
   const all: Record<string, unknown>[] = [];

@@ -2,7 +2,7 @@ import type { ResolvedCollectorOptions } from '../options.js';
 import { isPostgresUrl } from './postgres/connection.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
-import type { Store } from './store.js';
+import type { IdentityFailure, Store } from './store.js';
 
 export interface CommitInfo {
   events: number;
@@ -10,11 +10,20 @@ export interface CommitInfo {
   ms: number;
 }
 
+/** What the store reports as it runs (metrics and logs). */
+export interface StoreEvents {
+  /** After each ingest commit. */
+  onCommit: (info: CommitInfo) => void;
+  /** An identity batch failed; it stays queued and is retried. */
+  onIdentityError: (message: string) => void;
+  /** An event's identity failed alone and was set aside: the event stays stored, unattributed. */
+  onIdentityFailure: (failure: IdentityFailure) => void;
+}
+
 /** Opens the store `options.database` names: a `postgres://` URL, or else a SQLite file path. */
 export async function openStore(
   options: ResolvedCollectorOptions,
-  onCommit: (info: CommitInfo) => void,
-  onIdentityError: (message: string) => void = () => undefined,
+  { onCommit, onIdentityError, onIdentityFailure }: StoreEvents,
 ): Promise<Store> {
   const identity = {
     enabled: options.identity,
@@ -29,6 +38,7 @@ export async function openStore(
       identity,
       onCommit,
       onIdentityError,
+      onIdentityFailure,
     });
   }
   return SqliteStore.open({
@@ -37,5 +47,6 @@ export async function openStore(
     identity,
     onCommit,
     onIdentityError,
+    onIdentityFailure,
   });
 }

@@ -29,6 +29,16 @@ export interface EventRow {
  * Per event: stored now, already stored earlier with the same (source, messageId), or dropped
  * because it carries an identifier of an erased profile.
  */
+/**
+ * A stored event whose identity failed alone, every time it was applied: set aside (each store's
+ * identity applier) so that identity goes on; the event stays stored, attributed to no profile.
+ */
+export interface IdentityFailure {
+  eventId: number;
+  messageId: string;
+  error: string;
+}
+
 export type InsertOutcome = 'stored' | 'duplicate' | 'suppressed';
 
 export interface StoredEventRecord {

@@ -214,4 +214,19 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX trait_writes_key_value ON trait_writes (md5(key || ':' || value));
     `,
   },
+  {
+    version: 9,
+    name: 'events whose identity could not be applied',
+    // An event that makes its identity batch fail every time it is applied is set aside here (it
+    // stays stored) so that identity, and with it ingest, goes on (postgres/identity-applier.ts).
+    sql: `
+      CREATE TABLE identity_failures (
+        event_id bigint PRIMARY KEY,
+        received_at bigint NOT NULL,
+        message_id text COLLATE "C" NOT NULL,
+        error text NOT NULL,
+        failed_at bigint NOT NULL
+      );
+    `,
+  },
 ];

@@ -169,4 +169,18 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX device_identifies_user ON device_identifies (user_ident);
     `,
   },
+  {
+    version: 6,
+    name: 'events whose identity could not be applied',
+    // An event that makes its identity batch fail every time it is applied is set aside here (it
+    // stays stored) so that identity, and with it ingest, goes on (sqlite/identity-applier.ts).
+    sql: `
+      CREATE TABLE identity_failures (
+        event_id INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL,
+        error TEXT NOT NULL,
+        failed_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

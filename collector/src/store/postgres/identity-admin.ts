@@ -1,5 +1,7 @@
+import type { WireEvent } from '@kimlik/core';
 import type pg from 'pg';
-import type { IdentifierType } from '../../identity/identifiers.js';
+import { carriedIdentifierKeys } from '../../identity/carried-identifiers.js';
+import type { IdentifierType, IdentityConfig } from '../../identity/identifiers.js';
 import { suppressionHash } from '../../identity/profile-id.js';
 import { BEGINNING } from '../../identity/resolve.js';
 import { belongsToOthersToo, END, firstAfterErasure } from '../../identity/shared-device.js';
@@ -24,6 +26,29 @@ async function lockedMembers(c: Db, identity: PgIdentityWriter, requested: strin
 }
 
 /**
+ * Events set aside because their identity failed (identity-applier.ts) are attributed to no one,
+ * so the attribution does not find them: those that carry an erased identifier go too.
+ */
+async function eraseSetAside(c: Db, config: IdentityConfig, gone: readonly { type: string; value: string }[]) {
+  const erased = new Set(gone.map((m) => `${m.type}:${m.value}`));
+  const rows = (
+    await c.query<{ id: number; received_at: number; payload: string }>(
+      `SELECT e.id, e.received_at, e.payload FROM identity_failures f
+       JOIN events e ON e.id = f.event_id AND e.received_at = f.received_at`,
+    )
+  ).rows.filter((r) => carriedIdentifierKeys(JSON.parse(r.payload) as WireEvent, config).some((k) => erased.has(k)));
+  if (rows.length === 0) return 0;
+  const ids = rows.map((r) => r.id);
+  await c.query('DELETE FROM identity_failures WHERE event_id = ANY($1::bigint[])', [ids]);
+  const deleted = await c.query(
+    `DELETE FROM events e USING unnest($1::bigint[], $2::bigint[]) AS g(id, received_at)
+     WHERE e.id = g.id AND e.received_at = g.received_at`,
+    [ids, rows.map((r) => r.received_at)],
+  );
+  return deleted.rowCount ?? 0;
+}
+
+/**
  * GDPR erasure in one transaction: deletes the profile's events, traits, identifiers, links and
  * history, and suppresses its identifiers (hashed) so later events carrying them are dropped by
  * every collector instead of re-creating the person.
@@ -32,6 +57,7 @@ export async function eraseProfile(
   c: pg.PoolClient,
   identity: PgIdentityWriter,
   salt: string,
+  config: IdentityConfig,
   requested: string,
 ): Promise<{ profileId: string; events: number; identifiers: number } | null> {
   // Identity batches in progress finish first (their attributions are then erased here), and
@@ -61,13 +87,13 @@ export async function eraseProfile(
   const keptIds = kept.map((m) => m.id);
   const { where, params } = attributionFilter(members);
   const events =
-    (
+    ((
       await c.query(
         `WITH gone AS (DELETE FROM event_owners WHERE ${where} RETURNING event_id, received_at)
          DELETE FROM events e USING gone g WHERE e.id = g.event_id AND e.received_at = g.received_at`,
         params,
       )
-    ).rowCount ?? 0;
+    ).rowCount ?? 0) + (await eraseSetAside(c, config, gone));
   const now = Date.now();
   const neighbours = (
     await c.query<{ x: number }>(

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { eventIdentity } from '../../identity/event-identity.js';
 import type { IdentityConfig } from '../../identity/identifiers.js';
+import type { IdentityFailure } from '../store.js';
 import { int4Array, int8Array, parseIds, textArray } from './binary-arrays.js';
 import { type Db, inTransaction } from './connection.js';
 import type { IdentityInput } from './event-identifiers.js';
@@ -30,6 +31,21 @@ const COMMITS_PER_CLAIM = 4;
 const ORPHAN_AGE_MS = 5_000;
 /** How often each collector looks for such rows. */
 const SWEEP_INTERVAL_MS = 2_000;
+
+/**
+ * SQLSTATE classes of errors caused by the data a statement was given (22 data exception, 23
+ * integrity constraint, 42 a statement that cannot run, P0 raised by PL/pgSQL), which recur every
+ * time the same events are applied. Errors of the connection or the server (08, 53, 57, 58, …)
+ * do not: those batches stay queued and are retried whole.
+ */
+const DATA_ERROR_CLASSES = /^(22|23|42|P0)/;
+
+function failsEveryTime(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return DATA_ERROR_CLASSES.test(code);
+  // A bug in our code (a plain Error without a code may be pg's "connection terminated").
+  return err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError;
+}
 
 /** One ingest commit's events, in this process's list. */
 interface PendingCommit {
@@ -100,6 +116,7 @@ export class PgIdentityApplier {
     private readonly identity: PgIdentityWriter,
     private readonly config: IdentityConfig,
     private readonly onError: (err: Error) => void,
+    private readonly onFailed: (failure: IdentityFailure) => void = () => undefined,
   ) {
     this.sweeper = setInterval(() => {
       this.serial(() => this.sweep()).catch(onError);
@@ -193,17 +210,14 @@ export class PgIdentityApplier {
     if (batch.length === 0) return;
     this.events -= events;
     try {
-      await this.transaction(async (c) => {
+      await this.claimAndApply(async (c, apply) => {
         const claimed = await claim(
           c,
           batch.map((p) => p.id),
           false,
         );
         const taken = new Set(claimed.map((x) => x.id));
-        await this.apply(
-          c,
-          batch.filter((p) => taken.has(p.id)).flatMap((p) => p.items),
-        );
+        await apply(batch.filter((p) => taken.has(p.id)).flatMap((p) => p.items));
       });
     } catch (err) {
       this.list = batch.concat(this.list);
@@ -212,6 +226,69 @@ export class PgIdentityApplier {
     }
     // The rest arrived during this batch: its lag is counted from now (at most one batch late).
     this.oldestAt = performance.now();
+  }
+
+  /**
+   * An identity transaction that claims events and applies them (`work` calls `apply`). When it
+   * fails the way it would on every retry (not the database or the connection failing, see
+   * `failsEveryTime`), identity would stop for good, and past the backlog bound ingest with it:
+   * the transaction is run again with the events applied in isolating steps (`applyIsolating`).
+   */
+  private async claimAndApply<T>(
+    work: (c: pg.PoolClient, apply: (items: readonly PendingIdentity[]) => Promise<void>) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await this.transaction((c) => work(c, (items) => this.apply(c, items)));
+    } catch (err) {
+      if (!failsEveryTime(err)) throw err;
+      const failures: IdentityFailure[] = [];
+      const result = await this.transaction((c) => {
+        failures.length = 0;
+        return work(c, (items) => this.applyIsolating(c, items, failures));
+      });
+      for (const f of failures) this.onFailed(f);
+      return result;
+    }
+  }
+
+  /**
+   * Applies the events in halves, each under a savepoint, down to the events that fail alone:
+   * those are set aside (`identity_failures`), stored but attributed to no profile. Identity is
+   * a function of the set of events (resolve.ts), so applying it in parts gives what one step
+   * would. All in the claiming transaction: if it does not commit, nothing is set aside.
+   */
+  private async applyIsolating(
+    c: pg.PoolClient,
+    items: readonly PendingIdentity[],
+    failures: IdentityFailure[],
+  ): Promise<void> {
+    if (items.length === 0) return;
+    await c.query('SAVEPOINT identity_part');
+    try {
+      await this.apply(c, items);
+      await c.query('RELEASE SAVEPOINT identity_part');
+      return;
+    } catch (err) {
+      if (!failsEveryTime(err)) throw err;
+      await c.query('ROLLBACK TO SAVEPOINT identity_part');
+      await c.query('RELEASE SAVEPOINT identity_part');
+      // What the rolled-back part's identifiers taught the cache does not exist.
+      this.identity.cache.begin();
+      if (items.length === 1) {
+        const p = items[0] as PendingIdentity;
+        const error = (err as Error).message;
+        await c.query(
+          `INSERT INTO identity_failures (event_id, received_at, message_id, error, failed_at)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+          [p.eventId, p.receivedAt, p.messageId, error, Date.now()],
+        );
+        failures.push({ eventId: p.eventId, messageId: p.messageId, error });
+        return;
+      }
+    }
+    const half = Math.ceil(items.length / 2);
+    await this.applyIsolating(c, items.slice(0, half), failures);
+    await this.applyIsolating(c, items.slice(half), failures);
   }
 
   /** Until this process's list is below the backlog bound; throws when a batch fails. */
@@ -263,10 +340,10 @@ export class PgIdentityApplier {
     for (let i = 0; i < all.length; i += COMMITS_PER_CLAIM) {
       const chunk = all.slice(i, i + COMMITS_PER_CLAIM);
       await this.serial(() =>
-        this.transaction(async (c) => {
+        this.claimAndApply(async (c, apply) => {
           const claimed = await claim(c, chunk, true);
           const ids = claimed.flatMap((x) => x.events);
-          if (ids.length > 0) await this.apply(c, await this.readBack(c, ids));
+          if (ids.length > 0) await apply(await this.readBack(c, ids));
         }),
       );
     }
@@ -276,7 +353,7 @@ export class PgIdentityApplier {
   private async sweep(): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.transaction(async (c) => {
+      const n = await this.claimAndApply(async (c, apply) => {
         const r = await c.query<{ event_ids: string }>(
           `DELETE FROM identity_pending WHERE id IN (
              SELECT id FROM identity_pending WHERE received_at < $1
@@ -285,7 +362,7 @@ export class PgIdentityApplier {
           [Date.now() - ORPHAN_AGE_MS, COMMITS_PER_CLAIM],
         );
         const ids = r.rows.flatMap((row) => parseIds(row.event_ids));
-        if (ids.length > 0) await this.apply(c, await this.readBack(c, ids));
+        if (ids.length > 0) await apply(await this.readBack(c, ids));
         return r.rows.length;
       });
       total += n;

@@ -5,6 +5,7 @@ import type { ResolverCaps } from '../../identity/resolve.js';
 import type {
   EventPage,
   EventRow,
+  IdentityFailure,
   InsertOutcome,
   ProfileEventsPage,
   ProfileHistory,
@@ -34,6 +35,8 @@ export interface PostgresStoreOptions {
   onCommit?: (info: { events: number; requests: number; ms: number }) => void;
   /** Called when an identity batch fails (its events stay pending and are tried again). */
   onIdentityError?: (message: string) => void;
+  /** Called when an event's identity fails alone and is set aside (the event stays stored). */
+  onIdentityFailure?: (failure: IdentityFailure) => void;
 }
 
 /**
@@ -51,6 +54,7 @@ export class PostgresStore implements Store {
   private readonly identity: PgIdentityWriter | null;
   private readonly applier: PgIdentityApplier | null;
   private readonly profiles: PgProfileReader;
+  private readonly identityConfig: IdentityConfig;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -59,6 +63,7 @@ export class PostgresStore implements Store {
     options: PostgresStoreOptions,
   ) {
     this.profiles = new PgProfileReader(pool);
+    this.identityConfig = options.identity.config;
     this.identity = options.identity.enabled
       ? new PgIdentityWriter({
           salt,
@@ -68,8 +73,12 @@ export class PostgresStore implements Store {
         })
       : null;
     this.applier = this.identity
-      ? new PgIdentityApplier(pool, this.identity, options.identity.config, (err) =>
-          options.onIdentityError?.(err.message),
+      ? new PgIdentityApplier(
+          pool,
+          this.identity,
+          options.identity.config,
+          (err) => options.onIdentityError?.(err.message),
+          options.onIdentityFailure,
         )
       : null;
     this.partitions = new MonthPartitions(pool, target.schema);
@@ -205,7 +214,7 @@ export class PostgresStore implements Store {
   }
 
   async eraseProfile(id: string): Promise<{ profileId: string; events: number; identifiers: number } | null> {
-    return this.admin((c, identity) => eraseProfile(c, identity, this.salt, id));
+    return this.admin((c, identity) => eraseProfile(c, identity, this.salt, this.identityConfig, id));
   }
 
   async unmergeIdentifier(id: string, type: string, value: string): Promise<UnmergeOutcome> {

@@ -1,10 +1,13 @@
+import type { WireEvent } from '@kimlik/core';
+import { carriedIdentifierKeys } from '../../identity/carried-identifiers.js';
+import type { IdentityConfig } from '../../identity/identifiers.js';
 import { identifierHash, profileIdFromHash, suppressionHash } from '../../identity/profile-id.js';
 import { BEGINNING } from '../../identity/resolve.js';
 import { belongsToOthersToo, END, firstAfterErasure } from '../../identity/shared-device.js';
 import { linksToDetach } from '../../identity/unmerge.js';
 import type { IdentityWriter } from './identity-writer.js';
 import type { SqliteDatabase } from './open.js';
-import { attributionFilter, profileIdOf, profileMembers, resolveProfile } from './profile-queries.js';
+import { attributionFilter, type Member, profileIdOf, profileMembers, resolveProfile } from './profile-queries.js';
 
 export interface EraseResult {
   profileId: string;
@@ -30,6 +33,7 @@ export function eraseProfile(
   db: SqliteDatabase,
   identity: IdentityWriter,
   salt: string,
+  config: IdentityConfig,
   requested: string,
 ): EraseOutcome | null {
   const founder = resolveProfile(db, requested);
@@ -53,7 +57,8 @@ export function eraseProfile(
   }
   const goneIds = gone.map((m) => m.id);
   const { where, ownerWhere, params } = attributionFilter(members);
-  const events = db.prepare(`DELETE FROM events WHERE ${where}`).run(...params).changes;
+  const events =
+    db.prepare(`DELETE FROM events WHERE ${where}`).run(...params).changes + eraseSetAside(db, config, gone);
   db.prepare(`DELETE FROM event_owner WHERE ${ownerWhere}`).run(...params);
   const neighbours = new Set<number>();
   const linksOf = db.prepare('SELECT a, b FROM links WHERE a = ? OR b = ?').raw();
@@ -102,6 +107,27 @@ export function eraseProfile(
   // Profiles that were kept apart from this one by refused links, and shared devices, are replayed without it.
   for (const n of neighbours) identity.recomputeCluster(n, Number.POSITIVE_INFINITY);
   return { result: { profileId: pid, events, identifiers: gone.length }, suppressed };
+}
+
+/**
+ * Events set aside because their identity failed (identity-applier.ts) are attributed to no one,
+ * so the attribution above does not find them: those that carry an erased identifier go too.
+ */
+function eraseSetAside(db: SqliteDatabase, config: IdentityConfig, gone: readonly Member[]): number {
+  const erased = new Set(gone.map((m) => `${m.type}:${m.value}`));
+  const rows = db
+    .prepare('SELECT e.id, e.payload FROM identity_failures f JOIN events e ON e.id = f.event_id')
+    .raw()
+    .all() as [number, string][];
+  const deleteEvent = db.prepare('DELETE FROM events WHERE id = ?');
+  const deleteFailure = db.prepare('DELETE FROM identity_failures WHERE event_id = ?');
+  let n = 0;
+  for (const [id, payload] of rows) {
+    if (!carriedIdentifierKeys(JSON.parse(payload) as WireEvent, config).some((k) => erased.has(k))) continue;
+    n += deleteEvent.run(id).changes;
+    deleteFailure.run(id);
+  }
+  return n;
 }
 
 export interface UnmergeResult {

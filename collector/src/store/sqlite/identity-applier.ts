@@ -1,9 +1,11 @@
 import { eventIdentity } from '../../identity/event-identity.js';
 import type { IdentityConfig } from '../../identity/identifiers.js';
+import type { IdentityFailure } from '../store.js';
 import type { IdentityWriter } from './identity-writer.js';
 import type { SqliteDatabase } from './open.js';
 import { RowBatcher } from './row-batcher.js';
 import { readSetting, writeSetting } from './settings.js';
+import { isEnvironmentError } from './sqlite-errors.js';
 
 /** Event ids up to here have their identity (identifiers, links, traits, attribution) applied. */
 export const IDENTITY_WATERMARK_SETTING = 'identity_watermark';
@@ -35,13 +37,18 @@ export class IdentityApplier {
   private pending: PendingIdentity[] = [];
   private oldestAt = 0;
   private readonly attribute;
+  private readonly recordFailure;
 
   constructor(
     private readonly db: SqliteDatabase,
     private readonly identity: IdentityWriter,
     private readonly config: IdentityConfig,
+    private readonly onFailed: (failure: IdentityFailure) => void = () => undefined,
   ) {
     this.attribute = new RowBatcher(db, 'INSERT OR IGNORE INTO event_owner (owner, ts, event_id)', 3);
+    this.recordFailure = db.prepare(
+      'INSERT OR REPLACE INTO identity_failures (event_id, message_id, error, failed_at) VALUES (?, ?, ?, ?)',
+    );
     this.recover();
   }
 
@@ -67,15 +74,51 @@ export class IdentityApplier {
     for (const item of items) this.pending.push(item);
   }
 
-  /** Applies every queued event in one transaction; returns how many. On failure nothing is applied and all stay queued. */
+  /**
+   * Applies every queued event, in one transaction when it can; returns how many were applied or
+   * set aside. A failure of the machine (disk full, I/O) leaves everything not yet committed
+   * queued and is thrown. Any other failure would recur on every retry, and identity would stop
+   * for good (past the backlog bound, ingest too): the batch is split in halves, each in its own
+   * transaction, down to the events that fail alone. Those are set aside (`identity_failures`,
+   * reported through `onFailed`): stored, not attributed to a profile. Identity is a function of
+   * the set of events (resolve.ts), so applying a batch in parts gives what one transaction would.
+   */
   apply(): number {
     const batch = this.pending;
     if (batch.length === 0) return 0;
+    let done = 0;
+    const run = (items: PendingIdentity[]): void => {
+      try {
+        this.applyInTransaction(items);
+      } catch (err) {
+        if (isEnvironmentError(err)) throw err;
+        if (items.length > 1) {
+          const half = Math.ceil(items.length / 2);
+          run(items.slice(0, half));
+          run(items.slice(half));
+          return;
+        }
+        this.setAside(items[0] as PendingIdentity, err as Error);
+      }
+      done += items.length;
+    };
+    try {
+      run(batch);
+    } catch (err) {
+      // In event-id order: what committed is a prefix of the batch.
+      this.pending = batch.slice(done);
+      throw err;
+    }
+    this.pending = [];
+    return batch.length;
+  }
+
+  private applyInTransaction(items: readonly PendingIdentity[]): void {
     try {
       this.db
         .transaction(() => {
           const owned: [number, number, number][] = [];
-          for (const p of batch) {
+          for (const p of items) {
             const ids = this.identity.processEvent(p.anonymousId, p.userId, p.extra, p.ts, p.messageId);
             const owner = ids === null ? null : (ids.user ?? ids.anon);
             if (owner !== null) owned.push([owner, p.ts, p.eventId]);
@@ -85,7 +128,7 @@ export class IdentityApplier {
           for (const [owner, ts, eventId] of owned) this.attribute.add(owner, ts, eventId);
           this.attribute.flush();
           this.identity.recomputeDirty();
-          const last = (batch[batch.length - 1] as PendingIdentity).eventId;
+          const last = (items[items.length - 1] as PendingIdentity).eventId;
           writeSetting(this.db, IDENTITY_WATERMARK_SETTING, String(last));
         })
         .immediate();
@@ -95,8 +138,17 @@ export class IdentityApplier {
       this.identity.resetCaches();
       throw err;
     }
-    this.pending = [];
-    return batch.length;
+  }
+
+  /** Records an event whose identity fails alone, and moves the watermark past it. */
+  private setAside(p: PendingIdentity, err: Error): void {
+    this.db
+      .transaction(() => {
+        this.recordFailure.run(p.eventId, p.messageId, err.message, Date.now());
+        writeSetting(this.db, IDENTITY_WATERMARK_SETTING, String(p.eventId));
+      })
+      .immediate();
+    this.onFailed({ eventId: p.eventId, messageId: p.messageId, error: err.message });
   }
 
   /**

@@ -14,7 +14,7 @@ import type {
   StoreStats,
   UnmergeOutcome,
 } from '../store.js';
-import { type SourceRow, StoreUnavailableError, sourceFromRow } from '../store.js';
+import { type IdentityFailure, type SourceRow, StoreUnavailableError, sourceFromRow } from '../store.js';
 import { DUPLICATE, ROW_WIDTH, SUPPRESSED } from './event-writer.js';
 import { migrate, openDatabase, type SqliteDatabase } from './open.js';
 import { ProfileReader } from './profile-reader.js';
@@ -33,6 +33,8 @@ export interface SqliteStoreOptions {
   onCommit?: (info: CommitInfo) => void;
   /** Called when an identity batch fails (it stays queued and is retried). */
   onIdentityError?: (message: string) => void;
+  /** Called when an event's identity fails alone and is set aside (the event stays stored). */
+  onIdentityFailure?: (failure: IdentityFailure) => void;
 }
 
 /**
@@ -78,6 +80,7 @@ export class SqliteStore implements Store {
   private onWriterClosed: (() => void) | null = null;
   private readonly onCommit: ((info: CommitInfo) => void) | undefined;
   private readonly onIdentityError: ((message: string) => void) | undefined;
+  private readonly onIdentityFailure: ((failure: IdentityFailure) => void) | undefined;
 
   private readonly profiles: ProfileReader;
   private readonly statsReader: StatsReader;
@@ -88,6 +91,7 @@ export class SqliteStore implements Store {
     this.statsReader = new StatsReader(db);
     this.onCommit = options.onCommit;
     this.onIdentityError = options.onIdentityError;
+    this.onIdentityFailure = options.onIdentityFailure;
     this.workerData = { path: options.path, synchronous: options.synchronous, salt, identity: options.identity };
     this.startWorker();
   }
@@ -194,6 +198,10 @@ export class SqliteStore implements Store {
     // A failed identity batch stays queued and is retried; a read waiting for it gets the error.
     if ('identityError' in msg) {
       this.onIdentityError?.(msg.identityError);
+      return;
+    }
+    if ('identityFailure' in msg) {
+      this.onIdentityFailure?.(msg.identityFailure);
       return;
     }
     const waiter = this.waiters.get(msg.id);

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { IdentityConfig } from '../../identity/identifiers.js';
 import type { ResolverCaps } from '../../identity/resolve.js';
+import type { IdentityFailure } from '../store.js';
 import { EventWriter, ROW_WIDTH } from './event-writer.js';
 import { eraseProfile, unmergeIdentifier } from './identity-admin.js';
 import { IdentityApplier } from './identity-applier.js';
@@ -33,7 +34,12 @@ export interface CommitInfo {
   requests: number;
   ms: number;
 }
-export type WriterMessage = WriterReply | { closed: true } | { commit: CommitInfo } | { identityError: string };
+export type WriterMessage =
+  | WriterReply
+  | { closed: true }
+  | { commit: CommitInfo }
+  | { identityError: string }
+  | { identityFailure: IdentityFailure };
 
 const port = parentPort;
 if (!port) throw new Error('writer-worker must run as a worker thread');
@@ -48,7 +54,9 @@ const identity = init.identity.enabled
       maxClusterIdentifiers: init.identity.maxClusterIdentifiers,
     })
   : null;
-const applier = identity ? new IdentityApplier(db, identity, init.identity.config) : null;
+const applier = identity
+  ? new IdentityApplier(db, identity, init.identity.config, (failure) => port.postMessage({ identityFailure: failure }))
+  : null;
 const writer = new EventWriter(db, applier);
 
 /** An identity batch starts at this many unapplied events… */
@@ -162,7 +170,9 @@ function admin(msg: Exclude<WriterRequest, { op: 'write' }>): void {
     let result: unknown;
     if (msg.op === 'erase') {
       // Freed space is zeroed as it is freed (secure_delete, see open.ts).
-      const erased = db.transaction(() => eraseProfile(db, identity, init.salt, msg.profileId)).immediate();
+      const erased = db
+        .transaction(() => eraseProfile(db, identity, init.salt, init.identity.config, msg.profileId))
+        .immediate();
       if (erased) {
         // Only after the commit: events of a person whose erase rolled back must still be stored.
         identity.suppress(erased.suppressed);
