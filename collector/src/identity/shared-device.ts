@@ -37,6 +37,28 @@ export interface DeviceIdentify {
   messageId: string;
 }
 
+/**
+ * Whether `device` is linked to two or more userIds through links not detached (`links`: its own).
+ * Stops at the second: a device every backend event names (`anonymousId: 'server'`) has a link
+ * to each user, and this runs for every identify of it.
+ */
+export function isShared(
+  device: number,
+  node: (id: number) => Pick<ResolverNode, 'type'> | undefined,
+  links: Iterable<ResolverLink>,
+): boolean {
+  if (node(device)?.type !== 'anonymousId') return false;
+  let first: number | undefined;
+  for (const l of links) {
+    if (l.detached) continue;
+    const other = l.a === device ? l.b : l.b === device ? l.a : undefined;
+    if (other === undefined || other === first || node(other)?.type !== 'userId') continue;
+    if (first !== undefined) return true;
+    first = other;
+  }
+  return false;
+}
+
 /** Devices (anonymous IDs) a cluster links to two or more userIds, through links not detached. */
 export function sharedDevices(
   node: (id: number) => Pick<ResolverNode, 'type'> | undefined,

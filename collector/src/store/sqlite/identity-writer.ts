@@ -9,7 +9,7 @@ import {
   type ResolverNode,
   resolveCluster,
 } from '../../identity/resolve.js';
-import { type DeviceIdentify, identifyLinks, sharedDevices } from '../../identity/shared-device.js';
+import { type DeviceIdentify, identifyLinks, isShared, sharedDevices } from '../../identity/shared-device.js';
 import { hash53 } from '../../ingest/hash.js';
 import { HashFilter } from './hash-filter.js';
 import type { SqliteDatabase } from './open.js';
@@ -206,16 +206,20 @@ export class IdentityWriter {
   private link(x: number, y: number, ts: number, msg: string): void {
     if (x === y) return;
     const [a, b] = x < y ? [x, y] : [y, x];
-    // Either end's complete adjacency list says whether the link exists (loaded once, then kept).
-    const known = (this.adjacency.get(a) ?? this.adjacency.get(b) ?? this.linksOf(a)).find(
-      (l) => l.a === a && l.b === b,
-    );
+    // Either end's complete adjacency list says whether the link exists (loaded once, then kept):
+    // the shorter one, since one end may be a hub (a device every backend event names) whose list
+    // is searched for every new user otherwise. The newer identifier (b) is loaded if neither is.
+    const la = this.adjacency.get(a);
+    const lb = this.adjacency.get(b);
+    const shorter = la && lb ? (la.length <= lb.length ? la : lb) : (la ?? lb ?? this.linksOf(b));
+    const known = shorter.find((l) => l.a === a && l.b === b);
     if (known && !(ts < known.ts || (ts === known.ts && msg < known.messageId))) return;
     this.q.upsertLink.run(a, b, ts, msg);
     for (const end of [a, b]) {
       const list = this.adjacency.get(end);
       if (!list) continue;
-      const existing = list.find((l) => l.a === a && l.b === b);
+      // A new link is in neither list; only an earlier sighting of a known one is looked for.
+      const existing = known && list.find((l) => l.a === a && l.b === b);
       if (existing) {
         existing.ts = ts;
         existing.messageId = msg;
@@ -266,15 +270,17 @@ export class IdentityWriter {
    */
   private identified(device: number, user: number, ts: number, msg: string): void {
     if (this.q.insertIdentify.run(device, user, ts, msg).changes === 0) return;
-    if (sharedDevices((id) => this.node(id), this.linksOf(device)).length > 0) this.dirty.add(device);
+    if (isShared(device, (id) => this.node(id), this.linksOf(device))) this.dirty.add(device);
   }
 
   /** Replays every cluster touched since the last call. */
   recomputeDirty(): void {
     const done = new Set<number>();
+    // Identifiers met in clusters past the limit: another seed's walk that meets one stops there.
+    const oversized = new Set<number>();
     for (const seed of this.dirty) {
       if (done.has(seed)) continue;
-      for (const id of this.recomputeCluster(seed)) done.add(id);
+      for (const id of this.recomputeCluster(seed, this.options.maxClusterIdentifiers, oversized)) done.add(id);
     }
     const grouped = new Set<number>();
     for (const id of this.fresh) {
@@ -304,16 +310,20 @@ export class IdentityWriter {
 
   /**
    * The identifiers reachable from `start` through links to identifiers that `follow` admits,
-   * with those links; `complete` is false when more than `limit` were reachable.
+   * with those links; `complete` is false when more than `limit` are reachable, or when the walk
+   * meets an identifier of `oversized` (its cluster, found past the limit earlier in this batch).
+   * Past the limit it stops at once, even in the middle of a hub's links: a kiosk's device can
+   * have hundreds of thousands, and each of its new users' clusters is walked from that user.
    */
-  private gather(start: number, limit: number, follow: (id: number) => boolean) {
+  private gather(start: number, limit: number, follow: (id: number) => boolean, oversized?: ReadonlySet<number>) {
     const nodes = new Map<number, ResolverNode>();
     const links = new Map<string, ResolverLink>();
+    const seen = new Set([start]);
     const queue = [start];
+    const incomplete = () => ({ nodes, links, complete: false });
     while (queue.length > 0) {
       const id = queue.pop() as number;
-      if (nodes.has(id)) continue;
-      if (nodes.size >= limit) return { nodes, links, complete: false };
+      if (oversized?.has(id)) return incomplete();
       const node = this.node(id);
       if (!node) continue;
       // A copy: the resolver must see this replay's values even if the cache is reset meanwhile.
@@ -322,7 +332,10 @@ export class IdentityWriter {
         const other = l.a === id ? l.b : l.a;
         if (!follow(other)) continue;
         links.set(`${l.a}:${l.b}`, { ...l });
-        if (!nodes.has(other)) queue.push(other);
+        if (seen.has(other)) continue;
+        if (seen.size >= limit) return incomplete();
+        seen.add(other);
+        queue.push(other);
       }
     }
     return { nodes, links, complete: true };
@@ -356,10 +369,17 @@ export class IdentityWriter {
    * people together). Its new identifiers form profiles among themselves (recomputeDirty). Admin
    * operations replay a cluster whole, whatever its size.
    */
-  recomputeCluster(seed: number, limit = this.options.maxClusterIdentifiers): number[] {
-    const { nodes, links, complete } = this.gather(seed, limit, () => true);
+  recomputeCluster(
+    seed: number,
+    limit = this.options.maxClusterIdentifiers,
+    oversized: Set<number> = new Set(),
+  ): number[] {
+    const { nodes, links, complete } = this.gather(seed, limit, () => true, oversized);
     if (complete) return this.replay(nodes, links);
-    for (const n of nodes.keys()) if (this.fresh.has(n)) this.parked.add(n);
+    for (const n of nodes.keys()) {
+      if (this.fresh.has(n)) this.parked.add(n);
+      oversized.add(n);
+    }
     return [...nodes.keys()];
   }
 
