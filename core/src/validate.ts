@@ -16,6 +16,8 @@ export const REJECTION_CODES = {
   TOO_MANY_ITEMS: 'KIMLIK_EVENT_TOO_MANY_ITEMS',
   FORBIDDEN_KEY: 'KIMLIK_EVENT_FORBIDDEN_KEY',
   STRING_INVALID: 'KIMLIK_EVENT_STRING_INVALID',
+  /** Valid, but the database refuses it every time it is written (the collector's stores set it). */
+  NOT_STORED: 'KIMLIK_EVENT_NOT_STORED',
 } as const;
 
 export type RejectionCode = (typeof REJECTION_CODES)[keyof typeof REJECTION_CODES];

@@ -1,8 +1,7 @@
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { afterEach, expect, it } from 'vitest';
 import { sendBatch, startTestCollector, type TestCollector } from '../helpers/collector.js';
-import { describeStores, type TestStore } from '../helpers/stores.js';
+import { connectRaw, poisonTrigger } from '../helpers/raw-db.js';
+import { describeStores } from '../helpers/stores.js';
 
 let c: TestCollector | undefined;
 afterEach(async () => {
@@ -11,38 +10,6 @@ afterEach(async () => {
 });
 
 const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
-
-/** SQL on the collector's database from a connection of the test's own (another process would do the same). */
-async function connect(store: TestStore, database: string) {
-  if (store.name === 'sqlite') {
-    const db = new Database(database);
-    return {
-      exec: async (sql: string) => void db.exec(sql),
-      rows: async (sql: string) => db.prepare(sql).all(),
-      close: async () => db.close(),
-    };
-  }
-  const url = new URL(database);
-  const schema = url.searchParams.get('schema') as string;
-  url.searchParams.delete('schema');
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  await client.query(`SET search_path = ${schema}`);
-  return {
-    exec: async (sql: string) => void (await client.query(sql)),
-    rows: async (sql: string) => (await client.query(sql)).rows,
-    close: () => client.end(),
-  };
-}
-
-/** Fails the insert of one identifier, as a bug triggered by that value would, every time. */
-const POISON: Record<TestStore['name'], string> = {
-  sqlite: `CREATE TRIGGER poison BEFORE INSERT ON identifiers WHEN NEW.value = 'u-poison'
-           BEGIN SELECT RAISE(ABORT, 'injected'); END`,
-  postgres: `CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN IF NEW.value = 'u-poison' THEN RAISE EXCEPTION 'injected'; END IF; RETURN NEW; END $$;
-             CREATE TRIGGER poison BEFORE INSERT ON identifiers FOR EACH ROW EXECUTE FUNCTION poison()`,
-};
 
 describeStores('identity failures', (store) => {
   it('an event whose identity fails every time is set aside alone: the rest of its batch, and later events, get their profiles', async () => {
@@ -57,8 +24,8 @@ describeStores('identity failures', (store) => {
 
     // A failure that recurs whenever one event's identity is applied: a real database error, raised
     // by a trigger another connection installs.
-    const db = await connect(store, c.dbPath);
-    await db.exec(POISON[store.name]);
+    const db = await connectRaw(store, c.dbPath);
+    await db.exec(poisonTrigger(store, 'identifiers', 'value', 'u-poison'));
     const batch = [
       {
         type: 'identify',

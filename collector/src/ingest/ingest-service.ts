@@ -6,6 +6,7 @@ import {
   type JsonObject,
   type Limits,
   parseTimestamp,
+  REJECTION_CODES,
   type Rejection,
   utf8Length,
   validateEvent,
@@ -64,6 +65,12 @@ function sentBytes({ stored, added, clientTimestamp }: Enriched): number {
   if (added & ADDED.SENT_AT) copy.sentAt = undefined;
   return utf8Length(JSON.stringify(copy));
 }
+
+/** An event the database refused (see `InsertOutcome`): rejected alone, with what the database said. */
+const notStored = (error: string) => ({
+  code: REJECTION_CODES.NOT_STORED,
+  reason: `the database refused to store this event every time it was written, alone too (${error}); the rest of the batch is stored. Please report it: it is a bug in the collector or its database`,
+});
 
 /**
  * Validates, enriches and commits the events of one request. A bad event is rejected alone with
@@ -159,6 +166,8 @@ export class IngestService {
     const { limits, futureToleranceMs } = this.options;
     const rejected: Rejection[] = [];
     const rows: EventRow[] = [];
+    /** Each row's index in the request (for the rare event the store refuses). */
+    const indexes: number[] = [];
     // Kept only while someone watches the live debugger.
     const watched: Record<string, unknown>[] | null = this.feed.active ? [] : null;
     const receivedAtMs = Date.now();
@@ -200,6 +209,7 @@ export class IngestService {
       }
       row.payload = payload;
       rows.push(row);
+      indexes.push(index);
       watched?.push(stored);
     }
     for (const r of rejected) this.metrics.rejected.inc({ code: r.code });
@@ -215,7 +225,8 @@ export class IngestService {
     // Not read after the commit: objects held across it survive young-generation collections,
     // which then copy them (measured with the parsed events above: main-thread scavenges 1.8-2.4
     // -> 1.0-1.3 µs per event at 50 batches in flight).
-    const accepted = rows.length;
+    let accepted = rows.length;
+    const messageIds = rows.map((r) => r.messageId);
     const inserting = this.store.insertEvents(rows);
     // Both stores take what they need before returning (SQLite posts the rows to its writer,
     // PostgreSQL encodes the payloads): the rows can go now rather than survive until the commit.
@@ -223,14 +234,32 @@ export class IngestService {
     const outcomes = await inserting;
     let duplicates = 0;
     let suppressed = 0;
-    for (const o of outcomes) {
+    const refused: Rejection[] = [];
+    outcomes.forEach((o, i) => {
       if (o === 'duplicate') duplicates++;
       else if (o === 'suppressed') suppressed++;
+      else if (typeof o === 'object') {
+        const index = indexes[i] as number;
+        refused.push({ index, messageId: messageIds[i] ?? null, ...notStored(o.refused) });
+      }
+    });
+    if (refused.length > 0) {
+      accepted -= refused.length;
+      for (const r of refused) this.metrics.rejected.inc({ code: r.code });
+      if (this.feed.active) {
+        this.feed.publish(refused.map((r) => ({ kind: 'rejected', sourceId, receivedAt: receivedAtIso, ...r })));
+      }
+      rejected.push(...refused);
+      rejected.sort((a, b) => a.index - b.index);
+      if (accepted === 0) throw new HttpError('KIMLIK_BATCH_ALL_REJECTED', undefined, { rejected });
     }
     if (watched && this.feed.active) {
-      this.feed.publish(
-        watched.map((event, i): LiveItem => ({ kind: 'event', sourceId, outcome: outcomes[i] ?? 'stored', event })),
-      );
+      const items: LiveItem[] = [];
+      watched.forEach((event, i) => {
+        const outcome = outcomes[i] ?? 'stored';
+        if (typeof outcome !== 'object') items.push({ kind: 'event', sourceId, outcome, event });
+      });
+      this.feed.publish(items);
     }
     this.metrics.accepted.inc({}, accepted);
     if (duplicates) this.metrics.deduplicated.inc({}, duplicates);

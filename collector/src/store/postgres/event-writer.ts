@@ -41,6 +41,17 @@ export function commitRequest(rows: readonly EventRow[]): CommitRequest {
   };
 }
 
+/** Event `e` of a request, as a request of its own (its payload's bytes shared, not copied). */
+export function singleEvent(request: CommitRequest, e: number): CommitRequest {
+  const { bytes, at } = request.payloads;
+  const from = at[e] as number;
+  const to = at[e + 1] as number;
+  return {
+    rows: [request.rows[e] as CommitRow],
+    payloads: { bytes: bytes.subarray(from, to), at: Uint32Array.of(0, to - from) },
+  };
+}
+
 /** SQLSTATE of unique_violation: a key already in `event_ids`. */
 const UNIQUE_VIOLATION = '23505';
 

@@ -2,11 +2,12 @@ import type pg from 'pg';
 import type { EventRow, InsertOutcome } from '../store.js';
 import { StoreUnavailableError } from '../store.js';
 import { inTransaction } from './connection.js';
-import { type CommitAttempt, type CommitRequest, commitRequest, writeEvents } from './event-writer.js';
+import { type CommitAttempt, type CommitRequest, commitRequest, singleEvent, writeEvents } from './event-writer.js';
 import type { PgIdentityApplier } from './identity-applier.js';
 import type { PgIdentityWriter } from './identity-writer.js';
 import type { MonthPartitions } from './month-partitions.js';
 import { monthPartition } from './month-partitions.js';
+import { failsEveryTime } from './pg-errors.js';
 
 interface Pending extends CommitRequest {
   resolve: (o: InsertOutcome[]) => void;
@@ -99,6 +100,53 @@ export class GroupCommit {
     }
   }
 
+  /** Commits the requests' events in one transaction and hands their identity to the applier. */
+  private async commit(batch: readonly CommitRequest[]): Promise<InsertOutcome[][]> {
+    const { outcomes, stored, pending } = await this.write(batch);
+    // Before the 200s: a read that follows one finds the events in this process's list.
+    if (pending) {
+      const { id, eventIds } = await pending;
+      this.applier?.enqueue(id, stored, eventIds);
+    }
+    return outcomes;
+  }
+
+  /**
+   * A commit failed for a reason in its data (pg-errors.ts): it would fail again on every retry,
+   * and take every request sharing it down each time. Each request is committed alone; one that
+   * still fails, event by event, and an event failing alone is refused (rejected with the
+   * database's reason) while the rest is stored. A failure of the database on the way fails the
+   * request (503): events committed before it are found stored when the client retries (dedup).
+   */
+  private async commitAlone(batch: readonly Pending[]): Promise<void> {
+    for (const p of batch) {
+      try {
+        p.resolve((await this.commit([p]))[0] as InsertOutcome[]);
+        continue;
+      } catch (err) {
+        if (!failsEveryTime(err)) {
+          p.reject(new StoreUnavailableError(`commit failed: ${(err as Error).message}`, { cause: err }));
+          continue;
+        }
+      }
+      const outcomes: InsertOutcome[] = [];
+      try {
+        for (let e = 0; e < p.rows.length; e++) {
+          try {
+            outcomes.push(((await this.commit([singleEvent(p, e)]))[0] as InsertOutcome[])[0] as InsertOutcome);
+          } catch (err) {
+            if (!failsEveryTime(err)) throw err;
+            outcomes.push({ refused: (err as Error).message });
+          }
+        }
+      } catch (err) {
+        p.reject(new StoreUnavailableError(`commit failed: ${(err as Error).message}`, { cause: err }));
+        continue;
+      }
+      p.resolve(outcomes);
+    }
+  }
+
   private async commitNext(): Promise<void> {
     if (this.queue.length === 0 || this.inFlight >= COMMITS_IN_FLIGHT) return;
     const batch: Pending[] = [];
@@ -125,11 +173,13 @@ export class GroupCommit {
       // Identity cannot keep up (or keeps failing): commits wait, then fail (503, clients retry),
       // rather than this process queueing without bound.
       await this.applier?.relieve();
-      const { outcomes, stored, pending } = await this.write(batch);
-      // Before the 200s: a read that follows one finds the events in this process's list.
-      if (pending) {
-        const { id, eventIds } = await pending;
-        this.applier?.enqueue(id, stored, eventIds);
+      let outcomes: InsertOutcome[][];
+      try {
+        outcomes = await this.commit(batch);
+      } catch (err) {
+        if (!failsEveryTime(err) || (err as { code?: string }).code === NO_PARTITION) throw err;
+        await this.commitAlone(batch);
+        return;
       }
       this.lastFailed = false;
       this.onCommit?.({ events, requests: batch.length, ms: performance.now() - started });

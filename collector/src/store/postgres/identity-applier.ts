@@ -7,6 +7,7 @@ import { type Db, inTransaction } from './connection.js';
 import type { IdentityInput } from './event-identifiers.js';
 import type { CommitRow } from './event-writer.js';
 import type { PgIdentityWriter } from './identity-writer.js';
+import { failsEveryTime } from './pg-errors.js';
 
 /** A stored event whose identity is not applied yet. */
 interface PendingIdentity extends IdentityInput {
@@ -31,21 +32,6 @@ const COMMITS_PER_CLAIM = 4;
 const ORPHAN_AGE_MS = 5_000;
 /** How often each collector looks for such rows. */
 const SWEEP_INTERVAL_MS = 2_000;
-
-/**
- * SQLSTATE classes of errors caused by the data a statement was given (22 data exception, 23
- * integrity constraint, 42 a statement that cannot run, P0 raised by PL/pgSQL), which recur every
- * time the same events are applied. Errors of the connection or the server (08, 53, 57, 58, …)
- * do not: those batches stay queued and are retried whole.
- */
-const DATA_ERROR_CLASSES = /^(22|23|42|P0)/;
-
-function failsEveryTime(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') return DATA_ERROR_CLASSES.test(code);
-  // A bug in our code (a plain Error without a code may be pg's "connection terminated").
-  return err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError;
-}
 
 /** One ingest commit's events, in this process's list. */
 interface PendingCommit {

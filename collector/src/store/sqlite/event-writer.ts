@@ -13,6 +13,8 @@ export const ROW_WIDTH = 11;
 export const STORED = 1;
 export const DUPLICATE = 2;
 export const SUPPRESSED = 3;
+/** Set by the writer thread for an event whose write failed alone (writer-worker.ts). */
+export const REFUSED = 4;
 
 /** Recent dedup keys held in memory before they are merged into the on-disk index in one sorted pass. */
 export const DEFAULT_MERGE_THRESHOLD = 200_000;

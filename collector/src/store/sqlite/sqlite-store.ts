@@ -159,11 +159,12 @@ export class SqliteStore implements Store {
     this.pending += rows.length;
     this.writesPosted++;
     return this.request({ op: 'write', rows: flat }, rows.length).then((reply) => {
-      const outcomes = reply as Uint8Array;
+      const { outcomes, refused } = reply as { outcomes: Uint8Array; refused?: [number, string][] };
       const out: InsertOutcome[] = new Array(outcomes.length);
       for (let k = 0; k < outcomes.length; k++) {
         out[k] = outcomes[k] === DUPLICATE ? 'duplicate' : outcomes[k] === SUPPRESSED ? 'suppressed' : 'stored';
       }
+      for (const [k, error] of refused ?? []) out[k] = { refused: error };
       return out;
     });
   }
@@ -214,7 +215,7 @@ export class SqliteStore implements Store {
       waiter.reject(new StoreUnavailableError(`commit failed: ${msg.error}`));
       return;
     }
-    waiter.resolve(('outcomes' in msg ? msg.outcomes : msg.result) as never);
+    waiter.resolve(('outcomes' in msg ? msg : msg.result) as never);
   }
 
   private failAll(err: Error): void {

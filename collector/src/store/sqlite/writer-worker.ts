@@ -7,11 +7,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { IdentityConfig } from '../../identity/identifiers.js';
 import type { ResolverCaps } from '../../identity/resolve.js';
 import type { IdentityFailure } from '../store.js';
-import { EventWriter, ROW_WIDTH } from './event-writer.js';
+import { EventWriter, REFUSED, ROW_WIDTH } from './event-writer.js';
 import { eraseProfile, unmergeIdentifier } from './identity-admin.js';
 import { IdentityApplier } from './identity-applier.js';
 import { IdentityWriter } from './identity-writer.js';
 import { openDatabase } from './open.js';
+import { isEnvironmentError } from './sqlite-errors.js';
 
 export interface WriterInit {
   path: string;
@@ -26,7 +27,8 @@ export type WriterRequest =
   /** Answers once every event acknowledged before it has its identity applied (reads wait for it). */
   | { id: number; op: 'sync' };
 export type WriterReply =
-  | { id: number; outcomes: Uint8Array }
+  /** `refused`: [event index, the database's error] of the events it refused alone (REFUSED in `outcomes`). */
+  | { id: number; outcomes: Uint8Array; refused?: [number, string][] }
   | { id: number; result: unknown }
   | { id: number; error: string; code?: string };
 export interface CommitInfo {
@@ -108,12 +110,49 @@ function flush(): void {
     }
   } catch (err) {
     // The transaction rolled back; the writer's in-memory state only changes after a commit.
-    for (const r of batch) fail(r.id, err);
+    if (isEnvironmentError(err)) for (const r of batch) fail(r.id, err);
+    else for (const r of batch) writeAlone(r);
   }
   lastWriteAt = performance.now();
   if (applier && applier.size >= IDENTITY_BATCH_EVENTS) applyIdentity();
   else scheduleIdentity();
   scheduleMergeStep();
+}
+
+/**
+ * A commit failed for a reason in its data, not the database (sqlite-errors.ts): it would fail
+ * again on every retry, and take every request sharing it down each time. Each request is
+ * committed alone; one that still fails, event by event, and an event failing alone is refused
+ * (rejected with the database's reason) while the rest is stored.
+ */
+function writeAlone(r: Extract<WriterRequest, { op: 'write' }>): void {
+  try {
+    const [outcomes] = writer.write([r.rows]);
+    port?.postMessage({ id: r.id, outcomes: outcomes as Uint8Array } satisfies WriterReply);
+    return;
+  } catch (err) {
+    if (isEnvironmentError(err)) {
+      fail(r.id, err);
+      return;
+    }
+  }
+  const outcomes = new Uint8Array(r.rows.length / ROW_WIDTH);
+  const refused: [number, string][] = [];
+  for (let e = 0; e < outcomes.length; e++) {
+    try {
+      const [one] = writer.write([r.rows.slice(e * ROW_WIDTH, (e + 1) * ROW_WIDTH)]);
+      outcomes[e] = (one as Uint8Array)[0] as number;
+    } catch (err) {
+      // Events before it may be committed: the client's retry finds them stored (dedup).
+      if (isEnvironmentError(err)) {
+        fail(r.id, err);
+        return;
+      }
+      outcomes[e] = REFUSED;
+      refused.push([e, (err as Error).message]);
+    }
+  }
+  port?.postMessage({ id: r.id, outcomes, refused } satisfies WriterReply);
 }
 
 let mergeScheduled = false;
