@@ -194,7 +194,7 @@ function buildApp(deps: AppDeps): FastifyInstance {
   );
   ingestRoutes(app, { ingest, sources });
   eventRoutes(app, { store, admin });
-  profileRoutes(app, { store, admin, identityEnabled: options.identity });
+  profileRoutes(app, { store, admin, identityEnabled: options.identity, identityConfig: options.identityConfig });
   healthRoutes(app, { store, metrics });
   openApiRoutes(app);
   sdkBundleRoutes(app);

@@ -69,6 +69,12 @@ describeStores('identity failures', (store) => {
     await db.exec(store.name === 'sqlite' ? 'DROP TRIGGER poison' : 'DROP TRIGGER poison ON identifiers');
     await db.close();
     const dev = await profile('anonymousId=dev-p');
+    const exported = (await (await fetch(`${c.url}/v1/profiles/${dev.body.id}/export`, { headers: admin })).json()) as {
+      events: { messageId: string }[];
+      setAsideEvents: { messageId: string }[];
+    };
+    expect(exported.events.map((e) => e.messageId)).toEqual(['m0']);
+    expect(exported.setAsideEvents.map((e) => e.messageId)).toEqual(['m2']);
     const erased = await fetch(`${c.url}/v1/profiles/${dev.body.id}`, { method: 'DELETE', headers: admin });
     expect(erased.status).toBe(200);
     expect(await erased.json()).toMatchObject({ events: 2 });

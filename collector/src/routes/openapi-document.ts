@@ -183,7 +183,8 @@ Object.assign(paths, {
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
       responses: {
         ...adminResponses({
-          description: '{profile, events, history}; {profile: null, erased: true, events: []} after erasure.',
+          description:
+            '{profile, events, setAsideEvents, history} (setAsideEvents: stored events naming the person whose identity failed); {profile: null, erased: true, events: []} after erasure.',
         }),
         404: errorResponse('No such profile.'),
       },

@@ -1,8 +1,10 @@
+import type { WireEvent } from '@kimlik/core';
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { HttpError } from '../http/errors.js';
-import { normalize } from '../identity/identifiers.js';
+import { carriedIdentifierKeys } from '../identity/carried-identifiers.js';
+import { type IdentityConfig, normalize } from '../identity/identifiers.js';
 import { redactOtherPeople } from '../identity/redact-history.js';
-import type { Store } from '../store/store.js';
+import type { ProfileView, Store } from '../store/store.js';
 import { parseLimit } from './events.js';
 
 const LOOKUP_TYPES = ['userId', 'anonymousId', 'email', 'phone'] as const;
@@ -10,7 +12,7 @@ const LOOKUP_TYPES = ['userId', 'anonymousId', 'email', 'phone'] as const;
 /** Profiles: lookups, timeline, history, GDPR export/erase, unmerge. Admin key only. */
 export function profileRoutes(
   app: FastifyInstance,
-  deps: { store: Store; admin: preHandlerAsyncHookHandler; identityEnabled: boolean },
+  deps: { store: Store; admin: preHandlerAsyncHookHandler; identityEnabled: boolean; identityConfig: IdentityConfig },
 ): void {
   const { store } = deps;
   const enabled: preHandlerAsyncHookHandler = async () => {
@@ -110,10 +112,13 @@ export function profileRoutes(
       before = page.nextCursor;
     }
     const history = await store.profileHistory(profile.id);
+    const setAside = (await store.setAsideEvents()).filter((e) => carries(e, profile.identifiers, deps.identityConfig));
     return {
       exportedAt: new Date().toISOString(),
       profile,
       events,
+      // Stored, but their identity failed: no profile holds them, and they name one of this person's identifiers.
+      setAsideEvents: setAside,
       history: history && redactOtherPeople(history, profile.identifiers),
     };
   });
@@ -152,4 +157,25 @@ export function profileRoutes(
     }
     return result;
   });
+}
+
+/**
+ * Whether a set-aside event names one of the profile's identifiers (a shared device's only within
+ * the periods it belongs to this profile).
+ */
+function carries(
+  event: Record<string, unknown>,
+  identifiers: ProfileView['identifiers'],
+  config: IdentityConfig,
+): boolean {
+  const keys = new Set(carriedIdentifierKeys(event as unknown as WireEvent, config));
+  const at = typeof event.timestamp === 'string' ? Date.parse(event.timestamp) : Number.NaN;
+  return identifiers.some(
+    (i) =>
+      keys.has(`${i.type}:${i.value}`) &&
+      (!i.periods ||
+        i.periods.some(
+          (p) => (p.from === null || Date.parse(p.from) <= at) && (p.to === null || at < Date.parse(p.to)),
+        )),
+  );
 }

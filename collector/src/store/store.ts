@@ -135,6 +135,8 @@ export interface Store {
   getProfile(id: string): Promise<ProfileView | null>;
   profileEvents(id: string, query: { limit: number; before?: string | undefined }): Promise<ProfileEventsPage | null>;
   profileHistory(id: string): Promise<ProfileHistory | null>;
+  /** Stored events whose identity failed alone (set aside, attributed to no profile), oldest first. */
+  setAsideEvents(): Promise<Record<string, unknown>[]>;
   /** Profiles whose trait `name` currently equals one of `values` (JSON equality). */
   listProfilesByTrait(
     name: string,

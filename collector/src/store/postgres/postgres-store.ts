@@ -192,6 +192,13 @@ export class PostgresStore implements Store {
     });
   }
 
+  async setAsideEvents(): Promise<Record<string, unknown>[]> {
+    return this.read(async () => {
+      await this.applier?.sync();
+      return this.profiles.setAside();
+    });
+  }
+
   async listProfilesByTrait(
     name: string,
     values: readonly unknown[],

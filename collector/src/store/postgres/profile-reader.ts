@@ -10,6 +10,14 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export class PgProfileReader {
   constructor(private readonly db: Db) {}
 
+  async setAside(): Promise<Record<string, unknown>[]> {
+    const r = await this.db.query<{ payload: string }>(
+      `SELECT e.payload FROM identity_failures f
+       JOIN events e ON e.id = f.event_id AND e.received_at = f.received_at ORDER BY e.id`,
+    );
+    return r.rows.map((row) => JSON.parse(row.payload) as Record<string, unknown>);
+  }
+
   async findByIdentifier(type: string, value: string): Promise<string | null> {
     // The owner now: the latest segment (a shared device belongs to its latest user).
     const r = await this.db.query<{ profile_id: string }>(

@@ -79,6 +79,14 @@ export class ProfileReader {
     return timelinePage(pid, rows, limit);
   }
 
+  setAside(): Record<string, unknown>[] {
+    const rows = this.db
+      .prepare('SELECT e.payload FROM identity_failures f JOIN events e ON e.id = f.event_id ORDER BY e.id')
+      .pluck()
+      .all() as string[];
+    return rows.map((p) => JSON.parse(p) as Record<string, unknown>);
+  }
+
   history(requested: string): ProfileHistory | null {
     const founder = resolveProfile(this.db, requested);
     if (founder === null) return null;

@@ -300,6 +300,11 @@ export class SqliteStore implements Store {
     return this.profiles.history(id);
   }
 
+  async setAsideEvents(): Promise<Record<string, unknown>[]> {
+    await this.identityApplied();
+    return this.profiles.setAside();
+  }
+
   async listProfilesByTrait(
     name: string,
     values: readonly unknown[],
