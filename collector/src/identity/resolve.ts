@@ -309,14 +309,16 @@ export function resolveCluster(
 
   const memberships: Membership[] = [];
   for (const n of nodes) {
-    let last = comp(find(n.id)).founder.id;
-    memberships.push({ identifierId: n.id, fromTs: BEGINNING, founderId: last });
+    const rows: Membership[] = [{ identifierId: n.id, fromTs: BEGINNING, founderId: comp(find(n.id)).founder.id }];
     for (const s of segments.get(n.id) ?? []) {
       const founder = comp(find(s.root)).founder.id;
-      if (founder === last) continue;
-      memberships.push({ identifierId: n.id, fromTs: s.fromTs, founderId: founder });
-      last = founder;
+      // Reassigned twice in one millisecond: membership is by time, so the later link (in
+      // (ts, messageId) order) holds the device from then; the earlier one has no time of its own.
+      if ((rows[rows.length - 1] as Membership).fromTs === s.fromTs) rows.pop();
+      if ((rows[rows.length - 1] as Membership).founderId === founder) continue;
+      rows.push({ identifierId: n.id, fromTs: s.fromTs, founderId: founder });
     }
+    memberships.push(...rows);
   }
   return { memberships, log };
 }

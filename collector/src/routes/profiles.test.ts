@@ -98,6 +98,30 @@ describeStores('profiles', (store) => {
       expect(history.identity.some((h: Ev) => h.kind === 'device_reassigned')).toBe(true);
     });
 
+    it('3c. a shared device identified as two other users in the same millisecond: the later messageId has it from then', async () => {
+      // Two identifies at one timestamp (a tablet's login and a second login fast on its heels,
+      // or a server batch stamped once). Before: the replay gave the device two memberships from
+      // the same time; PostgreSQL refused them (identity stopped on that cluster), SQLite kept one.
+      const before = ev('track', 2, { anonymousId: 'D', event: 'Before' });
+      const same = at(3);
+      await send([
+        ev('identify', 1, { anonymousId: 'D', userId: 'v1' }),
+        before,
+        { ...ev('identify', 3, { anonymousId: 'D', userId: 'v3' }), messageId: 'zz-same-b', timestamp: same },
+        { ...ev('identify', 3, { anonymousId: 'D', userId: 'v2' }), messageId: 'zz-same-a', timestamp: same },
+      ]);
+      const after = ev('track', 4, { anonymousId: 'D', event: 'After' });
+      await send([after]);
+      const v1 = (await profileBy('userId', 'v1')).body;
+      const v3 = (await profileBy('userId', 'v3')).body;
+      expect(await timeline(v1.id)).toContain(before.messageId);
+      expect(await timeline(v3.id)).toEqual(expect.arrayContaining([after.messageId, 'zz-same-b']));
+      expect((await profileBy('anonymousId', 'D')).body.id).toBe(v3.id);
+      expect(
+        (await (await fetch(`${c.url}/metrics`)).text()).match(/^kimlik_identity_failures_total 0$/m),
+      ).not.toBeNull();
+    });
+
     it("3b. shared device identified as u1, u2, then u1 again: it is u1's again from then, in any arrival order", async () => {
       // Four orders of the same events, each on its own device and users; a profile read between
       // sends applies identity, so the identify calls reach the graph one at a time.
