@@ -29,6 +29,10 @@ export const HTTP_ERRORS = {
   KIMLIK_UNSUPPORTED_ENCODING: { status: 415, message: 'Content-Encoding must be gzip or identity' },
   KIMLIK_PROFILE_NOT_FOUND: { status: 404, message: 'No profile with this id or identifier' },
   KIMLIK_IDENTIFIER_NOT_IN_PROFILE: { status: 404, message: 'The identifier does not belong to this profile' },
+  KIMLIK_IDENTIFIER_ALONE: {
+    status: 409,
+    message: "The identifier is the profile's only one: there is nothing to detach it from",
+  },
   KIMLIK_REQUEST_INVALID: { status: 400, message: 'The request body is invalid' },
   KIMLIK_IDENTITY_DISABLED: { status: 409, message: 'Identity resolution is disabled (KIMLIK_IDENTITY=false)' },
   KIMLIK_QUERY_INVALID: { status: 400, message: 'A query parameter is invalid' },

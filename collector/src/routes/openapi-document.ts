@@ -213,6 +213,7 @@ Object.assign(paths, {
       responses: {
         ...adminResponses({ description: '{profileId, detachedProfileId, detachedLinks}' }),
         404: errorResponse('No such profile, or the identifier is not in it.'),
+        409: errorResponse("The identifier is the profile's only one: nothing to detach it from."),
       },
     },
   },

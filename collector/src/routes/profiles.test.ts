@@ -629,6 +629,13 @@ describeStores('profiles', (store) => {
         body: JSON.stringify({ type: 'email', value: 'x@y.z' }),
       });
       expect(notIn.body.error.code).toBe('KIMLIK_IDENTIFIER_NOT_IN_PROFILE');
+      // Its only identifier: it belongs to the profile, there is just nothing to detach it from.
+      const alone = await admin(`/v1/profiles/${id}/unmerge`, {
+        method: 'POST',
+        body: JSON.stringify({ type: 'userId', value: 'u1' }),
+      });
+      expect(alone.status).toBe(409);
+      expect(alone.body.error.code).toBe('KIMLIK_IDENTIFIER_ALONE');
       const res = await fetch(`${c.url}/v1/profiles/${id}`, {
         headers: { authorization: `Basic ${Buffer.from(`${c.writeKey}:`).toString('base64')}` },
       });

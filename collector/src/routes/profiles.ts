@@ -150,6 +150,12 @@ export function profileRoutes(
     );
     if ('error' in result) {
       if (result.error === 'profile') throw notFound(id);
+      if (result.error === 'alone') {
+        throw new HttpError(
+          'KIMLIK_IDENTIFIER_ALONE',
+          `${type} ${JSON.stringify(body.value)} is the only identifier of profile ${id}: there is nothing to detach it from`,
+        );
+      }
       throw new HttpError(
         'KIMLIK_IDENTIFIER_NOT_IN_PROFILE',
         `${type} ${JSON.stringify(body.value)} is not part of profile ${id}`,

@@ -112,7 +112,8 @@ export interface StoreStats {
 
 export type UnmergeOutcome =
   | { profileId: string; detachedProfileId: string | null; detachedLinks: number }
-  | { error: 'profile' | 'identifier' };
+  /** `alone`: the identifier is the profile's only one, there is nothing to detach it from. */
+  | { error: 'profile' | 'identifier' | 'alone' };
 
 /**
  * The storage port. Everything that speaks SQL lives behind it; SQLite and PostgreSQL fill it.

@@ -174,7 +174,7 @@ export async function unmergeIdentifier(
   const founder = (await c.query<{ founder_id: number }>('SELECT founder_id FROM profiles WHERE id = $1', [pid]))
     .rows[0]?.founder_id;
   const plan = linksToDetach(members, links, target.id, founder);
-  if (!plan) return { error: 'identifier' };
+  if (!plan) return { error: 'alone' };
   const anchor = { id: plan.anchorId };
   let detachedLinks = 0;
   for (const { a, b } of plan.detach) {

@@ -146,7 +146,7 @@ export function unmergeIdentifier(
   requested: string,
   type: string,
   value: string,
-): UnmergeResult | { error: 'profile' | 'identifier' } {
+): UnmergeResult | { error: 'profile' | 'identifier' | 'alone' } {
   const founder = resolveProfile(db, requested);
   if (founder === null) return { error: 'profile' };
   const pid = profileIdOf(db, founder);
@@ -159,7 +159,7 @@ export function unmergeIdentifier(
     for (const [a, b] of linksOf.all({ id: m.id }) as [number, number][]) links.set(`${a}:${b}`, { a, b });
   }
   const plan = linksToDetach(members, [...links.values()], target.id, founder);
-  if (!plan) return { error: 'identifier' };
+  if (!plan) return { error: 'alone' };
   const anchor = { id: plan.anchorId };
   let detachedLinks = 0;
   const detach = db.prepare('UPDATE links SET detached = 1 WHERE a = ? AND b = ?');
