@@ -160,6 +160,23 @@ describe('identity applied after the commit', () => {
     }
   });
 
+  it('applies identity to the events of a database that began with identity off, once it is on', async () => {
+    // Before: the first collector with identity on found no watermark, took the database for one
+    // written by a version that applied identity inside each commit, and skipped every event.
+    const database = tempDatabase();
+    const off = await startTestCollector({ database, identity: false });
+    await post(off, EVENTS);
+    await off.close();
+    const on = await startTestCollector({ database });
+    try {
+      const profile = await profileByEmail(on.url, on.adminKey);
+      expect(profile.events).toEqual(['m1', 'm2', 'm3', 'm4']);
+      expect(profile.traits).toMatchObject({ plan: 'team' });
+    } finally {
+      await on.close();
+    }
+  });
+
   it('applies identity to the events stored while it was turned off once it is on again', async () => {
     const database = tempDatabase();
     const on = await startTestCollector({ database });

@@ -183,4 +183,18 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'the identity watermark from the start',
+    // Events after `identity_watermark` get their identity applied when a collector with identity
+    // on starts. The first such collector used to create it, at the newest event, taking a database
+    // without one for one written by a version that applied identity inside each commit: a
+    // database that began with identity off never had its events resolved. It exists from the
+    // start now: 0 for a new database, or one whose events no identity was ever applied to.
+    sql: `
+      INSERT OR IGNORE INTO settings (key, value)
+        SELECT 'identity_watermark', CASE WHEN EXISTS (SELECT 1 FROM identifiers) THEN coalesce(max(id), 0) ELSE 0 END
+        FROM events;
+    `,
+  },
 ];

@@ -153,16 +153,11 @@ export class IdentityApplier {
 
   /**
    * Reads back the events stored after the watermark (a crash or kill between their commit and
-   * their identity batch). A database without a watermark was written by a version that applied
-   * identity inside each commit: everything in it is applied.
+   * their identity batch, or identity turned off meanwhile). The watermark exists from the
+   * database's first migration on (migration 7).
    */
   private recover(): void {
-    const saved = readSetting(this.db, IDENTITY_WATERMARK_SETTING);
-    if (saved === undefined) {
-      const max = (this.db.prepare('SELECT max(id) FROM events').pluck().get() as number | null) ?? 0;
-      writeSetting(this.db, IDENTITY_WATERMARK_SETTING, String(max));
-      return;
-    }
+    const saved = readSetting(this.db, IDENTITY_WATERMARK_SETTING) ?? '0';
     // In bounded chunks: after a run with identity turned off the backlog can be the whole history.
     const page = this.db
       .prepare('SELECT id, ts, message_id, payload FROM events WHERE id > ? ORDER BY id LIMIT ?')
