@@ -3,6 +3,7 @@ import { requireAdmin, SourceRegistry } from './http/auth.js';
 import { parseJsonBody } from './http/body.js';
 import { cors } from './http/cors.js';
 import { HTTP_ERRORS, HttpError } from './http/errors.js';
+import { identityRules, recordIdentityRules } from './identity/identity-rules.js';
 import { IngestService } from './ingest/ingest-service.js';
 import { LiveFeed } from './ingest/live-feed.js';
 import { ensureKeys, type Keys } from './keys.js';
@@ -71,6 +72,15 @@ export async function createCollector(options: ResolvedCollectorOptions): Promis
   const feed = new LiveFeed();
   const app = buildApp({ options, store, metrics, sources, adminKey: keys.adminKey, routes, feed });
   log = app.log;
+  if (options.identity) {
+    const before = await recordIdentityRules(store, options.identityConfig);
+    if (before !== null) {
+      app.log.warn(
+        { before: JSON.parse(before), now: JSON.parse(identityRules(options.identityConfig)) },
+        'identity rules (KIMLIK_IDENTITY_TRAITS, KIMLIK_BLOCKED_VALUES) differ from those this database was used with: events already resolved keep the earlier rules; collectors sharing a database must all use the same ones',
+      );
+    }
+  }
   return {
     app,
     feed,

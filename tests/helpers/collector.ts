@@ -99,6 +99,8 @@ export interface CollectorProcess {
   child: ChildProcess;
   /** Resolves with the exit code/signal. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Everything it wrote to stdout and stderr so far (JSON log lines). */
+  output(): string;
 }
 
 /**
@@ -121,8 +123,8 @@ export async function spawnCollector(env: Record<string, string>): Promise<Colle
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
+  let out = '';
   const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
     const timer = setTimeout(() => reject(new Error(`collector did not start: ${out}`)), 20_000);
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
@@ -140,5 +142,5 @@ export async function spawnCollector(env: Record<string, string>): Promise<Colle
       reject(new Error(`collector exited with ${code}: ${out}`));
     });
   });
-  return { url, child, exited };
+  return { url, child, exited, output: () => out };
 }
