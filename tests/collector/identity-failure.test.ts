@@ -1,12 +1,26 @@
 import { afterEach, expect, it } from 'vitest';
-import { sendBatch, startTestCollector, type TestCollector } from '../helpers/collector.js';
+import {
+  ADMIN_KEY,
+  type CollectorProcess,
+  keptDatabase,
+  sendBatch,
+  spawnCollector,
+  startTestCollector,
+  type TestCollector,
+  WRITE_KEY,
+} from '../helpers/collector.js';
 import { connectRaw, poisonTrigger } from '../helpers/raw-db.js';
 import { describeStores } from '../helpers/stores.js';
 
 let c: TestCollector | undefined;
+let p: CollectorProcess | undefined;
+const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   await c?.close();
   c = undefined;
+  p?.child.kill('SIGKILL');
+  p = undefined;
+  for (const f of cleanups.splice(0)) await f();
 });
 
 const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
@@ -79,5 +93,42 @@ describeStores('identity failures', (store) => {
     expect(erased.status).toBe(200);
     expect(await erased.json()).toMatchObject({ events: 2 });
     expect((await c.storedEvents()).map((e) => e.messageId)).toEqual(['m1', 'm3', 'm4', 'm5']);
+  });
+
+  it('a set-aside event is tried again when a collector starts: once the failure is gone, it gets its profile', async () => {
+    const { database, remove } = keptDatabase(store);
+    cleanups.push(remove);
+    const stop = async () => {
+      p?.child.kill('SIGTERM');
+      await p?.exited;
+      p = undefined;
+    };
+    const profile = async (query: string) => {
+      const res = await fetch(`${p?.url}/v1/profiles?${query}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+      return { status: res.status, body: (await res.json()) as { eventCount: number } };
+    };
+    p = await spawnCollector({ KIMLIK_DATABASE: database });
+    const db = await connectRaw(store, database);
+    await db.exec(poisonTrigger(store, 'identifiers', 'value', 'u-poison'));
+    await sendBatch({ url: p.url, writeKey: WRITE_KEY }, [
+      { type: 'identify', anonymousId: 'dev-p', userId: 'u-poison', messageId: 'm1', timestamp: t(1) },
+    ]);
+    expect((await profile('userId=u-poison')).status).toBe(404);
+    expect(await db.rows('SELECT event_id FROM identity_failures')).toHaveLength(1);
+    await stop();
+
+    // Still failing: set aside again at the next start.
+    p = await spawnCollector({ KIMLIK_DATABASE: database });
+    expect((await profile('userId=u-poison')).status).toBe(404);
+    expect(await db.rows('SELECT event_id FROM identity_failures')).toHaveLength(1);
+    await stop();
+
+    // Fixed (a new version, here the trigger gone): the next start applies it.
+    await db.exec(store.name === 'sqlite' ? 'DROP TRIGGER poison' : 'DROP TRIGGER poison ON identifiers');
+    p = await spawnCollector({ KIMLIK_DATABASE: database });
+    expect((await profile('userId=u-poison')).body.eventCount).toBe(1);
+    expect((await profile('anonymousId=dev-p')).body.eventCount).toBe(1);
+    expect(await db.rows('SELECT event_id FROM identity_failures')).toHaveLength(0);
+    await db.close();
   });
 });

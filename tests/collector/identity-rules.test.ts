@@ -1,7 +1,6 @@
-import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { type CollectorProcess, spawnCollector, tempDir } from '../helpers/collector.js';
-import { describeStores, dropTestDatabase } from '../helpers/stores.js';
+import { type CollectorProcess, keptDatabase, spawnCollector } from '../helpers/collector.js';
+import { describeStores } from '../helpers/stores.js';
 
 let running: CollectorProcess | undefined;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -24,13 +23,8 @@ const WARNING = 'identity rules (KIMLIK_IDENTITY_TRAITS, KIMLIK_BLOCKED_VALUES) 
 
 describeStores('identity rules', (store) => {
   it('a collector whose identity rules differ from those the database was used with says so at start', async () => {
-    let database = store.database();
-    if (database) cleanups.push(() => dropTestDatabase(database));
-    else {
-      const dir = tempDir();
-      cleanups.push(dir.remove);
-      database = join(dir.path, 'kimlik.db');
-    }
+    const { database, remove } = keptDatabase(store);
+    cleanups.push(remove);
     expect(await runOnce(database, { KIMLIK_IDENTITY_TRAITS: 'email' })).not.toContain(WARNING);
     expect(await runOnce(database, { KIMLIK_IDENTITY_TRAITS: 'email' })).not.toContain(WARNING);
     const changed = await runOnce(database, { KIMLIK_IDENTITY_TRAITS: 'email,phone' });

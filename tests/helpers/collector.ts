@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Collector, type CollectorOptions, createCollector, resolveOptions } from '../../collector/src/index.js';
-import { dropTestDatabase } from './stores.js';
+import { dropTestDatabase, type TestStore } from './stores.js';
 
 export const WRITE_KEY = 'wk_test_write_key';
 export const ADMIN_KEY = 'ak_test_admin_key';
@@ -23,6 +23,17 @@ export interface TestCollector {
 export function tempDir(prefix = 'kimlik-test-'): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * A database for collector processes started one after another (`spawnCollector`): a SQLite file
+ * in a temp dir, or a new PostgreSQL schema. Nothing removes it until `remove()`.
+ */
+export function keptDatabase(store: TestStore): { database: string; remove: () => Promise<void> } {
+  const url = store.database();
+  if (url) return { database: url, remove: () => dropTestDatabase(url) };
+  const dir = tempDir();
+  return { database: join(dir.path, 'kimlik.db'), remove: async () => dir.remove() };
 }
 
 /** Sends one batch with the write key; the answer must be 200 (its JSON is returned). */

@@ -40,6 +40,20 @@ export interface PostgresStoreOptions {
 }
 
 /**
+ * Queues the events set aside by earlier runs (identity_failures) for identity again, as one
+ * pending row old enough for any collector's sweep: the bug that failed them may be fixed in this
+ * version. One that fails again is set aside again. One statement: collectors starting together
+ * move each event once.
+ */
+async function retrySetAside(pool: pg.Pool): Promise<void> {
+  await pool.query(
+    `WITH gone AS (DELETE FROM identity_failures RETURNING event_id)
+     INSERT INTO identity_pending (received_at, event_ids)
+     SELECT 0, array_agg(event_id ORDER BY event_id) FROM gone HAVING count(*) > 0`,
+  );
+}
+
+/**
  * The Store on PostgreSQL: any number of stateless collector processes on one database. Requests
  * arriving in the same tick share one transaction (group commit, group-commit.ts); dedup is exact across processes
  * (event-writer.ts). Identity is applied after the commit, in batches (identity-applier.ts), and
@@ -103,6 +117,7 @@ export class PostgresStore implements Store {
       const now = Date.now();
       await store.partitions.ensure(now);
       await store.partitions.ensure(monthPartition(now).to);
+      if (options.identity.enabled) await retrySetAside(pool);
       return store;
     } catch (err) {
       await pool.end();

@@ -20,6 +20,8 @@ export interface PendingIdentity {
   extra: string | null;
   ts: number;
   messageId: string;
+  /** Set aside by an earlier run (identity_failures) and tried again at start. */
+  retried?: true;
 }
 
 /**
@@ -38,6 +40,9 @@ export class IdentityApplier {
   private oldestAt = 0;
   private readonly attribute;
   private readonly recordFailure;
+  private readonly forgetFailure;
+  /** The watermark as stored: it only moves forward (a retried set-aside event is older). */
+  private watermark = 0;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -49,6 +54,7 @@ export class IdentityApplier {
     this.recordFailure = db.prepare(
       'INSERT OR REPLACE INTO identity_failures (event_id, message_id, error, failed_at) VALUES (?, ?, ?, ?)',
     );
+    this.forgetFailure = db.prepare('DELETE FROM identity_failures WHERE event_id = ?');
     this.recover();
   }
 
@@ -128,41 +134,60 @@ export class IdentityApplier {
           for (const [owner, ts, eventId] of owned) this.attribute.add(owner, ts, eventId);
           this.attribute.flush();
           this.identity.recomputeDirty();
-          const last = (items[items.length - 1] as PendingIdentity).eventId;
-          writeSetting(this.db, IDENTITY_WATERMARK_SETTING, String(last));
+          for (const p of items) if (p.retried) this.forgetFailure.run(p.eventId);
+          this.advanceWatermark((items[items.length - 1] as PendingIdentity).eventId);
         })
         .immediate();
     } catch (err) {
-      // Rolled back: caches may hold identifiers that were never committed.
+      // Rolled back: caches may hold identifiers that were never committed, and the watermark moved back.
       this.attribute.discard();
       this.identity.resetCaches();
+      this.watermark = this.storedWatermark();
       throw err;
     }
   }
 
   /** Records an event whose identity fails alone, and moves the watermark past it. */
   private setAside(p: PendingIdentity, err: Error): void {
-    this.db
-      .transaction(() => {
-        this.recordFailure.run(p.eventId, p.messageId, err.message, Date.now());
-        writeSetting(this.db, IDENTITY_WATERMARK_SETTING, String(p.eventId));
-      })
-      .immediate();
+    try {
+      this.db
+        .transaction(() => {
+          this.recordFailure.run(p.eventId, p.messageId, err.message, Date.now());
+          this.advanceWatermark(p.eventId);
+        })
+        .immediate();
+    } catch (failed) {
+      this.watermark = this.storedWatermark();
+      throw failed;
+    }
     this.onFailed({ eventId: p.eventId, messageId: p.messageId, error: err.message });
+  }
+
+  private storedWatermark(): number {
+    return Number(readSetting(this.db, IDENTITY_WATERMARK_SETTING) ?? 0);
+  }
+
+  /** In the caller's transaction (which re-reads the stored value if it rolls back). */
+  private advanceWatermark(eventId: number): void {
+    if (eventId <= this.watermark) return;
+    writeSetting(this.db, IDENTITY_WATERMARK_SETTING, String(eventId));
+    this.watermark = eventId;
   }
 
   /**
    * Reads back the events stored after the watermark (a crash or kill between their commit and
-   * their identity batch, or identity turned off meanwhile). The watermark exists from the
-   * database's first migration on (migration 7).
+   * their identity batch, or identity turned off meanwhile), then tries the events set aside by
+   * earlier runs again: the bug that failed them may be fixed in this version. One that applies
+   * now leaves identity_failures; one that fails again is set aside again. The watermark exists
+   * from the database's first migration on (migration 7).
    */
   private recover(): void {
-    const saved = readSetting(this.db, IDENTITY_WATERMARK_SETTING) ?? '0';
+    this.watermark = this.storedWatermark();
     // In bounded chunks: after a run with identity turned off the backlog can be the whole history.
     const page = this.db
       .prepare('SELECT id, ts, message_id, payload FROM events WHERE id > ? ORDER BY id LIMIT ?')
       .raw();
-    let after = Number(saved);
+    let after = this.watermark;
     for (;;) {
       const rows = page.all(after, RECOVERY_CHUNK) as [number, number, string, string][];
       const items: PendingIdentity[] = [];
@@ -173,7 +198,28 @@ export class IdentityApplier {
       }
       this.enqueue(items);
       this.apply();
-      if (rows.length < RECOVERY_CHUNK) return;
+      if (rows.length < RECOVERY_CHUNK) break;
     }
+    const setAside = this.db
+      .prepare(
+        'SELECT e.id, e.ts, e.message_id, e.payload FROM identity_failures f JOIN events e ON e.id = f.event_id ORDER BY e.id',
+      )
+      .raw()
+      .all() as [number, number, string, string][];
+    this.enqueue(
+      setAside.map(([eventId, ts, messageId, payload]) => {
+        const id = eventIdentity(JSON.parse(payload), ts, messageId, this.config);
+        return {
+          eventId,
+          anonymousId: id.anonymousId,
+          userId: id.userId,
+          extra: id.extra,
+          ts,
+          messageId,
+          retried: true,
+        };
+      }),
+    );
+    this.apply();
   }
 }
