@@ -36,14 +36,18 @@ describeStores('events the database refuses', (store) => {
     const others = Array.from({ length: 8 }, (_, r) =>
       post(Array.from({ length: 5 }, (_, i) => track(`m-${r}-${i}`, `dev-${r}`))),
     );
-    const poisoned = post([track('m-a'), track('m-poison'), track('m-b')]);
+    // With an invalid event before it: each rejection names its own index in the request.
+    const poisoned = post([track('m-a'), { type: 'track', event: 'No one' }, track('m-poison'), track('m-b')]);
     for (const answer of await Promise.all(others))
       expect(answer).toMatchObject({ status: 200, body: { accepted: 5 } });
     const answer = await poisoned;
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({
       accepted: 2,
-      rejected: [{ index: 1, messageId: 'm-poison', code: 'KIMLIK_EVENT_NOT_STORED' }],
+      rejected: [
+        { index: 1, code: 'KIMLIK_EVENT_IDENTITY_MISSING' },
+        { index: 2, messageId: 'm-poison', code: 'KIMLIK_EVENT_NOT_STORED' },
+      ],
     });
     expect(JSON.stringify(answer.body.rejected)).toContain('injected');
 

@@ -43,7 +43,7 @@ export interface IdentityFailure {
  * What became of one event. `refused`: its write fails every time, alone, for a reason in the
  * event (not the database being down): it is not stored and the rest of its request is.
  */
-export type InsertOutcome = 'stored' | 'duplicate' | 'suppressed' | { refused: string };
+export type InsertOutcome = 'stored' | 'duplicate' | 'suppressed' | { refused: string; messageId: string };
 
 export interface StoredEventRecord {
   id: string;

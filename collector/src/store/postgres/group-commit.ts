@@ -2,7 +2,14 @@ import type pg from 'pg';
 import type { EventRow, InsertOutcome } from '../store.js';
 import { StoreUnavailableError } from '../store.js';
 import { inTransaction } from './connection.js';
-import { type CommitAttempt, type CommitRequest, commitRequest, singleEvent, writeEvents } from './event-writer.js';
+import {
+  type CommitAttempt,
+  type CommitRequest,
+  type CommitRow,
+  commitRequest,
+  singleEvent,
+  writeEvents,
+} from './event-writer.js';
 import type { PgIdentityApplier } from './identity-applier.js';
 import type { PgIdentityWriter } from './identity-writer.js';
 import type { MonthPartitions } from './month-partitions.js';
@@ -136,7 +143,7 @@ export class GroupCommit {
             outcomes.push(((await this.commit([singleEvent(p, e)]))[0] as InsertOutcome[])[0] as InsertOutcome);
           } catch (err) {
             if (!failsEveryTime(err)) throw err;
-            outcomes.push({ refused: (err as Error).message });
+            outcomes.push({ refused: (err as Error).message, messageId: (p.rows[e] as CommitRow).messageId });
           }
         }
       } catch (err) {

@@ -159,12 +159,12 @@ export class SqliteStore implements Store {
     this.pending += rows.length;
     this.writesPosted++;
     return this.request({ op: 'write', rows: flat }, rows.length).then((reply) => {
-      const { outcomes, refused } = reply as { outcomes: Uint8Array; refused?: [number, string][] };
+      const { outcomes, refused } = reply as { outcomes: Uint8Array; refused?: [number, string, string][] };
       const out: InsertOutcome[] = new Array(outcomes.length);
       for (let k = 0; k < outcomes.length; k++) {
         out[k] = outcomes[k] === DUPLICATE ? 'duplicate' : outcomes[k] === SUPPRESSED ? 'suppressed' : 'stored';
       }
-      for (const [k, error] of refused ?? []) out[k] = { refused: error };
+      for (const [k, error, messageId] of refused ?? []) out[k] = { refused: error, messageId };
       return out;
     });
   }

@@ -27,8 +27,8 @@ export type WriterRequest =
   /** Answers once every event acknowledged before it has its identity applied (reads wait for it). */
   | { id: number; op: 'sync' };
 export type WriterReply =
-  /** `refused`: [event index, the database's error] of the events it refused alone (REFUSED in `outcomes`). */
-  | { id: number; outcomes: Uint8Array; refused?: [number, string][] }
+  /** `refused`: [event index, the database's error, messageId] of the events it refused alone (REFUSED in `outcomes`). */
+  | { id: number; outcomes: Uint8Array; refused?: [number, string, string][] }
   | { id: number; result: unknown }
   | { id: number; error: string; code?: string };
 export interface CommitInfo {
@@ -137,7 +137,7 @@ function writeAlone(r: Extract<WriterRequest, { op: 'write' }>): void {
     }
   }
   const outcomes = new Uint8Array(r.rows.length / ROW_WIDTH);
-  const refused: [number, string][] = [];
+  const refused: [number, string, string][] = [];
   for (let e = 0; e < outcomes.length; e++) {
     try {
       const [one] = writer.write([r.rows.slice(e * ROW_WIDTH, (e + 1) * ROW_WIDTH)]);
@@ -149,7 +149,7 @@ function writeAlone(r: Extract<WriterRequest, { op: 'write' }>): void {
         return;
       }
       outcomes[e] = REFUSED;
-      refused.push([e, (err as Error).message]);
+      refused.push([e, (err as Error).message, r.rows[e * ROW_WIDTH + 2] as string]);
     }
   }
   port?.postMessage({ id: r.id, outcomes, refused } satisfies WriterReply);
