@@ -56,6 +56,8 @@ export async function createCollector(options: ResolvedCollectorOptions): Promis
       metrics.commitSeconds.observe(c.ms / 1000);
     },
     onIdentityError: (message) => log?.error({ err: message }, 'identity batch failed; it stays queued and is retried'),
+    onCheckpointError: (message) =>
+      log?.warn({ err: message }, "SQLite checkpoint thread failed; the writer's own checkpoints take over"),
     onIdentityFailure: ({ eventId, messageId, error }) => {
       metrics.identityFailures.inc();
       log?.error(

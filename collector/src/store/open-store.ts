@@ -18,12 +18,14 @@ export interface StoreEvents {
   onIdentityError: (message: string) => void;
   /** An event's identity failed alone and was set aside: the event stays stored, unattributed. */
   onIdentityFailure: (failure: IdentityFailure) => void;
+  /** SQLite's checkpoint thread failed; the writer's own checkpoints keep the log bounded. */
+  onCheckpointError?: (message: string) => void;
 }
 
 /** Opens the store `options.database` names: a `postgres://` URL, or else a SQLite file path. */
 export async function openStore(
   options: ResolvedCollectorOptions,
-  { onCommit, onIdentityError, onIdentityFailure }: StoreEvents,
+  { onCommit, onIdentityError, onIdentityFailure, onCheckpointError }: StoreEvents,
 ): Promise<Store> {
   const identity = {
     enabled: options.identity,
@@ -48,5 +50,6 @@ export async function openStore(
     onCommit,
     onIdentityError,
     onIdentityFailure,
+    onCheckpointError,
   });
 }

@@ -15,15 +15,22 @@ import type {
   UnmergeOutcome,
 } from '../store.js';
 import { type IdentityFailure, type SourceRow, StoreUnavailableError, sourceFromRow } from '../store.js';
+import { Checkpointer } from './checkpointer.js';
 import { DUPLICATE, ROW_WIDTH, SUPPRESSED } from './event-writer.js';
 import { migrate, openDatabase, type SqliteDatabase } from './open.js';
 import { ProfileReader } from './profile-reader.js';
 import { readSetting, writeSetting } from './settings.js';
 import { StatsReader } from './stats-reader.js';
+import { workerUrl } from './worker-url.js';
 import type { CommitInfo, WriterInit, WriterMessage, WriterRequest } from './writer-worker.js';
 
 /** How long a readiness probe waits for SQLite's write lock (see `ping`). */
 const PING_BUSY_TIMEOUT_MS = 250;
+/**
+ * How often the checkpoint thread copies the write-ahead log into the database file. Pages the
+ * writer changes again within it are copied once (random-keyed index pages are, many times).
+ */
+const CHECKPOINT_INTERVAL_MS = 2_000;
 
 export interface SqliteStoreOptions {
   path: string;
@@ -33,20 +40,10 @@ export interface SqliteStoreOptions {
   onCommit?: (info: CommitInfo) => void;
   /** Called when an identity batch fails (it stays queued and is retried). */
   onIdentityError?: (message: string) => void;
+  /** Called when the checkpoint thread fails (the writer's own checkpoints cover). */
+  onCheckpointError?: (message: string) => void;
   /** Called when an event's identity fails alone and is set aside (the event stays stored). */
   onIdentityFailure?: (failure: IdentityFailure) => void;
-}
-
-/**
- * Under vitest this module runs from src/*.ts, which a worker thread cannot load; the compiled
- * worker in dist/ is the same code (`npm test` builds before it runs).
- */
-function workerUrl(): URL {
-  const url = new URL('./writer-worker.js', import.meta.url);
-  if (import.meta.url.endsWith('.ts')) {
-    return new URL(url.href.replace('/collector/src/', '/collector/dist/'));
-  }
-  return url;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -61,6 +58,7 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly db: SqliteDatabase;
   private worker!: Worker;
+  private readonly checkpointer: Checkpointer;
   private readonly workerData: WriterInit;
   private restartTimer: NodeJS.Timeout | null = null;
   private readonly waiters = new Map<number, Waiter>();
@@ -94,6 +92,10 @@ export class SqliteStore implements Store {
     this.onIdentityFailure = options.onIdentityFailure;
     this.workerData = { path: options.path, synchronous: options.synchronous, salt, identity: options.identity };
     this.startWorker();
+    this.checkpointer = new Checkpointer(
+      { path: options.path, synchronous: options.synchronous, intervalMs: CHECKPOINT_INTERVAL_MS },
+      (message) => options.onCheckpointError?.(message),
+    );
   }
 
   /**
@@ -103,7 +105,7 @@ export class SqliteStore implements Store {
    */
   private startWorker(): void {
     this.restartTimer = null;
-    const worker = new Worker(fileURLToPath(workerUrl()), { workerData: this.workerData });
+    const worker = new Worker(fileURLToPath(workerUrl('writer-worker.js')), { workerData: this.workerData });
     // A starting writer applies identity to events left unapplied: reads wait for that like for a write.
     this.writesPosted++;
     this.worker = worker;
@@ -377,19 +379,24 @@ export class SqliteStore implements Store {
 
   close(): Promise<void> {
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.closing ??= new Promise<void>((resolve) => {
-      const done = () => {
-        this.db.close();
-        resolve();
-      };
-      if (this.workerError) {
-        void this.worker.terminate().then(done, done);
-        return;
-      }
-      // The writer commits what it holds before it answers `closed`; replies come in order.
-      this.onWriterClosed = () => void this.worker.terminate().then(done, done);
-      this.worker.postMessage({ close: true });
-    });
+    // Set at once: writes from now on are refused. The checkpoint thread goes first, so the
+    // writer's last checkpoint finds no other one running.
+    this.closing ??= this.checkpointer.close().then(
+      () =>
+        new Promise<void>((resolve) => {
+          const done = () => {
+            this.db.close();
+            resolve();
+          };
+          if (this.workerError) {
+            void this.worker.terminate().then(done, done);
+            return;
+          }
+          // The writer commits what it holds before it answers `closed`; replies come in order.
+          this.onWriterClosed = () => void this.worker.terminate().then(done, done);
+          this.worker.postMessage({ close: true });
+        }),
+    );
     return this.closing;
   }
 }

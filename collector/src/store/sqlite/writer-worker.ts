@@ -47,8 +47,10 @@ const port = parentPort;
 if (!port) throw new Error('writer-worker must run as a worker thread');
 const init = workerData as WriterInit;
 const db = openDatabase(init.path, { synchronous: init.synchronous, cacheMiB: 128 });
-// Fewer, larger checkpoints: each one fsyncs, and group commits already write in big steps.
-db.pragma('wal_autocheckpoint = 10000');
+// The checkpoint thread (checkpoint-worker.ts) copies the log into the database file as it grows;
+// this one, 160 MB in, copies what it has not and lets the log start over from its beginning.
+// Alone (that thread failed), it still bounds the log.
+db.pragma('wal_autocheckpoint = 40000');
 const identity = init.identity.enabled
   ? new IdentityWriter(db, {
       salt: init.salt,
@@ -196,6 +198,20 @@ function scheduleIdentity(): void {
   }, IDENTITY_IDLE_MS);
 }
 
+const pause = new Int32Array(new SharedArrayBuffer(4));
+/**
+ * Copies the whole log into the database file and empties it. SQLite answers busy at once, without
+ * waiting, while the checkpoint thread is copying (or a reader holds an older snapshot): tried
+ * again for up to a second.
+ */
+function truncateLog(): void {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+    if (!result?.busy) return;
+    Atomics.wait(pause, 0, 0, 10);
+  }
+}
+
 function admin(msg: Exclude<WriterRequest, { op: 'write' }>): void {
   // Admin changes and reads run after every write that arrived before them, with its identity applied.
   flush();
@@ -217,7 +233,7 @@ function admin(msg: Exclude<WriterRequest, { op: 'write' }>): void {
         identity.suppress(erased.suppressed);
         // Nor in the write-ahead log's older page images: copied back and the log emptied (best
         // effort: a reader on an older snapshot defers it to the next checkpoint).
-        db.pragma('wal_checkpoint(TRUNCATE)');
+        truncateLog();
       }
       result = erased?.result ?? null;
     } else {
