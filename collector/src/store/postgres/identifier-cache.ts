@@ -1,3 +1,4 @@
+import { BoundedMap } from '../bounded-map.js';
 import type { Db } from './connection.js';
 import { earlier, type Want } from './event-identifiers.js';
 
@@ -11,7 +12,7 @@ interface Known {
   aliasOnly: boolean;
 }
 
-/** Entries kept; past this the cache starts over (a miss costs one index probe, as without it). */
+/** Entries kept, the recently used ones (a miss costs one index probe, as without the cache). */
 const LIMIT = 500_000;
 const STAMP_KEY = 'identifier_caches';
 
@@ -29,7 +30,7 @@ const STAMP_KEY = 'identifier_caches';
  * commits (`begin`/`keep`): a rolled-back batch's new identifiers do not exist.
  */
 export class IdentifierCache {
-  #known = new Map<string, Known>();
+  #known = new BoundedMap<string, Known>(LIMIT);
   #staged: [string, Known][] = [];
   #stamp: string | null | undefined;
 
@@ -40,7 +41,6 @@ export class IdentifierCache {
 
   /** After the commit: keeps what the transaction learned. */
   keep(): void {
-    if (this.#known.size + this.#staged.length > LIMIT) this.#known = new Map();
     for (const [k, v] of this.#staged) this.#known.set(k, v);
     this.#staged = [];
   }
@@ -49,7 +49,7 @@ export class IdentifierCache {
   async check(c: Db): Promise<void> {
     const r = await c.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [STAMP_KEY]);
     const stamp = r.rows[0]?.value ?? null;
-    if (stamp !== this.#stamp) this.#known = new Map();
+    if (stamp !== this.#stamp) this.#known = new BoundedMap(LIMIT);
     this.#stamp = stamp;
   }
 

@@ -11,7 +11,9 @@ import {
 } from '../../identity/resolve.js';
 import { type DeviceIdentify, identifyLinks, isShared, sharedDevices } from '../../identity/shared-device.js';
 import { hash53 } from '../../ingest/hash.js';
+import { BoundedMap } from '../bounded-map.js';
 import { HashFilter } from './hash-filter.js';
+import { IdentCache } from './ident-cache.js';
 import type { SqliteDatabase } from './open.js';
 import { RowBatcher } from './row-batcher.js';
 
@@ -25,7 +27,8 @@ export interface IdentityWriterOptions {
 /** An identifier as the caches hold it: the resolver's node, shared by the by-key and by-id maps. */
 type CachedIdent = ResolverNode;
 
-const CACHE_LIMIT = 500_000;
+/** Identifiers, adjacency lists and written-row hashes each kept in memory (the recently used). */
+export const IDENTITY_CACHE_LIMIT = 500_000;
 /** What `written` records for an identifier whose membership and history rows do not exist yet. */
 const NO_ROWS = -1;
 const earlier = (ts: number, msg: string, than: { firstTs: number; firstMsg: string }) =>
@@ -37,16 +40,14 @@ const earlier = (ts: number, msg: string, than: { firstTs: number; firstMsg: str
  * answer without touching the database.
  */
 export class IdentityWriter {
-  /** By type, then value: no concatenated key string to build and hash per lookup (a tenth of ensure()'s time). */
-  private idents = new Map<string, Map<string, CachedIdent>>();
-  private byId = new Map<number, CachedIdent>();
+  private idents!: IdentCache;
   /** Every link of an identifier, when all of them were read (a replay's walk needs no query then). */
-  private adjacency = new Map<number, ResolverLink[]>();
+  private adjacency!: BoundedMap<number, ResolverLink[]>;
   /**
    * Per identifier, a hash of the membership and history rows last written for it: a replay that
    * yields the same rows (most of a cluster, when one identifier joins it) writes nothing for it.
    */
-  private written = new Map<number, number>();
+  private written!: BoundedMap<number, number>;
   /** Identifiers created in this batch: their one-identifier membership is written unless a replay covers them. */
   private fresh = new Set<number>();
   /** New identifiers met in a cluster past the limit this batch (recomputeCluster). */
@@ -63,7 +64,9 @@ export class IdentityWriter {
   constructor(
     db: SqliteDatabase,
     private readonly options: IdentityWriterOptions,
+    private readonly cacheLimit = IDENTITY_CACHE_LIMIT,
   ) {
+    this.startCaches();
     this.q = {
       findIdent: db
         .prepare(
@@ -110,7 +113,7 @@ export class IdentityWriter {
   }
 
   private cached(type: string, value: string): CachedIdent | undefined {
-    return this.idents.get(type)?.get(value);
+    return this.idents.byKey(type, value);
   }
 
   isSuppressed(type: string, value: string): boolean {
@@ -149,23 +152,8 @@ export class IdentityWriter {
       firstMsg: row[2],
       aliasOnly: row[3] === 1,
     };
-    this.remember(c);
+    this.idents.add(c);
     return c;
-  }
-
-  private remember(c: CachedIdent): void {
-    // Bounded caches (byId holds the same entries): past the limit start over; misses fall back to the database.
-    if (this.byId.size >= CACHE_LIMIT) {
-      this.idents = new Map();
-      this.byId = new Map();
-    }
-    let byValue = this.idents.get(c.type);
-    if (!byValue) {
-      byValue = new Map();
-      this.idents.set(c.type, byValue);
-    }
-    byValue.set(c.value, c);
-    this.byId.set(c.id, c);
   }
 
   /**
@@ -194,9 +182,8 @@ export class IdentityWriter {
     }
     const id = Number(this.q.insertIdent.run(hash, type, value, ts, msg, viaAlias ? 1 : 0).lastInsertRowid);
     this.known.add(hash);
-    this.remember({ id, type, value, firstTs: ts, firstMsg: msg, aliasOnly: viaAlias });
+    this.idents.add({ id, type, value, firstTs: ts, firstMsg: msg, aliasOnly: viaAlias });
     this.adjacency.set(id, []);
-    if (this.written.size >= CACHE_LIMIT) this.written = new Map();
     this.written.set(id, NO_ROWS);
     // Its own one-identifier profile until a link says otherwise (written in recomputeDirty).
     this.fresh.add(id);
@@ -342,12 +329,12 @@ export class IdentityWriter {
   }
 
   private node(id: number): ResolverNode | undefined {
-    const hit = this.byId.get(id);
+    const hit = this.idents.byId(id);
     if (hit) return hit;
     const row = this.q.ident.get(id) as [number, IdentifierType, string, number, string, number] | undefined;
     if (!row) return undefined;
     const n = { id: row[0], type: row[1], value: row[2], firstTs: row[3], firstMsg: row[4], aliasOnly: row[5] === 1 };
-    this.remember(n);
+    this.idents.add(n);
     return n;
   }
 
@@ -357,7 +344,6 @@ export class IdentityWriter {
     const list = (this.q.linksOf.all(id, id) as [number, number, number, string, number][]).map(
       ([a, b, ts, messageId, detached]) => ({ a, b, ts, messageId, detached: detached === 1 }),
     );
-    if (this.adjacency.size >= CACHE_LIMIT) this.adjacency = new Map();
     this.adjacency.set(id, list);
     return list;
   }
@@ -423,20 +409,22 @@ export class IdentityWriter {
       }
       for (const [fromTs, founderId] of r.memberships) this.q.insertMembership.run(n.id, fromTs, founderId);
       for (const [kind, ts, msg, detail] of r.log) this.q.insertLog.run(n.id, kind, ts, msg, detail);
-      if (this.written.size >= CACHE_LIMIT) this.written = new Map();
       this.written.set(n.id, hash);
     }
     return list.map((n) => n.id);
+  }
+
+  private startCaches(): void {
+    this.idents = new IdentCache(this.cacheLimit);
+    this.adjacency = new BoundedMap(this.cacheLimit);
+    this.written = new BoundedMap(this.cacheLimit);
   }
 
   /** Forgets cached identifiers and links (after an erase or unmerge rewrote them). */
   resetCaches(): void {
     this.traitRows.discard();
     this.soloMemberships.discard();
-    this.idents = new Map();
-    this.byId = new Map();
-    this.adjacency = new Map();
-    this.written = new Map();
+    this.startCaches();
     this.dirty = new Set();
     this.fresh = new Set();
     this.parked = new Set();
