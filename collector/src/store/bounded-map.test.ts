@@ -26,12 +26,9 @@ describe('BoundedMap', () => {
     expect(misses).toBe(0);
   });
 
-  it('forgets an entry not used for a whole generation, and a deleted one at once', () => {
+  it('forgets an entry not used for a whole generation', () => {
     const m = new BoundedMap<number, string>(10);
     m.set(1, 'one');
-    m.set(2, 'two');
-    m.delete(2);
-    expect(m.get(2)).toBeUndefined();
     for (let i = 100; i < 110; i++) m.set(i, 'x');
     expect(m.get(1)).toBeUndefined();
   });

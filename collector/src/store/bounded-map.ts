@@ -32,11 +32,6 @@ export class BoundedMap<K, V> {
     }
   }
 
-  delete(key: K): void {
-    this.young.delete(key);
-    this.old.delete(key);
-  }
-
   /** Entries held, counting one set in both generations twice (never more than the limit). */
   get size(): number {
     return this.young.size + this.old.size;
