@@ -160,6 +160,18 @@ describe('identity applied after the commit', () => {
     }
   });
 
+  /** A collector with identity on, started on `database`, finds the person with all four events and the newest trait. */
+  async function expectWholeProfile(database: string): Promise<void> {
+    const c = await startTestCollector({ database });
+    try {
+      const profile = await profileByEmail(c.url, c.adminKey);
+      expect(profile.events).toEqual(['m1', 'm2', 'm3', 'm4']);
+      expect(profile.traits).toMatchObject({ plan: 'team' });
+    } finally {
+      await c.close();
+    }
+  }
+
   it('applies identity to the events of a database that began with identity off, once it is on', async () => {
     // Before: the first collector with identity on found no watermark, took the database for one
     // written by a version that applied identity inside each commit, and skipped every event.
@@ -167,14 +179,7 @@ describe('identity applied after the commit', () => {
     const off = await startTestCollector({ database, identity: false });
     await post(off, EVENTS);
     await off.close();
-    const on = await startTestCollector({ database });
-    try {
-      const profile = await profileByEmail(on.url, on.adminKey);
-      expect(profile.events).toEqual(['m1', 'm2', 'm3', 'm4']);
-      expect(profile.traits).toMatchObject({ plan: 'team' });
-    } finally {
-      await on.close();
-    }
+    await expectWholeProfile(database);
   });
 
   it('applies identity to the events stored while it was turned off once it is on again', async () => {
@@ -185,13 +190,6 @@ describe('identity applied after the commit', () => {
     const off = await startTestCollector({ database, identity: false });
     await post(off, [EVENTS[2], EVENTS[3]]);
     await off.close();
-    const again = await startTestCollector({ database });
-    try {
-      const profile = await profileByEmail(again.url, again.adminKey);
-      expect(profile.events).toEqual(['m1', 'm2', 'm3', 'm4']);
-      expect(profile.traits).toMatchObject({ plan: 'team' });
-    } finally {
-      await again.close();
-    }
+    await expectWholeProfile(database);
   });
 });

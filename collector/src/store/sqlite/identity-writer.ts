@@ -24,11 +24,11 @@ export interface IdentityWriterOptions {
   maxClusterIdentifiers: number;
 }
 
-/** An identifier as the caches hold it: the resolver's node, shared by the by-key and by-id maps. */
+/** An identifier as the caches hold it: the resolver's node, one object for both lookups (IdentCache). */
 type CachedIdent = ResolverNode;
 
 /** Identifiers, adjacency lists and written-row hashes each kept in memory (the recently used). */
-export const IDENTITY_CACHE_LIMIT = 500_000;
+const IDENTITY_CACHE_LIMIT = 500_000;
 /** What `written` records for an identifier whose membership and history rows do not exist yet. */
 const NO_ROWS = -1;
 const earlier = (ts: number, msg: string, than: { firstTs: number; firstMsg: string }) =>
