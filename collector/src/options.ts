@@ -51,7 +51,8 @@ export interface CollectorOptions {
   maxProfileMerges?: number;
   /**
    * Most identifiers linked together (refused links count) that ingest re-resolves as one; a larger
-   * cluster keeps its profiles and its new links are parked. Env `KIMLIK_MAX_CLUSTER_IDENTIFIERS`.
+   * cluster keeps its profiles and its new links are parked. An identifier linked to more than this
+   * many is a hub: a profile of its own, walked through by no cluster. Env `KIMLIK_MAX_CLUSTER_IDENTIFIERS`.
    * @defaultValue 5000, or 5 × maxProfileIdentifiers when that is more
    */
   maxClusterIdentifiers?: number;

@@ -119,4 +119,67 @@ describePostgres('SQLite and PostgreSQL agree', () => {
     },
     120_000,
   );
+
+  it("hubs (a kiosk, a backend's fixed anonymousId): the same profiles on both stores, whatever the order and batches", async () => {
+    // 60 people, each with a phone of their own; each logs in on the kiosk at some point, and the
+    // backend sends their purchases with anonymousId "server". Both devices end past the limit.
+    const rand = rng(5);
+    const events: Ev[] = [];
+    let n = 0;
+    const at = () => new Date(T0 + Math.floor(rand() * 86_400_000)).toISOString();
+    for (let i = 0; i < 60; i++) {
+      const base = () => ({ messageId: `hub-${n++}`, timestamp: at() });
+      const user = `hub-user-${i}`;
+      events.push({ ...base(), type: 'identify', anonymousId: `hub-phone-${i}`, userId: user });
+      events.push({
+        ...base(),
+        type: 'identify',
+        anonymousId: 'kiosk',
+        userId: user,
+        traits: { email: `h${i}@ex.com` },
+      });
+      events.push({ ...base(), type: 'track', anonymousId: 'kiosk', event: 'Viewed' });
+      events.push({ ...base(), type: 'track', anonymousId: 'server', userId: user, event: 'Bought' });
+    }
+    const limits = { maxProfileIdentifiers: 10, maxClusterIdentifiers: 30 };
+    const collectors = await Promise.all([
+      startTestCollector(limits),
+      startTestCollector({ ...limits, database: postgresTestUrl() }),
+      startTestCollector(limits),
+    ]);
+    try {
+      const [one, two, whole] = collectors as [TestCollector, TestCollector, TestCollector];
+      await send(one, events, rng(3));
+      await send(two, events, rng(4));
+      // One request holding every event: each cluster is replayed once, with all its links.
+      const res = await fetch(`${whole.url}/v1/batch`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Basic ${Buffer.from(`${whole.writeKey}:`).toString('base64')}`,
+        },
+        body: JSON.stringify({ batch: events }),
+      });
+      expect(res.status).toBe(200);
+      const identifiers = new Set<string>(['anonymousId:kiosk', 'anonymousId:server']);
+      for (let i = 0; i < 60; i++) identifiers.add(`userId:hub-user-${i}`).add(`anonymousId:hub-phone-${i}`);
+      const [a, b, c] = [
+        await profiles(one, identifiers),
+        await profiles(two, identifiers),
+        await profiles(whole, identifiers),
+      ];
+      for (const id of identifiers) {
+        expect(b.get(id), id).toBe(a.get(id));
+        expect(c.get(id), id).toBe(a.get(id));
+      }
+      expect(JSON.parse(a.get('anonymousId:kiosk') as string).ids).toEqual(['anonymousId:kiosk']);
+      expect(JSON.parse(a.get('userId:hub-user-7') as string).ids).toEqual([
+        'anonymousId:hub-phone-7',
+        'email:h7@ex.com',
+        'userId:hub-user-7',
+      ]);
+    } finally {
+      await Promise.all(collectors.map((x) => x.close()));
+    }
+  }, 120_000);
 });

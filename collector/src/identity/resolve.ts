@@ -40,6 +40,15 @@ export interface ResolverCaps {
 export const parkedReason = (maxClusterIdentifiers: number) =>
   `linked to a cluster of more than ${maxClusterIdentifiers} identifiers (KIMLIK_MAX_CLUSTER_IDENTIFIERS), which is no longer re-resolved; the links to it are parked`;
 
+/**
+ * History note of a hub: an identifier linked to more than `maxClusterIdentifiers` others. Its
+ * cluster could never be replayed whole, so instead of freezing it at whatever arrived first, the
+ * hub stands alone and every cluster is replayed as if it had no links: a function of the set of
+ * events again. Hubs are things, not people: a backend's fixed anonymousId, a kiosk, a test address.
+ */
+export const hubReason = (maxClusterIdentifiers: number) =>
+  `linked to more than ${maxClusterIdentifiers} other identifiers (KIMLIK_MAX_CLUSTER_IDENTIFIERS): a hub, such as a backend's fixed anonymousId, is a profile of its own and its links are parked`;
+
 /** From `fromTs` on, the identifier belongs to the profile founded by `founderId`. */
 export interface Membership {
   identifierId: number;

@@ -693,7 +693,7 @@ describeStores('profiles with a small cluster limit (a kiosk)', (store) => {
     await c.close();
   });
 
-  it('a device that many people log in on: never two userIds in one profile, past the limit too', async () => {
+  it('a device that many people log in on becomes a hub: a profile of its own, whatever the batches', async () => {
     // Each login links the kiosk to a userId and an email: 1 + 3 × 2 identifiers per batch of three.
     const people = 12;
     for (let first = 0; first < people; first += 3) {
@@ -715,18 +715,59 @@ describeStores('profiles with a small cluster limit (a kiosk)', (store) => {
       // A person's email stays with her userId, past the limit too.
       expect((await profileBy('email', `u${n}@ex.com`)).body.id).toBe(p.id);
     }
-    // Within the limit (the first three people), the shared-device rule holds as usual.
+    // 24 links, past the limit of 20: the kiosk is a hub. Everyone loses it, the first three
+    // people too (their profiles were computed with it), so nothing depends on which batch
+    // crossed the limit: each person keeps her own events, the kiosk its anonymous ones.
     const u0 = (await profileBy('userId', 'u0')).body;
-    expect(idents(u0)).toEqual(['anonymousId:kiosk', 'email:u0@ex.com', 'userId:u0']);
-    expect(await timeline(u0.id)).toHaveLength(2);
-    // Past it, the cluster is no longer replayed: a new person's link to the kiosk is parked and
-    // reported, and the kiosk stays with the last person within the limit.
-    const last = (await profileBy('userId', `u${people - 1}`)).body;
-    expect(idents(last)).toEqual([`email:u${people - 1}@ex.com`, `userId:u${people - 1}`]);
-    const history = (await admin(`/v1/profiles/${last.id}/history`)).body;
-    expect(JSON.stringify(history)).toContain('cap_reached');
+    expect(idents(u0)).toEqual(['email:u0@ex.com', 'userId:u0']);
+    expect(await timeline(u0.id)).toHaveLength(1);
     const kiosk = (await profileBy('anonymousId', 'kiosk')).body;
-    expect(idents(kiosk).filter((i) => i.startsWith('userId:'))).toHaveLength(1);
+    expect(idents(kiosk)).toEqual(['anonymousId:kiosk']);
+    expect(await timeline(kiosk.id)).toHaveLength(people);
+    const history = JSON.stringify((await admin(`/v1/profiles/${kiosk.id}/history`)).body);
+    expect(history).toContain('cap_reached');
+    expect(history).toContain('a hub');
+  });
+
+  it('a hub: the same profiles from one request per event as from one batch', async () => {
+    // Two people also use a phone of their own, which stays theirs; the kiosk's 2 × 11 links
+    // cross the limit somewhere in the middle of the one-event requests.
+    const events: Ev[] = [];
+    for (let n = 0; n < 11; n++) {
+      events.push(ev('identify', n * 10, { anonymousId: 'kiosk', userId: `u${n}`, traits: { email: `u${n}@ex.com` } }));
+      events.push(ev('track', n * 10 + 5, { anonymousId: 'kiosk', event: 'Viewed' }));
+    }
+    events.push(ev('identify', 200, { anonymousId: 'phone0', userId: 'u0' }));
+    events.push(ev('track', 201, { anonymousId: 'phone9', userId: 'u9', event: 'Bought' }));
+    const keys = [
+      ['anonymousId', 'kiosk'],
+      ['anonymousId', 'phone0'],
+      ['anonymousId', 'phone9'],
+      ...Array.from({ length: 11 }, (_, n) => ['email', `u${n}@ex.com`]),
+    ];
+    const profiles = async () => {
+      const out: Record<string, unknown> = {};
+      for (const [type, value] of keys) {
+        const p = (await profileBy(type as string, value as string)).body;
+        out[`${type}:${value}`] = { identifiers: idents(p), events: (await timeline(p.id)).sort() };
+      }
+      return out;
+    };
+    for (const e of events) await send([e]);
+    const oneByOne = await profiles();
+    const first = c;
+    c = await startTestCollector({ database: store.database(), maxProfileIdentifiers: 10, maxClusterIdentifiers: 20 });
+    try {
+      await send(events);
+      expect(await profiles()).toEqual(oneByOne);
+    } finally {
+      await c.close();
+      c = first;
+    }
+    expect(oneByOne['anonymousId:phone0']).toMatchObject({
+      identifiers: ['anonymousId:phone0', 'email:u0@ex.com', 'userId:u0'],
+    });
+    expect(oneByOne['anonymousId:kiosk']).toMatchObject({ identifiers: ['anonymousId:kiosk'] });
   });
 
   it('a device every backend event names (anonymousId "server"): each of 20 000 users stays a person of their own', async () => {
@@ -745,7 +786,8 @@ describeStores('profiles with a small cluster limit (a kiosk)', (store) => {
       expect(idents(p).filter((i) => i.startsWith('userId:'))).toEqual([`userId:u${n}`]);
     }
     expect(idents((await profileBy('userId', `u${users - 1}`)).body)).toEqual([`userId:u${users - 1}`]);
+    // A hub: a profile of its own, as it would be had the 20 000 identifies come in one batch.
     const server = (await profileBy('anonymousId', 'server')).body;
-    expect(idents(server).filter((i) => i.startsWith('userId:'))).toHaveLength(1);
+    expect(idents(server)).toEqual(['anonymousId:server']);
   });
 });

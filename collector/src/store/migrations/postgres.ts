@@ -229,4 +229,15 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    name: 'hub identifiers',
+    // An identifier linked to more identifiers than a cluster may hold (a backend's fixed
+    // anonymousId, an address every account uses) is a profile of its own and no replay walks
+    // through it (resolve.ts, hubReason). Few identifiers are hubs: the partial index lists them.
+    sql: `
+      ALTER TABLE identifiers ADD COLUMN hub boolean NOT NULL DEFAULT false;
+      CREATE INDEX identifiers_hub ON identifiers (id) WHERE hub;
+    `,
+  },
 ];

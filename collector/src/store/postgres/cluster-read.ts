@@ -8,6 +8,8 @@ export interface ClusterRead {
   links: ResolverLink[];
   /** Identifiers of clusters larger than the limit, read in part: they must not be replayed. */
   oversized: Set<number>;
+  /** The seeds that are hubs (resolve.ts, hubReason): each a cluster of its own. */
+  hubs: Set<number>;
 }
 
 /**
@@ -15,10 +17,15 @@ export interface ClusterRead {
  * level by level (one query per level: clusters are shallow). The limit is per cluster, not per
  * read: a batch touching thousands of small clusters reads each whole. A cluster past the limit
  * stops growing where it is and is reported as oversized, since a replay of part of a cluster
- * would attribute its identifiers from a partial view (gluing people together).
+ * would attribute its identifiers from a partial view (gluing people together). A hub is never
+ * walked into or through: a seed that is one is a cluster of its own.
  */
 export async function readCluster(c: Db, seeds: Iterable<number>, maxClusterIdentifiers: number): Promise<ClusterRead> {
   const ids = new Set<number>(seeds);
+  // Few identifiers are hubs (a partial index lists them): all of them are read.
+  const allHubs = new Set(
+    (await c.query<{ id: number }>('SELECT id FROM identifiers WHERE hub')).rows.map((row) => row.id),
+  );
   const links = new Map<string, ResolverLink>();
   const parent = new Map<number, number>();
   const size = new Map<number, number>();
@@ -40,7 +47,7 @@ export async function readCluster(c: Db, seeds: Iterable<number>, maxClusterIden
     size.set(big, (size.get(big) ?? 1) + (size.get(small) ?? 1));
   };
   const tooBig = (id: number) => (size.get(find(id)) ?? 1) > maxClusterIdentifiers;
-  let frontier = [...ids];
+  let frontier = [...ids].filter((id) => !allHubs.has(id));
   while (frontier.length > 0) {
     // Per identifier at most limit + 1 links each way: more make its cluster oversized anyway,
     // and a hub (a kiosk's device) may have hundreds of thousands.
@@ -55,7 +62,7 @@ export async function readCluster(c: Db, seeds: Iterable<number>, maxClusterIden
     const next: number[] = [];
     for (const row of r.rows) {
       const k = `${row.a}:${row.b}`;
-      if (links.has(k)) continue;
+      if (links.has(k) || allHubs.has(row.a) || allHubs.has(row.b)) continue;
       links.set(k, { a: row.a, b: row.b, ts: row.ts, messageId: row.message_id, detached: row.detached });
       for (const end of [row.a, row.b]) {
         if (ids.has(end)) continue;
@@ -68,5 +75,5 @@ export async function readCluster(c: Db, seeds: Iterable<number>, maxClusterIden
     frontier = next.filter((id) => !tooBig(id));
   }
   const oversized = new Set([...ids].filter(tooBig));
-  return { ids, links: [...links.values()], oversized };
+  return { ids, links: [...links.values()], oversized, hubs: new Set([...ids].filter((id) => allHubs.has(id))) };
 }

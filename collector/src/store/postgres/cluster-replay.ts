@@ -1,6 +1,12 @@
 import type { IdentifierType } from '../../identity/identifiers.js';
 import { profileId } from '../../identity/profile-id.js';
-import { parkedReason, type ResolverCaps, type ResolverNode, resolveCluster } from '../../identity/resolve.js';
+import {
+  hubReason,
+  parkedReason,
+  type ResolverCaps,
+  type ResolverNode,
+  resolveCluster,
+} from '../../identity/resolve.js';
 import { identifyLinks, sharedDevices } from '../../identity/shared-device.js';
 import { int8Array, textArray } from './binary-arrays.js';
 import { readCluster } from './cluster-read.js';
@@ -11,7 +17,8 @@ export interface ReplayOptions {
   caps: ResolverCaps;
   /**
    * Most identifiers of one cluster that ingest replays; a larger cluster keeps its profiles as they
-   * were and its new links are parked (admin operations replay clusters of any size).
+   * were and its new links are parked (admin operations replay clusters of any size). An identifier
+   * with more links than this is a hub (resolve.ts, hubReason).
    */
   maxClusterIdentifiers: number;
 }
@@ -20,15 +27,17 @@ export interface ReplayOptions {
  * Replays the clusters around `seeds` and rewrites their memberships and identity history. A
  * cluster past `maxClusterIdentifiers` is left as it was (readCluster): its new links are parked,
  * and the identifiers this transaction created in it (`created`) form profiles among themselves,
- * so that a new person's userId and email stay together.
+ * so that a new person's userId and email stay together. `walkLimit`: admin operations replay
+ * clusters of any size.
  */
 export async function replayClusters(
   c: Db,
   seeds: Iterable<number>,
   options: ReplayOptions,
   created: ReadonlySet<number> = new Set(),
+  walkLimit = options.maxClusterIdentifiers,
 ): Promise<number[]> {
-  const read = await readCluster(c, seeds, options.maxClusterIdentifiers);
+  const read = await readCluster(c, seeds, walkLimit);
   const parked = new Set([...read.oversized].filter((id) => created.has(id)));
   const ids = [...read.ids].filter((id) => !read.oversized.has(id) || parked.has(id));
   if (ids.length === 0) return [];
@@ -98,6 +107,11 @@ export async function replayClusters(
   for (const id of parked) {
     const n = nodes.get(id) as ResolverNode;
     log.push([id, 'cap_reached', n.firstTs, n.firstMsg, note]);
+  }
+  const hubNote = JSON.stringify({ reason: hubReason(options.maxClusterIdentifiers) });
+  for (const id of read.hubs) {
+    const n = nodes.get(id);
+    if (n) log.push([id, 'cap_reached', n.firstTs, n.firstMsg, hubNote]);
   }
   if (log.length > 0) {
     await c.query(

@@ -61,12 +61,12 @@ export async function updateGraph(
     for (const r of moved.rows) dirty.add(r.id);
   }
   if (linkChanges.length > 0) {
-    const changed = await c.query<{ a: number; b: number }>(
+    const changed = await c.query<{ a: number; b: number; inserted: boolean }>(
       `INSERT INTO links (a, b, ts, message_id)
        SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[])
        ON CONFLICT (a, b) DO UPDATE SET ts = excluded.ts, message_id = excluded.message_id
        WHERE (excluded.ts, excluded.message_id) < (links.ts, links.message_id)
-       RETURNING a, b`,
+       RETURNING a, b, xmax = 0 AS inserted`,
       [
         int8Array(linkChanges.map((l) => l.a)),
         int8Array(linkChanges.map((l) => l.b)),
@@ -75,12 +75,44 @@ export async function updateGraph(
       ],
     );
     for (const r of changed.rows) dirty.add(r.a).add(r.b);
+    const grown = new Set<number>();
+    for (const r of changed.rows) if (r.inserted) grown.add(r.a).add(r.b);
+    // A new hub's neighbours were resolved with it: they are locked and replayed without it.
+    const neighbours = grown.size > 0 ? await markHubs(c, grown, options.maxClusterIdentifiers) : [];
+    if (neighbours.length > 0) {
+      await lockClusterMembers(c, neighbours, options.maxClusterIdentifiers);
+      for (const n of neighbours) dirty.add(n);
+    }
   }
   if (dirty.size > 0) {
     const created = new Set<number>();
     for (const i of idents.values()) if (i.created) created.add(i.id);
     await replayClusters(c, dirty, options, created);
   }
+}
+
+/**
+ * Marks the identifiers among `ids` (each just gained a link, and is locked) whose links now
+ * outnumber `limit` as hubs (resolve.ts, hubReason); answers the other ends of their links.
+ */
+async function markHubs(c: Db, ids: ReadonlySet<number>, limit: number): Promise<number[]> {
+  const r = await c.query<{ id: number }>(
+    `UPDATE identifiers SET hub = true WHERE id IN (
+       SELECT d.id FROM unnest($1::bigint[]) AS d(id)
+       WHERE (SELECT count(*) FROM (
+         (SELECT 1 FROM links WHERE a = d.id LIMIT $2) UNION ALL (SELECT 1 FROM links WHERE b = d.id LIMIT $2)
+       ) AS l) > $3
+     ) AND NOT hub RETURNING id`,
+    [int8Array([...ids]), limit + 1, limit],
+  );
+  if (r.rows.length === 0) return [];
+  const hubs = r.rows.map((row) => row.id);
+  const others = await c.query<{ id: number }>(
+    `SELECT CASE WHEN l.a = h.id THEN l.b ELSE l.a END AS id
+     FROM unnest($1::bigint[]) AS h(id) JOIN links l ON l.a = h.id OR l.b = h.id`,
+    [int8Array(hubs)],
+  );
+  return [...new Set(others.rows.map((row) => row.id))];
 }
 
 /** Inserts identify calls (shared-device.ts); answers the devices that got a new row. */
@@ -99,10 +131,11 @@ async function insertIdentifies(c: Db, identifies: readonly DeviceIdentify[]): P
   return [...new Set(r.rows.map((row) => row.device))];
 }
 
-/** The devices among `devices` linked to two or more userIds (links not detached). */
+/** The devices among `devices` linked to two or more userIds (links not detached); hubs never move. */
 async function sharedAmong(c: Db, devices: readonly number[]): Promise<number[]> {
   const r = await c.query<{ device: number }>(
     `SELECT d.device FROM unnest($1::bigint[]) AS d(device)
+     JOIN identifiers h ON h.id = d.device AND NOT h.hub
      WHERE (
        SELECT count(*) FROM links l JOIN identifiers i ON i.id = CASE WHEN l.a = d.device THEN l.b ELSE l.a END
        WHERE (l.a = d.device OR l.b = d.device) AND NOT l.detached AND i.type = 'userId'

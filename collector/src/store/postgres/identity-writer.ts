@@ -95,6 +95,6 @@ export class PgIdentityWriter {
    * whole, whatever their size (an unmerge of a shared device is what fixes such a cluster).
    */
   replay(c: Db, seeds: Iterable<number>): Promise<number[]> {
-    return replayClusters(c, seeds, { ...this.options, maxClusterIdentifiers: Number.POSITIVE_INFINITY });
+    return replayClusters(c, seeds, this.options, new Set(), Number.POSITIVE_INFINITY);
   }
 }

@@ -3,6 +3,7 @@ import type { IdentifierType, TraitIdentifierType } from '../../identity/identif
 import { identifierHash, suppressionHash } from '../../identity/profile-id.js';
 import {
   BEGINNING,
+  hubReason,
   parkedReason,
   type ResolverCaps,
   type ResolverLink,
@@ -56,6 +57,8 @@ export class IdentityWriter {
   /** Key hashes of every stored identifier: a first sighting skips the index lookup. */
   private readonly known = new HashFilter();
   private dirty = new Set<number>();
+  /** Hubs (resolve.ts, hubReason): few, so all of them are kept. */
+  private hubs = new Set<number>();
   private readonly q;
   /** Rows nothing reads back within a batch, written many per statement when the batch ends. */
   private readonly traitRows;
@@ -66,7 +69,6 @@ export class IdentityWriter {
     private readonly options: IdentityWriterOptions,
     private readonly cacheLimit = IDENTITY_CACHE_LIMIT,
   ) {
-    this.startCaches();
     this.q = {
       findIdent: db
         .prepare(
@@ -96,7 +98,10 @@ export class IdentityWriter {
         'INSERT OR IGNORE INTO device_identifies (device, user_ident, ts, message_id) VALUES (?, ?, ?, ?)',
       ),
       identifiesOf: db.prepare('SELECT user_ident, ts, message_id FROM device_identifies WHERE device = ?').raw(),
+      hubIds: db.prepare('SELECT id FROM identifiers WHERE hub = 1').pluck(),
+      markHub: db.prepare('UPDATE identifiers SET hub = 1 WHERE id = ?'),
     };
+    this.startCaches();
     this.traitRows = new RowBatcher(
       db,
       'INSERT INTO trait_writes (identifier_id, ts, message_id, key, value, set_once)',
@@ -256,12 +261,13 @@ export class IdentityWriter {
    * makes it shared reads it.
    */
   private identified(device: number, user: number, ts: number, msg: string): void {
-    if (this.q.insertIdentify.run(device, user, ts, msg).changes === 0) return;
+    if (this.q.insertIdentify.run(device, user, ts, msg).changes === 0 || this.hubs.has(device)) return;
     if (isShared(device, (id) => this.node(id), this.linksOf(device))) this.dirty.add(device);
   }
 
   /** Replays every cluster touched since the last call. */
   recomputeDirty(): void {
+    this.findHubs();
     const done = new Set<number>();
     // Identifiers met in clusters past the limit: another seed's walk that meets one stops there.
     const oversized = new Set<number>();
@@ -287,6 +293,23 @@ export class IdentityWriter {
   }
 
   /**
+   * Marks the identifiers whose links now outnumber the cluster limit as hubs. Any identifier that
+   * gained a link is dirty, so every hub is found the batch its last link arrives in. Its
+   * neighbours' profiles were computed with it: they are replayed, without it.
+   */
+  private findHubs(): void {
+    const limit = this.options.maxClusterIdentifiers;
+    for (const id of [...this.dirty]) {
+      if (this.hubs.has(id)) continue;
+      const links = this.linksOf(id);
+      if (links.length <= limit) continue;
+      this.hubs.add(id);
+      this.q.markHub.run(id);
+      for (const l of links) this.dirty.add(l.a === id ? l.b : l.a);
+    }
+  }
+
+  /**
    * New identifiers whose cluster is past the limit: they form profiles among themselves (a new
    * person's userId and email stay together), and their links to the cluster are parked.
    */
@@ -301,12 +324,18 @@ export class IdentityWriter {
    * meets an identifier of `oversized` (its cluster, found past the limit earlier in this batch).
    * Past the limit it stops at once, even in the middle of a hub's links: a kiosk's device can
    * have hundreds of thousands, and each of its new users' clusters is walked from that user.
+   * A hub is never walked into or through: started from, it is a cluster of its own.
    */
   private gather(start: number, limit: number, follow: (id: number) => boolean, oversized?: ReadonlySet<number>) {
     const nodes = new Map<number, ResolverNode>();
     const links = new Map<string, ResolverLink>();
     const seen = new Set([start]);
     const queue = [start];
+    if (this.hubs.has(start)) {
+      const node = this.node(start);
+      if (node) nodes.set(start, { ...node });
+      return { nodes, links, complete: true };
+    }
     const incomplete = () => ({ nodes, links, complete: false });
     while (queue.length > 0) {
       const id = queue.pop() as number;
@@ -317,7 +346,7 @@ export class IdentityWriter {
       nodes.set(id, { ...node });
       for (const l of this.linksOf(id)) {
         const other = l.a === id ? l.b : l.a;
-        if (!follow(other)) continue;
+        if (!follow(other) || this.hubs.has(other)) continue;
         links.set(`${l.a}:${l.b}`, { ...l });
         if (seen.has(other)) continue;
         if (seen.size >= limit) return incomplete();
@@ -361,7 +390,10 @@ export class IdentityWriter {
     oversized: Set<number> = new Set(),
   ): number[] {
     const { nodes, links, complete } = this.gather(seed, limit, () => true, oversized);
-    if (complete) return this.replay(nodes, links);
+    if (complete) {
+      const hub = this.hubs.has(seed) ? hubReason(this.options.maxClusterIdentifiers) : undefined;
+      return this.replay(nodes, links, hub);
+    }
     for (const n of nodes.keys()) {
       if (this.fresh.has(n)) this.parked.add(n);
       oversized.add(n);
@@ -418,6 +450,7 @@ export class IdentityWriter {
     this.idents = new IdentCache(this.cacheLimit);
     this.adjacency = new BoundedMap(this.cacheLimit);
     this.written = new BoundedMap(this.cacheLimit);
+    this.hubs = new Set(this.q.hubIds.all() as number[]);
   }
 
   /** Forgets cached identifiers and links (after an erase or unmerge rewrote them). */
