@@ -86,6 +86,32 @@ async function profiles(c: TestCollector, identifiers: Iterable<string>) {
   return out;
 }
 
+/**
+ * 60 people, each with a phone of their own; each logs in on the kiosk at some point, and the
+ * backend sends their purchases with anonymousId "server". Both devices end past a limit of 30.
+ */
+function hubStory(): Ev[] {
+  const rand = rng(5);
+  const events: Ev[] = [];
+  let n = 0;
+  const at = () => new Date(T0 + Math.floor(rand() * 86_400_000)).toISOString();
+  for (let i = 0; i < 60; i++) {
+    const base = () => ({ messageId: `hub-${n++}`, timestamp: at() });
+    const user = `hub-user-${i}`;
+    events.push({ ...base(), type: 'identify', anonymousId: `hub-phone-${i}`, userId: user });
+    events.push({ ...base(), type: 'identify', anonymousId: 'kiosk', userId: user, traits: { email: `h${i}@ex.com` } });
+    events.push({ ...base(), type: 'track', anonymousId: 'kiosk', event: 'Viewed' });
+    events.push({ ...base(), type: 'track', anonymousId: 'server', userId: user, event: 'Bought' });
+  }
+  return events;
+}
+const HUB_LIMITS = { maxProfileIdentifiers: 10, maxClusterIdentifiers: 30 };
+const hubIdentifiers = () => {
+  const ids = new Set<string>(['anonymousId:kiosk', 'anonymousId:server']);
+  for (let i = 0; i < 60; i++) ids.add(`userId:hub-user-${i}`).add(`anonymousId:hub-phone-${i}`);
+  return ids;
+};
+
 describePostgres('SQLite and PostgreSQL agree', () => {
   let sqlite: TestCollector;
   let postgres: TestCollector;
@@ -121,31 +147,11 @@ describePostgres('SQLite and PostgreSQL agree', () => {
   );
 
   it("hubs (a kiosk, a backend's fixed anonymousId): the same profiles on both stores, whatever the order and batches", async () => {
-    // 60 people, each with a phone of their own; each logs in on the kiosk at some point, and the
-    // backend sends their purchases with anonymousId "server". Both devices end past the limit.
-    const rand = rng(5);
-    const events: Ev[] = [];
-    let n = 0;
-    const at = () => new Date(T0 + Math.floor(rand() * 86_400_000)).toISOString();
-    for (let i = 0; i < 60; i++) {
-      const base = () => ({ messageId: `hub-${n++}`, timestamp: at() });
-      const user = `hub-user-${i}`;
-      events.push({ ...base(), type: 'identify', anonymousId: `hub-phone-${i}`, userId: user });
-      events.push({
-        ...base(),
-        type: 'identify',
-        anonymousId: 'kiosk',
-        userId: user,
-        traits: { email: `h${i}@ex.com` },
-      });
-      events.push({ ...base(), type: 'track', anonymousId: 'kiosk', event: 'Viewed' });
-      events.push({ ...base(), type: 'track', anonymousId: 'server', userId: user, event: 'Bought' });
-    }
-    const limits = { maxProfileIdentifiers: 10, maxClusterIdentifiers: 30 };
+    const events = hubStory();
     const collectors = await Promise.all([
-      startTestCollector(limits),
-      startTestCollector({ ...limits, database: postgresTestUrl() }),
-      startTestCollector(limits),
+      startTestCollector(HUB_LIMITS),
+      startTestCollector({ ...HUB_LIMITS, database: postgresTestUrl() }),
+      startTestCollector(HUB_LIMITS),
     ]);
     try {
       const [one, two, whole] = collectors as [TestCollector, TestCollector, TestCollector];
@@ -161,8 +167,7 @@ describePostgres('SQLite and PostgreSQL agree', () => {
         body: JSON.stringify({ batch: events }),
       });
       expect(res.status).toBe(200);
-      const identifiers = new Set<string>(['anonymousId:kiosk', 'anonymousId:server']);
-      for (let i = 0; i < 60; i++) identifiers.add(`userId:hub-user-${i}`).add(`anonymousId:hub-phone-${i}`);
+      const identifiers = hubIdentifiers();
       const [a, b, c] = [
         await profiles(one, identifiers),
         await profiles(two, identifiers),
@@ -180,6 +185,38 @@ describePostgres('SQLite and PostgreSQL agree', () => {
       ]);
     } finally {
       await Promise.all(collectors.map((x) => x.close()));
+    }
+  }, 120_000);
+
+  it('hubs: two collectors on one PostgreSQL database, taking the events at random, agree with SQLite', async () => {
+    // Both collectors link people to the kiosk at once: the crossing must be seen whichever commits last.
+    const events = hubStory();
+    const database = postgresTestUrl();
+    const rand = rng(9);
+    const halves: [Ev[], Ev[]] = [[], []];
+    for (const e of events) halves[rand() < 0.5 ? 0 : 1].push(e);
+    const [one, two, whole] = await Promise.all([
+      startTestCollector({ ...HUB_LIMITS, database }),
+      startTestCollector({ ...HUB_LIMITS, database }),
+      startTestCollector(HUB_LIMITS),
+    ]);
+    try {
+      await Promise.all([send(one, halves[0], rng(10)), send(two, halves[1], rng(11))]);
+      await send(whole, events, rng(12));
+      const identifiers = hubIdentifiers();
+      const [a, b, c] = [
+        await profiles(one, identifiers),
+        await profiles(two, identifiers),
+        await profiles(whole, identifiers),
+      ];
+      for (const id of identifiers) {
+        expect(a.get(id), id).toBe(c.get(id));
+        expect(b.get(id), id).toBe(c.get(id));
+      }
+    } finally {
+      await whole.close();
+      await two.close();
+      await one.close();
     }
   }, 120_000);
 });
