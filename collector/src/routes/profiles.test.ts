@@ -770,6 +770,57 @@ describeStores('profiles with a small cluster limit (a kiosk)', (store) => {
     expect(oneByOne['anonymousId:kiosk']).toMatchObject({ identifiers: ['anonymousId:kiosk'] });
   });
 
+  it('erasing people until a hub has no more links than the limit makes it a device again, as if they never came', async () => {
+    // 12 people log in on the kiosk (24 links, a hub); two are erased (20 links, the limit).
+    const story = (people: number[]) => {
+      const out: Ev[] = [];
+      for (const n of people) {
+        out.push(ev('identify', n * 10, { anonymousId: 'kiosk', userId: `u${n}`, traits: { email: `u${n}@ex.com` } }));
+      }
+      return out;
+    };
+    const everyone = [...Array(12).keys()];
+    const tracks = everyone.map((n) => ev('track', n * 10 + 5, { anonymousId: 'kiosk', event: 'Viewed' }));
+    await send([...story(everyone), ...tracks]);
+    expect(idents((await profileBy('anonymousId', 'kiosk')).body)).toEqual(['anonymousId:kiosk']);
+    for (const n of [10, 11]) {
+      const id = await idOf('userId', `u${n}`);
+      expect((await admin(`/v1/profiles/${id}`, { method: 'DELETE' })).status).toBe(200);
+    }
+    const profiles = async () => {
+      const out: Record<string, unknown> = {};
+      for (const n of everyone.slice(0, 10)) {
+        const p = (await profileBy('userId', `u${n}`)).body;
+        out[`u${n}`] = { identifiers: idents(p), events: (await timeline(p.id)).sort() };
+      }
+      return out;
+    };
+    const erased = await profiles();
+    // Within the limit again, the shared-device rule holds: the kiosk's last stretch is u9's.
+    expect((erased.u9 as { identifiers: string[] }).identifiers).toContain('anonymousId:kiosk');
+    const first = c;
+    c = await startTestCollector({ database: store.database(), maxProfileIdentifiers: 10, maxClusterIdentifiers: 20 });
+    try {
+      // The same events without the erased people's identifies (message ids kept).
+      await send([
+        ...story(everyone)
+          .slice(0, 10)
+          .map((e, i) => ({ ...e, messageId: `x${i}` })),
+        ...tracks,
+      ]);
+      const fresh = await profiles();
+      const ids = (r: Record<string, unknown>) =>
+        Object.fromEntries(Object.entries(r).map(([k, v]) => [k, (v as { identifiers: string[] }).identifiers]));
+      expect(ids(erased)).toEqual(ids(fresh));
+      const counts = (r: Record<string, unknown>) =>
+        Object.fromEntries(Object.entries(r).map(([k, v]) => [k, (v as { events: string[] }).events.length]));
+      expect(counts(erased)).toEqual(counts(fresh));
+    } finally {
+      await c.close();
+      c = first;
+    }
+  });
+
   it('a device every backend event names (anonymousId "server"): each of 20 000 users stays a person of their own', async () => {
     // Each identify links the device to one more user. The walks, the link lookups and the
     // "is it shared?" check each went through all of the device's links for every new user: 8 000

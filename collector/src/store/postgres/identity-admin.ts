@@ -142,6 +142,8 @@ export async function eraseProfile(
   }
   // Profiles that were kept apart from this one by refused links, and shared devices, are replayed without it.
   const replayed = [...new Set([...neighbours, ...keptIds])];
+  // A hub that lost links may be one no longer: its cluster is then replayed whole, with it.
+  if (neighbours.length > 0) await identity.unmarkHubs(c, neighbours);
   if (replayed.length > 0) {
     await identity.lockClusters(c, replayed);
     await identity.replay(c, replayed);

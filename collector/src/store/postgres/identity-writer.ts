@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { int8Array } from './binary-arrays.js';
 import { lockClusterMembers } from './cluster-lock.js';
 import { type ReplayOptions, replayClusters } from './cluster-replay.js';
 import { type Db, ERASURE_LOCK, lockXact } from './connection.js';
@@ -88,6 +89,20 @@ export class PgIdentityWriter {
    */
   lockClusters(c: Db, seeds: Iterable<number>): Promise<Set<number>> {
     return lockClusterMembers(c, seeds, Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * After an erase took links away: those of `ids` that are hubs and no longer have more links
+   * than the limit stop being hubs (replay them next, whole). Erasure excludes identity batches.
+   */
+  async unmarkHubs(c: Db, ids: readonly number[]): Promise<void> {
+    const limit = this.options.maxClusterIdentifiers;
+    await c.query(
+      `UPDATE identifiers i SET hub = false WHERE i.id = ANY($1::bigint[]) AND i.hub AND (SELECT count(*) FROM (
+         (SELECT 1 FROM links WHERE a = i.id LIMIT $2) UNION ALL (SELECT 1 FROM links WHERE b = i.id LIMIT $2)
+       ) AS l) <= $3`,
+      [int8Array(ids), limit + 1, limit],
+    );
   }
 
   /**

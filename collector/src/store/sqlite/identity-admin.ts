@@ -103,6 +103,8 @@ export function eraseProfile(
     }
     neighbours.add(m.id);
   }
+  // A hub that lost links may be one no longer: its cluster is then replayed whole, with it.
+  identity.unmarkHubs(neighbours);
   identity.resetCaches();
   // Profiles that were kept apart from this one by refused links, and shared devices, are replayed without it.
   for (const n of neighbours) identity.recomputeCluster(n, Number.POSITIVE_INFINITY);

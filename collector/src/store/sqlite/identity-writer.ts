@@ -100,6 +100,10 @@ export class IdentityWriter {
       identifiesOf: db.prepare('SELECT user_ident, ts, message_id FROM device_identifies WHERE device = ?').raw(),
       hubIds: db.prepare('SELECT id FROM identifiers WHERE hub = 1').pluck(),
       markHub: db.prepare('UPDATE identifiers SET hub = 1 WHERE id = ?'),
+      unmarkHub: db.prepare(
+        `UPDATE identifiers SET hub = 0 WHERE id = @id AND hub = 1
+         AND (SELECT count(*) FROM links WHERE a = @id OR b = @id) <= @limit`,
+      ),
     };
     this.startCaches();
     this.traitRows = new RowBatcher(
@@ -451,6 +455,14 @@ export class IdentityWriter {
     this.adjacency = new BoundedMap(this.cacheLimit);
     this.written = new BoundedMap(this.cacheLimit);
     this.hubs = new Set(this.q.hubIds.all() as number[]);
+  }
+
+  /**
+   * After an erase took links away: those of `ids` that are hubs and no longer have more links
+   * than the limit stop being hubs (call resetCaches, then replay them, whole).
+   */
+  unmarkHubs(ids: Iterable<number>): void {
+    for (const id of ids) this.q.unmarkHub.run({ id, limit: this.options.maxClusterIdentifiers });
   }
 
   /** Forgets cached identifiers and links (after an erase or unmerge rewrote them). */
