@@ -224,6 +224,35 @@ describe.skipIf(!hasChromium)('dashboard at /ui in Chromium (needs /usr/bin/chro
     await shoot(page, 'profile');
   });
 
+  test('a hub: a front-desk device 5 001 users logged in on is a profile of its own, and its history says why', async () => {
+    const t0 = Date.now() - 3 * 60 * 60_000;
+    const users = 5001; // one link more than the default cluster limit
+    for (let first = 0; first < users; first += 2500) {
+      const batch = [];
+      for (let n = first; n < Math.min(first + 2500, users); n++) {
+        batch.push({
+          type: 'identify',
+          anonymousId: 'front-desk',
+          userId: `guest-${n}`,
+          timestamp: new Date(t0 + n * 1000).toISOString(),
+        });
+      }
+      expect((await send(batch)).status).toBe(200);
+    }
+    const found = await fetch(`${c.url}/v1/profiles?anonymousId=front-desk`, {
+      headers: { authorization: `Bearer ${c.adminKey}` },
+    });
+    const { id } = (await found.json()) as { id: string };
+    page = await browser.newPage();
+    await signIn(c.adminKey);
+    await page.goto(`${c.url}/ui#/profiles/${encodeURIComponent(id)}`);
+    await page.locator('ol.history').waitFor({ timeout: 10_000 });
+    const history = (await page.locator('ol.history').textContent()) ?? '';
+    expect(history).toContain('Links parked: linked to more than 5000 other identifiers');
+    expect(history).toContain('a hub');
+    expect(await page.locator('table.identifiers').textContent()).not.toContain('guest-');
+  });
+
   test('unmerge and export from the profile page', async () => {
     const t0 = Date.now() - 60 * 60_000;
     await send([

@@ -144,7 +144,8 @@ export function explain(e: IdentityEntry): string {
     case 'device_reassigned':
       return `Device ${String(e.anonymousId)} was identified as ${String(e.to)}: its events from then on belong to that user, not ${String(e.from)}.`;
     case 'cap_reached':
-      return `Link between ${link} parked: ${String(e.reason ?? '')}.`;
+      // A hub's entry, and a new identifier's past the cluster limit, name no single link.
+      return `${link ? `Link between ${link}` : 'Links'} parked: ${String(e.reason ?? '')}.`;
     case 'unmerge':
       return `${String(e.identifier)} was unmerged by an admin (${String(e.detachedLinks ?? 0)} links cut).`;
     default:
