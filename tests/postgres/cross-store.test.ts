@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestCollector, type TestCollector } from '../helpers/collector.js';
+import { sendBatch, startTestCollector, type TestCollector } from '../helpers/collector.js';
 import { type Ev, rng, shuffle } from '../helpers/population.js';
 import { describePostgres, postgresTestUrl } from '../helpers/stores.js';
 
@@ -112,6 +112,13 @@ const hubIdentifiers = () => {
   return ids;
 };
 
+/** Asserts that every collector gives each identifier the same profile as the first; answers the first's. */
+async function sameProfiles(collectors: TestCollector[], identifiers: Set<string>) {
+  const [first, ...others] = await Promise.all(collectors.map((c) => profiles(c, identifiers)));
+  for (const other of others) for (const id of identifiers) expect(other.get(id), id).toBe(first?.get(id));
+  return first as Map<string, string>;
+}
+
 describePostgres('SQLite and PostgreSQL agree', () => {
   let sqlite: TestCollector;
   let postgres: TestCollector;
@@ -158,25 +165,8 @@ describePostgres('SQLite and PostgreSQL agree', () => {
       await send(one, events, rng(3));
       await send(two, events, rng(4));
       // One request holding every event: each cluster is replayed once, with all its links.
-      const res = await fetch(`${whole.url}/v1/batch`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          authorization: `Basic ${Buffer.from(`${whole.writeKey}:`).toString('base64')}`,
-        },
-        body: JSON.stringify({ batch: events }),
-      });
-      expect(res.status).toBe(200);
-      const identifiers = hubIdentifiers();
-      const [a, b, c] = [
-        await profiles(one, identifiers),
-        await profiles(two, identifiers),
-        await profiles(whole, identifiers),
-      ];
-      for (const id of identifiers) {
-        expect(b.get(id), id).toBe(a.get(id));
-        expect(c.get(id), id).toBe(a.get(id));
-      }
+      await sendBatch(whole, events);
+      const a = await sameProfiles([one, two, whole], hubIdentifiers());
       expect(JSON.parse(a.get('anonymousId:kiosk') as string).ids).toEqual(['anonymousId:kiosk']);
       expect(JSON.parse(a.get('userId:hub-user-7') as string).ids).toEqual([
         'anonymousId:hub-phone-7',
@@ -203,16 +193,7 @@ describePostgres('SQLite and PostgreSQL agree', () => {
     try {
       await Promise.all([send(one, halves[0], rng(10)), send(two, halves[1], rng(11))]);
       await send(whole, events, rng(12));
-      const identifiers = hubIdentifiers();
-      const [a, b, c] = [
-        await profiles(one, identifiers),
-        await profiles(two, identifiers),
-        await profiles(whole, identifiers),
-      ];
-      for (const id of identifiers) {
-        expect(a.get(id), id).toBe(c.get(id));
-        expect(b.get(id), id).toBe(c.get(id));
-      }
+      await sameProfiles([whole, one, two], hubIdentifiers());
     } finally {
       await whole.close();
       await two.close();
