@@ -26,6 +26,14 @@ describe('BoundedMap', () => {
     expect(misses).toBe(0);
   });
 
+  it('deletes an entry from whichever generation holds it', () => {
+    const m = new BoundedMap<number, string>(10);
+    for (let i = 0; i < 7; i++) m.set(i, `v${i}`); // 0–4 are the old generation now
+    m.delete(1);
+    m.delete(6);
+    expect([m.get(1), m.get(6), m.get(2), m.get(5)]).toEqual([undefined, undefined, 'v2', 'v5']);
+  });
+
   it('forgets an entry not used for a whole generation', () => {
     const m = new BoundedMap<number, string>(10);
     m.set(1, 'one');

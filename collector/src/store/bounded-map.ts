@@ -32,6 +32,11 @@ export class BoundedMap<K, V> {
     }
   }
 
+  delete(key: K): void {
+    this.young.delete(key);
+    this.old.delete(key);
+  }
+
   /** Entries held, counting one set in both generations twice (never more than the limit). */
   get size(): number {
     return this.young.size + this.old.size;

@@ -17,7 +17,12 @@ const options = resolveOptions({});
 const T0 = Date.parse('2026-02-01T00:00:00.000Z');
 
 /** Applies the events' identity in batches of 50 with caches of `cacheLimit` entries; returns every identity table's rows. */
-function identityTables(name: string, events: WireEvent[], cacheLimit: number): Record<string, unknown[]> {
+function identityTables(
+  name: string,
+  events: WireEvent[],
+  cacheLimit: number,
+  maxClusterIdentifiers = options.maxClusterIdentifiers,
+): Record<string, unknown[]> {
   const db = openDatabase(join(dir, `${name}.db`), { synchronous: 'NORMAL' });
   migrate(db);
   const writer = new IdentityWriter(
@@ -25,7 +30,7 @@ function identityTables(name: string, events: WireEvent[], cacheLimit: number): 
     {
       salt: 'salt',
       caps: { maxIdentifiers: options.maxProfileIdentifiers, maxMerges: options.maxProfileMerges },
-      maxClusterIdentifiers: options.maxClusterIdentifiers,
+      maxClusterIdentifiers,
     },
     cacheLimit,
   );
@@ -66,4 +71,28 @@ it('identity writes the same rows whether its caches hold everything or evict al
   const evicting = identityTables('evicting', events, 8);
   expect((roomy.links as unknown[]).length).toBeGreaterThan(100);
   expect(evicting).toEqual(roomy);
+});
+
+/**
+ * Hubs' links are never kept in memory (a device every backend event names may have millions):
+ * links to a hub are checked through the other end, between two hubs by their key. Same rows.
+ */
+it('with hubs: the same rows whatever the caches hold, and the same links as without hubs', () => {
+  const rand = rng(7);
+  const events: WireEvent[] = [];
+  for (let i = 0; i < 400; i++) {
+    const timestamp = new Date(T0 + Math.floor(rand() * 86_400_000)).toISOString();
+    const user = `u${i % 60}`;
+    // Every backend event names the device "server"; a test address is typed for many accounts.
+    const traits = i % 3 === 0 ? { email: 'test@example.com' } : {};
+    events.push({ type: 'identify', messageId: `m${i}`, timestamp, anonymousId: 'server', userId: user, traits });
+    events.push({ type: 'identify', messageId: `p${i}`, timestamp, anonymousId: `phone-${i % 60}`, userId: user });
+  }
+  const roomy = identityTables('hubs-roomy', events, 1_000_000, 10);
+  const evicting = identityTables('hubs-evicting', events, 8, 10);
+  const hubs = (roomy.identifiers as unknown[][]).filter((row) => row[row.length - 1] === 1);
+  expect(hubs.map((row) => row[3]).sort()).toEqual(['server', 'test@example.com']);
+  expect(evicting).toEqual(roomy);
+  // Hubs change profiles, never the links kept (each pair at its earliest occurrence).
+  expect(roomy.links).toEqual(identityTables('no-hubs', events, 1_000_000).links);
 });

@@ -88,6 +88,7 @@ export class IdentityWriter {
          ON CONFLICT (a, b) DO UPDATE SET ts = excluded.ts, message_id = excluded.message_id`,
       ),
       linksOf: db.prepare('SELECT a, b, ts, message_id, detached FROM links WHERE a = ? OR b = ?').raw(),
+      linkOf: db.prepare('SELECT ts, message_id FROM links WHERE a = ? AND b = ?').raw(),
       ident: db.prepare('SELECT id, type, value, first_ts, first_msg, alias_only FROM identifiers WHERE id = ?').raw(),
       deleteMemberships: db.prepare('DELETE FROM memberships WHERE identifier_id = ?'),
       deleteLog: db.prepare('DELETE FROM identity_log WHERE identifier_id = ?'),
@@ -203,16 +204,20 @@ export class IdentityWriter {
     if (x === y) return;
     const [a, b] = x < y ? [x, y] : [y, x];
     // Either end's complete adjacency list says whether the link exists (loaded once, then kept):
-    // the shorter one, since one end may be a hub (a device every backend event names) whose list
-    // is searched for every new user otherwise. The newer identifier (b) is loaded if neither is.
-    const la = this.adjacency.get(a);
-    const lb = this.adjacency.get(b);
-    const shorter = la && lb ? (la.length <= lb.length ? la : lb) : (la ?? lb ?? this.linksOf(b));
-    const known = shorter.find((l) => l.a === a && l.b === b);
+    // the shorter one, since one end may have thousands of links. The newer identifier (b) is
+    // loaded if neither is. A hub's list is never kept (a device every backend event names may
+    // have millions of links): with two hubs, the link is looked up by its key.
+    const hubA = this.hubs.has(a);
+    const hubB = this.hubs.has(b);
+    const la = hubA ? undefined : this.adjacency.get(a);
+    const lb = hubB ? undefined : this.adjacency.get(b);
+    let list = la && lb ? (la.length <= lb.length ? la : lb) : (la ?? lb);
+    if (!list && !(hubA && hubB)) list = this.linksOf(hubB ? a : b);
+    const known = list ? list.find((l) => l.a === a && l.b === b) : this.linkRow(a, b);
     if (known && !(ts < known.ts || (ts === known.ts && msg < known.messageId))) return;
     this.q.upsertLink.run(a, b, ts, msg);
     for (const end of [a, b]) {
-      const list = this.adjacency.get(end);
+      const list = (end === a ? hubA : hubB) ? undefined : this.adjacency.get(end);
       if (!list) continue;
       // A new link is in neither list; only an earlier sighting of a known one is looked for.
       const existing = known && list.find((l) => l.a === a && l.b === b);
@@ -309,6 +314,8 @@ export class IdentityWriter {
       if (links.length <= limit) continue;
       this.hubs.add(id);
       this.q.markHub.run(id);
+      // Nothing reads a hub's links again (see link()).
+      this.adjacency.delete(id);
       for (const l of links) this.dirty.add(l.a === id ? l.b : l.a);
     }
   }
@@ -369,6 +376,12 @@ export class IdentityWriter {
     const n = { id: row[0], type: row[1], value: row[2], firstTs: row[3], firstMsg: row[4], aliasOnly: row[5] === 1 };
     this.idents.add(n);
     return n;
+  }
+
+  /** One link by its key (between two hubs, whose lists are not kept). */
+  private linkRow(a: number, b: number): { ts: number; messageId: string } | undefined {
+    const row = this.q.linkOf.get(a, b) as [number, string] | undefined;
+    return row && { ts: row[0], messageId: row[1] };
   }
 
   private linksOf(id: number): ResolverLink[] {
