@@ -59,6 +59,8 @@ export class IdentityWriter {
   private dirty = new Set<number>();
   /** Hubs (resolve.ts, hubReason): few, so all of them are kept. */
   private hubs = new Set<number>();
+  /** Identifiers that gained a link this batch and have more than the limit, or an unknown number. */
+  private hubCandidates = new Set<number>();
   private readonly q;
   /** Rows nothing reads back within a batch, written many per statement when the batch ends. */
   private readonly traitRows;
@@ -217,14 +219,17 @@ export class IdentityWriter {
     if (known && !(ts < known.ts || (ts === known.ts && msg < known.messageId))) return;
     this.q.upsertLink.run(a, b, ts, msg);
     for (const end of [a, b]) {
-      const list = (end === a ? hubA : hubB) ? undefined : this.adjacency.get(end);
-      if (!list) continue;
-      // A new link is in neither list; only an earlier sighting of a known one is looked for.
-      const existing = known && list.find((l) => l.a === a && l.b === b);
-      if (existing) {
-        existing.ts = ts;
-        existing.messageId = msg;
-      } else list.push({ a, b, ts, messageId: msg, detached: false });
+      if (end === a ? hubA : hubB) continue;
+      const list = this.adjacency.get(end);
+      if (list) {
+        // A new link is in neither list; only an earlier sighting of a known one is looked for.
+        const existing = known && list.find((l) => l.a === a && l.b === b);
+        if (existing) {
+          existing.ts = ts;
+          existing.messageId = msg;
+        } else list.push({ a, b, ts, messageId: msg, detached: false });
+      }
+      if (!list || list.length > this.options.maxClusterIdentifiers) this.hubCandidates.add(end);
     }
     this.dirty.add(a);
     this.dirty.add(b);
@@ -302,13 +307,15 @@ export class IdentityWriter {
   }
 
   /**
-   * Marks the identifiers whose links now outnumber the cluster limit as hubs. Any identifier that
-   * gained a link is dirty, so every hub is found the batch its last link arrives in. Its
+   * Marks the identifiers whose links now outnumber the cluster limit as hubs: link() notes each
+   * end that may be one, so every hub is found the batch its last link arrives in. Its
    * neighbours' profiles were computed with it: they are replayed, without it.
    */
   private findHubs(): void {
     const limit = this.options.maxClusterIdentifiers;
-    for (const id of [...this.dirty]) {
+    const candidates = this.hubCandidates;
+    this.hubCandidates = new Set();
+    for (const id of candidates) {
       if (this.hubs.has(id)) continue;
       const links = this.linksOf(id);
       if (links.length <= limit) continue;
@@ -339,7 +346,7 @@ export class IdentityWriter {
    */
   private gather(start: number, limit: number, follow: (id: number) => boolean, oversized?: ReadonlySet<number>) {
     const nodes = new Map<number, ResolverNode>();
-    const links = new Map<string, ResolverLink>();
+    const links: ResolverLink[] = [];
     const seen = new Set([start]);
     const queue = [start];
     if (this.hubs.has(start)) {
@@ -358,7 +365,8 @@ export class IdentityWriter {
       for (const l of this.linksOf(id)) {
         const other = l.a === id ? l.b : l.a;
         if (!follow(other) || this.hubs.has(other)) continue;
-        links.set(`${l.a}:${l.b}`, { ...l });
+        // Kept from its a end only: a complete walk visits both ends of every link it follows.
+        if (id === l.a) links.push({ ...l });
         if (seen.has(other)) continue;
         if (seen.size >= limit) return incomplete();
         seen.add(other);
@@ -419,15 +427,14 @@ export class IdentityWriter {
   }
 
   /** Resolves a whole cluster and writes the rows that changed; `parked` notes that reason in each identifier's history. */
-  private replay(nodes: Map<number, ResolverNode>, links: Map<string, ResolverLink>, parked?: string): number[] {
+  private replay(nodes: Map<number, ResolverNode>, links: ResolverLink[], parked?: string): number[] {
     const list = [...nodes.values()];
     const identifies: DeviceIdentify[] = [];
-    for (const device of sharedDevices((id) => nodes.get(id), links.values())) {
+    for (const device of sharedDevices((id) => nodes.get(id), links)) {
       for (const [user, ts, messageId] of this.q.identifiesOf.all(device) as [number, number, string][])
         identifies.push({ device, user, ts, messageId });
     }
-    const all = [...links.values()];
-    const result = resolveCluster(list, [...all, ...identifyLinks(identifies, all)], this.options.caps);
+    const result = resolveCluster(list, [...links, ...identifyLinks(identifies, links)], this.options.caps);
     // Each identifier's new rows, grouped, so unchanged identifiers are skipped.
     const rows = new Map<number, { memberships: [number, number][]; log: [string, number, string, string][] }>();
     const rowsOf = (id: number) => {
@@ -486,6 +493,7 @@ export class IdentityWriter {
     this.dirty = new Set();
     this.fresh = new Set();
     this.parked = new Set();
+    this.hubCandidates = new Set();
   }
 
   suppress(hashes: string[]): void {
