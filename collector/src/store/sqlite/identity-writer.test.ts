@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WireEvent } from '@kimlik/core';
+import type { JsonObject, WireEvent } from '@kimlik/core';
 import { afterAll, expect, it } from 'vitest';
 import { population, rng, shuffle } from '../../../../tests/helpers/population.js';
 import { eventIdentity } from '../../identity/event-identity.js';
@@ -84,7 +84,7 @@ it('with hubs: the same rows whatever the caches hold, and the same links as wit
     const timestamp = new Date(T0 + Math.floor(rand() * 86_400_000)).toISOString();
     const user = `u${i % 60}`;
     // Every backend event names the device "server"; a test address is typed for many accounts.
-    const traits = i % 3 === 0 ? { email: 'test@example.com' } : {};
+    const traits: JsonObject = i % 3 === 0 ? { email: 'test@example.com' } : {};
     events.push({ type: 'identify', messageId: `m${i}`, timestamp, anonymousId: 'server', userId: user, traits });
     events.push({ type: 'identify', messageId: `p${i}`, timestamp, anonymousId: `phone-${i % 60}`, userId: user });
   }
