@@ -92,16 +92,20 @@ export async function updateGraph(
 }
 
 /**
+ * SQL for the number of links of the identifier `id` (a column), counted up to `$2` each way:
+ * enough to tell whether it has more than the limit, without counting a hub's millions.
+ */
+export const linkCountSql = (id: string) =>
+  `(SELECT count(*) FROM ((SELECT 1 FROM links WHERE a = ${id} LIMIT $2) UNION ALL (SELECT 1 FROM links WHERE b = ${id} LIMIT $2)) AS l)`;
+
+/**
  * Marks the identifiers among `ids` (each just gained a link, and is locked) whose links now
  * outnumber `limit` as hubs (resolve.ts, hubReason); answers the other ends of their links.
  */
 async function markHubs(c: Db, ids: ReadonlySet<number>, limit: number): Promise<number[]> {
   const r = await c.query<{ id: number }>(
     `UPDATE identifiers SET hub = true WHERE id IN (
-       SELECT d.id FROM unnest($1::bigint[]) AS d(id)
-       WHERE (SELECT count(*) FROM (
-         (SELECT 1 FROM links WHERE a = d.id LIMIT $2) UNION ALL (SELECT 1 FROM links WHERE b = d.id LIMIT $2)
-       ) AS l) > $3
+       SELECT d.id FROM unnest($1::bigint[]) AS d(id) WHERE ${linkCountSql('d.id')} > $3
      ) AND NOT hub RETURNING id`,
     [int8Array([...ids]), limit + 1, limit],
   );

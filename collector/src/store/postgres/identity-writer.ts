@@ -10,7 +10,7 @@ import {
   parseExtras,
   wantedIdentifiers,
 } from './event-identifiers.js';
-import { updateGraph } from './graph-update.js';
+import { linkCountSql, updateGraph } from './graph-update.js';
 import { IdentifierCache } from './identifier-cache.js';
 import { ensureIdentifiers, type Ident } from './identifier-ensure.js';
 import { candidateLinks, linkChanges } from './link-changes.js';
@@ -98,9 +98,7 @@ export class PgIdentityWriter {
   async unmarkHubs(c: Db, ids: readonly number[]): Promise<void> {
     const limit = this.options.maxClusterIdentifiers;
     await c.query(
-      `UPDATE identifiers i SET hub = false WHERE i.id = ANY($1::bigint[]) AND i.hub AND (SELECT count(*) FROM (
-         (SELECT 1 FROM links WHERE a = i.id LIMIT $2) UNION ALL (SELECT 1 FROM links WHERE b = i.id LIMIT $2)
-       ) AS l) <= $3`,
+      `UPDATE identifiers i SET hub = false WHERE i.id = ANY($1::bigint[]) AND i.hub AND ${linkCountSql('i.id')} <= $3`,
       [int8Array(ids), limit + 1, limit],
     );
   }
