@@ -57,7 +57,12 @@ describe('durable spool', () => {
 
   it('SIGKILL mid-stream, then a restart on the same spool: every tracked event stored exactly once', async () => {
     const dir = tempDir();
-    const args = [PRODUCER, collector.url, collector.writeKey, dir.path];
+    // The collector answers only the first batches, then 503: at the kill, events are tracked
+    // but undelivered however fast the machine (on a fast one everything was delivered before
+    // the kill, and the restart had nothing to send).
+    const fault = await startFaultServer(collector.url);
+    fault.script = ({ index }) => (index < 5 ? { kind: 'proxy' } : { kind: 'status', status: 503 });
+    const args = [PRODUCER, fault.url, collector.writeKey, dir.path];
     // The producer tracks until killed, so the kill always lands mid-stream.
     const child = spawn(process.execPath, [...args, 'stream', '10000000'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let reported = 0;
@@ -72,6 +77,7 @@ describe('durable spool', () => {
     await killed;
     expect(child.signalCode).toBe('SIGKILL');
     const before = (await collector.storedEvents()).filter((e) => e.userId === 'u-kill').length;
+    fault.script = () => ({ kind: 'proxy' });
 
     const restart = spawn(process.execPath, [...args, 'resume', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const code = await new Promise<number | null>((resolve) => restart.once('exit', (c) => resolve(c)));
@@ -84,6 +90,7 @@ describe('durable spool', () => {
     expect(seqs.length).toBeGreaterThan(before);
     // Contiguous from 0: nothing tracked before the kill is missing.
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i));
+    await fault.close();
     dir.remove();
   }, 60_000);
 
