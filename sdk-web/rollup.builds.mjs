@@ -9,22 +9,15 @@ import terser from '@rollup/plugin-terser';
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const { version } = JSON.parse(readFileSync(here('./package.json'), 'utf8'));
 const version$ = () => replace({ preventAssignment: true, values: { __KIMLIK_VERSION__: version } });
-// The script tag's engine is only ever given the browser's ports: core's engine code for the Node
-// SDK's receipts and disk paging is left out (see core/src/delivery/server-ports.ts).
-const browserPorts = {
-  name: 'kimlik-browser-ports',
-  load: (id) =>
-    /[\\/]core[\\/]dist[\\/]delivery[\\/]server-ports\.js$/.test(id) ? 'export const SERVER_PORTS = false;' : null,
-};
 
 /**
  * Properties the minifier may rename in the script-tag bundle: each is read and written only by
- * code inside it (the engine's batches, flush waiters and event buffer, resolved backoff options,
- * storage ports). Names terser knows from the DOM (restore, events, persist, …) are never renamed,
- * so they are not listed. ~50 B gzip.
+ * code inside it (the client's protected members, the send queue's pump, the stash's unsaved
+ * events, the identity store's helpers, resolved backoff options). Names terser knows from the DOM
+ * (restore, persist, delivery, loading, …) are never renamed, so they are not listed. ~60 B gzip.
  */
 const INTERNAL_PROPERTIES =
-  /^(envelopeBytes|stage|attempts|sending|timer|bodyFields|persistent|backoff|baseMs|maxMs|seq)$/;
+  /^(report|consentState|guard|pump|setConsent|applyConsent|startQueue|hand|drain|unsaved|owns|forget|backoff|baseMs|maxMs)$/;
 
 export default [
   // For bundlers: one ES module, @kimlik/core and idb-keyval left as imports so the app's bundler
@@ -38,7 +31,7 @@ export default [
   // For the script tag: everything in one minified IIFE that installs window.kimlik.
   {
     input: here('./dist/script-tag.js'),
-    plugins: [nodeResolve({ browser: true }), browserPorts, version$()],
+    plugins: [nodeResolve({ browser: true }), version$()],
     output: {
       file: here('./dist/kimlik.min.js'),
       format: 'iife',

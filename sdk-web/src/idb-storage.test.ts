@@ -1,8 +1,9 @@
 import 'fake-indexeddb/auto';
-import { DeliveryEngine, resolveDeliveryOptions, type Transport } from '@kimlik/core';
+import { resolveDeliveryOptions, TransportError } from '@kimlik/core';
 import { describe, expect, test, vi } from 'vitest';
 import { IdbQueueStorage } from './idb-storage.js';
 import { nextMessageId } from './message-id.js';
+import { type SendPorts, SendQueue } from './send-queue.js';
 
 let n = 0;
 const fresh = () => new IdbQueueStorage(`kimlik-test-${++n}`);
@@ -50,29 +51,37 @@ describe('IdbQueueStorage', () => {
     expect((await blog.load()).map((p) => p.json)).toEqual(['{"n":1}']);
   });
 
-  test('with the delivery engine: unacknowledged events survive a restart and are re-sent with their ids', async () => {
+  test('with the send queue: unacknowledged events survive a restart and are re-sent with their ids', async () => {
     const name = `kimlik-test-${++n}`;
-    const sent: string[][] = [];
-    const failing: Transport = { send: () => Promise.reject(new Error('offline')) };
     const options = resolveDeliveryOptions({ flushAt: 1, retryBaseMs: 60_000, retryMaxMs: 60_000 });
-    const first = new DeliveryEngine(options, { storage: new IdbQueueStorage(name), transport: failing });
-    await first.start();
+    const queueOver = (storage: IdbQueueStorage, post: SendPorts['post']) =>
+      new SendQueue(
+        options,
+        { post, remove: (ids) => void storage.remove(ids), open: () => true, report: () => undefined },
+        '}',
+      );
+    const first = new IdbQueueStorage(name);
+    const failing = queueOver(first, () => Promise.reject(new TransportError('offline', { retryable: true })));
+    failing.restore([]);
     const ids = [nextMessageId(), nextMessageId(), nextMessageId()];
-    for (const id of ids) first.enqueue(id, JSON.stringify({ type: 'track', event: 'e', messageId: id }));
+    for (const id of ids) {
+      const json = JSON.stringify({ type: 'track', event: 'e', messageId: id });
+      if (failing.add(id, json)) await first.append(id, json);
+    }
     await new Promise((r) => setTimeout(r, 50));
-    await first.stop({ timeoutMs: 0 });
+    failing.stop();
 
-    const ok: Transport = {
-      send: async (batch) => {
-        sent.push([...batch.messageIds]);
-        return { rejected: [] };
-      },
-    };
+    const sent: string[] = [];
     const storage = new IdbQueueStorage(name);
-    const second = new DeliveryEngine(options, { storage, transport: ok });
-    expect(await second.start()).toBe(3);
-    await second.flush();
-    expect(sent.flat()).toEqual(ids);
+    const second = queueOver(storage, async (body) => {
+      sent.push(...(JSON.parse(body) as { batch: { messageId: string }[] }).batch.map((e) => e.messageId));
+      return { rejected: [] };
+    });
+    const stored = await storage.load();
+    expect(stored.length).toBe(3);
+    second.restore(stored.map((p) => [p.messageId, p.json]));
+    await second.flush(5000);
+    expect(sent).toEqual(ids);
     await new Promise((r) => setTimeout(r, 20));
     expect(await storage.load()).toEqual([]);
   });

@@ -8,7 +8,6 @@ describe('resolveOptions', () => {
     expect(o.endpoint).toBe('https://shop.example');
     expect(o.autoPage).toBe(DEFAULTS.autoPage);
     expect(o.delivery.flushAt).toBe(DEFAULTS.flushAt);
-    expect(o.delivery.maxConcurrentRequests).toBe(1);
     expect(o.delivery.maxQueueEvents).toBe(10_000);
     expect(Object.isFrozen(o)).toBe(true);
   });

@@ -1,13 +1,12 @@
 import {
-  checkDeliveryOptions,
   checkNumber,
   checkOneOf,
-  type DeliveryOptions,
+  checkQueueOptions,
   InvalidOptionError,
   type KimlikError,
   MAX_EVENT_BYTES,
-  type QueueFullPolicy,
-  type ResolvedDeliveryOptions,
+  type QueueOptions,
+  type ResolvedQueueOptions,
 } from '@kimlik/core';
 
 export type ConsentState = 'granted' | 'denied' | 'pending';
@@ -15,10 +14,10 @@ export const CONSENT_STATES: readonly ConsentState[] = ['granted', 'denied', 'pe
 
 /**
  * What `init()` accepts. Every default is in `DEFAULTS` below and in the README's option table.
- * The delivery options (batching, queue bounds, retries) are the shared engine's, with defaults
- * chosen for a browser: small batches sent soon, one request at a time, a 10 000-event queue.
+ * The queue options (batching, bounds, retries) are core's `QueueOptions`, with defaults chosen
+ * for a browser: small batches sent soon, a 10 000-event queue. One request is in flight at a time.
  */
-export interface WebOptions extends DeliveryOptions {
+export interface WebOptions extends QueueOptions {
   /** The source's public write key. Required. */
   writeKey: string;
   /**
@@ -46,8 +45,8 @@ export interface WebOptions extends DeliveryOptions {
   onError?: (error: KimlikError) => void;
 }
 
-export interface ResolvedWebOptions extends Readonly<Required<Omit<WebOptions, keyof DeliveryOptions>>> {
-  readonly delivery: ResolvedDeliveryOptions;
+export interface ResolvedWebOptions extends Readonly<Required<Omit<WebOptions, keyof QueueOptions>>> {
+  readonly delivery: ResolvedQueueOptions;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -57,10 +56,8 @@ export const DEFAULTS = Object.freeze({
   maxBatchEvents: 100,
   maxBatchBytes: 500_000,
   maxEventBytes: MAX_EVENT_BYTES,
-  maxConcurrentRequests: 1,
   maxQueueEvents: 10_000,
   maxQueueBytes: 5 * 1024 * 1024,
-  queueFullPolicy: 'drop-oldest' as QueueFullPolicy,
   maxRetries: Number.POSITIVE_INFINITY,
   retryBaseMs: 1000,
   retryMaxMs: 30_000,
@@ -89,6 +86,6 @@ export function resolveOptions(options: WebOptions, pageOrigin: string): Resolve
   if (!/^https?:\/\//.test(o.endpoint as string)) {
     throw new InvalidOptionError('endpoint', "use an absolute URL, e.g. 'https://c.example.com'");
   }
-  o.delivery = checkDeliveryOptions(o as unknown as Required<DeliveryOptions>);
+  o.delivery = checkQueueOptions(o as unknown as Required<QueueOptions>);
   return Object.freeze(o) as unknown as ResolvedWebOptions;
 }

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { DELIVERY_DEFAULTS } from '@kimlik/core';
 import { describe, expect, test } from 'vitest';
 import { DEFAULTS } from './options.js';
 
@@ -19,7 +18,7 @@ const literal = (v: unknown) =>
 
 describe('README', () => {
   test('documents every option with the default the code uses', () => {
-    const effective: Record<string, unknown> = { ...DELIVERY_DEFAULTS, ...DEFAULTS };
+    const effective: Record<string, unknown> = { ...DEFAULTS };
     const rows = documentedOptions();
     expect([...rows.keys()].sort()).toEqual(['writeKey', ...Object.keys(effective)].sort());
     for (const [name, value] of Object.entries(effective)) {

@@ -1,4 +1,4 @@
-import { bodySuffix, DeliveryEngine, MemoryStorage, type QueueStorage, uuidv7 } from '@kimlik/core';
+import { bodySuffix, DELIVERY_ERROR_CODES, DeliveryError, uuidv7 } from '@kimlik/core';
 import { sourceId } from './call-values.js';
 import { ExitStash, type Pending, takeStashes } from './exit-stash.js';
 import { IdbQueueStorage } from './idb-storage.js';
@@ -6,13 +6,12 @@ import { storageFailed } from './identity.js';
 import { electLeader } from './leader.js';
 import type { ConsentState, ResolvedWebOptions } from './options.js';
 import { Reporter } from './reporter.js';
+import { SendQueue } from './send-queue.js';
 import { postBatch, sendOnExit } from './transport.js';
 
-type Inner = QueueStorage & { clear?(): Promise<void> };
-
 /**
- * This tab's side of the site's event queue. The tab that leads (see leader.ts) runs the shared
- * `DeliveryEngine` over the IndexedDB queue. Other tabs persist their events to the same database
+ * This tab's side of the site's event queue. The tab that leads (see leader.ts) sends with a
+ * `SendQueue` (send-queue.ts) over the IndexedDB queue. Other tabs persist their events to the same database
  * and tell the leader over a BroadcastChannel; a tab that becomes leader loads whatever the
  * database holds. Sending waits for consent and the network; page exit stashes and beacons what
  * is not yet safe.
@@ -32,17 +31,18 @@ export abstract class TabQueue extends Reporter {
   #stash: ExitStash | undefined;
   /** One source (write key + endpoint) of the site: its queue records, leader and stash. */
   #source!: string;
-  /** Unacknowledged events the leader's engine holds, by messageId, oldest first (for page exit). */
-  readonly #held = new Map<string, string>();
   /** This tab's events while following, for page exit. */
   readonly #mine = new Map<string, string>();
-  #engine: DeliveryEngine | undefined;
-  #storage: Inner | undefined;
+  /** Set while this tab leads. */
+  #queue: SendQueue | undefined;
+  /** undefined: IndexedDB failed, the queue lives in memory. */
+  #storage: IdbQueueStorage | undefined;
   #channel: BroadcastChannel | undefined;
   /** null until the election answered. */
   #leading: boolean | null = null;
-  #waiters: (() => void)[] = [];
   #exitedAt = 0;
+  /** Counts consent denials: a queue loaded before the last one is not restored. */
+  #denials = 0;
 
   #resolveReady!: () => void;
   readonly #ready = new Promise<void>((resolve) => {
@@ -60,7 +60,7 @@ export abstract class TabQueue extends Reporter {
     // Right after a load the queue may still be opening: what it then holds is sent too (a flush()
     // before that found no engine and left the events to wait for flushIntervalMs).
     await this.#ready;
-    if (this.#engine && this.#canSend()) await this.#engine.flush({ timeoutMs: this.o?.flushTimeoutMs });
+    if (this.#queue && this.#canSend()) await this.#queue.flush((this.o as ResolvedWebOptions).flushTimeoutMs);
   }
 
   /**
@@ -77,7 +77,7 @@ export abstract class TabQueue extends Reporter {
     const exit = () => this.#exit();
     addEventListener('pagehide', exit);
     addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && exit());
-    addEventListener('online', () => this.#wake());
+    addEventListener('online', () => this.#queue?.pump());
     void this.#connect()
       .catch((e: unknown) => {
         this.report(e);
@@ -90,20 +90,18 @@ export abstract class TabQueue extends Reporter {
   /** Opens the IndexedDB queue (memory when storage is blocked) and joins the election. */
   async #connect(): Promise<void> {
     const name = `${(this.o as ResolvedWebOptions).storagePrefix}-queue`;
-    let inner: Inner;
     try {
-      inner = new IdbQueueStorage(name, this.#source);
+      const storage = new IdbQueueStorage(name, this.#source);
       // An empty write transaction proves the database opens and commits without reading the
-      // queue: the engine loads it once, in the tab that leads.
-      await inner.remove([]);
+      // queue: it is loaded once, in the tab that leads.
+      await storage.remove([]);
+      this.#storage = storage;
     } catch (cause) {
       this.report(storageFailed('IndexedDB', cause));
-      inner = new MemoryStorage();
+      return this.#role(true);
     }
-    this.#storage = inner;
     // Consent denied at start (option or privacy signal): an earlier visit's queue goes too.
-    if (this.consentState === 'denied') await inner.clear?.();
-    if (!inner.persistent) return this.#role(true);
+    if (this.consentState === 'denied') await this.#storage.clear();
     // Without BroadcastChannel (Safari < 15.4) the leader still finds other tabs' events in the
     // database when it starts; they just wait for the next leader or load.
     if (typeof BroadcastChannel === 'function') {
@@ -113,8 +111,7 @@ export abstract class TabQueue extends Reporter {
       this.#channel.onmessage = ({ data }: MessageEvent) =>
         this.guard(() => {
           if (typeof data === 'string') this.setConsent(data as ConsentState);
-          else if (this.#engine && data[2] === this.#source && !this.#held.has(data[0]))
-            this.#engine.enqueue(data[0], data[1]);
+          else if (data[2] === this.#source) this.#queue?.add(data[0], data[1]);
         });
     }
     await new Promise<void>((resolve) =>
@@ -132,86 +129,83 @@ export abstract class TabQueue extends Reporter {
   #role(leading: boolean): void {
     this.#leading = leading;
     if (leading) {
-      if (!this.#engine) this.#lead();
-    } else if (this.#engine) {
-      // Only a lease can be lost (Web Locks are held until the tab goes): hand the queue back to
-      // the database, where the new leader loads it.
-      void this.#engine.stop({ timeoutMs: 0 });
-      this.#engine = undefined;
-      this.#waiters = [];
-      this.#held.clear();
+      if (!this.#queue) this.#lead();
+    } else {
+      // Only a lease can be lost (Web Locks are held until the tab goes): the queue is in the
+      // database, where the new leader loads it.
+      this.#queue?.stop();
+      this.#queue = undefined;
     }
     for (const [id, json] of this.#parked.splice(0)) this.hand(id, json);
   }
 
-  /** Becomes the sending tab: an engine over the shared queue, restoring what it holds. */
+  /** Becomes the sending tab: a send queue restoring what the database holds. */
   #lead(): void {
     const o = this.o as ResolvedWebOptions;
-    const inner = this.#storage as Inner;
-    const held = this.#held;
+    const storage = this.#storage;
     this.#mine.clear();
-    const storage: QueueStorage = {
-      persistent: inner.persistent,
-      load: async () => {
-        const all = await inner.load();
-        const fresh = all.filter((p) => !held.has(p.messageId));
-        for (const p of fresh) held.set(p.messageId, p.json);
-        return fresh;
+    const queue = new SendQueue(
+      o.delivery,
+      {
+        post: (body) => postBatch(`${o.endpoint}/v1/batch`, body),
+        remove: (ids) => {
+          for (const id of ids) this.#stash?.unsaved.delete(id);
+          this.#store(storage?.remove(ids), ids);
+        },
+        open: () => this.#canSend(),
+        report: this.report,
       },
-      append: (id, json) => {
-        held.set(id, json);
-        return this.#persist(id, json);
-      },
-      remove: (ids) => {
-        for (const id of ids) {
-          held.delete(id);
-          this.#stash?.unsaved.delete(id);
-        }
-        return inner.remove(ids);
-      },
-    };
-    this.#engine = new DeliveryEngine(o.delivery, {
-      storage,
-      transport: {
-        send: (batch) => this.#gate().then(() => postBatch(`${o.endpoint}/v1/batch`, batch.body)),
-      },
-      bodyFields: { writeKey: o.writeKey },
-      onError: this.report,
-    });
-    this.#engine.start().catch(this.report);
-  }
-
-  /** Resolves when this tab may send: consent granted, online (the engine holds the batch until then). */
-  #gate(): Promise<void> {
-    return this.#canSend() ? Promise.resolve() : new Promise((resolve) => this.#waiters.push(resolve));
+      bodySuffix({ writeKey: o.writeKey }),
+    );
+    this.#queue = queue;
+    const denials = this.#denials;
+    void Promise.resolve(storage?.load())
+      .catch((e: unknown) => this.#store(Promise.reject(e), []))
+      .then((stored) =>
+        queue.restore(denials === this.#denials && stored ? stored.map((p) => [p.messageId, p.json]) : []),
+      );
   }
 
   #canSend(): boolean {
     return this.consentState === 'granted' && navigator.onLine;
   }
 
-  #wake(): void {
-    if (this.#canSend()) for (const resolve of this.#waiters.splice(0)) resolve();
+  /** Reports a failed storage call; the events stay in memory. */
+  #store(call: Promise<void> | undefined, ids: string[]): void {
+    call?.catch((cause: unknown) =>
+      this.report(
+        new DeliveryError(DELIVERY_ERROR_CODES.STORAGE, `storage failed: ${(cause as Error)?.message ?? cause}`, {
+          messageIds: ids,
+          cause,
+        }),
+      ),
+    );
   }
 
   /** Queues one event (its messageId and JSON) in the leader's engine, or parks it until the election answers. */
   protected hand(id: string, json: string): void {
     if (this.#leading === null) this.#parked.push([id, json]);
-    else if (this.#engine) this.#engine.enqueue(id, json);
-    else {
+    else if (this.#queue) {
+      if (this.#queue.add(id, json)) this.#persist(id, json);
+    } else {
       const mine = this.#mine;
       mine.set(id, json);
       // Kept only for a beacon at exit; the leader has long sent the oldest.
       if (mine.size > (this.o as ResolvedWebOptions).delivery.maxQueueEvents)
         mine.delete(mine.keys().next().value as string);
-      this.#persist(id, json).catch(this.report);
+      this.#persist(id, json);
       this.#channel?.postMessage([id, json, this.#source]);
     }
   }
 
   /** Writes one event to the queue's storage; until the write commits, page exit stashes it. */
-  #persist(id: string, json: string): Promise<void> {
-    return (this.#stash as ExitStash).persist(id, json, () => (this.#storage as Inner).append(id, json));
+  #persist(id: string, json: string): void {
+    const storage = this.#storage;
+    if (storage)
+      this.#store(
+        (this.#stash as ExitStash).persist(id, json, () => storage.append(id, json)),
+        [id],
+      );
   }
 
   /**
@@ -228,7 +222,7 @@ export abstract class TabQueue extends Reporter {
     // queued in between is stashed or in the database for the next load.
     if (Date.now() - this.#exitedAt < 1000) return;
     this.#exitedAt = Date.now();
-    const queued = this.#engine ? [...this.#held].sort((a, b) => (a[0] < b[0] ? -1 : 1)) : [...this.#mine];
+    const queued = this.#queue ? [...this.#queue.q].sort((a, b) => (a[0] < b[0] ? -1 : 1)) : [...this.#mine];
     const jsons = [...queued, ...this.#parked].map((p) => p[1]);
     // sendBeacon cannot set headers: the write key ends the body.
     if (this.#canSend() && jsons.length)
@@ -243,29 +237,16 @@ export abstract class TabQueue extends Reporter {
     if (tell) this.#channel?.postMessage(state);
     this.consentState = state;
     if (state !== 'denied') {
-      this.#wake();
+      this.#queue?.pump();
       return;
     }
+    this.#denials++;
     this.#parked = [];
     this.#stash?.unsaved.clear();
     this.#mine.clear();
-    this.#held.clear();
-    // Batches waiting at the gate are abandoned: they must not leave even if consent comes back.
-    this.#waiters = [];
-    const engine = this.#engine;
-    this.#engine = undefined;
-    const storage = this.#storage;
-    // Stopping first settles the engine's events, so none is written back after the clear.
-    Promise.resolve(engine?.stop({ timeoutMs: 0 }))
-      .then(() => {
-        // stop() flushes first, which may park one more batch at the gate.
-        this.#waiters = [];
-        return storage?.clear?.();
-      })
-      .then(() => {
-        // A later consent('granted') sends again, from a fresh engine over the emptied queue.
-        if (engine && this.#leading && !this.#engine) this.#lead();
-      })
-      .catch(this.report);
+    // A request in flight is no longer heard: its events must not be written back after the clear.
+    // The queue goes on, empty, and sends again if consent comes back.
+    this.#queue?.stop();
+    this.#store(this.#storage?.clear(), []);
   }
 }

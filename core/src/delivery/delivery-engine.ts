@@ -19,7 +19,6 @@ import {
   type TransportResult,
 } from './ports.js';
 import { roomLeft } from './queue-bound.js';
-import { SERVER_PORTS } from './server-ports.js';
 import { firstQueuedSeq, headSeq, isUnsettled } from './unsettled-events.js';
 
 type Counters = Omit<DeliveryStats, 'queued' | 'inFlight'>;
@@ -31,23 +30,24 @@ interface FlushWaiter {
 }
 
 /**
- * The shared delivery engine: a bounded queue, a batcher (count / bytes / time), retries with
- * exponential backoff and jitter, per-event rejections, and `flush()`. Platform-free; storage,
- * transport and timers are ports. An event belongs to at most one batch at a time, so it is
- * never in two concurrent requests; a batch that fails is retried as the same batch.
+ * The delivery engine: a bounded queue, a batcher (count / bytes / time), concurrent requests,
+ * retries with exponential backoff and jitter, per-event rejections, per-event receipts, a paging
+ * storage, and `flush()`. Platform-free; storage, transport and timers are ports. An event belongs
+ * to at most one batch at a time, so it is never in two concurrent requests; a batch that fails is
+ * retried as the same batch. The Node SDK runs it; the browser SDK has a smaller queue of its own
+ * (sdk-web/src/send-queue.ts) built from the same backoff, failure policy and body format.
  *
- * Memory: queued events live in the `EventBuffer` port (packed bytes in Node, an array in the
- * browser); the engine holds no JS object per event beyond what the buffer keeps.
+ * Memory: queued events live in the `EventBuffer` port (packed bytes in the Node SDK, an array by
+ * default); the engine holds no JS object per event beyond what the buffer keeps.
  */
 export class DeliveryEngine<Receipt = void> {
   readonly #options: ResolvedDeliveryOptions;
   readonly #transport: Transport;
   readonly #storage: QueueStorage;
   readonly #scheduler: Scheduler;
-  /** Set where `SERVER_PORTS` holds; the backoff uses `Math.random` otherwise. */
+  /** The backoff's jitter source (tests pin it); `Math.random` when unset. */
   readonly #random: (() => number) | undefined;
   readonly #onError: (error: KimlikError) => void;
-  /** Set where `SERVER_PORTS` holds, like `#random`, `#receipts` and `#overflow`. */
   readonly #onWarn: ((message: string, error?: KimlikError) => void) | undefined;
   readonly #queue: EventBuffer;
   /** Batches sending or waiting for a retry; at most `maxConcurrentRequests` plus splits. */
@@ -66,35 +66,25 @@ export class DeliveryEngine<Receipt = void> {
   #pausedUntil = 0;
   #consecutiveFailures = 0;
   readonly #waiters: FlushWaiter[] = [];
-  /**
-   * The Node SDK's ports. Read as `SERVER_PORTS ? this.#receipts : undefined` (and likewise
-   * `#overflow`) so the browser build, where SERVER_PORTS is false, drops their paths; the minifier
-   * folds the expression, not a method returning it.
-   */
+  /** Per-event outcomes, when the caller wants them (the Node SDK's `track()` promises). */
   readonly #receipts: Receipts<Receipt> | undefined;
   #loading = false;
   #stopped = false;
-  /** Counted where `SERVER_PORTS` holds: only the Node SDK reads `getStats()` (the browser build leaves them out). */
-  readonly #stats = (
-    SERVER_PORTS ? { enqueued: 0, delivered: 0, rejected: 0, dropped: 0, retries: 0 } : {}
-  ) as Counters;
+  readonly #stats: Counters = { enqueued: 0, delivered: 0, rejected: 0, dropped: 0, retries: 0 };
 
   constructor(options: ResolvedDeliveryOptions, ports: DeliveryPorts<Receipt>) {
     this.#options = options;
     this.#transport = ports.transport;
     this.#storage = ports.storage ?? new MemoryStorage();
-    this.#scheduler = (SERVER_PORTS && ports.scheduler) || globalScheduler;
+    this.#scheduler = ports.scheduler ?? globalScheduler;
     this.#onError = ports.onError ?? (() => undefined);
-    this.#queue = ((SERVER_PORTS && ports.events) || arrayEventBuffer)({ ...options, bodyFields: ports.bodyFields });
-    // The Node SDK's ports are assigned only where they can exist, so the browser build carries no code for them.
-    if (SERVER_PORTS) {
-      this.#random = ports.random;
-      this.#onWarn = ports.onWarn || (() => undefined);
-      this.#receipts = ports.receipts?.({
-        isUnsettled: (seq) => isUnsettled(seq, this.#seq, this.#queue, this.#overflow, this.#batches),
-      });
-      this.#overflow = this.#storage.overflow?.();
-    }
+    this.#queue = (ports.events ?? arrayEventBuffer)({ ...options, bodyFields: ports.bodyFields });
+    this.#random = ports.random;
+    this.#onWarn = ports.onWarn || (() => undefined);
+    this.#receipts = ports.receipts?.({
+      isUnsettled: (seq) => isUnsettled(seq, this.#seq, this.#queue, this.#overflow, this.#batches),
+    });
+    this.#overflow = this.#storage.overflow?.();
   }
 
   /**
@@ -103,7 +93,7 @@ export class DeliveryEngine<Receipt = void> {
    * the first `enqueue()`.
    */
   start(): Promise<number> {
-    const backlog = (SERVER_PORTS ? this.#overflow : undefined)?.start() ?? 0;
+    const backlog = this.#overflow?.start() ?? 0;
     if (backlog > 0) {
       // Numbered up to 0 and paged in like spilled events.
       this.#stats.enqueued += backlog;
@@ -127,7 +117,7 @@ export class DeliveryEngine<Receipt = void> {
     // Seqs below every seq handed out so far, so flush targets include the restored events.
     const first = Math.min(0, headSeq(this.#queue)) - persisted.length;
     this.#queue.restore(persisted, first);
-    if (SERVER_PORTS) this.#stats.enqueued += persisted.length;
+    this.#stats.enqueued += persisted.length;
     this.#dropOverflow(0, 0);
     this.#drainTarget = Math.max(this.#drainTarget, first + persisted.length - 1);
     this.#pump();
@@ -140,7 +130,7 @@ export class DeliveryEngine<Receipt = void> {
    * when the `receipts` port is set (`outcomeBook`: a lazy promise that never rejects).
    */
   enqueue(messageId: string, json: string): Receipt {
-    if (SERVER_PORTS) this.#stats.enqueued++;
+    this.#stats.enqueued++;
     if (this.#stopped) return this.#refuse(messageId, DELIVERY_ERROR_CODES.STOPPED, 'the client is stopped');
     const bytes = this.#queue.stage(messageId, json);
     if (bytes > this.#options.maxEventBytes) {
@@ -150,7 +140,7 @@ export class DeliveryEngine<Receipt = void> {
         `event of ${bytes} bytes is over maxEventBytes (${this.#options.maxEventBytes})`,
       );
     }
-    const overflow = SERVER_PORTS ? this.#overflow : undefined;
+    const overflow = this.#overflow;
     // Memory is full (or older events still wait on storage): the event waits on storage only.
     const spilled = overflow?.offer(
       messageId,
@@ -162,10 +152,10 @@ export class DeliveryEngine<Receipt = void> {
       const seq = ++this.#seq;
       // The first one starts sending what memory holds.
       if (overflow?.count === 1) this.#pump();
-      return (SERVER_PORTS ? this.#receipts : undefined)?.queued(seq, messageId) as Receipt;
+      return this.#receipts?.queued(seq, messageId) as Receipt;
     }
     if (spilled === false || !this.#dropOverflow(1, bytes)) {
-      if (SERVER_PORTS) this.#stats.dropped++;
+      this.#stats.dropped++;
       return this.#refuse(messageId, DELIVERY_ERROR_CODES.QUEUE_FULL, 'queue full: newest event dropped');
     }
     void this.#store('append', [messageId], (s) => s.append(messageId, json));
@@ -173,7 +163,7 @@ export class DeliveryEngine<Receipt = void> {
     this.#queue.push(seq);
     if (this.#queue.length >= this.#options.flushAt) this.#pump();
     else if (this.#intervalTimer === undefined) this.#armInterval();
-    return (SERVER_PORTS ? this.#receipts : undefined)?.queued(seq, messageId) as Receipt;
+    return this.#receipts?.queued(seq, messageId) as Receipt;
   }
 
   /** Resolves once everything enqueued so far is acknowledged or failed for good (or at `timeoutMs`). */
@@ -196,7 +186,7 @@ export class DeliveryEngine<Receipt = void> {
       }
       this.#waiters.push(waiter);
       // Someone now awaits: a pending retry must keep the process alive until it runs.
-      if (SERVER_PORTS && this.#retryTimer !== undefined && !this.#retryTimerKeepsAlive) this.#armRetry();
+      if (this.#retryTimer !== undefined && !this.#retryTimerKeepsAlive) this.#armRetry();
       this.#pump();
     });
   }
@@ -216,17 +206,17 @@ export class DeliveryEngine<Receipt = void> {
     this.#inFlightEvents = 0;
     this.#inFlightBytes = 0;
     const persistent = this.#storage.persistent;
-    const overflow = SERVER_PORTS ? this.#overflow : undefined;
+    const overflow = this.#overflow;
     let count = overflow?.count ?? 0;
     for (const s of left) count += s.length;
     if (count > 0) {
-      if (SERVER_PORTS && !persistent) this.#stats.dropped += count;
+      if (!persistent) this.#stats.dropped += count;
       const error = new DeliveryError(
         DELIVERY_ERROR_CODES.STOPPED,
         `stopped: ${count} events unacknowledged, ${persistent ? 'kept in storage' : 'lost (no persistent storage)'}`,
         { messageIds: left.flatMap(idsOf) },
       );
-      if (SERVER_PORTS) for (const s of left) settleFailed(this.#receipts, s, error);
+      for (const s of left) settleFailed(this.#receipts, s, error);
       if (overflow) {
         for (let i = 0; i < overflow.count; i++) this.#receipts?.settle(overflow.head + i, () => '', error);
         overflow.count = 0;
@@ -243,11 +233,11 @@ export class DeliveryEngine<Receipt = void> {
     };
   }
 
-  /** The counters are kept where `SERVER_PORTS` holds (the Node SDK); the browser's script-tag build, which never reads them, reports only `queued` and `inFlight`. */
+  /** Counters since construction, with what is queued and in flight now. */
   getStats(): DeliveryStats {
     return {
       ...this.#stats,
-      queued: this.#queue.length + ((SERVER_PORTS ? this.#overflow : undefined)?.count ?? 0),
+      queued: this.#queue.length + (this.#overflow?.count ?? 0),
       inFlight: this.#inFlightEvents,
     };
   }
@@ -255,7 +245,7 @@ export class DeliveryEngine<Receipt = void> {
   #refuse(messageId: string, code: DeliveryErrorCode, message: string): Receipt {
     const error = new DeliveryError(code, message, { messageIds: [messageId] });
     this.#report(error);
-    return (SERVER_PORTS ? this.#receipts : undefined)?.refused(messageId, error) as Receipt;
+    return this.#receipts?.refused(messageId, error) as Receipt;
   }
 
   /**
@@ -285,7 +275,7 @@ export class DeliveryEngine<Receipt = void> {
       let k = 0;
       for (; k < events.length && (n < needEvents || needBytes > 0); n++) needBytes -= events.size(k++);
       if (k > 0) {
-        if (SERVER_PORTS) this.#stats.dropped += k;
+        this.#stats.dropped += k;
         this.#fail(
           b ? this.#trim(b, k) : this.#queue.shift(k),
           DELIVERY_ERROR_CODES.QUEUE_FULL,
@@ -336,7 +326,7 @@ export class DeliveryEngine<Receipt = void> {
   #armRetry(): void {
     this.#retryTimer = this.#clear(this.#retryTimer);
     const keepAlive = this.#waiters.length > 0;
-    if (SERVER_PORTS) this.#retryTimerKeepsAlive = keepAlive;
+    this.#retryTimerKeepsAlive = keepAlive;
     this.#retryTimer = this.#scheduler.setTimeout(
       () => {
         this.#retryTimer = undefined;
@@ -356,7 +346,7 @@ export class DeliveryEngine<Receipt = void> {
   /** Starts requests while there is capacity: batches awaiting a retry first, then new ones. */
   #pump(): void {
     if (this.#stopped || this.#loading) return;
-    const overflow = SERVER_PORTS ? this.#overflow : undefined;
+    const overflow = this.#overflow;
     if (overflow) {
       // Events waiting on storage move back into memory, oldest first, while it has room.
       const q = this.#queue;
@@ -404,8 +394,7 @@ export class DeliveryEngine<Receipt = void> {
   #send(batch: Batch): void {
     batch.sending = true;
     this.#activeRequests++;
-    // Built when the transport first reads it, not now: a transport may wait to send (the browser's
-    // waits while offline or without consent), and until then the queue bound may take the batch's
+    // Built when the transport first reads it, not now: a transport may wait to send, and until then the queue bound may take the batch's
     // oldest events. One that lost them all takes the oldest queued events instead; with none left,
     // reading it throws and nothing is sent.
     let made: BuiltBatch | undefined;
@@ -441,7 +430,7 @@ export class DeliveryEngine<Receipt = void> {
   #finishRequest(batch: Batch): void {
     this.#activeRequests--;
     batch.sending = false;
-    if (SERVER_PORTS) batch.body?.release?.();
+    batch.body?.release?.();
     batch.body = undefined;
   }
 
@@ -455,20 +444,18 @@ export class DeliveryEngine<Receipt = void> {
     for (let i = 0; i < events.length; i++) {
       const r = refused.get(i);
       if (!r) {
-        (SERVER_PORTS ? this.#receipts : undefined)?.settle(events.seq(i), () => events.id(i), undefined);
+        this.#receipts?.settle(events.seq(i), () => events.id(i), undefined);
         continue;
       }
       const error = new DeliveryError(DELIVERY_ERROR_CODES.REJECTED, `collector rejected the event: ${r.reason}`, {
         messageIds: [events.id(i)],
         reason: r.code,
       });
-      (SERVER_PORTS ? this.#receipts : undefined)?.settle(events.seq(i), () => events.id(i), error);
+      this.#receipts?.settle(events.seq(i), () => events.id(i), error);
       this.#report(error);
     }
-    if (SERVER_PORTS) {
-      this.#stats.rejected += refused.size;
-      this.#stats.delivered += events.length - refused.size;
-    }
+    this.#stats.rejected += refused.size;
+    this.#stats.delivered += events.length - refused.size;
     this.#removeFromStorage(events);
     this.#afterSettle();
   }
@@ -479,15 +466,9 @@ export class DeliveryEngine<Receipt = void> {
     const error = asTransportError(err);
     if (shouldRetry(error, batch.attempts, this.#options.maxRetries)) {
       batch.attempts++;
-      if (SERVER_PORTS) this.#stats.retries++;
-      const delay = backoffDelayMs(
-        this.#consecutiveFailures,
-        this.#options.backoff,
-        error.retryAfterMs,
-        SERVER_PORTS ? this.#random : undefined,
-      );
-      if (SERVER_PORTS && this.#consecutiveFailures === 0)
-        this.#onWarn?.(`delivery failed, retrying: ${error.message}`, error);
+      this.#stats.retries++;
+      const delay = backoffDelayMs(this.#consecutiveFailures, this.#options.backoff, error.retryAfterMs, this.#random);
+      if (this.#consecutiveFailures === 0) this.#onWarn?.(`delivery failed, retrying: ${error.message}`, error);
       this.#consecutiveFailures++;
       this.#pausedUntil = Math.max(this.#pausedUntil, this.#scheduler.now() + delay);
       this.#armRetry();
@@ -503,7 +484,7 @@ export class DeliveryEngine<Receipt = void> {
       return;
     }
     const retryable = error.retryable;
-    if (SERVER_PORTS) this.#stats[retryable ? 'dropped' : 'rejected'] += events.length;
+    this.#stats[retryable ? 'dropped' : 'rejected'] += events.length;
     this.#fail(
       events,
       retryable ? DELIVERY_ERROR_CODES.RETRIES_EXHAUSTED : DELIVERY_ERROR_CODES.REJECTED,
@@ -518,7 +499,7 @@ export class DeliveryEngine<Receipt = void> {
   /** Settles events as not delivered, forgets them in storage, reports once. */
   #fail(events: EventRun, code: DeliveryErrorCode, message: string, reason?: string, cause?: unknown): void {
     const error = new DeliveryError(code, message, { messageIds: idsOf(events), reason, cause });
-    if (SERVER_PORTS) settleFailed(this.#receipts, events, error);
+    settleFailed(this.#receipts, events, error);
     this.#removeFromStorage(events);
     this.#report(error);
   }
@@ -528,7 +509,7 @@ export class DeliveryEngine<Receipt = void> {
       this.#onError(error);
     } catch (err) {
       // A throwing onError must not break delivery; surface it as a warning instead.
-      if (SERVER_PORTS) this.#onWarn?.(`onError threw: ${(err as Error)?.message ?? String(err)}`);
+      this.#onWarn?.(`onError threw: ${(err as Error)?.message ?? String(err)}`);
     }
   }
 
@@ -587,24 +568,19 @@ export class DeliveryEngine<Receipt = void> {
   }
 
   #oldestUnsettledSeq(): number {
-    let min = firstQueuedSeq(headSeq(this.#queue), SERVER_PORTS ? this.#overflow : undefined);
+    let min = firstQueuedSeq(headSeq(this.#queue), this.#overflow);
     for (const b of this.#batches) if (b.events.length > 0) min = Math.min(min, b.events.seq(0));
     return min;
   }
 
   #countUnsettledUpTo(target: number): number {
-    const overflow = SERVER_PORTS ? this.#overflow : undefined;
+    const overflow = this.#overflow;
     let n = overflow ? Math.max(0, Math.min(overflow.count, target - overflow.head + 1)) : 0;
     for (const run of [...this.#batches].map((b) => b.events).concat(this.#queue))
       for (let i = 0; i < run.length && run.seq(i) <= target; i++) n++;
     return n;
   }
 }
-
-/*
- * Helpers for the Node SDK's ports live outside the class: a class keeps its unused private
- * methods, a module function the browser build never calls is dropped.
- */
 
 /** Settles a run's receipts as failed (the Node SDK's receipts; a no-op without them). */
 function settleFailed<R>(receipts: Receipts<R> | undefined, events: EventRun, error: KimlikError): void {

@@ -22,9 +22,9 @@ export interface BuiltBatch extends OutgoingBatch {
 
 /**
  * Where the engine keeps events between `enqueue()` and their acknowledgement, and how it turns
- * them into request bodies. A port because the platforms want opposite things: the browser holds
- * a few hundred events and counts bytes of script (`arrayEventBuffer`, the default), the Node SDK
- * holds 100 000-event bursts and counts bytes of heap (`packedEventBuffer`).
+ * them into request bodies. A port because callers want opposite things: a small queue is simplest
+ * as an array (`arrayEventBuffer`, the default), the Node SDK holds 100 000-event bursts and counts
+ * bytes of heap (`packedEventBuffer`).
  * As a run it is the queue: events not yet in a batch, oldest first.
  */
 export interface EventBuffer extends EventRun {

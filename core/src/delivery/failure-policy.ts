@@ -1,5 +1,4 @@
 import { TransportError } from '../errors.js';
-import type { EventRun } from './event-buffer.js';
 
 /* What becomes of a batch whose request failed: retried as it is, or halved to isolate a refused event. */
 
@@ -24,6 +23,6 @@ export function shouldRetry(error: TransportError, attempts: number, maxRetries:
  * A refusal without a per-event verdict: the batch is halved until the refused event is alone, so
  * one bad event cannot take its neighbours down with it.
  */
-export function shouldSplit(error: TransportError, events: EventRun): boolean {
+export function shouldSplit(error: TransportError, events: { readonly length: number }): boolean {
   return !error.retryable && STATUS_SPLITTABLE.has(error.status ?? 0) && events.length > 1;
 }

@@ -4,6 +4,7 @@ export * from './engine-types.js';
 export * from './errors.js';
 export * from './event-buffer.js';
 export * from './event-queue.js';
+export * from './failure-policy.js';
 export * from './memory-storage.js';
 export * from './options.js';
 export * from './outcome-book.js';
