@@ -106,8 +106,13 @@ export class SendQueue {
     this.#drain = true;
     this.pump();
     return new Promise((resolve) => {
-      this.#flushes.push([newest, resolve]);
-      setTimeout(resolve, timeoutMs);
+      const waiter: [string, () => void] = [newest, resolve];
+      this.#flushes.push(waiter);
+      // Timed out: forgotten, so flushes made while offline do not pile up.
+      setTimeout(() => {
+        this.#flushes = this.#flushes.filter((w) => w !== waiter);
+        resolve();
+      }, timeoutMs);
     });
   }
 
