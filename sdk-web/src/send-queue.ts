@@ -89,9 +89,12 @@ export class SendQueue {
   restore(stored: [string, string][]): void {
     const added = [...this.q];
     this.q.clear();
-    for (const [id, json] of [...stored, ...added]) this.q.has(id) || this.q.set(id, json);
     this.#bytes = 0;
-    for (const json of this.q.values()) this.#bytes += utf8Length(json);
+    for (const [id, json] of [...stored, ...added])
+      if (!this.q.has(id)) {
+        this.q.set(id, json);
+        this.#bytes += utf8Length(json);
+      }
     this.#loading = false;
     // What was stored or added meanwhile has waited already: it goes without waiting for flushAt.
     this.#drain = this.q.size > 0;
@@ -223,8 +226,7 @@ export class SendQueue {
   }
 
   #report(ids: string[], code: DeliveryErrorCode, message: string, cause?: TransportError): void {
-    const reason = cause?.status === undefined ? undefined : String(cause.status);
-    this.#ports.report(new DeliveryError(code, message, { messageIds: ids, reason, cause }));
+    this.#ports.report(new DeliveryError(code, message, { messageIds: ids, reason: cause?.status?.toString(), cause }));
   }
 
   /** Settles events as not delivered: reported once, forgotten. */
