@@ -27,7 +27,7 @@ export class ExitStash {
 
   /**
    * Runs `append` now, not in a later microtask: the storage takes changes in call order, and the
-   * engine may remove the event (acknowledged, or dropped past the bound) at once. The event is
+   * send queue may remove the event (acknowledged, or dropped past the bound) at once. The event is
    * unsaved until the batch holding its write committed.
    */
   persist(id: string, json: string, append: () => void | PromiseLike<void>): Promise<void> {

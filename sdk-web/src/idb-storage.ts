@@ -2,7 +2,7 @@ import type { PersistedEvent, QueueStorage } from '@kimlik/core';
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval';
 
 /**
- * The engine's queue storage in IndexedDB: one record per event. All tabs of an origin share the
+ * The tab queue's storage in IndexedDB: one record per event. All tabs of an origin share the
  * database, but a source (write key + endpoint) sends only its own events: each record's key is
  * `messageId + ' ' + source`, so UUIDv7 keys still sort by creation time and one source's leader
  * never posts another source's events with its write key. Records an earlier version wrote with
@@ -39,7 +39,7 @@ export class IdbQueueStorage implements QueueStorage {
   load(): Promise<PersistedEvent[]> {
     return (
       this.#batch()
-        // A failed write is reported by the engine through the appends it held; loading goes on.
+        // A failed write is reported through its appends; loading goes on.
         .catch(() => undefined)
         .then(() =>
           this.#store('readonly', (s) => Promise.all([promisifyRequest(s.getAllKeys()), promisifyRequest(s.getAll())])),
@@ -84,7 +84,7 @@ export class IdbQueueStorage implements QueueStorage {
 
   /**
    * A batch whose transaction aborts (quota) fails whole: its new events stay in memory (the
-   * engine reports each), and its removals are lost with it, so those events come back on the
+   * tab queue reports them), and its removals are lost with it, so those events come back on the
    * next load; any that was sent is stored once by the collector's dedup.
    */
   #batch(): Promise<void> {

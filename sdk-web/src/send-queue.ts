@@ -72,8 +72,8 @@ export class SendQueue {
 
   /** Queues one event unless it is queued already; false when refused or dropped at once (too big, bound). */
   add(id: string, json: string): boolean {
-    const bytes = utf8Length(json);
     if (this.q.has(id)) return false;
+    const bytes = utf8Length(json);
     if (bytes > this.#o.maxEventBytes) {
       this.#report([id], DELIVERY_ERROR_CODES.INVALID_EVENT, `event of ${bytes} bytes is over maxEventBytes`);
       return false;

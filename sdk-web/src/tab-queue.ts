@@ -11,8 +11,8 @@ import { postBatch, sendOnExit } from './transport.js';
 
 /**
  * This tab's side of the site's event queue. The tab that leads (see leader.ts) sends with a
- * `SendQueue` (send-queue.ts) over the IndexedDB queue. Other tabs persist their events to the same database
- * and tell the leader over a BroadcastChannel; a tab that becomes leader loads whatever the
+ * `SendQueue` (send-queue.ts) over the IndexedDB queue. Other tabs persist their events to the
+ * same database and tell the leader over a BroadcastChannel; a tab that becomes leader loads whatever the
  * database holds. Sending waits for consent and the network; page exit stashes and beacons what
  * is not yet safe.
  *
@@ -58,7 +58,7 @@ export abstract class TabQueue extends Reporter {
   async flush(): Promise<void> {
     this.drain();
     // Right after a load the queue may still be opening: what it then holds is sent too (a flush()
-    // before that found no engine and left the events to wait for flushIntervalMs).
+    // before that found no send queue and left the events to wait for flushIntervalMs).
     await this.#ready;
     if (this.#queue && this.#canSend()) await this.#queue.flush((this.o as ResolvedWebOptions).flushTimeoutMs);
   }
@@ -182,7 +182,7 @@ export abstract class TabQueue extends Reporter {
     );
   }
 
-  /** Queues one event (its messageId and JSON) in the leader's engine, or parks it until the election answers. */
+  /** Queues one event (its messageId and JSON) in the leader's send queue, or parks it until the election answers. */
   protected hand(id: string, json: string): void {
     if (this.#leading === null) this.#parked.push([id, json]);
     else if (this.#queue) {

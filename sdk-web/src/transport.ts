@@ -14,7 +14,7 @@ const post = (url: string, body: BodyInit, keepalive?: boolean) =>
   fetch(url, { method: 'POST', headers: { 'content-type': TEXT }, body, credentials: 'omit', keepalive });
 
 /**
- * POSTs one batch body (built by the engine as UTF-8 bytes, write key included). text/plain makes it a "simple"
+ * POSTs one batch body (built by the send queue, write key included). text/plain makes it a "simple"
  * CORS request that needs no preflight; sendBeacon could not set an Authorization header anyway.
  * Resolves with the collector's per-event verdict (a 400 that lists the refused events is a
  * verdict too); throws `TransportError` otherwise, retryable on network errors, 408, 429 and 5xx.
