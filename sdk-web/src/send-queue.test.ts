@@ -177,6 +177,37 @@ describe('SendQueue', () => {
     expect(h.sent()).toEqual(['a', 'b', 'e', 'f']);
   });
 
+  test('the byte bound stays exact after sends, rejections, drops, a restore and a stop', async () => {
+    const json = (id: string) => JSON.stringify({ messageId: id, pad: 'x'.repeat(70) });
+    const size = new TextEncoder().encode(json('e0000')).length;
+    const h = harness({ flushAt: 3, maxQueueEvents: 1000, maxQueueBytes: size * 10 }, (batch) => ({
+      rejected: [{ index: 0, messageId: batch[0] as string, code: 'invalid', reason: 'bad' }],
+    }));
+    const add = (from: number, n: number) => ids(n, from).forEach((id) => h.queue.add(id, json(id)));
+    // A first life: sent (one rejected per batch), then 12 queued while closed (2 dropped), restored, stopped.
+    add(0, 9);
+    await until(() => h.queue.q.size === 0);
+    h.setOpen(false);
+    add(100, 12);
+    expect(h.queue.q.size).toBe(10);
+    h.queue.restore([[ids(1, 500)[0] as string, json(ids(1, 500)[0] as string)]]);
+    expect(h.queue.q.size).toBe(10);
+    h.setOpen(true);
+    h.queue.pump();
+    await until(() => h.queue.q.size === 0);
+    const drops = () => h.errors.filter((e) => e.code === DELIVERY_ERROR_CODES.QUEUE_FULL).length;
+    const before = drops();
+    // Now exactly 10 events fit and the 11th drops one: the count of bytes came back to zero.
+    h.setOpen(false);
+    add(1000, 10);
+    expect(drops()).toBe(before);
+    add(2000, 1);
+    expect(drops()).toBe(before + 1);
+    h.queue.stop();
+    add(3000, 10);
+    expect(drops()).toBe(before + 1);
+  });
+
   test('an event over maxEventBytes is refused without blocking the others', async () => {
     const h = harness({ flushAt: 2, maxEventBytes: 100 });
     expect(h.queue.add('big', JSON.stringify({ pad: 'x'.repeat(200) }))).toBe(false);
