@@ -183,7 +183,9 @@ describe('SendQueue', () => {
     const h = harness({ flushAt: 3, maxQueueEvents: 1000, maxQueueBytes: size * 10 }, (batch) => ({
       rejected: [{ index: 0, messageId: batch[0] as string, code: 'invalid', reason: 'bad' }],
     }));
-    const add = (from: number, n: number) => ids(n, from).forEach((id) => h.queue.add(id, json(id)));
+    const add = (from: number, n: number) => {
+      for (const id of ids(n, from)) h.queue.add(id, json(id));
+    };
     // A first life: sent (one rejected per batch), then 12 queued while closed (2 dropped), restored, stopped.
     add(0, 9);
     await until(() => h.queue.q.size === 0);
