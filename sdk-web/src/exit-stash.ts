@@ -12,44 +12,6 @@ export type Pending = [string, string][];
 const STASH_CHARS = 1_000_000;
 
 /**
- * One tab's page-exit stash for one source, and the events it would hold: those whose IndexedDB
- * write has not committed yet.
- */
-export class ExitStash {
-  /** Handed to IndexedDB, write not committed: what page exit must stash. */
-  readonly unsaved = new Map<string, string>();
-  #written = false;
-
-  constructor(
-    readonly key: string,
-    readonly report: Report,
-  ) {}
-
-  /**
-   * Runs `append` now, not in a later microtask: the storage takes changes in call order, and the
-   * send queue may remove the event (acknowledged, or dropped past the bound) at once. The event is
-   * unsaved until the batch holding its write committed.
-   */
-  persist(id: string, json: string, append: () => void | PromiseLike<void>): Promise<void> {
-    const unsaved = this.unsaved;
-    unsaved.set(id, json);
-    return new Promise<void>((resolve) => resolve(append())).then(() => {
-      unsaved.delete(id);
-      // The page lived on (a tab switch, a cancelled navigation): the stash is in the queue now.
-      if (this.#written && !unsaved.size) this.write([]);
-    });
-  }
-
-  /** Page exit: stashes `parked` and the unsaved events, or removes the stash when there are none. */
-  write(parked: Pending): void {
-    const pending = [...parked, ...this.unsaved];
-    if (!pending.length && !this.#written) return;
-    this.#written = pending.length > 0;
-    writeStash(this.key, pending, this.report);
-  }
-}
-
-/**
  * Page exit: IndexedDB writes are asynchronous and a navigating page is torn down before they
  * commit, so events not yet committed are written synchronously to localStorage under `key` (one
  * key per tab and source). The newest are kept when they do not all fit. The next load of the

@@ -151,6 +151,29 @@ describe('IdbQueueStorage batches', () => {
     expect((await storage.load()).map((p) => p.messageId)).toEqual(['03']);
   });
 
+  test('unsaved lists the appends not yet committed (what page exit stashes); saved() follows each commit', async () => {
+    const saved = vi.fn();
+    const storage = new IdbQueueStorage(`kimlik-test-${++n}`, 'src', saved);
+    const done = storage.append('01', '{"n":1}');
+    void storage.append('02', '{"n":2}');
+    void storage.remove(['02']);
+    expect([...storage.unsaved]).toEqual([['01', '{"n":1}']]);
+    await done;
+    expect(storage.unsaved.size).toBe(0);
+    expect(saved).toHaveBeenCalledTimes(1);
+    const put = vi.spyOn(IDBObjectStore.prototype, 'put').mockImplementation(() => {
+      throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+    });
+    try {
+      await expect(storage.append('03', '{"n":3}')).rejects.toThrow(/quota/);
+    } finally {
+      put.mockRestore();
+    }
+    // Lost with its transaction: still unsaved, so page exit stashes it.
+    expect([...storage.unsaved.keys()]).toEqual(['03']);
+    expect(saved).toHaveBeenCalledTimes(1);
+  });
+
   test('a put that throws (quota) fails the appends of its batch, and the removals of that batch are still made', async () => {
     const storage = fresh();
     await storage.append('01', '{}');

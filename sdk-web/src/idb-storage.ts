@@ -22,14 +22,22 @@ export class IdbQueueStorage implements QueueStorage {
   readonly persistent = true;
   readonly #store: UseStore;
   readonly #source: string;
+  /**
+   * Appended events whose write has not committed, by messageId: in the next batch, in its
+   * transaction, or in one that failed (they live on in memory only). Page exit stashes them.
+   */
+  readonly unsaved = new Map<string, string>();
   /** What the next batch writes, by key: the record, or null to delete it. */
   #changes = new Map<string, string | null>();
   /** The next batch, once scheduled. */
   #next: Promise<void> | undefined;
+  /** Called after each batch committed. */
+  readonly #saved: (() => void) | undefined;
 
-  constructor(name: string, source = '') {
+  constructor(name: string, source = '', saved?: () => void) {
     this.#store = createStore(name, 'events');
     this.#source = ` ${source}`;
+    this.#saved = saved;
   }
 
   /**
@@ -59,6 +67,7 @@ export class IdbQueueStorage implements QueueStorage {
 
   /** Resolves once the batch holding the event committed, so a resolved append is on disk. */
   append(messageId: string, json: string): Promise<void> {
+    this.unsaved.set(messageId, json);
     this.#changes.set(messageId + this.#source, json);
     return this.#batch();
   }
@@ -68,6 +77,7 @@ export class IdbQueueStorage implements QueueStorage {
     const changes = this.#changes;
     for (const id of messageIds) {
       const key = id + this.#source;
+      this.unsaved.delete(id);
       // The bare key too, as the event may be one an earlier version wrote, unless this tab
       // appended it since the last batch (a drop past the queue bound: half the deletes).
       if (!changes.get(key)) changes.set(id, null);
@@ -79,6 +89,7 @@ export class IdbQueueStorage implements QueueStorage {
   /** Consent denied (for the whole site): every source's queue goes, with the writes not yet made. */
   clear(): Promise<void> {
     this.#changes.clear();
+    this.unsaved.clear();
     return this.#write((s) => s.clear());
   }
 
@@ -96,6 +107,9 @@ export class IdbQueueStorage implements QueueStorage {
         // Removals first: a put that throws at the call (some browsers' quota errors) stops here.
         for (const [key, json] of changes) if (json === null) s.delete(key);
         for (const [key, json] of changes) if (json !== null) s.put(json, key);
+      }).then(() => {
+        for (const [id, json] of this.unsaved) if (changes.get(id + this.#source) === json) this.unsaved.delete(id);
+        this.#saved?.();
       });
     });
     return this.#next;

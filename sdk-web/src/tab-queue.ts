@@ -1,6 +1,6 @@
 import { bodySuffix, DELIVERY_ERROR_CODES, DeliveryError, uuidv7 } from '@kimlik/core';
 import { sourceId } from './call-values.js';
-import { ExitStash, type Pending, takeStashes } from './exit-stash.js';
+import { type Pending, takeStashes, writeStash } from './exit-stash.js';
 import { IdbQueueStorage } from './idb-storage.js';
 import { storageFailed } from './identity.js';
 import { electLeader } from './leader.js';
@@ -28,7 +28,11 @@ export abstract class TabQueue extends Reporter {
   protected consentState: ConsentState = 'granted';
   /** Events handed over before this tab knew whether it leads (a stash from an earlier page first). */
   #parked: Pending = [];
-  #stash: ExitStash | undefined;
+  /** This tab's page-exit stash key for its source, and whether it holds events now. */
+  #stashKey = '';
+  #stashed = false;
+  /** The storage promise a failure is reported from: one report per batch, not per event. */
+  #watched: Promise<void> | undefined;
   /** One source (write key + endpoint) of the site: its queue records, leader and stash. */
   #source!: string;
   /** This tab's events while following, for page exit. */
@@ -71,7 +75,7 @@ export abstract class TabQueue extends Reporter {
     const o = this.o as ResolvedWebOptions;
     this.#source = sourceId(o);
     const stashes = `${o.storagePrefix}_stash_${this.#source}_`;
-    this.#stash = new ExitStash(stashes + uuidv7(), this.report);
+    this.#stashKey = stashes + uuidv7();
     const stashed = takeStashes(stashes, this.report);
     if (this.consentState !== 'denied') this.#parked.push(...stashed);
     const exit = () => this.#exit();
@@ -91,7 +95,13 @@ export abstract class TabQueue extends Reporter {
   async #connect(): Promise<void> {
     const name = `${(this.o as ResolvedWebOptions).storagePrefix}-queue`;
     try {
-      const storage = new IdbQueueStorage(name, this.#source);
+      // The page lived on after an exit (a tab switch, a cancelled navigation): once every write
+      // committed, the stash is in the queue and goes.
+      const storage = new IdbQueueStorage(
+        name,
+        this.#source,
+        () => this.#stashed && !storage.unsaved.size && this.#stash([]),
+      );
       // An empty write transaction proves the database opens and commits without reading the
       // queue: it is loaded once, in the tab that leads.
       await storage.remove([]);
@@ -148,10 +158,7 @@ export abstract class TabQueue extends Reporter {
       o.delivery,
       {
         post: (body) => postBatch(`${o.endpoint}/v1/batch`, body),
-        remove: (ids) => {
-          for (const id of ids) this.#stash?.unsaved.delete(id);
-          this.#store(storage?.remove(ids), ids);
-        },
+        remove: (ids) => this.#store(storage?.remove(ids), ids),
         open: () => this.#canSend(),
         report: this.report,
       },
@@ -160,7 +167,7 @@ export abstract class TabQueue extends Reporter {
     this.#queue = queue;
     const denials = this.#denials;
     void Promise.resolve(storage?.load())
-      .catch((e: unknown) => this.#store(Promise.reject(e), []))
+      .catch((cause: unknown) => this.#failed(cause, []))
       .then((stored) =>
         queue.restore(denials === this.#denials && stored ? stored.map((p) => [p.messageId, p.json]) : []),
       );
@@ -172,13 +179,15 @@ export abstract class TabQueue extends Reporter {
 
   /** Reports a failed storage call; the events stay in memory. */
   #store(call: Promise<void> | undefined, ids: string[]): void {
-    call?.catch((cause: unknown) =>
-      this.report(
-        new DeliveryError(DELIVERY_ERROR_CODES.STORAGE, `storage failed: ${(cause as Error)?.message ?? cause}`, {
-          messageIds: ids,
-          cause,
-        }),
-      ),
+    call?.catch((cause: unknown) => this.#failed(cause, ids));
+  }
+
+  #failed(cause: unknown, ids: string[]): void {
+    this.report(
+      new DeliveryError(DELIVERY_ERROR_CODES.STORAGE, `storage failed: ${(cause as Error)?.message ?? cause}`, {
+        messageIds: ids,
+        cause,
+      }),
     );
   }
 
@@ -198,14 +207,24 @@ export abstract class TabQueue extends Reporter {
     }
   }
 
-  /** Writes one event to the queue's storage; until the write commits, page exit stashes it. */
+  /**
+   * Writes one event to the queue's storage; until the write commits, page exit stashes it. A
+   * failed batch is reported once, naming every event not in IndexedDB.
+   */
   #persist(id: string, json: string): void {
     const storage = this.#storage;
-    if (storage)
-      this.#store(
-        (this.#stash as ExitStash).persist(id, json, () => storage.append(id, json)),
-        [id],
-      );
+    if (!storage) return;
+    const written = storage.append(id, json);
+    if (written === this.#watched) return;
+    this.#watched = written;
+    written.catch((cause: unknown) => this.#failed(cause, [...storage.unsaved.keys()]));
+  }
+
+  /** Page exit: stashes `pending` in localStorage, or removes the stash when there is none. */
+  #stash(pending: Pending): void {
+    if (!pending.length && !this.#stashed) return;
+    this.#stashed = pending.length > 0;
+    writeStash(this.#stashKey, pending, this.report);
   }
 
   /**
@@ -217,7 +236,7 @@ export abstract class TabQueue extends Reporter {
   #exit(): void {
     const o = this.o as ResolvedWebOptions;
     this.drain();
-    if (this.consentState !== 'denied') (this.#stash as ExitStash).write(this.#parked);
+    if (this.consentState !== 'denied') this.#stash([...this.#parked, ...(this.#storage?.unsaved ?? [])]);
     // Closing a tab fires visibilitychange and then pagehide: one beacon is enough; anything
     // queued in between is stashed or in the database for the next load.
     if (Date.now() - this.#exitedAt < 1000) return;
@@ -242,7 +261,6 @@ export abstract class TabQueue extends Reporter {
     }
     this.#denials++;
     this.#parked = [];
-    this.#stash?.unsaved.clear();
     this.#mine.clear();
     // A request in flight is no longer heard: its events must not be written back after the clear.
     // The queue goes on, empty, and sends again if consent comes back.
