@@ -158,7 +158,11 @@ export abstract class TabQueue extends Reporter {
       o.delivery,
       {
         post: (body) => postBatch(`${o.endpoint}/v1/batch`, body),
-        remove: (ids) => this.#store(storage?.remove(ids), ids),
+        remove: (ids) => {
+          this.#store(storage?.remove(ids), ids);
+          // Memory only: a stash written at an exit the page lived through keeps what is unsent.
+          if (!storage && this.#stashed) this.#stash([...queue.q]);
+        },
         open: () => this.#canSend(),
         report: this.report,
       },
@@ -236,7 +240,10 @@ export abstract class TabQueue extends Reporter {
   #exit(): void {
     const o = this.o as ResolvedWebOptions;
     this.drain();
-    if (this.consentState !== 'denied') this.#stash([...this.#parked, ...(this.#storage?.unsaved ?? [])]);
+    // Without IndexedDB the whole queue is in memory only: all of it is stashed (localStorage may
+    // still work, as in private windows of older browsers that had no IndexedDB there).
+    const unsaved = this.#storage ? this.#storage.unsaved : (this.#queue?.q ?? []);
+    if (this.consentState !== 'denied') this.#stash([...this.#parked, ...unsaved]);
     // Closing a tab fires visibilitychange and then pagehide: one beacon is enough; anything
     // queued in between is stashed or in the database for the next load.
     if (Date.now() - this.#exitedAt < 1000) return;

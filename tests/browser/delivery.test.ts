@@ -132,6 +132,31 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     expect(await waitFor(async () => (await queuedInBrowser(page)) === 0, 15_000)).toBe(true);
   });
 
+  test('IndexedDB unavailable (localStorage works), offline, 20 tracks, reload: all 20 stored once', async () => {
+    scenario = await startScenario({ '/': scriptTagPage() });
+    await serveFromCache(scenario, '/', scriptTagPage());
+    // As in private windows of browsers without IndexedDB there: the queue lives in memory.
+    await scenario.browser.context.addInitScript(() => {
+      Object.defineProperty(window, 'indexedDB', {
+        get: () => {
+          throw new DOMException('The operation is insecure.', 'SecurityError');
+        },
+      });
+    });
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    await page.evaluate(() => window.kimlik.ready());
+    await goOffline(scenario, [page]);
+    await page.evaluate(() => {
+      for (let n = 0; n < 20; n++) window.kimlik.track('Memory', { n });
+    });
+    await page.reload();
+    await page.evaluate(() => window.kimlik.ready());
+    expect(await scenario.stored()).toEqual([]);
+    await goOnline(scenario);
+    expectExactlyOnceInOrder(await scenario.waitStored(20), 20);
+  });
+
   test('20 tracks then immediate navigation away: all 20 stored', async () => {
     scenario = await startScenario({
       '/': scriptTagPage({ 'flush-interval-ms': 60_000, 'flush-at': 1000 }),
