@@ -51,6 +51,18 @@ async function serveFromCache(s: Scenario, path: string, html: string) {
  * 10: a tab sending on its own (a second sender) would post its queue, oldest first, before its
  * sentinel, so once both sentinels are stored every event posted so far has been counted.
  */
+/** A new page of the site, taken offline once the SDK is ready, that then tracked 20 events named `name`. */
+async function trackedOffline(s: Scenario, name: string): Promise<Page> {
+  const page = await s.browser.newPage();
+  await page.goto(`${s.site.url}/`);
+  await page.evaluate(() => window.kimlik.ready());
+  await goOffline(s, [page]);
+  await page.evaluate((event) => {
+    for (let n = 0; n < 20; n++) window.kimlik.track(event, { n });
+  }, name);
+  return page;
+}
+
 async function twoTabsOfflineThenOnline(s: Scenario, a: Page, b: Page, name: string): Promise<void> {
   await goOffline(s, [a, b]);
   await Promise.all(
@@ -114,13 +126,7 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     scenario = await startScenario({ '/': scriptTagPage() });
     // Offline, the reload is served the way a service worker or the HTTP cache would serve it.
     await serveFromCache(scenario, '/', scriptTagPage());
-    const page = await scenario.browser.newPage();
-    await page.goto(`${scenario.site.url}/`);
-    await page.evaluate(() => window.kimlik.ready());
-    await goOffline(scenario, [page]);
-    await page.evaluate(() => {
-      for (let n = 0; n < 20; n++) window.kimlik.track('Offline', { n });
-    });
+    const page = await trackedOffline(scenario, 'Offline');
     expect(await waitFor(async () => (await queuedInBrowser(page)) === 20, 15_000)).toBe(true);
     await page.reload();
     await page.evaluate(() => window.kimlik.ready());
@@ -143,13 +149,7 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
         },
       });
     });
-    const page = await scenario.browser.newPage();
-    await page.goto(`${scenario.site.url}/`);
-    await page.evaluate(() => window.kimlik.ready());
-    await goOffline(scenario, [page]);
-    await page.evaluate(() => {
-      for (let n = 0; n < 20; n++) window.kimlik.track('Memory', { n });
-    });
+    const page = await trackedOffline(scenario, 'Memory');
     await page.reload();
     await page.evaluate(() => window.kimlik.ready());
     expect(await scenario.stored()).toEqual([]);
