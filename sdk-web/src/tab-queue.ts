@@ -45,6 +45,8 @@ export abstract class TabQueue extends Reporter {
   /** null until the election answered. */
   #leading: boolean | null = null;
   #exitedAt = 0;
+  /** This tab's flushes waiting for the sending tab's answer, by token. */
+  readonly #flushing = new Map<string, () => void>();
   /** Counts consent denials: a queue loaded before the last one is not restored. */
   #denials = 0;
 
@@ -64,7 +66,20 @@ export abstract class TabQueue extends Reporter {
     // Right after a load the queue may still be opening: what it then holds is sent too (a flush()
     // before that found no send queue and left the events to wait for flushIntervalMs).
     await this.#ready;
-    if (this.#queue && this.#canSend()) await this.#queue.flush((this.o as ResolvedWebOptions).flushTimeoutMs);
+    const timeoutMs = (this.o as ResolvedWebOptions).flushTimeoutMs;
+    const channel = this.#channel;
+    if (!this.#canSend()) return;
+    if (this.#queue) return this.#queue.flush(timeoutMs);
+    // Another tab sends: it is asked to flush (after this tab's events, which the channel
+    // delivers first) and answers once they are settled.
+    if (!channel) return;
+    const token = uuidv7();
+    await new Promise<void>((resolve) => {
+      this.#flushing.set(token, resolve);
+      channel.postMessage([token, this.#source]);
+      setTimeout(resolve, timeoutMs);
+    });
+    this.#flushing.delete(token);
   }
 
   /**
@@ -115,13 +130,18 @@ export abstract class TabQueue extends Reporter {
     // Without BroadcastChannel (Safari < 15.4) the leader still finds other tabs' events in the
     // database when it starts; they just wait for the next leader or load.
     if (typeof BroadcastChannel === 'function') {
-      this.#channel = new BroadcastChannel(name);
       // Tabs of every source of the site share the channel (consent is the site's); events are
       // taken only by the leader of their own source.
+      // Messages: a consent state; [messageId, json, source], an event; [token, source], a flush
+      // the source's sending tab answers with [token] once what it holds now is settled.
+      this.#channel = new BroadcastChannel(name);
       this.#channel.onmessage = ({ data }: MessageEvent) =>
         this.guard(() => {
           if (typeof data === 'string') this.setConsent(data as ConsentState);
-          else if (data[2] === this.#source) this.#queue?.add(data[0], data[1]);
+          else if (!data[1]) this.#flushing.get(data[0])?.();
+          else if (data.at(-1) !== this.#source) return;
+          else if (data[2]) this.#queue?.add(data[0], data[1]);
+          else this.#answerFlush(data[0]);
         });
     }
     await new Promise<void>((resolve) =>
@@ -134,6 +154,13 @@ export abstract class TabQueue extends Reporter {
         this.report,
       ),
     );
+  }
+
+  /** Another tab of this source asked for a flush: answered once what this tab sends now is settled. */
+  #answerFlush(token: string): void {
+    const queue = this.#queue;
+    if (queue)
+      void queue.flush((this.o as ResolvedWebOptions).flushTimeoutMs).then(() => this.#channel?.postMessage([token]));
   }
 
   #role(leading: boolean): void {

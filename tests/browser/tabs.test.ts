@@ -45,6 +45,24 @@ describe.skipIf(!hasChromium)('browser SDK across tabs (needs /usr/bin/chromium)
     expect(click?.anonymousId).toBe(loggedOut.anonymousId);
   });
 
+  test('flush() in a tab that does not send resolves once the sending tab has delivered its events', async () => {
+    // Batches wait a minute unless flushed: only flush() can make these leave now.
+    scenario = await startScenario({ '/': scriptTagPage({ 'flush-interval-ms': 60_000 }) });
+    const leader = await scenario.browser.newPage();
+    await leader.goto(`${scenario.site.url}/`);
+    await leader.evaluate(() => window.kimlik.ready());
+    const follower = await scenario.browser.newPage();
+    await follower.goto(`${scenario.site.url}/`);
+    await follower.evaluate(async () => {
+      await window.kimlik.ready();
+      for (let n = 0; n < 5; n++) window.kimlik.track('Flushed from a follower', { n });
+      await window.kimlik.flush();
+    });
+    // Read right after flush() resolved, without waiting: the events are stored already.
+    const stored = (await scenario.stored()).filter((e) => e.event === 'Flushed from a follower');
+    expect(stored.length).toBe(5);
+  });
+
   test('tabs with different write keys on one site: each event is sent with its own source’s key', async () => {
     scenario = await startScenario({});
     const { url, adminKey, writeKey } = scenario.collector;
