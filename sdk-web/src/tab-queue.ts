@@ -110,13 +110,7 @@ export abstract class TabQueue extends Reporter {
   async #connect(): Promise<void> {
     const name = `${(this.o as ResolvedWebOptions).storagePrefix}-queue`;
     try {
-      // The page lived on after an exit (a tab switch, a cancelled navigation): once every write
-      // committed, the stash is in the queue and goes.
-      const storage = new IdbQueueStorage(
-        name,
-        this.#source,
-        () => this.#stashed && !storage.unsaved.size && this.#stash([]),
-      );
+      const storage = new IdbQueueStorage(name, this.#source, () => this.#restash());
       // An empty write transaction proves the database opens and commits without reading the
       // queue: it is loaded once, in the tab that leads.
       await storage.remove([]);
@@ -141,7 +135,11 @@ export abstract class TabQueue extends Reporter {
           else if (!data[1]) this.#flushing.get(data[0])?.();
           else if (data.at(-1) !== this.#source) return;
           else if (data[2]) this.#queue?.add(data[0], data[1]);
-          else this.#answerFlush(data[0]);
+          // A flush asked by another tab: answered once what this tab sends now is settled.
+          else
+            void this.#queue
+              ?.flush((this.o as ResolvedWebOptions).flushTimeoutMs)
+              .then(() => this.#channel?.postMessage([data[0]]));
         });
     }
     await new Promise<void>((resolve) =>
@@ -154,13 +152,6 @@ export abstract class TabQueue extends Reporter {
         this.report,
       ),
     );
-  }
-
-  /** Another tab of this source asked for a flush: answered once what this tab sends now is settled. */
-  #answerFlush(token: string): void {
-    const queue = this.#queue;
-    if (queue)
-      void queue.flush((this.o as ResolvedWebOptions).flushTimeoutMs).then(() => this.#channel?.postMessage([token]));
   }
 
   #role(leading: boolean): void {
@@ -187,8 +178,8 @@ export abstract class TabQueue extends Reporter {
         post: (body) => postBatch(`${o.endpoint}/v1/batch`, body),
         remove: (ids) => {
           this.#store(storage?.remove(ids), ids);
-          // Memory only: a stash written at an exit the page lived through keeps what is unsent.
-          if (!storage && this.#stashed) this.#stash([...queue.q]);
+          // Memory only: what the queue holds is what is unsaved.
+          if (!storage) this.#restash();
         },
         open: () => this.#canSend(),
         report: this.report,
@@ -251,6 +242,24 @@ export abstract class TabQueue extends Reporter {
     written.catch((cause: unknown) => this.#failed(cause, [...storage.unsaved.keys()]));
   }
 
+  /**
+   * What this tab would lose with the page: events whose IndexedDB write has not committed, or,
+   * without IndexedDB, the whole queue (localStorage may still work, as in private windows of
+   * older browsers that had no IndexedDB there).
+   */
+  #unsaved(): Pending {
+    return [...(this.#storage?.unsaved ?? this.#queue?.q ?? [])];
+  }
+
+  /**
+   * The page lived on after an exit (a tab switch, a cancelled navigation): once writes commit or
+   * events leave a memory-only queue, its stash keeps only what is still unsaved, and goes when
+   * nothing is.
+   */
+  #restash(): void {
+    if (this.#stashed) this.#stash(this.#unsaved());
+  }
+
   /** Page exit: stashes `pending` in localStorage, or removes the stash when there is none. */
   #stash(pending: Pending): void {
     if (!pending.length && !this.#stashed) return;
@@ -267,10 +276,7 @@ export abstract class TabQueue extends Reporter {
   #exit(): void {
     const o = this.o as ResolvedWebOptions;
     this.drain();
-    // Without IndexedDB the whole queue is in memory only: all of it is stashed (localStorage may
-    // still work, as in private windows of older browsers that had no IndexedDB there).
-    const unsaved = this.#storage ? this.#storage.unsaved : (this.#queue?.q ?? []);
-    if (this.consentState !== 'denied') this.#stash([...this.#parked, ...unsaved]);
+    if (this.consentState !== 'denied') this.#stash([...this.#parked, ...this.#unsaved()]);
     // Closing a tab fires visibilitychange and then pagehide: one beacon is enough; anything
     // queued in between is stashed or in the database for the next load.
     if (Date.now() - this.#exitedAt < 1000) return;

@@ -48,7 +48,7 @@ export class DeliveryEngine<Receipt = void> {
   /** The backoff's jitter source (tests pin it); `Math.random` when unset. */
   readonly #random: (() => number) | undefined;
   readonly #onError: (error: KimlikError) => void;
-  readonly #onWarn: ((message: string, error?: KimlikError) => void) | undefined;
+  readonly #onWarn: (message: string, error?: KimlikError) => void;
   readonly #queue: EventBuffer;
   /** Batches sending or waiting for a retry; at most `maxConcurrentRequests` plus splits. */
   readonly #batches = new Set<Batch>();
@@ -468,7 +468,7 @@ export class DeliveryEngine<Receipt = void> {
       batch.attempts++;
       this.#stats.retries++;
       const delay = backoffDelayMs(this.#consecutiveFailures, this.#options.backoff, error.retryAfterMs, this.#random);
-      if (this.#consecutiveFailures === 0) this.#onWarn?.(`delivery failed, retrying: ${error.message}`, error);
+      if (this.#consecutiveFailures === 0) this.#onWarn(`delivery failed, retrying: ${error.message}`, error);
       this.#consecutiveFailures++;
       this.#pausedUntil = Math.max(this.#pausedUntil, this.#scheduler.now() + delay);
       this.#armRetry();
@@ -509,7 +509,7 @@ export class DeliveryEngine<Receipt = void> {
       this.#onError(error);
     } catch (err) {
       // A throwing onError must not break delivery; surface it as a warning instead.
-      this.#onWarn?.(`onError threw: ${(err as Error)?.message ?? String(err)}`);
+      this.#onWarn(`onError threw: ${(err as Error)?.message ?? String(err)}`);
     }
   }
 

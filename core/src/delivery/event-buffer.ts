@@ -79,8 +79,13 @@ export function matchRejections(events: EventRun, rejected: readonly Rejection[]
   const refused = new Map<number, Rejection>();
   const ids = rejected.length > 0 ? idsOf(events) : [];
   for (const r of rejected) {
-    const i = r.messageId !== null && ids[r.index] !== r.messageId ? ids.indexOf(r.messageId) : r.index;
+    const i = rejectedIndex(ids, r);
     if (i >= 0 && i < ids.length) refused.set(i, r);
   }
   return refused;
+}
+
+/** Where in a batch's `ids` a rejection points: its index, unless the messageId there is another. */
+export function rejectedIndex(ids: readonly string[], r: Rejection): number {
+  return r.messageId !== null && ids[r.index] !== r.messageId ? ids.indexOf(r.messageId) : r.index;
 }
