@@ -221,9 +221,13 @@ export abstract class TabQueue extends Reporter {
     } else {
       const mine = this.#mine;
       mine.set(id, json);
-      // Kept only for a beacon at exit; the leader has long sent the oldest.
-      if (mine.size > (this.o as ResolvedWebOptions).delivery.maxQueueEvents)
-        mine.delete(mine.keys().next().value as string);
+      // Kept only for page exit, where the leader has long sent the oldest. So are the unsaved
+      // ones: with IndexedDB failing for good (quota) they would grow with every event.
+      if (mine.size > (this.o as ResolvedWebOptions).delivery.maxQueueEvents) {
+        const oldest = mine.keys().next().value as string;
+        mine.delete(oldest);
+        this.#storage?.unsaved.delete(oldest);
+      }
       this.#persist(id, json);
       this.#channel?.postMessage([id, json, this.#source]);
     }

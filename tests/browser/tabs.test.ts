@@ -63,6 +63,40 @@ describe.skipIf(!hasChromium)('browser SDK across tabs (needs /usr/bin/chromium)
     expect(stored.length).toBe(5);
   });
 
+  test('a tab that does not send, with IndexedDB writes failing (quota), keeps at most maxQueueEvents in memory', async () => {
+    scenario = await startScenario({ '/': scriptTagPage({ 'flush-interval-ms': 100, 'max-queue-events': 10 }) });
+    await scenario.browser.context.addInitScript(() => {
+      IDBObjectStore.prototype.put = () => {
+        throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      };
+    });
+    const leader = await scenario.browser.newPage();
+    await leader.goto(`${scenario.site.url}/`);
+    await leader.evaluate(() => window.kimlik.ready());
+    const follower = await scenario.browser.newPage();
+    await follower.goto(`${scenario.site.url}/`);
+    await follower.evaluate(() => window.kimlik.ready());
+    // Three failed write batches of 10 events, each sent by the leader (from memory) before the next.
+    for (let batch = 0; batch < 3; batch++) {
+      await follower.evaluate((batch) => {
+        for (let n = 0; n < 10; n++) window.kimlik.track('Unsaved', { n: batch * 10 + n });
+      }, batch);
+      expect((await scenario.waitStored(10 * (batch + 1))).length).toBe(10 * (batch + 1));
+      // Until the leader has the answer, the batch counts against its bound of 10.
+      await leader.evaluate(() => window.kimlik.flush());
+    }
+    // What the follower holds as unsaved is what its page exit stashes: the newest 10, not all 30
+    // (it grew with every event for as long as the tab lived).
+    const stashed = await follower.evaluate(() => {
+      dispatchEvent(new PageTransitionEvent('pagehide'));
+      const key = Object.keys(localStorage).find((k) => k.includes('_stash_'));
+      return key ? (JSON.parse(localStorage.getItem(key) ?? '[]') as [string, string][]) : [];
+    });
+    expect(stashed.map(([, json]) => (JSON.parse(json) as { properties: { n: number } }).properties.n)).toEqual([
+      20, 21, 22, 23, 24, 25, 26, 27, 28, 29,
+    ]);
+  });
+
   test('tabs with different write keys on one site: each event is sent with its own source’s key', async () => {
     scenario = await startScenario({});
     const { url, adminKey, writeKey } = scenario.collector;
