@@ -37,8 +37,17 @@ const SERVER_FIELDS = ['receivedAt', 'writeKey', 'warnings'] as const;
 /** A value quoted in a reason or warning, cut short: a 20 KB field must not come back twice its size. */
 export function preview(value: unknown): string {
   const text = JSON.stringify(value) ?? 'nothing';
-  return text.length <= 60 ? text : `${text.slice(0, 60)}…`;
+  return text.length <= 60 ? text : `${cut(text, 60)}…`;
 }
+
+/** The first `units` UTF-16 units of `text`, one fewer where that would split a surrogate pair. */
+function cut(text: string, units: number): string {
+  const last = text.charCodeAt(units - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? units - 1 : units);
+}
+
+/** Length in characters (code points, an emoji is one), counted only when it may pass `limit`. */
+const chars = (s: string, limit: number): number => (s.length < limit ? s.length : [...s].length);
 
 /** A non-empty identifier: blank strings identify no one. */
 const present = (v: unknown): boolean => typeof v === 'string' && v.trim() !== '';
@@ -200,13 +209,12 @@ export function validateEvent(
       return reject(REJECTION_CODES.MESSAGE_ID_INVALID, 'messageId must be a non-empty string', null);
     }
     const id = rawId as string;
-    // Characters, not UTF-16 units (an emoji is one character); counted only when it may matter.
-    const chars = id.length < limits.maxMessageIdLength ? id.length : [...id].length;
-    if (chars >= limits.maxMessageIdLength) {
+    const length = chars(id, limits.maxMessageIdLength);
+    if (length >= limits.maxMessageIdLength) {
       return reject(
         REJECTION_CODES.MESSAGE_ID_INVALID,
-        `messageId is ${chars} characters; it must be shorter than ${limits.maxMessageIdLength}`,
-        id.slice(0, limits.maxMessageIdLength),
+        `messageId is ${length} characters; it must be shorter than ${limits.maxMessageIdLength}`,
+        cut(id, limits.maxMessageIdLength),
       );
     }
   }
@@ -240,7 +248,7 @@ export function validateEvent(
     else if (typeof v !== 'string') {
       return reject(REJECTION_CODES.FIELD_INVALID, `${f} must be a string, got ${typeof v}`, messageId);
     }
-    if ((event[f] as string).length > limits.maxIdLength) {
+    if (chars(event[f] as string, limits.maxIdLength + 1) > limits.maxIdLength) {
       return reject(REJECTION_CODES.FIELD_INVALID, `${f} is longer than ${limits.maxIdLength} characters`, messageId);
     }
   }
@@ -284,8 +292,12 @@ export function validateEvent(
       return reject(REJECTION_CODES.FIELD_MISSING, 'a track event needs "event", the event name', messageId);
     }
   }
-  if ((type === 'page' || type === 'screen') && event.name !== undefined && typeof event.name !== 'string') {
-    return reject(REJECTION_CODES.FIELD_INVALID, `name must be a string`, messageId);
+  if (type === 'page' || type === 'screen') {
+    // Segment's Python library sends `name: null` for a page without a name.
+    if (event.name === null) delete event.name;
+    else if (event.name !== undefined && typeof event.name !== 'string') {
+      return reject(REJECTION_CODES.FIELD_INVALID, `name must be a string; got ${preview(event.name)}`, messageId);
+    }
   }
   if (type === 'alias' && (!event.previousId || !event.userId)) {
     return reject(REJECTION_CODES.FIELD_MISSING, 'an alias event needs both previousId and userId', messageId);

@@ -57,8 +57,9 @@ interface Envelope {
  * of it): the stored copy minus what the server added. Only called for the rare event whose
  * stored copy is over the limit.
  */
-function sentBytes({ stored, added, clientTimestamp }: Enriched): number {
+function sentBytes({ stored, added, clientTimestamp }: Enriched, typeImplied: boolean): number {
   const copy: Record<string, unknown> = { ...stored, receivedAt: undefined, warnings: undefined };
+  if (typeImplied) copy.type = undefined;
   if (added & ADDED.MESSAGE_ID) copy.messageId = undefined;
   copy.timestamp = added & ADDED.TIMESTAMP ? undefined : clientTimestamp;
   if (added & ADDED.ORIGINAL_TIMESTAMP) copy.originalTimestamp = undefined;
@@ -187,6 +188,8 @@ export class IngestService {
       // and let go once serialized: the request, and with it its body, lives until the commit.
       const event = events[index];
       events[index] = undefined;
+      // `/v1/track` and the like: the type the path stands for was not sent.
+      const typeImplied = impliedType !== undefined && (event as { type?: unknown } | null)?.type === undefined;
       const result = validateEvent(event, limits, impliedType, { inPlace: true });
       if (!result.ok) {
         rejected.push({ index, messageId: result.messageId, code: result.code, reason: result.reason });
@@ -208,7 +211,7 @@ export class IngestService {
       const payload = JSON.stringify(stored);
       // The limit is on the event as sent: the fields the server adds do not count against it.
       if (checkEventSize(payload, limits) !== null) {
-        const bytes = sentBytes(enriched);
+        const bytes = sentBytes(enriched, typeImplied);
         if (bytes > limits.maxEventBytes) {
           const messageId = enriched.added & ADDED.MESSAGE_ID ? null : row.messageId;
           rejected.push({ index, messageId, ...eventTooLarge(bytes, limits) });
@@ -225,7 +228,10 @@ export class IngestService {
     }
     if (rows.length === 0) throw new HttpError('KIMLIK_BATCH_ALL_REJECTED', undefined, { rejected });
     // Bounded queue: past the limit the client is told to come back, memory never grows unbounded.
-    if (this.store.pendingEvents + rows.length > this.options.maxQueuedEvents) {
+    // A batch larger than the bound is admitted alone into an empty queue (refused, it would be
+    // refused forever).
+    const pending = this.store.pendingEvents;
+    if (pending > 0 && pending + rows.length > this.options.maxQueuedEvents) {
       this.metrics.overloaded.inc();
       throw new HttpError('KIMLIK_OVERLOADED', undefined, { retryAfterSeconds: 1 });
     }

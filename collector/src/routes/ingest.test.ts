@@ -17,6 +17,9 @@ async function post(path: string, body: unknown, headers: Record<string, string>
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
 }
 
+/** No lone surrogate (with the u flag a pair is one code point, so only a lone half matches). */
+const wellFormed = (s: string) => !/[\uD800-\uDFFF]/u.test(s);
+
 let n = 0;
 const track = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   type: 'track',
@@ -261,6 +264,58 @@ describeStores('ingest', (store) => {
           reason: 'event is 32769 bytes; the limit is 32768 bytes per event',
         },
       ]);
+    });
+
+    it('a single-event endpoint measures the event as sent: the type its path implies does not count', async () => {
+      const sized = (bytes: number) => {
+        const base = { event: 'big', userId: 'u-size', messageId: `m-size-${bytes}`, properties: { pad: '' } };
+        return { ...base, properties: { pad: 'x'.repeat(bytes - Buffer.byteLength(JSON.stringify(base))) } };
+      };
+      expect((await post('/v1/track', sized(32 * 1024))).status).toBe(200);
+      const over = await post('/v1/track', sized(32 * 1024 + 1));
+      expect(over.status).toBe(400);
+      expect(over.body.rejected[0].reason).toBe('event is 32769 bytes; the limit is 32768 bytes per event');
+    });
+
+    it("Segment's Python library: a page or screen without a name (name: null) is stored without one", async () => {
+      // What analytics-python sends for page()/screen() without a name.
+      const unnamed = (type: string) => ({
+        type,
+        userId: 'py-u1',
+        anonymousId: null,
+        name: null,
+        category: null,
+        properties: {},
+        integrations: {},
+        context: { library: { name: 'analytics-python', version: '2.3.3' } },
+        timestamp: '2026-11-25T02:00:00.123+00:00',
+        messageId: `m-py-${type}-${Math.random()}`,
+      });
+      const page = unnamed('page');
+      const screen = unnamed('screen');
+      const r = await post('/v1/batch', { batch: [page, screen] });
+      expect(r.body).toMatchObject({ accepted: 2, rejected: [] });
+      expect(await storedById(page.messageId)).not.toHaveProperty('name');
+      expect((await storedById(screen.messageId))?.type).toBe('screen');
+    });
+
+    it('a value cut short in a reason or warning is never cut between the halves of a character', async () => {
+      const emoji = '\u{1F600}';
+      const long = track({ userId: emoji.repeat(600) });
+      const r = await post('/v1/batch', {
+        batch: [long, track({ timestamp: emoji.repeat(100) }), track({ messageId: emoji.repeat(150) })],
+      });
+      // 600 characters (1 200 UTF-16 units) is within the 1 024-character limit on ids.
+      expect(r.body.accepted).toBe(1);
+      expect(r.body.rejected).toHaveLength(2);
+      for (const x of r.body.rejected) {
+        expect(wellFormed(x.reason), x.reason).toBe(true);
+        expect(x.messageId === null || wellFormed(x.messageId)).toBe(true);
+      }
+      // Too long to be an identifier (over 1 024 bytes): stored with a warning quoting it.
+      const stored = await storedById(long.messageId);
+      expect(stored?.warnings).toHaveLength(1);
+      expect(wellFormed(String(stored?.warnings)), String(stored?.warnings)).toBe(true);
     });
 
     it('reads a timestamp without an offset as UTC in any collector time zone, and refuses impossible dates', async () => {

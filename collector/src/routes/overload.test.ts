@@ -33,6 +33,21 @@ describeStores('overload', (store) => {
       await c.close();
     }
   });
+
+  it('admits a batch larger than the queue bound when nothing else is queued (it was refused forever)', async () => {
+    const c = await startTestCollector({ maxQueuedEvents: 100, database: store.database() });
+    try {
+      const r = await fetch(`${c.url}/v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: auth(c.writeKey) },
+        body: JSON.stringify({ batch: batch('big', 120) }),
+      });
+      expect(r.status).toBe(200);
+      expect(await c.storedEvents()).toHaveLength(120);
+    } finally {
+      await c.close();
+    }
+  });
 });
 
 // The PostgreSQL equivalent (the database restarted under load) is tests/postgres/outage.test.ts.
