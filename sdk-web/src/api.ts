@@ -67,34 +67,46 @@ export function createKimlik(): Api {
 
 /** The API over `client` (the script tag keeps the client to replay the stub's calls). */
 export function wrap(client: Client): Api {
-  /** Calls before init(): method, arguments, call site, and for flush() what settles its promise. */
+  /** Calls before init(): method, arguments, call site, and for flush()/ready() what settles its promise. */
   const early: [keyof Api, unknown[], CallSite | undefined, ((done: unknown) => void)?][] = [];
+  /** Set when init() failed (invalid options): nothing will be sent, so nothing waits or is kept. */
+  let failed = false;
   const api = {} as Record<keyof Api, (...args: unknown[]) => unknown>;
   const keep = (method: keyof Api, args: unknown[]) => {
     // A call kept for init() keeps when and where it was made, as a call the stub recorded does
     // (a server render has no page: its calls get the replay's).
     const at =
       client.at ?? (typeof document === 'object' ? { t: Date.now(), u: location.href, n: document.title } : undefined);
-    return method === 'flush'
-      ? new Promise((settle) => early.push([method, args, at, settle]))
-      : early.push([method, args, at]) && undefined;
+    if (method === 'flush' || method === 'ready')
+      return new Promise((settle) => (failed ? settle(undefined) : early.push([method, args, at, settle])));
+    if (!failed) early.push([method, args, at]);
   };
   for (const method of METHODS) {
     api[method] = (...args: unknown[]) => {
       if (method === 'init') {
-        client.init(args[0] as WebOptions);
+        const first = !client.o;
+        try {
+          client.init(args[0] as WebOptions);
+        } catch (e) {
+          failed = true;
+          for (const [, , , settle] of early.splice(0)) settle?.(undefined);
+          throw e;
+        }
+        failed = false;
         for (const [m, a, at, settle] of early.splice(0)) {
           client.at = at;
-          // A flush() made early resolves with the real one (its callback is the early call's).
+          // A flush() or ready() made early resolves with the real one (its callback is the early call's).
           const done = api[m]?.(...(settle ? [] : a));
           settle?.(done);
         }
         client.at = undefined;
+        // The load's own page view: after the calls made before init(), so their plugins and
+        // identify apply to it.
+        if (first && client.o?.autoPage) client.guard(() => client.page());
         return;
       }
       // use() waits too: a plugin added after a call must not apply to that call's event.
-      const run = client.o || method === 'ready';
-      const result = run
+      const result = client.o
         ? client.guard(() => (client[method] as (...a: unknown[]) => unknown)(...args))
         : keep(method, args);
       if (method === 'flush' || method === 'ready') {

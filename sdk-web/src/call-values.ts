@@ -1,4 +1,4 @@
-import type { JsonObject, WireEvent } from '@kimlik/core';
+import { ERROR_CODES, type JsonObject, KimlikError, type WireEvent } from '@kimlik/core';
 import { type CallSite, pageProperties } from './context.js';
 import type { ResolvedWebOptions } from './options.js';
 
@@ -7,15 +7,14 @@ export const isObject = (v: unknown): v is JsonObject => !!v && typeof v === 'ob
 /**
  * A copy of what the page passed, taken at the call: the page may change its objects afterwards
  * (`props.step = i` in a loop), and plugins must not change the user's stored traits. Values
- * JSON cannot copy (cycles, BigInt) are kept as given: serializing the event later fails the same
- * way and is reported, and the event is dropped, as before.
+ * JSON cannot carry (cycles, BigInt) throw, so the call is reported and dropped before it changes
+ * anything (kept, a cyclic trait failed every later identify and the saved user).
  */
 export function copy<T>(value: T): T {
   try {
     return JSON.parse(JSON.stringify(value));
-  } catch {
-    // Not swallowed: the same JSON.stringify fails again when the event is queued, and is reported.
-    return value;
+  } catch (cause) {
+    throw new KimlikError(ERROR_CODES.VALIDATION, `not JSON (${cause}): dropped`, { cause });
   }
 }
 
@@ -31,12 +30,17 @@ export function sourceId(o: ResolvedWebOptions): string {
  * (the category goes into the properties); properties default to the page's own.
  */
 export function pageEvent(
-  name?: string | null,
+  name?: string | JsonObject | null,
   properties?: JsonObject | string | null,
   more?: JsonObject,
   at?: CallSite,
 ): WireEvent {
   let category: unknown;
+  // Segment's page(properties).
+  if (isObject(name)) {
+    properties = name;
+    name = null;
+  }
   if (typeof properties === 'string') {
     category = name;
     name = properties;

@@ -20,6 +20,11 @@ import { TabQueue } from './tab-queue.js';
  */
 export type Plugin = (event: WireEvent) => WireEvent | null | undefined;
 
+/** Throws (the call is reported and dropped) when `value` names no one. */
+function required(value: unknown, what: string): void {
+  if (value == null || value === '') throw new KimlikError(ERROR_CODES.VALIDATION, `${what}: dropped`);
+}
+
 /** localStorage key remembering a refusal (`consent('denied')`) across loads. */
 const deniedKey = (o: ResolvedWebOptions): string => `${o.storagePrefix}_consent`;
 
@@ -64,7 +69,7 @@ export class Client extends TabQueue {
     // a tab that kept the old identity in memory would send as the old user and write it back.
     addEventListener('storage', (e) => this.id?.persist && this.id.owns(e.key) && this.id.load());
     if (o.autoPage) {
-      this.page();
+      // The page view of the load itself is made by api.ts, after the calls made before init().
       watchHistory((u, r) => {
         const t = Date.now();
         // Routers set the new page's title after pushState: it is read a task later.
@@ -102,6 +107,8 @@ export class Client extends TabQueue {
   /** Runs the plugins registered before each call and hands events to the queue, in call order. */
   protected override drain(): void {
     for (const [made, plugins] of this.#made.splice(0)) {
+      // Read first: plugins get the event itself and may change it in place.
+      const id = made.messageId as string;
       let event: WireEvent | null | undefined = made;
       // null drops the event; so does a plugin that throws (reported), rather than sending it unfiltered.
       for (let i = 0; event && i < plugins; i++) {
@@ -109,8 +116,8 @@ export class Client extends TabQueue {
         event = this.guard(() => plugin(event as WireEvent));
       }
       // The messageId is the one set when the call was made, whatever a plugin returned.
-      const json = event && this.guard(() => JSON.stringify({ ...event, messageId: made.messageId }));
-      if (json) this.hand(made.messageId as string, json);
+      const json = event && this.guard(() => JSON.stringify({ ...event, messageId: id }));
+      if (json) this.hand(id, json);
     }
   }
 
@@ -126,30 +133,32 @@ export class Client extends TabQueue {
       traits = userId;
       userId = null;
     }
+    // Copied before anything changes: a value JSON cannot carry drops the whole call.
+    const added = copy(isObject(traits) ? traits : {});
     if (userId != null && userId !== '') {
       // Another user on this device (no reset() between): the previous user's traits are not theirs.
       if (state.userId !== null && state.userId !== String(userId)) state.traits = {};
       state.userId = String(userId);
     }
-    state.traits = { ...state.traits, ...copy(isObject(traits) ? traits : {}) };
+    state.traits = { ...state.traits, ...added };
     id.save();
     this.#add({ type: 'identify', traits: state.traits });
   }
 
   /** Also Segment's `page(category, name, properties)`. */
-  page(name?: string | null, properties?: JsonObject | string | null, more?: JsonObject): void {
+  page(name?: string | JsonObject | null, properties?: JsonObject | string | null, more?: JsonObject): void {
     this.#add(pageEvent(name, properties, more, this.at));
   }
 
   group(groupId: string, traits?: JsonObject): void {
     // Reported and dropped: a group event without an account is useless and would say "undefined".
-    if (groupId == null || groupId === '') {
-      throw new KimlikError(ERROR_CODES.VALIDATION, 'group() without a groupId: dropped');
-    }
+    required(groupId, 'group() without a groupId');
     this.#add({ type: 'group', groupId: String(groupId), traits: isObject(traits) ? traits : {} });
   }
 
   alias(userId: string, previousId?: string): void {
+    // Kept, every device calling alias() without one would become the user "undefined".
+    required(userId, 'alias() without a userId');
     const id = this.id as IdentityStore;
     const { state } = id;
     this.#add({ type: 'alias', userId: String(userId), previousId: previousId ?? state.userId ?? state.anonymousId });
@@ -163,7 +172,7 @@ export class Client extends TabQueue {
 
   user(): UserState {
     const s = this.id?.state;
-    return { anonymousId: s?.anonymousId ?? '', userId: s?.userId ?? null, traits: { ...s?.traits } };
+    return { anonymousId: s?.anonymousId ?? '', userId: s?.userId ?? null, traits: copy(s?.traits ?? {}) };
   }
 
   use(plugin: Plugin): void {

@@ -30,4 +30,4 @@ export const flush = (): Promise<void> => kimlik.flush();
 export const consent = (state: ConsentState): void => kimlik.consent(state);
 export const user = () => kimlik.user();
 export const use = (plugin: Parameters<Api['use']>[0]): void => kimlik.use(plugin);
-export const ready = (): Promise<void> => kimlik.ready();
+export const ready = (callback?: () => void): Promise<void> => kimlik.ready(callback);

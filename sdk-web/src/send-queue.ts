@@ -28,6 +28,21 @@ export interface SendPorts {
 }
 
 /**
+ * The UTF-8 size of an event, or 0 when it is over `maxEventBytes`: then it is reported and must
+ * be dropped (the collector would refuse it). Checked where an event is made, in any tab.
+ */
+export function eventBytes(id: string, json: string, maxEventBytes: number, report: SendPorts['report']): number {
+  const bytes = utf8Length(json);
+  if (bytes <= maxEventBytes) return bytes;
+  report(
+    new DeliveryError(DELIVERY_ERROR_CODES.INVALID_EVENT, `event of ${bytes} bytes is over maxEventBytes`, {
+      messageIds: [id],
+    }),
+  );
+  return 0;
+}
+
+/**
  * The sending tab's queue of unacknowledged events, oldest first, and its batcher: one request at
  * a time (a device's events reach the collector in order), batches by count, bytes and time, retries
  * with exponential backoff and jitter (Retry-After a floor), per-event rejections, a 400/413/422
@@ -79,11 +94,8 @@ export class SendQueue {
   /** Queues one event unless it is queued already; false when refused or dropped at once (too big, bound). */
   add(id: string, json: string): boolean {
     if (this.q.has(id)) return false;
-    const bytes = utf8Length(json);
-    if (bytes > this.#o.maxEventBytes) {
-      this.#report([id], DELIVERY_ERROR_CODES.INVALID_EVENT, `event of ${bytes} bytes is over maxEventBytes`);
-      return false;
-    }
+    const bytes = eventBytes(id, json, this.#o.maxEventBytes, this.#ports.report);
+    if (!bytes) return false;
     this.q.set(id, json);
     this.#bytes += bytes;
     this.#bound();

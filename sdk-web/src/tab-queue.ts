@@ -6,7 +6,7 @@ import { storageFailed } from './identity.js';
 import { electLeader } from './leader.js';
 import type { ConsentState, ResolvedWebOptions } from './options.js';
 import { Reporter } from './reporter.js';
-import { SendQueue } from './send-queue.js';
+import { eventBytes, SendQueue } from './send-queue.js';
 import { postBatch, sendOnExit } from './transport.js';
 
 /**
@@ -219,11 +219,14 @@ export abstract class TabQueue extends Reporter {
     else if (this.#queue) {
       if (this.#queue.add(id, json)) this.#persist(id, json);
     } else {
+      const o = this.o as ResolvedWebOptions;
+      // Too big: refused here, where the page made it, rather than stored for whichever tab sends.
+      if (!eventBytes(id, json, o.delivery.maxEventBytes, this.report)) return;
       const mine = this.#mine;
       mine.set(id, json);
       // Kept only for page exit, where the leader has long sent the oldest. So are the unsaved
       // ones: with IndexedDB failing for good (quota) they would grow with every event.
-      if (mine.size > (this.o as ResolvedWebOptions).delivery.maxQueueEvents) {
+      if (mine.size > o.delivery.maxQueueEvents) {
         const oldest = mine.keys().next().value as string;
         mine.delete(oldest);
         this.#storage?.unsaved.delete(oldest);

@@ -142,7 +142,71 @@ describe.skipIf(!hasChromium)('browser SDK calls (needs /usr/bin/chromium)', { t
     expect(events.find((e) => e.type === 'identify')?.traits).toEqual({ plan: 'a' });
     // As before: what JSON cannot carry is reported and dropped, never thrown into the page.
     expect(events.map((e) => e.event ?? e.type)).toEqual(['Step', 'Step', 'Step', 'identify']);
-    expect(warnings.filter((w) => w.includes('KIMLIK_WEB_UNEXPECTED')).length).toBe(2);
+    expect(warnings.filter((w) => w.includes('KIMLIK_VALIDATION')).length).toBe(2);
+  });
+
+  test('alias() without a userId is reported and dropped: the user stays (it became "undefined")', async () => {
+    const page = await open();
+    const warnings: string[] = [];
+    page.on('console', (m) => warnings.push(m.text()));
+    const userId = await page.evaluate(() => {
+      const k = window.kimlik as unknown as Record<string, (...a: unknown[]) => unknown>;
+      k.identify?.('u-1');
+      k.alias?.();
+      k.alias?.(null);
+      k.alias?.('');
+      return window.kimlik.user().userId;
+    });
+    expect(userId).toBe('u-1');
+    expect(warnings.filter((w) => w.includes('KIMLIK_VALIDATION')).length).toBe(3);
+    expect((await storedBefore(page, 1)).map((e) => e.type)).toEqual(['identify']);
+  });
+
+  test('identify() with a value JSON cannot carry is dropped whole: user and traits stay as they were', async () => {
+    const page = await open();
+    const user = await page.evaluate(() => {
+      const k = window.kimlik;
+      k.identify('u-1', { plan: 'pro', address: { city: 'Paris' } });
+      const circular: { self?: unknown } = {};
+      circular.self = circular;
+      k.identify('u-2', { me: circular } as never);
+      k.identify({ big: 10n } as never);
+      k.identify({ plan: 'team' });
+      // user() is a copy all the way down: changing it changes nothing in the SDK.
+      (k.user().traits.address as { city: string }).city = 'changed by the page';
+      return JSON.stringify(k.user());
+    });
+    expect(JSON.parse(user)).toMatchObject({ userId: 'u-1', traits: { plan: 'team', address: { city: 'Paris' } } });
+    await page.reload();
+    expect(await page.evaluate(() => window.kimlik.user())).toMatchObject({
+      userId: 'u-1',
+      traits: { plan: 'team', address: { city: 'Paris' } },
+    });
+    const events = await storedBefore(page, 2);
+    expect(events.map((e) => [e.userId, (e.traits as { plan: string }).plan])).toEqual([
+      ['u-1', 'pro'],
+      ['u-1', 'team'],
+    ]);
+  });
+
+  test("a plugin cannot change an event's messageId; page(properties) is Segment's properties-only form", async () => {
+    const page = await open();
+    await page.evaluate(() => {
+      const k = window.kimlik;
+      k.use((e) => {
+        e.messageId = 'set-by-a-plugin';
+        return e;
+      });
+      k.track('A');
+      k.track('B');
+      (k.page as unknown as (p: object) => void)({ custom: 'yes' });
+    });
+    const events = await storedBefore(page, 3);
+    const ids = events.map((e) => e.messageId as string);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
+    expect(new Set(ids).size).toBe(3);
+    expect(events[2]).not.toHaveProperty('name');
+    expect(events[2]?.properties).toMatchObject({ custom: 'yes', path: '/' });
   });
 
   test('plugins get copies (user() is not changed) and see only the calls made after they were added', async () => {

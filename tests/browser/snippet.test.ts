@@ -88,7 +88,8 @@ kimlik.flush().then(() => order.push('flushed'));`;
     // flush() resolves once the SDK has sent what was queued, after it is ready.
     expect(await page.evaluate(() => (window as unknown as { order: string[] }).order)).toEqual(['ready', 'flushed']);
     expect(await page.evaluate(() => Array.isArray(window.kimlik))).toBe(false);
-    expect((await scenario.waitStored(2)).map((e) => e.event ?? e.type)).toEqual(['page', 'Early']);
+    // The automatic page view is made at load, after the calls the stub recorded.
+    expect((await scenario.waitStored(2)).map((e) => e.event ?? e.type)).toEqual(['Early', 'page']);
     // Blocked: the page's awaits go on (a click handler awaiting flush() before navigating).
     await page.goto(`${scenario.site.url}/blocked`);
     await page.waitForFunction(() => (window as unknown as { order: string[] }).order.length === 2);
@@ -99,6 +100,57 @@ kimlik.flush().then(() => order.push('flushed'));`;
         return 'answered';
       }),
     ).toBe('answered');
+  });
+
+  test('the automatic page view comes after the calls the stub recorded: their plugins and identify apply to it', async () => {
+    scenario = await startScenario({});
+    scenario.site.page(
+      '/',
+      `<!doctype html><title>auto page</title><script>${snippet(scenario, '/kimlik.js')}
+kimlik.use((e) => {
+  const scrubbed = JSON.parse(JSON.stringify(e).replace(/email=[^&"]*/g, 'email=REDACTED'));
+  return { ...scrubbed, properties: { ...scrubbed.properties, scrubbed: true } };
+});
+kimlik.identify('u-snippet');
+kimlik.track('First');</script>`,
+    );
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/?email=alice%40example.com`);
+    const events = await scenario.waitStored(3);
+    expect(events.map((e) => e.event ?? e.type)).toEqual(['identify', 'First', 'page']);
+    const view = events[2] as Record<string, unknown>;
+    expect(view.userId).toBe('u-snippet');
+    expect(view.properties).toMatchObject({ scrubbed: true });
+    expect(JSON.stringify(view)).not.toContain('alice');
+  });
+
+  test('init() with an invalid option: ready() and flush(), from the stub and after, still settle', async () => {
+    scenario = await startScenario({});
+    scenario.site.page(
+      '/',
+      `<!doctype html><title>bad option</title><script>${snippet(scenario, '/kimlik.js')}
+kimlik.init({ flushAt: 0 });
+window.order = [];
+kimlik.ready().then(() => order.push('ready'));
+kimlik.track('Never sent');
+kimlik.flush().then(() => order.push('flushed'));</script>`,
+    );
+    const page = await scenario.browser.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    await page.goto(`${scenario.site.url}/`);
+    await page.waitForFunction(() => !Array.isArray(window.kimlik), undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => (window as unknown as { order: string[] }).order.length === 2, undefined, {
+      timeout: 5_000,
+    });
+    const later = await page.evaluate(async () => {
+      await window.kimlik.flush();
+      await window.kimlik.ready();
+      window.kimlik.track('Also never sent');
+      return 'answered';
+    });
+    expect(later).toBe('answered');
+    expect(errors.some((e) => e.includes('flushAt'))).toBe(true);
   });
 
   test('a plugin recorded by the stub applies only to the calls recorded after it', async () => {

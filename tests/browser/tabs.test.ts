@@ -97,6 +97,32 @@ describe.skipIf(!hasChromium)('browser SDK across tabs (needs /usr/bin/chromium)
     ]);
   });
 
+  test('an event over maxEventBytes made in a tab that does not send is dropped there, with the warning there', async () => {
+    scenario = await startScenario({ '/': scriptTagPage({ 'flush-interval-ms': 100 }) });
+    const leader = await scenario.browser.newPage();
+    await leader.goto(`${scenario.site.url}/`);
+    await leader.evaluate(() => window.kimlik.ready());
+    const follower = await scenario.browser.newPage();
+    const warnings: string[] = [];
+    follower.on('console', (m) => warnings.push(m.text()));
+    await follower.goto(`${scenario.site.url}/`);
+    await follower.evaluate(async () => {
+      await window.kimlik.ready();
+      window.kimlik.track('Too big', { pad: 'x'.repeat(40_000) });
+      window.kimlik.track('Fine');
+    });
+    await scenario.waitStored(1);
+    expect(warnings.some((w) => w.includes('KIMLIK_DELIVERY_INVALID_EVENT'))).toBe(true);
+    // Not in the shared queue either: the tab that sends next does not load and send it.
+    await leader.close();
+    await follower.evaluate(async () => {
+      window.kimlik.track('After the handover');
+      await window.kimlik.flush();
+    });
+    expect((await scenario.waitStored(2)).map((e) => e.event)).toEqual(['Fine', 'After the handover']);
+    expect(warnings.filter((w) => w.includes('KIMLIK_DELIVERY_REJECTED'))).toEqual([]);
+  });
+
   test('tabs with different write keys on one site: each event is sent with its own source’s key', async () => {
     scenario = await startScenario({});
     const { url, adminKey, writeKey } = scenario.collector;
