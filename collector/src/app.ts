@@ -2,7 +2,8 @@ import Fastify, { type FastifyError, type FastifyInstance, LogController } from 
 import { requireAdmin, SourceRegistry } from './http/auth.js';
 import { parseJsonBody } from './http/body.js';
 import { cors } from './http/cors.js';
-import { HTTP_ERRORS, HttpError } from './http/errors.js';
+import { errorBody, HTTP_ERRORS, HttpError } from './http/errors.js';
+import { clientError, frameworkError, singleQueryValues } from './http/framework-errors.js';
 import { identityRules, recordIdentityRules } from './identity/identity-rules.js';
 import { IngestService } from './ingest/ingest-service.js';
 import { LiveFeed } from './ingest/live-feed.js';
@@ -130,7 +131,10 @@ function buildApp(deps: AppDeps): FastifyInstance {
     forceCloseConnections: 'idle',
     // `/v1/track/` is the same endpoint: clients that join a base URL and a path send both forms.
     routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
   });
+  app.addHook('preValidation', singleQueryValues);
 
   const parse = async (request: { raw: import('node:http').IncomingMessage }) =>
     parseJsonBody(request.raw, options.maxBodyBytes);
@@ -160,14 +164,7 @@ function buildApp(deps: AppDeps): FastifyInstance {
     if (http.status >= 500) request.log.error({ err: error }, 'request failed');
     if (http.status === 429 || http.status === 503)
       reply.header('Retry-After', String(http.detail.retryAfterSeconds ?? 1));
-    const { rejected, ...rest } = http.detail;
-    const body: Record<string, unknown> = { error: { code: http.code, message: http.message, ...rest } };
-    if (Array.isArray(rejected)) {
-      // Same detail as a partial success, so clients read one shape.
-      Object.assign(body, { success: false, accepted: 0, rejected });
-      (body.error as Record<string, unknown>).rejected = rejected;
-    }
-    return reply.code(http.status).send(body);
+    return reply.code(http.status).send(errorBody(http));
   });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({

@@ -34,12 +34,13 @@ export function cors(app: FastifyInstance, corsOrigins: readonly string[]): void
   });
   app.options('/v1/*', async (request, reply) => {
     const origin = request.headers.origin;
-    if (origin && allowed(origin)) {
-      reply.header('Access-Control-Allow-Origin', origin);
-      reply.header('Vary', 'Origin');
-    }
+    if (origin && allowed(origin)) reply.header('Access-Control-Allow-Origin', origin);
+    reply.header('Vary', 'Origin, Access-Control-Request-Headers');
     reply.header('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
-    reply.header('Access-Control-Allow-Headers', 'Authorization, Content-Type, Content-Encoding');
+    // The headers a client asks for are granted: SDKs add their own (RudderStack's browser SDK
+    // sends AnonymousId), and a refused preflight would lose every event. Nothing is read from them.
+    const asked = request.headers['access-control-request-headers'];
+    reply.header('Access-Control-Allow-Headers', asked || 'Authorization, Content-Type, Content-Encoding');
     reply.header('Access-Control-Max-Age', '86400');
     return reply.code(204).send();
   });

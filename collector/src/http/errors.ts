@@ -36,6 +36,13 @@ export const HTTP_ERRORS = {
   KIMLIK_REQUEST_INVALID: { status: 400, message: 'The request body is invalid' },
   KIMLIK_IDENTITY_DISABLED: { status: 409, message: 'Identity resolution is disabled (KIMLIK_IDENTITY=false)' },
   KIMLIK_QUERY_INVALID: { status: 400, message: 'A query parameter is invalid' },
+  KIMLIK_URL_INVALID: { status: 400, message: 'The URL path is not valid (bad percent-encoding)' },
+  KIMLIK_REQUEST_MALFORMED: {
+    status: 400,
+    message: 'The request is not valid HTTP/1.1 (for example a Content-Length that is not a number)',
+  },
+  KIMLIK_REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time' },
+  KIMLIK_HEADERS_TOO_LARGE: { status: 431, message: 'The request line and headers are larger than allowed (16 KB)' },
   KIMLIK_OVERLOADED: { status: 429, message: 'The collector is busy; retry after the Retry-After delay' },
   KIMLIK_STORE_UNAVAILABLE: { status: 503, message: 'The database cannot commit right now; retry later' },
   KIMLIK_INTERNAL: { status: 500, message: 'Unexpected error' },
@@ -52,4 +59,16 @@ export class HttpError extends KimlikError {
     this.status = HTTP_ERRORS[code].status;
     this.detail = detail;
   }
+}
+
+/** The answer body of `error`: `{error: {code, message, ...detail}}`, plus the ingest shape when it names rejected events. */
+export function errorBody(error: HttpError): Record<string, unknown> {
+  const { rejected, ...rest } = error.detail;
+  const body: Record<string, unknown> = { error: { code: error.code, message: error.message, ...rest } };
+  if (Array.isArray(rejected)) {
+    // Same detail as a partial success, so clients read one shape.
+    Object.assign(body, { success: false, accepted: 0, rejected });
+    (body.error as Record<string, unknown>).rejected = rejected;
+  }
+  return body;
 }

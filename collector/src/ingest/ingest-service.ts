@@ -156,7 +156,7 @@ export class IngestService {
       throw new HttpError(
         'KIMLIK_BODY_TOO_LARGE',
         `The batch's ${field} (${bytes} bytes) merged into its ${events} events makes ${merged} bytes; the limit is ${limit} bytes (${MERGE_FACTOR} times the body limit): send it in each event or in smaller batches`,
-        { limit, ...NOTHING_ACCEPTED },
+        { limitBytes: limit, ...NOTHING_ACCEPTED },
       );
     }
     return value as JsonObject;

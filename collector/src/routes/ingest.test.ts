@@ -195,6 +195,20 @@ describeStores('ingest', (store) => {
       const r = await post('/v1/batch', { batch: [track()] }, { origin: 'https://shop.example' });
       expect(r.headers.get('access-control-allow-origin')).toBe('https://shop.example');
     });
+
+    it("CORS: a preflight asking for a client's own headers is granted them (RudderStack's AnonymousId)", async () => {
+      const pre = await fetch(`${c.url}/v1/batch`, {
+        method: 'OPTIONS',
+        headers: {
+          origin: 'https://shop.example',
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization,anonymousid,content-type',
+        },
+      });
+      expect(pre.status).toBe(204);
+      expect(pre.headers.get('access-control-allow-headers')?.toLowerCase().split(/,\s*/)).toContain('anonymousid');
+      expect(pre.headers.get('vary')).toMatch(/Access-Control-Request-Headers/);
+    });
   });
 
   describe('the batch envelope is checked like the events it is merged into', () => {
@@ -221,6 +235,8 @@ describeStores('ingest', (store) => {
       expect(r.status).toBe(413);
       expect(r.body.error.code).toBe('KIMLIK_BODY_TOO_LARGE');
       expect(r.body.error.message).toMatch(/context/);
+      // The same detail field as a body over the limit: the limit in bytes.
+      expect(r.body.error.limitBytes).toBe(4 * 64 * 1024);
       const ok = await post('/v1/batch', { batch: events(200), context: { library: { name: 'x', version: '1' } } });
       expect(ok.body).toMatchObject({ accepted: 200, rejected: [] });
     });

@@ -330,9 +330,12 @@ export const OPENAPI = {
     schemas: {
       Event: {
         type: 'object',
-        required: ['type'],
         properties: {
-          type: { type: 'string', enum: [...EVENT_TYPES] },
+          type: {
+            type: 'string',
+            enum: [...EVENT_TYPES],
+            description: 'Required in a batch; /v1/<type> and its short form set it from the path.',
+          },
           messageId: { type: 'string', maxLength: 99 },
           timestamp: { type: 'string', format: 'date-time' },
           sentAt: { type: 'string', format: 'date-time' },
@@ -354,9 +357,17 @@ export const OPENAPI = {
         type: 'object',
         required: ['batch'],
         properties: {
-          batch: { type: 'array', maxItems: 2500, items: { $ref: '#/components/schemas/Event' } },
+          batch: {
+            type: 'array',
+            maxItems: 2500,
+            items: { allOf: [{ $ref: '#/components/schemas/Event' }], required: ['type'] },
+          },
           sentAt: { type: 'string', format: 'date-time' },
-          context: { type: 'object' },
+          context: { type: 'object', description: "Merged into each event's context, the event's keys winning." },
+          integrations: {
+            type: 'object',
+            description: "Merged into each event's integrations, the event's keys winning.",
+          },
           writeKey: { type: 'string' },
         },
       },
@@ -422,9 +433,13 @@ export const OPENAPI = {
               message: { type: 'string' },
               limit: {
                 type: 'integer',
-                description: 'KIMLIK_BATCH_TOO_MANY_EVENTS, KIMLIK_BODY_TOO_LARGE: the limit.',
+                description: 'KIMLIK_BATCH_TOO_MANY_EVENTS: the most events a batch may hold.',
               },
-              limitBytes: { type: 'integer', description: 'KIMLIK_BODY_TOO_LARGE: the body limit in bytes.' },
+              limitBytes: {
+                type: 'integer',
+                description:
+                  'KIMLIK_BODY_TOO_LARGE: the limit in bytes (the body limit, or 4 times it for a batch context merged into its events).',
+              },
               retryAfterSeconds: {
                 type: 'integer',
                 description: 'KIMLIK_OVERLOADED, KIMLIK_STORE_UNAVAILABLE: as the Retry-After header.',

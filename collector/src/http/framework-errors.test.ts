@@ -1,0 +1,66 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestCollector, type TestCollector } from '../../../tests/helpers/collector.js';
+
+// Requests refused before any route runs (by Node's HTTP parser or the router) answer in the
+// documented error shape too, as do repeated query parameters.
+
+let c: TestCollector;
+beforeAll(async () => {
+  c = await startTestCollector();
+});
+afterAll(async () => {
+  await c?.close();
+});
+
+/** Sends `raw` bytes as they are and reads the whole answer: status and JSON body. */
+function rawRequest(raw: string): Promise<{ status: number; body: { error?: { code: string; message: string } } }> {
+  const { hostname, port } = new URL(c.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.end(raw));
+    let text = '';
+    socket.on('data', (d) => {
+      text += d;
+    });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [head = '', body = ''] = text.split('\r\n\r\n');
+      resolve({ status: Number(head.split(' ')[1]), body: body ? JSON.parse(body) : {} });
+    });
+  });
+}
+
+describe('errors raised before routing', () => {
+  it('a path with bad percent-encoding: 400 KIMLIK_URL_INVALID', async () => {
+    const r = await rawRequest(`GET /v1/%ZZ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    expect(r.status).toBe(400);
+    expect(r.body.error?.code).toBe('KIMLIK_URL_INVALID');
+  });
+
+  it('headers over the size limit: 431 KIMLIK_HEADERS_TOO_LARGE', async () => {
+    const r = await rawRequest(`GET /healthz?q=${'x'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(r.status).toBe(431);
+    expect(r.body.error?.code).toBe('KIMLIK_HEADERS_TOO_LARGE');
+  });
+
+  it('a request that is not valid HTTP: 400 KIMLIK_REQUEST_MALFORMED', async () => {
+    const r = await rawRequest(`POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}`);
+    expect(r.status).toBe(400);
+    expect(r.body.error?.code).toBe('KIMLIK_REQUEST_MALFORMED');
+  });
+
+  it('a query parameter given twice: 400 KIMLIK_QUERY_INVALID naming it (a lookup answered 500)', async () => {
+    const auth = { authorization: `Bearer ${c.adminKey}` };
+    for (const path of [
+      '/v1/profiles?userId=u1&userId=u1',
+      '/v1/profiles?trait.plan=a&trait.plan=b',
+      '/v1/events?limit=1&limit=2',
+    ]) {
+      const res = await fetch(`${c.url}${path}`, { headers: auth });
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(res.status, path).toBe(400);
+      expect(body.error.code).toBe('KIMLIK_QUERY_INVALID');
+      expect(body.error.message).toMatch(/more than once/);
+    }
+  });
+});
