@@ -109,6 +109,43 @@ function inertNodes(nodes: readonly ResolverNode[]): Set<number> {
   return inert;
 }
 
+/**
+ * The alias's links to the device reading of its previousId, when the alias meant the userId
+ * (`inertNodes` covers a reading no event claims; this, a value that is a device *and* a userId:
+ * used both ways, it would move the device to the alias's user as well as refusing the userIds).
+ * An alias is recorded as links from both readings of previousId E to its userId and between the
+ * two readings, all under its messageId; it is the only event that links two userIds, which tells
+ * its links from those of an event whose anonymousId and userId are both E.
+ */
+function aliasDeviceLinks(
+  byId: ReadonlyMap<number, ResolverNode>,
+  links: readonly ResolverLink[],
+  inert: ReadonlySet<number>,
+): Set<ResolverLink> {
+  const ignored = new Set<ResolverLink>();
+  /** messageId → the device reading of a userId some event names, both linked under it. */
+  const devices = new Map<string, { user: number; device: number }>();
+  for (const l of links) {
+    const [a, b] = [byId.get(l.a), byId.get(l.b)];
+    if (!a || !b || a.value !== b.value || a.type === b.type) continue;
+    const [user, device] = a.type === 'userId' ? [a, b] : [b, a];
+    if (user.type === 'userId' && device.type === 'anonymousId' && !inert.has(user.id))
+      devices.set(l.messageId, { user: user.id, device: device.id });
+  }
+  if (devices.size === 0) return ignored;
+  const aliases = new Set<string>();
+  for (const l of links) {
+    const d = devices.get(l.messageId);
+    const other = d && (l.a === d.user ? l.b : l.b === d.user ? l.a : undefined);
+    if (other !== undefined && byId.get(other)?.type === 'userId') aliases.add(l.messageId);
+  }
+  for (const l of links) {
+    const d = aliases.has(l.messageId) ? devices.get(l.messageId) : undefined;
+    if (d && (l.a === d.device || l.b === d.device)) ignored.add(l);
+  }
+  return ignored;
+}
+
 export function resolveCluster(
   nodes: readonly ResolverNode[],
   links: readonly ResolverLink[],
@@ -116,6 +153,7 @@ export function resolveCluster(
 ): Resolution {
   const inert = inertNodes(nodes);
   const byId = new Map(nodes.map((n) => [n.id, n]));
+  const aliasOnly = aliasDeviceLinks(byId, links, inert);
   const key = (id: number) => {
     const n = byId.get(id) as ResolverNode;
     return `${n.type}:${n.value}`;
@@ -250,7 +288,9 @@ export function resolveCluster(
   };
   // A total order that depends only on the links themselves, never on storage order or ids.
   const sorted = links
-    .filter((l) => !l.detached && byId.has(l.a) && byId.has(l.b) && !inert.has(l.a) && !inert.has(l.b))
+    .filter(
+      (l) => !l.detached && byId.has(l.a) && byId.has(l.b) && !inert.has(l.a) && !inert.has(l.b) && !aliasOnly.has(l),
+    )
     .map((l) => {
       const [ka, kb] = [key(l.a), key(l.b)].sort();
       return { l, r: rank(l), k: `${ka}\u0000${kb}` };

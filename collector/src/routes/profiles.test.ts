@@ -407,6 +407,48 @@ describeStores('profiles', (store) => {
       expect(results[0]).toEqual(['anonymousId:A userId:u1', 'userId:u2', 'anonymousId:D userId:u3']);
     });
 
+    it('an alias from a value that is both a device and a userId means the userId: refused, and the device stays', async () => {
+      const story = [
+        ev('identify', 1, { anonymousId: 'E', userId: 'u2' }),
+        ev('alias', 2, { previousId: 'E', userId: 'u3' }),
+        ev('track', 3, { anonymousId: 'E', event: 'on the device' }),
+        ev('track', 9, { userId: 'E', event: 'as the user E' }),
+        ev('page', 1, { anonymousId: 'D' }),
+        ev('alias', 2, { previousId: 'D', userId: 'u4' }),
+        ev('track', 9, { userId: 'D', event: 'as the user D' }),
+      ];
+      const main = c;
+      for (const order of [
+        [0, 1, 2, 3, 4, 5, 6],
+        [6, 5, 4, 3, 2, 1, 0],
+        [1, 3, 5, 0, 2, 6, 4],
+      ]) {
+        c = await startTestCollector({ database: store.database() });
+        try {
+          for (const i of order) await send([story[i] as Ev]);
+          // E stays u2's device, with its events; u3 and the userId E are each alone.
+          const u2 = (await profileBy('userId', 'u2')).body;
+          expect(idents(u2), `${order}`).toEqual(['anonymousId:E', 'userId:u2']);
+          expect(await timeline(u2.id)).toContain(story[2]?.messageId);
+          expect(idents((await profileBy('userId', 'u3')).body)).toEqual(['userId:u3']);
+          expect(idents((await profileBy('userId', 'E')).body)).toEqual(['userId:E']);
+          const u3 = (await profileBy('userId', 'u3')).body.id as string;
+          const kinds = ((await admin(`/v1/profiles/${u3}/history`)).body.identity as { kind: string }[]).map(
+            (e) => e.kind,
+          );
+          expect(kinds).toContain('refused_two_user_ids');
+          expect(kinds).not.toContain('device_reassigned');
+          // D is a device no userId claims until the alias: it stays alone rather than joining u4
+          // (the alias meant the userId D) or the userId D (no event pairs them).
+          expect(idents((await profileBy('anonymousId', 'D')).body)).toEqual(['anonymousId:D']);
+          expect(idents((await profileBy('userId', 'u4')).body)).toEqual(['userId:u4']);
+        } finally {
+          await c.close();
+          c = main;
+        }
+      }
+    });
+
     it('the reading of an alias previousId that the alias did not mean is no one: lookups by it find nothing', async () => {
       await send([
         ev('track', 1, { anonymousId: 'A', event: 'browse' }),
