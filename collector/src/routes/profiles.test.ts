@@ -491,6 +491,29 @@ describeStores('profiles', (store) => {
       }
     });
 
+    it("erasure also deletes other people's events that name the person: a refused alias, their email typed elsewhere", async () => {
+      const naming = [
+        ev('alias', 3, { previousId: 'u-gone', userId: 'u-other' }),
+        ev('identify', 4, { anonymousId: 'other-device', userId: 'u-other', traits: { email: 'gone@x.io' } }),
+      ];
+      const theirs = ev('track', 5, { userId: 'u-other', event: 'their own' });
+      await send([
+        ev('identify', 1, { anonymousId: 'gone-device', userId: 'u-gone', traits: { email: 'gone@x.io' } }),
+        ev('identify', 2, { userId: 'u-other' }),
+        ...naming,
+        theirs,
+      ]);
+      const other = (await idOf('userId', 'u-other')) as string;
+      expect(await timeline(other)).toEqual(expect.arrayContaining(naming.map((e) => e.messageId)));
+      const gone = (await idOf('userId', 'u-gone')) as string;
+      expect((await admin(`/v1/profiles/${gone}`, { method: 'DELETE' })).status).toBe(200);
+      // Nothing stored names u-gone or their email any more; the other person's own events stay.
+      const stored = JSON.stringify((await admin('/v1/events?limit=1000')).body.events);
+      expect(stored).not.toContain('u-gone');
+      expect(stored).not.toContain('gone@x.io');
+      expect(await timeline(other)).toContain(theirs.messageId);
+    });
+
     it('histories do not depend on arrival order either', async () => {
       const story = [
         ev('identify', 10, { anonymousId: 'H', userId: 'h1' }),

@@ -1,6 +1,5 @@
-import type { WireEvent } from '@kimlik/core';
 import type pg from 'pg';
-import { carriedIdentifierKeys } from '../../identity/carried-identifiers.js';
+import { namesAny, namingLinks } from '../../identity/carried-identifiers.js';
 import type { IdentifierType, IdentityConfig } from '../../identity/identifiers.js';
 import { suppressionHash } from '../../identity/profile-id.js';
 import { BEGINNING } from '../../identity/resolve.js';
@@ -36,7 +35,7 @@ async function eraseSetAside(c: Db, config: IdentityConfig, gone: readonly { typ
       `SELECT e.id, e.received_at, e.payload FROM identity_failures f
        JOIN events e ON e.id = f.event_id AND e.received_at = f.received_at`,
     )
-  ).rows.filter((r) => carriedIdentifierKeys(JSON.parse(r.payload) as WireEvent, config).some((k) => erased.has(k)));
+  ).rows.filter((r) => namesAny(r.payload, erased, config));
   if (rows.length === 0) return 0;
   const ids = rows.map((r) => r.id);
   await c.query('DELETE FROM identity_failures WHERE event_id = ANY($1::bigint[])', [ids]);
@@ -44,6 +43,60 @@ async function eraseSetAside(c: Db, config: IdentityConfig, gone: readonly { typ
     `DELETE FROM events e USING unnest($1::bigint[], $2::bigint[]) AS g(id, received_at)
      WHERE e.id = g.id AND e.received_at = g.received_at`,
     [ids, rows.map((r) => r.received_at)],
+  );
+  return deleted.rowCount ?? 0;
+}
+
+/**
+ * Other people's events naming the person (carried-identifiers.ts, namingLinks) go too, with the
+ * trait writes they made: their profiles keep their own events. Before the links are deleted.
+ */
+async function eraseNaming(
+  c: Db,
+  config: IdentityConfig,
+  gone: readonly { id: number; type: string; value: string }[],
+) {
+  const erased = new Set(gone.map((m) => `${m.type}:${m.value}`));
+  const ids = gone.map((m) => m.id);
+  const links = (
+    await c.query<{ a: number; b: number; ts: number; message_id: string }>(
+      'SELECT a, b, ts, message_id FROM links WHERE a = ANY($1::bigint[]) OR b = ANY($1::bigint[])',
+      [ids],
+    )
+  ).rows.map((l) => ({ a: l.a, b: l.b, ts: l.ts, messageId: l.message_id }));
+  const naming = namingLinks(new Set(ids), links);
+  if (naming.length === 0) return 0;
+  const rows = (
+    await c.query<{
+      owner: number;
+      ts: number;
+      event_id: number;
+      received_at: number;
+      message_id: string;
+      payload: string;
+    }>(
+      `SELECT o.owner, o.ts, o.event_id, o.received_at, e.message_id, e.payload
+       FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS n(owner, ts, message_id)
+       JOIN event_owners o ON o.owner = n.owner AND o.ts = n.ts
+       JOIN events e ON e.id = o.event_id AND e.received_at = o.received_at AND e.message_id = n.message_id`,
+      [naming.map((n) => n.other), naming.map((n) => n.ts), naming.map((n) => n.messageId)],
+    )
+  ).rows.filter((r) => namesAny(r.payload, erased, config));
+  if (rows.length === 0) return 0;
+  await c.query(
+    `DELETE FROM trait_writes t USING unnest($1::bigint[], $2::text[]) AS g(owner, message_id)
+     WHERE t.identifier_id = g.owner AND t.message_id = g.message_id`,
+    [rows.map((r) => r.owner), rows.map((r) => r.message_id)],
+  );
+  await c.query(
+    `DELETE FROM event_owners o USING unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS g(owner, ts, event_id)
+     WHERE o.owner = g.owner AND o.ts = g.ts AND o.event_id = g.event_id`,
+    [rows.map((r) => r.owner), rows.map((r) => r.ts), rows.map((r) => r.event_id)],
+  );
+  const deleted = await c.query(
+    `DELETE FROM events e USING unnest($1::bigint[], $2::bigint[]) AS g(id, received_at)
+     WHERE e.id = g.id AND e.received_at = g.received_at`,
+    [rows.map((r) => r.event_id), rows.map((r) => r.received_at)],
   );
   return deleted.rowCount ?? 0;
 }
@@ -93,7 +146,9 @@ export async function eraseProfile(
          DELETE FROM events e USING gone g WHERE e.id = g.event_id AND e.received_at = g.received_at`,
         params,
       )
-    ).rowCount ?? 0) + (await eraseSetAside(c, config, gone));
+    ).rowCount ?? 0) +
+    (await eraseSetAside(c, config, gone)) +
+    (await eraseNaming(c, config, gone));
   const now = Date.now();
   const neighbours = (
     await c.query<{ x: number }>(

@@ -1,5 +1,4 @@
-import type { WireEvent } from '@kimlik/core';
-import { carriedIdentifierKeys } from '../../identity/carried-identifiers.js';
+import { namesAny, namingLinks } from '../../identity/carried-identifiers.js';
 import type { IdentityConfig } from '../../identity/identifiers.js';
 import { identifierHash, profileIdFromHash, suppressionHash } from '../../identity/profile-id.js';
 import { BEGINNING } from '../../identity/resolve.js';
@@ -58,7 +57,9 @@ export function eraseProfile(
   const goneIds = gone.map((m) => m.id);
   const { where, ownerWhere, params } = attributionFilter(members);
   const events =
-    db.prepare(`DELETE FROM events WHERE ${where}`).run(...params).changes + eraseSetAside(db, config, gone);
+    db.prepare(`DELETE FROM events WHERE ${where}`).run(...params).changes +
+    eraseSetAside(db, config, gone) +
+    eraseNaming(db, config, gone);
   db.prepare(`DELETE FROM event_owner WHERE ${ownerWhere}`).run(...params);
   const neighbours = new Set<number>();
   const linksOf = db.prepare('SELECT a, b FROM links WHERE a = ? OR b = ?').raw();
@@ -125,9 +126,45 @@ function eraseSetAside(db: SqliteDatabase, config: IdentityConfig, gone: readonl
   const deleteFailure = db.prepare('DELETE FROM identity_failures WHERE event_id = ?');
   let n = 0;
   for (const [id, payload] of rows) {
-    if (!carriedIdentifierKeys(JSON.parse(payload) as WireEvent, config).some((k) => erased.has(k))) continue;
+    if (!namesAny(payload, erased, config)) continue;
     n += deleteEvent.run(id).changes;
     deleteFailure.run(id);
+  }
+  return n;
+}
+
+/**
+ * Other people's events naming the person (carried-identifiers.ts, namingLinks) go too, with the
+ * trait writes they made: their profiles keep their own events. Before the links are deleted.
+ */
+function eraseNaming(db: SqliteDatabase, config: IdentityConfig, gone: readonly Member[]): number {
+  const erased = new Set(gone.map((m) => `${m.type}:${m.value}`));
+  const linksOf = db.prepare('SELECT a, b, ts, message_id FROM links WHERE a = ? OR b = ?').raw();
+  const links = gone.flatMap((m) =>
+    (linksOf.all(m.id, m.id) as [number, number, number, string][]).map(([a, b, ts, messageId]) => ({
+      a,
+      b,
+      ts,
+      messageId,
+    })),
+  );
+  const events = db
+    .prepare(
+      `SELECT e.id, e.payload FROM event_owner o JOIN events e ON e.id = o.event_id
+       WHERE o.owner = ? AND o.ts = ? AND e.message_id = ?`,
+    )
+    .raw();
+  const deleteEvent = db.prepare('DELETE FROM events WHERE id = ?');
+  const deleteOwner = db.prepare('DELETE FROM event_owner WHERE owner = ? AND ts = ? AND event_id = ?');
+  const deleteTraits = db.prepare('DELETE FROM trait_writes WHERE identifier_id = ? AND message_id = ?');
+  let n = 0;
+  for (const { other, ts, messageId } of namingLinks(new Set(gone.map((m) => m.id)), links)) {
+    for (const [id, payload] of events.all(other, ts, messageId) as [number, string][]) {
+      if (!namesAny(payload, erased, config)) continue;
+      n += deleteEvent.run(id).changes;
+      deleteOwner.run(other, ts, id);
+      deleteTraits.run(other, messageId);
+    }
   }
   return n;
 }
