@@ -46,8 +46,10 @@ window.early = kimlik;
     // A reference to the stub taken before the bundle loaded reaches the real SDK too.
     await page.evaluate(() => (window as unknown as { early: Api }).early.track('fourth', { n: 4 }));
     const events = await scenario.waitStored(6);
-    // The automatic page view, then the recorded calls in order, then the calls made after loading.
-    expect(names(events)).toEqual(['page', 'first', 'identify', 'second', 'third', 'fourth']);
+    // The recorded calls in order, then the load's automatic page view (made as the bundle starts,
+    // after them, so the identify applies to it), then the calls made after loading.
+    expect(names(events)).toEqual(['first', 'identify', 'second', 'page', 'third', 'fourth']);
+    expect(events[2]?.userId).toBe('u-1');
     expect(events[3]?.userId).toBe('u-1');
   });
 
