@@ -36,7 +36,10 @@ export const HTTP_ERRORS = {
   KIMLIK_REQUEST_INVALID: { status: 400, message: 'The request body is invalid' },
   KIMLIK_IDENTITY_DISABLED: { status: 409, message: 'Identity resolution is disabled (KIMLIK_IDENTITY=false)' },
   KIMLIK_QUERY_INVALID: { status: 400, message: 'A query parameter is invalid' },
-  KIMLIK_URL_INVALID: { status: 400, message: 'The URL path is not valid (bad percent-encoding)' },
+  KIMLIK_URL_INVALID: {
+    status: 400,
+    message: 'The URL path is not valid (bad percent-encoding, or a segment too long)',
+  },
   KIMLIK_REQUEST_MALFORMED: {
     status: 400,
     message: 'The request is not valid HTTP/1.1 (for example a Content-Length that is not a number)',

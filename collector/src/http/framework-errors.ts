@@ -8,9 +8,9 @@ import { errorBody, HttpError } from './errors.js';
  * or Node's: clients and log pipelines read one error format.
  */
 
-/** Fastify's `frameworkErrors`: a path the router cannot decode (`/v1/%ZZ`). */
+/** Fastify's `frameworkErrors`: a path the router cannot decode (`/v1/%ZZ`) or match (a segment too long). */
 export function frameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
-  const http = new HttpError(error.code === 'FST_ERR_BAD_URL' ? 'KIMLIK_URL_INVALID' : 'KIMLIK_QUERY_INVALID');
+  const http = new HttpError('KIMLIK_URL_INVALID', `The URL path is not valid (${error.message})`);
   void reply.code(http.status).send(errorBody(http));
 }
 
