@@ -85,7 +85,13 @@ export function matchRejections(events: EventRun, rejected: readonly Rejection[]
   return refused;
 }
 
-/** Where in a batch's `ids` a rejection points: its index, unless the messageId there is another. */
+/**
+ * Where in a batch's `ids` a rejection points: its index, unless the messageId there is another
+ * and the batch holds the one named. A messageId the batch does not hold (the collector quotes
+ * one over its length limit cut short) leaves the index to say which event it was.
+ */
 export function rejectedIndex(ids: readonly string[], r: Rejection): number {
-  return r.messageId !== null && ids[r.index] !== r.messageId ? ids.indexOf(r.messageId) : r.index;
+  if (r.messageId === null || ids[r.index] === r.messageId) return r.index;
+  const named = ids.indexOf(r.messageId);
+  return named >= 0 ? named : r.index;
 }
