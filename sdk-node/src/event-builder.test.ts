@@ -53,5 +53,10 @@ describe('buildEvent', () => {
       code: 'KIMLIK_EVENT_NOT_JSON',
     });
     expect(buildEvent('track', null, NOW)).toMatchObject({ ok: false, code: 'KIMLIK_EVENT_NOT_OBJECT' });
+    // An invalid Date threw a RangeError out of track().
+    expect(buildEvent('track', { userId: 'u', event: 'x', timestamp: new Date('not a date') }, NOW)).toMatchObject({
+      ok: false,
+      code: 'KIMLIK_EVENT_TIMESTAMP_INVALID',
+    });
   });
 });

@@ -46,6 +46,10 @@ export function buildEvent(type: EventType, message: unknown, now: number): Buil
     );
   }
   const ts = m.timestamp;
+  // toISOString() throws on an invalid Date: refused here, never thrown from track().
+  if (ts instanceof Date && Number.isNaN(ts.getTime())) {
+    return refuse(messageId, 'KIMLIK_EVENT_TIMESTAMP_INVALID', `${type}() got an invalid Date as timestamp`);
+  }
   const context = object(m.context);
   const event: Record<string, unknown> = {
     type,

@@ -128,11 +128,13 @@ export class Kimlik {
   }
 
   private async stop(timeoutMs: number): Promise<ShutdownResult> {
+    const deadline = Date.now() + timeoutMs;
     process.off('beforeExit', this.onBeforeExit);
     const result = await this.engine.stop({ timeoutMs });
-    // After a timeout the requests still in flight are aborted; their events stay unacknowledged.
-    await (result.timedOut ? this.transport.destroy() : this.transport.close());
-    return { timedOut: result.timedOut, spooled: result.persisted, dropped: result.dropped };
+    // Requests still in flight (past the timeout, or for events tracked during the shutdown, which
+    // the stop counted as unacknowledged) get what is left of the timeout, then are aborted.
+    const closed = await this.transport.closeWithin(result.timedOut ? 0 : deadline - Date.now());
+    return { timedOut: result.timedOut || !closed, spooled: result.persisted, dropped: result.dropped };
   }
 
   private enqueue(type: EventType, message: unknown): DeliveryPromise {
@@ -162,6 +164,8 @@ export class Kimlik {
     this.exitFlush.then((result) => {
       this.exitFlush = undefined;
       if (result.timedOut) {
+        // A request still open (a collector that never finishes answering) would hold the process.
+        this.transport.abort();
         this.report(
           new DeliveryError(
             DELIVERY_ERROR_CODES.STOPPED,

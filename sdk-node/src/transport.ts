@@ -1,4 +1,4 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { type ClientRequest, Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
@@ -62,6 +62,8 @@ export class HttpTransport implements Transport {
   private readonly gzipLevel: number;
   private readonly timeoutMs: number;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** The requests behind `inFlight`, for `abort()`. */
+  private readonly requests = new Set<ClientRequest>();
 
   constructor(options: HttpTransportOptions) {
     const https = options.endpoint.protocol === 'https:';
@@ -121,9 +123,19 @@ export class HttpTransport implements Transport {
         method: 'POST',
         agent: this.agent,
         headers: { ...this.headers, 'content-length': String(body.length) },
-        timeout: this.timeoutMs,
       });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      // The whole exchange, not only silence: a collector (or proxy) trickling its answer a byte
+      // at a time would otherwise hold the request, its retry and any shutdown forever.
+      const deadline = setTimeout(
+        () => req.destroy(new Error(`no complete answer within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
+      deadline.unref();
+      this.requests.add(req);
+      req.on('close', () => {
+        clearTimeout(deadline);
+        this.requests.delete(req);
+      });
       req.on('error', reject);
       req.on('response', (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
@@ -148,8 +160,31 @@ export class HttpTransport implements Transport {
     this.agent.destroy();
   }
 
+  /**
+   * Waits at most `ms` for requests in flight, then aborts those left; closes the connections.
+   * Resolves true when none had to be aborted.
+   */
+  async closeWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([
+      this.close().then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), Math.max(0, ms));
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!settled) await this.destroy();
+    return settled;
+  }
+
+  /** Aborts requests in flight (their events stay unacknowledged); the connections stay usable. */
+  abort(): void {
+    for (const req of this.requests) req.destroy(new Error('aborted: the SDK stopped waiting for it'));
+  }
+
   /** Aborts requests in flight (their events stay unacknowledged) and closes the connections. */
   destroy(): Promise<void> {
+    this.abort();
     this.agent.destroy();
     return Promise.resolve();
   }

@@ -51,7 +51,7 @@ it('a request the collector never answers times out after requestTimeoutMs and i
     client.track({ userId: 'timeout-user', event: 'Invoice Sent', properties: { i } }),
   );
   await expect(client.flush()).resolves.toEqual({ pending: 0, timedOut: false });
-  expect(warnings.some((w) => /no answer within 300 ms/.test(w))).toBe(true);
+  expect(warnings.some((w) => /no complete answer within 300 ms/.test(w))).toBe(true);
   expect((await Promise.all(tracked)).every((r) => r.delivered)).toBe(true);
   const ids = new Set(tracked.map((r) => r.messageId));
   const stored = (await env.collector.storedEvents()).filter((e) => ids.has(e.messageId as string));

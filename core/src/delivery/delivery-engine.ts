@@ -178,6 +178,11 @@ export class DeliveryEngine<Receipt = void> {
           () => {
             const i = this.#waiters.indexOf(waiter);
             if (i >= 0) this.#waiters.splice(i, 1);
+            // No one waits any more: a pending retry no longer holds the process (a serverless
+            // handler's flush timed out, and a Retry-After of 20 s would keep it 20 s).
+            if (this.#waiters.length === 0 && this.#retryTimer !== undefined && this.#retryTimerKeepsAlive) {
+              this.#armRetry();
+            }
             resolve({ pending: this.#countUnsettledUpTo(target), timedOut: true });
           },
           options.timeoutMs,
