@@ -24,7 +24,7 @@ import { nodeScheduler } from './node-scheduler.js';
 import { type KimlikOptions, type ResolvedKimlikOptions, resolveOptions } from './options.js';
 import { DiskSpool } from './spool/disk-spool.js';
 import { HttpTransport } from './transport.js';
-import { defaultOnError, defaultOnWarn } from './warnings.js';
+import { defaultOnError, defaultOnWarn, tellHeldErrors } from './warnings.js';
 
 /** What `shutdown()` reports. */
 export interface ShutdownResult {
@@ -134,6 +134,8 @@ export class Kimlik {
     // Requests still in flight (past the timeout, or for events tracked during the shutdown, which
     // the stop counted as unacknowledged) get what is left of the timeout, then are aborted.
     const closed = await this.transport.closeWithin(result.timedOut ? 0 : deadline - Date.now());
+    // The default error handler's held-back errors (what this stop just reported among them).
+    if (this.report === defaultOnError) tellHeldErrors();
     return { timedOut: result.timedOut || !closed, spooled: result.persisted, dropped: result.dropped };
   }
 

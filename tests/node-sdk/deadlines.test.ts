@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Kimlik } from '../../sdk-node/src/index.js';
+import { runWithSdk } from '../helpers/node-child.js';
 
 // Every deadline the Node SDK documents holds against a collector that answers slowly or not at
 // all: shutdown's timeout, requestTimeoutMs, and the timers left after a flush that timed out.
@@ -61,28 +61,13 @@ describe('deadlines', () => {
   });
 });
 
-/** Runs `script` (an ES module importing the built SDK as KIMLIK) in a child; resolves with its run time. */
-async function childRun(script: string): Promise<{ ms: number; code: number | null; stderr: string }> {
-  const sdk = new URL('../../sdk-node/dist/index.js', import.meta.url).href;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', `import { Kimlik } from '${sdk}';\n${script}`], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const started = Date.now();
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-  return { ms: Date.now() - started, code, stderr };
-}
-
 describe('what keeps a process alive', () => {
   it('a flush that timed out leaves no timer holding the process (a retry 20 s away)', async () => {
     const endpoint = await serve((_n, res) => {
       res.writeHead(429, { 'retry-after': '20', 'content-type': 'application/json' });
       res.end('{}');
     });
-    const run = await childRun(`
+    const run = await runWithSdk(`
 const client = new Kimlik({ writeKey: 'wk', endpoint: '${endpoint}', flushOnExit: false, onError: () => {}, onWarn: () => {} });
 client.track({ userId: 'u', event: 'serverless' });
 await client.flush({ timeoutMs: 500 });`);
@@ -92,7 +77,7 @@ await client.flush({ timeoutMs: 500 });`);
 
   it('the exit flush keeps the process no longer than exitFlushTimeoutMs, whatever the collector does', async () => {
     const endpoint = await serve((_n, res) => drip(res));
-    const run = await childRun(`
+    const run = await runWithSdk(`
 const client = new Kimlik({ writeKey: 'wk', endpoint: '${endpoint}', exitFlushTimeoutMs: 1000, onError: () => {}, onWarn: () => {} });
 client.track({ userId: 'u', event: 'exiting' });`);
     expect(run.code, run.stderr).toBe(0);
