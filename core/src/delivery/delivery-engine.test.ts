@@ -507,6 +507,24 @@ describe.each([
       expect((await add()).error?.code).toBe(DELIVERY_ERROR_CODES.STOPPED);
     });
 
+    it('stop counts an event whose storage write failed (a full disk) as dropped, not kept', async () => {
+      const disk = memoryDisk();
+      const append = disk.storage.append;
+      let writes = 0;
+      disk.storage.append = (id, json) => {
+        if (++writes > 2) throw new Error('ENOSPC: no space left on device');
+        return append(id, json);
+      };
+      const { add, engine: e, errors } = engine({ flushAt: 1 }, { storage: disk.storage });
+      for (let i = 0; i < 5; i++) add();
+      const stopping = e.stop({ timeoutMs: 2000 });
+      await vi.advanceTimersByTimeAsync(2000);
+      await expect(stopping).resolves.toEqual({ pending: 5, timedOut: true, persisted: 2, dropped: 3 });
+      expect(disk.rows.size).toBe(2);
+      expect(errors.filter((x) => x.code === DELIVERY_ERROR_CODES.STORAGE)).toHaveLength(3);
+      expect(e.getStats().dropped).toBe(3);
+    });
+
     it('stop without persistent storage counts the events as dropped', async () => {
       const { add, engine: e } = engine({ flushAt: 1 });
       add();

@@ -66,6 +66,8 @@ export class DeliveryEngine<Receipt = void> {
   #pausedUntil = 0;
   #consecutiveFailures = 0;
   readonly #waiters: FlushWaiter[] = [];
+  /** Events whose storage write failed (a full disk): memory holds them, the storage does not. */
+  readonly #unstored = new Set<string>();
   /** Per-event outcomes, when the caller wants them (the Node SDK's `track()` promises). */
   readonly #receipts: Receipts<Receipt> | undefined;
   #loading = false;
@@ -214,11 +216,16 @@ export class DeliveryEngine<Receipt = void> {
     const overflow = this.#overflow;
     let count = overflow?.count ?? 0;
     for (const s of left) count += s.length;
+    // Of those, the ones the storage never took are lost with the process, even with a spool.
+    let unstored = 0;
+    if (persistent && this.#unstored.size > 0)
+      for (const s of left) for (const id of idsOf(s)) if (this.#unstored.has(id)) unstored++;
+    this.#unstored.clear();
     if (count > 0) {
-      if (!persistent) this.#stats.dropped += count;
+      this.#stats.dropped += persistent ? unstored : count;
       const error = new DeliveryError(
         DELIVERY_ERROR_CODES.STOPPED,
-        `stopped: ${count} events unacknowledged, ${persistent ? 'kept in storage' : 'lost (no persistent storage)'}`,
+        `stopped: ${count} events unacknowledged, ${persistent ? `kept in storage${unstored ? `, except ${unstored} whose write failed (lost)` : ''}` : 'lost (no persistent storage)'}`,
         { messageIds: left.flatMap(idsOf) },
       );
       for (const s of left) settleFailed(this.#receipts, s, error);
@@ -233,8 +240,8 @@ export class DeliveryEngine<Receipt = void> {
     return {
       pending: flushed.pending,
       timedOut: flushed.timedOut,
-      persisted: persistent ? count : 0,
-      dropped: persistent ? 0 : count,
+      persisted: persistent ? count - unstored : 0,
+      dropped: persistent ? unstored : count,
     };
   }
 
@@ -522,6 +529,7 @@ export class DeliveryEngine<Receipt = void> {
     // Memory storage keeps nothing; decoding the IDs would be wasted work.
     if (events.length === 0 || this.#storage instanceof MemoryStorage) return;
     const ids = idsOf(events);
+    for (const id of ids) this.#unstored.delete(id);
     void this.#store('remove', ids, (s) => s.remove(ids));
   }
 
@@ -535,6 +543,7 @@ export class DeliveryEngine<Receipt = void> {
     call: (s: QueueStorage) => T | Promise<T>,
   ): T | undefined | Promise<T | undefined> {
     const failed = (err: unknown) => {
+      if (operation === 'append') for (const id of ids) this.#unstored.add(id);
       this.#report(
         new DeliveryError(
           DELIVERY_ERROR_CODES.STORAGE,
