@@ -18,5 +18,8 @@ if (result.dropped !== 100) throw new Error('dropped ' + result.dropped);`);
   const warnings = run.stderr.split('\n').filter((l) => l.includes('KimlikWarning'));
   // The invalid event, then the 100 lost at shutdown (held back: within 5 s of the first).
   expect(warnings[0]).toMatch(/userId or an anonymousId/);
-  expect(warnings.some((w) => /100 events unacknowledged/.test(w)), run.stderr).toBe(true);
+  expect(
+    warnings.some((w) => /100 events unacknowledged/.test(w)),
+    run.stderr,
+  ).toBe(true);
 });
