@@ -53,6 +53,16 @@ describe('buildEvent', () => {
       code: 'KIMLIK_EVENT_NOT_JSON',
     });
     expect(buildEvent('track', null, NOW)).toMatchObject({ ok: false, code: 'KIMLIK_EVENT_NOT_OBJECT' });
+    // A messageId the collector refuses, or one the spool cannot hold (its records end an id at a newline).
+    for (const messageId of ['x'.repeat(100), 'order\n42', 'tab\there']) {
+      expect(buildEvent('track', { userId: 'u', event: 'x', messageId }, NOW), JSON.stringify(messageId)).toMatchObject(
+        {
+          ok: false,
+          code: 'KIMLIK_EVENT_MESSAGE_ID_INVALID',
+        },
+      );
+    }
+    expect(buildEvent('track', { userId: 'u', event: 'x', messageId: '\u{1F600}'.repeat(99) }, NOW).ok).toBe(true);
     // An invalid Date threw a RangeError out of track().
     expect(buildEvent('track', { userId: 'u', event: 'x', timestamp: new Date('not a date') }, NOW)).toMatchObject({
       ok: false,

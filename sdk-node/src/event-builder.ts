@@ -1,4 +1,4 @@
-import { type EventType, type JsonObject, uuidv7 } from '@kimlik/core';
+import { DEFAULT_LIMITS, type EventType, type JsonObject, uuidv7 } from '@kimlik/core';
 import { LIBRARY } from './library.js';
 
 const LIBRARY_CONTEXT = Object.freeze({ ...LIBRARY });
@@ -18,6 +18,8 @@ const id = (v: unknown): string | undefined =>
 const object = (v: unknown): JsonObject | undefined =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObject) : undefined;
 
+const VALID_ID = new RegExp(`^[^\\u0000-\\u001f\\u007f]{1,${DEFAULT_LIMITS.maxMessageIdLength - 1}}$`, 'u');
+
 function refuse(messageId: string, code: string, reason: string): BuiltEvent {
   return { ok: false, messageId, code, reason };
 }
@@ -36,6 +38,15 @@ export function buildEvent(type: EventType, message: unknown, now: number): Buil
   const given = m?.messageId;
   const messageId = typeof given === 'string' && given !== '' ? given : uuidv7(now);
   if (!m) return refuse(messageId, 'KIMLIK_EVENT_NOT_OBJECT', `${type}() takes an object such as { userId, … }`);
+  // What the collector refuses (100 characters or more), and control characters, which the
+  // spool's records cannot hold (a newline ends the id there).
+  if (messageId === given && !VALID_ID.test(messageId)) {
+    return refuse(
+      messageId,
+      'KIMLIK_EVENT_MESSAGE_ID_INVALID',
+      `messageId must have 1 to ${DEFAULT_LIMITS.maxMessageIdLength - 1} characters and no control characters`,
+    );
+  }
   const userId = id(m.userId);
   const anonymousId = id(m.anonymousId);
   if (userId === undefined && anonymousId === undefined) {

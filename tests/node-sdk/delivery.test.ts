@@ -75,20 +75,20 @@ describe('Node SDK → collector', () => {
     await client.shutdown();
   });
 
-  it('an event refused for a messageId over 99 characters is reported, not counted as delivered', async () => {
+  it('an event with a messageId the collector would refuse (100 characters) is reported, not counted as delivered', async () => {
     const errors: { code: string }[] = [];
     const client = new Kimlik({
       writeKey: env.collector.writeKey,
       endpoint: env.collector.url,
       onError: (e) => errors.push(e as never),
     });
-    // The collector quotes a messageId that long cut short, so it names no event of the batch.
+    // Refused at the call (the collector would refuse it too, quoting it cut short).
     const long = client.track({ userId: 'u-long', event: 'long id', messageId: `order-${'x'.repeat(120)}` });
     const fine = client.track({ userId: 'u-long', event: 'fine' });
     await client.flush();
     await expect(long).resolves.toMatchObject({ delivered: false });
     await expect(fine).resolves.toMatchObject({ delivered: true });
-    expect(errors.map((e) => e.code)).toEqual(['KIMLIK_DELIVERY_REJECTED']);
+    expect(errors.map((e) => e.code)).toEqual(['KIMLIK_DELIVERY_INVALID_EVENT']);
     expect(client.stats()).toMatchObject({ delivered: 1 });
     await client.shutdown();
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { arrayEventBuffer } from './array-event-buffer.js';
-import { type EventBuffer, type EventBufferFactory, idsOf } from './event-buffer.js';
+import { type EventBuffer, type EventBufferFactory, idsOf, rejectedIndex } from './event-buffer.js';
 import { packedEventBuffer } from './packed-event-buffer.js';
 
 const config = {
@@ -70,5 +70,20 @@ describe.each([
       utf8('{"batch":[],"sentAt":"2026-01-01T00:00:00.000Z","writeKey":"wk"}'),
     );
     body.release?.();
+  });
+});
+
+describe('rejectedIndex', () => {
+  const r = (index: number, messageId: string | null) => ({ index, messageId, code: 'X', reason: 'x' });
+  it('points by index, or by messageId when that names another event of the batch', () => {
+    const ids = ['a', 'b', 'c'];
+    expect(rejectedIndex(ids, r(1, 'b'))).toBe(1);
+    expect(rejectedIndex(ids, r(1, null))).toBe(1);
+    expect(rejectedIndex(ids, r(0, 'c'))).toBe(2);
+  });
+
+  it('a messageId the batch does not hold (one over the limit, quoted cut short) leaves the index to say', () => {
+    // It answered -1: the event was taken as accepted.
+    expect(rejectedIndex(['a', `order-${'x'.repeat(120)}`], r(1, `order-${'x'.repeat(93)}`))).toBe(1);
   });
 });
