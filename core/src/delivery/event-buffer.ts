@@ -91,7 +91,7 @@ export function matchRejections(events: EventRun, rejected: readonly Rejection[]
  * one over its length limit cut short) leaves the index to say which event it was.
  */
 export function rejectedIndex(ids: readonly string[], r: Rejection): number {
-  if (r.messageId === null || ids[r.index] === r.messageId) return r.index;
-  const named = ids.indexOf(r.messageId);
-  return named >= 0 ? named : r.index;
+  // Rejections are rare: the search costs nothing that matters.
+  const named = r.messageId === null ? -1 : ids.indexOf(r.messageId);
+  return named < 0 || ids[r.index] === r.messageId ? r.index : named;
 }

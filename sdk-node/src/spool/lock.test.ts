@@ -91,7 +91,7 @@ describe('spool lock', () => {
   });
 
   it('of processes taking over a dead holder’s lock at once, exactly one gets it', async () => {
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 4; round++) {
       const d = dir();
       writeFileSync(join(d, 'LOCK'), '999999999');
       const answers = await contenders(d, 6, 1500);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KimlikError } from '@kimlik/core';
 
@@ -61,7 +61,7 @@ const STALE_TAKEOVER_MS = 5000;
 /**
  * One process per spool directory: two writers would resend each other's events. A lock left
  * by a process that is gone (SIGKILL, crash) is taken over, which is what a restart needs. The
- * lock is only ever created exclusively (`wx`); removing a dead holder's lock needs a second
+ * lock is only ever created whole and exclusively (linked into place); removing a dead holder's lock needs a second
  * exclusive file, `LOCK.takeover`, so of processes started together on a stale lock one removes
  * it and one creates the new lock (measured before: two of them both held it in half the runs).
  */
@@ -72,12 +72,9 @@ export function acquireLock(dir: string): void {
   if (mine !== undefined) throw locked(dir, mine, true);
   const content = `${process.pid} ${startTime(process.pid) ?? '-'} ${randomUUID()}`;
   for (let attempt = 0; attempt < 400; attempt++) {
-    try {
-      writeFileSync(path, content, { flag: 'wx' });
+    if (createWhole(path, content)) {
       held.set(path, content);
       return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const seen = readIfThere(path);
     if (seen === undefined) continue;
@@ -99,6 +96,25 @@ export function acquireLock(dir: string): void {
     }
   }
   throw new KimlikError('KIMLIK_SPOOL_LOCKED', `spool directory ${dir}: could not take its lock over; retry`);
+}
+
+/**
+ * Creates `path` holding `content` unless it exists. Written aside and linked into place: a file
+ * created with `wx` is empty until written, and another process reading it then took an empty
+ * lock for a dead one's (two holders, in a test of six processes started together).
+ */
+function createWhole(path: string, content: string): boolean {
+  const aside = `${path}.${randomUUID()}`;
+  writeFileSync(aside, content);
+  try {
+    linkSync(aside, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return false;
+  } finally {
+    unlinkIfThere(aside);
+  }
 }
 
 function readIfThere(path: string): string | undefined {
