@@ -211,7 +211,7 @@ function buildApp(deps: AppDeps): FastifyInstance {
   sourceRoutes(app, { store, sources, admin, writeKeyConfigured: options.writeKey !== undefined });
   streamRoutes(app, { feed: deps.feed, admin });
   statsRoutes(app, { store, metrics, admin });
-  uiRoutes(app);
+  uiRoutes(app, { demo: options.demo });
   if (options.demo) demoRoutes(app, { sources });
   return app;
 }

@@ -108,6 +108,8 @@ describe.skipIf(!hasChromium)('dashboard at /ui in Chromium (needs /usr/bin/chro
     await expect.poll(() => page.locator('.detail pre').textContent()).toContain('"userId": "dash-u1"');
     await rejectedRow.click();
     await expect.poll(() => page.locator('.detail').textContent()).toContain('KIMLIK_EVENT_IDENTITY_MISSING');
+    // Counted as people count: the request's second event (its index is 1).
+    expect(await page.locator('.detail').textContent()).toContain('(event 2 of its request');
 
     // Filters: by type, by name.
     await page.getByLabel('Type').selectOption('rejected');
@@ -326,6 +328,119 @@ describe.skipIf(!hasChromium)('dashboard at /ui in Chromium (needs /usr/bin/chro
       headers: { authorization: `Bearer ${c.adminKey}` },
     });
     expect(byEmail.status).toBe(404);
+  });
+});
+
+describe.skipIf(!hasChromium)('dashboard cases a black-box audit found (needs /usr/bin/chromium)', () => {
+  beforeAll(async () => {
+    c = await startTestCollector();
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await c?.close();
+  });
+  afterEach(async () => {
+    expect(browser.pageErrors).toEqual([]);
+    await page?.close();
+  });
+  const at = (minutes: number) => new Date(Date.now() - 60 * 60_000 + minutes * 60_000).toISOString();
+  const profileOf = async (query: string) =>
+    (await (
+      await fetch(`${c.url}/v1/profiles?${query}`, { headers: { authorization: `Bearer ${c.adminKey}` } })
+    ).json()) as {
+      id: string;
+    };
+  const open = async (hash: string) => {
+    page = await browser.newPage();
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await signIn(c.adminKey);
+    await page.goto(`${c.url}/ui${hash}`);
+  };
+
+  test('unmerging the device a profile began with: the page goes to the profile left behind and says where the device went', async () => {
+    await send([
+      { type: 'page', anonymousId: 'carol-laptop', timestamp: at(0) },
+      {
+        type: 'identify',
+        userId: 'carol',
+        anonymousId: 'carol-laptop',
+        traits: { email: 'carol@x.io' },
+        timestamp: at(1),
+      },
+      { type: 'identify', anonymousId: 'carol-phone', traits: { email: 'carol@x.io' }, timestamp: at(2) },
+    ]);
+    await expect
+      .poll(async () => (await profileOf('anonymousId=carol-phone')).id, { timeout: 10_000 })
+      .toBe((await profileOf('userId=carol')).id);
+    await open(`#/profiles/${(await profileOf('userId=carol')).id}`);
+    await page.getByRole('button', { name: 'Unmerge anonymousId carol-laptop' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Unmerge' }).click();
+    // Carol, without the laptop: the id the page had went with the laptop (rule 6).
+    await expect
+      .poll(() => page.locator('table.identifiers').textContent(), { timeout: 10_000 })
+      .toContain('carol-phone');
+    expect(await page.locator('table.identifiers').textContent()).not.toContain('carol-laptop');
+    const laptop = (await profileOf('anonymousId=carol-laptop')).id;
+    expect(await page.getByRole('status').textContent()).toContain('carol-laptop');
+    expect(await page.getByRole('status').getByRole('link', { name: laptop }).count()).toBe(1);
+  });
+
+  test('a page reached by a merged-away id acts on the profile it shows', async () => {
+    await send([
+      { type: 'identify', userId: 'sam', anonymousId: 'sam-laptop', traits: { email: 'sam@x.io' }, timestamp: at(0) },
+    ]);
+    await send([{ type: 'page', anonymousId: 'sam-phone', timestamp: at(5) }]);
+    await expect.poll(async () => (await profileOf('anonymousId=sam-phone')).id, { timeout: 10_000 }).toBeTruthy();
+    const old = (await profileOf('anonymousId=sam-phone')).id;
+    await send([{ type: 'identify', anonymousId: 'sam-phone', traits: { email: 'sam@x.io' }, timestamp: at(6) }]);
+    const survivor = (await profileOf('userId=sam')).id;
+    await expect.poll(async () => (await profileOf('anonymousId=sam-phone')).id, { timeout: 10_000 }).toBe(survivor);
+    await open(`#/profiles/${old}`);
+    await page.getByRole('button', { name: 'Delete profile' }).click();
+    expect(await page.getByRole('dialog').textContent()).toContain(survivor);
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete profile' }).click();
+    await expect
+      .poll(() => page.getByRole('status').textContent(), { timeout: 10_000 })
+      .toContain(`Profile ${survivor} deleted`);
+  });
+
+  test('search by an email the browser calls invalid (non-ASCII, quoted), and trait lists past 50', async () => {
+    const people = Array.from({ length: 60 }, (_, i) => ({
+      type: 'identify',
+      userId: `cohort-${i}`,
+      traits: { cohort: 'c60' },
+    }));
+    await send([{ type: 'identify', userId: 'jurgen', traits: { email: 'jürgen@x.io' } }, ...people]);
+    await expect.poll(async () => (await profileOf('email=j%C3%BCrgen%40x.io')).id, { timeout: 10_000 }).toBeTruthy();
+    await open('#/profiles');
+    await page.getByRole('textbox', { name: 'Email' }).fill('jürgen@x.io');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('button', { name: 'Delete profile' }).waitFor({ timeout: 10_000 });
+
+    await page.goto(`${c.url}/ui#/profiles`);
+    await page.getByLabel('Find by').selectOption('trait');
+    await page.getByLabel('Trait name').fill('cohort');
+    await page.getByRole('textbox', { name: 'Value' }).fill('c60');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => page.locator('tbody tr').count(), { timeout: 10_000 }).toBe(50);
+    await page.getByRole('button', { name: 'More profiles' }).click();
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(60);
+    expect(await page.getByRole('button', { name: 'More profiles' }).count()).toBe(0);
+  });
+
+  test('without the demo page (KIMLIK_DEMO=false) the getting-started text links no demo page', async () => {
+    const bare = await startTestCollector({ demo: false });
+    try {
+      page = await browser.newPage();
+      await page.goto(`${bare.url}/ui`);
+      await page.getByLabel('Admin key').fill(bare.adminKey);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByText('Waiting for the first event').waitFor({ timeout: 10_000 });
+      expect(await page.locator('.getting-started a[href="/"]').count()).toBe(0);
+    } finally {
+      await bare.close();
+    }
   });
 });
 

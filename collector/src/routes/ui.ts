@@ -37,7 +37,8 @@ interface Asset {
 }
 
 /** Serves the dashboard at /ui: index.html (never cached) and versioned assets (cached for good). */
-export function uiRoutes(app: FastifyInstance): void {
+/** `demo`: whether the demo page is served at `/` (the dashboard links it only then). */
+export function uiRoutes(app: FastifyInstance, { demo }: { demo: boolean }): void {
   const dir = assetDir();
   const cache = new Map<string, Asset>();
   const load = (file: string): Asset | null => {
@@ -63,7 +64,7 @@ export function uiRoutes(app: FastifyInstance): void {
 <title>Kimlik dashboard</title>
 <link rel="stylesheet" href="/ui/styles.css?v=${css.hash}">
 <script type="module" src="/ui/app.js?v=${js.hash}"></script>
-</head><body><div id="app"><noscript>The Kimlik dashboard needs JavaScript.</noscript></div></body></html>
+</head><body data-demo="${demo}"><div id="app"><noscript>The Kimlik dashboard needs JavaScript.</noscript></div></body></html>
 `;
   };
 

@@ -320,7 +320,7 @@ export function LiveDebugger(props: { api: AdminApi; onError: (err: unknown) => 
               </div>
               {selected.item.kind === 'rejected' && (
                 <p class="error">
-                  <strong>{selected.item.code}</strong>: {selected.item.reason} (event {selected.item.index} of its
+                  <strong>{selected.item.code}</strong>: {selected.item.reason} (event {selected.item.index + 1} of its
                   request)
                 </p>
               )}

@@ -13,6 +13,9 @@ interface Loaded {
 
 type Pending = { kind: 'delete' } | { kind: 'unmerge'; type: string; value: string };
 
+/** Said on the profile page the hash leads to next: after an unmerge, where the identifier went. */
+const unmerged: { note: { type: string; value: string; id: string | null } | null } = { note: null };
+
 /** A native modal dialog: focus moves into it, Escape cancels, the page behind is inert. */
 function Confirm(props: { pending: Pending; profileId: string; onConfirm: () => void; onCancel: () => void }) {
   const ref = useRef<HTMLDialogElement>(null);
@@ -47,6 +50,11 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
   const [pending, setPending] = useState<Pending | null>(null);
   const [openEvent, setOpenEvent] = useState<number | null>(null);
   const [reload, setReload] = useState(0);
+  const [note, setNote] = useState(() => {
+    const n = unmerged.note;
+    unmerged.note = null;
+    return n;
+  });
 
   useEffect(() => {
     const enc = encodeURIComponent(id);
@@ -63,11 +71,14 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
     );
   }, [api, id, reload]);
 
+  // Reached by a merged-away id, the page shows the survivor: every action is on the survivor.
+  const pid = data?.profile.id ?? id;
+
   const loadMore = async () => {
     if (!data?.nextCursor) return;
     try {
       const page = await api.get<{ events: Record<string, unknown>[]; nextCursor: string | null }>(
-        `/v1/profiles/${encodeURIComponent(id)}/events?limit=200&before=${encodeURIComponent(data.nextCursor)}`,
+        `/v1/profiles/${encodeURIComponent(pid)}/events?limit=200&before=${encodeURIComponent(data.nextCursor)}`,
       );
       setData({ ...data, events: data.events.concat(page.events), nextCursor: page.nextCursor });
     } catch (err) {
@@ -78,7 +89,7 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
   const exportJson = async () => {
     let body: unknown;
     try {
-      body = await api.get<unknown>(`/v1/profiles/${encodeURIComponent(id)}/export`);
+      body = await api.get<unknown>(`/v1/profiles/${encodeURIComponent(pid)}/export`);
     } catch (err) {
       setError((err as Error).message);
       return;
@@ -86,7 +97,7 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
     const url = URL.createObjectURL(new Blob([json(body)], { type: 'application/json' }));
     const a = document.createElement('a');
     a.href = url;
-    a.download = `kimlik-profile-${id}.json`;
+    a.download = `kimlik-profile-${pid}.json`;
     a.click();
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   };
@@ -98,14 +109,26 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
     try {
       if (action.kind === 'delete') {
         const erased = await api.delete<{ events: number; identifiers: number }>(
-          `/v1/profiles/${encodeURIComponent(id)}`,
+          `/v1/profiles/${encodeURIComponent(pid)}`,
         );
-        flash.message = `Profile ${id} deleted (${erased.events} events, ${erased.identifiers} identifiers).`;
+        flash.message = `Profile ${pid} deleted (${erased.events} events, ${erased.identifiers} identifiers).`;
         location.hash = '#/profiles';
         return;
       }
-      await api.post(`/v1/profiles/${encodeURIComponent(id)}/unmerge`, { type: action.type, value: action.value });
-      setReload((n) => n + 1);
+      const answer = await api.post<{ profileId: string; detachedProfileId: string | null }>(
+        `/v1/profiles/${encodeURIComponent(pid)}/unmerge`,
+        { type: action.type, value: action.value },
+      );
+      const said = { type: action.type, value: action.value, id: answer.detachedProfileId };
+      // Detaching the identifier the profile began with takes its id along (README, rule 6): the
+      // person stays under the id of the profile left behind, which the page moves to.
+      if (answer.profileId !== pid) {
+        unmerged.note = said;
+        location.hash = `#/profiles/${encodeURIComponent(answer.profileId)}`;
+      } else {
+        setNote(said);
+        setReload((n) => n + 1);
+      }
     } catch (err) {
       setError((err as Error).message);
     }
@@ -137,6 +160,18 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
             <code>{profile.id}</code> · {plural(profile.eventCount, 'event')} · first seen{' '}
             {dateTimeOf(profile.firstSeen)} · last seen {dateTimeOf(profile.lastSeen)}
           </p>
+          {note && (
+            <p class="notice" role="status">
+              {note.type} {note.value} was detached
+              {note.id && (
+                <>
+                  {' '}
+                  into profile <a href={`#/profiles/${encodeURIComponent(note.id)}`}>{note.id}</a>
+                </>
+              )}
+              .
+            </p>
+          )}
           {profile.mergedFrom && (
             <p class="notice">
               <code>{profile.mergedFrom}</code> was merged into this profile.
@@ -284,7 +319,7 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
           </table>
         )}
       </section>
-      {pending && <Confirm pending={pending} profileId={id} onConfirm={confirm} onCancel={() => setPending(null)} />}
+      {pending && <Confirm pending={pending} profileId={pid} onConfirm={confirm} onCancel={() => setPending(null)} />}
     </main>
   );
 }

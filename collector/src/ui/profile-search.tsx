@@ -18,6 +18,8 @@ export function ProfileSearch(props: { api: AdminApi }) {
   const [value, setValue] = useState('');
   const [trait, setTrait] = useState('');
   const [results, setResults] = useState<Profile[] | null>(null);
+  /** The next page of a trait list, when there is one. */
+  const [more, setMore] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(() => {
     const m = flash.message;
     flash.message = '';
@@ -25,16 +27,38 @@ export function ProfileSearch(props: { api: AdminApi }) {
   });
   const [busy, setBusy] = useState(false);
 
+  const traitPage = (cursor: string | null) => {
+    const q = `trait.${encodeURIComponent(trait.trim())}=${encodeURIComponent(value.trim())}&limit=50`;
+    return props.api.get<{ profiles: Profile[]; nextCursor: string | null }>(
+      `/v1/profiles?${q}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
+  };
+
+  const loadMore = async () => {
+    if (!more) return;
+    setBusy(true);
+    try {
+      const page = await traitPage(more);
+      setResults((shown) => [...(shown ?? []), ...page.profiles]);
+      setMore(page.nextCursor);
+    } catch (err) {
+      setMessage((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
   const search = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
     setMessage(null);
     setResults(null);
+    setMore(null);
     try {
       if (by === 'trait') {
-        const q = `trait.${encodeURIComponent(trait.trim())}=${encodeURIComponent(value.trim())}&limit=50`;
-        const page = await props.api.get<{ profiles: Profile[] }>(`/v1/profiles?${q}`);
+        const page = await traitPage(null);
         setResults(page.profiles);
+        setMore(page.nextCursor);
         if (page.profiles.length === 0) setMessage(`No profile has ${trait.trim()} = ${value.trim()}.`);
       } else {
         const profile = await props.api.get<Profile>(`/v1/profiles?${by}=${encodeURIComponent(value.trim())}`);
@@ -78,7 +102,9 @@ export function ProfileSearch(props: { api: AdminApi }) {
           {by === 'trait' ? 'Value' : (LOOKUPS.find(([v]) => v === by)?.[1] ?? by)}
           <input
             name="query"
-            type={by === 'email' ? 'email' : 'text'}
+            // Not type=email: the browser would refuse addresses the collector stores (jürgen@…, quoted ones).
+            type="text"
+            inputMode={by === 'email' ? 'email' : 'text'}
             required
             value={value}
             placeholder={by === 'email' ? 'ada@example.com' : ''}
@@ -119,6 +145,13 @@ export function ProfileSearch(props: { api: AdminApi }) {
             ))}
           </tbody>
         </table>
+      )}
+      {more && (
+        <p>
+          <button type="button" class="secondary small" disabled={busy} onClick={loadMore}>
+            More profiles
+          </button>
+        </p>
       )}
     </main>
   );

@@ -41,8 +41,14 @@ export function GettingStarted(props: { sources: Source[] }) {
     <div class="getting-started">
       <h2>Waiting for the first event…</h2>
       <p>
-        Events appear here within a second of arriving. Open the <a href="/">demo page</a> in another tab (it sends a
-        page view), or send one from a terminal:
+        Events appear here within a second of arriving.{' '}
+        {document.body.dataset.demo === 'true' ? (
+          <>
+            Open the <a href="/">demo page</a> in another tab (it sends a page view), or send one from a terminal:
+          </>
+        ) : (
+          'Send one from a terminal:'
+        )}
       </p>
       <Snippet label="curl" text={curlSnippet(key)} />
       <p>Or add the browser SDK to a site:</p>
