@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterEach, expect, it, vi } from 'vitest';
 import { startTestCollector, type TestCollector } from '../helpers/collector.js';
@@ -36,7 +37,56 @@ const send = async (url: string, writeKey: string) =>
     })
   ).status;
 
+/**
+ * A TCP relay to PostgreSQL that can go silent: bytes are dropped both ways while the connections
+ * stay open, as in a network partition (no reset, so nothing fails fast).
+ */
+async function silentRelay(target: URL): Promise<{ port: number; silent: boolean; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const relay = { port: 0, silent: false, close: async () => undefined };
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      sockets.add(from);
+      from.on('data', (d) => relay.silent || to.write(d));
+      from.on('error', () => to.destroy());
+      from.on('close', () => to.destroy());
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  relay.port = (server.address() as { port: number }).port;
+  relay.close = async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  };
+  return relay;
+}
+
 describePostgres('readiness on PostgreSQL', () => {
+  it('/readyz answers 503 within seconds when the database goes silent (a partition: no reset)', async () => {
+    const url = new URL(postgresTestUrl());
+    const relay = await silentRelay(new URL(url));
+    try {
+      url.host = `127.0.0.1:${relay.port}`;
+      c = await startTestCollector({ database: url.toString() });
+      expect((await fetch(`${c.url}/readyz`)).status).toBe(200);
+      relay.silent = true;
+      const started = Date.now();
+      // It hung for as long as the partition lasted, then answered 200.
+      const answer = await fetch(`${c.url}/readyz`, { signal: AbortSignal.timeout(15_000) });
+      expect(answer.status).toBe(503);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      relay.silent = false;
+      await c?.close();
+      c = undefined;
+      await relay.close();
+    }
+  });
+
   it('/readyz answers 503 while the database takes reads but refuses commits (a read-only failover), ready again after', async () => {
     // A role of its own, so that making its sessions read-only touches no other test.
     role = `kimlik_ro_${randomBytes(4).toString('hex')}`;

@@ -78,5 +78,12 @@ describePostgres('N collectors on one PostgreSQL share their keys', () => {
       }).then((r) => r.status);
     await new Promise((r) => setTimeout(r, 150)); // past B's own start-up read of the sources
     expect(await send(urlB, created.writeKey)).toBe(200);
+    // Right after B re-read the sources (for that key, or for a wrong one): a source created now
+    // is still accepted at once. B's re-reads are 100 ms apart at most; it waited 401 out.
+    const another = (await (
+      await fetch(`${urlA}/v1/sources`, { method: 'POST', headers: adminA, body: JSON.stringify({ name: 'app2' }) })
+    ).json()) as { writeKey: string };
+    expect(await send(urlB, 'wk_not_a_key')).toBe(401);
+    expect(await send(urlB, another.writeKey)).toBe(200);
   });
 });

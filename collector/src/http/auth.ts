@@ -31,8 +31,9 @@ export function basicUsername(header: string | undefined): string | undefined {
 }
 
 /**
- * An unknown key re-reads the sources unless they were read this recently: a key just created on
- * another collector works here at once, and a flood of wrong keys costs at most ten reads a second.
+ * An unknown key waits for a read of the sources that started after it arrived: a key just created
+ * on another collector works here at once. Reads are this far apart at least, so a flood of wrong
+ * keys costs at most ten reads a second (and each wrong key waits up to this long for its 401).
  */
 const REFRESH_UNKNOWN_MS = 100;
 /** How often sources are re-read anyway: origin changes and rotations made on another collector. */
@@ -50,10 +51,33 @@ export class SourceRegistry {
 
   constructor(private readonly store: Store) {}
 
+  /** `loadedAt` is when the read started: what it found was in the database by then. */
   async load(): Promise<void> {
+    const started = Date.now();
     const sources = await this.store.listSources();
     this.byKey = new Map(sources.map((s) => [s.writeKey, s]));
-    this.loadedAt = Date.now();
+    this.loadedAt = started;
+  }
+
+  /**
+   * Waits for a read of the sources that started after `asked`: an unknown key may be one another
+   * collector created a moment ago. Reads stay at least REFRESH_UNKNOWN_MS apart, so a key
+   * arriving just after one waits for the next (at most that long) instead of a 401, which
+   * Segment-style clients never retry.
+   */
+  private async readSince(asked: number): Promise<void> {
+    while (this.loadedAt < asked) {
+      if (this.loading) {
+        await this.loading;
+        continue;
+      }
+      const wait = this.loadedAt + REFRESH_UNKNOWN_MS - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      else
+        this.loading = this.load().finally(() => {
+          this.loading = null;
+        });
+    }
   }
 
   /** Re-reads the sources when the cache is older than `maxAgeMs`; concurrent callers share one read. */
@@ -72,7 +96,7 @@ export class SourceRegistry {
       return this.authenticate(request, body);
     } catch (err) {
       if ((err as HttpError).code !== 'KIMLIK_AUTH_INVALID') throw err;
-      await this.refresh(REFRESH_UNKNOWN_MS);
+      await this.readSince(Date.now());
       return this.authenticate(request, body);
     }
   }
@@ -80,7 +104,7 @@ export class SourceRegistry {
   /** The source of a write key, re-reading the sources as `authenticateFresh` does. */
   async byWriteKeyFresh(key: string): Promise<Source | undefined> {
     await this.refresh();
-    if (!this.byKey.has(key)) await this.refresh(REFRESH_UNKNOWN_MS);
+    if (!this.byKey.has(key)) await this.readSince(Date.now());
     return this.byKey.get(key);
   }
 

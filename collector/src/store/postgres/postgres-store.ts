@@ -59,6 +59,13 @@ async function retrySetAside(pool: pg.Pool): Promise<void> {
  * (event-writer.ts). Identity is applied after the commit, in batches (identity-applier.ts), and
  * exact across processes too (identity-writer.ts); profile reads and admin actions wait for it.
  */
+/**
+ * A readiness query with pg's client-side deadline: on a connection whose database went silent (a
+ * partition, no reset) it would wait for as long as the partition lasts, and `/readyz` with it.
+ */
+const PING_TIMEOUT_MS = 2000;
+const pingQuery = (text: string) => ({ text, query_timeout: PING_TIMEOUT_MS }) as pg.QueryConfig;
+
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private closing = false;
@@ -280,17 +287,20 @@ export class PostgresStore implements Store {
    */
   async ping(): Promise<void> {
     if (!this.commits.lastFailed) {
-      await this.read(() => this.pool.query('SELECT 1'));
+      await this.read(() => this.pool.query(pingQuery('SELECT 1')));
       return;
     }
     await this.read(async () => {
       const c = await checkout(this.pool);
       try {
-        await c.query('BEGIN');
-        await c.query('UPDATE settings SET value = value WHERE false');
-      } finally {
-        await c.query('ROLLBACK').catch(() => undefined);
+        await c.query(pingQuery('BEGIN'));
+        await c.query(pingQuery('UPDATE settings SET value = value WHERE false'));
+        await c.query('ROLLBACK');
         c.release();
+      } catch (err) {
+        // A connection that did not answer is destroyed, not put back in the pool.
+        c.release(err as Error);
+        throw err;
       }
     });
     this.commits.lastFailed = false;
