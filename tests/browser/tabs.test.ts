@@ -1,6 +1,12 @@
 import { describe, expect, test } from 'vitest';
 import { hasChromium, waitFor } from '../helpers/browser.js';
-import { closeScenarioAfterEach, type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
+import {
+  closeScenarioAfterEach,
+  readyTab,
+  type Scenario,
+  scriptTagPage,
+  startScenario,
+} from '../helpers/browser-scenario.js';
 
 // Several open tabs of one site: identity changes made in one tab hold in all of them, and tabs of
 // different sources (write key + endpoint) keep their events apart.
@@ -70,12 +76,8 @@ describe.skipIf(!hasChromium)('browser SDK across tabs (needs /usr/bin/chromium)
         throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
       };
     });
-    const leader = await scenario.browser.newPage();
-    await leader.goto(`${scenario.site.url}/`);
-    await leader.evaluate(() => window.kimlik.ready());
-    const follower = await scenario.browser.newPage();
-    await follower.goto(`${scenario.site.url}/`);
-    await follower.evaluate(() => window.kimlik.ready());
+    const leader = await readyTab(scenario);
+    const follower = await readyTab(scenario);
     // Three failed write batches of 10 events, each sent by the leader (from memory) before the next.
     for (let batch = 0; batch < 3; batch++) {
       await follower.evaluate((batch) => {
@@ -99,15 +101,11 @@ describe.skipIf(!hasChromium)('browser SDK across tabs (needs /usr/bin/chromium)
 
   test('an event over maxEventBytes made in a tab that does not send is dropped there, with the warning there', async () => {
     scenario = await startScenario({ '/': scriptTagPage({ 'flush-interval-ms': 100 }) });
-    const leader = await scenario.browser.newPage();
-    await leader.goto(`${scenario.site.url}/`);
-    await leader.evaluate(() => window.kimlik.ready());
-    const follower = await scenario.browser.newPage();
+    const leader = await readyTab(scenario);
+    const follower = await readyTab(scenario);
     const warnings: string[] = [];
     follower.on('console', (m) => warnings.push(m.text()));
-    await follower.goto(`${scenario.site.url}/`);
-    await follower.evaluate(async () => {
-      await window.kimlik.ready();
+    await follower.evaluate(() => {
       window.kimlik.track('Too big', { pad: 'x'.repeat(40_000) });
       window.kimlik.track('Fine');
     });

@@ -69,6 +69,14 @@ export async function startScenario(pages: Record<string, string>, browserArgs: 
   };
 }
 
+/** A new tab on `path` of the site, once its SDK is ready (the first tab opened sends). */
+export async function readyTab(s: Scenario, path = '/'): Promise<Page> {
+  const page = await s.browser.newPage();
+  await page.goto(`${s.site.url}${path}`);
+  await page.evaluate(() => window.kimlik.ready());
+  return page;
+}
+
 /**
  * Emulates losing the network and waits until every page sees it: Chromium applies the emulation
  * to a renderer asynchronously, so a page busy right after setOffline() can still be online (a
