@@ -57,6 +57,11 @@ export async function createCollector(options: ResolvedCollectorOptions): Promis
       metrics.commitSeconds.observe(c.ms / 1000);
     },
     onIdentityError: (message) => log?.error({ err: message }, 'identity batch failed; it stays queued and is retried'),
+    // Before the app and its logger exist: one JSON line per wait, as the logger would write it.
+    onWaiting: (message) => {
+      if (options.logLevel !== 'silent')
+        process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), msg: message })}\n`);
+    },
     onCheckpointError: (message) =>
       log?.warn({ err: message }, "SQLite checkpoint thread failed; the writer's own checkpoints take over"),
     onIdentityFailure: ({ eventId, messageId, error }) => {

@@ -41,7 +41,10 @@ const send = async (url: string, writeKey: string) =>
  * A TCP relay to PostgreSQL that can go silent: bytes are dropped both ways while the connections
  * stay open, as in a network partition (no reset, so nothing fails fast).
  */
-async function silentRelay(target: URL): Promise<{ port: number; silent: boolean; close: () => Promise<void> }> {
+async function silentRelay(
+  target: URL,
+  port = 0,
+): Promise<{ port: number; silent: boolean; close: () => Promise<void> }> {
   const sockets = new Set<Socket>();
   const relay = { port: 0, silent: false, close: async () => undefined };
   const server: Server = createServer((client) => {
@@ -56,7 +59,7 @@ async function silentRelay(target: URL): Promise<{ port: number; silent: boolean
       from.on('close', () => to.destroy());
     }
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   relay.port = (server.address() as { port: number }).port;
   relay.close = async () => {
     for (const s of sockets) s.destroy();
@@ -66,6 +69,40 @@ async function silentRelay(target: URL): Promise<{ port: number; silent: boolean
 }
 
 describePostgres('readiness on PostgreSQL', () => {
+  it('a collector started before its database is reachable waits for it, then starts (compose, a restarting database)', async () => {
+    const url = new URL(postgresTestUrl());
+    // A port where nothing listens yet: connections are refused.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const target = new URL(url);
+    url.host = `127.0.0.1:${port}`;
+    const starting = startTestCollector({ database: url.toString() });
+    let outcome = 'pending';
+    starting.then(
+      () => {
+        outcome = 'started';
+      },
+      (err: Error) => {
+        outcome = `failed: ${err.message}`;
+      },
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    // It exited at once with ECONNREFUSED.
+    expect(outcome).toBe('pending');
+    const relay = await silentRelay(target, port);
+    try {
+      c = await starting;
+      expect((await fetch(`${c.url}/readyz`)).status).toBe(200);
+      expect(await send(c.url, c.writeKey)).toBe(200);
+    } finally {
+      await c?.close();
+      c = undefined;
+      await relay.close();
+    }
+  });
+
   it('/readyz answers 503 within seconds when the database goes silent (a partition: no reset)', async () => {
     const url = new URL(postgresTestUrl());
     const relay = await silentRelay(new URL(url));

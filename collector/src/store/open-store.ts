@@ -20,12 +20,14 @@ export interface StoreEvents {
   onIdentityFailure: (failure: IdentityFailure) => void;
   /** SQLite's checkpoint thread failed; the writer's own checkpoints keep the log bounded. */
   onCheckpointError?: (message: string) => void;
+  /** PostgreSQL cannot be reached at start yet: the collector waits for it. */
+  onWaiting?: (message: string) => void;
 }
 
 /** Opens the store `options.database` names: a `postgres://` URL, or else a SQLite file path. */
 export async function openStore(
   options: ResolvedCollectorOptions,
-  { onCommit, onIdentityError, onIdentityFailure, onCheckpointError }: StoreEvents,
+  { onCommit, onIdentityError, onIdentityFailure, onCheckpointError, onWaiting }: StoreEvents,
 ): Promise<Store> {
   const identity = {
     enabled: options.identity,
@@ -41,6 +43,7 @@ export async function openStore(
       onCommit,
       onIdentityError,
       onIdentityFailure,
+      onWaiting,
     });
   }
   return SqliteStore.open({

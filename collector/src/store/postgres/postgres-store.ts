@@ -37,7 +37,21 @@ export interface PostgresStoreOptions {
   onIdentityError?: (message: string) => void;
   /** Called when an event's identity fails alone and is set aside (the event stays stored). */
   onIdentityFailure?: (failure: IdentityFailure) => void;
+  /** Called while the database cannot be reached at start, before each wait for it. */
+  onWaiting?: (message: string) => void;
+  /** How long `open` waits for an unreachable database. @defaultValue 60000 */
+  connectWaitMs?: number;
 }
+
+/**
+ * Errors of a database that is not there yet (refused, unresolvable, starting up, timing out):
+ * at start they are waited out, as a collector started with its database (compose, a pod) or
+ * while it restarts would otherwise exit at once.
+ */
+const NOT_YET = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', '57P03']);
+const notReachableYet = (err: unknown) =>
+  NOT_YET.has(String((err as { code?: unknown }).code)) ||
+  /Connection terminated|timeout exceeded when trying to connect/.test(String((err as Error)?.message));
 
 /**
  * Queues the events set aside by earlier runs (identity_failures) for identity again, as one
@@ -106,8 +120,24 @@ export class PostgresStore implements Store {
     this.commits = new GroupCommit(pool, this.partitions, this.identity, this.applier, options.onCommit);
   }
 
-  /** Connects, applies migrations (once, whichever collector starts first) and reads the profile salt. */
+  /**
+   * Connects, applies migrations (once, whichever collector starts first) and reads the profile
+   * salt; waits up to `connectWaitMs` for a database that cannot be reached yet.
+   */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const deadline = Date.now() + (options.connectWaitMs ?? 60_000);
+    for (;;) {
+      try {
+        return await PostgresStore.openOnce(options);
+      } catch (err) {
+        if (!notReachableYet(err) || Date.now() >= deadline) throw err;
+        options.onWaiting?.(`PostgreSQL cannot be reached yet (${(err as Error).message}); trying again in 1 s`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+
+  private static async openOnce(options: PostgresStoreOptions): Promise<PostgresStore> {
     const target = parsePostgresUrl(options.url);
     const pool = createPool(target, options.poolMax);
     try {
