@@ -313,6 +313,12 @@ describe.skipIf(!hasChromium)('dashboard at /ui in Chromium (needs /usr/bin/chro
     // Cancel keeps it.
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     expect(await page.getByRole('dialog').count()).toBe(0);
+    // So does Escape, and focus is back on the button that opened the dialog.
+    await page.getByRole('button', { name: 'Delete profile' }).click();
+    await dialog.waitFor();
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Delete profile');
     await page.getByRole('button', { name: 'Delete profile' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Delete profile' }).click();
     await expect

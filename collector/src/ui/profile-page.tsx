@@ -11,7 +11,8 @@ interface Loaded {
   nextCursor: string | null;
 }
 
-type Pending = { kind: 'delete' } | { kind: 'unmerge'; type: string; value: string };
+/** A confirmation asked, with the button that asked it (focus returns there). */
+type Pending = ({ kind: 'delete' } | { kind: 'unmerge'; type: string; value: string }) & { opener: HTMLElement };
 
 /** Said on the profile page the hash leads to next: after an unmerge, where the identifier went. */
 const unmerged: { note: { type: string; value: string; id: string | null } | null } = { note: null };
@@ -20,7 +21,16 @@ const unmerged: { note: { type: string; value: string; id: string | null } | nul
 function Confirm(props: { pending: Pending; profileId: string; onConfirm: () => void; onCancel: () => void }) {
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
-    ref.current?.showModal();
+    // Focus goes back to the button that opened it (the dialog is removed, not closed, so the
+    // browser does not restore it: Escape left focus on <body>).
+    const { opener } = props.pending;
+    const dialog = ref.current;
+    dialog?.showModal();
+    return () => {
+      // Closed first: while a modal is open the page behind is inert and cannot take focus.
+      if (dialog?.open) dialog.close();
+      if (opener.isConnected) setTimeout(() => opener.focus());
+    };
   }, []);
   const { pending } = props;
   return (
@@ -182,7 +192,7 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
           <button type="button" class="secondary" onClick={exportJson}>
             Export JSON
           </button>
-          <button type="button" class="danger" onClick={() => setPending({ kind: 'delete' })}>
+          <button type="button" class="danger" onClick={(e) => setPending({ kind: 'delete', opener: e.currentTarget })}>
             Delete profile
           </button>
         </div>
@@ -232,7 +242,9 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
                         type="button"
                         class="secondary small"
                         aria-label={`Unmerge ${i.type} ${i.value}`}
-                        onClick={() => setPending({ kind: 'unmerge', type: i.type, value: i.value })}
+                        onClick={(e) =>
+                          setPending({ kind: 'unmerge', type: i.type, value: i.value, opener: e.currentTarget })
+                        }
                       >
                         Unmerge
                       </button>
