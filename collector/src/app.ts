@@ -139,7 +139,6 @@ function buildApp(deps: AppDeps): FastifyInstance {
     frameworkErrors: frameworkError,
     clientErrorHandler: clientError,
   });
-  app.addHook('preValidation', singleQueryValues);
 
   const parse = async (request: { raw: import('node:http').IncomingMessage }) =>
     parseJsonBody(request.raw, options.maxBodyBytes);
@@ -191,7 +190,10 @@ function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) deps.routes.push({ method, url: route.url });
+    const methods = [route.method].flat();
+    for (const method of methods) deps.routes.push({ method, url: route.url });
+    // Only reads take query parameters: ingest requests skip the check.
+    if (methods.includes('GET')) route.preValidation = [route.preValidation ?? [], singleQueryValues].flat();
   });
   cors(app, options.corsOrigins);
   const admin = requireAdmin(deps.adminKey);

@@ -7,10 +7,17 @@ import {
   TransportError,
   type TransportResult,
 } from '@kimlik/core';
-import { describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { type SendPorts, SendQueue } from './send-queue.js';
 
-const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+// Fake time: intervals, backoff and "nothing happens for a while" are advanced, never waited.
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+const tick = (ms = 5) => vi.advanceTimersByTimeAsync(ms);
 const until = async (ok: () => boolean, ms = 2000) => {
   for (const end = Date.now() + ms; !ok(); await tick()) if (Date.now() > end) throw new Error('timed out');
 };
@@ -31,7 +38,7 @@ function harness(options: DeliveryOptions, answer: (ids: string[]) => TransportR
       const ids = parsed.batch.map((e) => e.messageId);
       requests.push(ids);
       most = Math.max(most, ++inFlight);
-      await tick(2);
+      await new Promise((r) => setTimeout(r, 2));
       inFlight--;
       const a = answer(ids);
       if (a instanceof Error) throw a;
@@ -79,7 +86,11 @@ describe('SendQueue', () => {
     h.add(...ids(3));
     await tick(30);
     expect(h.requests).toEqual([]);
-    await h.queue.flush(5000);
+    let settled = false;
+    void h.queue.flush(5000).then(() => {
+      settled = true;
+    });
+    await until(() => settled);
     expect(h.sent()).toEqual(ids(3));
     const timed = harness({ flushAt: 100, flushIntervalMs: 20 });
     timed.add('a');

@@ -71,11 +71,14 @@ async function silentRelay(
 describePostgres('readiness on PostgreSQL', () => {
   it('a collector started before its database is reachable waits for it, then starts (compose, a restarting database)', async () => {
     const url = new URL(postgresTestUrl());
-    // A port where nothing listens yet: connections are refused.
-    const probe = createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-    const port = (probe.address() as { port: number }).port;
-    await new Promise<void>((r) => probe.close(() => r()));
+    // A port where the database is not up yet: each connection is cut as it opens.
+    let attempts = 0;
+    const notYet = createServer((socket) => {
+      attempts++;
+      socket.destroy();
+    });
+    await new Promise<void>((r) => notYet.listen(0, '127.0.0.1', r));
+    const port = (notYet.address() as { port: number }).port;
     const target = new URL(url);
     url.host = `127.0.0.1:${port}`;
     const starting = startTestCollector({ database: url.toString() });
@@ -88,9 +91,13 @@ describePostgres('readiness on PostgreSQL', () => {
         outcome = `failed: ${err.message}`;
       },
     );
-    await new Promise((r) => setTimeout(r, 1500));
-    // It exited at once with ECONNREFUSED.
+    // It comes back for another try (it exited at the first refusal).
+    await vi.waitFor(() => expect(attempts >= 2 || outcome !== 'pending').toBe(true), {
+      timeout: 10_000,
+      interval: 50,
+    });
     expect(outcome).toBe('pending');
+    await new Promise<void>((r) => notYet.close(() => r()));
     const relay = await silentRelay(target, port);
     try {
       c = await starting;

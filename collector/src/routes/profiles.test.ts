@@ -52,6 +52,26 @@ describeStores('profiles', (store) => {
     await c.close();
   });
 
+  /**
+   * Sends `story` one event per request (the arrival order is exactly `order`) to a collector of
+   * its own, for each of `orders`; answers what `read` found after each.
+   */
+  async function inEachOrder<T>(story: Ev[], orders: number[][], read: (order: number[]) => Promise<T>): Promise<T[]> {
+    const main = c;
+    const found: T[] = [];
+    for (const order of orders) {
+      c = await startTestCollector({ database: store.database() });
+      try {
+        for (const i of order) await send([story[i] as Ev]);
+        found.push(await read(order));
+      } finally {
+        await c.close();
+        c = main;
+      }
+    }
+    return found;
+  }
+
   describe('identity scenarios', () => {
     it('1. anonymous browsing then identify: one profile with the earlier anonymous events', async () => {
       const browse = [
@@ -384,24 +404,16 @@ describeStores('profiles', (store) => {
         const shape = async (type: string, value: string) => idents((await profileBy(type, value)).body).join(' ');
         return [await shape('userId', 'u1'), await shape('userId', 'u2'), await shape('userId', 'u3')];
       };
-      const results: string[][] = [];
-      const main = c;
-      for (const order of [
-        [0, 1, 2, 3, 4],
-        [3, 4, 1, 0, 2],
-        [4, 3, 2, 1, 0],
-        [1, 3, 0, 4, 2],
-      ]) {
-        c = await startTestCollector({ database: store.database() });
-        try {
-          // One request per event: the arrival order is exactly this one.
-          for (const i of order) await send([story[i] as Ev]);
-          results.push(await outcome());
-        } finally {
-          await c.close();
-          c = main;
-        }
-      }
+      const results = await inEachOrder(
+        story,
+        [
+          [0, 1, 2, 3, 4],
+          [3, 4, 1, 0, 2],
+          [4, 3, 2, 1, 0],
+          [1, 3, 0, 4, 2],
+        ],
+        outcome,
+      );
       for (const r of results) expect(r).toEqual(results[0]);
       // u1 is a userId (other events say so): alias(u1 → u2) would join two userIds and is refused.
       expect(results[0]).toEqual(['anonymousId:A userId:u1', 'userId:u2', 'anonymousId:D userId:u3']);
@@ -417,15 +429,14 @@ describeStores('profiles', (store) => {
         ev('alias', 2, { previousId: 'D', userId: 'u4' }),
         ev('track', 9, { userId: 'D', event: 'as the user D' }),
       ];
-      const main = c;
-      for (const order of [
-        [0, 1, 2, 3, 4, 5, 6],
-        [6, 5, 4, 3, 2, 1, 0],
-        [1, 3, 5, 0, 2, 6, 4],
-      ]) {
-        c = await startTestCollector({ database: store.database() });
-        try {
-          for (const i of order) await send([story[i] as Ev]);
+      await inEachOrder(
+        story,
+        [
+          [0, 1, 2, 3, 4, 5, 6],
+          [6, 5, 4, 3, 2, 1, 0],
+          [1, 3, 5, 0, 2, 6, 4],
+        ],
+        async (order) => {
           // E stays u2's device, with its events; u3 and the userId E are each alone.
           const u2 = (await profileBy('userId', 'u2')).body;
           expect(idents(u2), `${order}`).toEqual(['anonymousId:E', 'userId:u2']);
@@ -442,11 +453,8 @@ describeStores('profiles', (store) => {
           // (the alias meant the userId D) or the userId D (no event pairs them).
           expect(idents((await profileBy('anonymousId', 'D')).body)).toEqual(['anonymousId:D']);
           expect(idents((await profileBy('userId', 'u4')).body)).toEqual(['userId:u4']);
-        } finally {
-          await c.close();
-          c = main;
-        }
-      }
+        },
+      );
     });
 
     it('the reading of an alias previousId that the alias did not mean is no one: lookups by it find nothing', async () => {
@@ -521,24 +529,17 @@ describeStores('profiles', (store) => {
         ev('identify', 30, { anonymousId: 'H', userId: 'h2' }),
         ev('identify', 40, { anonymousId: 'H2', traits: { email: 'h1@x.io' } }),
       ];
-      const histories: unknown[] = [];
-      const main = c;
-      for (const order of [
-        [0, 1, 2, 3],
-        [3, 2, 1, 0],
-        [2, 0, 3, 1],
-      ]) {
-        c = await startTestCollector({ database: store.database() });
-        try {
-          for (const i of order) await send([story[i] as Ev]);
-          const of = async (userId: string) =>
-            (await admin(`/v1/profiles/${await idOf('userId', userId)}/history`)).body.identity;
-          histories.push([await of('h1'), await of('h2')]);
-        } finally {
-          await c.close();
-          c = main;
-        }
-      }
+      const of = async (userId: string) =>
+        (await admin(`/v1/profiles/${await idOf('userId', userId)}/history`)).body.identity;
+      const histories = await inEachOrder(
+        story,
+        [
+          [0, 1, 2, 3],
+          [3, 2, 1, 0],
+          [2, 0, 3, 1],
+        ],
+        async () => [await of('h1'), await of('h2')],
+      );
       for (const h of histories) expect(h).toEqual(histories[0]);
     });
 

@@ -14,9 +14,6 @@ interface Loaded {
 /** A confirmation asked, with the button that asked it (focus returns there). */
 type Pending = ({ kind: 'delete' } | { kind: 'unmerge'; type: string; value: string }) & { opener: HTMLElement };
 
-/** Said on the profile page the hash leads to next: after an unmerge, where the identifier went. */
-const unmerged: { note: { type: string; value: string; id: string | null } | null } = { note: null };
-
 /** A native modal dialog: focus moves into it, Escape cancels, the page behind is inert. */
 function Confirm(props: { pending: Pending; profileId: string; onConfirm: () => void; onCancel: () => void }) {
   const ref = useRef<HTMLDialogElement>(null);
@@ -61,8 +58,8 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
   const [openEvent, setOpenEvent] = useState<number | null>(null);
   const [reload, setReload] = useState(0);
   const [note, setNote] = useState(() => {
-    const n = unmerged.note;
-    unmerged.note = null;
+    const n = flash.detached;
+    flash.detached = null;
     return n;
   });
 
@@ -133,7 +130,7 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
       // Detaching the identifier the profile began with takes its id along (README, rule 6): the
       // person stays under the id of the profile left behind, which the page moves to.
       if (answer.profileId !== pid) {
-        unmerged.note = said;
+        flash.detached = said;
         location.hash = `#/profiles/${encodeURIComponent(answer.profileId)}`;
       } else {
         setNote(said);

@@ -10,8 +10,14 @@ const LOOKUPS = [
   ['trait', 'Trait'],
 ] as const;
 
-/** A message carried across the hash navigation after a delete (the search page shows it once). */
-export const flash = { message: '' };
+/**
+ * What a page says once on the page the hash leads to next: after a delete, the search page's
+ * message; after an unmerge that moved the profile page, where the identifier went.
+ */
+export const flash: { message: string; detached: { type: string; value: string; id: string | null } | null } = {
+  message: '',
+  detached: null,
+};
 
 export function ProfileSearch(props: { api: AdminApi }) {
   const [by, setBy] = useState<string>('email');

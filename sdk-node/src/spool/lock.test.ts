@@ -20,30 +20,45 @@ afterEach(() => {
 
 const LOCK_MODULE = new URL('../../dist/spool/lock.js', import.meta.url).href;
 
-/** Child processes that each try the lock at once, hold it (if they got it) for `holdMs`, and say which. */
-async function contenders(d: string, n: number, holdMs: number): Promise<string[]> {
-  // All try at the same moment (each waits for it), as processes a supervisor starts together.
-  const at = Date.now() + 1500;
+/**
+ * Child processes, each ready to try the lock: `go()` has them all try at once (as processes a
+ * supervisor starts together) and answers what each got; they hold it until `end()`.
+ */
+async function contenders(d: string, n: number) {
   const script = `import { acquireLock } from '${LOCK_MODULE}';
-while (Date.now() < ${at});
-try { acquireLock(${JSON.stringify(d)}); process.stdout.write('got'); } catch (e) { process.stdout.write(e.code ?? String(e)); }
-setTimeout(() => {}, ${holdMs});`;
-  return Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<string>((resolve) => {
-          const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-            stdio: ['ignore', 'pipe', 'inherit'],
-          });
-          let out = '';
-          child.stdout.on('data', (c: Buffer) => {
-            out += c.toString();
-          });
-          child.once('exit', () => resolve(out));
-        }),
-    ),
-  );
+process.stdin.once('data', () => {
+  try { acquireLock(${JSON.stringify(d)}); process.stdout.write('got'); } catch (e) { process.stdout.write(e.code ?? String(e)); }
+});
+process.stdin.on('end', () => process.exit(0));
+process.stdout.write('ready');`;
+  const children = Array.from({ length: n }, () => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const said: string[] = [];
+    const waiters: (() => void)[] = [];
+    child.stdout.on('data', (c: Buffer) => {
+      said.push(c.toString());
+      for (const w of waiters.splice(0)) w();
+    });
+    const saying = async (count: number) => {
+      while (said.length < count) await new Promise<void>((r) => waiters.push(r));
+      return said[count - 1] as string;
+    };
+    const exited = new Promise((r) => child.once('exit', r));
+    return { child, saying, exited };
+  });
+  await Promise.all(children.map((c) => c.saying(1)));
+  return {
+    go: () => {
+      for (const c of children) c.child.stdin.write('go');
+      return Promise.all(children.map((c) => c.saying(2)));
+    },
+    end: async () => {
+      for (const c of children) c.child.stdin.end();
+      await Promise.all(children.map((c) => c.exited));
+    },
+  };
 }
 
 describe('spool lock', () => {
@@ -58,15 +73,14 @@ describe('spool lock', () => {
 
   it('a live process holding the lock keeps it', async () => {
     const d = dir();
-    const [holder, ...others] = await Promise.all([
-      contenders(d, 1, 3000),
-      (async () => {
-        await new Promise((r) => setTimeout(r, 1000));
-        return contenders(d, 1, 0);
-      })(),
-    ]);
-    expect(holder).toEqual(['got']);
-    expect(others[0]).toEqual(['KIMLIK_SPOOL_LOCKED']);
+    const holder = await contenders(d, 1);
+    const other = await contenders(d, 1);
+    try {
+      expect(await holder.go()).toEqual(['got']);
+      expect(await other.go()).toEqual(['KIMLIK_SPOOL_LOCKED']);
+    } finally {
+      await Promise.all([holder.end(), other.end()]);
+    }
   });
 
   it('a lock left by a process with this PID before (a container restarted as PID 1) is taken over', () => {
@@ -94,7 +108,9 @@ describe('spool lock', () => {
     for (let round = 0; round < 4; round++) {
       const d = dir();
       writeFileSync(join(d, 'LOCK'), '999999999');
-      const answers = await contenders(d, 6, 1500);
+      const six = await contenders(d, 6);
+      const answers = await six.go();
+      await six.end();
       expect(
         answers.filter((a) => a === 'got'),
         answers.join(','),
