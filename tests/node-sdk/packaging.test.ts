@@ -1,5 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,5 +56,49 @@ describe('@kimlik/node works from import and require, with types', () => {
       expect(entry && existsSync(sdk(entry.types)) && existsSync(sdk(entry.default))).toBe(true);
     }
     expect(readFileSync(sdk('src/library.ts'), 'utf8')).toContain(`version: '${pkg.version}'`);
+  });
+
+  // Consumers type-check against the published declarations with their own settings: a CommonJS
+  // project resolves `require` types, an ESM one `import` types (skipLibCheck off, so the
+  // declarations themselves are checked).
+  it.each([
+    ['CommonJS', {}, 'node16'],
+    ['ESM', { type: 'module' }, 'nodenext'],
+  ])('type-checks in a %s TypeScript project', async (_, pkgFields, module) => {
+    const dir = mkdtempSync(join(tmpdir(), 'kimlik-ts-consumer-'));
+    try {
+      for (const [name, target] of [
+        ['@kimlik/node', sdk('.')],
+        ['@kimlik/core', fileURLToPath(new URL('../../core', import.meta.url))],
+        ['@types/node', join(root, 'node_modules/@types/node')],
+      ] as const) {
+        mkdirSync(dirname(join(dir, 'node_modules', name)), { recursive: true });
+        symlinkSync(target, join(dir, 'node_modules', name));
+      }
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, ...pkgFields }));
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: { module, strict: true, skipLibCheck: false, noEmit: true, types: ['node'] },
+          files: ['index.ts'],
+        }),
+      );
+      writeFileSync(
+        join(dir, 'index.ts'),
+        `import { DeliveryError, Kimlik, type KimlikOptions } from '@kimlik/node';
+const options: KimlikOptions = { writeKey: 'wk', endpoint: 'http://127.0.0.1:1' };
+const client = new Kimlik(options);
+client.track({ userId: 'u1', event: 'Signed Up', properties: { plan: 'pro' } });
+export const done: Promise<unknown> = client.shutdown().catch((e: unknown) => e instanceof DeliveryError);
+// @ts-expect-error: an event needs a name
+client.track({ userId: 'u1' });
+`,
+      );
+      const tsc = join(root, 'node_modules/typescript/bin/tsc');
+      const result = await run(process.execPath, [tsc, '-p', dir], { encoding: 'utf8' }).catch((e) => e);
+      expect(`${result.stdout}${result.stderr ?? ''}`).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
