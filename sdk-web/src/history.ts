@@ -2,15 +2,16 @@
  * Calls `onNavigate` with the new URL and the one before it (the SPA's referrer) after each
  * client-side navigation that changes the URL. The History API has no event for
  * pushState/replaceState, so both are wrapped; popstate covers back/forward. A replaceState that
- * keeps the URL (routers store scroll state that way) is not a page view.
+ * keeps the URL (routers store scroll state that way) is not a page view, nor is a jump to an
+ * anchor (`#faq`); a hash router's route (`#/path`, `#!/path`) is.
  */
 export function watchHistory(onNavigate: (url: string, referrer: string) => void): void {
   let last = location.href;
+  const page = (url: string) => url.replace(/#(?!!?\/).*/, '');
   const check = () => {
     const referrer = last;
-    if (location.href === last) return;
     last = location.href;
-    onNavigate(last, referrer);
+    if (page(last) !== page(referrer)) onNavigate(last, referrer);
   };
   for (const method of ['pushState', 'replaceState'] as const) {
     const original = history[method];

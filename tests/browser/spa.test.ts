@@ -40,5 +40,37 @@ describe.skipIf(!hasChromium)(
         pages.map((p) => p.referrer),
       );
     });
+
+    test('an in-page anchor (#section) is not a page view; a hash route (#/path, #!/path) is', async () => {
+      scenario = await startScenario({ '/app': scriptTagPage({ 'auto-page': true, 'flush-interval-ms': 100 }) });
+      const page = await scenario.browser.newPage();
+      await page.goto(`${scenario.site.url}/app`);
+      await page.evaluate(async () => {
+        const step = () => new Promise((r) => setTimeout(r, 20));
+        for (const go of [
+          () => (location.hash = '#pricing'),
+          () => history.pushState({}, '', '/app#faq'),
+          () => (location.hash = '#/settings'),
+          () => (location.hash = '#/settings#billing'),
+          () => history.pushState({}, '', '/app#!/team'),
+          () => history.pushState({}, '', '/app/end'),
+        ]) {
+          go();
+          await step();
+        }
+      });
+      const events = await scenario.waitStored(4);
+      const base = `${scenario.site.url}/app`;
+      const views = events.map((e) => [
+        (e.properties as { url: string }).url,
+        (e.properties as { referrer: string }).referrer,
+      ]);
+      expect(views).toEqual([
+        [base, ''],
+        [`${base}#/settings`, `${base}#faq`],
+        [`${base}#!/team`, `${base}#/settings#billing`],
+        [`${base}/end`, `${base}#!/team`],
+      ]);
+    });
   },
 );
