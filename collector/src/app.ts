@@ -4,6 +4,7 @@ import { parseJsonBody } from './http/body.js';
 import { cors } from './http/cors.js';
 import { errorBody, HTTP_ERRORS, HttpError } from './http/errors.js';
 import { clientError, frameworkError, singleQueryValues } from './http/framework-errors.js';
+import { methodsForPath } from './http/method-not-allowed.js';
 import { identityRules, recordIdentityRules } from './identity/identity-rules.js';
 import { IngestService } from './ingest/ingest-service.js';
 import { LiveFeed } from './ingest/live-feed.js';
@@ -170,11 +171,22 @@ function buildApp(deps: AppDeps): FastifyInstance {
       reply.header('Retry-After', String(http.detail.retryAfterSeconds ?? 1));
     return reply.code(http.status).send(errorBody(http));
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({
-      error: { code: 'KIMLIK_NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}` },
-    }),
-  );
+  const methodsFor = methodsForPath(deps.routes);
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const allowed = methodsFor(path);
+    if (allowed.length === 0)
+      return reply
+        .code(404)
+        .send({ error: { code: 'KIMLIK_NOT_FOUND', message: `No route ${request.method} ${path}` } });
+    const allow = allowed.join(', ');
+    return reply
+      .code(405)
+      .header('Allow', allow)
+      .send(
+        errorBody(new HttpError('KIMLIK_METHOD_NOT_ALLOWED', `${path} answers to ${allow}, not ${request.method}`)),
+      );
+  });
   // Responses still in flight when a drain starts close their keep-alive connection, so
   // close() finishes once they are answered instead of waiting for idle clients.
   let draining = false;

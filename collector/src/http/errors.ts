@@ -13,6 +13,7 @@ export const HTTP_ERRORS = {
   KIMLIK_ADMIN_AUTH_REQUIRED: { status: 401, message: 'This API needs "Authorization: Bearer <admin key>"' },
   KIMLIK_ORIGIN_FORBIDDEN: { status: 403, message: 'This source does not accept events from this browser origin' },
   KIMLIK_NOT_FOUND: { status: 404, message: 'No such resource' },
+  KIMLIK_METHOD_NOT_ALLOWED: { status: 405, message: 'This path does not answer to this method; see the Allow header' },
   KIMLIK_BODY_INVALID_JSON: { status: 400, message: 'The body is not valid JSON' },
   KIMLIK_BODY_INVALID_UTF8: { status: 400, message: 'The body is not valid UTF-8' },
   KIMLIK_BODY_INVALID_GZIP: { status: 400, message: 'The body is marked gzip but does not decompress' },

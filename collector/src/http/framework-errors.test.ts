@@ -64,3 +64,27 @@ describe('errors raised before routing', () => {
     }
   });
 });
+
+describe('a path asked with a method it does not answer to', () => {
+  it('405 KIMLIK_METHOD_NOT_ALLOWED with an Allow header; an unknown path stays 404', async () => {
+    const auth = { authorization: `Bearer ${c.adminKey}` };
+    for (const [method, path, allow] of [
+      ['GET', '/v1/batch', 'POST'],
+      ['PUT', '/v1/track', 'POST'],
+      ['POST', '/v1/events', 'GET, HEAD'],
+      ['PUT', '/v1/profiles/p-123', 'DELETE, GET, HEAD'],
+    ] as const) {
+      const res = await fetch(`${c.url}${path}`, { method, headers: auth });
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect([res.status, res.headers.get('allow'), body.error.code], `${method} ${path}`).toEqual([
+        405,
+        allow,
+        'KIMLIK_METHOD_NOT_ALLOWED',
+      ]);
+      expect(body.error.message).toContain(allow);
+    }
+    const res = await fetch(`${c.url}/v1/nothing-here`, { method: 'POST' });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('KIMLIK_NOT_FOUND');
+  });
+});
