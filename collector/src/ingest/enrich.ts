@@ -17,6 +17,8 @@ export interface EnrichContext {
   integrations?: JsonObject | undefined;
   /** The batch carried a sentAt that is not a timestamp: events without their own are flagged. */
   sentAtInvalid?: boolean;
+  /** The event's own sentAt was not a timestamp and was dropped: the event is flagged. */
+  ownSentAtInvalid?: boolean;
   futureToleranceMs: number;
   identity: IdentityConfig;
 }
@@ -25,6 +27,7 @@ export const WARNINGS = {
   TIMESTAMP_CLAMPED: 'timestamp_in_future_clamped',
   MESSAGE_ID_ASSIGNED: 'message_id_assigned_by_server',
   BATCH_SENT_AT_INVALID: 'batch_sent_at_invalid_ignored',
+  SENT_AT_INVALID: 'sent_at_invalid_ignored',
 } as const;
 
 /** What the server added to an event (`Enriched.added`), so its size as sent can be told apart. */
@@ -58,7 +61,9 @@ export function enrichEvent(event: WireEvent, ctx: EnrichContext): Enriched {
   const original = clientTimestamp ?? clientOriginal;
   if (original !== undefined && clientOriginal === undefined) added |= ADDED.ORIGINAL_TIMESTAMP;
   if (event.sentAt === undefined && ctx.sentAt !== undefined) added |= ADDED.SENT_AT;
-  if (event.sentAt === undefined && ctx.sentAtInvalid) warnings = [...(warnings ?? []), WARNINGS.BATCH_SENT_AT_INVALID];
+  if (ctx.ownSentAtInvalid) warnings = [...(warnings ?? []), WARNINGS.SENT_AT_INVALID];
+  else if (event.sentAt === undefined && ctx.sentAtInvalid)
+    warnings = [...(warnings ?? []), WARNINGS.BATCH_SENT_AT_INVALID];
   const sentAt = event.sentAt ?? ctx.sentAt;
   // Both were validated (parseTimestamp is what the validator accepts), so neither is null here.
   const originalMs = original === undefined ? null : (parseTimestamp(original) as number);

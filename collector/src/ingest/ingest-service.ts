@@ -190,6 +190,7 @@ export class IngestService {
       events[index] = undefined;
       // `/v1/track` and the like: the type the path stands for was not sent.
       const typeImplied = impliedType !== undefined && (event as { type?: unknown } | null)?.type === undefined;
+      const sentAtInvalid = dropInvalidSentAt(event);
       const result = validateEvent(event, limits, impliedType, { inPlace: true });
       if (!result.ok) {
         rejected.push({ index, messageId: result.messageId, code: result.code, reason: result.reason });
@@ -202,6 +203,7 @@ export class IngestService {
         sentAt,
         sentAtMs,
         sentAtInvalid: envelope.sentAtInvalid,
+        ownSentAtInvalid: sentAtInvalid,
         context: envelope.context,
         integrations: envelope.integrations,
         futureToleranceMs,
@@ -278,4 +280,16 @@ export class IngestService {
     if (suppressed) this.metrics.suppressed.inc({}, suppressed);
     return { accepted, duplicates, suppressed, rejected };
   }
+}
+
+/**
+ * An event's own `sentAt` that is not a timestamp is dropped (the batch's, if any, takes its place):
+ * it only serves the clock correction, so it is no reason to lose the event. Returns whether it was.
+ */
+function dropInvalidSentAt(event: unknown): boolean {
+  const e = event as { sentAt?: unknown } | null;
+  if (typeof e !== 'object' || e === null || e.sentAt === undefined || e.sentAt === null) return false;
+  if (typeof e.sentAt === 'string' && parseTimestamp(e.sentAt) !== null) return false;
+  delete e.sentAt;
+  return true;
 }

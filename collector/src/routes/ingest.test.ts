@@ -256,6 +256,24 @@ describeStores('ingest', (store) => {
       expect(stored?.sentAt).toBeUndefined();
       expect(stored?.warnings).toEqual(['batch_sent_at_invalid_ignored']);
     });
+
+    it("an event's invalid sentAt is ignored with a warning, not a reason to lose the event", async () => {
+      const a = track({ timestamp: '2026-01-01T00:00:00.000Z', sentAt: 'soon' });
+      const b = track({ timestamp: '2026-01-01T00:00:00.000Z', sentAt: 12 });
+      const batchSentAt = new Date(Date.now() - 60_000).toISOString();
+      const r = await post('/v1/batch', { batch: [a, b], sentAt: batchSentAt });
+      expect(r.body).toMatchObject({ accepted: 2, rejected: [] });
+      for (const e of [a, b]) {
+        const stored = await storedById(e.messageId);
+        // The batch's sentAt takes its place: the clock correction still applies.
+        expect(stored?.sentAt).toBe(batchSentAt);
+        expect(stored?.warnings).toEqual(['sent_at_invalid_ignored']);
+        expect(Date.parse(String(stored?.timestamp))).toBeGreaterThan(Date.parse('2026-01-01T00:00:30.000Z'));
+      }
+      const one = track({ sentAt: 'soon' });
+      expect((await post('/v1/track', one)).body).toMatchObject({ accepted: 1 });
+      expect((await storedById(one.messageId))?.warnings).toEqual(['sent_at_invalid_ignored']);
+    });
   });
 
   describe('event edge cases', () => {
