@@ -244,8 +244,17 @@ export function validateEvent(
       if (v === null) delete event[f];
       continue;
     }
-    if (typeof v === 'number' && Number.isFinite(v)) event[f] = String(v);
-    else if (typeof v !== 'string') {
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      // JSON.parse already rounded it (9007199254740993 reads as ...992): another person's id.
+      if (Number.isInteger(v) && !Number.isSafeInteger(v)) {
+        return reject(
+          REJECTION_CODES.FIELD_INVALID,
+          `${f} is a number too large to be read exactly (past 2^53): send it as a string`,
+          messageId,
+        );
+      }
+      event[f] = String(v);
+    } else if (typeof v !== 'string') {
       return reject(REJECTION_CODES.FIELD_INVALID, `${f} must be a string, got ${typeof v}`, messageId);
     }
     if (chars(event[f] as string, limits.maxIdLength + 1) > limits.maxIdLength) {

@@ -280,6 +280,26 @@ describeStores('ingest', (store) => {
     const storedById = async (id: unknown) =>
       (await c.storedEvents()).find((x) => x.messageId === id) as Record<string, unknown> | undefined;
 
+    it('ids sent as JSON numbers are kept as their digits; one past 2^53 is refused, not rounded into another', async () => {
+      const id = (n: string) => `{"type":"identify","messageId":"num-${n}-${Math.random()}","userId":${n}}`;
+      const r = await post(
+        '/v1/batch',
+        `{"batch":[${id('42')},${id('9007199254740993')},${id('12345678901234567890')},${id('9007199254740991')}]}`,
+      );
+      expect(r.body.accepted).toBe(2);
+      expect(r.body.rejected.map((x: { index: number; code: string }) => [x.index, x.code])).toEqual([
+        [1, 'KIMLIK_EVENT_FIELD_INVALID'],
+        [2, 'KIMLIK_EVENT_FIELD_INVALID'],
+      ]);
+      expect(r.body.rejected[0].reason).toBe(
+        'userId is a number too large to be read exactly (past 2^53): send it as a string',
+      );
+      const stored = (await c.storedEvents()).map((e) => e.userId);
+      expect(stored).toContain('42');
+      expect(stored).toContain('9007199254740991');
+      expect(stored).not.toContain('9007199254740992');
+    });
+
     it('the event limit counts the event as sent, not the fields the server adds', async () => {
       const sized = (bytes: number) => {
         const base = { type: 'track', event: 'big', userId: 'u-size', properties: { pad: '' } };
