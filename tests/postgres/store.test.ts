@@ -171,6 +171,26 @@ describePostgres('PostgresStore', () => {
     }
   });
 
+  it('lists events newest first in the order they were stored, whichever collector stored them', async () => {
+    const url = postgresTestUrl();
+    urls.push(url);
+    const [a, b] = await Promise.all([open(url), open(url)]);
+    try {
+      // Taking turns: with ids drawn from per-connection blocks, a's second event was listed below b's.
+      for (const [store, messageId] of [
+        [a, 'first'],
+        [b, 'second'],
+        [a, 'third'],
+        [b, 'fourth'],
+      ] as const)
+        await store.insertEvents([row(messageId)]);
+      const listed = (await a.listEvents({ limit: 10 })).events.map((e) => e.event.messageId);
+      expect(listed).toEqual(['fourth', 'third', 'second', 'first']);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it('rejects a schema name that is not a plain identifier', () => {
     expect(() => parsePostgresUrl('postgres://u@h/db?schema=a;drop')).toThrow(/schema must be/);
     expect(parsePostgresUrl('postgres://u@h/db').schema).toBe('public');

@@ -240,4 +240,14 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX identifiers_hub ON identifiers (id) WHERE hub;
     `,
   },
+  {
+    version: 11,
+    name: 'event ids in the order events are stored',
+    // With CACHE 1000 each connection drew ids from its own block of 1 000, so ids, and with them
+    // GET /v1/events' "newest first", were not in arrival order (an event just stored could be
+    // listed below older ones from another connection or collector).
+    sql: `
+      ALTER SEQUENCE events_id_seq CACHE 1;
+    `,
+  },
 ];
