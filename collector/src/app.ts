@@ -3,7 +3,7 @@ import { requireAdmin, SourceRegistry } from './http/auth.js';
 import { parseJsonBody } from './http/body.js';
 import { cors } from './http/cors.js';
 import { errorBody, HTTP_ERRORS, HttpError } from './http/errors.js';
-import { clientError, frameworkError, singleQueryValues } from './http/framework-errors.js';
+import { clientError, frameworkError, readParameters } from './http/framework-errors.js';
 import { methodsForPath } from './http/method-not-allowed.js';
 import { identityRules, recordIdentityRules } from './identity/identity-rules.js';
 import { IngestService } from './ingest/ingest-service.js';
@@ -204,8 +204,9 @@ function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook('onRoute', (route) => {
     const methods = [route.method].flat();
     for (const method of methods) deps.routes.push({ method, url: route.url });
-    // Only reads take query parameters: ingest requests skip the check.
-    if (methods.includes('GET')) route.preValidation = [route.preValidation ?? [], singleQueryValues].flat();
+    // Only reads and admin calls take query or path parameters: ingest requests skip the check.
+    if (methods.includes('GET') || route.url.includes(':'))
+      route.preValidation = [route.preValidation ?? [], readParameters].flat();
   });
   cors(app, options.corsOrigins);
   const admin = requireAdmin(deps.adminKey);

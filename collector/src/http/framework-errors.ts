@@ -40,13 +40,20 @@ export function clientError(this: FastifyInstance, error: NodeJS.ErrnoException,
 }
 
 /**
- * A query parameter given more than once arrives as an array, which no route reads: refused by
- * name rather than read as the first value (or failing inside a route).
+ * Checks a request's parameters before any route runs. A query parameter given more than once
+ * arrives as an array, which no route reads: refused by name rather than read as the first value
+ * (or failing inside a route). U+0000 is refused in path values (profile and source ids), which no
+ * id holds and PostgreSQL text cannot take (its query failed with a 500). Identifier values in the
+ * query may hold it: stores look them up as they were stored.
  */
-export async function singleQueryValues(request: FastifyRequest): Promise<void> {
+export async function readParameters(request: FastifyRequest): Promise<void> {
   const query = request.query as Record<string, unknown> | undefined;
-  if (!query) return;
-  for (const [name, value] of Object.entries(query)) {
+  for (const [name, value] of Object.entries(query ?? {})) {
     if (Array.isArray(value)) throw new HttpError('KIMLIK_QUERY_INVALID', `${name} is given more than once`);
+  }
+  const params = request.params as Record<string, unknown> | undefined;
+  for (const [name, value] of Object.entries(params ?? {})) {
+    if (typeof value === 'string' && value.includes('\u0000'))
+      throw new HttpError('KIMLIK_QUERY_INVALID', `${name} contains U+0000 (NUL), which no id holds`);
   }
 }

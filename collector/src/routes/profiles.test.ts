@@ -908,3 +908,45 @@ describeStores('profiles with a small cluster limit (a kiosk)', (store) => {
     expect(idents(server)).toEqual(['anonymousId:server']);
   });
 });
+
+describeStores('read parameters a store cannot take', (store) => {
+  beforeEach(async () => {
+    c = await startTestCollector({ database: store.database() });
+  });
+  afterEach(async () => {
+    await c.close();
+  });
+
+  it('cursors past 2^53, loose numbers and NUL in a path answer 400, never 500', async () => {
+    await send([ev('identify', 1, { anonymousId: 'A', userId: 'u-read' })]);
+    const id = (await idOf('userId', 'u-read')) as string;
+    const cases: [string, RequestInit?][] = [
+      ['/v1/events?before=9223372036854775807'],
+      ['/v1/events?before=99999999999999999999'],
+      ['/v1/events?limit=0x10'],
+      ['/v1/events?limit=1e2'],
+      ['/v1/events?limit=%201'],
+      [`/v1/profiles/${id}/events?before=99999999999999999999:1`],
+      [`/v1/profiles/${id}/events?before=1:99999999999999999999`],
+      ['/v1/profiles/p_%00'],
+      ['/v1/profiles/p_%00/events'],
+      ['/v1/profiles/p_%00/history'],
+      ['/v1/profiles/p_%00', { method: 'DELETE' }],
+    ];
+    for (const [path, init] of cases) {
+      const r = await admin(path, init);
+      expect([r.status, r.body.error?.code], path).toEqual([400, 'KIMLIK_QUERY_INVALID']);
+    }
+    // Identifier values may hold NUL: looked up the way each store keeps them.
+    expect((await admin('/v1/profiles?trait.plan=a%00b')).status).toBe(200);
+    expect(
+      (
+        await admin(`/v1/profiles/${id}/unmerge`, {
+          method: 'POST',
+          body: JSON.stringify({ type: 'anonymousId', value: 'A\u0000' }),
+        })
+      ).status,
+    ).toBe(404);
+    expect((await admin('/v1/events?limit=5')).status).toBe(200);
+  });
+});

@@ -5,7 +5,7 @@ import { carriedIdentifierKeys } from '../identity/carried-identifiers.js';
 import { type IdentityConfig, normalize } from '../identity/identifiers.js';
 import { redactOtherPeople } from '../identity/redact-history.js';
 import type { ProfileView, Store } from '../store/store.js';
-import { parseLimit } from './events.js';
+import { parseLimit, wholeNumber } from './events.js';
 
 const LOOKUP_TYPES = ['userId', 'anonymousId', 'email', 'phone'] as const;
 
@@ -78,7 +78,11 @@ export function profileRoutes(
     const { id } = request.params as { id: string };
     const q = request.query as Record<string, string | undefined>;
     const limit = parseLimit(q.limit, 100);
-    if (q.before !== undefined && !/^-?\d+:\d+$/.test(q.before)) {
+    const [ts, eventId, ...rest] = q.before?.split(':') ?? [];
+    if (
+      q.before !== undefined &&
+      (wholeNumber(ts, true) === null || wholeNumber(eventId) === null || rest.length > 0)
+    ) {
       throw new HttpError('KIMLIK_QUERY_INVALID', 'before must be the nextCursor of a previous page');
     }
     if (await erasedId(id)) throw notFound(id);
