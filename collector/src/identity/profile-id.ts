@@ -29,6 +29,24 @@ export function profileId(salt: string, type: string, value: string): string {
 
 export const profileIdFromHash = (hash: number) => `p_${hash.toString(36)}`;
 
+/**
+ * The hash of an identifier's reserve profile id, for when its own was erased and it has no other
+ * member to go by. Half the 53-bit range away (without passing 2^53, past which sums round):
+ * applied twice it gives the identifier's own hash back, which is how a reserve id is looked up.
+ */
+export const reserveHash = (hash: number) => (hash < 2 ** 52 ? hash + 2 ** 52 : hash - 2 ** 52);
+
+/**
+ * The id a profile goes by: its founder's (the first of `ids`), unless that id was erased with a
+ * person the founder outlived (a shared device keeps its other user's period). Then the first free
+ * one of the rest: its other members' from the start, oldest first (a lookup of a member's id
+ * leads to its profile already), then the founder's reserve id (`reserveHash`). The erased id
+ * keeps naming no one and the survivor stays readable.
+ */
+export function liveProfileId(ids: readonly string[], erased: ReadonlySet<string>): string {
+  return ids.find((id) => !erased.has(id)) ?? (ids[0] as string);
+}
+
 /** The identifier hash a profile id carries, or null for anything that is not a profile id. */
 export function hashFromProfileId(id: string): number | null {
   if (!/^p_[0-9a-z]{1,11}$/.test(id)) return null;

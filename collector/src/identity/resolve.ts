@@ -85,7 +85,8 @@ interface Comp {
   founder: ResolverNode;
 }
 
-const older = (x: ResolverNode, y: ResolverNode) =>
+/** Whether `x` was seen before `y`: the older identifier founds the profile that survives. */
+export const older = (x: Pick<ResolverNode, 'firstTs' | 'firstMsg' | 'type' | 'value'>, y: typeof x) =>
   x.firstTs !== y.firstTs
     ? x.firstTs < y.firstTs
     : x.firstMsg !== y.firstMsg

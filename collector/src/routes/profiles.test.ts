@@ -369,6 +369,37 @@ describeStores('profiles', (store) => {
       expect((await admin(`/v1/profiles/${u1}/export`)).body).toMatchObject({ profile: null, erased: true });
     });
 
+    it('the profile left on a shared device by an erasure gets an id of its own: readable, exportable, erasable', async () => {
+      // The device, seen first, founded the erased person's profile; it founds the survivor's now.
+      await send([
+        ev('page', 5, { anonymousId: 'S3', name: 'Home' }),
+        ev('identify', 10, { anonymousId: 'S3', userId: 'erased-alice' }),
+        ev('track', 20, { anonymousId: 'S3', userId: 'bob', event: 'Bought' }),
+        ev('identify', 25, { userId: 'bob', traits: { email: 'bob@example.com' } }),
+      ]);
+      const alice = (await idOf('userId', 'erased-alice')) as string;
+      expect((await admin(`/v1/profiles/${alice}`, { method: 'DELETE' })).status).toBe(200);
+      const bob = (await profileBy('userId', 'bob')).body;
+      expect(bob.id).not.toBe(alice);
+      for (const sub of ['', '/events', '/history', '/export'])
+        expect((await admin(`/v1/profiles/${bob.id}${sub}`)).status, sub).toBe(200);
+      expect((await admin(`/v1/profiles/${bob.id}`)).body).toMatchObject({ id: bob.id, eventCount: 2 });
+      expect((await profileBy('email', 'bob@example.com')).body.id).toBe(bob.id);
+      expect((await admin(`/v1/profiles/${alice}`)).status).toBe(404);
+      // Detaching the device leaves it a profile of its own, whose id is not the erased one either.
+      const unmerge = await admin(`/v1/profiles/${bob.id}/unmerge`, {
+        method: 'POST',
+        body: JSON.stringify({ type: 'anonymousId', value: 'S3' }),
+      });
+      expect(unmerge.status, JSON.stringify(unmerge.body)).toBe(200);
+      for (const id of [unmerge.body.profileId, unmerge.body.detachedProfileId]) {
+        expect(id).not.toBe(alice);
+        expect((await admin(`/v1/profiles/${id}`)).status, `${id} after ${JSON.stringify(unmerge.body)}`).toBe(200);
+      }
+      expect((await admin(`/v1/profiles/${bob.id}`, { method: 'DELETE' })).status).toBe(200);
+      expect((await profileBy('userId', 'bob')).status).toBe(404);
+    });
+
     it('erasing the user who came back to a shared device erases both of their periods on it', async () => {
       const mom = [
         ev('identify', 10, { anonymousId: 'S', userId: 'erased-mom' }),

@@ -1,7 +1,10 @@
 import type { IdentifierType } from '../../identity/identifiers.js';
-import { profileId } from '../../identity/profile-id.js';
+import { identifierHash, liveProfileId, profileId, profileIdFromHash, reserveHash } from '../../identity/profile-id.js';
 import {
+  BEGINNING,
   hubReason,
+  type Membership,
+  older,
   parkedReason,
   type ResolverCaps,
   type ResolverNode,
@@ -71,8 +74,8 @@ export async function replayClusters(
         ).rows.map((row) => ({ device: row.device, user: row.user_ident, ts: row.ts, messageId: row.message_id }));
   // Disjoint clusters never interact in the replay, so one call covers all of them.
   const result = resolveCluster(list, [...links, ...identifyLinks(identifies, links)], options.caps);
-  const pidOf = (founderId: number) => {
-    const f = nodes.get(founderId) as ResolverNode;
+  const idOf = (identifierId: number) => {
+    const f = nodes.get(identifierId) as ResolverNode;
     return profileId(options.salt, f.type, f.value);
   };
   const all = list.map((n) => n.id);
@@ -84,11 +87,12 @@ export async function replayClusters(
      FROM unnest($1::bigint[], $2::text[]) AS u(id, pid)
      JOIN memberships m ON m.identifier_id = u.id AND m.profile_id = u.pid
      ON CONFLICT DO NOTHING`,
-    [int8Array(all), textArray(all.map(pidOf))],
+    [int8Array(all), textArray(all.map(idOf))],
   );
   await c.query('DELETE FROM memberships WHERE identifier_id = ANY($1::bigint[])', [int8Array(all)]);
   await c.query('DELETE FROM identity_log WHERE identifier_id = ANY($1::bigint[])', [int8Array(all)]);
   const m = result.memberships;
+  const pidOf = await profileIds(c, m, nodes, idOf, options.salt);
   const pids = m.map((x) => pidOf(x.founderId));
   await c.query(
     'INSERT INTO profiles (id, founder_id) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING',
@@ -127,4 +131,39 @@ export async function replayClusters(
     );
   }
   return all;
+}
+
+/**
+ * The id each founder's profile goes by (liveProfileId): its own, unless erased with a person it
+ * outlived. One query per replay, and one more only where a founder's id was erased.
+ */
+async function profileIds(
+  c: Db,
+  memberships: readonly Membership[],
+  nodes: ReadonlyMap<number, ResolverNode>,
+  idOf: (identifierId: number) => string,
+  salt: string,
+): Promise<(founderId: number) => string> {
+  const founders = new Map<number, string>();
+  for (const x of memberships) if (!founders.has(x.founderId)) founders.set(x.founderId, idOf(x.founderId));
+  const erasedAmong = async (ids: string[]) =>
+    new Set(
+      (
+        await c.query<{ id: string }>('SELECT id FROM erased_profiles WHERE id = ANY($1::text[])', [textArray(ids)])
+      ).rows.map((r) => r.id),
+    );
+  const erased = await erasedAmong([...founders.values()]);
+  for (const [founder, pid] of founders) {
+    if (!erased.has(pid)) continue;
+    const others = memberships
+      .filter((x) => x.founderId === founder && x.fromTs === BEGINNING && x.identifierId !== founder)
+      .map((x) => nodes.get(x.identifierId) as ResolverNode)
+      .filter((n) => !n.aliasOnly)
+      .sort((x, y) => (older(x, y) ? -1 : 1))
+      .map((n) => idOf(n.id));
+    const f = nodes.get(founder) as ResolverNode;
+    others.push(profileIdFromHash(reserveHash(identifierHash(salt, f.type, f.value))));
+    founders.set(founder, liveProfileId([pid, ...others], new Set([pid, ...(await erasedAmong(others))])));
+  }
+  return (founderId) => founders.get(founderId) ?? idOf(founderId);
 }

@@ -1,16 +1,36 @@
 import type { IdentifierType } from '../../identity/identifiers.js';
-import { hashFromProfileId, profileIdFromHash } from '../../identity/profile-id.js';
-import { BEGINNING } from '../../identity/resolve.js';
+import { hashFromProfileId, liveProfileId, profileIdFromHash, reserveHash } from '../../identity/profile-id.js';
+import { BEGINNING, older } from '../../identity/resolve.js';
 import { END } from '../../identity/shared-device.js';
 import type { Member } from '../profile-view.js';
 import type { SqliteDatabase } from './open.js';
 
 export { END, type Member };
 
-/** The public id of the profile a founder identifier founded: derived from its key hash. */
+/** The public id of the profile a founder identifier founded: derived from its key hash (see `liveProfileId`). */
 export function profileIdOf(db: SqliteDatabase, founderId: number): string {
   const hash = db.prepare('SELECT key_hash FROM identifiers WHERE id = ?').pluck().get(founderId) as number;
-  return profileIdFromHash(hash);
+  const pid = profileIdFromHash(hash);
+  const erased = db.prepare('SELECT 1 FROM erased_profiles WHERE id = ?').pluck();
+  if (erased.get(pid) === undefined) return pid;
+  const members = db
+    .prepare(
+      `SELECT i.key_hash AS hash, i.type, i.value, i.first_ts AS firstTs, i.first_msg AS firstMsg
+       FROM memberships m JOIN identifiers i ON i.id = m.identifier_id
+       WHERE m.founder_id = ? AND m.from_ts = ? AND i.id <> ? AND i.alias_only = 0`,
+    )
+    .all(founderId, BEGINNING, founderId) as {
+    hash: number;
+    type: IdentifierType;
+    value: string;
+    firstTs: number;
+    firstMsg: string;
+  }[];
+  const ids = [
+    ...members.sort((x, y) => (older(x, y) ? -1 : 1)).map((m) => profileIdFromHash(m.hash)),
+    profileIdFromHash(reserveHash(hash)),
+  ];
+  return liveProfileId([pid, ...ids], new Set([pid, ...ids.filter((id) => erased.get(id) !== undefined)]));
 }
 
 /**
@@ -33,6 +53,12 @@ function foundedBy(db: SqliteDatabase, pid: string): number | null {
     const founder = base.get(c, BEGINNING) as number | undefined;
     if (founder !== undefined) return founder;
   }
+  // A reserve id (profileIdOf): the founder is the identifier it stands in for.
+  const reserved = db
+    .prepare('SELECT id FROM identifiers WHERE key_hash = ?')
+    .pluck()
+    .all(reserveHash(hash)) as number[];
+  for (const c of reserved) if (live.get(c) !== undefined) return c;
   return null;
 }
 
