@@ -29,6 +29,8 @@ export interface UserState {
 }
 
 const COOKIE = 'cookie';
+/** The cookie's value after a refusal (no ID is ever this). */
+const REFUSED = 'denied';
 export const LOCAL = 'localStorage';
 
 const readCookie = (name: string): string | null => {
@@ -66,6 +68,8 @@ export class IdentityStore {
   state!: UserState;
   /** False after consent was denied: nothing is written to the device. */
   persist = true;
+  /** The cookie holds a refusal made on another page of the site (`forget(true)`), not an ID. */
+  refused = false;
   readonly #o: Pick<ResolvedWebOptions, 'cookieDomain' | 'cookieDays'>;
   readonly #report: Report;
   readonly #aidKey: string;
@@ -88,13 +92,17 @@ export class IdentityStore {
   load(): void {
     const report = this.#report;
     const aidKey = this.#aidKey;
+    let cookie = guard(report, COOKIE, () => readCookie(aidKey));
+    this.refused = cookie === REFUSED;
+    if (this.refused) cookie = null;
+    const local = guard(report, LOCAL, () => localStorage.getItem(aidKey));
+    // A cookie that changed under this origin's copy is another subdomain's reset() (a logout):
+    // the user stored here was that device's previous user, not the next visitor.
+    const moved = cookie && local && cookie !== local;
     const user: Partial<UserState> =
-      guard(report, LOCAL, () => JSON.parse(localStorage.getItem(this.#userKey) || '{}')) ?? {};
+      (!moved && guard(report, LOCAL, () => JSON.parse(localStorage.getItem(this.#userKey) || '{}'))) || {};
     this.state = {
-      anonymousId:
-        guard(report, COOKIE, () => readCookie(aidKey)) ||
-        guard(report, LOCAL, () => localStorage.getItem(aidKey)) ||
-        uuidv7(),
+      anonymousId: cookie || local || uuidv7(),
       userId: typeof user.userId === 'string' ? user.userId : null,
       traits: user.traits && typeof user.traits === 'object' ? user.traits : {},
     };
@@ -115,14 +123,18 @@ export class IdentityStore {
     this.save();
   }
 
-  /** Consent denied: removes what is stored on the device and stops writing it. */
-  forget(): void {
-    this.#write(false);
+  /**
+   * Consent denied: removes what is stored on the device and stops writing it. A refusal to
+   * `remember` (the page's, not a privacy signal read on each load) replaces the ID in the cookie,
+   * so the site's other subdomains start refused too instead of writing the ID back.
+   */
+  forget(remember?: boolean): void {
+    this.#write(false, remember);
     this.persist = false;
     this.reset();
   }
 
-  #write(keep: boolean): void {
+  #write(keep: boolean, remember?: boolean): void {
     const { anonymousId, userId, traits } = this.state;
     const aidKey = this.#aidKey;
     const userKey = this.#userKey;
@@ -130,9 +142,9 @@ export class IdentityStore {
       this.#domain ??= this.#o.cookieDomain || probeCookieDomain(location.hostname, `${aidKey}_probe`);
       const secure = location.protocol === 'https:' ? ';secure' : '';
       const domain = this.#domain ? `;domain=${this.#domain}` : '';
-      const value = keep ? encodeURIComponent(anonymousId) : '';
+      const value = keep ? encodeURIComponent(anonymousId) : remember ? REFUSED : '';
       // biome-ignore lint/suspicious/noDocumentCookie: the Cookie Store API is async and missing in Firefox and Safari
-      document.cookie = `${aidKey}=${value};path=/;max-age=${keep ? this.#o.cookieDays * 86_400 : 0};samesite=lax${domain}${secure}`;
+      document.cookie = `${aidKey}=${value};path=/;max-age=${value ? this.#o.cookieDays * 86_400 : 0};samesite=lax${domain}${secure}`;
     });
     guard(this.#report, LOCAL, () => {
       if (!keep) for (const key of [aidKey, userKey]) localStorage.removeItem(key);

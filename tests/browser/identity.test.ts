@@ -30,6 +30,21 @@ describe.skipIf(!hasChromium)('anonymous ID on the device (needs /usr/bin/chromi
     expect(cookie?.domain).toBe('.kimlik.test');
   });
 
+  test('a logout on one subdomain ends the user on the others: the next visitor is not the previous user', async () => {
+    scenario = await startScenario({ '/': scriptTagPage() }, ['--host-resolver-rules=MAP *.kimlik.test 127.0.0.1']);
+    const port = new URL(scenario.site.url).port;
+    const shop = await scenario.browser.newPage();
+    await shop.goto(`http://shop.kimlik.test:${port}/`);
+    const blog = await scenario.browser.newPage();
+    await blog.goto(`http://blog.kimlik.test:${port}/`);
+    for (const page of [shop, blog]) await page.evaluate(() => window.kimlik.identify('alice', { plan: 'pro' }));
+    await shop.evaluate(() => window.kimlik.reset());
+    await blog.reload();
+    const after = await blog.evaluate(() => window.kimlik.user());
+    const shopNow = await shop.evaluate(() => window.kimlik.user());
+    expect(after).toEqual({ anonymousId: shopNow.anonymousId, userId: null, traits: {} });
+  });
+
   test('the cookie wins when the stores disagree; either store alone restores the ID', async () => {
     scenario = await startScenario({ '/': scriptTagPage() });
     const page = await scenario.browser.newPage();
