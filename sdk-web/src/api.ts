@@ -4,32 +4,35 @@ import type { CallSite } from './context.js';
 import type { UserState } from './identity.js';
 import type { ConsentState, WebOptions } from './options.js';
 
-/** The public API: `window.kimlik` in the script-tag build, `kimlik` in the ESM build. */
+/**
+ * The public API: `window.kimlik` in the script-tag build, `kimlik` in the ESM build. Methods
+ * without a result return the API itself (chainable, like the snippet's stub).
+ */
 export interface Api {
   /** Starts the SDK. The only method that throws: on invalid options (`InvalidOptionError`). */
-  init(options: WebOptions): void;
-  track(event: string, properties?: JsonObject): void;
+  init(options: WebOptions): Api;
+  track(event: string, properties?: JsonObject): Api;
   /**
    * Sets the user (when given) and merges traits (`email` among them); both persist until
    * `reset()`. A different user than the current one starts with no traits.
    */
-  identify(userId?: string | null, traits?: JsonObject): void;
+  identify(userId?: string | null, traits?: JsonObject): Api;
   /** Segment's form: traits of the current user. */
-  identify(traits: JsonObject): void;
+  identify(traits: JsonObject): Api;
   /** A page view; `properties` default to the page's url, path, referrer, title and search. */
-  page(name?: string | null, properties?: JsonObject): void;
+  page(name?: string | null, properties?: JsonObject): Api;
   /** Segment's form: `category` is added to the properties. */
-  page(category: string | null, name: string, properties?: JsonObject): void;
-  group(groupId: string, traits?: JsonObject): void;
+  page(category: string | null, name: string, properties?: JsonObject): Api;
+  group(groupId: string, traits?: JsonObject): Api;
   /** Links the current identity (or `previousId`) to `userId`, which becomes the current user. */
-  alias(userId: string, previousId?: string): void;
+  alias(userId: string, previousId?: string): Api;
   /** Logout: a new anonymous ID, user and traits cleared. */
-  reset(): void;
+  reset(): Api;
   /** Sends what is queued now; resolves when acknowledged (or after `flushTimeoutMs`). */
   flush(): Promise<void>;
-  consent(state: ConsentState): void;
+  consent(state: ConsentState): Api;
   user(): UserState;
-  use(plugin: Plugin): void;
+  use(plugin: Plugin): Api;
   /** Resolves (and calls `callback`) once storage is open and the tab knows whether it sends. */
   ready(callback?: () => void): Promise<void>;
 }
@@ -103,7 +106,7 @@ export function wrap(client: Client): Api {
         // The load's own page view: after the calls made before init(), so their plugins and
         // identify apply to it.
         if (first && client.o?.autoPage) client.guard(() => client.page());
-        return;
+        return api;
       }
       // use() waits too: a plugin added after a call must not apply to that call's event.
       const result = client.o
@@ -115,7 +118,8 @@ export function wrap(client: Client): Api {
         if (typeof callback === 'function') void done.then(() => client.guard(callback as () => void));
         return done.catch((e: unknown) => client.report(e));
       }
-      return method === 'user' ? (result ?? client.user()) : undefined;
+      // Chainable, as the snippet's stub is: code written against either works against both.
+      return method === 'user' ? (result ?? client.user()) : api;
     };
   }
   return api as unknown as Api;

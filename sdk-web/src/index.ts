@@ -18,16 +18,16 @@ export { DEFAULTS } from './options.js';
 /** The default instance, the one `window.kimlik` is in the script-tag build. */
 export const kimlik: Api = /* @__PURE__ */ createKimlik();
 
-export const init = (options: WebOptions): void => kimlik.init(options);
-export const track = (event: string, properties?: JsonObject): void => kimlik.track(event, properties);
-type Loose = (...args: unknown[]) => void;
+export const init = (options: WebOptions): Api => kimlik.init(options);
+export const track = (event: string, properties?: JsonObject): Api => kimlik.track(event, properties);
+type Loose = (...args: unknown[]) => Api;
 export const identify: Api['identify'] = (...args: unknown[]) => (kimlik.identify as Loose)(...args);
 export const page: Api['page'] = (...args: unknown[]) => (kimlik.page as Loose)(...args);
-export const group = (groupId: string, traits?: JsonObject): void => kimlik.group(groupId, traits);
-export const alias = (userId: string, previousId?: string): void => kimlik.alias(userId, previousId);
-export const reset = (): void => kimlik.reset();
+export const group = (groupId: string, traits?: JsonObject): Api => kimlik.group(groupId, traits);
+export const alias = (userId: string, previousId?: string): Api => kimlik.alias(userId, previousId);
+export const reset = (): Api => kimlik.reset();
 export const flush = (): Promise<void> => kimlik.flush();
-export const consent = (state: ConsentState): void => kimlik.consent(state);
+export const consent = (state: ConsentState): Api => kimlik.consent(state);
 export const user = () => kimlik.user();
-export const use = (plugin: Parameters<Api['use']>[0]): void => kimlik.use(plugin);
+export const use = (plugin: Parameters<Api['use']>[0]): Api => kimlik.use(plugin);
 export const ready = (callback?: () => void): Promise<void> => kimlik.ready(callback);

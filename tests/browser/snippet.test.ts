@@ -32,6 +32,33 @@ kimlik.init({ autoPage: false }); kimlik.track('Before load', { n: 0 });</script
     expect(events.map((e) => e.event)).toEqual(['Before load', 'After load']);
   });
 
+  test('calls chain the same before and after the bundle loads (the stub returns itself; so does the SDK)', async () => {
+    scenario = await startScenario({});
+    scenario.site.page(
+      '/',
+      `<!doctype html><title>chain</title><script>${snippet(scenario, '/kimlik.js')}
+window.k = kimlik; k.init({ autoPage: false }).track('Before 1').track('Before 2');</script>`,
+    );
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    await page.waitForFunction(() => !Array.isArray(window.kimlik));
+    await page.evaluate(() => {
+      const k = (window as unknown as { k: typeof window.kimlik }).k;
+      k.track('After 1').identify('u-chain').track('After 2');
+      window.kimlik.page('Home').track('After 3');
+    });
+    const events = await scenario.waitStored(7);
+    expect(events.map((e) => e.event ?? e.name ?? e.type)).toEqual([
+      'Before 1',
+      'Before 2',
+      'After 1',
+      'identify',
+      'After 2',
+      'Home',
+      'After 3',
+    ]);
+  });
+
   test('a call recorded before the bundle loads keeps its time and page when replayed', async () => {
     scenario = await startScenario({});
     scenario.site.page(
