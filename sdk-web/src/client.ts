@@ -46,6 +46,8 @@ export class Client extends TabQueue {
    * each with the number of plugins registered at its call (plugins apply in call order).
    */
   #made: [WireEvent, number][] = [];
+  /** Consent was denied at load by Global Privacy Control or Do-Not-Track (respectPrivacySignals). */
+  privacySignal = false;
 
   init(options: WebOptions): void {
     // A second init (the snippet's and a data-write-key tag, or a framework mounting twice) keeps
@@ -61,9 +63,12 @@ export class Client extends TabQueue {
     // window.doNotTrack: Safari and old Edge never had navigator.doNotTrack.
     const dnt = nav.doNotTrack ?? (window as { doNotTrack?: string }).doNotTrack;
     const signal = o.respectPrivacySignals && (nav.globalPrivacyControl || dnt === '1');
+    this.privacySignal = !!signal;
     // A denial the visitor gave on an earlier page holds until the page asks again: the option is
     // only what a visitor who has not refused starts with.
-    const refused = guard(this.report, LOCAL, () => localStorage.getItem(deniedKey(o))) === 'denied';
+    const refused =
+      (this.id as IdentityStore).refused ||
+      guard(this.report, LOCAL, () => localStorage.getItem(deniedKey(o))) === 'denied';
     this.setConsent(signal || refused ? 'denied' : o.consent);
     // Another tab's identify/alias/reset (logout) holds here too, from this tab's next event on:
     // a tab that kept the old identity in memory would send as the old user and write it back.
@@ -205,7 +210,8 @@ export class Client extends TabQueue {
       // Stored identity gone too, and every source's page-exit stashes on the device.
       this.#made = [];
       takeStashes(`${o.storagePrefix}_stash_`, this.report);
-      id.forget();
+      // Remembered for the whole site (the cookie), unless only a privacy signal, read on each load, denied.
+      id.forget(!this.privacySignal);
     } else if (!id.persist) {
       id.persist = true;
       id.save();

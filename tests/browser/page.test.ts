@@ -135,7 +135,9 @@ window.early = kimlik;
     expect(await waitFor(async () => (await queuedInBrowser(page)) === 0, 15_000)).toBe(true);
     const stored = await page.evaluate(() => ({ ls: localStorage.getItem('kimlik_aid'), cookie: document.cookie }));
     expect(stored.ls).toBeNull();
-    expect(stored.cookie).not.toContain('kimlik_aid');
+    // No ID on the device: the cookie only records the refusal for the site's other pages.
+    expect(stored.cookie).toBe('kimlik_aid=denied');
+    expect(stored.cookie).not.toContain(user.anonymousId);
     expect(user.userId).toBeNull();
     // Granted again, a new event is sent; the dropped ones, queued before it, would have gone first.
     await page.evaluate(() => {

@@ -21,9 +21,11 @@ describe.skipIf(!hasChromium)('browser SDK privacy (needs /usr/bin/chromium)', {
     await page.reload();
     await page.evaluate(() => window.kimlik.ready());
     await page.evaluate(() => window.kimlik.track('After refusal'));
-    expect(
-      await page.evaluate(() => document.cookie.includes('kimlik_aid') || !!localStorage.getItem('kimlik_aid')),
-    ).toBe(false);
+    // No ID left on the device: the cookie only says that the visitor refused.
+    expect(await page.evaluate(() => [document.cookie, localStorage.getItem('kimlik_aid')])).toEqual([
+      'kimlik_aid=denied',
+      null,
+    ]);
     await page.evaluate(() => window.kimlik.consent('granted'));
     await page.evaluate(() => window.kimlik.track('After grant', { n: 1 }));
     const events = await scenario.waitStored(2);
@@ -33,6 +35,32 @@ describe.skipIf(!hasChromium)('browser SDK privacy (needs /usr/bin/chromium)', {
     // Granted is the choice now: the next load tracks again.
     await page.reload();
     expect((await scenario.waitStored(3)).at(-1)?.type).toBe('page');
+  });
+
+  test('a refusal on one subdomain holds on the others, which do not write the ID back', async () => {
+    const page = scriptTagPage({ 'flush-interval-ms': 100 });
+    scenario = await startScenario({ '/': page }, ['--host-resolver-rules=MAP *.kimlik.test 127.0.0.1']);
+    const port = new URL(scenario.site.url).port;
+    const shop = await scenario.browser.newPage();
+    await shop.goto(`http://shop.kimlik.test:${port}/`);
+    const blog = await scenario.browser.newPage();
+    await blog.goto(`http://blog.kimlik.test:${port}/`);
+    await blog.evaluate(() => window.kimlik.track('Before refusal'));
+    await scenario.waitStored(1);
+    await shop.evaluate(() => window.kimlik.consent('denied'));
+    await blog.reload();
+    await blog.evaluate(() => window.kimlik.track('After refusal'));
+    await blog.evaluate(() => window.kimlik.flush());
+    const cookies = (await scenario.browser.context.cookies()).filter((c) => c.name === 'kimlik_aid');
+    expect(cookies.map((c) => [c.domain, c.value])).toEqual([['.kimlik.test', 'denied']]);
+    // Granted on the blog: a new ID for the site, and events again.
+    await blog.evaluate(() => window.kimlik.consent('granted'));
+    await blog.evaluate(() => window.kimlik.track('After grant'));
+    const events = await scenario.waitStored(2);
+    expect(events.map((e) => e.event)).toEqual(['Before refusal', 'After grant']);
+    const aid = (await scenario.browser.context.cookies()).find((c) => c.name === 'kimlik_aid')?.value;
+    expect(aid).toBe(await blog.evaluate(() => window.kimlik.user().anonymousId));
+    expect(aid).not.toBe(events[0]?.anonymousId);
   });
 
   // Each signal as a browser exposes it: Global Privacy Control, and Do-Not-Track given as
