@@ -37,6 +37,30 @@ describe('resolveCluster', () => {
     });
     expect(new Set(r.memberships.map((m) => m.founderId)).size).toBe(2);
   });
+
+  it('names the same unmerged pair in a refusal whatever order the links are stored in', () => {
+    // u0+d0 on one side, e+d5 on the other; an admin unmerged both d0-e and u0-e; d0-d5 would join them.
+    const nodes = [
+      node(1, 'userId', 'u0'),
+      node(2, 'anonymousId', 'd0'),
+      node(3, 'email', 'e'),
+      node(4, 'anonymousId', 'd5'),
+    ];
+    const links = [
+      link(1, 2, 5),
+      link(3, 4, 6),
+      { ...link(2, 3, 7), detached: true },
+      { ...link(1, 3, 8), detached: true },
+      link(2, 4, 9),
+    ];
+    const refusal = (order: ResolverLink[]) =>
+      resolveCluster(nodes, order, { maxIdentifiers: 10, maxMerges: 10 }).log.find(
+        (e) => e.kind === 'refused_unmerged',
+      );
+    const forward = refusal(links);
+    expect(forward?.detail).toMatchObject({ link: ['anonymousId:d0', 'anonymousId:d5'] });
+    expect(refusal([...links].reverse())).toEqual(forward);
+  });
 });
 
 describe('extractIdentifiers', () => {

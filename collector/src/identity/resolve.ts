@@ -203,7 +203,23 @@ export function resolveCluster(
   const log: LogEntry[] = [];
   // Pairs an admin unmerged: not only is their link ignored, no other path may join them again
   // (a new device identified as the user with the wrong email would otherwise undo the unmerge).
-  const apart = links.filter((l) => l.detached && byId.has(l.a) && byId.has(l.b));
+  // In (time, messageId, pair) order, not storage order: a refusal names the same pair however
+  // the events arrived.
+  const apart = links
+    .filter((l) => l.detached && byId.has(l.a) && byId.has(l.b))
+    .map((l) => ({ l, k: linkKeys(l).join() }))
+    .sort((x, y) =>
+      x.l.ts !== y.l.ts
+        ? x.l.ts - y.l.ts
+        : x.l.messageId !== y.l.messageId
+          ? x.l.messageId < y.l.messageId
+            ? -1
+            : 1
+          : x.k < y.k
+            ? -1
+            : 1,
+    )
+    .map((x) => x.l);
   const rootAt = (id: number, ts: number) =>
     (byId.get(id) as ResolverNode).type === 'anonymousId' ? currentRoot(id, ts) : find(id);
 
