@@ -85,6 +85,25 @@ interface Comp {
   founder: ResolverNode;
 }
 
+/**
+ * Links by (event time, messageId, rank, the pair's keys): an order that depends only on the
+ * links themselves, never on storage order or ids.
+ */
+const inLinkOrder = (x: { l: ResolverLink; r: number; k: string }, y: typeof x): number =>
+  x.l.ts !== y.l.ts
+    ? x.l.ts - y.l.ts
+    : x.l.messageId !== y.l.messageId
+      ? x.l.messageId < y.l.messageId
+        ? -1
+        : 1
+      : x.r !== y.r
+        ? x.r - y.r
+        : x.k < y.k
+          ? -1
+          : x.k > y.k
+            ? 1
+            : 0;
+
 /** Whether `x` was seen before `y`: the older identifier founds the profile that survives. */
 export const older = (x: Pick<ResolverNode, 'firstTs' | 'firstMsg' | 'type' | 'value'>, y: typeof x) =>
   x.firstTs !== y.firstTs
@@ -207,18 +226,8 @@ export function resolveCluster(
   // the events arrived.
   const apart = links
     .filter((l) => l.detached && byId.has(l.a) && byId.has(l.b))
-    .map((l) => ({ l, k: linkKeys(l).join() }))
-    .sort((x, y) =>
-      x.l.ts !== y.l.ts
-        ? x.l.ts - y.l.ts
-        : x.l.messageId !== y.l.messageId
-          ? x.l.messageId < y.l.messageId
-            ? -1
-            : 1
-          : x.k < y.k
-            ? -1
-            : 1,
-    )
+    .map((l) => ({ l, r: 0, k: linkKeys(l).join('\u0000') }))
+    .sort(inLinkOrder)
     .map((x) => x.l);
   const rootAt = (id: number, ts: number) =>
     (byId.get(id) as ResolverNode).type === 'anonymousId' ? currentRoot(id, ts) : find(id);
@@ -312,21 +321,7 @@ export function resolveCluster(
       const [ka, kb] = [key(l.a), key(l.b)].sort();
       return { l, r: rank(l), k: `${ka}\u0000${kb}` };
     })
-    .sort((x, y) =>
-      x.l.ts !== y.l.ts
-        ? x.l.ts - y.l.ts
-        : x.l.messageId !== y.l.messageId
-          ? x.l.messageId < y.l.messageId
-            ? -1
-            : 1
-          : x.r !== y.r
-            ? x.r - y.r
-            : x.k < y.k
-              ? -1
-              : x.k > y.k
-                ? 1
-                : 0,
-    );
+    .sort(inLinkOrder);
 
   for (const { l } of sorted) {
     const a = byId.get(l.a) as ResolverNode;
