@@ -50,6 +50,16 @@ describe('collector options', () => {
     [{ logLevel: 'loud' as never }, /logLevel/],
     [{ writeKey: 'short' }, /at least 8 characters/],
     [{ identityTraits: ['address' as never] }, /identityTraits/],
+    [{ writeKey: 'wk_same_key', adminKey: 'wk_same_key' }, /adminKey.*differ from the write key/],
+    [
+      { corsOrigins: ['https://a.example/'] },
+      /corsOrigins.*"https:\/\/a\.example\/" is not an origin.*https:\/\/a\.example"/,
+    ],
+    [{ corsOrigins: ['not a url'] }, /corsOrigins.*not an origin/],
+    [{ corsOrigins: 'https://a.example' as never }, /corsOrigins.*list/],
+    [{ identityTraits: 'email,phone' as never }, /identityTraits.*list.*\["email", "phone"\]/],
+    [{ demo: 'false' as never }, /demo.*true or false.*"false"/],
+    [{ identity: 'no' as never }, /identity.*true or false/],
   ])('refuses %j with a message saying what to write', (opts, message) => {
     expect(() => resolveOptions(opts)).toThrow(InvalidOptionError);
     expect(() => resolveOptions(opts)).toThrow(message);
@@ -57,5 +67,41 @@ describe('collector options', () => {
 
   it('names a config file it cannot read', () => {
     expect(() => optionsFromEnv({ KIMLIK_CONFIG: '/nonexistent/kimlik.json' })).toThrow(/KIMLIK_CONFIG.*nonexistent/);
+  });
+
+  it.each([
+    ['PORT', '0x4745', /port.*"0x4745"/],
+    ['PORT', '1e4', /port.*"1e4"/],
+    ['KIMLIK_MAX_BODY_BYTES', '512kb', /maxBodyBytes.*"512kb"/],
+    ['KIMLIK_DEMO', 'maybe', /demo.*true or false.*"maybe"/],
+    ['KIMLIK_IDENTITY', 'disabled', /identity.*true or false.*"disabled"/],
+  ])('refuses %s=%s from the environment, naming what was written', (name, value, message) => {
+    expect(() => resolveOptions(optionsFromEnv({ [name]: value }))).toThrow(message);
+  });
+
+  it('reads yes/no, on/off, 1/0 and true/false as booleans from the environment', () => {
+    for (const [raw, value] of [
+      ['TRUE', true],
+      ['on', true],
+      ['1', true],
+      ['yes', true],
+      ['off', false],
+      ['0', false],
+      ['No', false],
+    ] as const)
+      expect(resolveOptions(optionsFromEnv({ KIMLIK_DEMO: raw })).demo).toBe(value);
+  });
+
+  it('refuses a config file key it does not know, saying which one was meant', () => {
+    const dir = tempDir();
+    try {
+      const file = join(dir.path, 'kimlik.json');
+      writeFileSync(file, JSON.stringify({ PORT: 9000 }));
+      expect(() => optionsFromEnv({ KIMLIK_CONFIG: file })).toThrow(/"PORT".*write "port"/);
+      writeFileSync(file, JSON.stringify({ maxBatchEvent: 10 }));
+      expect(() => optionsFromEnv({ KIMLIK_CONFIG: file })).toThrow(/"maxBatchEvent" is not an option/);
+    } finally {
+      dir.remove();
+    }
   });
 });

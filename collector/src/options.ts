@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_LIMITS, InvalidOptionError, type Limits } from '@kimlik/core';
+import { exactOrigin, notAnOrigin } from './http/origins.js';
 import {
   DEFAULT_BLOCKED_VALUES,
   type IdentityConfig,
@@ -128,8 +129,13 @@ const NUMBER_OPTIONS = [
   'maxClusterIdentifiers',
   'postgresPoolMax',
 ] as const;
-const LIST_OPTIONS = ['corsOrigins', 'identityTraits', 'blockedValues'];
-const BOOLEAN_OPTIONS = ['demo', 'identity'];
+const LIST_OPTIONS = ['corsOrigins', 'identityTraits', 'blockedValues'] as const;
+const LIST_EXAMPLES = {
+  corsOrigins: '["https://shop.example", "https://blog.example"]',
+  identityTraits: '["email", "phone"]',
+  blockedValues: '["test", "nobody"]',
+};
+const BOOLEAN_OPTIONS = ['demo', 'identity'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Reads options from the environment, with `KIMLIK_CONFIG` naming an optional JSON file under it. */
@@ -139,9 +145,11 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): CollectorOptions {
   for (const [key, name] of Object.entries(ENV_NAMES)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    if ((NUMBER_OPTIONS as readonly string[]).includes(key)) fromEnv[key] = Number(raw);
-    else if (LIST_OPTIONS.includes(key)) fromEnv[key] = raw.split(',').map((s) => s.trim());
-    else if (BOOLEAN_OPTIONS.includes(key)) fromEnv[key] = !/^(0|false|no|off)$/i.test(raw);
+    // Values that do not read cleanly stay text, for resolveOptions to name in its refusal.
+    if ((NUMBER_OPTIONS as readonly string[]).includes(key)) fromEnv[key] = /^\d{1,15}$/.test(raw) ? Number(raw) : raw;
+    else if ((LIST_OPTIONS as readonly string[]).includes(key)) fromEnv[key] = raw.split(',').map((s) => s.trim());
+    else if ((BOOLEAN_OPTIONS as readonly string[]).includes(key))
+      fromEnv[key] = /^(1|true|yes|on)$/i.test(raw) ? true : /^(0|false|no|off)$/i.test(raw) ? false : raw;
     else fromEnv[key] = raw;
   }
   return { ...fromFile, ...(fromEnv as CollectorOptions) };
@@ -156,6 +164,15 @@ function readConfigFile(path: string): CollectorOptions {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new InvalidOptionError('KIMLIK_CONFIG', `${path} must hold a JSON object of options`);
+  }
+  // A misspelt key would be ignored silently (a port left at its default): named instead.
+  for (const key of Object.keys(parsed)) {
+    if (key in ENV_NAMES) continue;
+    const meant = Object.entries(ENV_NAMES).find(([k, env]) => env === key || k.toLowerCase() === key.toLowerCase());
+    throw new InvalidOptionError(
+      'KIMLIK_CONFIG',
+      `${path}: ${JSON.stringify(key)} is not an option; ${meant ? `write "${meant[0]}"` : `the options are ${Object.keys(ENV_NAMES).join(', ')}`}`,
+    );
   }
   return parsed as CollectorOptions;
 }
@@ -200,7 +217,23 @@ export function resolveOptions(options: CollectorOptions = {}): ResolvedCollecto
       throw new InvalidOptionError(key, 'write at least 8 characters without spaces or colons');
     }
   }
+  // The write key is public in every browser: as the admin key it would read and erase everything.
+  if (options.adminKey !== undefined && options.adminKey === options.writeKey) {
+    throw new InvalidOptionError('adminKey', 'must differ from the write key, which every browser can read');
+  }
+  for (const key of BOOLEAN_OPTIONS) {
+    if (typeof o[key] !== 'boolean')
+      throw new InvalidOptionError(key, `write true or false; got ${JSON.stringify(o[key])}`);
+  }
+  for (const key of LIST_OPTIONS) {
+    if (!Array.isArray(o[key]))
+      throw new InvalidOptionError(key, `write a list, e.g. ${LIST_EXAMPLES[key]}; got ${JSON.stringify(o[key])}`);
+  }
   const corsOrigins = Object.freeze([...(o.corsOrigins as string[])].filter(Boolean));
+  for (const origin of corsOrigins) {
+    if (origin !== '*' && exactOrigin(origin) === null)
+      throw new InvalidOptionError('corsOrigins', notAnOrigin(origin));
+  }
   const traits = [...(o.identityTraits as string[])].filter(Boolean);
   for (const t of traits) {
     if (!(TRAIT_IDENTIFIER_TYPES as readonly string[]).includes(t)) {

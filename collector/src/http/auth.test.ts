@@ -79,6 +79,12 @@ describe('KIMLIK_CORS_ORIGINS refuses ingest from other browser origins', () => 
     expect((await send(c, auth)).status).toBe(200);
   });
 
+  it("accepts the collector's own origin (its demo page) though the list does not name it", async () => {
+    const { host } = new URL(c.url);
+    const auth = { authorization: `Basic ${b64(c.writeKey)}` };
+    expect((await send(c, { ...auth, origin: `http://${host}` })).status).toBe(200);
+  });
+
   it('leaves admin APIs to their key: the origin list is about browsers sending events', async () => {
     const res = await fetch(`${c.url}/v1/events?limit=1`, {
       headers: { authorization: `Bearer ${c.adminKey}`, origin: 'https://evil.example' },

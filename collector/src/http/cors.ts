@@ -20,11 +20,13 @@ export function originRefused(request: FastifyRequest): boolean {
  */
 export function cors(app: FastifyInstance, corsOrigins: readonly string[]): void {
   const anyOrigin = corsOrigins.includes('*');
-  const allowed = (origin: string) => anyOrigin || corsOrigins.includes(origin);
+  // The collector's own pages (the demo) are always allowed: same origin as the request's host.
+  const allowed = (origin: string, host?: string) =>
+    anyOrigin || corsOrigins.includes(origin) || (URL.canParse(origin) && new URL(origin).host === host);
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;
     if (!origin || !request.url.startsWith('/v1/')) return;
-    if (!allowed(origin)) {
+    if (!allowed(origin, request.headers.host)) {
       refused.add(request);
       return;
     }
@@ -34,7 +36,7 @@ export function cors(app: FastifyInstance, corsOrigins: readonly string[]): void
   });
   app.options('/v1/*', async (request, reply) => {
     const origin = request.headers.origin;
-    if (origin && allowed(origin)) reply.header('Access-Control-Allow-Origin', origin);
+    if (origin && allowed(origin, request.headers.host)) reply.header('Access-Control-Allow-Origin', origin);
     reply.header('Vary', 'Origin, Access-Control-Request-Headers');
     reply.header('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
     // The headers a client asks for are granted: SDKs add their own (RudderStack's browser SDK

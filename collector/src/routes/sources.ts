@@ -2,6 +2,7 @@ import type { SourceView } from '@kimlik/core';
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import type { SourceRegistry } from '../http/auth.js';
 import { HttpError } from '../http/errors.js';
+import { exactOrigin, notAnOrigin } from '../http/origins.js';
 import { DEFAULT_SOURCE_ID, newKey } from '../keys.js';
 import type { Source, Store } from '../store/store.js';
 
@@ -35,15 +36,8 @@ function checkOrigins(origins: unknown): string[] {
     throw invalid('allowedOrigins must be an array of at most 100 origins, e.g. ["https://shop.example"]');
   }
   return origins.map((o) => {
-    let origin: string | null = null;
-    try {
-      origin = typeof o === 'string' ? new URL(o).origin : null;
-    } catch {
-      origin = null;
-    }
-    if (origin === null || origin === 'null' || origin !== o) {
-      throw invalid(`${JSON.stringify(o)} is not an origin: write scheme://host[:port], e.g. "https://shop.example"`);
-    }
+    const origin = exactOrigin(o);
+    if (origin === null) throw invalid(notAnOrigin(o));
     return origin;
   });
 }
