@@ -14,4 +14,8 @@ export const nodeScheduler: Scheduler = {
     clearTimeout(handle as NodeJS.Timeout);
   },
   now: () => Date.now(),
+  // After the promise callbacks of this tick, before timers: a receipt awaited now is sent now.
+  soon(callback) {
+    setImmediate(callback);
+  },
 };

@@ -153,6 +153,27 @@ describe.each([
       expect(calls[0]?.events).toHaveLength(2);
     });
 
+    it('an awaited receipt sends the queue at once, one request for the receipts awaited in a tick', async () => {
+      const { calls, add } = engine({ flushAt: 100, flushIntervalMs: 60_000 });
+      add();
+      add();
+      await vi.advanceTimersByTimeAsync(1000);
+      // Nobody awaits: the events wait for the interval as before.
+      expect(calls).toHaveLength(0);
+      const third = add();
+      const fourth = add();
+      const settled = Promise.all([third, fourth]);
+      add();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls).toHaveLength(1);
+      // The whole queue goes, as when the interval fires.
+      expect(calls[0]?.batch.messageIds).toEqual(['m-1', 'm-2', 'm-3', 'm-4', 'm-5']);
+      calls[0]?.resolve(ok);
+      await expect(settled).resolves.toMatchObject([{ delivered: true }, { delivered: true }]);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(calls).toHaveLength(1);
+    });
+
     it('splits batches by bytes and by count', async () => {
       const {
         engine: e,

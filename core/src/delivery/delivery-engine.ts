@@ -60,6 +60,8 @@ export class DeliveryEngine<Receipt = void> {
   #seq = 0;
   /** Queued events up to this seq are sent even as a partial batch (interval fired or flush asked). */
   #drainTarget = -Infinity;
+  /** The newest seq whose receipt was awaited since the last prompt send, or -Infinity when none is due. */
+  #awaitedTarget = -Infinity;
   #intervalTimer: unknown;
   #retryTimer: unknown;
   #retryTimerKeepsAlive = false;
@@ -85,6 +87,7 @@ export class DeliveryEngine<Receipt = void> {
     this.#onWarn = ports.onWarn || (() => undefined);
     this.#receipts = ports.receipts?.({
       isUnsettled: (seq) => isUnsettled(seq, this.#seq, this.#queue, this.#overflow, this.#batches),
+      awaited: (seq) => this.#sendSoon(seq),
     });
     this.#overflow = this.#storage.overflow?.();
   }
@@ -321,6 +324,25 @@ export class DeliveryEngine<Receipt = void> {
       n++;
     }
     return q.shift(n);
+  }
+
+  /**
+   * Sends the queue (as the interval would) once this tick's awaits are in, without waiting for
+   * `flushAt`: `await track()` in a loop paces on the round trip, not on `flushIntervalMs`, and a
+   * burst awaited with `Promise.all` is one send.
+   */
+  #sendSoon(seq: number): void {
+    const due = this.#awaitedTarget !== -Infinity;
+    this.#awaitedTarget = Math.max(this.#awaitedTarget, seq);
+    if (due) return;
+    const send = () => {
+      this.#drainTarget = Math.max(this.#drainTarget, this.#awaitedTarget);
+      this.#awaitedTarget = -Infinity;
+      this.#pump();
+    };
+    const s = this.#scheduler;
+    if (s.soon) s.soon(send);
+    else s.setTimeout(send, 0, false);
   }
 
   #armInterval(): void {

@@ -4,9 +4,15 @@ import { type DeliveryResult, type OutcomeSource, QueuedEvent } from './event-qu
 /** Failures remembered for receipts awaited late; beyond this the oldest outcomes are forgotten. */
 const MAX_REMEMBERED_FAILURES = 100_000;
 
-/** What receipts ask the engine: whether the event with this seq is still queued or in flight. */
+/** What receipts ask the engine. */
 export interface ReceiptHost {
+  /** Whether the event with this seq is still queued or in flight. */
   isUnsettled(seq: number): boolean;
+  /**
+   * Someone awaits the event with this seq: send it without waiting for `flushAt` or the
+   * interval (a caller pacing itself on receipts would otherwise wait `flushIntervalMs` each).
+   */
+  awaited(seq: number): void;
 }
 
 /**
@@ -55,6 +61,7 @@ export class OutcomeBook implements Receipts<QueuedEvent>, OutcomeSource {
   outcome(seq: number, messageId: string): Promise<DeliveryResult> {
     const error = this.#failures.get(seq);
     if (!error && this.#host.isUnsettled(seq)) {
+      this.#host.awaited(seq);
       return new Promise((resolve) => {
         // The caller's messageId wins: the engine may settle an event it holds only on disk without it.
         const waiter = (result: DeliveryResult) => resolve({ ...result, messageId });

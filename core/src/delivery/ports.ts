@@ -122,6 +122,11 @@ export interface Scheduler {
   setTimeout(callback: () => void, ms: number, keepAlive: boolean): unknown;
   clearTimeout(handle: unknown): void;
   now(): number;
+  /**
+   * Runs `callback` once the current tick's promise callbacks have run (Node: `setImmediate`), so
+   * the receipts awaited in one tick ask for one send. @defaultValue `setTimeout(callback, 0)`
+   */
+  soon?(callback: () => void): void;
 }
 
 // The timer globals every runtime has, declared here so core needs neither DOM nor Node types.
