@@ -6,6 +6,7 @@ import {
   type ResolvedDeliveryOptions,
   resolveDeliveryOptions,
 } from '@kimlik/core';
+import { refuseUnknownOptions } from './option-hints.js';
 
 /** The durable spool: events are written here before `track()` returns. */
 export interface SpoolOptions {
@@ -81,6 +82,22 @@ export const DEFAULTS = Object.freeze({
   spool: Object.freeze({ maxBytes: 1024 * 1024 * 1024, segmentBytes: 8 * 1024 * 1024, fsync: true }),
 });
 
+/** Every option name: the keys of `KimlikOptions`, which the README's table lists. */
+export const OPTION_NAMES: ReadonlySet<string> = new Set([
+  'writeKey',
+  'onError',
+  'onWarn',
+  ...Object.keys(DEFAULTS),
+  ...Object.keys(DELIVERY_DEFAULTS),
+]);
+const SPOOL_OPTION_NAMES: ReadonlySet<string> = new Set(['dir', ...Object.keys(DEFAULTS.spool)]);
+
+/**
+ * The last path segments of a URL that names an endpoint rather than the collector's base:
+ * Segment's `path` default and its per-call paths, and PostHog's `/batch`.
+ */
+const ENDPOINT_PATH = /\/(?:v1\/(?:batch|import|track|identify|page|screen|group|alias)|batch)\/*$/;
+
 function integer(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new InvalidOptionError(name, `expected an integer from ${min} to ${max}, got ${String(value)}`);
@@ -93,6 +110,7 @@ function resolveSpool(spool: SpoolOptions | undefined): ResolvedSpoolOptions | u
   if (typeof spool !== 'object' || spool === null || typeof spool.dir !== 'string' || spool.dir === '') {
     throw new InvalidOptionError('spool', "write spool: { dir: '/var/lib/my-app/kimlik-spool' }");
   }
+  refuseUnknownOptions(spool, SPOOL_OPTION_NAMES, 'spool.');
   const d = DEFAULTS.spool;
   const segmentBytes = integer('spool.segmentBytes', spool.segmentBytes ?? d.segmentBytes, 4096);
   return Object.freeze({
@@ -111,6 +129,7 @@ export function resolveOptions(options: KimlikOptions): ResolvedKimlikOptions {
       "write new Kimlik({ writeKey: '…', endpoint: 'https://collector.example' })",
     );
   }
+  refuseUnknownOptions(options, OPTION_NAMES);
   if (typeof options.writeKey !== 'string' || options.writeKey === '') {
     throw new InvalidOptionError('writeKey', "the source's write key is required: new Kimlik({ writeKey: 'wk_…' })");
   }
@@ -126,6 +145,21 @@ export function resolveOptions(options: KimlikOptions): ResolvedKimlikOptions {
   }
   if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:') {
     throw new InvalidOptionError('endpoint', `use an http: or https: URL, got ${endpoint.protocol}`);
+  }
+  // The transport appends /v1/batch to the path (a proxy's prefix may precede it).
+  const endpointPath = ENDPOINT_PATH.exec(endpoint.pathname);
+  if (endpointPath) {
+    const base = new URL(endpoint.pathname.slice(0, endpointPath.index) || '/', endpoint).href;
+    throw new InvalidOptionError(
+      'endpoint',
+      `"${raw}" ends in ${endpointPath[0]}, but endpoint is the collector's base URL and batches go to {endpoint}/v1/batch (this would post to ${endpoint.pathname.replace(/\/+$/, '')}/v1/batch); write endpoint: '${base.replace(/\/$/, '')}'`,
+    );
+  }
+  if (endpoint.search !== '' || endpoint.hash !== '') {
+    throw new InvalidOptionError(
+      'endpoint',
+      `"${raw}" has a query or fragment, which requests would not carry; write the base URL alone, e.g. '${endpoint.origin}${endpoint.pathname.replace(/\/$/, '')}'`,
+    );
   }
   for (const name of ['onError', 'onWarn'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {

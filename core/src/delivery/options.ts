@@ -89,7 +89,8 @@ export function checkQueueOptions<T extends Required<QueueOptions>>(o: T): T & R
   // A batch holds at least one event and its envelope.
   check('maxBatchBytes', o.maxEventBytes + 128, true);
   check('flushIntervalMs', 0);
-  check('retryBaseMs', 0);
+  // 0 would retry an outage in a tight loop: every delay of the backoff is a multiple of it.
+  check('retryBaseMs', 1);
   check('retryMaxMs', o.retryBaseMs);
   check('maxRetries', 0, true, true);
   return Object.freeze({ ...o, backoff: Object.freeze({ baseMs: o.retryBaseMs, maxMs: o.retryMaxMs }) });
