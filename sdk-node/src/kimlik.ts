@@ -12,6 +12,7 @@ import {
   QueuedEvent,
 } from '@kimlik/core';
 import { buildEvent } from './event-builder.js';
+import { registerExitFlush, unregisterExitFlush } from './exit-flush.js';
 import type {
   AliasMessage,
   GroupMessage,
@@ -25,6 +26,13 @@ import { type KimlikOptions, type ResolvedKimlikOptions, resolveOptions } from '
 import { DiskSpool } from './spool/disk-spool.js';
 import { HttpTransport } from './transport.js';
 import { defaultOnError, defaultOnWarn, tellHeldErrors } from './warnings.js';
+
+/** Outside the class, so the closure cannot hold the client (which would never be collected). */
+function closer(transport: HttpTransport): () => void {
+  return () => {
+    void transport.destroy();
+  };
+}
 
 /** What `shutdown()` reports. */
 export interface ShutdownResult {
@@ -81,7 +89,9 @@ export class Kimlik {
     });
     // The disk spool loads synchronously, so restored events are queued before any new one.
     this.engine.start().then(undefined, (err: unknown) => onWarn(`restoring the spool failed: ${String(err)}`));
-    if (o.flushOnExit) process.on('beforeExit', this.onBeforeExit);
+    // Keyed by the engine, which its timers and requests hold while it has work to flush. A client
+    // dropped without shutdown() closes its idle keep-alive connections once collected.
+    registerExitFlush(this.engine, o.flushOnExit ? this.onBeforeExit : undefined, closer(this.transport));
   }
 
   track(message: TrackMessage): DeliveryPromise {
@@ -129,7 +139,7 @@ export class Kimlik {
 
   private async stop(timeoutMs: number): Promise<ShutdownResult> {
     const deadline = Date.now() + timeoutMs;
-    process.off('beforeExit', this.onBeforeExit);
+    unregisterExitFlush(this.engine);
     const result = await this.engine.stop({ timeoutMs });
     // Requests still in flight (past the timeout, or for events tracked during the shutdown, which
     // the stop counted as unacknowledged) get what is left of the timeout, then are aborted.

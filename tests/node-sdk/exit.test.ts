@@ -22,3 +22,62 @@ it('a process that tracks and simply ends delivers its events via beforeExit', a
   expect(stored).toHaveLength(2500);
   expect(stderr).toBe('');
 });
+
+/** Runs an ES module body with `Kimlik` from the built SDK and `gc()` exposed; the body reports on stderr. */
+function runWithGc(body: string) {
+  const sdk = new URL('../../sdk-node/dist/index.js', import.meta.url).href;
+  return runNode(['--expose-gc', '--input-type=module', '-e', `import { Kimlik } from '${sdk}';\n${body}`]);
+}
+
+it('clients flushed but never shut down share one beforeExit listener and are collected', async () => {
+  const { code, stderr } = await runWithGc(`
+    const warnings = [];
+    process.removeAllListeners('warning');
+    process.on('warning', (w) => warnings.push(w.name));
+    let freed = 0;
+    const finalized = new FinalizationRegistry(() => freed++);
+    for (let i = 0; i < 30; i++) {
+      // flushAt 1: the event goes at once, so no interval timer holds the client afterwards.
+      const client = new Kimlik({ writeKey: '${collector.writeKey}', endpoint: '${collector.url}', flushAt: 1 });
+      finalized.register(client, i);
+      client.track({ userId: 'u-idle', event: 'Invocation', properties: { i } });
+      await client.flush();
+    }
+    const listeners = process.listenerCount('beforeExit');
+    // Finalizers run in tasks after a collection: a few turns of the loop, not a time.
+    for (let turn = 0; turn < 20 && freed < 29; turn++) {
+      globalThis.gc();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    process.stderr.write(JSON.stringify({ listeners, freed, warnings }));
+  `);
+  expect(code, stderr).toBe(0);
+  const report = JSON.parse(stderr) as { listeners: number; freed: number; warnings: string[] };
+  expect(report.listeners).toBe(1);
+  expect(report.warnings).toEqual([]);
+  // All but possibly the last, which the runtime may still hold.
+  expect(report.freed).toBeGreaterThanOrEqual(29);
+  const stored = (await collector.storedEvents()).filter((e) => e.userId === 'u-idle');
+  expect(stored).toHaveLength(30);
+});
+
+it('every client, also one nobody references any more, delivers its queued events on beforeExit', async () => {
+  const { code, stderr } = await runWithGc(`
+    const options = { writeKey: '${collector.writeKey}', endpoint: '${collector.url}', onError: (e) => process.stderr.write(e.message) };
+    const kept = new Kimlik(options);
+    for (let i = 0; i < 50; i++) kept.track({ userId: 'u-kept', event: 'Queued', properties: { i } });
+    (() => {
+      const client = new Kimlik(options);
+      for (let i = 0; i < 100; i++) client.track({ userId: 'u-dropped', event: 'Queued', properties: { i } });
+    })();
+    for (let turn = 0; turn < 5; turn++) {
+      globalThis.gc();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  `);
+  expect(code, stderr).toBe(0);
+  expect(stderr).toBe('');
+  const stored = await collector.storedEvents();
+  expect(stored.filter((e) => e.userId === 'u-kept')).toHaveLength(50);
+  expect(stored.filter((e) => e.userId === 'u-dropped')).toHaveLength(100);
+});
