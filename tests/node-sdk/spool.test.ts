@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync, truncateSync } from 'node:fs';
+import { chmodSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Kimlik } from '../../sdk-node/src/index.js';
+import { Kimlik, KimlikError } from '../../sdk-node/src/index.js';
 import { startTestCollector, type TestCollector, tempDir } from '../helpers/collector.js';
 import { startFaultServer } from '../helpers/fault-server.js';
 
@@ -255,4 +255,31 @@ describe('durable spool', () => {
     expect(readdirSync(dir.path).filter((n) => n.endsWith('.kspool'))).toEqual([]);
     dir.remove();
   }, 60_000);
+});
+
+describe('a spool directory that cannot be used', () => {
+  const construct = (dir: string) => () =>
+    new Kimlik({ writeKey: 'wk_test_write_key', endpoint: 'http://127.0.0.1:9', spool: { dir } });
+
+  it('under a file (ENOTDIR), or a file itself: a KimlikError naming the directory and the cause', () => {
+    const tmp = tempDir();
+    const file = join(tmp.path, 'a-file');
+    writeFileSync(file, 'x');
+    for (const [dir, cause] of [
+      [join(file, 'spool'), /a part of the path is a file, not a directory \(ENOTDIR\)/],
+      [file, /the path is a file, not a directory \((EEXIST|ENOTDIR)\)|a part of the path is a file/],
+    ] as const) {
+      let thrown: unknown;
+      try {
+        construct(dir)();
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(KimlikError);
+      expect(thrown).toMatchObject({ code: 'KIMLIK_SPOOL_UNUSABLE', cause: expect.any(Error) });
+      expect((thrown as Error).message).toContain(`spool directory ${dir} cannot be used: `);
+      expect((thrown as Error).message).toMatch(cause);
+    }
+    tmp.remove();
+  });
 });

@@ -80,14 +80,22 @@ export class DiskSpool implements QueueStorage, QueuePager {
   private compacting = false;
   private fullWarned = false;
   private closed = false;
+  /** Acknowledged events whose acknowledgement record could not be written (a full disk). */
+  private unwrittenAcks: string[] = [];
 
   constructor(options: ResolvedSpoolOptions, warn: (message: string, error?: KimlikError) => void) {
     this.options = options;
     this.warn = warn;
-    mkdirSync(options.dir, { recursive: true });
-    acquireLock(options.dir);
-    this.readExisting();
-    this.fd = this.openSegment();
+    let locked = false;
+    try {
+      makeDirectory(options.dir);
+      acquireLock(options.dir);
+      locked = true;
+      this.readExisting();
+      this.fd = this.openSegment();
+    } catch (err) {
+      throw unusable(options.dir, err, locked);
+    }
     this.cursor = { segment: this.segments[0] as Segment, offset: 0 };
     this.syncCursor();
     this.collect();
@@ -165,13 +173,33 @@ export class DiskSpool implements QueueStorage, QueuePager {
 
   remove(messageIds: readonly string[]): void {
     if (this.closed || messageIds.length === 0) return;
-    this.write(FRAME_KIND.ACK, messageIds.join('\n'));
     for (const id of messageIds) {
       const segment = this.byNumber.get(this.owner.delete(id));
       if (segment) segment.live--;
     }
-    this.syncCursor();
+    // Files left with no unacknowledged event go before the acknowledgement is written: they need
+    // no record, and on a full disk (ENOSPC) that write fails until space comes back, which only
+    // deleting them gives.
     this.collect();
+    this.syncCursor();
+    this.writeAcks(messageIds);
+    this.syncCursor();
+  }
+
+  /**
+   * Appends one acknowledgement record for `ids` and those whose record failed before: until it
+   * is written, a restart would send them again (a crash meanwhile does; the collector stores each
+   * messageId once).
+   */
+  private writeAcks(ids: readonly string[]): void {
+    const all = this.unwrittenAcks.length > 0 ? this.unwrittenAcks.concat(ids) : ids;
+    try {
+      this.write(FRAME_KIND.ACK, all.join('\n'));
+      this.unwrittenAcks = [];
+    } catch (err) {
+      this.unwrittenAcks = [...all];
+      throw err;
+    }
   }
 
   /** Events the spool would resend after a restart. */
@@ -187,6 +215,16 @@ export class DiskSpool implements QueueStorage, QueuePager {
     if (this.closed) return;
     this.closed = true;
     this.reader.close();
+    if (this.unwrittenAcks.length > 0 && this.liveEvents > 0) {
+      try {
+        this.writeAcks([]);
+      } catch (err) {
+        this.warn(
+          `spool ${this.options.dir}: ${this.unwrittenAcks.length} acknowledged events could not be recorded (${(err as Error).message}); the next process sends them again`,
+          wrap(err as Error),
+        );
+      }
+    }
     if (this.options.fsync) fdatasyncSync(this.fd);
     closeSync(this.fd);
     if (this.liveEvents === 0) {
@@ -260,11 +298,15 @@ export class DiskSpool implements QueueStorage, QueuePager {
 
   private write(kind: (typeof FRAME_KIND)[keyof typeof FRAME_KIND], payload: string): Segment {
     const frame = encodeFrame(kind, payload);
-    let written = 0;
-    while (written < frame.length) written += writeSync(this.fd, frame, written);
     const active = this.segments[this.segments.length - 1] as Segment;
-    active.bytes += frame.length;
-    this.totalBytes += frame.length;
+    let written = 0;
+    try {
+      while (written < frame.length) written += writeSync(this.fd, frame, written);
+    } finally {
+      // A record cut short by a full disk is on disk too: readers skip it as damaged, offsets stay true.
+      active.bytes += written;
+      this.totalBytes += written;
+    }
     return active;
   }
 
@@ -359,6 +401,52 @@ export class DiskSpool implements QueueStorage, QueuePager {
       this.compacting = false;
     }
   }
+}
+
+/**
+ * `mkdir -p`. Node's recursive mkdir answers ENOENT where the parent exists on a read-only file
+ * system; the plain mkdir it falls back to names the real cause (EROFS).
+ */
+function makeDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(dir);
+  }
+}
+
+const UNUSABLE_BECAUSE: Readonly<Record<string, string>> = {
+  ENOTDIR: 'a part of the path is a file, not a directory',
+  EEXIST: 'the path is a file, not a directory',
+  EROFS: 'the file system is read-only',
+  EACCES: 'this process may not write there',
+  EPERM: 'this process may not write there',
+  ENOSPC: 'the disk is full',
+};
+
+/**
+ * What the constructor throws when the directory cannot hold a spool: a `KimlikError`
+ * (`KIMLIK_SPOOL_UNUSABLE`) naming the directory and the cause, not a bare `fs` error. A lock
+ * taken before the failure is given back, so a later attempt in this process is not refused.
+ */
+function unusable(dir: string, err: unknown, locked: boolean): KimlikError {
+  if (err instanceof KimlikError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  let released = '';
+  if (locked) {
+    try {
+      releaseLock(dir);
+    } catch (releaseErr) {
+      released = `; its LOCK could not be removed either (${(releaseErr as Error).message})`;
+    }
+  }
+  const why = (code && UNUSABLE_BECAUSE[code]) ?? (err as Error)?.message ?? String(err);
+  return new KimlikError(
+    'KIMLIK_SPOOL_UNUSABLE',
+    `spool directory ${dir} cannot be used: ${why}${code ? ` (${code})` : ''}${released}; set spool.dir to a writable directory on a persistent volume`,
+    { cause: err },
+  );
 }
 
 function wrap(err: Error): KimlikError {
