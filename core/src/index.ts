@@ -5,6 +5,7 @@ export * from './errors.js';
 export * from './limits.js';
 export * from './option-checks.js';
 export * from './protocol.js';
+export * from './snippet.js';
 export * from './timestamp.js';
 export * from './uuid.js';
 export * from './validate.js';

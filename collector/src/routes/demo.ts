@@ -1,31 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fillSnippet } from '@kimlik/core';
 import type { FastifyInstance } from 'fastify';
 import type { SourceRegistry } from '../http/auth.js';
+import { snippetTemplate } from './snippet-template.js';
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** The browser SDK's async snippet (built by `npm run build` beside the bundle). */
-const SNIPPET = fileURLToPath(new URL('../../../sdk-web/dist/snippet.min.js', import.meta.url));
-
-/**
- * The snippet as a site would paste it, for this collector and write key. Before a build, a plain
- * async script tag: same bundle, without the stub that records early calls.
- */
-function snippetHtml(origin: string, writeKey: string): string {
-  let template: string;
-  try {
-    template = readFileSync(SNIPPET, 'utf8').trim();
-  } catch (error) {
-    // Not built yet (`npm run build` makes it): the plain tag loads the same bundle.
-    void error;
-    return `<script async src="${escapeHtml(origin)}/kimlik.js" data-write-key="${escapeHtml(writeKey)}"></script>`;
-  }
-  // JSON.stringify then slicing the quotes keeps the values valid inside the snippet's JS strings;
-  // "<" is escaped so a value cannot close the <script> element.
-  const js = (s: string) => JSON.stringify(s).slice(1, -1).replace(/</g, '\\u003c');
-  return `<script>${template.replace('__KIMLIK_SRC__', js(`${origin}/kimlik.js`)).replace('__KIMLIK_WRITE_KEY__', js(writeKey))}</script>`;
-}
 
 /** The page `npm start` points a new user at: what to paste, and the real browser SDK at work. */
 export function demoRoutes(app: FastifyInstance, deps: { sources: SourceRegistry }): void {
@@ -33,7 +11,7 @@ export function demoRoutes(app: FastifyInstance, deps: { sources: SourceRegistry
     const writeKey = deps.sources.all()[0]?.writeKey ?? '';
     const origin = `${request.protocol}://${request.host}`;
     const curl = `curl -u '${writeKey}:' ${origin}/v1/track -H 'Content-Type: application/json' -d '{"userId":"u1","event":"Signed Up"}'`;
-    const snippet = snippetHtml(origin, writeKey);
+    const snippet = fillSnippet(snippetTemplate(), origin, writeKey);
     return reply.type('text/html; charset=utf-8').send(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Kimlik collector</title>
@@ -43,7 +21,7 @@ ${snippet}
 <h1>Kimlik collector is running</h1>
 <p><strong>See your events arrive:</strong> open the <a id="dashboard" href="/ui">dashboard</a> and sign in with the admin key printed when the collector first started.</p>
 <p>This page runs the browser SDK (<a href="/kimlik.js">/kimlik.js</a>) through the snippet below, which sent a page view when it loaded.</p>
-<p><button id="send" type="button">Track a test event</button> <button id="login" type="button">Identify as ada@example.com</button> <button id="logout" type="button">Reset (log out)</button></p>
+<p><button id="send" type="button">Track a test event</button> <button id="login" type="button">Identify as grace@example.com</button> <button id="logout" type="button">Reset (log out)</button></p>
 <pre id="user">loading…</pre>
 <p>Add it to your site: paste this into the page's <code>&lt;head&gt;</code>, then call <code>kimlik.track('Signed Up', {plan: 'pro'})</code>.</p>
 <pre id="snippet">${escapeHtml(snippet)}</pre>
@@ -54,7 +32,7 @@ ${snippet}
 const show = () => { document.getElementById('user').textContent = 'kimlik.user() = ' + JSON.stringify(kimlik.user(), null, 1); };
 const run = (id, fn) => document.getElementById(id).addEventListener('click', () => { fn(); kimlik.flush(); setTimeout(show, 50); });
 run('send', () => kimlik.track('Demo Button Clicked'));
-run('login', () => kimlik.identify('ada', { email: 'ada@example.com', name: 'Ada' }));
+run('login', () => kimlik.identify('grace', { email: 'grace@example.com', name: 'Grace' }));
 run('logout', () => kimlik.reset());
 kimlik.ready(show);
 </script>

@@ -1,3 +1,4 @@
+import { fillSnippet } from '@kimlik/core';
 import { useState } from 'preact/hooks';
 import type { Source } from './api.js';
 import { copyText } from './format.js';
@@ -5,8 +6,9 @@ import { copyText } from './format.js';
 /** Snippets point at the collector serving this page: the origin a site or server must send to. */
 const origin = () => location.origin;
 
+/** The SDK's snippet (the collector puts its template on <body>), so calls pasted after it work. */
 export const scriptTagSnippet = (writeKey: string) =>
-  `<script async src="${origin()}/kimlik.js" data-write-key="${writeKey}"></script>`;
+  fillSnippet(document.body.dataset.snippet || null, origin(), writeKey);
 
 export const nodeSnippet = (writeKey: string) => `import { Kimlik } from '@kimlik/node';
 
