@@ -46,8 +46,8 @@ export class Client extends TabQueue {
    * each with the number of plugins registered at its call (plugins apply in call order).
    */
   #made: [WireEvent, number][] = [];
-  /** Consent was denied at load by Global Privacy Control or Do-Not-Track (respectPrivacySignals). */
-  privacySignal = false;
+  /** Consent is being set at load from the option or a privacy signal (read again on each load). */
+  atLoad = false;
 
   init(options: WebOptions): void {
     // A second init (the snippet's and a data-write-key tag, or a framework mounting twice) keeps
@@ -63,13 +63,15 @@ export class Client extends TabQueue {
     // window.doNotTrack: Safari and old Edge never had navigator.doNotTrack.
     const dnt = nav.doNotTrack ?? (window as { doNotTrack?: string }).doNotTrack;
     const signal = o.respectPrivacySignals && (nav.globalPrivacyControl || dnt === '1');
-    this.privacySignal = !!signal;
     // A denial the visitor gave on an earlier page holds until the page asks again: the option is
     // only what a visitor who has not refused starts with.
     const refused =
       (this.id as IdentityStore).refused ||
       guard(this.report, LOCAL, () => localStorage.getItem(deniedKey(o))) === 'denied';
+    // Denied at load by the option or a privacy signal, not by the visitor: not written for the site.
+    this.atLoad = !refused;
     this.setConsent(signal || refused ? 'denied' : o.consent);
+    this.atLoad = false;
     // Another tab's identify/alias/reset (logout) holds here too, from this tab's next event on:
     // a tab that kept the old identity in memory would send as the old user and write it back.
     addEventListener('storage', (e) => this.id?.persist && this.id.owns(e.key) && this.id.load());
@@ -219,8 +221,9 @@ export class Client extends TabQueue {
       // Stored identity gone too, and every source's page-exit stashes on the device.
       this.#made = [];
       takeStashes(`${o.storagePrefix}_stash_`, this.report);
-      // Remembered for the whole site (the cookie), unless only a privacy signal, read on each load, denied.
-      id.forget(!this.privacySignal);
+      // The visitor's refusal (a consent() call, here or in another tab, or one remembered) holds
+      // for the whole site: the cookie says so.
+      id.forget(!this.atLoad);
     } else if (!id.persist) {
       id.persist = true;
       id.save();

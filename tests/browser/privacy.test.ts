@@ -63,6 +63,24 @@ describe.skipIf(!hasChromium)('browser SDK privacy (needs /usr/bin/chromium)', {
     expect(aid).not.toBe(events[0]?.anonymousId);
   });
 
+  test("a page that starts with the consent option 'denied' (an opt-in site) leaves no refusal for the others", async () => {
+    scenario = await startScenario(
+      {
+        '/optin': scriptTagPage({ consent: 'denied', 'flush-interval-ms': 100 }),
+        '/': scriptTagPage({ 'flush-interval-ms': 100 }),
+      },
+      ['--host-resolver-rules=MAP *.kimlik.test 127.0.0.1'],
+    );
+    const port = new URL(scenario.site.url).port;
+    const shop = await scenario.browser.newPage();
+    await shop.goto(`http://shop.kimlik.test:${port}/optin`);
+    await shop.evaluate(() => window.kimlik.ready());
+    const blog = await scenario.browser.newPage();
+    await blog.goto(`http://blog.kimlik.test:${port}/`);
+    await blog.evaluate(() => window.kimlik.track('On the blog'));
+    expect((await scenario.waitStored(1)).map((e) => e.event)).toEqual(['On the blog']);
+  });
+
   // Each signal as a browser exposes it: Global Privacy Control, and Do-Not-Track given as
   // window.doNotTrack (Safari, old Edge) while navigator.doNotTrack says nothing.
   const signals: [string, () => void][] = [
