@@ -77,26 +77,17 @@ export class Client extends TabQueue {
     addEventListener('storage', (e) => this.id?.persist && this.id.owns(e.key) && this.id.load());
     if (o.autoPage) {
       // The page view of the load itself is made by api.ts, after the calls made before init().
-      // Routers set the new page's title after the URL, some a render or a data fetch later: the
-      // view (of the time and URL of the navigation) reads the title 300 ms on, or at the next
-      // navigation, when the title is still this route's.
-      let view: (() => void) | undefined;
-      let timer: ReturnType<typeof setTimeout>;
       watchHistory((u, r) => {
         const t = Date.now();
-        view?.();
-        clearTimeout(timer);
-        view = () =>
+        // Routers set the new page's title after pushState: it is read a task later.
+        setTimeout(() =>
           this.guard(() => {
-            view = undefined;
             this.at = { t, u, n: document.title, r };
             this.page();
             this.at = undefined;
-          });
-        timer = setTimeout(view, 300);
+          }),
+        );
       });
-      // Leaving before then: the view is made now, so the page-exit send (added after this) carries it.
-      addEventListener('pagehide', () => view?.());
     }
     this.startQueue();
   }

@@ -41,49 +41,6 @@ describe.skipIf(!hasChromium)(
       );
     });
 
-    test('SPA page views carry the title a router sets a few tasks after the URL (effects, timers)', async () => {
-      scenario = await startScenario({ '/app': scriptTagPage({ 'auto-page': true, 'flush-interval-ms': 100 }) });
-      const page = await scenario.browser.newPage();
-      await page.goto(`${scenario.site.url}/app`);
-      await page.evaluate(async () => {
-        history.pushState({}, '', '/app/timer');
-        setTimeout(() => {
-          document.title = 'Timer';
-        });
-        await new Promise((r) => setTimeout(r, 200));
-        history.pushState({}, '', '/app/effect');
-        // As a framework's effect after a render: a couple of tasks and a frame later.
-        setTimeout(() => requestAnimationFrame(() => setTimeout(() => (document.title = 'Effect'))), 20);
-      });
-      const events = await scenario.waitStored(3);
-      expect(events.map((e) => (e.properties as { title: string }).title)).toEqual(['Test page', 'Timer', 'Effect']);
-    });
-
-    test('a page view still waiting for its title is sent when the page is left at once', async () => {
-      scenario = await startScenario({
-        '/app': scriptTagPage({ 'auto-page': true, 'flush-interval-ms': 100 }),
-        '/elsewhere': scriptTagPage({ 'flush-interval-ms': 100 }),
-      });
-      const page = await scenario.browser.newPage();
-      await page.goto(`${scenario.site.url}/app`);
-      await scenario.waitStored(1);
-      await page.evaluate(() => {
-        history.pushState({}, '', '/app/leaving');
-        document.title = 'Leaving';
-        location.href = '/elsewhere';
-      });
-      const events = await scenario.waitStored(2);
-      expect(
-        events.map((e) => [
-          (e.context as { page: { path: string } }).page.path,
-          (e.properties as { title: string }).title,
-        ]),
-      ).toEqual([
-        ['/app', 'Test page'],
-        ['/app/leaving', 'Leaving'],
-      ]);
-    });
-
     test('an in-page anchor (#section) is not a page view; a hash route (#/path, #!/path) is', async () => {
       scenario = await startScenario({ '/app': scriptTagPage({ 'auto-page': true, 'flush-interval-ms': 100 }) });
       const page = await scenario.browser.newPage();
