@@ -224,11 +224,18 @@ export class IngestService {
       rows.push(row);
       watched?.push(stored);
     }
-    for (const r of rejected) this.metrics.rejected.inc({ code: r.code });
-    if (this.feed.active && rejected.length > 0) {
-      this.feed.publish(rejected.map((r) => ({ kind: 'rejected', sourceId, receivedAt: receivedAtIso, ...r })));
+    // Counted (and shown live) once the answer is final: a request answered 429 or 503 is sent
+    // again, and its invalid events with it.
+    const tell = (refused: readonly Rejection[]) => {
+      for (const r of refused) this.metrics.rejected.inc({ code: r.code });
+      if (this.feed.active && refused.length > 0) {
+        this.feed.publish(refused.map((r) => ({ kind: 'rejected', sourceId, receivedAt: receivedAtIso, ...r })));
+      }
+    };
+    if (rows.length === 0) {
+      tell(rejected);
+      throw new HttpError('KIMLIK_BATCH_ALL_REJECTED', undefined, { rejected });
     }
-    if (rows.length === 0) throw new HttpError('KIMLIK_BATCH_ALL_REJECTED', undefined, { rejected });
     // Bounded queue: past the limit the client is told to come back, memory never grows unbounded.
     // A batch larger than the bound is admitted alone into an empty queue (refused, it would be
     // refused forever).
@@ -246,6 +253,7 @@ export class IngestService {
     // PostgreSQL encodes the payloads): the rows can go now rather than survive until the commit.
     rows.length = 0;
     const outcomes = await inserting;
+    tell(rejected);
     let duplicates = 0;
     let suppressed = 0;
     const refused: Rejection[] = [];
@@ -259,10 +267,7 @@ export class IngestService {
     }
     if (refused.length > 0) {
       accepted -= refused.length;
-      for (const r of refused) this.metrics.rejected.inc({ code: r.code });
-      if (this.feed.active) {
-        this.feed.publish(refused.map((r) => ({ kind: 'rejected', sourceId, receivedAt: receivedAtIso, ...r })));
-      }
+      tell(refused);
       rejected.push(...refused);
       rejected.sort((a, b) => a.index - b.index);
       if (accepted === 0) throw new HttpError('KIMLIK_BATCH_ALL_REJECTED', undefined, { rejected });

@@ -16,7 +16,8 @@ describeStores('overload', (store) => {
           fetch(`${c.url}/v1/batch`, {
             method: 'POST',
             headers: { 'content-type': 'application/json', authorization: auth(c.writeKey) },
-            body: JSON.stringify({ batch: batch(`r${k}`, 100) }),
+            // One invalid event each: counted as rejected once per final answer, not per attempt.
+            body: JSON.stringify({ batch: [...batch(`r${k}`, 100), { type: 'track', event: 'No identity' }] }),
           }).then(async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), body: await r.json() })),
         ),
       );
@@ -29,6 +30,9 @@ describeStores('overload', (store) => {
         expect(a.body.error.code).toBe('KIMLIK_OVERLOADED');
       }
       expect(await c.storedEvents()).toHaveLength(ok.length * 100);
+      const metrics = await (await fetch(`${c.url}/metrics`)).text();
+      const counted = /kimlik_events_rejected_total\{code="KIMLIK_EVENT_IDENTITY_MISSING"\} (\d+)/.exec(metrics)?.[1];
+      expect(Number(counted)).toBe(ok.length);
     } finally {
       await c.close();
     }
