@@ -98,7 +98,14 @@ export async function createCollector(options: ResolvedCollectorOptions): Promis
     keys,
     metrics,
     async close() {
-      await app.close();
+      // Requests in flight get the drain deadline; then what is still open goes (a connection that
+      // never sent a request kept close() waiting forever).
+      const force = setTimeout(() => app.server.closeAllConnections(), options.drainTimeoutMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(force);
+      }
       await store.close();
     },
   };

@@ -57,6 +57,12 @@ export interface CollectorOptions {
    * @defaultValue 5000, or 5 × maxProfileIdentifiers when that is more
    */
   maxClusterIdentifiers?: number;
+  /**
+   * On SIGTERM, how long in-flight requests get to finish before the connections still open (one
+   * that never sent a request, a body trickling in) are closed. Env `KIMLIK_DRAIN_TIMEOUT_MS`.
+   * @defaultValue 10000
+   */
+  drainTimeoutMs?: number;
 }
 
 export interface ResolvedCollectorOptions
@@ -90,6 +96,7 @@ export const DEFAULTS = Object.freeze({
   maxProfileIdentifiers: 1000,
   maxProfileMerges: 100,
   maxClusterIdentifiers: 5000,
+  drainTimeoutMs: 10_000,
 });
 
 /** Environment variable for each option; the README's configuration table is this list. */
@@ -115,6 +122,7 @@ export const ENV_NAMES: Readonly<Record<keyof CollectorOptions, string>> = Objec
   maxProfileIdentifiers: 'KIMLIK_MAX_PROFILE_IDENTIFIERS',
   maxProfileMerges: 'KIMLIK_MAX_PROFILE_MERGES',
   maxClusterIdentifiers: 'KIMLIK_MAX_CLUSTER_IDENTIFIERS',
+  drainTimeoutMs: 'KIMLIK_DRAIN_TIMEOUT_MS',
 });
 
 const NUMBER_OPTIONS = [
@@ -128,6 +136,7 @@ const NUMBER_OPTIONS = [
   'maxProfileMerges',
   'maxClusterIdentifiers',
   'postgresPoolMax',
+  'drainTimeoutMs',
 ] as const;
 const LIST_OPTIONS = ['corsOrigins', 'identityTraits', 'blockedValues'] as const;
 const LIST_EXAMPLES = {

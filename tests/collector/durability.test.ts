@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -132,5 +135,22 @@ describe('collector process durability', () => {
       again.child.kill('SIGTERM');
       await again.exited;
     }
+  });
+
+  it('exits on SIGTERM within the drain deadline although a connection never sent a request', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const proc = await spawnCollector({ KIMLIK_DATABASE: join(dir.path, 'kimlik.db'), KIMLIK_DRAIN_TIMEOUT_MS: '500' });
+    // As a load balancer's pre-opened connection: connected, silent.
+    const { hostname, port } = new URL(proc.url);
+    const silent = connect(Number(port), hostname);
+    await once(silent, 'connect');
+    const closed = once(silent, 'close');
+    proc.child.kill('SIGTERM');
+    const exit = await proc.exited;
+    expect(exit.code).toBe(0);
+    await closed;
+    // A clean close: the write-ahead log was checkpointed and removed.
+    expect(existsSync(join(dir.path, 'kimlik.db-wal'))).toBe(false);
   });
 });
