@@ -149,7 +149,7 @@ function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   const parse = async (request: { raw: import('node:http').IncomingMessage }) =>
-    parseJsonBody(request.raw, options.maxBodyBytes);
+    parseJsonBody(request.raw, options.maxBodyBytes, options.requestTimeoutMs);
   // JSON under any of these types: beacons send text/plain (no CORS preflight), and clients that
   // post a gzipped Buffer through axios (RudderStack's Node SDK) send form-urlencoded or octet-stream.
   app.addContentTypeParser(JSON_BODY_TYPES, (request, _payload, done) => {
@@ -174,6 +174,8 @@ function buildApp(deps: AppDeps): FastifyInstance {
   app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
     const http = toHttpError(error);
     if (http.status >= 500) request.log.error({ err: error }, 'request failed');
+    // The rest of a body that did not arrive in time is not waited for.
+    if (http.status === 408) reply.header('Connection', 'close');
     if (http.status === 429 || http.status === 503)
       reply.header('Retry-After', String(http.detail.retryAfterSeconds ?? 1));
     return reply.code(http.status).send(errorBody(http));

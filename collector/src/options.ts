@@ -63,6 +63,11 @@ export interface CollectorOptions {
    * @defaultValue 10000
    */
   drainTimeoutMs?: number;
+  /**
+   * Longest a request body may take to arrive after its headers; past it the answer is 408
+   * KIMLIK_REQUEST_TIMEOUT. Env `KIMLIK_REQUEST_TIMEOUT_MS`. @defaultValue 120000
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface ResolvedCollectorOptions
@@ -97,6 +102,7 @@ export const DEFAULTS = Object.freeze({
   maxProfileMerges: 100,
   maxClusterIdentifiers: 5000,
   drainTimeoutMs: 10_000,
+  requestTimeoutMs: 120_000,
 });
 
 /** Environment variable for each option; the README's configuration table is this list. */
@@ -123,6 +129,7 @@ export const ENV_NAMES: Readonly<Record<keyof CollectorOptions, string>> = Objec
   maxProfileMerges: 'KIMLIK_MAX_PROFILE_MERGES',
   maxClusterIdentifiers: 'KIMLIK_MAX_CLUSTER_IDENTIFIERS',
   drainTimeoutMs: 'KIMLIK_DRAIN_TIMEOUT_MS',
+  requestTimeoutMs: 'KIMLIK_REQUEST_TIMEOUT_MS',
 });
 
 const NUMBER_OPTIONS = [
@@ -137,6 +144,7 @@ const NUMBER_OPTIONS = [
   'maxClusterIdentifiers',
   'postgresPoolMax',
   'drainTimeoutMs',
+  'requestTimeoutMs',
 ] as const;
 const LIST_OPTIONS = ['corsOrigins', 'identityTraits', 'blockedValues'] as const;
 const LIST_EXAMPLES = {

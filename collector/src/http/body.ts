@@ -6,6 +6,25 @@ import { HttpError } from './errors.js';
 const gunzipAsync = promisify(gunzip);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * Reads the raw body within `deadlineMs`: a body trickling in (a byte every few seconds) would
+ * hold its connection, and a SIGTERM drain, without end. 408 KIMLIK_REQUEST_TIMEOUT past it.
+ */
+async function readWithin(stream: IncomingMessage, maxBytes: number, deadlineMs: number): Promise<Buffer> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new HttpError('KIMLIK_REQUEST_TIMEOUT', `The body did not arrive within ${deadlineMs} ms`)),
+      deadlineMs,
+    );
+  });
+  try {
+    return await Promise.race([readRaw(stream, maxBytes), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Reads the raw body, refusing more than `maxBytes` without buffering the excess. */
 async function readRaw(stream: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(stream.headers['content-length']);
@@ -37,7 +56,7 @@ const tooLarge = (maxBytes: number) =>
  * preflight), optionally gzip. The cap applies after decompression, so a gzip bomb stops at the
  * limit instead of filling memory.
  */
-export async function parseJsonBody(stream: IncomingMessage, maxBytes: number): Promise<unknown> {
+export async function parseJsonBody(stream: IncomingMessage, maxBytes: number, deadlineMs: number): Promise<unknown> {
   // DELETE and GET carry no body, even when a client sets Content-Type out of habit.
   const bodyOptional = stream.method !== 'POST' && stream.method !== 'PUT' && stream.method !== 'PATCH';
   let encoding = String(stream.headers['content-encoding'] ?? 'identity')
@@ -48,7 +67,7 @@ export async function parseJsonBody(stream: IncomingMessage, maxBytes: number): 
   if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== '') {
     throw new HttpError('KIMLIK_UNSUPPORTED_ENCODING', `Content-Encoding "${encoding}" is not supported; use gzip`);
   }
-  let body = await readRaw(stream, maxBytes);
+  let body = await readWithin(stream, maxBytes, deadlineMs);
   if (encoding === 'gzip') {
     try {
       body = await gunzipAsync(body, { maxOutputLength: maxBytes });

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCollector, type TestCollector } from '../../../tests/helpers/collector.js';
@@ -86,5 +87,30 @@ describe('a path asked with a method it does not answer to', () => {
     const res = await fetch(`${c.url}/v1/nothing-here`, { method: 'POST' });
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('KIMLIK_NOT_FOUND');
+  });
+});
+
+describe('a request whose body trickles in', () => {
+  it('is answered 408 KIMLIK_REQUEST_TIMEOUT once requestTimeoutMs passed, and closed (it held its connection without end)', async () => {
+    const slow = await startTestCollector({ requestTimeoutMs: 400 });
+    try {
+      const { hostname, port } = new URL(slow.url);
+      const socket = connect(Number(port), hostname);
+      await once(socket, 'connect');
+      const body = JSON.stringify({ type: 'track', event: 'Slow', userId: 'u-slow' });
+      socket.write(
+        `POST /v1/track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n` +
+          `Authorization: Basic ${Buffer.from(`${slow.writeKey}:`).toString('base64')}\r\n\r\n${body.slice(0, 5)}`,
+      );
+      let answer = '';
+      socket.on('data', (d) => {
+        answer += d;
+      });
+      await once(socket, 'close');
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer).toContain('KIMLIK_REQUEST_TIMEOUT');
+    } finally {
+      await slow.close();
+    }
   });
 });
