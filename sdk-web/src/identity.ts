@@ -75,6 +75,8 @@ export class IdentityStore {
   readonly #aidKey: string;
   readonly #userKey: string;
   #domain: string | null = null;
+  /** The ID cookie as this page last read or wrote it. */
+  #cookie: string | null | undefined;
 
   constructor(o: Pick<ResolvedWebOptions, 'storagePrefix' | 'cookieDomain' | 'cookieDays'>, report: Report) {
     this.#o = o;
@@ -93,6 +95,7 @@ export class IdentityStore {
     const report = this.#report;
     const aidKey = this.#aidKey;
     let cookie = guard(report, COOKIE, () => readCookie(aidKey));
+    this.#cookie = cookie;
     this.refused = cookie === REFUSED;
     if (this.refused) cookie = null;
     const local = guard(report, LOCAL, () => localStorage.getItem(aidKey));
@@ -139,12 +142,17 @@ export class IdentityStore {
     const aidKey = this.#aidKey;
     const userKey = this.#userKey;
     guard(this.#report, COOKIE, () => {
+      // Changed by another subdomain since this page read it (a logout, a refusal): not this
+      // page's to overwrite with the identity it still holds; its next load adopts the change.
+      const now = readCookie(aidKey);
+      if (keep && now && now !== this.#cookie) return;
       this.#domain ??= this.#o.cookieDomain || probeCookieDomain(location.hostname, `${aidKey}_probe`);
       const secure = location.protocol === 'https:' ? ';secure' : '';
       const domain = this.#domain ? `;domain=${this.#domain}` : '';
       const value = keep ? encodeURIComponent(anonymousId) : remember ? REFUSED : '';
       // biome-ignore lint/suspicious/noDocumentCookie: the Cookie Store API is async and missing in Firefox and Safari
       document.cookie = `${aidKey}=${value};path=/;max-age=${value ? this.#o.cookieDays * 86_400 : 0};samesite=lax${domain}${secure}`;
+      this.#cookie = value;
     });
     guard(this.#report, LOCAL, () => {
       if (!keep) for (const key of [aidKey, userKey]) localStorage.removeItem(key);

@@ -37,10 +37,13 @@ export function electLeader(name: string, onRole: (leading: boolean) => void, re
 function lease(name: string, onRole: (leading: boolean) => void, report: Report): void {
   const tab = uuidv7();
   let leading: boolean | null = null;
+  // Blocked storage fails every renewal: told once, not every few seconds for the page's life.
+  let told = 0;
+  const once: Report = (error) => told++ || report(error);
   const renew = () => {
     // Storage blocked: no tab can see another, so each one sends its own in-memory queue.
     const ok =
-      guard(report, LOCAL, () => {
+      guard(once, LOCAL, () => {
         const [holder, until] = (localStorage.getItem(name) ?? '').split('|');
         if (holder !== tab && Number(until) > Date.now()) return false;
         localStorage.setItem(name, `${tab}|${Date.now() + LEASE_MS}`);

@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
-import { hasChromium } from '../helpers/browser.js';
+import { hasChromium, waitFor } from '../helpers/browser.js';
 import { closeScenarioAfterEach, type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
 
 // What each public call sends, as stored by the collector: argument forms, identity fields,
@@ -49,6 +49,33 @@ describe.skipIf(!hasChromium)('browser SDK calls (needs /usr/bin/chromium)', { t
       ['alias', 'u-3', 'legacy-7'],
     ]);
     expect(user.userId).toBe('u-3');
+  });
+
+  test('blocked localStorage without Web Locks is reported once, not at every lease renewal', async () => {
+    scenario = await startScenario({ '/': scriptTagPage({ 'flush-interval-ms': 100 }) });
+    const page = await scenario.browser.newPage();
+    await page.addInitScript(() => {
+      delete (Navigator.prototype as { locks?: unknown }).locks;
+      const w = window as unknown as { leaseReads: number };
+      w.leaseReads = 0;
+      Storage.prototype.getItem = (key: string) => {
+        if (key.includes('leader') || key.includes(' ')) w.leaseReads++;
+        throw new DOMException('blocked', 'SecurityError');
+      };
+      Storage.prototype.setItem = () => {
+        throw new DOMException('blocked', 'SecurityError');
+      };
+    });
+    const reports: string[] = [];
+    page.on('console', (m) => m.text().includes('localStorage failed') && reports.push(m.text()));
+    await page.goto(`${scenario.site.url}/`);
+    const reads = () => page.evaluate(() => (window as unknown as { leaseReads: number }).leaseReads);
+    await waitFor(async () => (await reads()) >= 2, 15_000);
+    const early = reports.length;
+    await waitFor(async () => (await reads()) >= 5, 15_000);
+    expect(reports.length).toBe(early);
+    await page.evaluate(() => window.kimlik.track('Still sent'));
+    expect((await scenario.waitStored(1)).map((e) => e.event)).toEqual(['Still sent']);
   });
 
   test('a second init() is reported to onError and changes nothing: the first write key still sends', async () => {

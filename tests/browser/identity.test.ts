@@ -45,6 +45,25 @@ describe.skipIf(!hasChromium)('anonymous ID on the device (needs /usr/bin/chromi
     expect(after).toEqual({ anonymousId: shopNow.anonymousId, userId: null, traits: {} });
   });
 
+  test("a tab left open on another subdomain does not write the old ID back over a logout's new one", async () => {
+    scenario = await startScenario({ '/': scriptTagPage() }, ['--host-resolver-rules=MAP *.kimlik.test 127.0.0.1']);
+    const port = new URL(scenario.site.url).port;
+    const shop = await scenario.browser.newPage();
+    await shop.goto(`http://shop.kimlik.test:${port}/`);
+    const blog = await scenario.browser.newPage();
+    await blog.goto(`http://blog.kimlik.test:${port}/`);
+    for (const page of [shop, blog]) await page.evaluate(() => window.kimlik.identify('alice'));
+    await shop.evaluate(() => window.kimlik.reset());
+    const fresh = await shop.evaluate(() => window.kimlik.user().anonymousId);
+    // The blog tab, still open with alice in memory, saves its identity.
+    await blog.evaluate(() => window.kimlik.identify({ plan: 'pro' }));
+    const cookie = (await scenario.browser.context.cookies()).find((c) => c.name === 'kimlik_aid');
+    expect(cookie?.value).toBe(fresh);
+    const next = await scenario.browser.newPage();
+    await next.goto(`http://docs.kimlik.test:${port}/`);
+    expect(await next.evaluate(() => window.kimlik.user())).toEqual({ anonymousId: fresh, userId: null, traits: {} });
+  });
+
   test('the cookie wins when the stores disagree; either store alone restores the ID', async () => {
     scenario = await startScenario({ '/': scriptTagPage() });
     const page = await scenario.browser.newPage();
