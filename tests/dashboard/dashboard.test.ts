@@ -58,6 +58,24 @@ describe.skipIf(!hasChromium)('dashboard at /ui in Chromium (needs /usr/bin/chro
     await page?.close();
   });
 
+  test('a key that stops working on a profile page sends the user back to sign in (it showed a raw API error)', async () => {
+    page = await browser.newPage();
+    await signIn(c.adminKey);
+    await page.getByRole('link', { name: 'Profiles' }).click();
+    // As after the collector restarted with another admin key: every call now answers 401.
+    await page.route(`${c.url}/v1/profiles**`, (route) =>
+      route.fulfill({
+        status: 401,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'KIMLIK_ADMIN_AUTH_REQUIRED', message: 'This API needs an admin key' } }),
+      }),
+    );
+    await page.locator('input[name="query"]').fill('someone@example.com');
+    await page.locator('input[name="query"]').press('Enter');
+    await expect.poll(() => page.getByLabel('Admin key').count()).toBe(1);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
   test('a wrong admin key gets a clear error and shows nothing; the write key opens nothing', async () => {
     page = await browser.newPage();
     await page.setViewportSize({ width: 1280, height: 800 });

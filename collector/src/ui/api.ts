@@ -21,6 +21,9 @@ export type Stats = StatsView;
 export type Source = SourceView;
 
 export class AdminApi {
+  /** Told of every 401: the key stopped working (rotated, a collector restarted with another). */
+  onUnauthorized?: () => void;
+
   constructor(private readonly key: string) {}
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -40,6 +43,7 @@ export class AdminApi {
       throw new ApiError(res.status, 'BAD_RESPONSE', `Unexpected answer (${res.status}): ${(error as Error).message}`);
     }
     if (!res.ok) {
+      if (res.status === 401) this.onUnauthorized?.();
       const err = (json as { error?: { code?: string; message?: string } } | null)?.error;
       throw new ApiError(res.status, err?.code ?? 'UNKNOWN', err?.message ?? `HTTP ${res.status}`);
     }

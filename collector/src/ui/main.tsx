@@ -93,10 +93,11 @@ function App() {
     sessionStorage.removeItem(KEY_STORAGE);
     setApi(null);
   };
-  // A key that stops working (rotated, or a stale tab) sends the user back to sign in.
+  // A key that stops working (rotated, or a stale tab) sends the user back to sign in, from any page.
   const onUnauthorized = (err: unknown) => {
     if (err instanceof ApiError && err.status === 401) signOut();
   };
+  api.onUnauthorized = signOut;
   const [path, arg] = route.slice(1).split('/').filter(Boolean);
   let page = <LiveDebugger api={api} onError={onUnauthorized} />;
   if (path === 'overview') page = <Overview api={api} onError={onUnauthorized} />;
