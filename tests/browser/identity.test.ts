@@ -1,6 +1,13 @@
 import { describe, expect, test } from 'vitest';
 import { hasChromium } from '../helpers/browser.js';
-import { closeScenarioAfterEach, type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
+import {
+  closeScenarioAfterEach,
+  type Scenario,
+  SUBDOMAINS,
+  scriptTagPage,
+  startScenario,
+  subdomainTab,
+} from '../helpers/browser-scenario.js';
 
 let scenario: Scenario | undefined;
 closeScenarioAfterEach(() => scenario);
@@ -15,13 +22,10 @@ const aidIn = (page: import('playwright-core').Page) =>
 describe.skipIf(!hasChromium)('anonymous ID on the device (needs /usr/bin/chromium)', { timeout: 120_000 }, () => {
   test('subdomains share one ID through a cookie on the top registrable domain', async () => {
     // Two subdomains of kimlik.test, both resolved to the test site on 127.0.0.1.
-    scenario = await startScenario({ '/': scriptTagPage() }, ['--host-resolver-rules=MAP *.kimlik.test 127.0.0.1']);
-    const port = new URL(scenario.site.url).port;
-    const shop = await scenario.browser.newPage();
-    await shop.goto(`http://shop.kimlik.test:${port}/`);
+    scenario = await startScenario({ '/': scriptTagPage() }, SUBDOMAINS);
+    const shop = await subdomainTab(scenario, 'shop');
     const first = await aidIn(shop);
-    const blog = await scenario.browser.newPage();
-    await blog.goto(`http://blog.kimlik.test:${port}/`);
+    const blog = await subdomainTab(scenario, 'blog');
     const second = await aidIn(blog);
     expect(second.sdk).toBe(first.sdk);
     // localStorage is per origin: the blog's copy was written from the shared cookie.
@@ -31,12 +35,9 @@ describe.skipIf(!hasChromium)('anonymous ID on the device (needs /usr/bin/chromi
   });
 
   test('a logout on one subdomain ends the user on the others: the next visitor is not the previous user', async () => {
-    scenario = await startScenario({ '/': scriptTagPage() }, ['--host-resolver-rules=MAP *.kimlik.test 127.0.0.1']);
-    const port = new URL(scenario.site.url).port;
-    const shop = await scenario.browser.newPage();
-    await shop.goto(`http://shop.kimlik.test:${port}/`);
-    const blog = await scenario.browser.newPage();
-    await blog.goto(`http://blog.kimlik.test:${port}/`);
+    scenario = await startScenario({ '/': scriptTagPage() }, SUBDOMAINS);
+    const shop = await subdomainTab(scenario, 'shop');
+    const blog = await subdomainTab(scenario, 'blog');
     for (const page of [shop, blog]) await page.evaluate(() => window.kimlik.identify('alice', { plan: 'pro' }));
     await shop.evaluate(() => window.kimlik.reset());
     await blog.reload();
@@ -46,12 +47,9 @@ describe.skipIf(!hasChromium)('anonymous ID on the device (needs /usr/bin/chromi
   });
 
   test("a tab left open on another subdomain does not write the old ID back over a logout's new one", async () => {
-    scenario = await startScenario({ '/': scriptTagPage() }, ['--host-resolver-rules=MAP *.kimlik.test 127.0.0.1']);
-    const port = new URL(scenario.site.url).port;
-    const shop = await scenario.browser.newPage();
-    await shop.goto(`http://shop.kimlik.test:${port}/`);
-    const blog = await scenario.browser.newPage();
-    await blog.goto(`http://blog.kimlik.test:${port}/`);
+    scenario = await startScenario({ '/': scriptTagPage() }, SUBDOMAINS);
+    const shop = await subdomainTab(scenario, 'shop');
+    const blog = await subdomainTab(scenario, 'blog');
     for (const page of [shop, blog]) await page.evaluate(() => window.kimlik.identify('alice'));
     await shop.evaluate(() => window.kimlik.reset());
     const fresh = await shop.evaluate(() => window.kimlik.user().anonymousId);
@@ -59,8 +57,7 @@ describe.skipIf(!hasChromium)('anonymous ID on the device (needs /usr/bin/chromi
     await blog.evaluate(() => window.kimlik.identify({ plan: 'pro' }));
     const cookie = (await scenario.browser.context.cookies()).find((c) => c.name === 'kimlik_aid');
     expect(cookie?.value).toBe(fresh);
-    const next = await scenario.browser.newPage();
-    await next.goto(`http://docs.kimlik.test:${port}/`);
+    const next = await subdomainTab(scenario, 'docs');
     expect(await next.evaluate(() => window.kimlik.user())).toEqual({ anonymousId: fresh, userId: null, traits: {} });
   });
 

@@ -1,6 +1,13 @@
 import { describe, expect, test } from 'vitest';
 import { hasChromium, waitFor } from '../helpers/browser.js';
-import { closeScenarioAfterEach, type Scenario, scriptTagPage, startScenario } from '../helpers/browser-scenario.js';
+import {
+  closeScenarioAfterEach,
+  type Scenario,
+  SUBDOMAINS,
+  scriptTagPage,
+  startScenario,
+  subdomainTab,
+} from '../helpers/browser-scenario.js';
 
 // Consent and privacy signals across loads.
 
@@ -39,12 +46,9 @@ describe.skipIf(!hasChromium)('browser SDK privacy (needs /usr/bin/chromium)', {
 
   test('a refusal on one subdomain holds on the others, which do not write the ID back', async () => {
     const page = scriptTagPage({ 'flush-interval-ms': 100 });
-    scenario = await startScenario({ '/': page }, ['--host-resolver-rules=MAP *.kimlik.test 127.0.0.1']);
-    const port = new URL(scenario.site.url).port;
-    const shop = await scenario.browser.newPage();
-    await shop.goto(`http://shop.kimlik.test:${port}/`);
-    const blog = await scenario.browser.newPage();
-    await blog.goto(`http://blog.kimlik.test:${port}/`);
+    scenario = await startScenario({ '/': page }, SUBDOMAINS);
+    const shop = await subdomainTab(scenario, 'shop');
+    const blog = await subdomainTab(scenario, 'blog');
     await blog.evaluate(() => window.kimlik.track('Before refusal'));
     await scenario.waitStored(1);
     await shop.evaluate(() => window.kimlik.consent('denied'));
@@ -69,14 +73,11 @@ describe.skipIf(!hasChromium)('browser SDK privacy (needs /usr/bin/chromium)', {
         '/optin': scriptTagPage({ consent: 'denied', 'flush-interval-ms': 100 }),
         '/': scriptTagPage({ 'flush-interval-ms': 100 }),
       },
-      ['--host-resolver-rules=MAP *.kimlik.test 127.0.0.1'],
+      SUBDOMAINS,
     );
-    const port = new URL(scenario.site.url).port;
-    const shop = await scenario.browser.newPage();
-    await shop.goto(`http://shop.kimlik.test:${port}/optin`);
+    const shop = await subdomainTab(scenario, 'shop', '/optin');
     await shop.evaluate(() => window.kimlik.ready());
-    const blog = await scenario.browser.newPage();
-    await blog.goto(`http://blog.kimlik.test:${port}/`);
+    const blog = await subdomainTab(scenario, 'blog');
     await blog.evaluate(() => window.kimlik.track('On the blog'));
     expect((await scenario.waitStored(1)).map((e) => e.event)).toEqual(['On the blog']);
   });

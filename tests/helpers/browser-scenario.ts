@@ -69,6 +69,16 @@ export async function startScenario(pages: Record<string, string>, browserArgs: 
   };
 }
 
+/** Chromium flags that resolve every `*.kimlik.test` host to the test site (cookie-domain tests). */
+export const SUBDOMAINS = ['--host-resolver-rules=MAP *.kimlik.test 127.0.0.1'];
+
+/** A new tab on `path` of subdomain `name`.kimlik.test of the site (started with `SUBDOMAINS`). */
+export async function subdomainTab(s: Scenario, name: string, path = '/'): Promise<Page> {
+  const page = await s.browser.newPage();
+  await page.goto(`http://${name}.kimlik.test:${new URL(s.site.url).port}${path}`);
+  return page;
+}
+
 /** A new tab on `path` of the site, once its SDK is ready (the first tab opened sends). */
 export async function readyTab(s: Scenario, path = '/'): Promise<Page> {
   const page = await s.browser.newPage();
