@@ -156,6 +156,21 @@ describe.skipIf(!hasChromium)('dashboard at /ui in Chromium (needs /usr/bin/chro
     await shoot(page, 'live-debugger-phone');
   });
 
+  test('after its stream reconnects, the live debugger shows what was stored while it was down', async () => {
+    page = await browser.newPage();
+    // The stream drops at once while `down` (as across a collector restart); then it is the real one.
+    let down = true;
+    await page.route(`${c.url}/v1/stream/events`, (route) =>
+      down ? route.fulfill({ status: 200, contentType: 'text/event-stream', body: '' }) : route.fallback(),
+    );
+    await signIn(c.adminKey);
+    await page.getByText('Reconnecting').waitFor({ timeout: 10_000 });
+    expect((await send([{ type: 'track', userId: 'dash-gap', event: 'Stored During Gap' }])).status).toBe(200);
+    down = false;
+    await page.getByRole('button', { name: /Stored During Gap/ }).waitFor({ timeout: 15_000 });
+    await page.locator('.status .dot.live').waitFor({ timeout: 10_000 });
+  });
+
   test('stays responsive at 1 000 events/s: a bounded number of rows in the page', async () => {
     page = await browser.newPage();
     await page.setViewportSize({ width: 1280, height: 800 });

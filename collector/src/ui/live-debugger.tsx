@@ -94,6 +94,21 @@ export function LiveDebugger(props: { api: AdminApi; onError: (err: unknown) => 
     const abort = new AbortController();
     const seen = new Set<string>();
     let retryMs = 1000;
+    let connected = false;
+    // After a reconnect: what was stored while the stream was down (a collector restart, a dropped
+    // connection), which the stream, carrying only new items, never sends.
+    const catchUp = async () => {
+      try {
+        const recent = await api.recentEvents(BACKFILL_EVENTS);
+        const id = (r: Row) => (r.item.kind === 'event' ? String(r.item.event.messageId) : '');
+        const shown = new Set([...rows.current, ...held.current].map(id));
+        const missing = recent.events.filter((e) => !shown.has(String(e.event.messageId)));
+        for (const e of missing) seen.add(String(e.event.messageId));
+        add(missing.map((e) => toRow({ kind: 'event', sourceId: e.sourceId, outcome: 'stored', event: e.event })));
+      } catch (err) {
+        props.onError(err);
+      }
+    };
     api.sources().then(setSources, props.onError);
     const run = async () => {
       try {
@@ -124,6 +139,8 @@ export function LiveDebugger(props: { api: AdminApi; onError: (err: unknown) => 
             () => {
               retryMs = 1000;
               setStatus('live');
+              if (connected) void catchUp();
+              connected = true;
             },
             abort.signal,
           );
