@@ -152,7 +152,9 @@ describeStores('stats and sources (GET /v1/stats, /v1/sources)', (store) => {
     const stats = await res.json();
     expect(stats.buckets).toHaveLength(60);
     expect(stats.buckets.reduce((s: number, b: { events: number }) => s + b.events, 0)).toBe(6);
-    expect(stats.buckets.at(-1).events).toBeGreaterThan(0);
+    // All received just now: in the current minute, or the one before when the minute turned
+    // between the send and the read (CI once read at the turn and found the last bucket empty).
+    expect(stats.buckets.at(-1).events + stats.buckets.at(-2).events).toBe(6);
     expect(stats.topEvents.slice(0, 2)).toEqual([
       { type: 'identify', name: null, events: 2 },
       { type: 'page', name: 'Home', events: 2 },
