@@ -46,18 +46,18 @@ describe.skipIf(!hasChromium)(
       const page = await scenario.browser.newPage();
       await page.goto(`${scenario.site.url}/app`);
       await page.evaluate(async () => {
-        const step = () => new Promise((r) => setTimeout(r, 20));
-        for (const go of [
-          () => (location.hash = '#pricing'),
-          () => history.pushState({}, '', '/app#faq'),
-          () => (location.hash = '#/settings'),
-          () => (location.hash = '#/settings#billing'),
-          () => history.pushState({}, '', '/app#!/team'),
-          () => history.pushState({}, '', '/app/end'),
-        ]) {
-          go();
-          await step();
-        }
+        // A hash assignment navigates asynchronously: the next step waits for its hashchange.
+        const hash = (h: string) => {
+          const changed = new Promise((r) => addEventListener('hashchange', r, { once: true }));
+          location.hash = h;
+          return changed;
+        };
+        await hash('#pricing');
+        history.pushState({}, '', '/app#faq');
+        await hash('#/settings');
+        await hash('#/settings#billing');
+        history.pushState({}, '', '/app#!/team');
+        history.pushState({}, '', '/app/end');
       });
       const events = await scenario.waitStored(4);
       const base = `${scenario.site.url}/app`;
