@@ -3,7 +3,8 @@
  * and the dashboard tell a site to paste (both the collector and its dashboard bundle use it).
  */
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** Text made safe inside HTML content and quoted attribute values. */
+export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
  * `template` is sdk-web/dist/snippet.min.js (null before `npm run build`). Without it, a plain

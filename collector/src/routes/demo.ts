@@ -1,9 +1,7 @@
-import { fillSnippet } from '@kimlik/core';
+import { escapeHtml, fillSnippet } from '@kimlik/core';
 import type { FastifyInstance } from 'fastify';
 import type { SourceRegistry } from '../http/auth.js';
 import { snippetTemplate } from './snippet-template.js';
-
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** The page `npm start` points a new user at: what to paste, and the real browser SDK at work. */
 export function demoRoutes(app: FastifyInstance, deps: { sources: SourceRegistry }): void {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { escapeHtml } from '@kimlik/core';
 import type { FastifyInstance } from 'fastify';
 import { HttpError } from '../http/errors.js';
 import { snippetTemplate } from './snippet-template.js';
@@ -65,7 +66,7 @@ export function uiRoutes(app: FastifyInstance, { demo }: { demo: boolean }): voi
 <title>Kimlik dashboard</title>
 <link rel="stylesheet" href="/ui/styles.css?v=${css.hash}">
 <script type="module" src="/ui/app.js?v=${js.hash}"></script>
-</head><body data-demo="${demo}" data-snippet="${escapeAttribute(snippetTemplate() ?? '')}"><div id="app"><noscript>The Kimlik dashboard needs JavaScript.</noscript></div></body></html>
+</head><body data-demo="${demo}" data-snippet="${escapeHtml(snippetTemplate() ?? '')}"><div id="app"><noscript>The Kimlik dashboard needs JavaScript.</noscript></div></body></html>
 `;
   };
 
@@ -96,5 +97,3 @@ export function uiRoutes(app: FastifyInstance, { demo }: { demo: boolean }): voi
     return reply.type(type).send(asset.body);
   });
 }
-
-const escapeAttribute = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
