@@ -238,7 +238,7 @@ function buildApp(deps: AppDeps): FastifyInstance {
   sdkBundleRoutes(app);
   segmentSettingsRoutes(app, { sources });
   sourceRoutes(app, { store, sources, admin, writeKeyConfigured: options.writeKey !== undefined });
-  streamRoutes(app, { feed: deps.feed, admin });
+  streamRoutes(app, { feed: deps.feed, admin, heartbeatMs: options.streamHeartbeatMs });
   statsRoutes(app, { store, metrics, admin });
   uiRoutes(app, { demo: options.demo });
   if (options.demo) demoRoutes(app, { sources });

@@ -68,6 +68,12 @@ export interface CollectorOptions {
    * KIMLIK_REQUEST_TIMEOUT. Env `KIMLIK_REQUEST_TIMEOUT_MS`. @defaultValue 120000
    */
   requestTimeoutMs?: number;
+  /**
+   * How often the dashboard's live stream sends a keep-alive line; the dashboard reconnects when
+   * two are missed. Lower it behind a proxy that closes idle connections sooner.
+   * Env `KIMLIK_STREAM_HEARTBEAT_MS`. @defaultValue 15000
+   */
+  streamHeartbeatMs?: number;
 }
 
 export interface ResolvedCollectorOptions
@@ -103,6 +109,7 @@ export const DEFAULTS = Object.freeze({
   maxClusterIdentifiers: 5000,
   drainTimeoutMs: 10_000,
   requestTimeoutMs: 120_000,
+  streamHeartbeatMs: 15_000,
 });
 
 /** Environment variable for each option; the README's configuration table is this list. */
@@ -130,6 +137,7 @@ export const ENV_NAMES: Readonly<Record<keyof CollectorOptions, string>> = Objec
   maxClusterIdentifiers: 'KIMLIK_MAX_CLUSTER_IDENTIFIERS',
   drainTimeoutMs: 'KIMLIK_DRAIN_TIMEOUT_MS',
   requestTimeoutMs: 'KIMLIK_REQUEST_TIMEOUT_MS',
+  streamHeartbeatMs: 'KIMLIK_STREAM_HEARTBEAT_MS',
 });
 
 const NUMBER_OPTIONS = [
@@ -145,6 +153,7 @@ const NUMBER_OPTIONS = [
   'postgresPoolMax',
   'drainTimeoutMs',
   'requestTimeoutMs',
+  'streamHeartbeatMs',
 ] as const;
 const LIST_OPTIONS = ['corsOrigins', 'identityTraits', 'blockedValues'] as const;
 const LIST_EXAMPLES = {

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { Kimlik } from '../../sdk-node/src/index.js';
 import { hasChromium, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startTestCollector, type TestCollector } from '../helpers/collector.js';
+import { type StallProxy, startStallProxy } from '../helpers/stall-proxy.js';
 
 /** Written on every run for a person to look at (git-ignored). */
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url));
@@ -495,6 +496,61 @@ describe.skipIf(!hasChromium)('dashboard cases a black-box audit found (needs /u
     } finally {
       await bare.close();
     }
+  });
+});
+
+describe.skipIf(!hasChromium)('the live debugger across a broken stream (needs /usr/bin/chromium)', () => {
+  let proxy: StallProxy;
+  beforeAll(async () => {
+    // Heartbeats every 300 ms: a stream silent for two of them (plus 5 s of slack) is given up.
+    c = await startTestCollector({ streamHeartbeatMs: 300 });
+    proxy = await startStallProxy(c.url);
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await proxy?.close();
+    await c?.close();
+  });
+  afterEach(async () => {
+    expect(browser.pageErrors).toEqual([]);
+    await page?.close();
+  });
+  const signInThrough = async (url: string) => {
+    page = await browser.newPage();
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.goto(`${url}/ui`);
+    await page.getByLabel('Admin key').fill(c.adminKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('.status .dot.live').waitFor({ timeout: 10_000 });
+  };
+
+  test('a stream that goes silent (no reset, nothing fails) is replaced, and what arrived meanwhile is shown (it said "Live" and showed nothing)', async () => {
+    await signInThrough(proxy.url);
+    expect(proxy.stall('GET /v1/stream/events')).toBe(1);
+    expect((await send([{ type: 'track', userId: 'dash-stall', event: 'Sent During Stall' }])).status).toBe(200);
+    await page.getByRole('button', { name: /Sent During Stall/ }).waitFor({ timeout: 20_000 });
+    await page.locator('.status .dot.live').waitFor({ timeout: 10_000 });
+  });
+
+  test('after a reconnect, the whole gap is read back, not only the latest 100 events', async () => {
+    await signInThrough(proxy.url);
+    expect((await send([{ type: 'track', userId: 'dash-gap', event: 'Before Gap' }])).status).toBe(200);
+    await page.getByRole('button', { name: /Before Gap/ }).waitFor({ timeout: 5000 });
+    expect(proxy.stall('GET /v1/stream/events')).toBe(1);
+    const gap = Array.from({ length: 250 }, (_, i) => ({
+      type: 'track',
+      userId: 'dash-gap',
+      event: `Gap ${String(i).padStart(3, '0')}`,
+    }));
+    expect((await send(gap)).status).toBe(200);
+    await page.getByLabel('Event name').fill('Gap 249');
+    await page.getByRole('button', { name: /Gap 249/ }).waitFor({ timeout: 20_000 });
+    await page.getByLabel('Event name').fill('Gap 000');
+    await page.getByRole('button', { name: /Gap 000/ }).waitFor({ timeout: 5000 });
+    // What was shown before the gap is not read back a second time.
+    await page.getByLabel('Event name').fill('Before Gap');
+    await expect.poll(() => page.locator('.row-slot').count()).toBe(1);
   });
 });
 

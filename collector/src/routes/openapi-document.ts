@@ -224,7 +224,9 @@ Object.assign(paths, {
         'text/event-stream. `event: items` carries `{items, dropped}` about ten times a second: items are ' +
         '`{kind: "event", sourceId, outcome: "stored"|"duplicate"|"suppressed", event}` or `{kind: "rejected", ' +
         'sourceId, receivedAt, index, messageId, code, reason}`; `dropped` counts items a slow reader missed. ' +
-        '`event: bye` when the collector shuts down. Read it with fetch() and the Authorization header.',
+        '`event: hello` opens it with `{flushIntervalMs, heartbeatMs}`, and a comment line comes every heartbeatMs ' +
+        '(nothing heard for two of them: the connection is dead). `event: bye` when the collector shuts down. ' +
+        'Read it with fetch() and the Authorization header.',
       security: [{ adminBearer: [] }],
       responses: {
         200: {

@@ -9,17 +9,20 @@ import type { LiveFeed, LiveItem } from '../ingest/live-feed.js';
 export const STREAM_FLUSH_INTERVAL_MS = 100;
 /** Items held per connection between flushes (or while the socket is backed up); beyond it they are counted as dropped. */
 export const STREAM_MAX_BUFFERED_ITEMS = 2000;
-/** A comment line this often keeps proxies and load balancers from closing a quiet stream. */
-export const STREAM_HEARTBEAT_MS = 15_000;
-
 /**
  * `GET /v1/stream/events`: what ingest accepts and rejects, as server-sent events. The admin key
  * rides in the Authorization header like every admin call, so the dashboard reads the stream with
  * fetch() rather than EventSource (which cannot set headers and would put the key in the URL and
- * every access log). Messages: `event: items` with `{items, dropped}`; `event: bye` on shutdown.
+ * every access log). Messages: `event: hello` with `{flushIntervalMs, heartbeatMs}`; `event: items`
+ * with `{items, dropped}`; `event: bye` on shutdown. A comment line every `heartbeatMs` keeps proxies
+ * from closing a quiet stream and tells the reader the connection still works: a network that goes
+ * silent (no reset, nothing fails) is noticed only by the heartbeats that stop.
  * A slow reader never slows ingest: its buffer is capped and the overflow is reported as `dropped`.
  */
-export function streamRoutes(app: FastifyInstance, deps: { feed: LiveFeed; admin: preHandlerAsyncHookHandler }): void {
+export function streamRoutes(
+  app: FastifyInstance,
+  deps: { feed: LiveFeed; admin: preHandlerAsyncHookHandler; heartbeatMs: number },
+): void {
   const open = new Set<(reason: string) => void>();
   // close() waits for open connections; a stream never ends by itself, so end them first.
   app.addHook('preClose', async () => {
@@ -36,7 +39,9 @@ export function streamRoutes(app: FastifyInstance, deps: { feed: LiveFeed; admin
       Connection: 'close',
       'X-Accel-Buffering': 'no',
     });
-    res.write(`retry: 2000\nevent: hello\ndata: ${JSON.stringify({ flushIntervalMs: STREAM_FLUSH_INTERVAL_MS })}\n\n`);
+    res.write(
+      `retry: 2000\nevent: hello\ndata: ${JSON.stringify({ flushIntervalMs: STREAM_FLUSH_INTERVAL_MS, heartbeatMs: deps.heartbeatMs })}\n\n`,
+    );
 
     let buffer: LiveItem[] = [];
     let dropped = 0;
@@ -60,7 +65,7 @@ export function streamRoutes(app: FastifyInstance, deps: { feed: LiveFeed; admin
     const flushTimer = setInterval(flush, STREAM_FLUSH_INTERVAL_MS);
     const heartbeat = setInterval(() => {
       if (!res.writableNeedDrain) res.write(': ping\n\n');
-    }, STREAM_HEARTBEAT_MS);
+    }, deps.heartbeatMs);
     const cleanup = () => {
       clearInterval(flushTimer);
       clearInterval(heartbeat);

@@ -9,6 +9,8 @@ const ROW_HEIGHT_PX = 36;
 /** Rows rendered above and below the visible ones, so fast scrolling shows no gaps. */
 const OVERSCAN_ROWS = 8;
 const BACKFILL_EVENTS = 100;
+/** Page size when reading back the events stored while the stream was down. */
+const CATCH_UP_PAGE = 1000;
 const TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
 
 interface Row {
@@ -96,15 +98,27 @@ export function LiveDebugger(props: { api: AdminApi; onError: (err: unknown) => 
     let retryMs = 1000;
     let connected = false;
     // After a reconnect: what was stored while the stream was down (a collector restart, a dropped
-    // connection), which the stream, carrying only new items, never sends.
+    // connection), which the stream, carrying only new items, never sends. Read back page by page to
+    // the newest event shown before the gap, up to the rows the page keeps.
     const catchUp = async () => {
       try {
-        const recent = await api.recentEvents(BACKFILL_EVENTS);
         const id = (r: Row) => (r.item.kind === 'event' ? String(r.item.event.messageId) : '');
         const shown = new Set([...rows.current, ...held.current].map(id));
-        const missing = recent.events.filter((e) => !shown.has(String(e.event.messageId)));
-        for (const e of missing) seen.add(String(e.event.messageId));
-        add(missing.map((e) => toRow({ kind: 'event', sourceId: e.sourceId, outcome: 'stored', event: e.event })));
+        shown.delete('');
+        const missing: { sourceId: number; event: Record<string, unknown> }[] = [];
+        let before: string | undefined;
+        for (;;) {
+          const page = await api.recentEvents(shown.size ? CATCH_UP_PAGE : BACKFILL_EVENTS, before);
+          const reached = page.events.findIndex((e) => shown.has(String(e.event.messageId)));
+          missing.push(...(reached === -1 ? page.events : page.events.slice(0, reached)));
+          if (reached !== -1 || !page.nextCursor || !shown.size || missing.length >= MAX_ROWS) break;
+          before = page.nextCursor;
+        }
+        // The stream may have shown the newest of them meanwhile; it skips the rest when they come.
+        const now = new Set([...rows.current, ...held.current].map(id));
+        const fresh = missing.slice(0, MAX_ROWS).filter((e) => !now.has(String(e.event.messageId)));
+        for (const e of fresh) seen.add(String(e.event.messageId));
+        add(fresh.map((e) => toRow({ kind: 'event', sourceId: e.sourceId, outcome: 'stored', event: e.event })));
       } catch (err) {
         props.onError(err);
       }
