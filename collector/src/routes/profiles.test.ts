@@ -307,6 +307,26 @@ describeStores('profiles', (store) => {
       expect(list.map((p) => idents(p)[0]).sort()).toEqual(['userId:age-n', 'userId:age-s']);
     });
 
+    it('lists by a text trait with leading zeros (a zip code): the text matches, no number is read (it answered 500)', async () => {
+      await send([
+        ev('identify', 1, { userId: 'zip-s', traits: { zip: '01234', ext: '-01' } }),
+        ev('identify', 2, { userId: 'zip-n', traits: { zip: 1234, ext: -1 } }),
+      ]);
+      for (const [query, who] of [
+        ['trait.zip=01234', 'userId:zip-s'],
+        ['trait.ext=-01', 'userId:zip-s'],
+        ['trait.zip=1234', 'userId:zip-n'],
+        ['trait.ext=-1', 'userId:zip-n'],
+      ] as const) {
+        const res = await admin(`/v1/profiles?${query}`);
+        expect(res.status, query).toBe(200);
+        expect(
+          (res.body.profiles as Record<string, any>[]).map((p) => idents(p)[0]),
+          query,
+        ).toEqual([who]);
+      }
+    });
+
     it('a trait of several KB and an identifier too long to index do not stop identity', async () => {
       // Random text does not compress: PostgreSQL indexed such values whole and failed every batch.
       const rand = (n: number, base: number, span: number) =>

@@ -62,7 +62,8 @@ export function profileRoutes(
     }
     const query = { limit, cursor: q.cursor };
     // `?trait.age=30` means the number 30 as well as the text "30" (and true/false the booleans).
-    const values: unknown[] = /^(-?\d+(\.\d+)?|true|false)$/.test(raw) ? [raw, JSON.parse(raw)] : [raw];
+    // Only JSON's own spelling of a number: "01234" (a zip code) is text alone.
+    const values: unknown[] = /^(-?(0|[1-9]\d*)(\.\d+)?|true|false)$/.test(raw) ? [raw, JSON.parse(raw)] : [raw];
     return store.listProfilesByTrait(name, values, query);
   });
 
