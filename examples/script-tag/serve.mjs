@@ -21,10 +21,16 @@ export function serveExample(dir, { port = 8081, host = '127.0.0.1', collectorUr
       .replaceAll('__KIMLIK_URL__', collectorUrl)
       .replaceAll('__KIMLIK_WRITE_KEY__', writeKey);
   const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(
-      /^(\.\.[/\\])+/,
-      '',
-    );
+    let decoded;
+    try {
+      decoded = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    } catch (error) {
+      // `/%E0` is no path at all; thrown here, it would end the server for everyone.
+      res.writeHead(400, { 'content-type': 'text/plain' });
+      res.end(`Bad request path: ${error.message}\n`);
+      return;
+    }
+    const path = normalize(decoded).replace(/^(\.\.[/\\])+/, '');
     let file = join(dir, path === '/' ? 'index.html' : path);
     let body;
     try {
