@@ -57,8 +57,6 @@ const tooLarge = (maxBytes: number) =>
  * limit instead of filling memory.
  */
 export async function parseJsonBody(stream: IncomingMessage, maxBytes: number, deadlineMs: number): Promise<unknown> {
-  // DELETE and GET carry no body, even when a client sets Content-Type out of habit.
-  const bodyOptional = stream.method !== 'POST' && stream.method !== 'PUT' && stream.method !== 'PATCH';
   let encoding = String(stream.headers['content-encoding'] ?? 'identity')
     .trim()
     .toLowerCase();
@@ -85,10 +83,10 @@ export async function parseJsonBody(stream: IncomingMessage, maxBytes: number, d
   } catch {
     throw new HttpError('KIMLIK_BODY_INVALID_UTF8', 'The body is not valid UTF-8 (invalid byte sequence)');
   }
-  if (text.trim() === '') {
-    if (bodyOptional) return undefined;
-    throw new HttpError('KIMLIK_BODY_INVALID_JSON', 'The body is empty; send a JSON object');
-  }
+  // An empty body is no body, as when Content-Type is absent: clients set Content-Type on every call
+  // out of habit, also on those that take no body (rotate-key, erase). Routes that need one refuse
+  // `undefined` themselves (ingest: KIMLIK_BODY_INVALID_JSON, "The body is empty").
+  if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text);
   } catch (err) {

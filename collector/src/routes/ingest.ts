@@ -29,7 +29,7 @@ function answer(reply: FastifyReply, result: IngestResult) {
   });
 }
 
-/** A POST without a body never reaches a content parser; say what is missing. */
+/** A POST without a body (none, or an empty one) leaves `body` undefined; say what is missing. */
 async function requireBody(request: { body: unknown }): Promise<void> {
   if (request.body === undefined)
     throw new HttpError('KIMLIK_BODY_INVALID_JSON', 'The body is empty; send a JSON object');
