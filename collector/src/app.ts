@@ -217,7 +217,7 @@ function buildApp(deps: AppDeps): FastifyInstance {
     if (methods.includes('GET') || route.url.includes(':'))
       route.preValidation = [route.preValidation ?? [], readParameters].flat();
   });
-  cors(app, options.corsOrigins);
+  cors(app, options.corsOrigins, deps.routes);
   const admin = requireAdmin(deps.adminKey);
   const ingest = new IngestService(
     store,

@@ -18,7 +18,22 @@ export function originRefused(request: FastifyRequest): boolean {
  * enforced when the write key is authenticated, so admin APIs (which need the admin key) stay
  * usable from any origin. Preflights carry no credentials, so they are answered for any origin.
  */
-export function cors(app: FastifyInstance, corsOrigins: readonly string[]): void {
+export function cors(
+  app: FastifyInstance,
+  corsOrigins: readonly string[],
+  routes: readonly { method: string; url: string }[],
+): void {
+  // The methods the API answers to (PATCH /v1/sources/{id} among them), read from the registered
+  // routes at the first preflight, when all are registered: a fixed list fell behind the API.
+  let methods: string | undefined;
+  const allowMethods = () => {
+    methods ??= [
+      ...new Set(routes.filter((r) => r.url.startsWith('/v1/') && !r.url.includes('*')).map((r) => r.method)),
+    ]
+      .sort()
+      .join(', ');
+    return methods;
+  };
   const anyOrigin = corsOrigins.includes('*');
   // The collector's own pages (the demo) are always allowed: same origin as the request's host.
   const allowed = (origin: string, host?: string) =>
@@ -38,7 +53,7 @@ export function cors(app: FastifyInstance, corsOrigins: readonly string[]): void
     const origin = request.headers.origin;
     if (origin && allowed(origin, request.headers.host)) reply.header('Access-Control-Allow-Origin', origin);
     reply.header('Vary', 'Origin, Access-Control-Request-Headers');
-    reply.header('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
+    reply.header('Access-Control-Allow-Methods', allowMethods());
     // The headers a client asks for are granted: SDKs add their own (RudderStack's browser SDK
     // sends AnonymousId), and a refused preflight would lose every event. Nothing is read from them.
     const asked = request.headers['access-control-request-headers'];
