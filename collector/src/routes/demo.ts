@@ -1,15 +1,19 @@
 import { escapeHtml, fillSnippet } from '@kimlik/core';
 import type { FastifyInstance } from 'fastify';
 import type { SourceRegistry } from '../http/auth.js';
+import { PUBLIC_ORIGIN_VARY, publicOrigin } from '../http/public-origin.js';
 import { snippetTemplate } from './snippet-template.js';
 
 /** The page `npm start` points a new user at: what to paste, and the real browser SDK at work. */
 export function demoRoutes(app: FastifyInstance, deps: { sources: SourceRegistry }): void {
   app.get('/', async (request, reply) => {
     const writeKey = deps.sources.all()[0]?.writeKey ?? '';
-    const origin = `${request.protocol}://${request.host}`;
+    // Behind a TLS-terminating proxy an http:// script on the https page would be blocked.
+    const { protocol, host } = publicOrigin(request);
+    const origin = `${protocol}://${host}`;
     const curl = `curl -u '${writeKey}:' ${origin}/v1/track -H 'Content-Type: application/json' -d '{"userId":"u1","event":"Signed Up"}'`;
     const snippet = fillSnippet(snippetTemplate(), origin, writeKey);
+    reply.header('Vary', PUBLIC_ORIGIN_VARY);
     return reply.type('text/html; charset=utf-8').send(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Kimlik collector</title>

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { SourceRegistry } from '../http/auth.js';
 import { HttpError } from '../http/errors.js';
+import { PUBLIC_ORIGIN_VARY, publicOrigin } from '../http/public-origin.js';
 
 export interface SegmentSettingsDeps {
   sources: SourceRegistry;
@@ -18,19 +19,13 @@ export function segmentSettingsRoutes(app: FastifyInstance, deps: SegmentSetting
     const { writeKey } = request.params as { writeKey: string };
     const source = await deps.sources.byWriteKeyFresh(writeKey);
     if (!source) throw new HttpError('KIMLIK_AUTH_INVALID');
-    // The address the browser used, so events come back the same way: behind a TLS-terminating
-    // proxy that is its X-Forwarded-Proto/Host (an https page cannot post to http://). Trusting the
-    // headers is safe here: they only change what this answer tells its own requester.
-    const forwarded = (name: string) =>
-      String(request.headers[name] ?? '')
-        .split(',')[0]
-        ?.trim() || undefined;
-    const apiHost = `${forwarded('x-forwarded-host') ?? request.host}/v1`;
-    const protocol = forwarded('x-forwarded-proto') === 'https' ? 'https' : request.protocol;
+    // The address the browser used, so events come back the same way.
+    const { protocol, host } = publicOrigin(request);
+    const apiHost = `${host}/v1`;
     reply.header('Cache-Control', 'public, max-age=300');
     // Origin too: the answer carries Access-Control-Allow-Origin for the requesting origin (or none),
     // and a shared cache must not hand it to another site. This replaces the CORS hook's `Vary: Origin`.
-    reply.header('Vary', 'Origin, Host, X-Forwarded-Host, X-Forwarded-Proto');
+    reply.header('Vary', `Origin, ${PUBLIC_ORIGIN_VARY}`);
     return {
       integrations: {
         'Segment.io': { apiKey: source.writeKey, apiHost, protocol },
