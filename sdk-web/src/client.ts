@@ -16,7 +16,8 @@ import { TabQueue } from './tab-queue.js';
 
 /**
  * Enrichment or filter middleware: gets each event before it is queued and returns it (changed
- * or not), or null/undefined to drop it.
+ * or not), or null/undefined to drop it. Synchronous: anything else returned (an async function's
+ * promise) skips the event and is reported.
  */
 export type Plugin = (event: WireEvent) => WireEvent | null | undefined;
 
@@ -120,7 +121,15 @@ export class Client extends TabQueue {
       // null drops the event; so does a plugin that throws (reported), rather than sending it unfiltered.
       for (let i = 0; event && i < plugins; i++) {
         const plugin = this.#plugins[i] as Plugin;
-        event = this.guard(() => plugin(event as WireEvent));
+        event = this.guard(() => {
+          const result: unknown = plugin(event as WireEvent);
+          if (result == null || (isObject(result) && !result.then)) return result as WireEvent | null | undefined;
+          // An async plugin's promise (Segment's plugins are async) was spread into an event of its
+          // messageId alone. Its rejection would reach the page: caught, the skipped call being
+          // reported once here.
+          (result as Partial<PromiseLike<unknown>>).then?.(undefined, String);
+          throw Error('plugin returned no event: plugins are synchronous');
+        });
       }
       // The messageId is the one set when the call was made, whatever a plugin returned.
       const json = event && this.guard(() => JSON.stringify({ ...event, messageId: id }));

@@ -236,6 +236,29 @@ describe.skipIf(!hasChromium)('browser SDK calls (needs /usr/bin/chromium)', { t
     expect(events[2]?.properties).toMatchObject({ custom: 'yes', path: '/' });
   });
 
+  test('a plugin returning no event (an async plugin’s promise, a string) skips the call, reported once; a rejection stays in the SDK', async () => {
+    const page = await open();
+    const warnings: string[] = [];
+    page.on('console', (m) => warnings.push(m.text()));
+    await page.evaluate(() => {
+      const k = window.kimlik;
+      const results: Record<string, () => unknown> = {
+        // Segment's plugins are async: the promise was spread into an event of its messageId alone.
+        Async: () => Promise.resolve({ type: 'track', event: 'Async' }),
+        Rejected: () => Promise.reject(new Error('async plugin failed')),
+        String: () => 'x',
+        Number: () => 1,
+      };
+      k.use(((e: { event?: string }) => results[e.event ?? '']?.() ?? e) as never);
+      for (const name of ['Async', 'Rejected', 'String', 'Number', 'Kept']) k.track(name);
+    });
+    expect((await storedBefore(page, 1)).map((e) => e.event)).toEqual(['Kept']);
+    const reports = warnings.filter((w) => w.includes('KIMLIK_'));
+    expect(reports).toHaveLength(4);
+    for (const r of reports) expect(r).toMatch(/KIMLIK_WEB_UNEXPECTED.*synchronous/);
+    // The rejection is caught: closeScenarioAfterEach finds no page error.
+  });
+
   test('plugins get copies (user() is not changed) and see only the calls made after they were added', async () => {
     const page = await open();
     const user = await page.evaluate(() => {
