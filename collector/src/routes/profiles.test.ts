@@ -437,10 +437,44 @@ describeStores('profiles', (store) => {
       const k = (await profileBy('userId', 'kid')).body;
       expect((await timeline(k.id)).sort()).toEqual(kid.map((e) => e.messageId).sort());
       expect(JSON.stringify((await admin(`/v1/profiles/${k.id}/history`)).body)).not.toContain('erased-mom');
-      // Nothing of hers is left to move the device: it goes on as the kid's.
+      // After her last login on it the device is still hers: its anonymous events there are dropped,
+      // and the kid's own (carrying their userId) are stored.
       const later = ev('track', 60, { anonymousId: 'S', event: 'd' });
-      await send([later]);
-      expect(await timeline(k.id)).toContain(later.messageId);
+      expect(await send([later])).toMatchObject({ accepted: 1, suppressed: 1 });
+      const own = ev('track', 65, { anonymousId: 'S', userId: 'kid', event: 'e' });
+      expect((await send([own])).suppressed ?? 0).toBe(0);
+      expect(await timeline(k.id)).toContain(own.messageId);
+      expect(await timeline(k.id)).not.toContain(later.messageId);
+    });
+
+    it("late events from an erased user's periods on a shared device are dropped, not given to the other user", async () => {
+      // The device was u1's until u2 logged in on it at minute 30 (rule 2), before that login too.
+      await send([
+        ev('page', 5, { anonymousId: 'SL', name: 'Home' }),
+        ev('identify', 10, { anonymousId: 'SL', userId: 'erased-late', traits: { email: 'late@example.com' } }),
+        ev('track', 15, { anonymousId: 'SL', event: 'a' }),
+        ev('identify', 30, { anonymousId: 'SL', userId: 'other-late' }),
+        ev('track', 40, { anonymousId: 'SL', event: 'b' }),
+      ]);
+      const u1 = (await idOf('userId', 'erased-late')) as string;
+      expect((await admin(`/v1/profiles/${u1}`, { method: 'DELETE' })).status).toBe(200);
+      const u2 = (await profileBy('userId', 'other-late')).body;
+      expect(u2.eventCount).toBe(2);
+      // An offline queue flushing late: its events from u1's time on the device.
+      const late = [
+        ev('track', 20, { anonymousId: 'SL', event: 'during u1' }),
+        ev('page', 1, { anonymousId: 'SL', name: 'before u1 logged in' }),
+      ];
+      expect(await send(late)).toMatchObject({ accepted: 2, suppressed: 2 });
+      const next = ev('track', 50, { anonymousId: 'SL', event: 'u2 again' });
+      expect((await send([next])).suppressed ?? 0).toBe(0);
+      const after = (await profileBy('userId', 'other-late')).body;
+      expect(after.eventCount).toBe(3);
+      expect(after.firstSeen).toBe(u2.firstSeen);
+      const timelineIds = await timeline(after.id);
+      for (const e of late) expect(timelineIds).not.toContain(e.messageId);
+      const stored = (await c.storedEvents()).map((e) => e.messageId);
+      for (const e of late) expect(stored).not.toContain(e.messageId);
     });
 
     it('4b. alias is order independent: previousId is a userId when any event says so, else a device', async () => {

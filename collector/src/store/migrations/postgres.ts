@@ -250,4 +250,18 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       ALTER SEQUENCE events_id_seq CACHE 1;
     `,
   },
+  {
+    version: 12,
+    name: "erased people's periods on shared devices",
+    // The device stays with its other user; events carrying only it, timed in the erased person's
+    // periods, are dropped (identity/erased-periods.ts). Keyed by the device's suppression hash.
+    sql: `
+      CREATE TABLE suppressed_periods (
+        hash text NOT NULL,
+        from_ts bigint NOT NULL,
+        to_ts bigint NOT NULL,
+        PRIMARY KEY (hash, from_ts)
+      );
+    `,
+  },
 ];

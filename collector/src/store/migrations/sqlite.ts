@@ -208,4 +208,18 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX identifiers_hub ON identifiers (id) WHERE hub = 1;
     `,
   },
+  {
+    version: 9,
+    name: "erased people's periods on shared devices",
+    // The device stays with its other user; events carrying only it, timed in the erased person's
+    // periods, are dropped (identity/erased-periods.ts). Keyed by the device's suppression hash.
+    sql: `
+      CREATE TABLE suppressed_periods (
+        hash TEXT NOT NULL,
+        from_ts INTEGER NOT NULL,
+        to_ts INTEGER NOT NULL,
+        PRIMARY KEY (hash, from_ts)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

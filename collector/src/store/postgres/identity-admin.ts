@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { namesAny, namingLinks } from '../../identity/carried-identifiers.js';
+import { erasedPeriodRows } from '../../identity/erased-periods.js';
 import type { IdentifierType, IdentityConfig } from '../../identity/identifiers.js';
 import { suppressionHash } from '../../identity/profile-id.js';
 import { BEGINNING } from '../../identity/resolve.js';
@@ -177,6 +178,14 @@ export async function eraseProfile(
     'DELETE FROM identifiers WHERE id = ANY($1::bigint[])',
   ]) {
     await c.query(sql, [ids]);
+  }
+  const periods = erasedPeriodRows(salt, kept);
+  if (periods.length > 0) {
+    await c.query(
+      `INSERT INTO suppressed_periods (hash, from_ts, to_ts)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) ON CONFLICT DO NOTHING`,
+      [periods.map((p) => p[0]), periods.map((p) => p[1]), periods.map((p) => p[2])],
+    );
   }
   for (const m of kept) {
     for (const [from, to] of m.ranges) {

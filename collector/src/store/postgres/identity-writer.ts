@@ -67,13 +67,15 @@ export class PgIdentityWriter {
    * commit, so such events are never stored; `process` checks again when it applies them).
    */
   async suppressedAmong(c: Db, events: readonly IdentityInput[]): Promise<Set<number>> {
-    return suppressedEvents(c, this.options.salt, identifierLists(events, parseExtras(events)));
+    return suppressedEvents(c, this.options.salt, identifierLists(events, parseExtras(events)), events);
   }
 
   async process(c: Db, events: readonly IdentityInput[], anySuppressed: Promise<boolean>): Promise<IdentityIds[]> {
     const extras = parseExtras(events);
     const lists = identifierLists(events, extras);
-    const suppressed = (await anySuppressed) ? await suppressedEvents(c, this.options.salt, lists) : new Set<number>();
+    const suppressed = (await anySuppressed)
+      ? await suppressedEvents(c, this.options.salt, lists, events)
+      : new Set<number>();
     const wanted = wantedIdentifiers(events, lists, suppressed);
     await this.cache.check(c);
     const idents = await ensureIdentifiers(c, this.options.salt, wanted, this.cache);

@@ -1,7 +1,8 @@
+import { addErasedPeriods, type ErasedPeriods, inErasedPeriod } from '../../identity/erased-periods.js';
 import { suppressionHash } from '../../identity/profile-id.js';
 import { textArray } from './binary-arrays.js';
 import type { Db } from './connection.js';
-import type { EventIdentifiers } from './event-identifiers.js';
+import type { EventIdentifiers, IdentityInput } from './event-identifiers.js';
 
 /**
  * Whether anyone was ever erased, read every commit (another process may erase). Meant to be
@@ -10,28 +11,40 @@ import type { EventIdentifiers } from './event-identifiers.js';
  */
 export function checkAnySuppressed(c: Db): Promise<boolean> {
   const any = c
-    .query<{ x: boolean }>('SELECT EXISTS (SELECT 1 FROM suppressed) AS x')
+    .query<{ x: boolean }>('SELECT EXISTS (SELECT 1 FROM suppressed) OR EXISTS (SELECT 1 FROM suppressed_periods) AS x')
     .then((r) => r.rows[0]?.x === true);
   // Awaited by process(); when the commit fails before that, this must not be an unhandled rejection.
   any.catch(() => undefined);
   return any;
 }
 
-/** Events carrying an identifier of an erased person. */
+/**
+ * Events of an erased person: carrying one of their identifiers, or only a shared device they
+ * leave behind, timed in their periods on it (erased-periods.ts). `events[i]` goes with `lists[i]`.
+ */
 export async function suppressedEvents(
   c: Db,
   salt: string,
   lists: readonly Pick<EventIdentifiers, 'ids'>[],
+  events: readonly Pick<IdentityInput, 'anonymousId' | 'userId' | 'ts'>[],
 ): Promise<Set<number>> {
   const out = new Set<number>();
   const hashes = lists.map((l) => l.ids.map((i) => suppressionHash(salt, i.type, i.value)));
-  const hit = await c.query<{ hash: string }>('SELECT hash FROM suppressed WHERE hash = ANY($1::text[])', [
-    textArray([...new Set(hashes.flat())]),
-  ]);
+  const hit = await c.query<{ hash: string; from_ts: string | null; to_ts: string | null }>(
+    `SELECT hash, NULL AS from_ts, NULL AS to_ts FROM suppressed WHERE hash = ANY($1::text[])
+     UNION ALL SELECT hash, from_ts::text, to_ts::text FROM suppressed_periods WHERE hash = ANY($1::text[])`,
+    [textArray([...new Set(hashes.flat())])],
+  );
   if (hit.rows.length === 0) return out;
-  const erased = new Set(hit.rows.map((r) => r.hash));
+  const erased = new Set<string>();
+  const periods: ErasedPeriods = new Map();
+  for (const r of hit.rows) {
+    if (r.from_ts === null) erased.add(r.hash);
+    else addErasedPeriods(periods, [[r.hash, Number(r.from_ts), Number(r.to_ts)]]);
+  }
   hashes.forEach((hs, i) => {
-    if (hs.some((h) => erased.has(h))) out.add(i);
+    const e = events[i] as Pick<IdentityInput, 'anonymousId' | 'userId' | 'ts'>;
+    if (hs.some((h) => erased.has(h)) || inErasedPeriod(periods, salt, e.anonymousId, e.userId, e.ts)) out.add(i);
   });
   return out;
 }

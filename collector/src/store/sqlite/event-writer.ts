@@ -156,7 +156,7 @@ export class EventWriter {
         const anonymousId = rows[b + 8] as string | null;
         const userId = rows[b + 9] as string | null;
         const extra = rows[b + 10] as string | null;
-        if (this.identity.isSuppressed(anonymousId, userId, extra)) {
+        if (this.identity.isSuppressed(anonymousId, userId, extra, rows[b + 5] as number)) {
           (outcomes[ref.req] as Uint8Array)[ref.ev] = SUPPRESSED;
           continue;
         }

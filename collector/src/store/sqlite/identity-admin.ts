@@ -1,4 +1,5 @@
 import { namesAny, namingLinks } from '../../identity/carried-identifiers.js';
+import { type ErasedPeriod, erasedPeriodRows } from '../../identity/erased-periods.js';
 import type { IdentityConfig } from '../../identity/identifiers.js';
 import { identifierHash, profileIdFromHash, suppressionHash } from '../../identity/profile-id.js';
 import { BEGINNING } from '../../identity/resolve.js';
@@ -15,12 +16,14 @@ export interface EraseResult {
 }
 
 /**
- * The erase's outcome plus the suppression hashes of its identifiers, for the writer's memory: the
+ * The erase's outcome plus the suppression hashes of its identifiers and its periods on shared
+ * devices, for the writer's memory: the
  * caller adds them only once the transaction committed (a rolled-back erase must suppress nothing).
  */
 export interface EraseOutcome {
   result: EraseResult;
   suppressed: string[];
+  periods: ErasedPeriod[];
 }
 
 /**
@@ -91,6 +94,9 @@ export function eraseProfile(
   const firstLink = db
     .prepare('SELECT ts, message_id FROM links WHERE a = ? OR b = ? ORDER BY ts, message_id LIMIT 1')
     .raw();
+  const periods = erasedPeriodRows(salt, kept);
+  const period = db.prepare('INSERT OR IGNORE INTO suppressed_periods (hash, from_ts, to_ts) VALUES (?, ?, ?)');
+  for (const row of periods) period.run(...row);
   for (const m of kept) {
     for (const [from, to] of m.ranges) {
       db.prepare('DELETE FROM trait_writes WHERE identifier_id = ? AND ts >= ? AND ts < ?').run(m.id, from, to);
@@ -109,7 +115,7 @@ export function eraseProfile(
   identity.resetCaches();
   // Profiles that were kept apart from this one by refused links, and shared devices, are replayed without it.
   for (const n of neighbours) identity.recomputeCluster(n, Number.POSITIVE_INFINITY);
-  return { result: { profileId: pid, events, identifiers: gone.length }, suppressed };
+  return { result: { profileId: pid, events, identifiers: gone.length }, suppressed, periods };
 }
 
 /**

@@ -68,9 +68,9 @@ export class IdentityApplier {
     return this.pending.length === 0 ? 0 : now - this.oldestAt;
   }
 
-  /** True when the event carries an erased identifier: it must not be stored at all. */
-  isSuppressed(anonymousId: string | null, userId: string | null, extra: string | null): boolean {
-    return this.identity.suppressesEvent(anonymousId, userId, extra);
+  /** True when the event is an erased person's (identifier or period): it must not be stored at all. */
+  isSuppressed(anonymousId: string | null, userId: string | null, extra: string | null, ts: number): boolean {
+    return this.identity.suppressesEvent(anonymousId, userId, extra, ts);
   }
 
   /** Queues committed events, in event-id order. */

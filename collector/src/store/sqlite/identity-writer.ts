@@ -1,3 +1,9 @@
+import {
+  addErasedPeriods,
+  type ErasedPeriod,
+  type ErasedPeriods,
+  inErasedPeriod,
+} from '../../identity/erased-periods.js';
 import type { IdentityExtra } from '../../identity/event-identity.js';
 import type { IdentifierType, TraitIdentifierType } from '../../identity/identifiers.js';
 import { identifierHash, suppressionHash } from '../../identity/profile-id.js';
@@ -54,6 +60,8 @@ export class IdentityWriter {
   /** New identifiers met in a cluster past the limit this batch (recomputeCluster). */
   private parked = new Set<number>();
   private readonly suppressed = new Set<string>();
+  /** Erased people's periods on the shared devices they leave behind (erased-periods.ts). */
+  private readonly erasedPeriods: ErasedPeriods = new Map();
   /** Key hashes of every stored identifier: a first sighting skips the index lookup. */
   private readonly known = new HashFilter();
   private dirty = new Set<number>();
@@ -120,6 +128,10 @@ export class IdentityWriter {
       3,
     );
     for (const h of db.prepare('SELECT hash FROM suppressed').pluck().all() as string[]) this.suppressed.add(h);
+    addErasedPeriods(
+      this.erasedPeriods,
+      db.prepare('SELECT hash, from_ts, to_ts FROM suppressed_periods').raw().all() as ErasedPeriod[],
+    );
     for (const h of db.prepare('SELECT key_hash FROM identifiers').pluck().iterate() as Iterable<number>)
       this.known.add(h);
   }
@@ -132,18 +144,25 @@ export class IdentityWriter {
     return this.suppressed.size > 0 && this.suppressed.has(suppressionHash(this.options.salt, type, value));
   }
 
-  /** True when the event carries an identifier of an erased profile (checked before it is stored). */
-  suppressesEvent(anonymousId: string | null, userId: string | null, extraJson: string | null): boolean {
-    if (this.suppressed.size === 0) return false;
-    return this.carriesSuppressed(anonymousId, userId, extraJson ? (JSON.parse(extraJson) as IdentityExtra) : null);
+  /** True when the event is an erased person's (checked before it is stored). */
+  suppressesEvent(anonymousId: string | null, userId: string | null, extraJson: string | null, ts: number): boolean {
+    if (this.suppressed.size === 0 && this.erasedPeriods.size === 0) return false;
+    const extra = extraJson ? (JSON.parse(extraJson) as IdentityExtra) : null;
+    return this.carriesSuppressed(anonymousId, userId, extra, ts);
   }
 
-  private carriesSuppressed(anonymousId: string | null, userId: string | null, extra: IdentityExtra | null): boolean {
+  private carriesSuppressed(
+    anonymousId: string | null,
+    userId: string | null,
+    extra: IdentityExtra | null,
+    ts: number,
+  ): boolean {
     if (anonymousId && this.isSuppressed('anonymousId', anonymousId)) return true;
     if (userId && this.isSuppressed('userId', userId)) return true;
     for (const [t, v] of extra?.t ?? []) if (this.isSuppressed(t, v)) return true;
     // An alias's previousId is a userId or a device ID; either erased one drops the event.
-    return !!extra?.p && (this.isSuppressed('userId', extra.p) || this.isSuppressed('anonymousId', extra.p));
+    if (extra?.p && (this.isSuppressed('userId', extra.p) || this.isSuppressed('anonymousId', extra.p))) return true;
+    return inErasedPeriod(this.erasedPeriods, this.options.salt, anonymousId, userId, ts);
   }
 
   private lookup(
@@ -247,7 +266,11 @@ export class IdentityWriter {
     msg: string,
   ): { anon: number | null; user: number | null } | null {
     const extra: IdentityExtra | null = extraJson ? JSON.parse(extraJson) : null;
-    if (this.suppressed.size > 0 && this.carriesSuppressed(anonymousId, userId, extra)) return null;
+    if (
+      (this.suppressed.size > 0 || this.erasedPeriods.size > 0) &&
+      this.carriesSuppressed(anonymousId, userId, extra, ts)
+    )
+      return null;
     const ids: number[] = [];
     const user = userId ? this.ensure('userId', userId, ts, msg) : null;
     if (user !== null) ids.push(user);
@@ -496,8 +519,10 @@ export class IdentityWriter {
     this.hubCandidates = new Set();
   }
 
-  suppress(hashes: string[]): void {
+  /** An erasure's identifiers and its periods on shared devices, once it committed. */
+  suppress(hashes: string[], periods: ErasedPeriod[]): void {
     for (const h of hashes) this.suppressed.add(h);
+    addErasedPeriods(this.erasedPeriods, periods);
   }
 }
 

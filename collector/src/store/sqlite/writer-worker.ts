@@ -231,7 +231,7 @@ function admin(msg: Exclude<WriterRequest, { op: 'write' }>): void {
         .immediate();
       if (erased) {
         // Only after the commit: events of a person whose erase rolled back must still be stored.
-        identity.suppress(erased.suppressed);
+        identity.suppress(erased.suppressed, erased.periods);
         // Nor in the write-ahead log's older page images: copied back and the log emptied (best
         // effort: a reader on an older snapshot defers it to the next checkpoint).
         truncateLog();
