@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { type Collector, createCollector } from './app.js';
+import { markKeysShown, unshownKeys } from './keys.js';
 import { optionsFromEnv, resolveOptions } from './options.js';
 
 /**
@@ -9,18 +10,26 @@ import { optionsFromEnv, resolveOptions } from './options.js';
 export async function startCollector(env: NodeJS.ProcessEnv): Promise<Collector> {
   const options = resolveOptions(optionsFromEnv(env));
   const collector = await createCollector(options);
-  const address = await collector.app.listen({ port: options.port, host: options.host });
+  let address: string;
+  try {
+    address = await collector.app.listen({ port: options.port, host: options.host });
+  } catch (err) {
+    // The port is taken, say: the store is open (and may have stored new keys) and must close.
+    await collector.close();
+    throw err;
+  }
   const port = (collector.app.server.address() as { port: number }).port;
   const base = `http://localhost:${port}`;
   const { keys } = collector;
-  if (keys.generated.writeKey || keys.generated.adminKey) {
-    // Printed once, on the start that generated them; later starts read them from the database.
+  // Printed once, by the first start that listens; later starts read them from the database.
+  const unshown = await unshownKeys(collector.store, options);
+  if (unshown.writeKey || unshown.adminKey) {
     process.stdout.write(
       [
         '',
         `Kimlik collector on ${base} (database ${resolve(options.database)})`,
-        keys.generated.writeKey ? `  write key (public, for SDKs): ${keys.writeKey}` : '',
-        keys.generated.adminKey ? `  admin key (secret):           ${keys.adminKey}` : '',
+        unshown.writeKey ? `  write key (public, for SDKs): ${keys.writeKey}` : '',
+        unshown.adminKey ? `  admin key (secret):           ${keys.adminKey}` : '',
         '',
         'Send your first event:',
         `  curl -u '${keys.writeKey}:' ${base}/v1/track -H 'Content-Type: application/json' \\`,
@@ -35,6 +44,7 @@ export async function startCollector(env: NodeJS.ProcessEnv): Promise<Collector>
         .filter((l, i, a) => l !== '' || a[i - 1] !== '')
         .join('\n'),
     );
+    await markKeysShown(collector.store);
   }
   collector.app.log.info({ address, store: collector.store.kind }, 'kimlik collector listening');
   let stopping = false;
