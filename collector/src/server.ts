@@ -1,7 +1,7 @@
-import { resolve } from 'node:path';
 import { type Collector, createCollector } from './app.js';
 import { markKeysShown, unshownKeys } from './keys.js';
 import { optionsFromEnv, resolveOptions } from './options.js';
+import { databaseLabel } from './store/open-store.js';
 
 /**
  * Starts the collector as a process: listens, prints generated keys once, and on SIGTERM/SIGINT
@@ -27,7 +27,7 @@ export async function startCollector(env: NodeJS.ProcessEnv): Promise<Collector>
     process.stdout.write(
       [
         '',
-        `Kimlik collector on ${base} (database ${resolve(options.database)})`,
+        `Kimlik collector on ${base} (database ${databaseLabel(options.database)})`,
         unshown.writeKey ? `  write key (public, for SDKs): ${keys.writeKey}` : '',
         unshown.adminKey ? `  admin key (secret):           ${keys.adminKey}` : '',
         '',

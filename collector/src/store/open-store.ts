@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { ResolvedCollectorOptions } from '../options.js';
 import { isPostgresUrl } from './postgres/connection.js';
 import { PostgresStore } from './postgres/postgres-store.js';
@@ -22,6 +23,19 @@ export interface StoreEvents {
   onCheckpointError?: (message: string) => void;
   /** PostgreSQL cannot be reached at start yet: the collector waits for it. */
   onWaiting?: (message: string) => void;
+}
+
+/**
+ * `database` as the banner shows it: a SQLite file by its absolute path, a PostgreSQL URL with
+ * its password masked (stdout ends up in logs, and a URL is no file path).
+ */
+export function databaseLabel(database: string): string {
+  if (!isPostgresUrl(database)) return resolve(database);
+  const url = new URL(database);
+  if (url.password !== '') url.password = '***';
+  // libpq also takes the password as a parameter.
+  if (url.searchParams.has('password')) url.searchParams.set('password', '***');
+  return url.toString();
 }
 
 /** Opens the store `options.database` names: a `postgres://` URL, or else a SQLite file path. */
