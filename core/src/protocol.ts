@@ -9,6 +9,15 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
+/**
+ * Properties or traits as the SDKs' calls take them: any object, one typed by an app's
+ * `interface` too (which has no index signature, so `JsonObject` refuses it; Segment and PostHog
+ * type them the same way). What is sent is its JSON: a Date becomes its ISO string, undefined is
+ * dropped. Primitives (`track('Viewed', 'sku-1')`) are still refused.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: only an index signature of `any` accepts an interface
+export type Properties = Record<string, any>;
+
 /** One event as a client sends it. */
 export interface WireEvent {
   type: EventType;

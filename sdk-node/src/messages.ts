@@ -1,4 +1,4 @@
-import type { JsonObject } from '@kimlik/core';
+import type { JsonObject, Properties } from '@kimlik/core';
 
 /**
  * Segment-shaped messages. A server has no implicit user, so every message names one:
@@ -18,9 +18,9 @@ interface Common {
   messageId?: string;
 }
 
-export type TrackMessage = Identity & Common & { event: string; properties?: JsonObject };
-export type IdentifyMessage = Identity & Common & { traits?: JsonObject };
-export type PageMessage = Identity & Common & { name?: string; category?: string; properties?: JsonObject };
+export type TrackMessage = Identity & Common & { event: string; properties?: Properties };
+export type IdentifyMessage = Identity & Common & { traits?: Properties };
+export type PageMessage = Identity & Common & { name?: string; category?: string; properties?: Properties };
 export type ScreenMessage = PageMessage;
-export type GroupMessage = Identity & Common & { groupId: string | number; traits?: JsonObject };
+export type GroupMessage = Identity & Common & { groupId: string | number; traits?: Properties };
 export type AliasMessage = Common & { userId: string | number; previousId: string | number };

@@ -1,4 +1,4 @@
-import type { JsonObject } from '@kimlik/core';
+import type { Properties } from '@kimlik/core';
 import { Client, type Plugin } from './client.js';
 import type { CallSite } from './context.js';
 import type { UserState } from './identity.js';
@@ -11,19 +11,22 @@ import type { ConsentState, WebOptions } from './options.js';
 export interface Api {
   /** Starts the SDK. The only method that throws: on invalid options (`InvalidOptionError`). */
   init(options: WebOptions): Api;
-  track(event: string, properties?: JsonObject): Api;
+  /** `properties` are sent as a JSON copy taken at the call (a Date as its ISO string). */
+  track(event: string, properties?: Properties): Api;
   /**
    * Sets the user (when given) and merges traits (`email` among them); both persist until
    * `reset()`. A different user than the current one starts with no traits.
    */
-  identify(userId?: string | null, traits?: JsonObject): Api;
+  identify(userId?: string | null, traits?: Properties): Api;
   /** Segment's form: traits of the current user. */
-  identify(traits: JsonObject): Api;
+  identify(traits: Properties): Api;
   /** A page view; `properties` default to the page's url, path, referrer, title and search. */
-  page(name?: string | null, properties?: JsonObject): Api;
+  page(name?: string | null, properties?: Properties): Api;
   /** Segment's form: `category` is added to the properties. */
-  page(category: string | null, name: string, properties?: JsonObject): Api;
-  group(groupId: string, traits?: JsonObject): Api;
+  page(category: string | null, name: string, properties?: Properties): Api;
+  /** Segment's form: a page view without a name. */
+  page(properties: Properties): Api;
+  group(groupId: string, traits?: Properties): Api;
   /** Links the current identity (or `previousId`) to `userId`, which becomes the current user. */
   alias(userId: string, previousId?: string): Api;
   /** Logout: a new anonymous ID, user and traits cleared. */

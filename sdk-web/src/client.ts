@@ -1,4 +1,4 @@
-import { checkOneOf, ERROR_CODES, type JsonObject, KimlikError, type WireEvent } from '@kimlik/core';
+import { checkOneOf, ERROR_CODES, KimlikError, type Properties, type WireEvent } from '@kimlik/core';
 import { copy, isObject, pageEvent } from './call-values.js';
 import { buildContext, type CallSite } from './context.js';
 import { takeStashes } from './exit-stash.js';
@@ -137,12 +137,12 @@ export class Client extends TabQueue {
     }
   }
 
-  track(event: string, properties?: JsonObject): void {
+  track(event: string, properties?: Properties): void {
     this.#add({ type: 'track', event, properties: properties ?? {} });
   }
 
   /** Also Segment's `identify(traits)`: traits only, the user unchanged. */
-  identify(userId?: string | null | JsonObject, traits?: JsonObject): void {
+  identify(userId?: string | null | Properties, traits?: Properties): void {
     const id = this.id as IdentityStore;
     const { state } = id;
     if (isObject(userId)) {
@@ -162,11 +162,11 @@ export class Client extends TabQueue {
   }
 
   /** Also Segment's `page(category, name, properties)`. */
-  page(name?: string | JsonObject | null, properties?: JsonObject | string | null, more?: JsonObject): void {
+  page(name?: string | Properties | null, properties?: Properties | string | null, more?: Properties): void {
     this.#add(pageEvent(name, properties, more, this.at));
   }
 
-  group(groupId: string, traits?: JsonObject): void {
+  group(groupId: string, traits?: Properties): void {
     // Reported and dropped: a group event without an account is useless and would say "undefined".
     required(groupId, 'group() without a groupId');
     this.#add({ type: 'group', groupId: String(groupId), traits: isObject(traits) ? traits : {} });

@@ -2,11 +2,11 @@
  * @kimlik/web for bundlers: `import { init, track } from '@kimlik/web'`, or `createKimlik()` for a
  * second, independent instance (give it another `storagePrefix`).
  */
-import type { JsonObject } from '@kimlik/core';
+import type { Properties } from '@kimlik/core';
 import { type Api, createKimlik } from './api.js';
 import type { ConsentState, WebOptions } from './options.js';
 
-export type { JsonObject, KimlikError, WireEvent } from '@kimlik/core';
+export type { JsonObject, KimlikError, Properties, WireEvent } from '@kimlik/core';
 export type { Api, KimlikStub } from './api.js';
 export { createKimlik } from './api.js';
 export type { Plugin } from './client.js';
@@ -19,11 +19,11 @@ export { DEFAULTS } from './options.js';
 export const kimlik: Api = /* @__PURE__ */ createKimlik();
 
 export const init = (options: WebOptions): Api => kimlik.init(options);
-export const track = (event: string, properties?: JsonObject): Api => kimlik.track(event, properties);
+export const track = (event: string, properties?: Properties): Api => kimlik.track(event, properties);
 type Loose = (...args: unknown[]) => Api;
 export const identify: Api['identify'] = (...args: unknown[]) => (kimlik.identify as Loose)(...args);
 export const page: Api['page'] = (...args: unknown[]) => (kimlik.page as Loose)(...args);
-export const group = (groupId: string, traits?: JsonObject): Api => kimlik.group(groupId, traits);
+export const group = (groupId: string, traits?: Properties): Api => kimlik.group(groupId, traits);
 export const alias = (userId: string, previousId?: string): Api => kimlik.alias(userId, previousId);
 export const reset = (): Api => kimlik.reset();
 export const flush = (): Promise<void> => kimlik.flush();
