@@ -5,15 +5,19 @@ import type { ResolvedWebOptions } from './options.js';
 /** Storage faults are reported, never thrown: private mode and blocked storage degrade to memory. */
 export type Report = (error: KimlikError) => void;
 
+/** The storages that failed on this page: blocked storage fails every access, and is told once. */
+const failed: Record<string, 1> = {};
+
 /**
  * Runs `fn` on `what` ('cookie', 'localStorage'); a throw (SecurityError, QuotaExceededError) is
- * reported, with the browser's error as `cause`, and undefined returned.
+ * reported, the first of the page only, with the browser's error as `cause`, and undefined returned.
  */
 export function guard<T>(report: Report, what: string, fn: () => T): T | undefined {
   try {
     return fn();
   } catch (cause) {
-    report(storageFailed(what, cause));
+    if (!failed[what]) report(storageFailed(what, cause));
+    failed[what] = 1;
     return undefined;
   }
 }

@@ -37,13 +37,11 @@ export function electLeader(name: string, onRole: (leading: boolean) => void, re
 function lease(name: string, onRole: (leading: boolean) => void, report: Report): void {
   const tab = uuidv7();
   let leading: boolean | null = null;
-  // Blocked storage fails every renewal: told once, not every few seconds for the page's life.
-  let told = 0;
-  const once: Report = (error) => told++ || report(error);
   const renew = () => {
-    // Storage blocked: no tab can see another, so each one sends its own in-memory queue.
+    // Storage blocked: no tab can see another, so each one sends its own in-memory queue. It fails
+    // every renewal, and guard() tells it once, not every second for the page's life.
     const ok =
-      guard(once, LOCAL, () => {
+      guard(report, LOCAL, () => {
         const [holder, until] = (localStorage.getItem(name) ?? '').split('|');
         if (holder !== tab && Number(until) > Date.now()) return false;
         localStorage.setItem(name, `${tab}|${Date.now() + LEASE_MS}`);

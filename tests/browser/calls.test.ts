@@ -78,6 +78,32 @@ describe.skipIf(!hasChromium)('browser SDK calls (needs /usr/bin/chromium)', { t
     expect((await scenario.waitStored(1)).map((e) => e.event)).toEqual(['Still sent']);
   });
 
+  test('blocked localStorage is reported once per page, not at each step of the load and each identify()', async () => {
+    scenario = await startScenario({ '/': scriptTagPage({ 'flush-interval-ms': 100 }) });
+    const page = await scenario.browser.newPage();
+    await page.addInitScript(() => {
+      Object.defineProperty(window, 'localStorage', {
+        get() {
+          throw new DOMException('blocked', 'SecurityError');
+        },
+      });
+    });
+    const reports: string[] = [];
+    page.on('console', (m) => m.text().includes('KIMLIK_WEB_STORAGE_UNAVAILABLE') && reports.push(m.text()));
+    await page.goto(`${scenario.site.url}/`);
+    await page.evaluate(() => {
+      window.kimlik.identify('u-1', { plan: 'a' }).identify({ plan: 'b' }).track('Still sent');
+      return window.kimlik.flush();
+    });
+    expect((await scenario.waitStored(3)).map((e) => e.event ?? e.type)).toEqual([
+      'identify',
+      'identify',
+      'Still sent',
+    ]);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toContain('localStorage failed');
+  });
+
   test('a second init() is reported to onError and changes nothing: the first write key still sends', async () => {
     const page = await open();
     const warnings: string[] = [];
