@@ -77,6 +77,8 @@ export function wrap(client: Client): Api {
   const early: [keyof Api, unknown[], CallSite | undefined, ((done: unknown) => void)?][] = [];
   /** Set when init() failed (invalid options): nothing will be sent, so nothing waits or is kept. */
   let failed = false;
+  /** The page's first instance over the same storage, when this one started second: it gets the calls. */
+  let to: Api | undefined;
   const api = {} as Record<keyof Api, (...args: unknown[]) => unknown>;
   const keep = (method: keyof Api, args: unknown[]) => {
     // A call kept for init() keeps when and where it was made, as a call the stub recorded does
@@ -88,11 +90,12 @@ export function wrap(client: Client): Api {
     if (!failed) early.push([method, args, at]);
   };
   for (const method of METHODS) {
-    api[method] = (...args: unknown[]) => {
+    api[method] = (...args: unknown[]): unknown => {
+      if (to) return (to[method] as (...a: unknown[]) => unknown)(...args);
       if (method === 'init') {
         const first = !client.o;
         try {
-          client.init(args[0] as WebOptions);
+          to = client.init(args[0] as WebOptions, api as unknown as Api);
         } catch (e) {
           failed = true;
           for (const [, , , settle] of early.splice(0)) settle?.(undefined);
@@ -108,7 +111,7 @@ export function wrap(client: Client): Api {
         client.at = undefined;
         // The load's own page view: after the calls made before init(), so their plugins and
         // identify apply to it.
-        if (first && client.o?.autoPage) client.guard(() => client.page());
+        if (first && !to && client.o?.autoPage) client.guard(() => client.page());
         return api;
       }
       // use() waits too: a plugin added after a call must not apply to that call's event.

@@ -1,4 +1,5 @@
 import { checkOneOf, ERROR_CODES, KimlikError, type Properties, type WireEvent } from '@kimlik/core';
+import type { Api } from './api.js';
 import { copy, isObject, pageEvent } from './call-values.js';
 import { buildContext, type CallSite } from './context.js';
 import { takeStashes } from './exit-stash.js';
@@ -50,15 +51,28 @@ export class Client extends TabQueue {
   /** Consent is being set at load from the option or a privacy signal (read again on each load). */
   atLoad = false;
 
-  init(options: WebOptions): void {
+  /**
+   * Starts the instance `api` wraps; returns the instance on this page with the same storagePrefix,
+   * if another started first, which then gets this one's calls.
+   */
+  init(options: WebOptions, api: Api): Api | undefined {
     // A second init (the snippet's and a data-write-key tag, or a framework mounting twice) keeps
-    // the first's options; said, not thrown, as the page may not expect it.
-    if (this.o) {
-      this.report(new KimlikError(ERROR_CODES.INVALID_OPTION, 'init() ran already'));
-      return;
-    }
-    const o = resolveOptions(options, location.origin);
+    // the first's options. A second instance over the same storage (the script tag's and an npm
+    // init()) kept the identity in memory, each undoing the other's identify, and each sent the
+    // load's page view: its calls go to the first. Said, not thrown, as the page may not expect it.
+    const o = this.o || resolveOptions(options, location.origin);
     this.o = o;
+    // Symbol.for() reaches an instance of another bundle on the page.
+    const key = Symbol.for(`${o.storagePrefix}_sdk`);
+    const page = globalThis as { [key: symbol]: Api };
+    const first = page[key];
+    if (first) {
+      this.report(
+        new KimlikError(ERROR_CODES.INVALID_OPTION, `init() ran already for storagePrefix '${o.storagePrefix}'`),
+      );
+      return first === api ? undefined : first;
+    }
+    page[key] = api;
     this.id = new IdentityStore(o, this.report);
     const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
     // window.doNotTrack: Safari and old Edge never had navigator.doNotTrack.
