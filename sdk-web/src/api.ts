@@ -9,7 +9,10 @@ import type { ConsentState, WebOptions } from './options.js';
  * without a result return the API itself (chainable, like the snippet's stub).
  */
 export interface Api {
-  /** Starts the SDK. The only method that throws: on invalid options (`InvalidOptionError`). */
+  /**
+   * Starts the SDK. The only method that throws: on invalid options (`InvalidOptionError`). On a
+   * server (no page) it does nothing, as every call there.
+   */
   init(options: WebOptions): Api;
   /** `properties` are sent as a JSON copy taken at the call (a Date as its ISO string). */
   track(event: string, properties?: Properties): Api;
@@ -75,16 +78,16 @@ export function createKimlik(): Api {
 export function wrap(client: Client): Api {
   /** Calls before init(): method, arguments, call site, and for flush()/ready() what settles its promise. */
   const early: [keyof Api, unknown[], CallSite | undefined, ((done: unknown) => void)?][] = [];
-  /** Set when init() failed (invalid options): nothing will be sent, so nothing waits or is kept. */
-  let failed = false;
+  /** A server render imports the SDK too: no page, so its calls do nothing (init() included). */
+  const server = typeof document !== 'object';
+  /** Set when init() failed (invalid options) or on a server: nothing will be sent, so nothing waits or is kept. */
+  let failed = server;
   /** The page's first instance over the same storage, when this one started second: it gets the calls. */
   let to: Api | undefined;
   const api = {} as Record<keyof Api, (...args: unknown[]) => unknown>;
   const keep = (method: keyof Api, args: unknown[]) => {
-    // A call kept for init() keeps when and where it was made, as a call the stub recorded does
-    // (a server render has no page: its calls get the replay's).
-    const at =
-      client.at ?? (typeof document === 'object' ? { t: Date.now(), u: location.href, n: document.title } : undefined);
+    // A call kept for init() keeps when and where it was made, as a call the stub recorded does.
+    const at = client.at ?? (server ? undefined : { t: Date.now(), u: location.href, n: document.title });
     if (method === 'flush' || method === 'ready')
       return new Promise((settle) => (failed ? settle(undefined) : early.push([method, args, at, settle])));
     if (!failed) early.push([method, args, at]);
@@ -93,6 +96,7 @@ export function wrap(client: Client): Api {
     api[method] = (...args: unknown[]): unknown => {
       if (to) return (to[method] as (...a: unknown[]) => unknown)(...args);
       if (method === 'init') {
+        if (server) return api;
         const first = !client.o;
         try {
           to = client.init(args[0] as WebOptions, api as unknown as Api);
