@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { uuidv7Time } from '@kimlik/core';
 import { describe, expect, it } from 'vitest';
 import { buildEvent } from './event-builder.js';
@@ -68,5 +69,32 @@ describe('buildEvent', () => {
       ok: false,
       code: 'KIMLIK_EVENT_TIMESTAMP_INVALID',
     });
+  });
+
+  it('takes epoch milliseconds, objects with toISOString() and Dates from another realm as timestamps', () => {
+    const at = '2020-01-02T03:04:05.678Z';
+    const stamps = {
+      epochMs: Date.parse(at),
+      luxonLike: { toISOString: () => at, toJSON: () => at },
+      otherRealmDate: runInNewContext(`new Date(${JSON.stringify(at)})`),
+    };
+    for (const [name, timestamp] of Object.entries(stamps)) {
+      // They were replaced by now, silently.
+      expect(parse(buildEvent('track', { userId: 'u', event: 'x', timestamp } as never, NOW)).timestamp, name).toBe(at);
+    }
+    // What no clock means is refused, as an invalid Date is; a missing one is now.
+    const refused = [NaN, Infinity, 8.64e15 + 1, true, {}, { toISOString: () => 42 }, runInNewContext('new Date(NaN)')];
+    for (const timestamp of refused) {
+      expect(
+        buildEvent('track', { userId: 'u', event: 'x', timestamp } as never, NOW),
+        String(timestamp),
+      ).toMatchObject({
+        ok: false,
+        code: 'KIMLIK_EVENT_TIMESTAMP_INVALID',
+      });
+    }
+    expect(parse(buildEvent('track', { userId: 'u', event: 'x', timestamp: null } as never, NOW)).timestamp).toBe(
+      new Date(NOW).toISOString(),
+    );
   });
 });

@@ -20,6 +20,30 @@ const object = (v: unknown): JsonObject | undefined =>
 
 const VALID_ID = new RegExp(`^[^\\u0000-\\u001f\\u007f]{1,${DEFAULT_LIMITS.maxMessageIdLength - 1}}$`, 'u');
 
+/**
+ * The wire timestamp, or undefined when `ts` names no instant. A string goes as given (the
+ * collector parses it and refuses it if invalid). Duck-typed, not `instanceof Date`: a Date from
+ * another realm (vm, Jest) and Luxon/dayjs/moment objects have `toISOString()` too, and were
+ * replaced by now, silently. A number is epoch milliseconds, as `Date.now()` gives.
+ */
+function timestampOf(ts: unknown, now: number): string | undefined {
+  if (ts === undefined || ts === null) return new Date(now).toISOString();
+  if (typeof ts === 'string') return ts;
+  try {
+    if (typeof ts === 'number') return Number.isFinite(ts) ? new Date(ts).toISOString() : undefined;
+    const toISOString = typeof ts === 'object' ? (ts as { toISOString?: unknown }).toISOString : undefined;
+    if (typeof toISOString !== 'function') return undefined;
+    const iso: unknown = toISOString.call(ts);
+    return typeof iso === 'string' ? iso : undefined;
+  } catch {
+    // toISOString() throws RangeError for an invalid Date or one out of range: refused by the caller.
+    return undefined;
+  }
+}
+
+const shown = (v: unknown): string =>
+  typeof v === 'number' ? String(v) : typeof v === 'object' ? (Object.prototype.toString.call(v) as string) : typeof v;
+
 function refuse(messageId: string, code: string, reason: string): BuiltEvent {
   return { ok: false, messageId, code, reason };
 }
@@ -56,16 +80,19 @@ export function buildEvent(type: EventType, message: unknown, now: number): Buil
       `${type}() needs a userId or an anonymousId: a server has no implicit user`,
     );
   }
-  const ts = m.timestamp;
-  // toISOString() throws on an invalid Date: refused here, never thrown from track().
-  if (ts instanceof Date && Number.isNaN(ts.getTime())) {
-    return refuse(messageId, 'KIMLIK_EVENT_TIMESTAMP_INVALID', `${type}() got an invalid Date as timestamp`);
+  const timestamp = timestampOf(m.timestamp, now);
+  if (timestamp === undefined) {
+    return refuse(
+      messageId,
+      'KIMLIK_EVENT_TIMESTAMP_INVALID',
+      `${type}() timestamp must be a Date, an ISO-8601 string, epoch milliseconds or have toISOString(); got ${shown(m.timestamp)}`,
+    );
   }
   const context = object(m.context);
   const event: Record<string, unknown> = {
     type,
     messageId,
-    timestamp: ts instanceof Date ? ts.toISOString() : typeof ts === 'string' ? ts : new Date(now).toISOString(),
+    timestamp,
     userId,
     anonymousId,
     context: context ? { ...context, library: LIBRARY_CONTEXT } : { library: LIBRARY_CONTEXT },

@@ -9,8 +9,11 @@ export type Identity =
   | { userId?: string | number; anonymousId: string };
 
 interface Common {
-  /** When it happened; defaults to now. */
-  timestamp?: Date | string;
+  /**
+   * When it happened; defaults to now. A Date (from any realm), an ISO-8601 string, epoch
+   * milliseconds, or anything with `toISOString()` (Luxon, dayjs, moment).
+   */
+  timestamp?: Date | string | number | { toISOString(): string };
   /** Extra context merged into the event's `context` (ip, userAgent, …). */
   context?: JsonObject;
   integrations?: JsonObject;
