@@ -97,4 +97,25 @@ describe('buildEvent', () => {
       new Date(NOW).toISOString(),
     );
   });
+  it('refuses a message it cannot read (a revoked Proxy, a throwing getter) instead of throwing', () => {
+    const { proxy, revoke } = Proxy.revocable({ ip: '1.2.3.4' }, {});
+    revoke();
+    const unreadable = [
+      proxy,
+      { userId: 'u', event: 'x', context: proxy },
+      {
+        userId: 'u',
+        event: 'x',
+        get properties() {
+          throw new Error('lazy load failed');
+        },
+      },
+    ];
+    for (const message of unreadable) {
+      expect(buildEvent('track', message as never, NOW)).toMatchObject({
+        ok: false,
+        code: 'KIMLIK_EVENT_NOT_READABLE',
+      });
+    }
+  });
 });

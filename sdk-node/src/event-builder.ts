@@ -58,6 +58,29 @@ function refuse(messageId: string, code: string, reason: string): BuiltEvent {
  * microseconds per event on V8 and dominated a burst of `track()` calls.
  */
 export function buildEvent(type: EventType, message: unknown, now: number): BuiltEvent {
+  try {
+    return build(type, message, now);
+  } catch (err) {
+    // A revoked Proxy or a throwing getter in the message: refused, never thrown into the app.
+    return refuse(
+      messageIdOf(message, now),
+      'KIMLIK_EVENT_NOT_READABLE',
+      `${type}() message could not be read: ${(err as Error)?.message ?? String(err)}`,
+    );
+  }
+}
+
+function messageIdOf(message: unknown, now: number): string {
+  try {
+    const given = (object(message) as Record<string, unknown> | undefined)?.messageId;
+    return typeof given === 'string' && given !== '' ? given : uuidv7(now);
+  } catch {
+    // The message itself is unreadable (a revoked Proxy): the refusal gets an id of its own.
+    return uuidv7(now);
+  }
+}
+
+function build(type: EventType, message: unknown, now: number): BuiltEvent {
   const m = object(message) as Record<string, unknown> | undefined;
   const given = m?.messageId;
   const messageId = typeof given === 'string' && given !== '' ? given : uuidv7(now);

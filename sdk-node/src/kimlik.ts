@@ -158,8 +158,17 @@ export class Kimlik {
       reason: built.code,
     });
     refused.settle(false, error);
-    this.report(error);
+    this.tell(error);
     return refused;
+  }
+
+  /** As the engine does: a throwing onError must not throw out of track() (or the exit flush). */
+  private tell(error: KimlikError): void {
+    try {
+      this.report(error);
+    } catch (err) {
+      (this.options.onWarn ?? defaultOnWarn)(`onError threw: ${(err as Error)?.message ?? String(err)}`);
+    }
   }
 
   /**
@@ -178,7 +187,7 @@ export class Kimlik {
       if (result.timedOut) {
         // A request still open (a collector that never finishes answering) would hold the process.
         this.transport.abort();
-        this.report(
+        this.tell(
           new DeliveryError(
             DELIVERY_ERROR_CODES.STOPPED,
             `process exiting with ${result.pending} events unacknowledged after ${this.options.exitFlushTimeoutMs} ms${this.spool ? '; they stay in the spool' : ''}`,
