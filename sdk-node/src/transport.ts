@@ -36,6 +36,7 @@ function parseJson(text: string): unknown {
 interface Answer {
   status: number;
   retryAfter: string | undefined;
+  contentType: string | undefined;
   text: string;
 }
 
@@ -103,13 +104,22 @@ export class HttpTransport implements Transport {
     }
     const { status, text } = answer;
     const parsed = parseJson(text) as {
+      success?: unknown;
       rejected?: Rejection[];
       error?: { code?: string; message?: string; rejected?: Rejection[] };
-    };
-    if (status >= 200 && status < 300) return { rejected: Array.isArray(parsed.rejected) ? parsed.rejected : [] };
-    const detail = parsed.error?.rejected;
+    } | null;
+    if (status >= 200 && status < 300) {
+      // Only the collector's answer (Segment's API answers the same) acknowledges: a proxy's HTML
+      // page or a `{}` with 200 would have the events forgotten, and deleted from the spool.
+      if (parsed?.success === true) return { rejected: Array.isArray(parsed.rejected) ? parsed.rejected : [] };
+      throw new TransportError(
+        `answer is not the collector's: ${status} ${answer.contentType ?? 'without content-type'} (${text.slice(0, 100)}); check endpoint and any proxy in between`,
+        { status, retryable: true, retryAfterMs: parseRetryAfter(answer.retryAfter) },
+      );
+    }
+    const detail = parsed?.error?.rejected;
     if (status === 400 && Array.isArray(detail) && detail.length > 0) return { rejected: detail };
-    const reason = parsed.error ? `${parsed.error.code}: ${parsed.error.message}` : text.slice(0, 200);
+    const reason = parsed?.error ? `${parsed.error.code}: ${parsed.error.message}` : text.slice(0, 200);
     throw new TransportError(`collector answered ${status} (${reason})`, {
       status,
       retryable: isRetryableStatus(status),
@@ -146,6 +156,7 @@ export class HttpTransport implements Transport {
           resolve({
             status: res.statusCode ?? 0,
             retryAfter: Array.isArray(header) ? header[0] : header,
+            contentType: res.headers['content-type'],
             text: Buffer.concat(chunks).toString('utf8'),
           });
         });
