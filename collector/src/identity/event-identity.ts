@@ -1,6 +1,6 @@
 import type { WireEvent } from '@kimlik/core';
-import { extractIdentifiers, type IdentityConfig } from './identifiers.js';
-import { traitWrites } from './traits.js';
+import { extractIdentifiers, type IdentityConfig, isObject } from './identifiers.js';
+import { type TraitWrite, traitWrites } from './traits.js';
 
 /**
  * What the writer needs to know about an event's identity, computed on the HTTP thread so the
@@ -33,8 +33,8 @@ export function eventIdentity(event: WireEvent, ts: number, messageId: string, c
   if (ids.traits.length > 0) extra.t = ids.traits.map((i) => [i.type, i.value]);
   // The writer decides whether previousId is a known userId or an anonymous ID.
   if (ids.previousId) extra.p = ids.previousId.value;
-  if (event.type === 'identify' && event.traits) {
-    const writes = traitWrites(event.traits, ts, messageId);
+  if (event.type === 'identify') {
+    const writes = identifyTraitWrites(event, ts, messageId);
     if (writes.length > 0) extra.w = writes.map((w) => [w.key, w.value, w.setOnce ? 1 : 0]);
   }
   if (event.type === 'identify' && ids.anonymousId && ids.userId) extra.i = 1;
@@ -44,4 +44,18 @@ export function eventIdentity(event: WireEvent, ts: number, messageId: string, c
     extra: extra.t || extra.p || extra.w || extra.i ? JSON.stringify(extra) : null,
     warnings: ids.blocked.map((b) => `identifier_blocked: ${b} is not used to link profiles`),
   };
+}
+
+/**
+ * An identify's trait writes: its `traits`, and its `context.traits` for the keys `traits` does not
+ * name (RudderStack's SDKs send identify traits in `context.traits` only). Never another type's
+ * `context.traits`: analytics.js and RudderStack copy the cached traits there on every call, so a
+ * track's would write stale values stamped later than the identify that changed them.
+ */
+function identifyTraitWrites(event: WireEvent, ts: number, messageId: string): TraitWrite[] {
+  const top = event.traits ? traitWrites(event.traits, ts, messageId) : [];
+  const contextTraits = event.context?.traits;
+  const fromContext = isObject(contextTraits) ? traitWrites(contextTraits, ts, messageId) : [];
+  const named = new Set(top.map((w) => w.key));
+  return [...top, ...fromContext.filter((w) => !named.has(w.key))];
 }

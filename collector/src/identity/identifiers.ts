@@ -78,7 +78,8 @@ export interface EventIdentifiers {
   blocked: string[];
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Identifiers carried by one event. `previousIdIsUser` tells whether an alias's previousId is a
