@@ -20,7 +20,7 @@ import {
 } from '@kimlik/core';
 import type { ResolvedSpoolOptions } from '../options.js';
 import { type DecodedFrame, decodeFrames, encodeFrame, FRAME_KIND } from './frame.js';
-import { acquireLock, releaseLock } from './lock.js';
+import { acquireLock, holdsLock, LOCK_STALE_MS, releaseLock } from './lock.js';
 import { OwnerIndex } from './owner-index.js';
 import { SegmentReader, VISIT } from './segment-reader.js';
 
@@ -89,7 +89,12 @@ export class DiskSpool implements QueueStorage, QueuePager {
     let locked = false;
     try {
       makeDirectory(options.dir);
-      acquireLock(options.dir);
+      acquireLock(options.dir, (holder) =>
+        this.warn(
+          `spool ${options.dir}: its LOCK is now held by ${holder} (this process's event loop was blocked past ${LOCK_STALE_MS} ms?); two processes may now send its events`,
+          new KimlikError('KIMLIK_SPOOL_LOCKED', `spool ${options.dir} lock lost to ${holder}`),
+        ),
+      );
       locked = true;
       this.readExisting();
       this.fd = this.openSegment();
@@ -227,7 +232,9 @@ export class DiskSpool implements QueueStorage, QueuePager {
     }
     if (this.options.fsync) fdatasyncSync(this.fd);
     closeSync(this.fd);
-    if (this.liveEvents === 0) {
+    // Files of a lock taken over are the new holder's to delete: it may be writing them.
+    if (!holdsLock(this.options.dir)) this.warn(`spool ${this.options.dir}: lock lost; its files are left as they are`);
+    else if (this.liveEvents === 0) {
       for (const s of this.segments.splice(0)) unlinkSync(s.path);
       this.byNumber.clear();
     } else {

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { acquireLock, releaseLock } from './lock.js';
+import { acquireLock, LOCK_STALE_MS, releaseLock } from './lock.js';
 
 // The spool's LOCK file: one process per directory, and a lock whose holder is gone taken over,
 // whatever PID the next process happens to get.
@@ -24,15 +24,21 @@ const LOCK_MODULE = new URL('../../dist/spool/lock.js', import.meta.url).href;
  * Child processes, each ready to try the lock: `go()` has them all try at once (as processes a
  * supervisor starts together) and answers what each got; they hold it until `end()`.
  */
-async function contenders(d: string, n: number) {
+async function contenders(d: string, n: number, options: { ownPidNamespace?: boolean } = {}) {
   const script = `import { acquireLock } from '${LOCK_MODULE}';
-process.stdin.once('data', () => {
+process.stdin.on('data', () => {
   try { acquireLock(${JSON.stringify(d)}); process.stdout.write('got'); } catch (e) { process.stdout.write(e.code ?? String(e)); }
 });
 process.stdin.on('end', () => process.exit(0));
 process.stdout.write('ready');`;
+  const node = [process.execPath, '--input-type=module', '-e', script];
+  // As a container: a PID namespace of its own, where node is PID 1 (and so is every other one's).
+  // --kill-child: SIGKILL to unshare reaches node (PID 1 ignores signals sent from inside its namespace).
+  const command = options.ownPidNamespace
+    ? ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child', ...node]
+    : node;
   const children = Array.from({ length: n }, () => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    const child = spawn(command[0] as string, command.slice(1), {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     const said: string[] = [];
@@ -53,6 +59,11 @@ process.stdout.write('ready');`;
     go: () => {
       for (const c of children) c.child.stdin.write('go');
       return Promise.all(children.map((c) => c.saying(2)));
+    },
+    /** SIGKILL, as a crash or an OOM kill: the lock stays behind. */
+    die: async () => {
+      for (const c of children) c.child.kill('SIGKILL');
+      await Promise.all(children.map((c) => c.exited));
     },
     end: async () => {
       for (const c of children) c.child.stdin.end();
@@ -117,4 +128,59 @@ describe('spool lock', () => {
       ).toHaveLength(1);
     }
   });
+
+  it('a second copy of the SDK in this process (import and require) is refused, and given the lock once the first releases it', async () => {
+    const d = dir();
+    // Two module instances of the lock, as an ESM import and a createRequire() of the CJS build load.
+    const script = `const one = await import('${LOCK_MODULE}');
+const two = await import('${LOCK_MODULE}?second-copy');
+const d = ${JSON.stringify(d)};
+const attempt = (m) => { try { m.acquireLock(d); return 'got'; } catch (e) { return e.code; } };
+const said = [attempt(one), attempt(two)];
+one.releaseLock(d);
+said.push(attempt(two));
+two.releaseLock(d);
+process.stdout.write(said.join(','));`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('got,KIMLIK_SPOOL_LOCKED,got');
+  });
+});
+
+/**
+ * Two containers on one volume are both PID 1, each in a PID namespace of its own. `unshare`
+ * makes one as root (CI runs as root on the same kind of machine): nothing here is skipped in CI.
+ */
+const canUnshare = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0;
+if (!canUnshare && process.env.CI === 'true') {
+  throw new Error('lock.test.ts needs `unshare --pid --fork --mount-proc` (util-linux, run as root) in CI');
+}
+
+describe.skipIf(!canUnshare)('spool lock across PID namespaces (needs unshare --pid as root)', () => {
+  it('a live holder in another container keeps the lock, though both are PID 1', async () => {
+    const d = dir();
+    const holder = await contenders(d, 1, { ownPidNamespace: true });
+    const other = await contenders(d, 1, { ownPidNamespace: true });
+    try {
+      expect(await holder.go()).toEqual(['got']);
+      expect(await other.go()).toEqual(['KIMLIK_SPOOL_LOCKED']);
+    } finally {
+      await Promise.all([holder.end(), other.end()]);
+    }
+  });
+
+  it('a holder SIGKILLed in another container loses the lock once its heartbeat is stale', async () => {
+    const d = dir();
+    const holder = await contenders(d, 1, { ownPidNamespace: true });
+    expect(await holder.go()).toEqual(['got']);
+    await holder.die();
+    const next = await contenders(d, 1, { ownPidNamespace: true });
+    const started = Date.now();
+    try {
+      expect(await next.go()).toEqual(['got']);
+      expect(Date.now() - started).toBeLessThan(LOCK_STALE_MS + 3000);
+    } finally {
+      await next.end();
+    }
+  }, 30_000);
 });
