@@ -30,6 +30,12 @@ export function basicUsername(header: string | undefined): string | undefined {
   return user ? user : undefined;
 }
 
+/** `?writeKey=…`, where RudderStack's browser SDK puts it in its source config request. */
+export function queryWriteKey(request: FastifyRequest): string | undefined {
+  const key = (request.query as Record<string, unknown> | undefined)?.writeKey;
+  return typeof key === 'string' && key !== '' ? key : undefined;
+}
+
 /**
  * An unknown key waits for a read of the sources that started after it arrived: a key just created
  * on another collector works here at once. Reads are this far apart at least, so a flood of wrong

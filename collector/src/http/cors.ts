@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** Requests from a browser origin that KIMLIK_CORS_ORIGINS does not list (see `originRefused`). */
 const refused = new WeakSet<FastifyRequest>();
@@ -11,6 +11,9 @@ const refused = new WeakSet<FastifyRequest>();
 export function originRefused(request: FastifyRequest): boolean {
   return refused.has(request);
 }
+
+/** Paths browsers call: the API, and RudderStack's browser SDK's source config (its configUrl). */
+const BROWSER_PATHS = ['/v1/', '/sourceConfig'];
 
 /**
  * Browsers may send from any origin by default (the write key is public anyway). KIMLIK_CORS_ORIGINS
@@ -40,7 +43,7 @@ export function cors(
     anyOrigin || corsOrigins.includes(origin) || (URL.canParse(origin) && new URL(origin).host === host);
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;
-    if (!origin || !request.url.startsWith('/v1/')) return;
+    if (!origin || !BROWSER_PATHS.some((path) => request.url.startsWith(path))) return;
     if (!allowed(origin, request.headers.host)) {
       refused.add(request);
       return;
@@ -49,7 +52,7 @@ export function cors(
     reply.header('Vary', 'Origin');
     reply.header('Access-Control-Expose-Headers', 'Retry-After');
   });
-  app.options('/v1/*', async (request, reply) => {
+  const preflight = async (request: FastifyRequest, reply: FastifyReply) => {
     const origin = request.headers.origin;
     if (origin && allowed(origin, request.headers.host)) reply.header('Access-Control-Allow-Origin', origin);
     reply.header('Vary', 'Origin, Access-Control-Request-Headers');
@@ -60,5 +63,8 @@ export function cors(
     reply.header('Access-Control-Allow-Headers', asked || 'Authorization, Content-Type, Content-Encoding');
     reply.header('Access-Control-Max-Age', '86400');
     return reply.code(204).send();
-  });
+  };
+  app.options('/v1/*', preflight);
+  // RudderStack's SDK sends its write key as Basic auth on this GET: the header needs a preflight.
+  app.options('/sourceConfig', preflight);
 }

@@ -1,31 +1,47 @@
-import type { FastifyInstance } from 'fastify';
-import type { SourceRegistry } from '../http/auth.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { basicUsername, queryWriteKey, type SourceRegistry } from '../http/auth.js';
 import { HttpError } from '../http/errors.js';
 import { PUBLIC_ORIGIN_VARY, publicOrigin } from '../http/public-origin.js';
+import type { Source } from '../store/store.js';
 
-export interface SegmentSettingsDeps {
+export interface ClientSettingsDeps {
   sources: SourceRegistry;
 }
 
 /**
- * The settings document Segment's analytics.js fetches before it sends anything
- * (`{cdnURL}/v1/projects/{writeKey}/settings`). Served here, a site migrating from Segment changes
- * one option, `cdnURL`, to the collector's origin: the answer points analytics.js's only
- * destination at this collector, turns its telemetry to Segment off (`metrics.sampleRate: 0`) and
- * names no device-mode integrations, so it loads nothing from Segment's CDN either.
+ * The source of a settings request's write key (401 when unknown), with the headers both answers
+ * need: a cache may keep them for a while, per Origin, since the answer carries
+ * Access-Control-Allow-Origin for the requesting origin (or none) and a shared cache must not hand
+ * it to another site (this replaces the CORS hook's `Vary: Origin`).
  */
-export function segmentSettingsRoutes(app: FastifyInstance, deps: SegmentSettingsDeps): void {
+async function settingsSource(
+  sources: SourceRegistry,
+  reply: FastifyReply,
+  writeKey: string | undefined,
+  vary: string,
+): Promise<Source> {
+  if (writeKey === undefined) throw new HttpError('KIMLIK_AUTH_MISSING');
+  const source = await sources.byWriteKeyFresh(writeKey);
+  if (!source) throw new HttpError('KIMLIK_AUTH_INVALID');
+  reply.header('Cache-Control', 'public, max-age=300');
+  reply.header('Vary', `Origin, ${vary}`);
+  return source;
+}
+
+/**
+ * The configuration documents browser SDKs fetch before they send anything, answered so that a
+ * site migrating from Segment or RudderStack changes one option to the collector's origin and
+ * nothing goes to the vendor: no destinations, no device-mode integrations, no telemetry.
+ */
+export function clientSettingsRoutes(app: FastifyInstance, deps: ClientSettingsDeps): void {
+  // Segment's analytics.js: `{cdnURL}/v1/projects/{writeKey}/settings`. The only destination is this
+  // collector, and its telemetry to Segment is off (`metrics.sampleRate: 0`).
   app.get('/v1/projects/:writeKey/settings', async (request, reply) => {
     const { writeKey } = request.params as { writeKey: string };
-    const source = await deps.sources.byWriteKeyFresh(writeKey);
-    if (!source) throw new HttpError('KIMLIK_AUTH_INVALID');
+    const source = await settingsSource(deps.sources, reply, writeKey, PUBLIC_ORIGIN_VARY);
     // The address the browser used, so events come back the same way.
     const { protocol, host } = publicOrigin(request);
     const apiHost = `${host}/v1`;
-    reply.header('Cache-Control', 'public, max-age=300');
-    // Origin too: the answer carries Access-Control-Allow-Origin for the requesting origin (or none),
-    // and a shared cache must not hand it to another site. This replaces the CORS hook's `Vary: Origin`.
-    reply.header('Vary', `Origin, ${PUBLIC_ORIGIN_VARY}`);
     return {
       integrations: {
         'Segment.io': { apiKey: source.writeKey, apiHost, protocol },
@@ -38,6 +54,25 @@ export function segmentSettingsRoutes(app: FastifyInstance, deps: SegmentSetting
       metrics: { sampleRate: 0 },
       legacyVideoPluginsEnabled: false,
       remotePlugins: [],
+    };
+  });
+
+  // RudderStack's browser SDK v3: `{configUrl}/sourceConfig/?writeKey=…` with the key as Basic auth
+  // too; without an answer it never loads. Its events go to its dataPlaneUrl, not to anything named
+  // here. An empty `config` leaves its error and metrics reporting to RudderStack off.
+  app.get('/sourceConfig', async (request: FastifyRequest, reply) => {
+    const writeKey = basicUsername(request.headers.authorization) ?? queryWriteKey(request);
+    const source = await settingsSource(deps.sources, reply, writeKey, 'Authorization');
+    return {
+      source: {
+        id: String(source.id),
+        name: source.name,
+        workspaceId: 'kimlik',
+        writeKey: source.writeKey,
+        enabled: true,
+        config: {},
+        destinations: [],
+      },
     };
   });
 }

@@ -307,6 +307,24 @@ Object.assign(paths, {
       responses: { 200: { description: 'analytics.js settings JSON' }, 401: errorResponse('Unknown write key.') },
     },
   },
+  '/sourceConfig': {
+    get: {
+      summary:
+        "Source config for RudderStack's browser SDK v3 (set its configUrl to this collector): an enabled source with no destinations, no RudderStack telemetry. Also at /sourceConfig/.",
+      parameters: [
+        {
+          name: 'writeKey',
+          in: 'query',
+          schema: { type: 'string' },
+          description: 'The write key, unless sent as the HTTP Basic username',
+        },
+      ],
+      responses: {
+        200: { description: '{source: {id, name, workspaceId, writeKey, enabled, config, destinations: []}}' },
+        401: errorResponse('Missing or unknown write key.'),
+      },
+    },
+  },
   '/kimlik.js': {
     get: {
       summary: 'Browser SDK script-tag bundle.',
