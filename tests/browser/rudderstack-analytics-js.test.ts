@@ -47,6 +47,11 @@ describe.skipIf(!hasChromium)(
         options: {},
         sentTo: /^\/v1\/(identify|track|page|group|alias)$/,
       },
+      {
+        name: 'source config from the collector, useBeacon: true (POST /beacon/v1/batch?writeKey=…)',
+        options: { useBeacon: true, beaconQueueOptions: { flushQueueInterval: 200 } },
+        sentTo: /^\/beacon\/v1\/batch$/,
+      },
     ])('$name: every call stored once, one profile with the identify traits', async ({ options, sentTo }) => {
       scenario = await startScenario({});
       const { collector } = scenario;

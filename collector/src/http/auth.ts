@@ -30,7 +30,7 @@ export function basicUsername(header: string | undefined): string | undefined {
   return user ? user : undefined;
 }
 
-/** `?writeKey=…`, where RudderStack's browser SDK puts it in its source config request. */
+/** `?writeKey=…`, where clients that cannot set headers put it (sendBeacon, RudderStack's config fetch). */
 export function queryWriteKey(request: FastifyRequest): string | undefined {
   const key = (request.query as Record<string, unknown> | undefined)?.writeKey;
   return typeof key === 'string' && key !== '' ? key : undefined;
@@ -96,14 +96,14 @@ export class SourceRegistry {
   }
 
   /** `authenticate`, re-reading the sources first if they are stale or the key is unknown here. */
-  async authenticateFresh(request: FastifyRequest, body: unknown): Promise<Source> {
+  async authenticateFresh(request: FastifyRequest, body: unknown, keyInQuery = false): Promise<Source> {
     await this.refresh();
     try {
-      return this.authenticate(request, body);
+      return this.authenticate(request, body, keyInQuery);
     } catch (err) {
       if ((err as HttpError).code !== 'KIMLIK_AUTH_INVALID') throw err;
       await this.readSince(Date.now());
-      return this.authenticate(request, body);
+      return this.authenticate(request, body, keyInQuery);
     }
   }
 
@@ -123,8 +123,11 @@ export class SourceRegistry {
     return [...this.byKey.values()];
   }
 
-  /** The write key from Basic auth, or from the body for sendBeacon (which cannot set headers). */
-  authenticate(request: FastifyRequest, body: unknown): Source {
+  /**
+   * The write key from Basic auth, or from the body for sendBeacon (which cannot set headers), or
+   * with `keyInQuery` from `?writeKey=` (routes whose clients put it there).
+   */
+  authenticate(request: FastifyRequest, body: unknown, keyInQuery = false): Source {
     const origin = request.headers.origin;
     if (origin && originRefused(request)) {
       throw new HttpError(
@@ -137,6 +140,7 @@ export class SourceRegistry {
       const fromBody = (body as Record<string, unknown>).writeKey;
       if (typeof fromBody === 'string' && fromBody !== '') key = fromBody;
     }
+    if (key === undefined && keyInQuery) key = queryWriteKey(request);
     if (key === undefined) throw new HttpError('KIMLIK_AUTH_MISSING');
     const source = this.byKey.get(key);
     if (!source) throw new HttpError('KIMLIK_AUTH_INVALID');

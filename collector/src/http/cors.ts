@@ -12,8 +12,11 @@ export function originRefused(request: FastifyRequest): boolean {
   return refused.has(request);
 }
 
-/** Paths browsers call: the API, and RudderStack's browser SDK's source config (its configUrl). */
-const BROWSER_PATHS = ['/v1/', '/sourceConfig'];
+/**
+ * Paths browsers call: the API, and RudderStack's browser SDK's source config and beacon paths
+ * (its base URL is the collector's origin).
+ */
+const BROWSER_PATHS = ['/v1/', '/sourceConfig', '/beacon/v1/'];
 
 /**
  * Browsers may send from any origin by default (the write key is public anyway). KIMLIK_CORS_ORIGINS

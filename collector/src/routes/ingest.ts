@@ -45,6 +45,12 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestRouteDeps): void 
   app.post('/v1/batch', opts, batchHandler);
   app.post('/v1/import', opts, batchHandler);
   app.post('/v1/b', opts, batchHandler);
+  // RudderStack's browser SDK with useBeacon: sendBeacon cannot set headers, so the write key rides
+  // in the query string; only here, where a client with no other way puts it.
+  app.post('/beacon/v1/batch', opts, async (request, reply) => {
+    const source = await sources.authenticateFresh(request, request.body, true);
+    return answer(reply, await ingest.ingestBatch(request.body, source.id));
+  });
   for (const [type, short] of SINGLE) {
     const handler = async (request: { body: unknown }, reply: FastifyReply) => {
       const source = await sources.authenticateFresh(request as never, request.body);

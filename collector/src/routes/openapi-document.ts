@@ -81,6 +81,16 @@ const paths: Record<string, unknown> = {
   '/v1/import': { post: { ...ingestOp('Alias of /v1/batch (Segment import).', 'BatchRequest') } },
   '/v1/b': { post: { ...ingestOp('Alias of /v1/batch (analytics.js).', 'BatchRequest') } },
 };
+const beaconBatch = ingestOp(
+  "/v1/batch for RudderStack's browser SDK with useBeacon (sendBeacon cannot set headers): the write key may also be the writeKey query parameter.",
+  'BatchRequest',
+);
+paths['/beacon/v1/batch'] = {
+  post: {
+    ...beaconBatch,
+    parameters: [...beaconBatch.parameters, { name: 'writeKey', in: 'query', schema: { type: 'string' } }],
+  },
+};
 for (const type of EVENT_TYPES) {
   paths[`/v1/${type}`] = { post: ingestOp(`Send one ${type} event.`, 'Event') };
   paths[`/v1/${SHORT[type]}`] = { post: ingestOp(`Alias of /v1/${type} (analytics.js).`, 'Event') };
