@@ -218,10 +218,14 @@ describePostgres('PostgreSQL identity applied after the commit', () => {
       // Applied by B, which now knows the device as first seen at 10 s.
       const mom = (await b.findProfile('userId', 'erased-mom')) as string;
       expect(await a.eraseProfile(mom)).toMatchObject({ events: 2 });
-      await b.insertEvents([row({ type: 'track', anonymousId: 'family-pc', event: 'Homework' }, T0 + 20_000)]);
-      // What is left: the device seen at 20 s, the kid at 30 s. The device is the older, so its
-      // profile is the kid's, as one collector given these two events says. B must not answer
-      // "seen at 10 s already" from what it knew before the erasure.
+      // The kid's own event (an anonymous one timed in mom's period would be hers: dropped).
+      await b.insertEvents([
+        row({ type: 'track', anonymousId: 'family-pc', userId: 'kid', event: 'Homework' }, T0 + 20_000),
+      ]);
+      // What is left: the device and the kid both first seen at 20 s, in one event; the device is
+      // then the older (anonymousId sorts first), so its profile id is the kid's, as one collector
+      // given these events says. B must not answer "seen at 10 s already" from what it knew before
+      // the erasure (the device would then count as first seen after the kid's 30 s identify).
       const [salt] = await sql<{ value: string }>(
         url,
         `SELECT value FROM settings WHERE key = '${PROFILE_SALT_SETTING}'`,
