@@ -346,6 +346,34 @@ describe.each([
       expect(errors[0]?.messageIds).toEqual(['m-1']);
     });
 
+    it('reports a full queue’s drops once per burst: the first at once, the rest counted as the window ends', async () => {
+      const { add, engine: e, errors } = engine({ flushAt: 1000, flushIntervalMs: 60_000, maxQueueEvents: 10 });
+      const receipts = Array.from({ length: 10_010 }, () => add());
+      expect(e.getStats()).toMatchObject({ dropped: 10_000 });
+      // One onError call (and one DeliveryError kept per receipt) per dropped event before.
+      expect(errors.map((err) => [err.code, err.messageIds])).toEqual([[DELIVERY_ERROR_CODES.QUEUE_FULL, ['m-1']]]);
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(errors).toHaveLength(2);
+      expect(errors[1]?.code).toBe(DELIVERY_ERROR_CODES.QUEUE_FULL);
+      expect(errors[1]?.message).toMatch(/dropped 9999 more events .*the first 100/);
+      expect(errors[1]?.messageIds).toEqual(Array.from({ length: 100 }, (_, i) => `m-${i + 2}`));
+      await expect(receipts[5000]).resolves.toMatchObject({
+        delivered: false,
+        error: { code: DELIVERY_ERROR_CODES.QUEUE_FULL },
+      });
+      // A later burst is told at once again, and what it holds back is told at stop().
+      add();
+      add();
+      expect(errors.map((err) => err.messageIds)).toEqual([['m-1'], expect.any(Array), ['m-10001']]);
+      const stopping = e.stop({ timeoutMs: 0 });
+      await vi.advanceTimersByTimeAsync(0);
+      await stopping;
+      expect(errors.slice(3).map((err) => [err.code, err.messageIds])).toEqual([
+        [DELIVERY_ERROR_CODES.QUEUE_FULL, ['m-10002']],
+        [DELIVERY_ERROR_CODES.STOPPED, expect.any(Array)],
+      ]);
+    });
+
     it('a batch the transport has not read yet gives up its oldest events to the bound', async () => {
       const { add, engine: e, errors, g, disk } = gatedEngine(5);
       const receipts = [add(), add(), add(), add(), add()];
@@ -354,11 +382,8 @@ describe.each([
       expect(e.getStats()).toMatchObject({ inFlight: 5, queued: 0 });
       receipts.push(add(), add(), add());
       expect(e.getStats()).toMatchObject({ inFlight: 2, queued: 3, dropped: 3 });
-      expect(errors.map((err) => [err.code, err.messageIds])).toEqual([
-        [DELIVERY_ERROR_CODES.QUEUE_FULL, ['m-1']],
-        [DELIVERY_ERROR_CODES.QUEUE_FULL, ['m-2']],
-        [DELIVERY_ERROR_CODES.QUEUE_FULL, ['m-3']],
-      ]);
+      // The first drop of a burst is told at once, the others when the flush settles.
+      expect(errors.map((err) => [err.code, err.messageIds])).toEqual([[DELIVERY_ERROR_CODES.QUEUE_FULL, ['m-1']]]);
       expect([...disk.rows.keys()]).toEqual(['m-4', 'm-5', 'm-6', 'm-7', 'm-8']);
       const flushed = e.flush();
       g.gate.open();
@@ -374,6 +399,10 @@ describe.each([
       await expect(flushed).resolves.toEqual({ pending: 0, timedOut: false });
       const results = await Promise.all(receipts);
       expect(results.map((r) => r.delivered)).toEqual([false, false, false, true, true, true, true, true]);
+      expect(errors.map((err) => [err.code, err.messageIds])).toEqual([
+        [DELIVERY_ERROR_CODES.QUEUE_FULL, ['m-1']],
+        [DELIVERY_ERROR_CODES.QUEUE_FULL, ['m-2', 'm-3']],
+      ]);
       expect(e.getStats()).toMatchObject({ enqueued: 8, delivered: 5, dropped: 3, queued: 0, inFlight: 0 });
       expect(disk.rows.size).toBe(0);
     });
@@ -386,7 +415,7 @@ describe.each([
       add();
       add();
       add();
-      expect(errors.flatMap((err) => err.messageIds)).toEqual(['m-1', 'm-2', 'm-3']);
+      expect(errors.flatMap((err) => err.messageIds)).toEqual(['m-1']);
       expect(e.getStats()).toMatchObject({ inFlight: 0, queued: 2, dropped: 3 });
       expect([...disk.rows.keys()]).toEqual(['m-4', 'm-5']);
       const flushed = e.flush();
@@ -396,7 +425,7 @@ describe.each([
       g.calls[0]?.resolve(ok);
       await expect(flushed).resolves.toEqual({ pending: 0, timedOut: false });
       expect(g.gate.withdrawn).toHaveLength(0);
-      expect(errors).toHaveLength(3);
+      expect(errors.map((err) => err.messageIds)).toEqual([['m-1'], ['m-2', 'm-3']]);
       expect(e.getStats()).toMatchObject({ delivered: 2, dropped: 3, queued: 0, inFlight: 0 });
       expect(disk.rows.size).toBe(0);
     });
@@ -450,7 +479,6 @@ describe.each([
       await vi.advanceTimersByTimeAsync(0);
       // Waiting for its retry, the batch holds the oldest events: they go first.
       add();
-      expect(errors.map((err) => err.messageIds)).toEqual([['m-4'], ['m-1']]);
       expect([...disk.rows.keys()]).toEqual(['m-2', 'm-3', 'm-5', 'm-6']);
       const flushed = e.flush();
       await vi.advanceTimersByTimeAsync(100);
@@ -462,6 +490,8 @@ describe.each([
       calls[2]?.resolve(ok);
       await expect(flushed).resolves.toEqual({ pending: 0, timedOut: false });
       expect(e.getStats()).toMatchObject({ delivered: 4, dropped: 2, queued: 0, inFlight: 0 });
+      // The second drop of the burst is told as the flush settles.
+      expect(errors.map((err) => err.messageIds)).toEqual([['m-4'], ['m-1']]);
       expect(disk.rows.size).toBe(0);
     });
 

@@ -2,6 +2,7 @@ import { backoffDelayMs } from '../backoff.js';
 import type { KimlikError } from '../errors.js';
 import { arrayEventBuffer } from './array-event-buffer.js';
 import { type Batch, outgoingBatch } from './batch.js';
+import { DropReport } from './drop-report.js';
 import type { DeliveryPorts, DeliveryStats, FlushResult, StopResult } from './engine-types.js';
 import { DELIVERY_ERROR_CODES, DeliveryError, type DeliveryErrorCode } from './errors.js';
 import { type BuiltBatch, type EventBuffer, type EventRun, idsOf, matchRejections } from './event-buffer.js';
@@ -75,6 +76,7 @@ export class DeliveryEngine<Receipt = void> {
   #loading = false;
   #stopped = false;
   readonly #stats: Counters = { enqueued: 0, delivered: 0, rejected: 0, dropped: 0, retries: 0 };
+  readonly #drops: DropReport;
 
   constructor(options: ResolvedDeliveryOptions, ports: DeliveryPorts<Receipt>) {
     this.#options = options;
@@ -90,6 +92,7 @@ export class DeliveryEngine<Receipt = void> {
       awaited: (seq) => this.#sendSoon(seq),
     });
     this.#overflow = this.#storage.overflow?.();
+    this.#drops = new DropReport(this.#scheduler, (error) => this.#report(error));
   }
 
   /**
@@ -161,7 +164,8 @@ export class DeliveryEngine<Receipt = void> {
     }
     if (spilled === false || !this.#dropOverflow(1, bytes)) {
       this.#stats.dropped++;
-      return this.#refuse(messageId, DELIVERY_ERROR_CODES.QUEUE_FULL, 'queue full: newest event dropped');
+      const error = this.#drops.dropped(1, () => messageId, 'queue full: newest event dropped');
+      return this.#receipts?.refused(messageId, error) as Receipt;
     }
     void this.#store('append', [messageId], (s) => s.append(messageId, json));
     const seq = ++this.#seq;
@@ -188,6 +192,7 @@ export class DeliveryEngine<Receipt = void> {
             if (this.#waiters.length === 0 && this.#retryTimer !== undefined && this.#retryTimerKeepsAlive) {
               this.#armRetry();
             }
+            this.#drops.tell();
             resolve({ pending: this.#countUnsettledUpTo(target), timedOut: true });
           },
           options.timeoutMs,
@@ -208,6 +213,7 @@ export class DeliveryEngine<Receipt = void> {
   async stop(options: { timeoutMs?: number } = {}): Promise<StopResult> {
     const flushed = this.#stopped ? { pending: 0, timedOut: false } : await this.flush(options);
     this.#stopped = true;
+    this.#drops.tell();
     this.#intervalTimer = this.#clear(this.#intervalTimer);
     this.#retryTimer = this.#clear(this.#retryTimer);
     const left = [...this.#batches].map((b) => b.events);
@@ -291,11 +297,10 @@ export class DeliveryEngine<Receipt = void> {
       for (; k < events.length && (n < needEvents || needBytes > 0); n++) needBytes -= events.size(k++);
       if (k > 0) {
         this.#stats.dropped += k;
-        this.#fail(
-          b ? this.#trim(b, k) : this.#queue.shift(k),
-          DELIVERY_ERROR_CODES.QUEUE_FULL,
-          `queue full: dropped the ${k} oldest`,
-        );
+        const dropped = b ? this.#trim(b, k) : this.#queue.shift(k);
+        const error = this.#drops.dropped(k, (i) => dropped.id(i), `queue full: dropped the ${k} oldest`);
+        settleFailed(this.#receipts, dropped, error);
+        this.#removeFromStorage(dropped);
       }
     }
     return n >= needEvents && needBytes <= 0;
@@ -600,6 +605,8 @@ export class DeliveryEngine<Receipt = void> {
   /** Resolves a waiter whose events are all settled. */
   #resolveWaiter(w: FlushWaiter): void {
     if (w.timer !== undefined) this.#scheduler.clearTimeout(w.timer);
+    // Whoever awaited the flush hears of the drops before it: nothing held back outlives it.
+    this.#drops.tell();
     w.resolve({ pending: 0, timedOut: false });
   }
 
