@@ -68,6 +68,31 @@ async function silentRelay(
   return relay;
 }
 
+/**
+ * A collector connected as a role of its own that owns its schema and is no superuser (a
+ * superuser passes every privilege check), so that a REVOKE takes effect on it.
+ */
+async function collectorAsOwnRole(): Promise<{ c: TestCollector; schema: string }> {
+  role = `kimlik_own_${randomBytes(4).toString('hex')}`;
+  const url = new URL(postgresTestUrl());
+  await admin(`CREATE ROLE ${role} LOGIN PASSWORD 'pw'`);
+  await admin(`GRANT CREATE ON DATABASE ${url.pathname.slice(1)} TO ${role}`);
+  url.username = role;
+  url.password = 'pw';
+  const collector = await startTestCollector({ database: url.toString() });
+  c = collector;
+  return { c: collector, schema: url.searchParams.get('schema') as string };
+}
+
+const post = async (url: string, writeKey: string, batch: Record<string, unknown>[]) => {
+  const res = await fetch(`${url}/v1/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${btoa(`${writeKey}:`)}` },
+    body: JSON.stringify({ batch }),
+  });
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as unknown };
+};
+
 describePostgres('readiness on PostgreSQL', () => {
   it('a collector started before its database is reachable waits for it, then starts (compose, a restarting database)', async () => {
     const url = new URL(postgresTestUrl());
@@ -129,6 +154,48 @@ describePostgres('readiness on PostgreSQL', () => {
       c = undefined;
       await relay.close();
     }
+  });
+
+  it('a permission error (REVOKE INSERT) is the store failing, not the events: 503 with Retry-After, not ready, stored once granted', async () => {
+    const { c, schema } = await collectorAsOwnRole();
+    const ready = async () => (await fetch(`${c.url}/readyz`)).status;
+    const batch = [
+      { type: 'track', userId: 'a', event: 'e', messageId: 'perm-1' },
+      { type: 'track', userId: 'b', event: 'e', messageId: 'perm-2' },
+    ];
+    await admin(`REVOKE INSERT ON ${schema}.events FROM ${role}`);
+    // It was 400 KIMLIK_EVENT_NOT_STORED per event ("the rest of the batch is stored"): clients dropped them.
+    const refused = await post(c.url, c.writeKey, batch);
+    expect(refused).toMatchObject({
+      status: 503,
+      retryAfter: '1',
+      body: { error: { code: 'KIMLIK_STORE_UNAVAILABLE' } },
+    });
+    expect(JSON.stringify(refused.body)).toContain('permission denied');
+    expect(await ready()).toBe(503);
+    await admin(`GRANT INSERT ON ${schema}.events TO ${role}`);
+    expect(await ready()).toBe(200);
+    expect(await post(c.url, c.writeKey, batch)).toMatchObject({ status: 200, body: { accepted: 2 } });
+    expect((await c.storedEvents()).map((e) => e.messageId)).toEqual(['perm-1', 'perm-2']);
+  });
+
+  it('a permission error in identity keeps the events pending (not set aside): the profile appears once granted', async () => {
+    const { c, schema } = await collectorAsOwnRole();
+    const profile = async () =>
+      (await fetch(`${c.url}/v1/profiles?userId=perm-user`, { headers: { authorization: `Bearer ${c.adminKey}` } }))
+        .status;
+    await admin(`REVOKE INSERT ON ${schema}.identifiers FROM ${role}`);
+    expect(
+      await post(c.url, c.writeKey, [
+        { type: 'identify', userId: 'perm-user', traits: { plan: 'pro' }, messageId: 'p-1' },
+      ]),
+    ).toMatchObject({ status: 200 });
+    // The read waits for identity, which cannot be applied: the store is unavailable, not the profile missing.
+    expect(await profile()).toBe(503);
+    await admin(`GRANT INSERT ON ${schema}.identifiers TO ${role}`);
+    // It was set aside as a failure of the event: 404 until a restart.
+    expect(await profile()).toBe(200);
+    expect(await admin(`SELECT event_id FROM ${schema}.identity_failures`)).toEqual([]);
   });
 
   it('/readyz answers 503 while the database takes reads but refuses commits (a read-only failover), ready again after', async () => {

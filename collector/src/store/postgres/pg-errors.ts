@@ -1,11 +1,15 @@
 /**
  * SQLSTATE classes of errors caused by the data a statement was given (22 data exception, 23
- * integrity constraint, 42 a statement that cannot run, P0 raised by PL/pgSQL), which recur every
- * time the same events are written or applied: the callers then find the events that cause them
- * (group-commit.ts, identity-applier.ts). Errors of the connection or the server (08, 53, 57, 58,
- * …) do not: that work is retried whole.
+ * integrity constraint, P0 raised by PL/pgSQL), which recur every time the same events are written
+ * or applied: the callers then find the events that cause them (group-commit.ts,
+ * identity-applier.ts). Class 42 is not one of them: Kimlik's statements are fixed, so a
+ * permission denied (42501, a REVOKE), a table or column missing (42P01, 42703, a schema changed
+ * under the collector) fail every event alike, and splitting a commit down to single events
+ * answered each one "not stored" (400, dropped by clients) for a database that was misconfigured.
+ * Those, like errors of the connection or the server (08, 53, 57, 58, …), are the store failing:
+ * the work is retried whole (503 to clients, identity kept pending).
  */
-const DATA_ERROR_CLASSES = /^(22|23|42|P0)/;
+const DATA_ERROR_CLASSES = /^(22|23|P0)/;
 
 export function failsEveryTime(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;

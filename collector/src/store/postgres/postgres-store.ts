@@ -79,6 +79,11 @@ async function retrySetAside(pool: pg.Pool): Promise<void> {
  */
 const PING_TIMEOUT_MS = 2000;
 const pingQuery = (text: string) => ({ text, query_timeout: PING_TIMEOUT_MS }) as pg.QueryConfig;
+/** The statements of an ingest commit (event-writer.ts), inserting nothing. */
+const WRITE_CHECK = `INSERT INTO event_ids (source_id, message_id) SELECT 0, '' WHERE false;
+  INSERT INTO events (id, source_id, message_id, type, name, ts, received_at, payload)
+    SELECT 0, 0, '', '', NULL, 0, 0, '' WHERE false;
+  INSERT INTO identity_pending (received_at, event_ids) SELECT 0, '{}'::bigint[] WHERE false`;
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
@@ -312,8 +317,10 @@ export class PostgresStore implements Store {
   /**
    * Whether the database answers, and, after a failed commit, whether it takes writes: a
    * read-only server (a failover to a standby) answers reads while every commit fails, and
-   * readiness must not claim otherwise. The write check writes nothing (an UPDATE of no row in a
-   * rolled-back transaction) and runs only until a commit or the check succeeds.
+   * readiness must not claim otherwise. The write check inserts no row, in a rolled-back
+   * transaction, into each table an ingest commit writes: PostgreSQL checks read-only mode,
+   * privileges (a REVOKE) and the columns before it finds there is no row. It runs only until a
+   * commit or the check succeeds.
    */
   async ping(): Promise<void> {
     if (!this.commits.lastFailed) {
@@ -324,7 +331,7 @@ export class PostgresStore implements Store {
       const c = await checkout(this.pool);
       try {
         await c.query(pingQuery('BEGIN'));
-        await c.query(pingQuery('UPDATE settings SET value = value WHERE false'));
+        await c.query(pingQuery(WRITE_CHECK));
         await c.query('ROLLBACK');
         c.release();
       } catch (err) {
