@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterEach, expect, it, vi } from 'vitest';
+import { parsePostgresUrl } from '../../collector/src/store/postgres/connection.js';
 import { startTestCollector, type TestCollector } from '../helpers/collector.js';
 import { describePostgres, POSTGRES_URL, postgresTestUrl } from '../helpers/stores.js';
 
@@ -196,6 +197,40 @@ describePostgres('readiness on PostgreSQL', () => {
     // It was set aside as a failure of the event: 404 until a restart.
     expect(await profile()).toBe(200);
     expect(await admin(`SELECT event_id FROM ${schema}.identity_failures`)).toEqual([]);
+  });
+
+  it('a commit blocked by a lock gives up after the lock timeout: 503, not ready, nothing acknowledged; the retry is stored once', async () => {
+    const url = postgresTestUrl();
+    c = await startTestCollector({ database: url });
+    const ready = async () => (await fetch(`${c?.url}/readyz`)).status;
+    const batch = [{ type: 'track', userId: 'u-lock', event: 'e', messageId: 'lock-1' }];
+    const { connectionString, schema } = parsePostgresUrl(url);
+    const holder = new pg.Client({ connectionString });
+    await holder.connect();
+    try {
+      // A migration or a DBA's maintenance holding the table (the audit held it 40 s).
+      await holder.query(`BEGIN; LOCK TABLE ${schema}.events IN ACCESS EXCLUSIVE MODE`);
+      const started = Date.now();
+      // It waited for as long as the lock was held, and /readyz answered 200 meanwhile.
+      const blocked = await fetch(`${c.url}/v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Basic ${btoa(`${c.writeKey}:`)}` },
+        body: JSON.stringify({ batch }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      expect(blocked.status).toBe(503);
+      expect(blocked.headers.get('retry-after')).toBe('1');
+      expect(JSON.stringify(await blocked.json())).toContain('lock timeout');
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(await ready()).toBe(503);
+      await holder.query('ROLLBACK');
+      expect(await ready()).toBe(200);
+      expect(await post(c.url, c.writeKey, batch)).toMatchObject({ status: 200, body: { accepted: 1 } });
+      expect(await post(c.url, c.writeKey, batch)).toMatchObject({ status: 200, body: { duplicates: 1 } });
+      expect((await c.storedEvents()).map((e) => e.messageId)).toEqual(['lock-1']);
+    } finally {
+      await holder.end();
+    }
   });
 
   it('/readyz answers 503 while the database takes reads but refuses commits (a read-only failover), ready again after', async () => {

@@ -88,6 +88,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Hands over a statement sent without awaiting: the transaction's COMMIT leaves right behind it. */
 export type Tail = (statement: Promise<unknown>) => void;
 
+export interface TransactionOptions {
+  /** Tries of a transaction aborted for a deadlock or a serialization failure. @defaultValue 20 */
+  maxAttempts?: number;
+  /**
+   * How long each statement may wait for a lock (`SET LOCAL lock_timeout`); unset, as long as the
+   * lock is held. A timed-out statement aborts the transaction (SQLSTATE 55P03): nothing commits.
+   */
+  lockTimeoutMs?: number;
+}
+
 /**
  * Runs `fn` in one transaction on one pooled connection, retrying it whole (after a short jittered
  * pause) when PostgreSQL aborted it for a deadlock or a serialization failure: two collectors
@@ -96,7 +106,7 @@ export type Tail = (statement: Promise<unknown>) => void;
 export async function inTransaction<T>(
   pool: pg.Pool,
   fn: (c: pg.PoolClient, tail: Tail) => Promise<T>,
-  maxAttempts = 20,
+  { maxAttempts = 20, lockTimeoutMs }: TransactionOptions = {},
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const client = await checkout(pool);
@@ -108,6 +118,11 @@ export async function inTransaction<T>(
       const begin = client.query('BEGIN');
       begin.catch(() => undefined);
       const tails: Promise<unknown>[] = [];
+      if (lockTimeoutMs !== undefined) {
+        const set = client.query(`SET LOCAL lock_timeout = ${Math.ceil(lockTimeoutMs)}`);
+        set.catch(() => undefined);
+        tails.push(set);
+      }
       const result = await fn(client, (statement) => {
         statement.catch(() => undefined);
         tails.push(statement);

@@ -36,6 +36,14 @@ const NO_PARTITION = '23514';
  * re-sent on the next load), and each redo costs the quick try's work.
  */
 const CAREFUL_AFTER_REDO_MS = 1000;
+/**
+ * How long an ingest commit's statements may wait for a lock (a `LOCK TABLE`, a migration, a
+ * long transaction holding a key): then the commit rolls back and its requests get 503, as
+ * SQLite's busy timeout does, instead of holding every client's request for as long as the lock
+ * lasts while readiness said all was well.
+ */
+export const INGEST_LOCK_TIMEOUT_MS = 5000;
+const INGEST_TRANSACTION = { lockTimeoutMs: INGEST_LOCK_TIMEOUT_MS };
 
 /**
  * A commit failure that the commit's data causes, and would cause again (pg-errors.ts). A missing
@@ -105,12 +113,20 @@ export class GroupCommit {
   private async write(batch: readonly CommitRequest[]): ReturnType<typeof writeEvents> {
     const attempt: CommitAttempt = { careful: performance.now() < this.carefulUntil, redo: false };
     try {
-      return await inTransaction(this.pool, (c, tail) => writeEvents(c, this.identity, batch, tail, attempt));
+      return await inTransaction(
+        this.pool,
+        (c, tail) => writeEvents(c, this.identity, batch, tail, attempt),
+        INGEST_TRANSACTION,
+      );
     } catch (err) {
       if (!attempt.redo) throw err;
       this.carefulUntil = performance.now() + CAREFUL_AFTER_REDO_MS;
       const careful: CommitAttempt = { careful: true, redo: false };
-      return await inTransaction(this.pool, (c, tail) => writeEvents(c, this.identity, batch, tail, careful));
+      return await inTransaction(
+        this.pool,
+        (c, tail) => writeEvents(c, this.identity, batch, tail, careful),
+        INGEST_TRANSACTION,
+      );
     }
   }
 

@@ -331,6 +331,8 @@ export class PostgresStore implements Store {
       const c = await checkout(this.pool);
       try {
         await c.query(pingQuery('BEGIN'));
+        // A table locked by another session answers here, before pg's deadline drops the connection.
+        await c.query(pingQuery(`SET LOCAL lock_timeout = ${PING_TIMEOUT_MS / 2}`));
         await c.query(pingQuery(WRITE_CHECK));
         await c.query('ROLLBACK');
         c.release();
