@@ -26,6 +26,8 @@ import type { CommitInfo, WriterInit, WriterMessage, WriterRequest } from './wri
 
 /** How long a readiness probe waits for SQLite's write lock (see `ping`). */
 const PING_BUSY_TIMEOUT_MS = 250;
+/** The row `ping`'s write check writes (the time of the last check). */
+const WRITE_CHECK_SETTING = 'readiness_write_check';
 /**
  * How often the checkpoint thread copies the write-ahead log into the database file. Pages the
  * writer changes again within it are copied once (random-keyed index pages are, many times).
@@ -355,23 +357,23 @@ export class SqliteStore implements Store {
       this.db.prepare('SELECT 1').get();
       return;
     }
-    // Takes and releases the write lock, writing nothing and waiting briefly: this is the HTTP
-    // thread, which the busy timeout would stall. Not at once either: right after the lock is
-    // freed the writer thread takes it for the identity batch it could not apply meanwhile
-    // (milliseconds), and a probe that gave up then answered 503 for a database that works.
+    // Commits a real write: a check that took the write lock and rolled back wrote nothing, and
+    // passed on a full disk or a failing device while every commit failed (in WAL mode a rolled
+    // back transaction never reaches the file). One small row, only while commits fail. Waiting
+    // briefly: this is the HTTP thread, which the busy timeout would stall. Not at once either:
+    // right after the lock is freed the writer thread takes it for the identity batch it could
+    // not apply meanwhile (milliseconds), and a probe that gave up then answered 503 for a
+    // database that works.
     const busyTimeoutMs = this.db.pragma('busy_timeout', { simple: true }) as number;
     this.db.pragma(`busy_timeout = ${PING_BUSY_TIMEOUT_MS}`);
     try {
-      this.db.exec('BEGIN IMMEDIATE');
+      this.db.transaction(() => writeSetting(this.db, WRITE_CHECK_SETTING, String(Date.now()))).immediate();
     } catch (err) {
       throw new StoreUnavailableError(
         `the last commit failed and the database cannot be written: ${(err as Error).message}`,
-        {
-          cause: err,
-        },
+        { cause: err },
       );
     } finally {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
       this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     }
     this.commitFailed = false;

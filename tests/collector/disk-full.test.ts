@@ -1,0 +1,67 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTestCollector, type TestCollector } from '../helpers/collector.js';
+import { mountSmallDisk, SMALL_DISK_SKIP, type SmallDisk } from './small-disk.js';
+
+let c: TestCollector | undefined;
+let disk: SmallDisk | undefined;
+afterEach(async () => {
+  disk?.free();
+  await c?.close();
+  c = undefined;
+  disk?.unmount();
+  disk = undefined;
+});
+
+let n = 0;
+async function track(col: TestCollector): Promise<number> {
+  const res = await fetch(`${col.url}/v1/track`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${btoa(`${col.writeKey}:`)}` },
+    body: JSON.stringify({
+      event: 'Filled',
+      userId: 'u-disk',
+      messageId: `disk-${++n}`,
+      properties: { p: 'x'.repeat(2000) },
+    }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+const readyz = async (col: TestCollector) => (await fetch(`${col.url}/readyz`)).status;
+
+/** Copies the write-ahead log into the database and empties it, so the next commit must grow it. */
+function emptyLog(path: string): void {
+  const db = new Database(path);
+  try {
+    for (let tries = 0; tries < 100; tries++) {
+      const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      if (!r?.busy) return;
+    }
+    throw new Error('the log could not be emptied: a checkpoint kept it busy');
+  } finally {
+    db.close();
+  }
+}
+
+(SMALL_DISK_SKIP ? describe.skip : describe)(
+  `a full disk under SQLite${SMALL_DISK_SKIP ? ` (skipped: ${SMALL_DISK_SKIP})` : ''}`,
+  () => {
+    it('/readyz answers 503 while commits fail for a full disk, and 200 once a write succeeds again', async () => {
+      disk = mountSmallDisk(4);
+      c = await startTestCollector({ database: join(disk.path, 'kimlik.db') });
+      expect(await track(c)).toBe(200);
+      expect(await readyz(c)).toBe(200);
+      emptyLog(c.dbPath);
+      disk.fill();
+      expect(await track(c)).toBe(503);
+      // It answered 200: its check took the write lock and rolled back, which writes nothing.
+      expect(await readyz(c)).toBe(503);
+      expect(await readyz(c)).toBe(503);
+      disk.free();
+      expect(await readyz(c)).toBe(200);
+      expect(await track(c)).toBe(200);
+    });
+  },
+);
