@@ -1,15 +1,21 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { resolveOptions } from '../../collector/src/options.js';
+import { SqliteStore } from '../../collector/src/store/sqlite/sqlite-store.js';
 import { startTestCollector, type TestCollector } from '../helpers/collector.js';
+import { storeRow } from '../helpers/store-row.js';
 import { mountSmallDisk, SMALL_DISK_SKIP, type SmallDisk } from './small-disk.js';
 
 let c: TestCollector | undefined;
+let store: SqliteStore | undefined;
 let disk: SmallDisk | undefined;
 afterEach(async () => {
   disk?.free();
   await c?.close();
   c = undefined;
+  await store?.close();
+  store = undefined;
   disk?.unmount();
   disk = undefined;
 });
@@ -62,6 +68,41 @@ function emptyLog(path: string): void {
       disk.free();
       expect(await readyz(c)).toBe(200);
       expect(await track(c)).toBe(200);
+    });
+
+    it('an identity batch that keeps failing (disk full) is retried with a growing pause, and applied once it can be', async () => {
+      disk = mountSmallDisk(4);
+      const config = resolveOptions({}).identityConfig;
+      const failures: number[] = [];
+      let sixth: () => void = () => undefined;
+      const sixFailures = new Promise<void>((resolve) => {
+        sixth = resolve;
+      });
+      store = SqliteStore.open({
+        path: join(disk.path, 'kimlik.db'),
+        synchronous: 'NORMAL',
+        identity: {
+          enabled: true,
+          caps: { maxIdentifiers: 1000, maxMerges: 100 },
+          maxClusterIdentifiers: 5000,
+          config,
+        },
+        onIdentityError: () => {
+          if (failures.push(performance.now()) === 6) sixth();
+        },
+      });
+      // Every identity batch needs more than the disk holds; the events' own commits are small.
+      const raw = new Database(join(disk.path, 'kimlik.db'));
+      raw.exec(`CREATE TABLE ballast (b BLOB);
+        CREATE TRIGGER ballast BEFORE INSERT ON identifiers BEGIN INSERT INTO ballast VALUES (zeroblob(8000000)); END`);
+      const row = storeRow({ type: 'identify', userId: 'u-full' }, 'full-1', Date.now(), config);
+      expect(await store.insertEvents([row])).toEqual(['stored']);
+      await sixFailures;
+      // Every ~13 ms (766 log lines in 10 s): now 50 ms, doubling (50 + 100 + 200 + 400 + 800).
+      expect((failures[5] as number) - (failures[0] as number)).toBeGreaterThan(1400);
+      raw.exec('DROP TRIGGER ballast');
+      raw.close();
+      expect(await store.findProfile('userId', 'u-full')).not.toBeNull();
     });
   },
 );

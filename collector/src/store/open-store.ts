@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { ResolvedCollectorOptions } from '../options.js';
 import { isPostgresUrl } from './postgres/connection.js';
 import { PostgresStore } from './postgres/postgres-store.js';
+import { rateLimited } from './retry-backoff.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { IdentityFailure, Store } from './store.js';
 
@@ -15,7 +16,7 @@ export interface CommitInfo {
 export interface StoreEvents {
   /** After each ingest commit. */
   onCommit: (info: CommitInfo) => void;
-  /** An identity batch failed; it stays queued and is retried. */
+  /** An identity batch failed; it stays queued and is retried (the first failure, then one per 10 s with a count). */
   onIdentityError: (message: string) => void;
   /** An event's identity failed alone and was set aside: the event stays stored, unattributed. */
   onIdentityFailure: (failure: IdentityFailure) => void;
@@ -41,8 +42,10 @@ export function databaseLabel(database: string): string {
 /** Opens the store `options.database` names: a `postgres://` URL, or else a SQLite file path. */
 export async function openStore(
   options: ResolvedCollectorOptions,
-  { onCommit, onIdentityError, onIdentityFailure, onCheckpointError, onWaiting }: StoreEvents,
+  { onCommit, onIdentityError: reportIdentityError, onIdentityFailure, onCheckpointError, onWaiting }: StoreEvents,
 ): Promise<Store> {
+  // Retried with backoff while the database fails: one line per interval, not one per retry.
+  const onIdentityError = rateLimited(reportIdentityError);
   const identity = {
     enabled: options.identity,
     caps: { maxIdentifiers: options.maxProfileIdentifiers, maxMerges: options.maxProfileMerges },

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { eventIdentity } from '../../identity/event-identity.js';
 import type { IdentityConfig } from '../../identity/identifiers.js';
+import { RetryBackoff } from '../retry-backoff.js';
 import type { IdentityFailure } from '../store.js';
 import { int4Array, int8Array, parseIds, textArray } from './binary-arrays.js';
 import { type Db, inTransaction } from './connection.js';
@@ -24,8 +25,6 @@ const IDLE_MS = 10;
 const MAX_LAG_MS = 1_000;
 /** Past this many unapplied events, commits wait for identity (memory stays bounded if it keeps failing). */
 const MAX_PENDING_EVENTS = 10 * BATCH_EVENTS;
-/** After a failed batch, the next try waits this long (the database may be down). */
-const RETRY_MS = 1_000;
 /** Pending rows (one per ingest commit, up to 5 000 events) applied per transaction by the sweep and by `sync`. */
 const COMMITS_PER_CLAIM = 4;
 /** Pending rows older than this are taken to be a dead collector's, and any collector applies them. */
@@ -87,7 +86,8 @@ export class PgIdentityApplier {
   private enqueued = 0;
   private oldestAt = 0;
   private lastEnqueueAt = 0;
-  private failedAt = Number.NEGATIVE_INFINITY;
+  /** After a failed batch, the next try waits (the database may be down or refusing). */
+  private readonly backoff = new RetryBackoff();
   private timer: NodeJS.Timeout | null = null;
   private readonly sweeper: NodeJS.Timeout;
   /** This process's identity transactions run one at a time: the tail of that chain. */
@@ -142,13 +142,16 @@ export class PgIdentityApplier {
 
   private schedule(): void {
     if (this.timer || this.applying || this.closed || this.events === 0) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      const now = performance.now();
-      if (now - this.failedAt < RETRY_MS) this.schedule();
-      else if (now - this.lastEnqueueAt >= IDLE_MS || now - this.oldestAt >= MAX_LAG_MS) this.kick();
-      else this.schedule();
-    }, IDLE_MS);
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        const now = performance.now();
+        if (this.backoff.waitMs(now) > 0) this.schedule();
+        else if (now - this.lastEnqueueAt >= IDLE_MS || now - this.oldestAt >= MAX_LAG_MS) this.kick();
+        else this.schedule();
+      },
+      Math.max(IDLE_MS, this.backoff.waitMs()),
+    );
   }
 
   private kick(): void {
@@ -157,13 +160,16 @@ export class PgIdentityApplier {
     this.timer = null;
     this.applying = true;
     this.serial(() => this.applyOwn())
-      .catch((err: Error) => {
-        this.failedAt = performance.now();
-        this.onError(err);
-      })
+      .then(
+        () => this.backoff.succeeded(),
+        (err: Error) => {
+          this.backoff.failed();
+          this.onError(err);
+        },
+      )
       .finally(() => {
         this.applying = false;
-        if (this.events >= BATCH_EVENTS && performance.now() - this.failedAt >= RETRY_MS) this.kick();
+        if (this.events >= BATCH_EVENTS && this.backoff.waitMs() === 0) this.kick();
         else this.schedule();
       });
   }

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { IdentityConfig } from '../../identity/identifiers.js';
 import type { ResolverCaps } from '../../identity/resolve.js';
+import { RetryBackoff } from '../retry-backoff.js';
 import type { IdentityFailure } from '../store.js';
 import { EventWriter, REFUSED, ROW_WIDTH } from './event-writer.js';
 import { eraseProfile, unmergeIdentifier } from './identity-admin.js';
@@ -73,6 +74,9 @@ const IDENTITY_MAX_LAG_MS = 1_000;
 const IDENTITY_MAX_PENDING = 10 * IDENTITY_BATCH_EVENTS;
 let identityTimer: NodeJS.Timeout | null = null;
 let lastWriteAt = 0;
+/** After a failed identity batch, the next try waits (the disk may be full, the file locked). */
+const identityBackoff = new RetryBackoff();
+let identityError: Error | null = null;
 
 let pending: Extract<WriterRequest, { op: 'write' }>[] = [];
 let scheduled = false;
@@ -92,7 +96,7 @@ function flush(): void {
   pending = [];
   if (batch.length === 0) return;
   if (applier && applier.size >= IDENTITY_MAX_PENDING) {
-    const err = applyIdentity();
+    const err = (identityBackoff.waitMs() > 0 && identityError) || applyIdentity();
     if (err) {
       // Identity cannot keep up (or keeps failing): refuse writes (503, clients retry) rather than queue without bound.
       for (const r of batch) fail(r.id, err);
@@ -116,7 +120,7 @@ function flush(): void {
     else for (const r of batch) writeAlone(r);
   }
   lastWriteAt = performance.now();
-  if (applier && applier.size >= IDENTITY_BATCH_EVENTS) applyIdentity();
+  if (applier && applier.size >= IDENTITY_BATCH_EVENTS && identityBackoff.waitMs() === 0) applyIdentity();
   else scheduleIdentity();
   scheduleMergeStep();
 }
@@ -180,22 +184,34 @@ function applyIdentity(): Error | null {
   if (!applier) return null;
   try {
     applier.apply();
+    identityApplied();
     return null;
   } catch (err) {
-    port?.postMessage({ identityError: (err as Error).message });
+    identityBackoff.failed();
+    identityError = err as Error;
+    port?.postMessage({ identityError: identityError.message || String(err) });
     scheduleIdentity();
-    return err as Error;
+    return identityError;
   }
+}
+
+function identityApplied(): void {
+  identityBackoff.succeeded();
+  identityError = null;
 }
 
 function scheduleIdentity(): void {
   if (!applier || applier.size === 0 || identityTimer) return;
-  identityTimer = setTimeout(() => {
-    identityTimer = null;
-    const now = performance.now();
-    if (now - lastWriteAt >= IDENTITY_IDLE_MS || applier.lagMs(now) >= IDENTITY_MAX_LAG_MS) applyIdentity();
-    else scheduleIdentity();
-  }, IDENTITY_IDLE_MS);
+  identityTimer = setTimeout(
+    () => {
+      identityTimer = null;
+      const now = performance.now();
+      if (identityBackoff.waitMs(now) > 0) scheduleIdentity();
+      else if (now - lastWriteAt >= IDENTITY_IDLE_MS || applier.lagMs(now) >= IDENTITY_MAX_LAG_MS) applyIdentity();
+      else scheduleIdentity();
+    },
+    Math.max(IDENTITY_IDLE_MS, identityBackoff.waitMs()),
+  );
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
@@ -217,7 +233,17 @@ function admin(msg: Exclude<WriterRequest, { op: 'write' }>): void {
   // Admin changes and reads run after every write that arrived before them, with its identity applied.
   flush();
   try {
-    applier?.apply();
+    if (applier) {
+      // A read asks now: tried at once, whatever the pause; it gets the error if it fails.
+      try {
+        applier.apply();
+      } catch (err) {
+        identityBackoff.failed();
+        identityError = err as Error;
+        throw err;
+      }
+      identityApplied();
+    }
     if (msg.op === 'sync') {
       port?.postMessage({ id: msg.id, result: null } satisfies WriterReply);
       return;
