@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { errorText } from '../error-text.js';
 import type { EventRow, InsertOutcome } from '../store.js';
 import { StoreUnavailableError } from '../store.js';
 import { inTransaction } from './connection.js';
@@ -155,7 +156,7 @@ export class GroupCommit {
         continue;
       } catch (err) {
         if (!failsInItsData(err)) {
-          p.reject(new StoreUnavailableError(`commit failed: ${(err as Error).message}`, { cause: err }));
+          p.reject(new StoreUnavailableError(`commit failed: ${errorText(err)}`, { cause: err }));
           continue;
         }
       }
@@ -170,7 +171,7 @@ export class GroupCommit {
           }
         }
       } catch (err) {
-        p.reject(new StoreUnavailableError(`commit failed: ${(err as Error).message}`, { cause: err }));
+        p.reject(new StoreUnavailableError(`commit failed: ${errorText(err)}`, { cause: err }));
         continue;
       }
       p.resolve(outcomes);
@@ -222,7 +223,7 @@ export class GroupCommit {
       if ((err as { code?: string }).code === NO_PARTITION) this.partitions.forget();
       this.lastFailed = true;
       // Rolled back (or never began): nothing of these requests is stored, so the clients retry.
-      const e = new StoreUnavailableError(`commit failed: ${(err as Error).message}`, { cause: err });
+      const e = new StoreUnavailableError(`commit failed: ${errorText(err)}`, { cause: err });
       for (const p of batch) p.reject(e);
     } finally {
       this.pending -= events;

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
@@ -11,11 +11,16 @@ export interface OpenOptions {
   synchronous: 'NORMAL' | 'FULL';
   /** Page cache in MiB. */
   cacheMiB?: number;
+  /**
+   * Opens the file the store opened at start, or fails: a thread (re)started after the data
+   * directory was removed must not create an empty database there.
+   */
+  mustExist?: boolean;
 }
 
 export function openDatabase(path: string, options: OpenOptions): SqliteDatabase {
-  if (!options.readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path, { readonly: options.readonly ?? false });
+  if (!options.readonly && !options.mustExist && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.mustExist ?? false });
   // Another connection (the writer thread, an admin write) may hold the write lock briefly.
   db.pragma('busy_timeout = 5000');
   if (!options.readonly) {
@@ -53,4 +58,26 @@ export function migrate(db: SqliteDatabase): number {
     count++;
   }
   return count;
+}
+
+/**
+ * The database file's identity (device and inode), or null when the path names no file (or is
+ * `:memory:`). An open file that was removed, or replaced by another at its path, is still written
+ * to, and what is written is gone with it: compared with the identity recorded at open.
+ */
+export function fileIdentity(path: string): string | null {
+  if (path === ':memory:') return null;
+  try {
+    const s = statSync(path, { bigint: true });
+    return `${s.dev}:${s.ino}`;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Why the store refuses to commit once its file is no longer at its path (undefined while it is). */
+export function fileGone(path: string, opened: string | null): string | undefined {
+  if (opened === null || fileIdentity(path) === opened) return undefined;
+  return `the database file ${path} was removed or replaced while the collector ran (events written now would be lost with it): restore it, or restart the collector`;
 }

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { newProfileSalt, PROFILE_SALT_SETTING } from '../../identity/profile-id.js';
+import { errorText } from '../error-text.js';
 import type {
   EventPage,
   EventRow,
@@ -17,7 +18,7 @@ import type {
 import { type IdentityFailure, type SourceRow, StoreUnavailableError, sourceFromRow } from '../store.js';
 import { Checkpointer } from './checkpointer.js';
 import { DUPLICATE, ROW_WIDTH, SUPPRESSED } from './event-writer.js';
-import { migrate, openDatabase, type SqliteDatabase } from './open.js';
+import { fileGone, fileIdentity, migrate, openDatabase, type SqliteDatabase } from './open.js';
 import { ProfileReader } from './profile-reader.js';
 import { readSetting, writeSetting } from './settings.js';
 import { StatsReader } from './stats-reader.js';
@@ -92,7 +93,13 @@ export class SqliteStore implements Store {
     this.onCommit = options.onCommit;
     this.onIdentityError = options.onIdentityError;
     this.onIdentityFailure = options.onIdentityFailure;
-    this.workerData = { path: options.path, synchronous: options.synchronous, salt, identity: options.identity };
+    this.workerData = {
+      path: options.path,
+      fileId: fileIdentity(options.path),
+      synchronous: options.synchronous,
+      salt,
+      identity: options.identity,
+    };
     this.startWorker();
     this.checkpointer = new Checkpointer(
       { path: options.path, synchronous: options.synchronous, intervalMs: CHECKPOINT_INTERVAL_MS },
@@ -116,7 +123,8 @@ export class SqliteStore implements Store {
     worker.on('error', (err) => this.failAll(err));
     worker.on('exit', (code) => {
       if (this.closing || this.worker !== worker) return;
-      this.failAll(new Error(`writer thread exited with code ${code}`));
+      // After an 'error' event, that error says why (an exit code does not).
+      this.failAll(this.workerError ?? new Error(`writer thread exited with code ${code}`));
       this.restartTimer = setTimeout(() => this.startWorker(), 1000);
       this.restartTimer.unref();
     });
@@ -227,7 +235,7 @@ export class SqliteStore implements Store {
     for (const [id, w] of this.waiters) {
       this.waiters.delete(id);
       this.pending -= w.count;
-      w.reject(new StoreUnavailableError(`commit failed: ${err.message}`, { cause: err }));
+      w.reject(new StoreUnavailableError(`commit failed: ${errorText(err)}`, { cause: err }));
     }
   }
 
@@ -352,7 +360,13 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
-    if (this.workerError) throw new StoreUnavailableError('the writer thread has stopped', { cause: this.workerError });
+    const gone = fileGone(this.workerData.path, this.workerData.fileId);
+    if (gone) throw new StoreUnavailableError(gone);
+    if (this.workerError) {
+      throw new StoreUnavailableError(`the writer thread has stopped: ${errorText(this.workerError)}`, {
+        cause: this.workerError,
+      });
+    }
     if (!this.commitFailed) {
       this.db.prepare('SELECT 1').get();
       return;

@@ -6,17 +6,20 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { IdentityConfig } from '../../identity/identifiers.js';
 import type { ResolverCaps } from '../../identity/resolve.js';
+import { errorText } from '../error-text.js';
 import { RetryBackoff } from '../retry-backoff.js';
 import type { IdentityFailure } from '../store.js';
 import { EventWriter, REFUSED, ROW_WIDTH } from './event-writer.js';
 import { eraseProfile, unmergeIdentifier } from './identity-admin.js';
 import { IdentityApplier } from './identity-applier.js';
 import { IdentityWriter } from './identity-writer.js';
-import { openDatabase } from './open.js';
+import { fileGone, openDatabase } from './open.js';
 import { isEnvironmentError } from './sqlite-errors.js';
 
 export interface WriterInit {
   path: string;
+  /** The file the store opened (`fileIdentity`); null for `:memory:`. */
+  fileId: string | null;
   synchronous: 'NORMAL' | 'FULL';
   salt: string;
   identity: { enabled: boolean; caps: ResolverCaps; maxClusterIdentifiers: number; config: IdentityConfig };
@@ -47,22 +50,38 @@ export type WriterMessage =
 const port = parentPort;
 if (!port) throw new Error('writer-worker must run as a worker thread');
 const init = workerData as WriterInit;
-const db = openDatabase(init.path, { synchronous: init.synchronous, cacheMiB: 128 });
-// The checkpoint thread (checkpoint-worker.ts) copies the log into the database file as it grows;
-// this one, 160 MB in, copies what it has not and lets the log start over from its beginning.
-// Alone (that thread failed), it still bounds the log.
-db.pragma('wal_autocheckpoint = 40000');
-const identity = init.identity.enabled
-  ? new IdentityWriter(db, {
-      salt: init.salt,
-      caps: init.identity.caps,
-      maxClusterIdentifiers: init.identity.maxClusterIdentifiers,
-    })
-  : null;
-const applier = identity
-  ? new IdentityApplier(db, identity, init.identity.config, (failure) => port.postMessage({ identityFailure: failure }))
-  : null;
-const writer = new EventWriter(db, applier);
+/**
+ * Opens the store's file (not a new one where it was: see `fileGone`) and applies the identity of
+ * events left unapplied. A failure is rethrown as a plain Error: better-sqlite3's SqliteError
+ * reached the store's thread as `{code}` alone, and clients read "commit failed: undefined".
+ */
+function start() {
+  try {
+    const db = openDatabase(init.path, { synchronous: init.synchronous, cacheMiB: 128, mustExist: true });
+    const gone = fileGone(init.path, init.fileId);
+    if (gone) throw new Error(gone);
+    // The checkpoint thread (checkpoint-worker.ts) copies the log into the database file as it grows;
+    // this one, 160 MB in, copies what it has not and lets the log start over from its beginning.
+    // Alone (that thread failed), it still bounds the log.
+    db.pragma('wal_autocheckpoint = 40000');
+    const identity = init.identity.enabled
+      ? new IdentityWriter(db, {
+          salt: init.salt,
+          caps: init.identity.caps,
+          maxClusterIdentifiers: init.identity.maxClusterIdentifiers,
+        })
+      : null;
+    const applier = identity
+      ? new IdentityApplier(db, identity, init.identity.config, (failure) =>
+          port?.postMessage({ identityFailure: failure }),
+        )
+      : null;
+    return { db, identity, applier, writer: new EventWriter(db, applier) };
+  } catch (err) {
+    throw new Error(`the writer thread could not open the database: ${errorText(err)}`);
+  }
+}
+const { db, identity, applier, writer } = start();
 
 /** An identity batch starts at this many unapplied events… */
 const IDENTITY_BATCH_EVENTS = 20_000;
@@ -83,7 +102,7 @@ let scheduled = false;
 
 const fail = (id: number, err: unknown) => {
   const e = err as Error & { code?: string };
-  const reply: WriterReply = { id, error: e.message };
+  const reply: WriterReply = { id, error: errorText(err) };
   if (e.code !== undefined) reply.code = e.code;
   port?.postMessage(reply);
 };
@@ -102,6 +121,13 @@ function flush(): void {
       for (const r of batch) fail(r.id, err);
       return;
     }
+  }
+  // A file removed or replaced under the collector is still written to, and lost with it. A stat
+  // per group commit (microseconds, beside a commit's milliseconds), so none is acknowledged after.
+  const gone = fileGone(init.path, init.fileId);
+  if (gone) {
+    for (const r of batch) fail(r.id, new Error(gone));
+    return;
   }
   try {
     const started = performance.now();
