@@ -70,6 +70,32 @@ function emptyLog(path: string): void {
       expect(await track(c)).toBe(200);
     });
 
+    it('/readyz stays 503 while a small write fits but the disk has no room for requests (a failed commit left a little log behind)', async () => {
+      disk = mountSmallDisk(4);
+      c = await startTestCollector({ database: join(disk.path, 'kimlik.db') });
+      expect(await track(c)).toBe(200);
+      emptyLog(c.dbPath);
+      disk.fill(64 * 1024);
+      // 300 kB in one commit: it fails once the log has taken the 64 kB, which it keeps.
+      const big = Array.from({ length: 10 }, (_, i) => ({
+        type: 'track',
+        event: 'Big',
+        userId: 'u-disk',
+        messageId: `big-${i}`,
+        properties: { p: 'x'.repeat(30_000) },
+      }));
+      const res = await fetch(`${c.url}/v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Basic ${btoa(`${c.writeKey}:`)}` },
+        body: JSON.stringify({ batch: big }),
+      });
+      expect(res.status).toBe(503);
+      // Its check's one-row commit fit in that log and answered 200 while requests kept failing.
+      expect(await readyz(c)).toBe(503);
+      disk.free();
+      expect(await readyz(c)).toBe(200);
+    });
+
     it('an identity batch that keeps failing (disk full) is retried with a growing pause, and applied once it can be', async () => {
       disk = mountSmallDisk(4);
       const config = resolveOptions({}).identityConfig;

@@ -1,13 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmdirSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** A small filesystem of its own (tmpfs) that a test can fill up: a real "disk full" (ENOSPC). */
 export interface SmallDisk {
   path: string;
-  /** Writes a file until the filesystem is full. */
-  fill(): void;
+  /** Writes a file until the filesystem is full, then gives back `leaveBytes` of it. */
+  fill(leaveBytes?: number): void;
   /** Removes that file. */
   free(): void;
   unmount(): void;
@@ -29,7 +29,7 @@ export function mountSmallDisk(sizeMiB: number): SmallDisk {
   const filler = join(path, 'filler');
   return {
     path,
-    fill() {
+    fill(leaveBytes = 0) {
       const fd = openSync(filler, 'a');
       const chunk = Buffer.alloc(64 * 1024, 1);
       try {
@@ -48,6 +48,7 @@ export function mountSmallDisk(sizeMiB: number): SmallDisk {
       } finally {
         closeSync(tail);
       }
+      if (leaveBytes > 0) truncateSync(filler, Math.max(0, statSync(filler).size - leaveBytes));
     },
     free() {
       rmSync(filler, { force: true });

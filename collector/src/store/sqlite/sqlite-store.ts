@@ -1,3 +1,5 @@
+import { statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { newProfileSalt, PROFILE_SALT_SETTING } from '../../identity/profile-id.js';
@@ -29,6 +31,12 @@ import type { CommitInfo, WriterInit, WriterMessage, WriterRequest } from './wri
 const PING_BUSY_TIMEOUT_MS = 250;
 /** The row `ping`'s write check writes (the time of the last check). */
 const WRITE_CHECK_SETTING = 'readiness_write_check';
+/**
+ * After a failed commit, ready again only with this much free on the database's filesystem: a
+ * failed commit leaves the log file grown, and a one-row check fits there while a request's
+ * commit (up to 512 kB of events, twice that in log pages) still fails for a full disk.
+ */
+const MIN_FREE_BYTES = 2 * 1024 * 1024;
 /**
  * How often the checkpoint thread copies the write-ahead log into the database file. Pages the
  * writer changes again within it are copied once (random-keyed index pages are, many times).
@@ -378,6 +386,15 @@ export class SqliteStore implements Store {
     // right after the lock is freed the writer thread takes it for the identity batch it could
     // not apply meanwhile (milliseconds), and a probe that gave up then answered 503 for a
     // database that works.
+    if (this.workerData.fileId !== null) {
+      const fs = statfsSync(dirname(this.workerData.path));
+      const free = fs.bavail * fs.bsize;
+      if (free < MIN_FREE_BYTES) {
+        throw new StoreUnavailableError(
+          `the last commit failed and the disk holding the database has ${free} bytes free (at least ${MIN_FREE_BYTES} needed)`,
+        );
+      }
+    }
     const busyTimeoutMs = this.db.pragma('busy_timeout', { simple: true }) as number;
     this.db.pragma(`busy_timeout = ${PING_BUSY_TIMEOUT_MS}`);
     try {
