@@ -225,6 +225,7 @@ function buildApp(deps: AppDeps): FastifyInstance {
     {
       limits: options.limits,
       maxQueuedEvents: options.maxQueuedEvents,
+      maxQueuedBytes: options.maxQueuedBytes,
       futureToleranceMs: options.futureToleranceMs,
       identity: options.identityConfig,
     },

@@ -30,6 +30,12 @@ export interface CollectorOptions {
   maxBatchEvents?: number;
   /** Events accepted but not yet committed before new requests get 429. Env `KIMLIK_MAX_QUEUED_EVENTS`. @defaultValue 50000 */
   maxQueuedEvents?: number;
+  /**
+   * Bytes of events (as stored, JSON) accepted but not yet committed before new requests get 429:
+   * the event bound alone let large events take gigabytes. Env `KIMLIK_MAX_QUEUED_BYTES`.
+   * @defaultValue 134217728 (128 MiB)
+   */
+  maxQueuedBytes?: number;
   /** A timestamp further ahead of receivedAt than this is clamped and flagged. Env `KIMLIK_FUTURE_TOLERANCE_MS`. @defaultValue 86400000 */
   futureToleranceMs?: number;
   /** SQLite `synchronous`: NORMAL survives a process crash, FULL also power loss. Env `KIMLIK_SQLITE_SYNCHRONOUS`. @defaultValue 'NORMAL' */
@@ -96,6 +102,7 @@ export const DEFAULTS = Object.freeze({
   maxEventBytes: DEFAULT_LIMITS.maxEventBytes,
   maxBatchEvents: DEFAULT_LIMITS.maxBatchEvents,
   maxQueuedEvents: 50_000,
+  maxQueuedBytes: 128 * 1024 * 1024,
   futureToleranceMs: 24 * 60 * 60 * 1000,
   sqliteSynchronous: 'NORMAL' as const,
   postgresPoolMax: 10,
@@ -124,6 +131,7 @@ export const ENV_NAMES: Readonly<Record<keyof CollectorOptions, string>> = Objec
   maxEventBytes: 'KIMLIK_MAX_EVENT_BYTES',
   maxBatchEvents: 'KIMLIK_MAX_BATCH_EVENTS',
   maxQueuedEvents: 'KIMLIK_MAX_QUEUED_EVENTS',
+  maxQueuedBytes: 'KIMLIK_MAX_QUEUED_BYTES',
   futureToleranceMs: 'KIMLIK_FUTURE_TOLERANCE_MS',
   sqliteSynchronous: 'KIMLIK_SQLITE_SYNCHRONOUS',
   postgresPoolMax: 'KIMLIK_POSTGRES_POOL_MAX',
@@ -146,6 +154,7 @@ const NUMBER_OPTIONS = [
   'maxEventBytes',
   'maxBatchEvents',
   'maxQueuedEvents',
+  'maxQueuedBytes',
   'futureToleranceMs',
   'maxProfileIdentifiers',
   'maxProfileMerges',

@@ -29,6 +29,7 @@ export interface IngestResult {
 export interface IngestServiceOptions {
   limits: Readonly<Limits>;
   maxQueuedEvents: number;
+  maxQueuedBytes: number;
   futureToleranceMs: number;
   identity: IdentityConfig;
 }
@@ -90,6 +91,9 @@ const notStored = (error: string) => ({
 const NO_ENVELOPE: Envelope = { sentAt: undefined, sentAtInvalid: false, context: undefined, integrations: undefined };
 
 export class IngestService {
+  /** Payload characters of the events handed to the store and not yet answered. */
+  private queuedBytes = 0;
+
   constructor(
     private readonly store: Store,
     private readonly metrics: Metrics,
@@ -239,8 +243,14 @@ export class IngestService {
     // Bounded queue: past the limit the client is told to come back, memory never grows unbounded.
     // A batch larger than the bound is admitted alone into an empty queue (refused, it would be
     // refused forever).
+    // In bytes too (payload characters, near enough): 50 000 events of 32 KB would be gigabytes.
     const pending = this.store.pendingEvents;
-    if (pending > 0 && pending + rows.length > this.options.maxQueuedEvents) {
+    let bytes = 0;
+    for (const row of rows) bytes += row.payload.length;
+    if (
+      (pending > 0 && pending + rows.length > this.options.maxQueuedEvents) ||
+      (this.queuedBytes > 0 && this.queuedBytes + bytes > this.options.maxQueuedBytes)
+    ) {
       this.metrics.overloaded.inc();
       throw new HttpError('KIMLIK_OVERLOADED', undefined, { retryAfterSeconds: 1 });
     }
@@ -252,7 +262,13 @@ export class IngestService {
     // Both stores take what they need before returning (SQLite posts the rows to its writer,
     // PostgreSQL encodes the payloads): the rows can go now rather than survive until the commit.
     rows.length = 0;
-    const outcomes = await inserting;
+    this.queuedBytes += bytes;
+    let outcomes: Awaited<typeof inserting>;
+    try {
+      outcomes = await inserting;
+    } finally {
+      this.queuedBytes -= bytes;
+    }
     tell(rejected);
     let duplicates = 0;
     let suppressed = 0;

@@ -38,6 +38,36 @@ describeStores('overload', (store) => {
     }
   });
 
+  it('bounds the queue in bytes too: large events get 429 long before the event bound (memory grew with event size)', async () => {
+    const c = await startTestCollector({ maxQueuedBytes: 300_000, database: store.database() });
+    const big = 'x'.repeat(20_000);
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, (_, k) =>
+          fetch(`${c.url}/v1/batch`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: auth(c.writeKey) },
+            // 10 events of 20 KB: 200 KB per request, so at most one waits beside another.
+            body: JSON.stringify({
+              batch: batch(`b${k}`, 10).map((e) => ({ ...e, properties: { big } })),
+            }),
+          }).then(async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), body: await r.json() })),
+        ),
+      );
+      const limited = answers.filter((a) => a.status === 429);
+      const ok = answers.filter((a) => a.status === 200);
+      expect(limited.length).toBeGreaterThan(0);
+      expect(ok.length).toBeGreaterThan(0);
+      for (const a of limited) {
+        expect(a.retryAfter).toBe('1');
+        expect(a.body.error.code).toBe('KIMLIK_OVERLOADED');
+      }
+      expect(await c.storedEvents()).toHaveLength(ok.length * 10);
+    } finally {
+      await c.close();
+    }
+  });
+
   it('admits a batch larger than the queue bound when nothing else is queued (it was refused forever)', async () => {
     const c = await startTestCollector({ maxQueuedEvents: 100, database: store.database() });
     try {
