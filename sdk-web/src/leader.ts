@@ -13,22 +13,38 @@ const LEASE_MS = 3000;
  */
 export function electLeader(name: string, onRole: (leading: boolean) => void, report: Report): void {
   const locks = navigator.locks;
-  const hold = () => {
-    onRole(true);
-    // Held until the tab goes away.
-    return new Promise<void>(() => undefined);
-  };
   if (locks) {
-    locks
-      .request(name, { ifAvailable: true }, (lock) => {
-        if (lock) return hold();
-        onRole(false);
-        return locks.request(name, hold);
-      })
-      .catch((cause: unknown) => {
-        report(new KimlikError(WEB_ERROR_CODES.LEADER, 'Web Locks failed, using a localStorage lease', { cause }));
-        lease(name, onRole, report);
-      });
+    let stop: AbortController;
+    const join = () => {
+      stop = new AbortController();
+      const { signal } = stop;
+      const hold = () => {
+        onRole(true);
+        // Granted, the lock is no longer the signal's: its abort lets go of it.
+        return new Promise((resolve) => (signal.onabort = resolve));
+      };
+      locks
+        .request(name, { ifAvailable: true }, (lock) => {
+          if (lock) return hold();
+          onRole(false);
+          return locks.request(name, { signal }, hold);
+        })
+        .catch((cause: unknown) => {
+          if (signal.aborted) return;
+          report(new KimlikError(WEB_ERROR_CODES.LEADER, 'Web Locks failed, using a localStorage lease', { cause }));
+          lease(name, onRole, report);
+        });
+    };
+    // Held until the tab goes, or may enter the back/forward cache: Chrome evicts a cached page
+    // whose lock (held or asked for) the next page of the site asks for. Its queue is in
+    // IndexedDB and page exit has stashed and beaconed; restored, it joins the election again.
+    addEventListener('pagehide', (e) => {
+      if (!e.persisted) return;
+      stop.abort();
+      onRole(false);
+    });
+    addEventListener('pageshow', (e) => e.persisted && join());
+    join();
     return;
   }
   lease(name, onRole, report);

@@ -159,7 +159,7 @@ export abstract class TabQueue extends Reporter {
     if (leading) {
       if (!this.#queue) this.#lead();
     } else {
-      // Only a lease can be lost (Web Locks are held until the tab goes): the queue is in the
+      // A lease lost, or the lock let go for the back/forward cache: the queue is in the
       // database, where the new leader loads it.
       this.#queue?.stop();
       this.#queue = undefined;

@@ -69,4 +69,39 @@ describe.skipIf(!hasChromium)('browser SDK at page exit (needs /usr/bin/chromium
       ),
     ).toBe(true);
   });
+
+  test('with the SDK on two pages of the site, Back restores the first from the back/forward cache, which then sends again', async () => {
+    // Each page records its pageshow events: persisted is true for a page the cache restored.
+    const page = scriptTagPage({ 'flush-interval-ms': 100 }).replace(
+      '</head>',
+      '<script>addEventListener("pageshow", (e) => (window.shows ??= []).push(e.persisted))</script></head>',
+    );
+    scenario = await startScenario({}, [], { bfcache: true });
+    scenario.site.page('/list', page, true);
+    scenario.site.page('/product', page, true);
+    const tab = await scenario.browser.newPage();
+    await tab.goto(`${scenario.site.url}/list`);
+    await tab.evaluate(() => window.kimlik.ready());
+    await tab.goto(`${scenario.site.url}/product`);
+    await tab.evaluate(() => window.kimlik.ready());
+    // A restored page fires no load event: done once restored (pageshow persisted) or reloaded (a
+    // back navigation's entry says why the page was not restored).
+    await tab.goBack({ waitUntil: 'commit' });
+    const settled = () => {
+      const shows = (window as unknown as { shows?: boolean[] }).shows;
+      const entry = performance.getEntriesByType('navigation')[0] as PerformanceEntry & {
+        notRestoredReasons?: { reasons?: { reason: string }[] } | null;
+      };
+      const notRestored = entry.notRestoredReasons?.reasons?.map((r) => r.reason);
+      return shows?.length === 2 || notRestored ? { shows, notRestored } : null;
+    };
+    const shown = await (await tab.waitForFunction(settled, undefined, { timeout: 10_000 })).jsonValue();
+    expect(shown).toEqual({ shows: [false, true], notRestored: undefined });
+    // The restored page took the sending role back: its flush() resolves once the event is stored.
+    await tab.evaluate(async () => {
+      window.kimlik.track('Back on the list', { n: 1 });
+      await window.kimlik.flush();
+    });
+    expect((await scenario.stored()).map((e) => e.event)).toEqual(['Back on the list']);
+  });
 });

@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import { afterEach, expect } from 'vitest';
-import { launchBrowser, type TestBrowser, waitFor } from './browser.js';
+import { type LaunchOptions, launchBrowser, type TestBrowser, waitFor } from './browser.js';
 import { startTestCollector, type TestCollector } from './collector.js';
 import { startTestSite, type TestSite } from './test-site.js';
 
@@ -42,11 +42,15 @@ export function scriptTagPage(attrs: Record<string, string | number | boolean> =
 <script src="/kimlik.js" data-write-key="${writeKey}"${data}></script></head><body><h1>test</h1></body></html>`;
 }
 
-export async function startScenario(pages: Record<string, string>, browserArgs: string[] = []): Promise<Scenario> {
+export async function startScenario(
+  pages: Record<string, string>,
+  browserArgs: string[] = [],
+  launch?: LaunchOptions,
+): Promise<Scenario> {
   const collector = await startTestCollector();
   const site = await startTestSite(collector.url);
   for (const [path, html] of Object.entries(pages)) site.page(path, html);
-  const browser = await launchBrowser(browserArgs);
+  const browser = await launchBrowser(browserArgs, launch);
   const stored = async () => await collector.storedEvents();
   return {
     collector,

@@ -29,17 +29,26 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
+export interface LaunchOptions {
+  /**
+   * Keeps Chromium's back/forward cache on: Playwright launches with --disable-back-forward-cache
+   * unless told otherwise, so Back always reloads the page.
+   */
+  bfcache?: boolean;
+}
+
 /**
  * A persistent Chromium profile in a temp dir, so IndexedDB, localStorage and cookies survive
  * reloads and navigations like they do for a real visitor. `extraArgs` e.g. map host names to
  * 127.0.0.1 (`--host-resolver-rules`) for cookie-domain tests.
  */
-export async function launchBrowser(extraArgs: string[] = []): Promise<TestBrowser> {
+export async function launchBrowser(extraArgs: string[] = [], options: LaunchOptions = {}): Promise<TestBrowser> {
   const dir = tempDir('kimlik-chromium-');
   const context = await chromium.launchPersistentContext(dir.path, {
     executablePath: CHROMIUM,
     headless: true,
     args: [...ARGS, ...extraArgs],
+    ignoreDefaultArgs: options.bfcache ? ['--disable-back-forward-cache'] : undefined,
   });
   const pageErrors: Error[] = [];
   const watch = (page: Page) => page.on('pageerror', (error) => pageErrors.push(error));

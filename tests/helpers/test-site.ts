@@ -22,8 +22,11 @@ export interface ProxiedRequest {
 export interface TestSite {
   /** Origin of the site: pages, /kimlik.js and a /v1 proxy to the collector. */
   url: string;
-  /** Adds (or replaces) a page served at `path`. */
-  page(path: string, html: string): void;
+  /**
+   * Adds (or replaces) a page served at `path`, with `Cache-Control: no-store` unless `cacheable`
+   * (Chromium keeps no no-store page in its back/forward cache).
+   */
+  page(path: string, html: string, cacheable?: boolean): void;
   fault(fault: Fault): void;
   /** While down, /v1 requests end in a network error (the connection is dropped unanswered). */
   setDown(down: boolean): void;
@@ -47,6 +50,7 @@ const read = (req: IncomingMessage) =>
  */
 export async function startTestSite(collectorUrl: string): Promise<TestSite> {
   const pages = new Map<string, string>();
+  const cacheable = new Set<string>();
   const requests: ProxiedRequest[] = [];
   let fault: (Fault & { until: number }) | null = null;
   let down = false;
@@ -101,7 +105,10 @@ export async function startTestSite(collectorUrl: string): Promise<TestSite> {
       res.end('not found');
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': cacheable.has(path) ? 'max-age=0' : 'no-store',
+    });
     res.end(html);
   };
 
@@ -115,7 +122,11 @@ export async function startTestSite(collectorUrl: string): Promise<TestSite> {
   const { port } = server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${port}`,
-    page: (path, html) => pages.set(path, html),
+    page: (path, html, keep) => {
+      pages.set(path, html);
+      if (keep) cacheable.add(path);
+      else cacheable.delete(path);
+    },
     fault: (f) => {
       fault = { ...f, until: Date.now() + f.forMs };
     },
