@@ -1,4 +1,4 @@
-import { bodySuffix, DELIVERY_ERROR_CODES, DeliveryError, uuidv7 } from '@kimlik/core';
+import { bodySuffix, DELIVERY_ERROR_CODES, DeliveryError, utf8Length, uuidv7 } from '@kimlik/core';
 import { sourceId } from './call-values.js';
 import { type Pending, takeStashes, writeStash } from './exit-stash.js';
 import { IdbQueueStorage } from './idb-storage.js';
@@ -35,8 +35,9 @@ export abstract class TabQueue extends Reporter {
   #watched: Promise<void> | undefined;
   /** One source (write key + endpoint) of the site: its queue records, leader and stash. */
   #source!: string;
-  /** This tab's events while following, for page exit. */
+  /** This tab's events while following, not yet settled by the sending tab, for page exit; their bytes. */
   readonly #mine = new Map<string, string>();
+  #mineBytes = 0;
   /** Set while this tab leads. */
   #queue: SendQueue | undefined;
   /** undefined: IndexedDB failed, the queue lives in memory. */
@@ -127,12 +128,15 @@ export abstract class TabQueue extends Reporter {
       // Tabs of every source of the site share the channel (consent is the site's); events are
       // taken only by the leader of their own source.
       // Messages: a consent state; [messageId, json, source], an event; [token, source], a flush
-      // the source's sending tab answers with [token] once what it holds now is settled.
+      // the source's sending tab answers with [token] once what it holds now is settled; the
+      // messageIds the sending tab settled (acknowledged or dropped).
       this.#channel = new BroadcastChannel(name);
       this.#channel.onmessage = ({ data }: MessageEvent) =>
         this.guard(() => {
-          if (typeof data === 'string') this.setConsent(data as ConsentState);
-          else if (!data[1]) this.#flushing.get(data[0])?.();
+          if (typeof data === 'string') return this.setConsent(data as ConsentState);
+          // Settled: not this tab's to beacon any more. No other message names one of its events.
+          for (const id of data) this.#forget(id);
+          if (!data[1]) this.#flushing.get(data[0])?.();
           else if (data.at(-1) !== this.#source) return;
           else if (data[2]) this.#queue?.add(data[0], data[1]);
           // A flush asked by another tab: answered once what this tab sends now is settled.
@@ -172,12 +176,15 @@ export abstract class TabQueue extends Reporter {
     const o = this.o as ResolvedWebOptions;
     const storage = this.#storage;
     this.#mine.clear();
+    this.#mineBytes = 0;
     const queue = new SendQueue(
       o.delivery,
       {
         post: (body) => postBatch(`${o.endpoint}/v1/batch`, body),
         remove: (ids) => {
           this.#store(storage?.remove(ids), ids);
+          // The tabs that made them keep them for their page exit until told.
+          this.#channel?.postMessage(ids);
           // Memory only: what the queue holds is what is unsaved.
           if (!storage) this.#restash();
         },
@@ -221,19 +228,28 @@ export abstract class TabQueue extends Reporter {
     } else {
       const o = this.o as ResolvedWebOptions;
       // Too big: refused here, where the page made it, rather than stored for whichever tab sends.
-      if (!eventBytes(id, json, o.delivery.maxEventBytes, this.report)) return;
+      const bytes = eventBytes(id, json, o.delivery.maxEventBytes, this.report);
+      if (!bytes) return;
       const mine = this.#mine;
       mine.set(id, json);
-      // Kept only for page exit, where the leader has long sent the oldest. So are the unsaved
-      // ones: with IndexedDB failing for good (quota) they would grow with every event.
-      if (mine.size > o.delivery.maxQueueEvents) {
-        const oldest = mine.keys().next().value as string;
-        mine.delete(oldest);
-        this.#storage?.unsaved.delete(oldest);
-      }
+      this.#mineBytes += bytes;
+      // Kept for page exit until the sending tab has them settled, and bounded as its queue is (it
+      // may hear nothing: no BroadcastChannel, a frozen tab), with the unsaved ones: with IndexedDB
+      // failing for good (quota) they would grow with every event.
+      while (mine.size > o.delivery.maxQueueEvents || this.#mineBytes > o.delivery.maxQueueBytes)
+        this.#forget(mine.keys().next().value as string);
       this.#persist(id, json);
       this.#channel?.postMessage([id, json, this.#source]);
     }
+  }
+
+  /** One of this tab's events is settled or dropped: neither beaconed nor stashed at page exit. */
+  #forget(id: string): void {
+    const json = this.#mine.get(id);
+    if (json === undefined) return;
+    this.#mine.delete(id);
+    this.#mineBytes -= utf8Length(json);
+    this.#storage?.unsaved.delete(id);
   }
 
   /**
@@ -309,6 +325,7 @@ export abstract class TabQueue extends Reporter {
     this.#denials++;
     this.#parked = [];
     this.#mine.clear();
+    this.#mineBytes = 0;
     // A request in flight is no longer heard: its events must not be written back after the clear.
     // The queue goes on, empty, and sends again if consent comes back.
     this.#queue?.stop();

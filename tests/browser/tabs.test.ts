@@ -69,7 +69,7 @@ describe.skipIf(!hasChromium)('browser SDK across tabs (needs /usr/bin/chromium)
     expect(stored.length).toBe(5);
   });
 
-  test('a tab that does not send, with IndexedDB writes failing (quota), keeps at most maxQueueEvents in memory', async () => {
+  test('a tab that does not send, with IndexedDB writes failing (quota), keeps in memory none the sending tab has acknowledged', async () => {
     scenario = await startScenario({ '/': scriptTagPage({ 'flush-interval-ms': 100, 'max-queue-events': 10 }) });
     await scenario.browser.context.addInitScript(() => {
       IDBObjectStore.prototype.put = () => {
@@ -87,16 +87,60 @@ describe.skipIf(!hasChromium)('browser SDK across tabs (needs /usr/bin/chromium)
       // Until the leader has the answer, the batch counts against its bound of 10.
       await leader.evaluate(() => window.kimlik.flush());
     }
-    // What the follower holds as unsaved is what its page exit stashes: the newest 10, not all 30
-    // (it grew with every event for as long as the tab lived).
+    // What the follower holds as unsaved is what its page exit stashes: none, as all 30 are
+    // acknowledged (it kept every event for as long as the tab lived, then the newest
+    // maxQueueEvents; the bound is checked in bytes below).
     const stashed = await follower.evaluate(() => {
       dispatchEvent(new PageTransitionEvent('pagehide'));
       const key = Object.keys(localStorage).find((k) => k.includes('_stash_'));
       return key ? (JSON.parse(localStorage.getItem(key) ?? '[]') as [string, string][]) : [];
     });
-    expect(stashed.map(([, json]) => (JSON.parse(json) as { properties: { n: number } }).properties.n)).toEqual([
-      20, 21, 22, 23, 24, 25, 26, 27, 28, 29,
-    ]);
+    expect(stashed).toEqual([]);
+  });
+
+  test('a tab that does not send forgets its events once the sending tab has them acknowledged: a tab switch beacons none', async () => {
+    scenario = await startScenario({ '/': scriptTagPage({ 'flush-interval-ms': 100 }) });
+    await readyTab(scenario);
+    const follower = await readyTab(scenario);
+    const beaconed = await follower.evaluate(async () => {
+      for (let n = 0; n < 150; n++) window.kimlik.track('Acknowledged', { n, pad: 'x'.repeat(200) });
+      await window.kimlik.flush();
+      const sent: number[] = [];
+      navigator.sendBeacon = (_url, body) => sent.push((body as Blob).size) > 0;
+      // Headless tabs never hide: the switch away is simulated.
+      Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+      document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
+      return sent;
+    });
+    expect((await scenario.stored()).length).toBe(150);
+    // Each switch away sent the 150 stored events again (about 60 KB) for as long as the tab lived.
+    expect(beaconed).toEqual([]);
+  });
+
+  test('a tab that does not send keeps at most maxQueueBytes of its events for page exit', async () => {
+    scenario = await startScenario({ '/': scriptTagPage({ 'flush-interval-ms': 100, 'max-queue-bytes': 10_000 }) });
+    // This sending tab hears no other tab (no BroadcastChannel): the follower's events stay unsent.
+    const leader = await scenario.browser.newPage();
+    await leader.addInitScript(() => {
+      (window as { BroadcastChannel?: unknown }).BroadcastChannel = undefined;
+    });
+    await leader.goto(`${scenario.site.url}/`);
+    await leader.evaluate(() => window.kimlik.ready());
+    const follower = await readyTab(scenario);
+    const beaconed = await follower.evaluate(async () => {
+      for (let n = 0; n < 30; n++) window.kimlik.track('Unsent', { n, pad: 'x'.repeat(1000) });
+      const sent: Blob[] = [];
+      navigator.sendBeacon = (_url, body) => sent.push(body as Blob) > 0;
+      dispatchEvent(new PageTransitionEvent('pagehide'));
+      return Promise.all(sent.map((b) => b.text()));
+    });
+    const kept = beaconed.flatMap((body) => (JSON.parse(body) as { batch: { properties: { n: number } }[] }).batch);
+    const ns = kept.map((e) => e.properties.n).sort((a, b) => a - b);
+    // Bounded only by maxQueueEvents (10 000), the tab kept all 30 (about 45 KB): now the newest
+    // that fit in 10 000 B.
+    expect(ns.length).toBeGreaterThan(0);
+    expect(ns).toEqual(Array.from({ length: ns.length }, (_, i) => 30 - ns.length + i));
+    expect(kept.reduce((bytes, e) => bytes + Buffer.byteLength(JSON.stringify(e)), 0)).toBeLessThanOrEqual(10_000);
   });
 
   test('an event over maxEventBytes made in a tab that does not send is dropped there, with the warning there', async () => {
