@@ -73,6 +73,22 @@ describe('KIMLIK_CORS_ORIGINS refuses ingest from other browser origins', () => 
     expect((await c.storedEvents()).filter((e) => sent.includes(e.messageId as string))).toEqual([]);
   });
 
+  it('refuses another origin on a percent-encoded path too (/%76%31/track is routed as /v1/track; it was stored)', async () => {
+    const sent: string[] = [];
+    for (const path of ['/%76%31/track', '/v%31/batch', '/beacon/%76%31/batch']) {
+      const event = { ...track(), writeKey: c.writeKey };
+      sent.push(event.messageId);
+      const body = path.endsWith('batch') ? { batch: [event], writeKey: c.writeKey } : event;
+      const res = await fetch(`${c.url}${path}?writeKey=${c.writeKey}`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', origin: 'https://evil.example' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status, path).toBe(403);
+    }
+    expect((await c.storedEvents()).filter((e) => sent.includes(e.messageId as string))).toEqual([]);
+  });
+
   it('accepts the listed origin, and servers (no Origin header)', async () => {
     const auth = { authorization: `Basic ${b64(c.writeKey)}` };
     expect((await send(c, { ...auth, origin: 'https://a.example' })).status).toBe(200);

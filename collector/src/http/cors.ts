@@ -46,7 +46,9 @@ export function cors(
     anyOrigin || corsOrigins.includes(origin) || (URL.canParse(origin) && new URL(origin).host === host);
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;
-    if (!origin || !BROWSER_PATHS.some((path) => request.url.startsWith(path))) return;
+    // The route matched, not the URL as sent: the router decodes it (/%76%31/track is /v1/track).
+    const path = request.routeOptions.url ?? request.url;
+    if (!origin || !BROWSER_PATHS.some((p) => path.startsWith(p))) return;
     if (!allowed(origin, request.headers.host)) {
       refused.add(request);
       return;
