@@ -1,6 +1,6 @@
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { requireAdmin, SourceRegistry } from './http/auth.js';
-import { parseJsonBody } from './http/body.js';
+import { cutOffUnreadBody, parseJsonBody } from './http/body.js';
 import { cors } from './http/cors.js';
 import { errorBody, HTTP_ERRORS, HttpError } from './http/errors.js';
 import { clientError, frameworkError, readParameters } from './http/framework-errors.js';
@@ -148,6 +148,10 @@ function buildApp(deps: AppDeps): FastifyInstance {
     clientErrorHandler: clientError,
   });
 
+  app.addHook('onRequest', (request, _reply, done) => {
+    cutOffUnreadBody(request.raw, options.requestTimeoutMs);
+    done();
+  });
   const parse = async (request: { raw: import('node:http').IncomingMessage }) =>
     parseJsonBody(request.raw, options.maxBodyBytes, options.requestTimeoutMs);
   // JSON under any of these types: beacons send text/plain (no CORS preflight), and clients that

@@ -25,6 +25,21 @@ async function readWithin(stream: IncomingMessage, maxBytes: number, deadlineMs:
   }
 }
 
+/**
+ * Bounds a body no route reads: a GET's, or one refused before it is read (415, 413). Node reads
+ * the rest itself to keep the connection, however slowly it comes, so a body trickling in held its
+ * connection for ever. Past `deadlineMs` (plus a second, so a body that is read gets its 408 from
+ * `readWithin` first) the connection is closed.
+ */
+export function cutOffUnreadBody(req: IncomingMessage, deadlineMs: number): void {
+  if (req.complete || !(req.headers['transfer-encoding'] || Number(req.headers['content-length']) > 0)) return;
+  const timer = setTimeout(() => {
+    if (!req.complete) req.socket.destroy();
+  }, deadlineMs + 1000);
+  timer.unref();
+  req.once('close', () => clearTimeout(timer));
+}
+
 /** Reads the raw body, refusing more than `maxBytes` without buffering the excess. */
 async function readRaw(stream: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(stream.headers['content-length']);

@@ -90,6 +90,8 @@ describe('a path asked with a method it does not answer to', () => {
   });
 });
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe('a request whose body trickles in', () => {
   it('is answered 408 KIMLIK_REQUEST_TIMEOUT once requestTimeoutMs passed, and closed (it held its connection without end)', async () => {
     const slow = await startTestCollector({ requestTimeoutMs: 400 });
@@ -110,6 +112,35 @@ describe('a request whose body trickles in', () => {
       expect(answer).toMatch(/^HTTP\/1\.1 408 /);
       expect(answer).toContain('KIMLIK_REQUEST_TIMEOUT');
     } finally {
+      await slow.close();
+    }
+  });
+
+  it('is cut off on routes that read no body too (a GET /healthz trickling a chunked body held its connection for ever)', async () => {
+    const slow = await startTestCollector({ requestTimeoutMs: 400 });
+    let trickle: NodeJS.Timeout | undefined;
+    try {
+      const { hostname, port } = new URL(slow.url);
+      for (const head of [
+        'GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n',
+        // Refused before its body is read (415): the rest was then read without end.
+        'POST /v1/track HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n',
+      ]) {
+        const socket = connect(Number(port), hostname);
+        await once(socket, 'connect');
+        socket.on('error', () => undefined);
+        socket.write(head);
+        // One byte every 100 ms: the request never ends.
+        trickle = setInterval(() => socket.writable && socket.write('1\r\nx\r\n', () => undefined), 100);
+        // Not events.once: it rejects on the EPIPE the trickle meets once the server closes.
+        const closed = new Promise<boolean>((resolve) => socket.once('close', () => resolve(true)));
+        const cutOff = await Promise.race([closed, sleep(5000).then(() => false)]);
+        clearInterval(trickle);
+        socket.destroy();
+        expect(cutOff, head).toBe(true);
+      }
+    } finally {
+      clearInterval(trickle);
       await slow.close();
     }
   });
