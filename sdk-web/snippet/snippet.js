@@ -1,7 +1,8 @@
 // The async snippet, pasted into a page's <head>; rollup minifies it to dist/snippet.min.js.
 // It defines window.kimlik as a stub that records every call (and answers each one, returning
 // itself, so nothing throws even when the bundle is blocked; ready() and flush() return a promise
-// the SDK resolves, or the failed load does), then loads the bundle without blocking the page.
+// the SDK resolves, or the failed load does, which then calls their callback too), then loads the
+// bundle without blocking the page.
 // The bundle replays the recorded calls in order. Replace the two strings.
 ((w, d, src, writeKey) => {
   let k = w.kimlik;
@@ -15,10 +16,13 @@
       const call = Object.assign([m, ...args], { t: Date.now(), u: location.href, n: d.title });
       k.push(call);
       if (m !== 'ready' && m !== 'flush') return k;
-      return new Promise((resolve) => {
+      const done = new Promise((resolve) => {
         if (k.f) resolve();
         else call.r = resolve;
       });
+      // The bundle calls the callback it replays; a failed load is the stub's to call it.
+      done.then(() => k.f && args[0]?.());
+      return done;
     };
   }
   const s = d.createElement('script');

@@ -129,6 +129,43 @@ kimlik.flush().then(() => order.push('flushed'));`;
     ).toBe('answered');
   });
 
+  test('ready(callback) on the stub calls the callback once, whether the bundle loads or is blocked', async () => {
+    scenario = await startScenario({});
+    const calls = `window.order = [];
+kimlik.init({ autoPage: false });
+kimlik.ready(() => order.push('callback'));
+kimlik.ready().then(() => order.push('promise'));`;
+    scenario.site.page(
+      '/',
+      `<!doctype html><title>loads</title><script>${snippet(scenario, '/kimlik.js')}\n${calls}</script>`,
+    );
+    scenario.site.page(
+      '/blocked',
+      `<!doctype html><title>blocked</title><script>${snippet(scenario, '/blocked.js')}\n${calls}</script>`,
+    );
+    const page = await scenario.browser.newPage();
+    const order = async () => {
+      await page.waitForFunction(() => (window as unknown as { order: string[] }).order.length === 2, undefined, {
+        timeout: 10_000,
+      });
+      // A task later: a second call of the callback would be in by then.
+      return page.evaluate(async () => {
+        await new Promise((r) => setTimeout(r));
+        return (window as unknown as { order: string[] }).order.sort();
+      });
+    };
+    await page.goto(`${scenario.site.url}/`);
+    expect(await order()).toEqual(['callback', 'promise']);
+    // Blocked: the promise resolved, the callback was never called.
+    await page.goto(`${scenario.site.url}/blocked`);
+    expect(await order()).toEqual(['callback', 'promise']);
+    expect(await page.evaluate(() => Array.isArray(window.kimlik))).toBe(true);
+    // Called after the failure too.
+    expect(await page.evaluate(() => new Promise((resolve) => window.kimlik.ready(() => resolve('called'))))).toBe(
+      'called',
+    );
+  });
+
   test('the automatic page view comes after the calls the stub recorded: their plugins and identify apply to it', async () => {
     scenario = await startScenario({});
     scenario.site.page(
