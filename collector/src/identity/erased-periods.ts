@@ -40,5 +40,5 @@ export function inErasedPeriod(
 ): boolean {
   if (periods.size === 0 || !anonymousId || userId) return false;
   const ranges = periods.get(suppressionHash(salt, 'anonymousId', anonymousId));
-  return ranges !== undefined && ranges.some(([from, to]) => ts >= from && ts < to);
+  return !!ranges?.some(([from, to]) => ts >= from && ts < to);
 }
