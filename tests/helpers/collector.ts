@@ -40,14 +40,14 @@ export function keptDatabase(store: TestStore): { database: string; remove: () =
 export async function sendBatch(
   c: { url: string; writeKey: string },
   batch: Record<string, unknown>[],
-): Promise<{ accepted: number; suppressed?: number }> {
+): Promise<{ accepted: number }> {
   const res = await fetch(`${c.url}/v1/batch`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Basic ${btoa(`${c.writeKey}:`)}` },
     body: JSON.stringify({ batch }),
   });
   if (res.status !== 200) throw new Error(`POST /v1/batch answered ${res.status}: ${await res.text()}`);
-  return (await res.json()) as { accepted: number; suppressed?: number };
+  return (await res.json()) as { accepted: number };
 }
 
 /** Lists all stored events through `GET /v1/events`, following cursors; oldest first. */

@@ -19,12 +19,16 @@ export interface IngestRouteDeps {
   sources: SourceRegistry;
 }
 
+/**
+ * An erased person's events (suppressed) are acknowledged like the others and not named: the write
+ * key is public, and a count would tell anyone holding it whether someone was erased. Admins see
+ * them in kimlik_events_suppressed_total and the live debugger.
+ */
 function answer(reply: FastifyReply, result: IngestResult) {
   return reply.code(200).send({
     success: true,
     accepted: result.accepted,
     duplicates: result.duplicates,
-    ...(result.suppressed ? { suppressed: result.suppressed } : {}),
     rejected: result.rejected,
   });
 }

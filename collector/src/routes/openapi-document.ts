@@ -415,16 +415,14 @@ export const OPENAPI = {
         required: ['success', 'accepted', 'duplicates', 'rejected'],
         properties: {
           success: { type: 'boolean', const: true },
-          accepted: { type: 'integer', description: 'Valid events committed, duplicates and suppressed included.' },
+          accepted: {
+            type: 'integer',
+            description:
+              "Valid events committed, duplicates included, and an erased person's events (dropped, not named here).",
+          },
           duplicates: {
             type: 'integer',
             description: 'Of `accepted`, events already stored with the same messageId (stored once).',
-          },
-          suppressed: {
-            type: 'integer',
-            minimum: 1,
-            description:
-              'Of `accepted`, events dropped because they carry an identifier of an erased profile; sent only when not 0.',
           },
           rejected: { type: 'array', items: { $ref: '#/components/schemas/Rejection' } },
         },
