@@ -31,8 +31,9 @@ export abstract class TabQueue extends Reporter {
   /** This tab's page-exit stash key for its source, and whether it holds events now. */
   #stashKey = '';
   #stashed = false;
-  /** The storage promise a failure is reported from: one report per batch, not per event. */
+  /** The storage promise a failure is reported from (one report per batch, not per event), and its events. */
   #watched: Promise<void> | undefined;
+  #watchedIds: string[] = [];
   /** One source (write key + endpoint) of the site: its queue records, leader and stash. */
   #source!: string;
   /** This tab's events while following, not yet settled by the sending tab, for page exit; their bytes. */
@@ -213,7 +214,8 @@ export abstract class TabQueue extends Reporter {
 
   #failed(cause: unknown, ids: string[]): void {
     this.report(
-      new DeliveryError(DELIVERY_ERROR_CODES.STORAGE, `storage failed: ${(cause as Error)?.message ?? cause}`, {
+      // A DOMException's string is its name and its message, which is often empty (QuotaExceededError).
+      new DeliveryError(DELIVERY_ERROR_CODES.STORAGE, `storage failed: ${cause}`, {
         messageIds: ids,
         cause,
       }),
@@ -254,15 +256,19 @@ export abstract class TabQueue extends Reporter {
 
   /**
    * Writes one event to the queue's storage; until the write commits, page exit stashes it. A
-   * failed batch is reported once, naming every event not in IndexedDB.
+   * failed batch is reported once, naming its events (a burst of failures once: see Reporter).
    */
   #persist(id: string, json: string): void {
     const storage = this.#storage;
     if (!storage) return;
     const written = storage.append(id, json);
-    if (written === this.#watched) return;
-    this.#watched = written;
-    written.catch((cause: unknown) => this.#failed(cause, [...storage.unsaved.keys()]));
+    if (written !== this.#watched) {
+      const ids: string[] = [];
+      this.#watched = written;
+      this.#watchedIds = ids;
+      written.catch((cause: unknown) => this.#failed(cause, ids));
+    }
+    this.#watchedIds.push(id);
   }
 
   /**

@@ -277,11 +277,36 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
       for (let n = 0; n < 2000; n++) window.kimlik.track('Loop', { n });
     });
     // The burst's count comes a second after its first warning.
-    expect(await waitFor(() => warnings.some((w) => /more events dropped/.test(w)), 10_000)).toBe(true);
+    expect(await waitFor(() => warnings.some((w) => /queue full: \d+ more events/.test(w)), 10_000)).toBe(true);
     const full = warnings.filter((w) => w.includes('KIMLIK_DELIVERY_QUEUE_FULL'));
     expect(full.length).toBeGreaterThanOrEqual(1);
     expect(full.length).toBeLessThanOrEqual(2);
-    expect(full.at(-1)).toMatch(/1994 more events dropped/);
+    expect(full.at(-1)).toMatch(/queue full: 1994 more events/);
+    await goOnline(scenario);
+  });
+
+  test("IndexedDB over its quota: one storage warning per burst, naming the browser's error", async () => {
+    scenario = await startScenario({ '/': scriptTagPage() });
+    const page = await scenario.browser.newPage();
+    const warnings: string[] = [];
+    page.on('console', (m) => warnings.push(m.text()));
+    const cdp = await scenario.browser.context.newCDPSession(page);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: scenario.site.url, quotaSize: 20_000 });
+    await page.goto(`${scenario.site.url}/`);
+    await page.evaluate(() => window.kimlik.ready());
+    await goOffline(scenario, [page]);
+    // Calls in separate tasks: each write batch of one event fails on its own.
+    await page.evaluate(async () => {
+      for (let n = 0; n < 200; n++) {
+        window.kimlik.track('Over quota', { n, pad: 'x'.repeat(300) });
+        await new Promise((r) => setTimeout(r));
+      }
+    });
+    expect(await waitFor(() => warnings.some((w) => /storage failed: \d+ more events/.test(w)), 10_000)).toBe(true);
+    const storage = warnings.filter((w) => w.includes('KIMLIK_DELIVERY_STORAGE'));
+    // One per failed event (183 for 200), each saying "storage failed: " and no more.
+    expect(storage.length).toBeLessThanOrEqual(4);
+    expect(storage[0]).toContain('storage failed: QuotaExceededError');
     await goOnline(scenario);
   });
 
