@@ -21,7 +21,7 @@
         else call.r = resolve;
       });
       // The bundle calls the callback it replays; a failed load is the stub's to call it.
-      done.then(() => k.f && args[0]?.());
+      void done.then(() => k.f && args[0]?.());
       return done;
     };
   }
