@@ -17,7 +17,7 @@ const version$ = () => replace({ preventAssignment: true, values: { __KIMLIK_VER
  * (restore, persist, delivery, loading, …) are never renamed, so they are not listed. ~60 B gzip.
  */
 const INTERNAL_PROPERTIES =
-  /^(report|consentState|guard|pump|setConsent|applyConsent|startQueue|hand|drain|unsaved|owns|forget|backoff|baseMs|maxMs|refused|atLoad)$/;
+  /^(report|consentState|guard|pump|setConsent|applyConsent|startQueue|hand|drain|unsaved|owns|forget|backoff|baseMs|maxMs|refused|atLoad|landing)$/;
 
 export default [
   // For bundlers: one ES module, @kimlik/core and idb-keyval left as imports so the app's bundler

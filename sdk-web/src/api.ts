@@ -1,6 +1,6 @@
 import type { Properties } from '@kimlik/core';
 import { Client, type Plugin } from './client.js';
-import type { CallSite } from './context.js';
+import { type CallSite, callSite } from './context.js';
 import type { UserState } from './identity.js';
 import type { ConsentState, WebOptions } from './options.js';
 
@@ -87,7 +87,7 @@ export function wrap(client: Client): Api {
   const api = {} as Record<keyof Api, (...args: unknown[]) => unknown>;
   const keep = (method: keyof Api, args: unknown[]) => {
     // A call kept for init() keeps when and where it was made, as a call the stub recorded does.
-    const at = client.at ?? (server ? undefined : { t: Date.now(), u: location.href, n: document.title });
+    const at = client.at ?? (server ? undefined : callSite());
     if (method === 'flush' || method === 'ready')
       return new Promise((settle) => (failed ? settle(undefined) : early.push([method, args, at, settle])));
     if (!failed) early.push([method, args, at]);
@@ -112,10 +112,11 @@ export function wrap(client: Client): Api {
           const done = api[m]?.(...(settle ? [] : a));
           settle?.(done);
         }
-        client.at = undefined;
         // The load's own page view: after the calls made before init(), so their plugins and
         // identify apply to it.
+        client.at = client.landing;
         if (first && !to && client.o?.autoPage) client.guard(() => client.page());
+        client.at = undefined;
         return api;
       }
       // use() waits too: a plugin added after a call must not apply to that call's event.

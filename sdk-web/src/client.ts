@@ -44,6 +44,11 @@ export class Client extends TabQueue {
    */
   at: CallSite | undefined;
   /**
+   * The script tag's: the page the load's page view is of. Not an npm init()'s, which the app may
+   * make on any route.
+   */
+  landing: CallSite | undefined;
+  /**
    * Events made by the page, not yet handed to the queue (drained in a microtask or at page exit),
    * each with the number of plugins registered at its call (plugins apply in call order).
    */

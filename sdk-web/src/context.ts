@@ -18,6 +18,9 @@ export interface CallSite {
   r?: string;
 }
 
+/** A call made now, on this page (at `u` when given). */
+export const callSite = (u?: string): CallSite => ({ t: Date.now(), u: u || location.href, n: document.title });
+
 /** Segment's `context.page`: read per event, since an SPA changes the URL without a load. */
 export function pageProperties(at?: CallSite): JsonObject {
   const { href, pathname, search } = at ? new URL(at.u) : location;

@@ -8,7 +8,7 @@
  */
 import { type Api, type KimlikStub, wrap } from './api.js';
 import { Client } from './client.js';
-import type { CallSite } from './context.js';
+import { type CallSite, callSite } from './context.js';
 import type { WebOptions } from './options.js';
 
 const w = window as unknown as { kimlik?: KimlikStub | Api };
@@ -21,6 +21,10 @@ const stub = Array.isArray(found) ? found : undefined;
 if (stub || typeof (found as Api | undefined)?.init !== 'function') {
   const client = new Client();
   const api = wrap(client);
+  // The load's page view is of the URL the page was loaded at: a router may have rewritten it
+  // (history.replaceState dropping utm_*) while the bundle loaded, with the snippet or a deferred
+  // tag. The navigation entry keeps it.
+  client.landing = callSite((performance.getEntriesByType('navigation')[0] as PerformanceEntry | undefined)?.name);
   const calls: KimlikStub = stub ? stub.slice() : [];
   w.kimlik = api;
   const options: Record<string, unknown> = { endpoint: script?.src && new URL(script.src).origin };

@@ -188,6 +188,43 @@ kimlik.track('First');</script>`,
     expect(JSON.stringify(view)).not.toContain('alice');
   });
 
+  test("the load's page view keeps the landing URL and its campaign when a router rewrites the URL before the bundle arrives", async () => {
+    scenario = await startScenario({});
+    // The app's router drops the tracking parameters (history.replaceState) while the bundle loads.
+    const router = `<script>history.replaceState({}, '', '/home');</script>`;
+    scenario.site.page(
+      '/',
+      `<!doctype html><title>Shop</title><script>${snippet(scenario, '/kimlik.js?late')}</script>${router}`,
+    );
+    scenario.site.page(
+      '/defer',
+      `<!doctype html><title>Shop</title><script defer src="/kimlik.js?late" data-write-key="${scenario.collector.writeKey}"></script>${router}`,
+    );
+    await scenario.browser.context.route(`${scenario.site.url}/kimlik.js?late`, async (route) => {
+      await new Promise((r) => setTimeout(r, 500));
+      await route.fulfill({ contentType: 'application/javascript', body: BUNDLE });
+    });
+    const page = await scenario.browser.newPage();
+    for (const path of ['/', '/defer']) {
+      await page.goto(`${scenario.site.url}${path}?utm_campaign=spring&utm_source=news`);
+      await page.waitForFunction(() => !Array.isArray(window.kimlik) && location.pathname === '/home');
+      await page.evaluate(() => window.kimlik.flush());
+    }
+    const views = await scenario.waitStored(2);
+    expect(
+      views.map((e) => [
+        (e.properties as { url: string }).url,
+        (e.context as { page: { url: string } }).page.url,
+        (e.context as { campaign?: unknown }).campaign,
+      ]),
+    ).toEqual(
+      ['/', '/defer'].map((path) => {
+        const url = `${scenario?.site.url}${path}?utm_campaign=spring&utm_source=news`;
+        return [url, url, { name: 'spring', source: 'news' }];
+      }),
+    );
+  });
+
   test('init() with an invalid option: ready() and flush(), from the stub and after, still settle', async () => {
     scenario = await startScenario({});
     scenario.site.page(
