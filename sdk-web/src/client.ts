@@ -94,7 +94,12 @@ export class Client extends TabQueue {
     this.atLoad = false;
     // Another tab's identify/alias/reset (logout) holds here too, from this tab's next event on:
     // a tab that kept the old identity in memory would send as the old user and write it back.
-    addEventListener('storage', (e) => this.id?.persist && this.id.owns(e.key) && this.id.load());
+    // A clear (key null) is the site's own localStorage.clear(), not a logout: this tab writes the
+    // identity back for every tab (reloaded, it found none and logged the user out).
+    addEventListener('storage', ({ key }) => {
+      const id = this.id;
+      if (id?.persist && id.owns(key)) key ? id.load() : id.save();
+    });
     if (o.autoPage) {
       // The page view of the load itself is made by api.ts, after the calls made before init().
       watchHistory((u, r) => {

@@ -51,6 +51,25 @@ describe.skipIf(!hasChromium)('browser SDK across tabs (needs /usr/bin/chromium)
     expect(click?.anonymousId).toBe(loggedOut.anonymousId);
   });
 
+  test("the site's own localStorage.clear() in one tab keeps the user: another open tab writes the identity back", async () => {
+    scenario = await startScenario({ '/': scriptTagPage({ 'flush-interval-ms': 100 }) });
+    const a = await readyTab(scenario);
+    await a.evaluate(() => window.kimlik.identify('user-42', { email: 'u42@example.com' }));
+    const b = await readyTab(scenario);
+    const before = await b.evaluate(() => window.kimlik.user());
+    expect(before.userId).toBe('user-42');
+    // An SPA flushing its cache after a version bump: no logout, no reset().
+    await a.evaluate(() => localStorage.clear());
+    expect(await waitFor(() => a.evaluate(() => localStorage.getItem('kimlik_user') !== null), 5000)).toBe(true);
+    // Tab B reloaded the identity from the emptied storage: its events and the next load had no user.
+    expect(await b.evaluate(() => window.kimlik.user())).toEqual(before);
+    await a.reload();
+    expect(await a.evaluate(() => window.kimlik.user())).toEqual(before);
+    await b.evaluate(() => window.kimlik.track('After the clear', { n: 1 }));
+    const [event] = await scenario.waitStored(2).then((events) => events.filter((e) => e.event === 'After the clear'));
+    expect(event?.userId).toBe('user-42');
+  });
+
   test('flush() in a tab that does not send resolves once the sending tab has delivered its events', async () => {
     // Batches wait a minute unless flushed: only flush() can make these leave now.
     scenario = await startScenario({ '/': scriptTagPage({ 'flush-interval-ms': 60_000 }) });
