@@ -52,6 +52,7 @@ export async function createCollector(options: ResolvedCollectorOptions): Promis
   const metrics = new Metrics();
   // Identity failures are logged once the app (and its logger) exists.
   let log: FastifyInstance['log'] | undefined;
+  let migrated: string[] = [];
   const store: Store = await openStore(options, {
     onCommit: (c) => {
       metrics.commitEvents.observe(c.events);
@@ -62,6 +63,9 @@ export async function createCollector(options: ResolvedCollectorOptions): Promis
     onWaiting: (message) => {
       if (options.logLevel !== 'silent')
         process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), msg: message })}\n`);
+    },
+    onMigrated: (applied) => {
+      migrated = applied;
     },
     onCheckpointError: (message) =>
       log?.warn({ err: message }, "SQLite checkpoint thread failed; the writer's own checkpoints take over"),
@@ -81,6 +85,7 @@ export async function createCollector(options: ResolvedCollectorOptions): Promis
   const feed = new LiveFeed();
   const app = buildApp({ options, store, metrics, sources, adminKey: keys.adminKey, routes, feed });
   log = app.log;
+  if (migrated.length > 0) log.info({ migrations: migrated }, 'database schema migrated');
   if (options.identity) {
     const before = await recordIdentityRules(store, options.identityConfig);
     if (before !== null) {

@@ -24,6 +24,8 @@ export interface StoreEvents {
   onCheckpointError?: (message: string) => void;
   /** PostgreSQL cannot be reached at start yet: the collector waits for it. */
   onWaiting?: (message: string) => void;
+  /** The schema migrations this start applied (logged: an upgrade changes the database). */
+  onMigrated?: (applied: string[]) => void;
 }
 
 /**
@@ -42,7 +44,14 @@ export function databaseLabel(database: string): string {
 /** Opens the store `options.database` names: a `postgres://` URL, or else a SQLite file path. */
 export async function openStore(
   options: ResolvedCollectorOptions,
-  { onCommit, onIdentityError: reportIdentityError, onIdentityFailure, onCheckpointError, onWaiting }: StoreEvents,
+  {
+    onCommit,
+    onIdentityError: reportIdentityError,
+    onIdentityFailure,
+    onCheckpointError,
+    onWaiting,
+    onMigrated,
+  }: StoreEvents,
 ): Promise<Store> {
   // Retried with backoff while the database fails: one line per interval, not one per retry.
   const onIdentityError = rateLimited(reportIdentityError);
@@ -61,6 +70,7 @@ export async function openStore(
       onIdentityError,
       onIdentityFailure,
       onWaiting,
+      onMigrated,
     });
   }
   return SqliteStore.open({
@@ -71,5 +81,6 @@ export async function openStore(
     onIdentityError,
     onIdentityFailure,
     onCheckpointError,
+    onMigrated,
   });
 }

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { refuseNewerSchema } from '../migrations/newer-schema.js';
 import { POSTGRES_MIGRATIONS } from '../migrations/postgres.js';
 
 /** A pool or one checked-out client: both run queries. */
@@ -170,7 +171,7 @@ export const ERASURE_LOCK = 4;
  * Applies pending migrations, each in its own transaction, under an advisory lock: collectors
  * starting together wait for the first one, then find nothing left to do.
  */
-export async function migrate(pool: pg.Pool, schema: string): Promise<number> {
+export async function migrate(pool: pg.Pool, schema: string): Promise<string[]> {
   const c = await checkout(pool);
   try {
     await c.query('SELECT pg_advisory_lock($1, hashtext($2))', [LOCK_NAMESPACE + MIGRATION_LOCK, schema]);
@@ -183,7 +184,8 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<number> {
       const applied = new Set(
         (await c.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
       );
-      let count = 0;
+      refuseNewerSchema(applied, POSTGRES_MIGRATIONS, `The PostgreSQL schema ${schema}`);
+      const done: string[] = [];
       for (const m of POSTGRES_MIGRATIONS) {
         if (applied.has(m.version)) continue;
         await c.query('BEGIN');
@@ -199,9 +201,9 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<number> {
           await c.query('ROLLBACK');
           throw err;
         }
-        count++;
+        done.push(`${m.version} ${m.name}`);
       }
-      return count;
+      return done;
     } finally {
       await c.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_NAMESPACE + MIGRATION_LOCK, schema]);
     }

@@ -39,6 +39,8 @@ export interface PostgresStoreOptions {
   onIdentityFailure?: (failure: IdentityFailure) => void;
   /** Called while the database cannot be reached at start, before each wait for it. */
   onWaiting?: (message: string) => void;
+  /** Called with the schema migrations this start applied ("12 erased people's periods…"), if any. */
+  onMigrated?: (applied: string[]) => void;
   /** How long `open` waits for an unreachable database. @defaultValue 60000 */
   connectWaitMs?: number;
 }
@@ -146,7 +148,8 @@ export class PostgresStore implements Store {
     const target = parsePostgresUrl(options.url);
     const pool = createPool(target, options.poolMax);
     try {
-      await migrate(pool, target.schema);
+      const applied = await migrate(pool, target.schema);
+      if (applied.length > 0) options.onMigrated?.(applied);
       await pool.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
         PROFILE_SALT_SETTING,
         newProfileSalt(),

@@ -1,6 +1,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { refuseNewerSchema } from '../migrations/newer-schema.js';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
 
 export type SqliteDatabase = Database.Database;
@@ -37,14 +38,15 @@ export function openDatabase(path: string, options: OpenOptions): SqliteDatabase
 }
 
 /** Applies pending migrations; each in its own transaction, recorded in schema_migrations. */
-export function migrate(db: SqliteDatabase): number {
+export function migrate(db: SqliteDatabase): string[] {
   db.exec(
     'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
   );
   const applied = new Set(
     (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
   );
-  let count = 0;
+  refuseNewerSchema(applied, SQLITE_MIGRATIONS, `The SQLite database ${db.name}`);
+  const done: string[] = [];
   for (const m of SQLITE_MIGRATIONS) {
     if (applied.has(m.version)) continue;
     db.transaction(() => {
@@ -55,9 +57,9 @@ export function migrate(db: SqliteDatabase): number {
         Date.now(),
       );
     }).immediate();
-    count++;
+    done.push(`${m.version} ${m.name}`);
   }
-  return count;
+  return done;
 }
 
 /**

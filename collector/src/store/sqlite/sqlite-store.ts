@@ -55,6 +55,8 @@ export interface SqliteStoreOptions {
   onCheckpointError?: (message: string) => void;
   /** Called when an event's identity fails alone and is set aside (the event stays stored). */
   onIdentityFailure?: (failure: IdentityFailure) => void;
+  /** Called with the schema migrations this start applied ("9 erased people's periods…"), if any. */
+  onMigrated?: (applied: string[]) => void;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -146,7 +148,8 @@ export class SqliteStore implements Store {
   /** Opens (creating if needed) the database file and applies migrations before anything else runs. */
   static open(options: SqliteStoreOptions): SqliteStore {
     const db = openDatabase(options.path, { synchronous: options.synchronous });
-    migrate(db);
+    const applied = migrate(db);
+    if (applied.length > 0) options.onMigrated?.(applied);
     let salt = readSetting(db, PROFILE_SALT_SETTING);
     if (!salt) {
       salt = newProfileSalt();
