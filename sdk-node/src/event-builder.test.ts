@@ -1,9 +1,14 @@
+import { createRequire } from 'node:module';
 import { runInNewContext } from 'node:vm';
 import { uuidv7Time } from '@kimlik/core';
 import { describe, expect, it } from 'vitest';
 import { buildEvent } from './event-builder.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00.000Z');
+// The real Luxon (hoisted from a dev dependency, untyped here): its DateTime has toISO() and no toISOString().
+const { DateTime } = createRequire(import.meta.url)('luxon') as {
+  DateTime: { fromISO(iso: string, opts: { zone: string }): object };
+};
 const parse = (b: ReturnType<typeof buildEvent>) => {
   if (!b.ok) throw new Error(b.reason);
   return JSON.parse(b.json) as Record<string, unknown>;
@@ -71,11 +76,13 @@ describe('buildEvent', () => {
     });
   });
 
-  it('takes epoch milliseconds, objects with toISOString() and Dates from another realm as timestamps', () => {
+  it('takes epoch milliseconds, Luxon DateTimes, objects with toISOString() and Dates from another realm as timestamps', () => {
     const at = '2020-01-02T03:04:05.678Z';
     const stamps = {
       epochMs: Date.parse(at),
-      luxonLike: { toISOString: () => at, toJSON: () => at },
+      // Luxon has no toISOString(): its DateTime was refused and the event lost.
+      luxon: DateTime.fromISO(at, { zone: 'utc' }),
+      dayjsLike: { toISOString: () => at, toJSON: () => at },
       otherRealmDate: runInNewContext(`new Date(${JSON.stringify(at)})`),
     };
     for (const [name, timestamp] of Object.entries(stamps)) {
@@ -83,7 +90,17 @@ describe('buildEvent', () => {
       expect(parse(buildEvent('track', { userId: 'u', event: 'x', timestamp } as never, NOW)).timestamp, name).toBe(at);
     }
     // What no clock means is refused, as an invalid Date is; a missing one is now.
-    const refused = [NaN, Infinity, 8.64e15 + 1, true, {}, { toISOString: () => 42 }, runInNewContext('new Date(NaN)')];
+    const refused = [
+      NaN,
+      Infinity,
+      8.64e15 + 1,
+      true,
+      {},
+      { toISOString: () => 42 },
+      { toISO: () => null },
+      DateTime.fromISO('not a date', { zone: 'utc' }),
+      runInNewContext('new Date(NaN)'),
+    ];
     for (const timestamp of refused) {
       expect(
         buildEvent('track', { userId: 'u', event: 'x', timestamp } as never, NOW),

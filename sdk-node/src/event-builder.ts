@@ -23,17 +23,20 @@ const VALID_ID = new RegExp(`^[^\\u0000-\\u001f\\u007f]{1,${DEFAULT_LIMITS.maxMe
 /**
  * The wire timestamp, or undefined when `ts` names no instant. A string goes as given (the
  * collector parses it and refuses it if invalid). Duck-typed, not `instanceof Date`: a Date from
- * another realm (vm, Jest) and Luxon/dayjs/moment objects have `toISOString()` too, and were
- * replaced by now, silently. A number is epoch milliseconds, as `Date.now()` gives.
+ * another realm (vm, Jest) and dayjs/moment objects have `toISOString()` too, and were replaced by
+ * now, silently. Luxon's DateTime has no `toISOString()`, only `toISO()` (null when invalid, an
+ * offset the collector accepts otherwise). A number is epoch milliseconds, as `Date.now()` gives.
  */
 function timestampOf(ts: unknown, now: number): string | undefined {
   if (ts === undefined || ts === null) return new Date(now).toISOString();
   if (typeof ts === 'string') return ts;
   try {
     if (typeof ts === 'number') return Number.isFinite(ts) ? new Date(ts).toISOString() : undefined;
-    const toISOString = typeof ts === 'object' ? (ts as { toISOString?: unknown }).toISOString : undefined;
-    if (typeof toISOString !== 'function') return undefined;
-    const iso: unknown = toISOString.call(ts);
+    if (typeof ts !== 'object') return undefined;
+    const { toISOString, toISO } = ts as { toISOString?: unknown; toISO?: unknown };
+    const format = typeof toISOString === 'function' ? toISOString : toISO;
+    if (typeof format !== 'function') return undefined;
+    const iso: unknown = format.call(ts);
     return typeof iso === 'string' ? iso : undefined;
   } catch {
     // toISOString() throws RangeError for an invalid Date or one out of range: refused by the caller.
@@ -108,7 +111,7 @@ function build(type: EventType, message: unknown, now: number): BuiltEvent {
     return refuse(
       messageId,
       'KIMLIK_EVENT_TIMESTAMP_INVALID',
-      `${type}() timestamp must be a Date, an ISO-8601 string, epoch milliseconds or have toISOString(); got ${shown(m.timestamp)}`,
+      `${type}() timestamp must be a Date, an ISO-8601 string, epoch milliseconds or have toISOString() or toISO(); got ${shown(m.timestamp)}`,
     );
   }
   const context = object(m.context);

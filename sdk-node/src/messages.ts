@@ -11,9 +11,9 @@ export type Identity =
 interface Common {
   /**
    * When it happened; defaults to now. A Date (from any realm), an ISO-8601 string, epoch
-   * milliseconds, or anything with `toISOString()` (Luxon, dayjs, moment).
+   * milliseconds, anything with `toISOString()` (dayjs, moment) or with `toISO()` (Luxon).
    */
-  timestamp?: Date | string | number | { toISOString(): string };
+  timestamp?: Date | string | number | { toISOString(): string } | { toISO(): string | null };
   /** Extra context merged into the event's `context` (ip, userAgent, …). */
   context?: JsonObject;
   integrations?: JsonObject;
