@@ -458,6 +458,25 @@ describeStores('profiles', (store) => {
       expect(await timeline(k.id)).not.toContain(later.messageId);
     });
 
+    it("an erased user's open period on a shared device ends at the next user's identify there (their anonymous events were dropped)", async () => {
+      await send([
+        ev('identify', 0, { anonymousId: 'SD', userId: 'kid-d' }),
+        ev('identify', 10, { anonymousId: 'SD', userId: 'erased-mom-d' }),
+      ]);
+      const mom = (await idOf('userId', 'erased-mom-d')) as string;
+      expect((await admin(`/v1/profiles/${mom}`, { method: 'DELETE' })).status).toBe(200);
+      // Dad logs in on the device (the server identifies him); the browser goes on anonymously.
+      await send([ev('identify', 20, { anonymousId: 'SD', userId: 'dad-d' })]);
+      // Once his identify is applied (a read waits for that): identity runs after the commit.
+      expect((await profileBy('userId', 'dad-d')).status).toBe(200);
+      const dads = ev('track', 25, { anonymousId: 'SD', event: 'dad browsing' });
+      expect(await sendCountingSuppressed([dads])).toBe(0);
+      // Still hers: between her login and his.
+      expect(await sendCountingSuppressed([ev('track', 15, { anonymousId: 'SD', event: 'mom browsing' })])).toBe(1);
+      const dad = (await profileBy('userId', 'dad-d')).body;
+      expect(await timeline(dad.id)).toContain(dads.messageId);
+    });
+
     it("late events from an erased user's periods on a shared device are dropped, not given to the other user", async () => {
       // The device was u1's until u2 logged in on it at minute 30 (rule 2), before that login too.
       await send([
