@@ -1,3 +1,4 @@
+import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +11,8 @@ import { mountSmallDisk, SMALL_DISK_SKIP, type SmallDisk } from './small-disk.js
 let c: TestCollector | undefined;
 let store: SqliteStore | undefined;
 let disk: SmallDisk | undefined;
+/** A second disk, for a database path that is a symlink into `disk`. */
+let linkDisk: SmallDisk | undefined;
 afterEach(async () => {
   disk?.free();
   await c?.close();
@@ -18,6 +21,8 @@ afterEach(async () => {
   store = undefined;
   disk?.unmount();
   disk = undefined;
+  linkDisk?.unmount();
+  linkDisk = undefined;
 });
 
 let n = 0;
@@ -94,6 +99,24 @@ function emptyLog(path: string): void {
       expect(await readyz(c)).toBe(503);
       disk.free();
       expect(await readyz(c)).toBe(200);
+    });
+
+    it('/readyz after a failed commit measures the disk the database file is on, not the full one its symlink is in', async () => {
+      disk = mountSmallDisk(4);
+      linkDisk = mountSmallDisk(1);
+      const database = join(linkDisk.path, 'kimlik.db');
+      symlinkSync(join(disk.path, 'kimlik.db'), database);
+      linkDisk.fill();
+      c = await startTestCollector({ database });
+      expect(await track(c)).toBe(200);
+      emptyLog(c.dbPath);
+      disk.fill();
+      expect(await track(c)).toBe(503);
+      expect(await readyz(c)).toBe(503);
+      disk.free();
+      // It measured the symlink's full disk and stayed 503 for good: no commit, no traffic.
+      expect(await readyz(c)).toBe(200);
+      expect(await track(c)).toBe(200);
     });
 
     it('an identity batch that keeps failing (disk full) is retried with a growing pause, and applied once it can be', async () => {

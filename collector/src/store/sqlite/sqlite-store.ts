@@ -1,4 +1,4 @@
-import { statfsSync } from 'node:fs';
+import { realpathSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -37,6 +37,19 @@ const WRITE_CHECK_SETTING = 'readiness_write_check';
  * commit (up to 512 kB of events, twice that in log pages) still fails for a full disk.
  */
 const MIN_FREE_BYTES = 2 * 1024 * 1024;
+
+/**
+ * The database file itself: its path may be a symlink into another filesystem (SQLite follows it,
+ * and writes its log beside the target), and the symlink's full disk kept /readyz at 503 for good.
+ */
+function databaseFile(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return path;
+    throw err;
+  }
+}
 /**
  * How often the checkpoint thread copies the write-ahead log into the database file. Pages the
  * writer changes again within it are copied once (random-keyed index pages are, many times).
@@ -390,7 +403,7 @@ export class SqliteStore implements Store {
     // not apply meanwhile (milliseconds), and a probe that gave up then answered 503 for a
     // database that works.
     if (this.workerData.fileId !== null) {
-      const fs = statfsSync(dirname(this.workerData.path));
+      const fs = statfsSync(dirname(databaseFile(this.workerData.path)));
       const free = fs.bavail * fs.bsize;
       if (free < MIN_FREE_BYTES) {
         throw new StoreUnavailableError(
