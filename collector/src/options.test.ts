@@ -65,6 +65,12 @@ describe('collector options', () => {
     expect(() => resolveOptions(opts)).toThrow(message);
   });
 
+  it('refuses an in-memory SQLite database by name (the writer thread opened its own, empty one: "no such table")', () => {
+    for (const database of [':memory:', 'file::memory:', 'file:x.db?mode=memory']) {
+      expect(() => resolveOptions({ database }), database).toThrow(/in memory/);
+    }
+  });
+
   it('names a config file it cannot read', () => {
     expect(() => optionsFromEnv({ KIMLIK_CONFIG: '/nonexistent/kimlik.json' })).toThrow(/KIMLIK_CONFIG.*nonexistent/);
   });

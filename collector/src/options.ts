@@ -243,6 +243,11 @@ export function resolveOptions(options: CollectorOptions = {}): ResolvedCollecto
       'write a file path such as ./data/kimlik.db, or a URL such as postgres://user:pass@host:5432/kimlik',
     );
   }
+  // The writer and checkpoint threads open the file by its name: an in-memory database would be
+  // a new, empty one in each (it failed with "no such table").
+  if (o.database === ':memory:' || /^file:.*(:memory:|[?&]mode=memory)/i.test(o.database)) {
+    throw new InvalidOptionError('database', 'a SQLite database in memory is not supported; write a file path');
+  }
   if (/^postgres(ql)?:/i.test(o.database) && !URL.canParse(o.database)) {
     throw new InvalidOptionError('database', 'write a PostgreSQL URL such as postgres://user:pass@host:5432/kimlik');
   }
