@@ -153,10 +153,6 @@ function buildApp(deps: AppDeps): FastifyInstance {
     clientErrorHandler: clientError,
   });
 
-  app.addHook('onRequest', (request, _reply, done) => {
-    cutOffUnreadBody(request.raw, options.requestTimeoutMs);
-    done();
-  });
   const parse = async (request: { raw: import('node:http').IncomingMessage }) =>
     parseJsonBody(request.raw, options.maxBodyBytes, options.requestTimeoutMs);
   // JSON under any of these types: beacons send text/plain (no CORS preflight), and clients that
@@ -215,6 +211,7 @@ function buildApp(deps: AppDeps): FastifyInstance {
     if (draining) reply.header('Connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
+    cutOffUnreadBody(request.raw, options.requestTimeoutMs);
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requestSeconds.observe(reply.elapsedTime / 1000, { route });
   });

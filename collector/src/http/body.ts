@@ -26,16 +26,16 @@ async function readWithin(stream: IncomingMessage, maxBytes: number, deadlineMs:
 }
 
 /**
- * Bounds a body no route reads: a GET's, or one refused before it is read (415, 413). Node reads
- * the rest itself to keep the connection, however slowly it comes, so a body trickling in held its
- * connection for ever. Past `deadlineMs` (plus a second, so a body that is read gets its 408 from
- * `readWithin` first) the connection is closed.
+ * Called once a request is answered: a body still arriving is one no route read (a GET's, or one
+ * refused before it was read: 415, 413). Node reads the rest itself to keep the connection, however
+ * slowly it comes, so a body trickling in held its connection for ever; past `deadlineMs` the
+ * connection is closed. A body that was read is complete by then: no timer on the ingest path.
  */
 export function cutOffUnreadBody(req: IncomingMessage, deadlineMs: number): void {
-  if (req.complete || !(req.headers['transfer-encoding'] || Number(req.headers['content-length']) > 0)) return;
+  if (req.complete) return;
   const timer = setTimeout(() => {
     if (!req.complete) req.socket.destroy();
-  }, deadlineMs + 1000);
+  }, deadlineMs);
   timer.unref();
   req.once('close', () => clearTimeout(timer));
 }
