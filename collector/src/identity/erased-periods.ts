@@ -33,7 +33,7 @@ export function erasedPeriodRows(
 /**
  * The start of the erased period an event of an erased person on a shared device falls in (see
  * above), or undefined. A period still open at the erasure (after their last login there) ends
- * where another user identifies on the device, which the caller knows (`claimedSince`).
+ * where another user identifies on the device, which the store asks its links and identify calls.
  */
 export function erasedPeriodOf(
   periods: ErasedPeriods,
@@ -46,18 +46,3 @@ export function erasedPeriodOf(
   const ranges = periods.get(suppressionHash(salt, 'anonymousId', anonymousId));
   return ranges?.find(([from, to]) => ts >= from && ts < to)?.[0];
 }
-
-/**
- * The store's question for `erasedPeriodOf`: whether a userId identified on the device after
- * `from` and at or before `ts` (its link's first sighting, or a shared device's later identify).
- */
-export const CLAIMED_SINCE_SQL = {
-  sqlite: `SELECT 1 FROM identifiers d WHERE d.type = 'anonymousId' AND d.id = @device AND (
-      EXISTS (SELECT 1 FROM device_identifies di WHERE di.device = d.id AND di.ts > @from AND di.ts <= @ts)
-      OR EXISTS (SELECT 1 FROM links l JOIN identifiers u ON u.id = (CASE WHEN l.a = d.id THEN l.b ELSE l.a END)
-        WHERE (l.a = d.id OR l.b = d.id) AND l.detached = 0 AND u.type = 'userId' AND l.ts > @from AND l.ts <= @ts))`,
-  postgres: `SELECT EXISTS (SELECT 1 FROM identifiers d WHERE d.type = 'anonymousId' AND d.value = $1 AND (
-      EXISTS (SELECT 1 FROM device_identifies di WHERE di.device = d.id AND di.ts > $2 AND di.ts <= $3)
-      OR EXISTS (SELECT 1 FROM links l JOIN identifiers u ON u.id = (CASE WHEN l.a = d.id THEN l.b ELSE l.a END)
-        WHERE (l.a = d.id OR l.b = d.id) AND NOT l.detached AND u.type = 'userId' AND l.ts > $2 AND l.ts <= $3))) AS x`,
-};

@@ -1,9 +1,4 @@
-import {
-  addErasedPeriods,
-  CLAIMED_SINCE_SQL,
-  type ErasedPeriods,
-  erasedPeriodOf,
-} from '../../identity/erased-periods.js';
+import { addErasedPeriods, type ErasedPeriods, erasedPeriodOf } from '../../identity/erased-periods.js';
 import { suppressionHash } from '../../identity/profile-id.js';
 import { textArray } from './binary-arrays.js';
 import type { Db } from './connection.js';
@@ -14,6 +9,12 @@ import type { EventIdentifiers, IdentityInput } from './event-identifiers.js';
  * sent before the commit's first answer is awaited (pipelined): the usual "no" then costs no
  * round trip of its own.
  */
+/** As SQLite's (sqlite/identity-writer.ts): a userId identified on the device in (`from`, `ts`]. */
+const CLAIMED_SINCE = `SELECT EXISTS (SELECT 1 FROM identifiers d WHERE d.type = 'anonymousId' AND d.value = $1 AND (
+      EXISTS (SELECT 1 FROM device_identifies di WHERE di.device = d.id AND di.ts > $2 AND di.ts <= $3)
+      OR EXISTS (SELECT 1 FROM links l JOIN identifiers u ON u.id = (CASE WHEN l.a = d.id THEN l.b ELSE l.a END)
+        WHERE (l.a = d.id OR l.b = d.id) AND NOT l.detached AND u.type = 'userId' AND l.ts > $2 AND l.ts <= $3))) AS x`;
+
 export function checkAnySuppressed(c: Db): Promise<boolean> {
   const any = c
     .query<{ x: boolean }>('SELECT EXISTS (SELECT 1 FROM suppressed) OR EXISTS (SELECT 1 FROM suppressed_periods) AS x')
@@ -56,7 +57,7 @@ export async function suppressedEvents(
     const from = erasedPeriodOf(periods, salt, e.anonymousId, e.userId, e.ts);
     // Rare (an erased person's device): one question each.
     if (from === undefined) continue;
-    const claimed = await c.query<{ x: boolean }>(CLAIMED_SINCE_SQL.postgres, [e.anonymousId, from, e.ts]);
+    const claimed = await c.query<{ x: boolean }>(CLAIMED_SINCE, [e.anonymousId, from, e.ts]);
     if (!claimed.rows[0]?.x) out.add(i);
   }
   return out;

@@ -1,6 +1,5 @@
 import {
   addErasedPeriods,
-  CLAIMED_SINCE_SQL,
   type ErasedPeriod,
   type ErasedPeriods,
   erasedPeriodOf,
@@ -24,6 +23,16 @@ import { HashFilter } from './hash-filter.js';
 import { IdentCache } from './ident-cache.js';
 import type { SqliteDatabase } from './open.js';
 import { RowBatcher } from './row-batcher.js';
+
+/**
+ * For `erasedPeriodOf`: whether a userId identified on the device after `from` and at or before
+ * `ts` (its link's first sighting, or a shared device's later identify): the erased person's open
+ * period ends there.
+ */
+const CLAIMED_SINCE = `SELECT 1 FROM identifiers d WHERE d.type = 'anonymousId' AND d.id = @device AND (
+      EXISTS (SELECT 1 FROM device_identifies di WHERE di.device = d.id AND di.ts > @from AND di.ts <= @ts)
+      OR EXISTS (SELECT 1 FROM links l JOIN identifiers u ON u.id = (CASE WHEN l.a = d.id THEN l.b ELSE l.a END)
+        WHERE (l.a = d.id OR l.b = d.id) AND l.detached = 0 AND u.type = 'userId' AND l.ts > @from AND l.ts <= @ts))`;
 
 export interface IdentityWriterOptions {
   salt: string;
@@ -81,7 +90,7 @@ export class IdentityWriter {
     private readonly cacheLimit = IDENTITY_CACHE_LIMIT,
   ) {
     this.q = {
-      claimedSince: db.prepare(CLAIMED_SINCE_SQL.sqlite).pluck(),
+      claimedSince: db.prepare(CLAIMED_SINCE).pluck(),
       findIdent: db
         .prepare(
           'SELECT id, first_ts, first_msg, alias_only FROM identifiers WHERE key_hash = ? AND type = ? AND value = ?',
@@ -142,13 +151,18 @@ export class IdentityWriter {
     return this.idents.byKey(type, value);
   }
 
+  /** Whether anyone was ever erased: until then no event needs a suppression check. */
+  private get anyErased(): boolean {
+    return this.suppressed.size > 0 || this.erasedPeriods.size > 0;
+  }
+
   isSuppressed(type: string, value: string): boolean {
     return this.suppressed.size > 0 && this.suppressed.has(suppressionHash(this.options.salt, type, value));
   }
 
   /** True when the event is an erased person's (checked before it is stored). */
   suppressesEvent(anonymousId: string | null, userId: string | null, extraJson: string | null, ts: number): boolean {
-    if (this.suppressed.size === 0 && this.erasedPeriods.size === 0) return false;
+    if (!this.anyErased) return false;
     const extra = extraJson ? (JSON.parse(extraJson) as IdentityExtra) : null;
     return this.carriesSuppressed(anonymousId, userId, extra, ts);
   }
@@ -272,11 +286,7 @@ export class IdentityWriter {
     msg: string,
   ): { anon: number | null; user: number | null } | null {
     const extra: IdentityExtra | null = extraJson ? JSON.parse(extraJson) : null;
-    if (
-      (this.suppressed.size > 0 || this.erasedPeriods.size > 0) &&
-      this.carriesSuppressed(anonymousId, userId, extra, ts)
-    )
-      return null;
+    if (this.anyErased && this.carriesSuppressed(anonymousId, userId, extra, ts)) return null;
     const ids: number[] = [];
     const user = userId ? this.ensure('userId', userId, ts, msg) : null;
     if (user !== null) ids.push(user);
