@@ -56,6 +56,20 @@ function emptyLog(path: string): void {
   }
 }
 
+/**
+ * Fills the disk under a collector whose log was emptied: a commit fails (503) and `/readyz`
+ * answers 503 (`probes` times); once the disk is freed, `/readyz` is 200 and commits succeed.
+ */
+async function expectUnreadyUntilFreed(col: TestCollector, small: SmallDisk, probes: number): Promise<void> {
+  emptyLog(col.dbPath);
+  small.fill();
+  expect(await track(col)).toBe(503);
+  for (let i = 0; i < probes; i++) expect(await readyz(col)).toBe(503);
+  small.free();
+  expect(await readyz(col)).toBe(200);
+  expect(await track(col)).toBe(200);
+}
+
 (SMALL_DISK_SKIP ? describe.skip : describe)(
   `a full disk under SQLite${SMALL_DISK_SKIP ? ` (skipped: ${SMALL_DISK_SKIP})` : ''}`,
   () => {
@@ -64,15 +78,8 @@ function emptyLog(path: string): void {
       c = await startTestCollector({ database: join(disk.path, 'kimlik.db') });
       expect(await track(c)).toBe(200);
       expect(await readyz(c)).toBe(200);
-      emptyLog(c.dbPath);
-      disk.fill();
-      expect(await track(c)).toBe(503);
       // It answered 200: its check took the write lock and rolled back, which writes nothing.
-      expect(await readyz(c)).toBe(503);
-      expect(await readyz(c)).toBe(503);
-      disk.free();
-      expect(await readyz(c)).toBe(200);
-      expect(await track(c)).toBe(200);
+      await expectUnreadyUntilFreed(c, disk, 2);
     });
 
     it('/readyz stays 503 while a small write fits but the disk has no room for requests (a failed commit left a little log behind)', async () => {
@@ -109,14 +116,8 @@ function emptyLog(path: string): void {
       linkDisk.fill();
       c = await startTestCollector({ database });
       expect(await track(c)).toBe(200);
-      emptyLog(c.dbPath);
-      disk.fill();
-      expect(await track(c)).toBe(503);
-      expect(await readyz(c)).toBe(503);
-      disk.free();
-      // It measured the symlink's full disk and stayed 503 for good: no commit, no traffic.
-      expect(await readyz(c)).toBe(200);
-      expect(await track(c)).toBe(200);
+      // It measured the symlink's full disk and stayed 503 for good once freed: no commit, no traffic.
+      await expectUnreadyUntilFreed(c, disk, 1);
     });
 
     it('an identity batch that keeps failing (disk full) is retried with a growing pause, and applied once it can be', async () => {
