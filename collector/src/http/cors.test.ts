@@ -33,3 +33,20 @@ it('a preflight grants every method the /v1 API answers to', async () => {
   expect(used.size).toBeGreaterThan(2);
   expect(await preflight('/v1/sources', 'POST')).toEqual(expect.arrayContaining([...used]));
 });
+
+it('a 404 outside the API (an SDK endpoint set to a wrong path) is readable by the page that sent it', async () => {
+  // Without the header the browser shows a CORS error and hides the 404 naming the route it tried.
+  for (const [method, path] of [
+    ['POST', '/api/v1/batch'],
+    ['GET', '/kimlik/kimlik.js'],
+  ]) {
+    const res = await fetch(`${c.url}${path}`, {
+      method,
+      headers: { origin: 'https://shop.example', 'content-type': 'text/plain' },
+      body: method === 'POST' ? '{}' : undefined,
+    });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    expect((await res.json()).error.code).toBe('KIMLIK_NOT_FOUND');
+  }
+});

@@ -47,8 +47,10 @@ export function cors(
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;
     // The route matched, not the URL as sent: the router decodes it (/%76%31/track is /v1/track).
-    const path = request.routeOptions.url ?? request.url;
-    if (!origin || !BROWSER_PATHS.some((p) => path.startsWith(p))) return;
+    const path = request.routeOptions.url;
+    // No route matched: a page whose SDK points at a wrong path gets a readable 404 naming the
+    // route it tried, rather than a CORS error.
+    if (!origin || (path !== undefined && !BROWSER_PATHS.some((p) => path.startsWith(p)))) return;
     if (!allowed(origin, request.headers.host)) {
       refused.add(request);
       return;
