@@ -32,7 +32,15 @@ export function basicUsername(header: string | undefined): string | undefined {
 
 /** `?writeKey=…`, where clients that cannot set headers put it (sendBeacon, RudderStack's config fetch). */
 export function queryWriteKey(request: FastifyRequest): string | undefined {
-  const key = (request.query as Record<string, unknown> | undefined)?.writeKey;
+  let key = (request.query as Record<string, unknown> | undefined)?.writeKey;
+  // Repeated (a base URL that already carried it, with the client's own appended): one key is
+  // that key; two different ones are refused by name rather than read as no key at all.
+  if (Array.isArray(key)) {
+    if (new Set(key).size > 1) {
+      throw new HttpError('KIMLIK_AUTH_INVALID', 'The query string carries two different write keys (?writeKey=)');
+    }
+    key = key[0];
+  }
   return typeof key === 'string' && key !== '' ? key : undefined;
 }
 

@@ -34,6 +34,15 @@ it('an unknown key in its query string gets 401; elsewhere a key in the query st
   expect((await beacon(`/v1/batch?writeKey=${c.writeKey}`, 'beacon-3')).status).toBe(401);
 });
 
+it('the same key repeated in the query string (a base URL that already carried it) is accepted; two different keys are refused by name', async () => {
+  const res = await beacon(`/beacon/v1/batch?writeKey=${c.writeKey}&writeKey=${c.writeKey}`, 'beacon-5');
+  expect(res.status).toBe(200);
+  expect((await c.storedEvents()).map((e) => e.messageId)).toContain('beacon-5');
+  const two = await beacon(`/beacon/v1/batch?writeKey=${c.writeKey}&writeKey=wk_other_key`, 'beacon-6');
+  expect(two.status).toBe(401);
+  expect((await two.json()).error.message).toMatch(/two different write keys/);
+});
+
 it('an origin KIMLIK_CORS_ORIGINS does not list gets 403 there too', async () => {
   const res = await beacon(`/beacon/v1/batch?writeKey=${c.writeKey}`, 'beacon-4', 'https://evil.example');
   expect(res.status).toBe(403);
