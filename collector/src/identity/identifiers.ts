@@ -66,6 +66,12 @@ export function normalize(type: IdentifierType, value: string): string {
   return v;
 }
 
+/**
+ * A normalized phone that could be someone's: not all zeros ("+000"), and at least 6 digits, so a
+ * country code alone ("+44", what an empty phone widget sends) or a short code links no one.
+ */
+const isPhoneNumber = (value: string) => /^\+?(?!0+$)\d{6,}$/.test(value);
+
 export const identifierKey = (i: Identifier) => `${i.type}:${i.value}`;
 
 export interface EventIdentifiers {
@@ -103,7 +109,7 @@ export function extractIdentifiers(
     const s = String(raw);
     const value = normalize(type, s);
     // Checked after normalizing too: "n/a." is a phone of no digits, which would link everyone who typed nonsense.
-    if (isBlocked(s, config) || isBlocked(value, config) || (type === 'phone' && !/\d/.test(value))) {
+    if (isBlocked(s, config) || isBlocked(value, config) || (type === 'phone' && !isPhoneNumber(value))) {
       out.blocked.push(`${type}=${JSON.stringify(s)}`);
       return undefined;
     }

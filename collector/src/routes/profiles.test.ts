@@ -862,6 +862,41 @@ describeStores('profiles with phone identifiers and a custom blocked list', (sto
   });
 });
 
+describeStores('profiles with phone identifiers: placeholders', (store) => {
+  beforeEach(async () => {
+    c = await startTestCollector({ database: store.database(), identityTraits: ['email', 'phone'] });
+  });
+  afterEach(async () => {
+    await c.close();
+  });
+
+  it('an all-zero phone with a + or a country code alone (an empty phone widget) never links; a real number does', async () => {
+    const placeholders = ['+0', '+000', '+0-0', '+00 000 000', '+1', '+44', '+1 () -', '+49 0'];
+    await send(
+      placeholders.flatMap((phone, i) => [
+        ev('identify', 2 * i + 1, { anonymousId: `Z${i}a`, traits: { phone } }),
+        ev('identify', 2 * i + 2, { anonymousId: `Z${i}b`, traits: { phone } }),
+      ]),
+    );
+    for (let i = 0; i < placeholders.length; i++) {
+      for (const d of ['a', 'b']) {
+        expect(idents((await profileBy('anonymousId', `Z${i}${d}`)).body), placeholders[i]).toEqual([
+          `anonymousId:Z${i}${d}`,
+        ]);
+      }
+    }
+    await send([
+      ev('identify', 30, { anonymousId: 'R1', traits: { phone: '+44 20 7946 0000' } }),
+      ev('identify', 31, { anonymousId: 'R2', traits: { phone: '+442079460000' } }),
+    ]);
+    expect(idents((await profileBy('anonymousId', 'R1')).body)).toEqual([
+      'anonymousId:R1',
+      'anonymousId:R2',
+      'phone:+442079460000',
+    ]);
+  });
+});
+
 describeStores('profiles with a small cluster limit (a kiosk)', (store) => {
   beforeEach(async () => {
     c = await startTestCollector({
