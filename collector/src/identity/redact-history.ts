@@ -17,7 +17,11 @@ export function redactOtherPeople(
       const m = IDENTIFIER.exec(v);
       return m && !mine.has(v) ? `${m[1]}:(another person)` : v;
     }
-    return Array.isArray(v) ? v.map(redact) : v;
+    if (Array.isArray(v)) return v.map(redact);
+    // An unmerge entry carries the entries it undid, which name the one who left.
+    if (v !== null && typeof v === 'object')
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redact(x)]));
+    return v;
   };
   const identity = history.identity.map((e) => {
     const out: IdentityEntry = { ...e };

@@ -181,7 +181,10 @@ Object.assign(paths, {
       security: [{ adminBearer: [] }],
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
       responses: {
-        ...adminResponses({ description: '{profileId, traits, identity}' }),
+        ...adminResponses({
+          description: '{profileId, traits, identity}',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/ProfileHistory' } } },
+        }),
         404: errorResponse('No such profile.'),
       },
     },
@@ -440,6 +443,58 @@ export const OPENAPI = {
           lastSeen: { type: ['string', 'null'], format: 'date-time' },
           eventCount: { type: 'integer' },
           mergedFrom: { type: 'string' },
+        },
+      },
+      ProfileHistory: {
+        type: 'object',
+        properties: {
+          profileId: { type: 'string' },
+          traits: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                trait: { type: 'string' },
+                old: {},
+                new: {},
+                timestamp: { type: 'string', format: 'date-time' },
+                messageId: { type: 'string' },
+              },
+            },
+          },
+          identity: { type: 'array', items: { $ref: '#/components/schemas/IdentityEntry' } },
+        },
+      },
+      IdentityEntry: {
+        type: 'object',
+        description:
+          'One identity change. Each kind adds its own fields (a merge: link, survivor, absorbed); an unmerge records what it undid, so the history only grows.',
+        required: ['kind', 'timestamp', 'messageId'],
+        additionalProperties: true,
+        properties: {
+          kind: {
+            type: 'string',
+            enum: ['merge', 'refused_two_user_ids', 'refused_unmerged', 'device_reassigned', 'cap_reached', 'unmerge'],
+          },
+          timestamp: { type: 'string', format: 'date-time' },
+          messageId: { type: ['string', 'null'], description: 'The event that made the change; null for an unmerge.' },
+          identifier: { type: 'string', description: 'unmerge: the identifier detached, as type:value.' },
+          from: { type: 'string', description: 'unmerge: the profile id it was detached from.' },
+          detachedLinks: { type: 'integer', description: 'unmerge: links cut.' },
+          undid: {
+            type: 'array',
+            description:
+              'unmerge: the entries the profile left behind showed before the unmerge and no longer does, as they were shown (at most 200).',
+            items: { $ref: '#/components/schemas/IdentityEntry' },
+          },
+          undidOmitted: { type: 'integer', description: 'unmerge: undone entries left out of `undid` to bound it.' },
+          traits: {
+            type: 'array',
+            description:
+              'unmerge: trait values it changed on the profile left behind; null stands for an absent key (at most 200).',
+            items: { type: 'object', properties: { key: { type: 'string' }, from: {}, to: {} } },
+          },
+          traitsOmitted: { type: 'integer', description: 'unmerge: changed traits left out of `traits` to bound it.' },
         },
       },
       EventPage: {

@@ -743,6 +743,40 @@ describeStores('profiles', (store) => {
       expect(h.identity.some((x: Ev) => x.kind === 'refused_unmerged')).toBe(true);
     });
 
+    it('10d. an unmerge adds to the history: its entry names the merge it undid and the traits it changed', async () => {
+      const first = ev('identify', 1, { anonymousId: 'A', userId: 'u1', traits: { email: 'e@x.io', plan: 'free' } });
+      const second = ev('identify', 2, { anonymousId: 'B', traits: { email: 'e@x.io', plan: 'pro' } });
+      await send([first, second]);
+      const merged = (await idOf('userId', 'u1')) as string;
+      const before = (await admin(`/v1/profiles/${merged}/history`)).body;
+      const mergeOfB = before.identity.find(
+        (x: Ev) => x.kind === 'merge' && JSON.stringify(x).includes('anonymousId:B'),
+      ) as Ev | undefined;
+      expect(mergeOfB, JSON.stringify(before.identity)).toMatchObject({
+        timestamp: second.timestamp,
+        messageId: second.messageId,
+      });
+      const r = await admin(`/v1/profiles/${merged}/unmerge`, {
+        method: 'POST',
+        body: JSON.stringify({ type: 'anonymousId', value: 'B' }),
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      const after = (await admin(`/v1/profiles/${await idOf('userId', 'u1')}/history`)).body;
+      const unmerge = after.identity.find((x: Ev) => x.kind === 'unmerge') as Record<string, any>;
+      expect(unmerge, JSON.stringify(after.identity)).toMatchObject({ identifier: 'anonymousId:B' });
+      expect(unmerge.undid).toContainEqual(mergeOfB);
+      expect(unmerge.traits).toEqual([{ key: 'plan', from: 'pro', to: 'free' }]);
+      // Nothing the history showed before is lost: each entry is still there, or inside the unmerge.
+      const findable = [...after.identity, ...unmerge.undid].map((x: Ev) => JSON.stringify(x));
+      for (const entry of before.identity) expect(findable).toContain(JSON.stringify(entry));
+      // The side that left shows the same unmerge entry.
+      const detached = (await admin(`/v1/profiles/${await idOf('anonymousId', 'B')}/history`)).body;
+      expect(detached.identity).toContainEqual(unmerge);
+      // The person's export does not name the one who left, not even inside what the unmerge undid.
+      const exported = (await admin(`/v1/profiles/${await idOf('userId', 'u1')}/export`)).body;
+      expect(JSON.stringify(exported.history.identity)).not.toContain('anonymousId:B');
+    });
+
     it('10c. unmerging the device that founded the profile: the answer names where each side is now', async () => {
       await send([
         ev('track', 1, { anonymousId: 'A', event: 'before login' }),

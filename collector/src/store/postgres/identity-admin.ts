@@ -5,12 +5,13 @@ import type { IdentifierType, IdentityConfig } from '../../identity/identifiers.
 import { suppressionHash } from '../../identity/profile-id.js';
 import { BEGINNING } from '../../identity/resolve.js';
 import { belongsToOthersToo, END, firstAfterErasure } from '../../identity/shared-device.js';
-import { linksToDetach } from '../../identity/unmerge.js';
+import { linksToDetach, undoneByUnmerge } from '../../identity/unmerge.js';
 import type { UnmergeOutcome } from '../store.js';
 import type { Db } from './connection.js';
 import { invalidateIdentifierCaches } from './identifier-cache.js';
 import type { PgIdentityWriter } from './identity-writer.js';
 import { attributionFilter, currentProfileId, profileMembers } from './profile-queries.js';
+import { readHistory } from './profile-reader.js';
 
 /** Locks the profile's cluster, then reads its current members (another collector may have changed it). */
 async function lockedMembers(c: Db, identity: PgIdentityWriter, requested: string) {
@@ -242,21 +243,24 @@ export async function unmergeIdentifier(
   const plan = linksToDetach(members, links, target.id, founder);
   if (!plan) return { error: 'alone' };
   const anchor = { id: plan.anchorId };
+  const historyBefore = await readHistory(c, pid);
   let detachedLinks = 0;
   for (const { a, b } of plan.detach) {
     detachedLinks += (await c.query('UPDATE links SET detached = true WHERE a = $1 AND b = $2', [a, b])).rowCount ?? 0;
   }
-  const detail = JSON.stringify({ identifier: `${type}:${value}`, from: pid, detachedLinks });
-  const at = Date.now();
-  await c.query(
-    "INSERT INTO admin_log (identifier_id, kind, at, detail) VALUES ($1, 'unmerge', $3, $4), ($2, 'unmerge', $3, $4)",
-    [target.id, anchor.id, at, detail],
-  );
   await identity.replay(c, [target.id, anchor.id]);
   const latest = 'SELECT profile_id FROM memberships WHERE identifier_id = $1 ORDER BY from_ts DESC LIMIT 1';
   const after = (await c.query<{ profile_id: string }>(latest, [target.id])).rows[0]?.profile_id;
   // The profile left behind is the anchor's: when the detached identifier founded it, the old id
   // went with it (ids follow founders), so `pid` now names the detached side.
-  const now = (await c.query<{ profile_id: string }>(latest, [anchor.id])).rows[0]?.profile_id;
-  return { profileId: now ?? pid, detachedProfileId: after ?? null, detachedLinks };
+  const profileId = (await c.query<{ profile_id: string }>(latest, [anchor.id])).rows[0]?.profile_id ?? pid;
+  // Written after the replay, which rewrites the history: the entry keeps what the replay took out.
+  const historyAfter = await readHistory(c, profileId);
+  const undone = historyBefore && historyAfter ? undoneByUnmerge(historyBefore, historyAfter) : {};
+  const detail = JSON.stringify({ identifier: `${type}:${value}`, from: pid, detachedLinks, ...undone });
+  await c.query(
+    "INSERT INTO admin_log (identifier_id, kind, at, detail) VALUES ($1, 'unmerge', $3, $4), ($2, 'unmerge', $3, $4)",
+    [target.id, anchor.id, Date.now(), detail],
+  );
+  return { profileId, detachedProfileId: after ?? null, detachedLinks };
 }

@@ -6,6 +6,73 @@ import { attributionFilter, currentProfileId, type Member, profileMembers } from
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+async function traitWritesOf(db: Db, members: Member[]): Promise<TraitWrite[]> {
+  const r = await db.query<{
+    identifier_id: number;
+    ts: number;
+    message_id: string;
+    key: string;
+    value: string | null;
+    set_once: boolean;
+  }>(
+    'SELECT identifier_id, ts, message_id, key, value, set_once FROM trait_writes WHERE identifier_id = ANY($1::bigint[])',
+    [members.map((m) => m.id)],
+  );
+  const byId = new Map(members.map((m) => [m.id, m]));
+  const writes: TraitWrite[] = [];
+  for (const w of r.rows) {
+    const m = byId.get(w.identifier_id);
+    if (!m || !inRanges(m, w.ts)) continue;
+    writes.push({ ts: w.ts, messageId: w.message_id, key: w.key, value: w.value, setOnce: w.set_once });
+  }
+  return writes;
+}
+
+/**
+ * A profile's history and its current traits, on any connection: the history API reads it, and
+ * an unmerge reads it inside its transaction before and after (identity/unmerge.ts, undoneByUnmerge).
+ */
+export async function readHistory(
+  db: Db,
+  requested: string,
+): Promise<{ history: ProfileHistory; traits: Record<string, unknown> } | null> {
+  const pid = await currentProfileId(db, requested);
+  if (pid === null) return null;
+  const members = await profileMembers(db, pid);
+  const ids = members.map((m) => m.id);
+  const seen = new Set<string>();
+  const identity: ProfileHistory['identity'] = [];
+  // Per member (in the members' order), its replay history then its admin actions, as on SQLite.
+  const logs = await db.query<{
+    identifier_id: number;
+    kind: string;
+    ts: number;
+    message_id: string | null;
+    detail: string;
+    admin: boolean;
+  }>(
+    `SELECT identifier_id, kind, ts, message_id, detail, false AS admin, id FROM identity_log
+       WHERE identifier_id = ANY($1::bigint[])
+     UNION ALL SELECT identifier_id, kind, at, NULL, detail, true, id FROM admin_log
+       WHERE identifier_id = ANY($1::bigint[])
+     ORDER BY admin, id`,
+    [ids],
+  );
+  const byMember = new Map<number, typeof logs.rows>();
+  for (const row of logs.rows) byMember.set(row.identifier_id, [...(byMember.get(row.identifier_id) ?? []), row]);
+  for (const id of ids) {
+    for (const { kind, ts, message_id, detail, admin } of byMember.get(id) ?? []) {
+      const k = admin ? `${kind}|${ts}|${detail}` : `${kind}|${ts}|${message_id}|${detail}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      identity.push({ kind, timestamp: iso(ts), messageId: message_id, ...(JSON.parse(detail) as object) });
+    }
+  }
+  identity.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
+  const folded = foldTraits(await traitWritesOf(db, members));
+  return { history: { profileId: pid, traits: folded.history, identity }, traits: folded.traits };
+}
+
 /** Profile reads for the admin API, on the pool (each read sees committed state). */
 export class PgProfileReader {
   constructor(private readonly db: Db) {}
@@ -28,28 +95,6 @@ export class PgProfileReader {
     return r.rows[0]?.profile_id ?? null;
   }
 
-  private async traitWrites(members: Member[]): Promise<TraitWrite[]> {
-    const r = await this.db.query<{
-      identifier_id: number;
-      ts: number;
-      message_id: string;
-      key: string;
-      value: string | null;
-      set_once: boolean;
-    }>(
-      'SELECT identifier_id, ts, message_id, key, value, set_once FROM trait_writes WHERE identifier_id = ANY($1::bigint[])',
-      [members.map((m) => m.id)],
-    );
-    const byId = new Map(members.map((m) => [m.id, m]));
-    const writes: TraitWrite[] = [];
-    for (const w of r.rows) {
-      const m = byId.get(w.identifier_id);
-      if (!m || !inRanges(m, w.ts)) continue;
-      writes.push({ ts: w.ts, messageId: w.message_id, key: w.key, value: w.value, setOnce: w.set_once });
-    }
-    return writes;
-  }
-
   async getProfile(requested: string): Promise<ProfileView | null> {
     const pid = await currentProfileId(this.db, requested);
     if (pid === null) return null;
@@ -61,7 +106,7 @@ export class PgProfileReader {
         params,
       )
     ).rows[0] ?? { n: 0, first: null, last: null };
-    return profileView(pid, requested, members, await this.traitWrites(members), stats);
+    return profileView(pid, requested, members, await traitWritesOf(this.db, members), stats);
   }
 
   async events(requested: string, limit: number, before?: string): Promise<ProfileEventsPage | null> {
@@ -92,40 +137,7 @@ export class PgProfileReader {
   }
 
   async history(requested: string): Promise<ProfileHistory | null> {
-    const pid = await currentProfileId(this.db, requested);
-    if (pid === null) return null;
-    const members = await profileMembers(this.db, pid);
-    const ids = members.map((m) => m.id);
-    const seen = new Set<string>();
-    const identity: ProfileHistory['identity'] = [];
-    // Per member (in the members' order), its replay history then its admin actions, as on SQLite.
-    const logs = await this.db.query<{
-      identifier_id: number;
-      kind: string;
-      ts: number;
-      message_id: string | null;
-      detail: string;
-      admin: boolean;
-    }>(
-      `SELECT identifier_id, kind, ts, message_id, detail, false AS admin, id FROM identity_log
-         WHERE identifier_id = ANY($1::bigint[])
-       UNION ALL SELECT identifier_id, kind, at, NULL, detail, true, id FROM admin_log
-         WHERE identifier_id = ANY($1::bigint[])
-       ORDER BY admin, id`,
-      [ids],
-    );
-    const byMember = new Map<number, typeof logs.rows>();
-    for (const row of logs.rows) byMember.set(row.identifier_id, [...(byMember.get(row.identifier_id) ?? []), row]);
-    for (const id of ids) {
-      for (const { kind, ts, message_id, detail, admin } of byMember.get(id) ?? []) {
-        const k = admin ? `${kind}|${ts}|${detail}` : `${kind}|${ts}|${message_id}|${detail}`;
-        if (seen.has(k)) continue;
-        seen.add(k);
-        identity.push({ kind, timestamp: iso(ts), messageId: message_id, ...(JSON.parse(detail) as object) });
-      }
-    }
-    identity.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
-    return { profileId: pid, traits: foldTraits(await this.traitWrites(members)).history, identity };
+    return (await readHistory(this.db, requested))?.history ?? null;
   }
 
   /** Profiles whose current trait `name` equals `value` (JSON-compared), by id, paginated. */

@@ -4,10 +4,11 @@ import type { IdentityConfig } from '../../identity/identifiers.js';
 import { identifierHash, profileIdFromHash, suppressionHash } from '../../identity/profile-id.js';
 import { BEGINNING } from '../../identity/resolve.js';
 import { belongsToOthersToo, END, firstAfterErasure } from '../../identity/shared-device.js';
-import { linksToDetach } from '../../identity/unmerge.js';
+import { linksToDetach, undoneByUnmerge } from '../../identity/unmerge.js';
 import type { IdentityWriter } from './identity-writer.js';
 import type { SqliteDatabase } from './open.js';
 import { attributionFilter, type Member, profileIdOf, profileMembers, resolveProfile } from './profile-queries.js';
+import { readHistory } from './profile-reader.js';
 
 export interface EraseResult {
   profileId: string;
@@ -206,13 +207,10 @@ export function unmergeIdentifier(
   const plan = linksToDetach(members, [...links.values()], target.id, founder);
   if (!plan) return { error: 'alone' };
   const anchor = { id: plan.anchorId };
+  const historyBefore = readHistory(db, pid);
   let detachedLinks = 0;
   const detach = db.prepare('UPDATE links SET detached = 1 WHERE a = ? AND b = ?');
   for (const { a, b } of plan.detach) detachedLinks += detach.run(a, b).changes;
-  const detail = JSON.stringify({ identifier: `${type}:${value}`, from: pid, detachedLinks });
-  const log = db.prepare('INSERT INTO admin_log (identifier_id, kind, at, detail) VALUES (?, ?, ?, ?)');
-  log.run(target.id, 'unmerge', Date.now(), detail);
-  log.run(anchor.id, 'unmerge', Date.now(), detail);
   identity.resetCaches();
   identity.recomputeCluster(target.id, Number.POSITIVE_INFINITY);
   identity.recomputeCluster(anchor.id, Number.POSITIVE_INFINITY);
@@ -224,8 +222,18 @@ export function unmergeIdentifier(
     .prepare('SELECT founder_id FROM memberships WHERE identifier_id = ? AND from_ts = ?')
     .pluck()
     .get(anchor.id, BEGINNING) as number | undefined;
+  const profileId = now === undefined ? pid : profileIdOf(db, now);
+  // Written after the replay, which rewrites the history: the entry keeps what the replay took out.
+  const historyAfter = readHistory(db, profileId);
+  const undone = historyBefore && historyAfter ? undoneByUnmerge(historyBefore, historyAfter) : {};
+  const detail = JSON.stringify({ identifier: `${type}:${value}`, from: pid, detachedLinks, ...undone });
+  const log = db.prepare('INSERT INTO admin_log (identifier_id, kind, at, detail) VALUES (?, ?, ?, ?)');
+  // One time for both rows: the history shows them as one entry where both sides meet again.
+  const at = Date.now();
+  log.run(target.id, 'unmerge', at, detail);
+  log.run(anchor.id, 'unmerge', at, detail);
   return {
-    profileId: now === undefined ? pid : profileIdOf(db, now),
+    profileId,
     detachedProfileId: after === undefined ? null : profileIdOf(db, after),
     detachedLinks,
   };

@@ -7,6 +7,53 @@ import { attributionFilter, type Member, profileIdOf, profileMembers, resolvePro
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+function traitWritesOf(db: SqliteDatabase, members: Member[]): TraitWrite[] {
+  const writes: TraitWrite[] = [];
+  const q = db.prepare('SELECT ts, message_id, key, value, set_once FROM trait_writes WHERE identifier_id = ?').raw();
+  for (const m of members) {
+    for (const [ts, messageId, key, value, once] of q.all(m.id) as [number, string, string, string | null, number][]) {
+      if (!inRanges(m, ts)) continue;
+      writes.push({ ts, messageId, key, value, setOnce: once === 1 });
+    }
+  }
+  return writes;
+}
+
+/**
+ * A profile's history and its current traits, on any connection: the history API reads it, and
+ * an unmerge reads it inside its transaction before and after (identity/unmerge.ts, undoneByUnmerge).
+ */
+export function readHistory(
+  db: SqliteDatabase,
+  requested: string,
+): { history: ProfileHistory; traits: Record<string, unknown> } | null {
+  const founder = resolveProfile(db, requested);
+  if (founder === null) return null;
+  const pid = profileIdOf(db, founder);
+  const members = profileMembers(db, founder);
+  const seen = new Set<string>();
+  const identity: ProfileHistory['identity'] = [];
+  const q = db.prepare('SELECT kind, ts, message_id, detail FROM identity_log WHERE identifier_id = ?').raw();
+  const admin = db.prepare('SELECT kind, at, detail FROM admin_log WHERE identifier_id = ?').raw();
+  for (const m of members) {
+    for (const [kind, ts, messageId, detail] of q.all(m.id) as [string, number, string | null, string][]) {
+      const k = `${kind}|${ts}|${messageId}|${detail}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      identity.push({ kind, timestamp: iso(ts), messageId, ...(JSON.parse(detail) as object) });
+    }
+    for (const [kind, at, detail] of admin.all(m.id) as [string, number, string][]) {
+      const k = `${kind}|${at}|${detail}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      identity.push({ kind, timestamp: iso(at), messageId: null, ...(JSON.parse(detail) as object) });
+    }
+  }
+  identity.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
+  const folded = foldTraits(traitWritesOf(db, members));
+  return { history: { profileId: pid, traits: folded.history, identity }, traits: folded.traits };
+}
+
 /** Profile reads for the admin API, on the HTTP thread's read connection. */
 export class ProfileReader {
   constructor(
@@ -28,26 +75,6 @@ export class ProfileReader {
     return founder === undefined ? null : profileIdOf(this.db, founder);
   }
 
-  private traitWrites(members: Member[]): TraitWrite[] {
-    const writes: TraitWrite[] = [];
-    const q = this.db
-      .prepare('SELECT ts, message_id, key, value, set_once FROM trait_writes WHERE identifier_id = ?')
-      .raw();
-    for (const m of members) {
-      for (const [ts, messageId, key, value, once] of q.all(m.id) as [
-        number,
-        string,
-        string,
-        string | null,
-        number,
-      ][]) {
-        if (!inRanges(m, ts)) continue;
-        writes.push({ ts, messageId, key, value, setOnce: once === 1 });
-      }
-    }
-    return writes;
-  }
-
   getProfile(requested: string): ProfileView | null {
     const founder = resolveProfile(this.db, requested);
     if (founder === null) return null;
@@ -57,7 +84,7 @@ export class ProfileReader {
     const stats = this.db
       .prepare(`SELECT count(*) AS n, min(ts) AS first, max(ts) AS last FROM events WHERE ${where}`)
       .get(...params) as { n: number; first: number | null; last: number | null };
-    return profileView(pid, requested, members, this.traitWrites(members), stats);
+    return profileView(pid, requested, members, traitWritesOf(this.db, members), stats);
   }
 
   events(requested: string, limit: number, before?: string): ProfileEventsPage | null {
@@ -88,30 +115,7 @@ export class ProfileReader {
   }
 
   history(requested: string): ProfileHistory | null {
-    const founder = resolveProfile(this.db, requested);
-    if (founder === null) return null;
-    const pid = profileIdOf(this.db, founder);
-    const members = profileMembers(this.db, founder);
-    const seen = new Set<string>();
-    const identity: ProfileHistory['identity'] = [];
-    const q = this.db.prepare('SELECT kind, ts, message_id, detail FROM identity_log WHERE identifier_id = ?').raw();
-    const admin = this.db.prepare('SELECT kind, at, detail FROM admin_log WHERE identifier_id = ?').raw();
-    for (const m of members) {
-      for (const [kind, ts, messageId, detail] of q.all(m.id) as [string, number, string | null, string][]) {
-        const k = `${kind}|${ts}|${messageId}|${detail}`;
-        if (seen.has(k)) continue;
-        seen.add(k);
-        identity.push({ kind, timestamp: iso(ts), messageId, ...(JSON.parse(detail) as object) });
-      }
-      for (const [kind, at, detail] of admin.all(m.id) as [string, number, string][]) {
-        const k = `${kind}|${at}|${detail}`;
-        if (seen.has(k)) continue;
-        seen.add(k);
-        identity.push({ kind, timestamp: iso(at), messageId: null, ...(JSON.parse(detail) as object) });
-      }
-    }
-    identity.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
-    return { profileId: pid, traits: foldTraits(this.traitWrites(members)).history, identity };
+    return readHistory(this.db, requested)?.history ?? null;
   }
 
   /** Profiles whose current trait `name` equals `value` (JSON-compared), by id, paginated. */
