@@ -27,6 +27,10 @@ export function redactOtherPeople(
     const out: IdentityEntry = { ...e };
     for (const [k, v] of Object.entries(e))
       if (k !== 'kind' && k !== 'timestamp' && k !== 'messageId') out[k] = redact(v);
+    // An unmerge's trait changes pair this person's values with the other side's: keys only.
+    if (e.kind === 'unmerge' && Array.isArray(e.traits)) {
+      out.traits = e.traits.map((t) => ({ key: (t as { key: unknown }).key }));
+    }
     return out;
   });
   return { ...history, identity };

@@ -775,6 +775,11 @@ describeStores('profiles', (store) => {
       // The person's export does not name the one who left, not even inside what the unmerge undid.
       const exported = (await admin(`/v1/profiles/${await idOf('userId', 'u1')}/export`)).body;
       expect(JSON.stringify(exported.history.identity)).not.toContain('anonymousId:B');
+      // Nor the values the other side held: each export names the keys the unmerge changed only.
+      expect(JSON.stringify(exported.history.identity)).not.toContain('"pro"');
+      const theirs = (await admin(`/v1/profiles/${await idOf('anonymousId', 'B')}/export`)).body;
+      expect(JSON.stringify(theirs.history.identity)).not.toContain('"free"');
+      expect(theirs.history.identity.find((x: Ev) => x.kind === 'unmerge').traits).toEqual([{ key: 'plan' }]);
     });
 
     it('10c. unmerging the device that founded the profile: the answer names where each side is now', async () => {
