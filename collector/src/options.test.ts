@@ -46,6 +46,7 @@ describe('collector options', () => {
   it.each([
     [{ port: 70000 }, /port.*0-65535/],
     [{ maxBodyBytes: -1 }, /maxBodyBytes.*positive whole number/],
+    [{ maxMessageIdLength: 513 }, /maxMessageIdLength.*at most 512/],
     [{ sqliteSynchronous: 'OFF' as never }, /NORMAL or FULL/],
     [{ logLevel: 'loud' as never }, /logLevel/],
     [{ writeKey: 'short' }, /at least 8 characters/],

@@ -28,6 +28,12 @@ export interface CollectorOptions {
   maxEventBytes?: number;
   /** Most events in one batch. Env `KIMLIK_MAX_BATCH_EVENTS`. @defaultValue 2500 */
   maxBatchEvents?: number;
+  /**
+   * A `messageId` must be shorter than this many characters (Segment's limit: under 100). At most
+   * 512: PostgreSQL indexes the ids, and an index entry holds at most 2 704 bytes.
+   * Env `KIMLIK_MAX_MESSAGE_ID_LENGTH`. @defaultValue 100
+   */
+  maxMessageIdLength?: number;
   /** Events accepted but not yet committed before new requests get 429. Env `KIMLIK_MAX_QUEUED_EVENTS`. @defaultValue 50000 */
   maxQueuedEvents?: number;
   /**
@@ -101,6 +107,7 @@ export const DEFAULTS = Object.freeze({
   maxBodyBytes: DEFAULT_LIMITS.maxBodyBytes,
   maxEventBytes: DEFAULT_LIMITS.maxEventBytes,
   maxBatchEvents: DEFAULT_LIMITS.maxBatchEvents,
+  maxMessageIdLength: DEFAULT_LIMITS.maxMessageIdLength,
   maxQueuedEvents: 50_000,
   maxQueuedBytes: 128 * 1024 * 1024,
   futureToleranceMs: 24 * 60 * 60 * 1000,
@@ -130,6 +137,7 @@ export const ENV_NAMES: Readonly<Record<keyof CollectorOptions, string>> = Objec
   maxBodyBytes: 'KIMLIK_MAX_BODY_BYTES',
   maxEventBytes: 'KIMLIK_MAX_EVENT_BYTES',
   maxBatchEvents: 'KIMLIK_MAX_BATCH_EVENTS',
+  maxMessageIdLength: 'KIMLIK_MAX_MESSAGE_ID_LENGTH',
   maxQueuedEvents: 'KIMLIK_MAX_QUEUED_EVENTS',
   maxQueuedBytes: 'KIMLIK_MAX_QUEUED_BYTES',
   futureToleranceMs: 'KIMLIK_FUTURE_TOLERANCE_MS',
@@ -153,6 +161,7 @@ const NUMBER_OPTIONS = [
   'maxBodyBytes',
   'maxEventBytes',
   'maxBatchEvents',
+  'maxMessageIdLength',
   'maxQueuedEvents',
   'maxQueuedBytes',
   'futureToleranceMs',
@@ -212,6 +221,9 @@ function readConfigFile(path: string): CollectorOptions {
   return parsed as CollectorOptions;
 }
 
+/** Highest `maxMessageIdLength`: 511 characters of 4 bytes fit a PostgreSQL index entry (2 704 bytes). */
+const MAX_MESSAGE_ID_LENGTH = 512;
+
 function positiveInt(name: string, value: number): number {
   if (!Number.isInteger(value) || value <= 0) {
     throw new InvalidOptionError(name, `expected a positive whole number, got ${JSON.stringify(value)}`);
@@ -231,6 +243,12 @@ export function resolveOptions(options: CollectorOptions = {}): ResolvedCollecto
     throw new InvalidOptionError('port', `expected 0-65535, got ${JSON.stringify(o.port)}`);
   }
   for (const k of NUMBER_OPTIONS) if (k !== 'port') positiveInt(k, o[k]);
+  if (o.maxMessageIdLength > MAX_MESSAGE_ID_LENGTH) {
+    throw new InvalidOptionError(
+      'maxMessageIdLength',
+      `at most ${MAX_MESSAGE_ID_LENGTH} (PostgreSQL indexes message ids), got ${o.maxMessageIdLength}`,
+    );
+  }
   if (o.sqliteSynchronous !== 'NORMAL' && o.sqliteSynchronous !== 'FULL') {
     throw new InvalidOptionError('sqliteSynchronous', 'write NORMAL or FULL');
   }
@@ -299,6 +317,7 @@ export function resolveOptions(options: CollectorOptions = {}): ResolvedCollecto
       maxBodyBytes: o.maxBodyBytes,
       maxEventBytes: o.maxEventBytes,
       maxBatchEvents: o.maxBatchEvents,
+      maxMessageIdLength: o.maxMessageIdLength,
     }),
   });
 }

@@ -23,7 +23,8 @@ export const REJECTION_CODES = {
 export type RejectionCode = (typeof REJECTION_CODES)[keyof typeof REJECTION_CODES];
 
 export type ValidationResult =
-  | { ok: true; event: WireEvent }
+  /** `numericIds`: ids sent as numbers, now strings (2 bytes longer each, which the limit must not count). */
+  | { ok: true; event: WireEvent; numericIds: number }
   | { ok: false; code: RejectionCode; reason: string; messageId: string | null };
 
 /** Keys that can change an object's prototype when data is later spread or assigned. */
@@ -209,6 +210,11 @@ export function validateEvent(
       return reject(REJECTION_CODES.MESSAGE_ID_INVALID, 'messageId must be a non-empty string', null);
     }
     const id = rawId as string;
+    // PostgreSQL text cannot hold NUL (it stores U+FFFD): "a\u0000b" and "a\uFFFDb" would be one
+    // dedup key there, and the second event answered a duplicate and lost.
+    if (id.includes('\u0000')) {
+      return reject(REJECTION_CODES.MESSAGE_ID_INVALID, 'messageId contains a NUL character (U+0000)', null);
+    }
     const length = chars(id, limits.maxMessageIdLength);
     if (length >= limits.maxMessageIdLength) {
       return reject(
@@ -238,6 +244,7 @@ export function validateEvent(
   for (const f of SERVER_FIELDS) if (f in event) delete event[f];
   if (rawId === null) delete event.messageId;
 
+  let numericIds = 0;
   for (const f of ID_FIELDS) {
     const v = event[f];
     if (v === undefined || v === null) {
@@ -254,6 +261,7 @@ export function validateEvent(
         );
       }
       event[f] = String(v);
+      numericIds++;
     } else if (typeof v !== 'string') {
       return reject(REJECTION_CODES.FIELD_INVALID, `${f} must be a string, got ${typeof v}`, messageId);
     }
@@ -314,7 +322,7 @@ export function validateEvent(
   if (type === 'group' && !event.groupId) {
     return reject(REJECTION_CODES.FIELD_MISSING, 'a group event needs groupId', messageId);
   }
-  return { ok: true, event: event as unknown as WireEvent };
+  return { ok: true, event: event as unknown as WireEvent, numericIds };
 }
 
 /**

@@ -58,14 +58,15 @@ interface Envelope {
  * of it): the stored copy minus what the server added. Only called for the rare event whose
  * stored copy is over the limit.
  */
-function sentBytes({ stored, added, clientTimestamp }: Enriched, typeImplied: boolean): number {
+function sentBytes({ stored, added, clientTimestamp }: Enriched, typeImplied: boolean, numericIds: number): number {
   const copy: Record<string, unknown> = { ...stored, receivedAt: undefined, warnings: undefined };
   if (typeImplied) copy.type = undefined;
   if (added & ADDED.MESSAGE_ID) copy.messageId = undefined;
   copy.timestamp = added & ADDED.TIMESTAMP ? undefined : clientTimestamp;
   if (added & ADDED.ORIGINAL_TIMESTAMP) copy.originalTimestamp = undefined;
   if (added & ADDED.SENT_AT) copy.sentAt = undefined;
-  return utf8Length(JSON.stringify(copy));
+  // Ids sent as numbers are stored as strings: their quotes are the server's too.
+  return utf8Length(JSON.stringify(copy)) - 2 * numericIds;
 }
 
 /**
@@ -217,7 +218,7 @@ export class IngestService {
       const payload = JSON.stringify(stored);
       // The limit is on the event as sent: the fields the server adds do not count against it.
       if (checkEventSize(payload, limits) !== null) {
-        const bytes = sentBytes(enriched, typeImplied);
+        const bytes = sentBytes(enriched, typeImplied, result.numericIds);
         if (bytes > limits.maxEventBytes) {
           const messageId = enriched.added & ADDED.MESSAGE_ID ? null : row.messageId;
           rejected.push({ index, messageId, ...eventTooLarge(bytes, limits) });

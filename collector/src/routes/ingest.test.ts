@@ -320,6 +320,44 @@ describeStores('ingest', (store) => {
       ]);
     });
 
+    it('a messageId holding NUL is refused alone, so it cannot be taken for another id as PostgreSQL stores it', async () => {
+      const sentAt = new Date().toISOString();
+      const nul = { type: 'track', userId: 'u-nul', event: 'first', messageId: 'm-X\u0000Y' };
+      const replacement = { type: 'track', userId: 'u-nul', event: 'second', messageId: 'm-X\uFFFDY' };
+      const res = await post('/v1/batch', { batch: [replacement, nul], sentAt });
+      expect(res.body).toMatchObject({
+        accepted: 1,
+        rejected: [
+          { index: 1, code: 'KIMLIK_EVENT_MESSAGE_ID_INVALID', reason: 'messageId contains a NUL character (U+0000)' },
+        ],
+      });
+      expect((await post('/v1/batch', { batch: [nul], sentAt })).status).toBe(400);
+      const stored = (await c.storedEvents()).filter((e) => e.userId === 'u-nul');
+      expect(stored.map((e) => e.event)).toEqual(['second']);
+    });
+
+    it('numeric ids count as sent: the quotes the server adds when it stores them as strings do not count', async () => {
+      const sized = (bytes: number) => {
+        const base = {
+          type: 'track',
+          event: 'big',
+          userId: 1234567,
+          anonymousId: 7654321,
+          messageId: `m-num-${bytes}`,
+        };
+        const padded = { ...base, properties: { pad: '' } };
+        return { ...base, properties: { pad: 'x'.repeat(bytes - Buffer.byteLength(JSON.stringify(padded))) } };
+      };
+      const sentAt = new Date().toISOString();
+      const fits = await post('/v1/batch', { batch: [sized(32 * 1024)], sentAt });
+      expect(fits.body).toMatchObject({ accepted: 1, rejected: [] });
+      const over = await post('/v1/batch', { batch: [track(), sized(32 * 1024 + 1)], sentAt });
+      expect(over.body.rejected[0]).toMatchObject({
+        index: 1,
+        reason: 'event is 32769 bytes; the limit is 32768 bytes per event',
+      });
+    });
+
     it('a single-event endpoint measures the event as sent: the type its path implies does not count', async () => {
       const sized = (bytes: number) => {
         const base = { event: 'big', userId: 'u-size', messageId: `m-size-${bytes}`, properties: { pad: '' } };
@@ -594,6 +632,24 @@ describeStores('ingest', (store) => {
         expect(await small.storedEvents()).toHaveLength(0);
       } finally {
         await small.close();
+      }
+    });
+
+    it('maxMessageIdLength raises the messageId limit (ids from a system with longer keys)', async () => {
+      const long = await startTestCollector({ maxMessageIdLength: 200, database: store.database() });
+      try {
+        const send = (messageId: string) =>
+          fetch(`${long.url}/v1/batch`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: basic(long.writeKey) },
+            body: JSON.stringify({ batch: [{ ...track(), messageId }] }),
+          });
+        expect((await send('m'.repeat(150))).status).toBe(200);
+        const over = (await (await send('n'.repeat(200))).json()) as { rejected: { reason: string }[] };
+        expect(over.rejected[0]?.reason).toBe('messageId is 200 characters; it must be shorter than 200');
+        expect((await long.storedEvents()).map((e) => e.messageId)).toEqual(['m'.repeat(150)]);
+      } finally {
+        await long.close();
       }
     });
   });
