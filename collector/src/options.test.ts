@@ -47,6 +47,9 @@ describe('collector options', () => {
     [{ port: 70000 }, /port.*0-65535/],
     [{ maxBodyBytes: -1 }, /maxBodyBytes.*positive whole number/],
     [{ maxMessageIdLength: 513 }, /maxMessageIdLength.*at most 512/],
+    [{ requestTimeoutMs: 3_000_000_000 }, /requestTimeoutMs.*at most 2147483647/],
+    [{ drainTimeoutMs: 2 ** 31 }, /drainTimeoutMs.*at most 2147483647/],
+    [{ streamHeartbeatMs: 3_000_000_000 }, /streamHeartbeatMs.*at most 2147483647/],
     [{ sqliteSynchronous: 'OFF' as never }, /NORMAL or FULL/],
     [{ logLevel: 'loud' as never }, /logLevel/],
     [{ writeKey: 'short' }, /at least 8 characters/],
@@ -107,6 +110,11 @@ describe('collector options', () => {
       expect(() => optionsFromEnv({ KIMLIK_CONFIG: file })).toThrow(/"PORT".*write "port"/);
       writeFileSync(file, JSON.stringify({ maxBatchEvent: 10 }));
       expect(() => optionsFromEnv({ KIMLIK_CONFIG: file })).toThrow(/"maxBatchEvent" is not an option/);
+      // Names every object has are not options either.
+      for (const key of ['constructor', 'toString', '__proto__']) {
+        writeFileSync(file, `{"port": 9000, ${JSON.stringify(key)}: 5}`);
+        expect(() => optionsFromEnv({ KIMLIK_CONFIG: file })).toThrow(`"${key}" is not an option`);
+      }
     } finally {
       dir.remove();
     }

@@ -211,7 +211,8 @@ function readConfigFile(path: string): CollectorOptions {
   }
   // A misspelt key would be ignored silently (a port left at its default): named instead.
   for (const key of Object.keys(parsed)) {
-    if (key in ENV_NAMES) continue;
+    // Own keys only: "constructor" or "toString" are in every object, not options.
+    if (Object.hasOwn(ENV_NAMES, key)) continue;
     const meant = Object.entries(ENV_NAMES).find(([k, env]) => env === key || k.toLowerCase() === key.toLowerCase());
     throw new InvalidOptionError(
       'KIMLIK_CONFIG',
@@ -220,6 +221,10 @@ function readConfigFile(path: string): CollectorOptions {
   }
   return parsed as CollectorOptions;
 }
+
+/** Options that set timers: Node runs a timer longer than 2^31 - 1 ms after 1 ms instead. */
+const TIMER_OPTIONS = ['drainTimeoutMs', 'requestTimeoutMs', 'streamHeartbeatMs'] as const;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Highest `maxMessageIdLength`: 511 characters of 4 bytes fit a PostgreSQL index entry (2 704 bytes). */
 const MAX_MESSAGE_ID_LENGTH = 512;
@@ -243,6 +248,14 @@ export function resolveOptions(options: CollectorOptions = {}): ResolvedCollecto
     throw new InvalidOptionError('port', `expected 0-65535, got ${JSON.stringify(o.port)}`);
   }
   for (const k of NUMBER_OPTIONS) if (k !== 'port') positiveInt(k, o[k]);
+  for (const k of TIMER_OPTIONS) {
+    if (o[k] > MAX_TIMER_MS) {
+      throw new InvalidOptionError(
+        k,
+        `at most ${MAX_TIMER_MS} (about 24.8 days; Node runs a longer timer at once), got ${o[k]}`,
+      );
+    }
+  }
   if (o.maxMessageIdLength > MAX_MESSAGE_ID_LENGTH) {
     throw new InvalidOptionError(
       'maxMessageIdLength',
