@@ -3,11 +3,19 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterEach, expect, it, vi } from 'vitest';
 import { parsePostgresUrl } from '../../collector/src/store/postgres/connection.js';
-import { startTestCollector, type TestCollector } from '../helpers/collector.js';
-import { describePostgres, POSTGRES_URL, postgresTestUrl } from '../helpers/stores.js';
+import {
+  ADMIN_KEY,
+  type CollectorProcess,
+  spawnCollector,
+  startTestCollector,
+  type TestCollector,
+  WRITE_KEY,
+} from '../helpers/collector.js';
+import { describePostgres, dropTestDatabase, POSTGRES_URL, postgresTestUrl } from '../helpers/stores.js';
 
 let c: TestCollector | undefined;
 let role: string | undefined;
+let spawned: { process?: CollectorProcess; database: string } | undefined;
 
 async function admin<T extends pg.QueryResultRow>(text: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: POSTGRES_URL });
@@ -22,6 +30,12 @@ async function admin<T extends pg.QueryResultRow>(text: string): Promise<T[]> {
 afterEach(async () => {
   await c?.close();
   c = undefined;
+  if (spawned) {
+    spawned.process?.child.kill('SIGKILL');
+    await spawned.process?.exited;
+    await dropTestDatabase(spawned.database);
+    spawned = undefined;
+  }
   if (role) {
     await admin(`DROP OWNED BY ${role}`);
     await admin(`DROP ROLE ${role}`);
@@ -232,6 +246,49 @@ describePostgres('readiness on PostgreSQL', () => {
       await holder.end();
     }
   });
+
+  it('a commit that times out on a lock (event_ids, events) while an erased person exists answers and logs the lock timeout, not "transaction is aborted"', async () => {
+    const database = postgresTestUrl();
+    spawned = { database };
+    // A child process: its log lines are what an operator reads.
+    const p = await spawnCollector({ KIMLIK_DATABASE: database });
+    spawned.process = p;
+    const admin = { authorization: `Bearer ${ADMIN_KEY}` };
+    // Someone erased: each commit then checks its events against the erased people, a statement
+    // sent behind the commit's inserts, which failed "transaction is aborted" once they had.
+    expect(
+      await post(p.url, WRITE_KEY, [
+        { type: 'identify', userId: 'gone', traits: { email: 'g@x.co' }, messageId: 'g-1' },
+      ]),
+    ).toMatchObject({ status: 200 });
+    const { id } = (await (await fetch(`${p.url}/v1/profiles?userId=gone`, { headers: admin })).json()) as {
+      id: string;
+    };
+    expect((await fetch(`${p.url}/v1/profiles/${id}`, { method: 'DELETE', headers: admin })).status).toBe(200);
+    const { connectionString, schema } = parsePostgresUrl(database);
+    for (const table of ['event_ids', 'events']) {
+      const holder = new pg.Client({ connectionString });
+      await holder.connect();
+      try {
+        await holder.query(`BEGIN; LOCK TABLE ${schema}.${table} IN ACCESS EXCLUSIVE MODE`);
+        const blocked = await post(p.url, WRITE_KEY, [
+          { type: 'track', userId: 'u', event: 'x', messageId: `m-${table}` },
+        ]);
+        expect(blocked).toMatchObject({ status: 503, body: { error: { code: 'KIMLIK_STORE_UNAVAILABLE' } } });
+        expect((blocked.body as { error: { message: string } }).error.message, table).toContain('lock timeout');
+        await holder.query('ROLLBACK');
+      } finally {
+        await holder.end();
+      }
+    }
+    const failures = p
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"level":50'))
+      .map((l) => (JSON.parse(l) as { err: { message: string } }).err.message);
+    expect(failures).toHaveLength(2);
+    for (const message of failures) expect(message).toContain('lock timeout');
+  }, 60_000);
 
   it('/readyz answers 503 while the database takes reads but refuses commits (a read-only failover), ready again after', async () => {
     // A role of its own, so that making its sessions read-only touches no other test.

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { refuseNewerSchema } from '../migrations/newer-schema.js';
 import { POSTGRES_MIGRATIONS } from '../migrations/postgres.js';
+import { IN_FAILED_TRANSACTION } from './pg-errors.js';
 
 /** A pool or one checked-out client: both run queries. */
 export type Db = pg.Pool | pg.PoolClient;
@@ -114,6 +115,7 @@ export async function inTransaction<T>(
     // Pipelined while in the transaction: BEGIN leaves with the first statement (one round trip,
     // not two), and `fn` may send a statement before awaiting the previous one's answer.
     pipelined(client, true);
+    const unreport = reportCauseForAborted(client);
     let broken: Error | undefined;
     try {
       const begin = client.query('BEGIN');
@@ -148,10 +150,38 @@ export async function inTransaction<T>(
       }
       throw err;
     } finally {
+      unreport();
       pipelined(client, false);
       client.release(broken);
     }
   }
+}
+
+/**
+ * Until the returned function is called, a statement of `client` failing "current transaction is
+ * aborted" (25P02) rejects with the error that aborted the transaction: with statements pipelined,
+ * the one awaited first is often a later one (a suppression check sent behind the inserts), and
+ * its 25P02 hid the cause (a lock timeout) from the 503 answer and the log, and its class from
+ * retries (a deadlock) and from the data-error split (pg-errors.ts). Answers arrive in the order
+ * the statements were sent, so the last other error seen is the cause (also after a rollback to
+ * a savepoint: a 25P02 then follows a later failure).
+ */
+function reportCauseForAborted(client: pg.PoolClient): () => void {
+  const query = client.query;
+  let cause: unknown;
+  const reporting = (...args: unknown[]): unknown => {
+    const result: unknown = Reflect.apply(query, client, args);
+    if (!(result instanceof Promise)) return result;
+    return result.catch((err: unknown) => {
+      if ((err as { code?: unknown } | null)?.code === IN_FAILED_TRANSACTION && cause !== undefined) throw cause;
+      cause = err;
+      throw err;
+    });
+  };
+  client.query = reporting as typeof client.query;
+  return () => {
+    client.query = query;
+  };
 }
 
 /** pg's pipeline mode (sent without waiting for the previous answer), switched per checkout. */

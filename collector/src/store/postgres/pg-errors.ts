@@ -11,6 +11,13 @@
  */
 const DATA_ERROR_CLASSES = /^(22|23|P0)/;
 
+/**
+ * SQLSTATE of "current transaction is aborted": a statement sent (pipelined) after another failed
+ * in the same transaction. It names neither the cause nor its class, so `inTransaction`
+ * (connection.ts) rejects such a statement with the error that aborted the transaction instead.
+ */
+export const IN_FAILED_TRANSACTION = '25P02';
+
 export function failsEveryTime(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string') return DATA_ERROR_CLASSES.test(code);
