@@ -18,7 +18,9 @@ export function backoffDelayMs(
 ): number {
   const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** Math.max(0, attempt));
   const jittered = Math.max(options.baseMs, Math.round(random() * ceiling));
-  return retryAfterMs !== undefined && retryAfterMs > jittered ? retryAfterMs : jittered;
+  // A Retry-After is honoured up to 1e9 ms (11.6 days): timers past 2^31 - 1 ms fire at once,
+  // and a retry timer re-armed itself every millisecond for the whole outage.
+  return retryAfterMs !== undefined && retryAfterMs > jittered ? Math.min(retryAfterMs, 1e9) : jittered;
 }
 
 /** Parses an HTTP Retry-After header (seconds or an HTTP date) into milliseconds. */

@@ -51,4 +51,24 @@ describe('collector overloaded', () => {
     expect(stored).toHaveLength(500);
     await c.shutdown();
   }, 20_000);
+
+  it('a Retry-After longer than a timer can wait (99999999 s) does not wake a retry timer every millisecond', async () => {
+    env.fault.requests.length = 0;
+    env.fault.script = () => ({ kind: 'status', status: 503, retryAfterSeconds: 99_999_999 });
+    // Past 2^31 - 1 ms Node fires a timer after 1 ms (with this warning): the retry timer woke
+    // every millisecond, re-arming itself for as long as the outage lasted.
+    const overflows: Error[] = [];
+    const onWarning = (w: Error) => w.name === 'TimeoutOverflowWarning' && overflows.push(w);
+    process.on('warning', onWarning);
+    try {
+      const c = client();
+      c.track({ userId: 'u-far', event: 'Login' });
+      await expect(c.flush({ timeoutMs: 1000 })).resolves.toMatchObject({ pending: 1 });
+      expect(env.fault.requests.length).toBe(1);
+      await c.shutdown({ timeoutMs: 100 });
+      expect(overflows).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  }, 20_000);
 });
