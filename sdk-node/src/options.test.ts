@@ -34,6 +34,23 @@ describe('resolveOptions', () => {
       maxMs: 1,
     });
   });
+
+  it('refuses a time past 2^31 - 1 ms: Node runs such a timer after 1 ms (a long backoff became a tight loop)', () => {
+    for (const key of [
+      'requestTimeoutMs',
+      'exitFlushTimeoutMs',
+      'shutdownTimeoutMs',
+      'flushIntervalMs',
+      'retryBaseMs',
+      'retryMaxMs',
+    ]) {
+      const base = key === 'retryBaseMs' ? { retryMaxMs: 2 ** 31 } : {};
+      expect(() => resolveOptions({ writeKey: 'wk', ...base, [key]: 2 ** 31 })).toThrow(
+        new RegExp(`${key}.*2147483647`),
+      );
+      expect(() => resolveOptions({ writeKey: 'wk', [key]: 2 ** 31 - 1, retryMaxMs: 2 ** 31 - 1 })).not.toThrow();
+    }
+  });
 });
 
 describe('unknown options and endpoint paths', () => {

@@ -98,6 +98,9 @@ const SPOOL_OPTION_NAMES: ReadonlySet<string> = new Set(['dir', ...Object.keys(D
  */
 const ENDPOINT_PATH = /\/(?:v1\/(?:batch|import|track|identify|page|screen|group|alias)|batch)\/*$/;
 
+/** Longest timer Node runs as asked: past it, setTimeout fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function integer(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new InvalidOptionError(name, `expected an integer from ${min} to ${max}, got ${String(value)}`);
@@ -167,16 +170,40 @@ export function resolveOptions(options: KimlikOptions): ResolvedKimlikOptions {
     }
   }
   const delivery = resolveDeliveryOptions(options);
+  // Checked here rather than in core: the browser bundle pays for every byte of it.
+  for (const name of ['flushIntervalMs', 'retryBaseMs', 'retryMaxMs'] as const) {
+    if (delivery[name] > MAX_TIMER_MS) {
+      throw new InvalidOptionError(
+        name,
+        `expected at most ${MAX_TIMER_MS} (Node runs a longer timer at once), got ${delivery[name]}`,
+      );
+    }
+  }
   return Object.freeze({
     writeKey: options.writeKey,
     endpoint,
     spool: resolveSpool(options.spool),
     connections: integer('connections', options.connections ?? delivery.maxConcurrentRequests, 1),
-    requestTimeoutMs: integer('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs, 1),
+    requestTimeoutMs: integer(
+      'requestTimeoutMs',
+      options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
+      1,
+      MAX_TIMER_MS,
+    ),
     gzipLevel: integer('gzipLevel', options.gzipLevel ?? DEFAULTS.gzipLevel, 0, 9),
     flushOnExit: options.flushOnExit ?? DEFAULTS.flushOnExit,
-    exitFlushTimeoutMs: integer('exitFlushTimeoutMs', options.exitFlushTimeoutMs ?? DEFAULTS.exitFlushTimeoutMs, 0),
-    shutdownTimeoutMs: integer('shutdownTimeoutMs', options.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs, 0),
+    exitFlushTimeoutMs: integer(
+      'exitFlushTimeoutMs',
+      options.exitFlushTimeoutMs ?? DEFAULTS.exitFlushTimeoutMs,
+      0,
+      MAX_TIMER_MS,
+    ),
+    shutdownTimeoutMs: integer(
+      'shutdownTimeoutMs',
+      options.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs,
+      0,
+      MAX_TIMER_MS,
+    ),
     onError: options.onError,
     onWarn: options.onWarn,
     delivery,
