@@ -141,10 +141,9 @@ function buildApp(deps: AppDeps): FastifyInstance {
       },
     },
     bodyLimit: options.maxBodyBytes,
-    // A log line per request is too much at ingest rates; debug and trace turn it back on.
-    logController: new LogController({
-      disableRequestLogging: options.logLevel !== 'debug' && options.logLevel !== 'trace',
-    }),
+    // Fastify's own pair of lines per request is at info level and names no route: one debug
+    // line per answer is written below instead (a line per request is too much at ingest rates).
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // `/v1/track/` is the same endpoint: clients that join a base URL and a path send both forms.
@@ -214,6 +213,11 @@ function buildApp(deps: AppDeps): FastifyInstance {
     cutOffUnreadBody(request.raw, options.requestTimeoutMs);
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requestSeconds.observe(reply.elapsedTime / 1000, { route });
+    metrics.responses.inc({ route, status: String(reply.statusCode) });
+    request.log.debug(
+      { method: request.method, route, statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime) },
+      'request',
+    );
   });
 
   app.addHook('onRoute', (route) => {

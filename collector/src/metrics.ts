@@ -94,6 +94,10 @@ export class Metrics {
     'kimlik_requests_overloaded_total',
     'Requests answered 429 because the ingest queue was full.',
   );
+  readonly responses = new Counter(
+    'kimlik_http_responses_total',
+    'HTTP answers by route (the template, or "unmatched") and status code.',
+  );
   readonly requestSeconds = new Histogram(
     'kimlik_http_request_duration_seconds',
     'HTTP request latency by route.',
@@ -123,6 +127,7 @@ export class Metrics {
       this.suppressed,
       this.identityFailures,
       this.overloaded,
+      this.responses,
       this.requestSeconds,
       this.commitEvents,
       this.commitSeconds,
