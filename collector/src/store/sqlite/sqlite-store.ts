@@ -351,11 +351,13 @@ export class SqliteStore implements Store {
   }
 
   async eraseProfile(id: string): Promise<{ profileId: string; events: number; identifiers: number } | null> {
-    return (await this.request({ op: 'erase', profileId: id })) as {
+    const erased = (await this.request({ op: 'erase', profileId: id })) as {
       profileId: string;
       events: number;
       identifiers: number;
     } | null;
+    if (erased) this.statsReader.forget();
+    return erased;
   }
 
   async unmergeIdentifier(id: string, type: string, value: string): Promise<UnmergeOutcome> {

@@ -33,6 +33,12 @@ export class StatsReader {
 
   constructor(private readonly db: SqliteDatabase) {}
 
+  /** After an erasure deleted events: remembered buckets would keep counting them, and their names. */
+  forget(): void {
+    this.settled.clear();
+    this.totals = null;
+  }
+
   /** The smallest rowid whose received_at is at or after `sinceMs` (receipt order ≈ commit order). */
   private firstIdSince(sinceMs: number): number {
     const bounds = this.db.prepare('SELECT min(id) AS lo, max(id) AS hi FROM events').get() as {
