@@ -16,7 +16,12 @@ export async function startCollector(env: NodeJS.ProcessEnv): Promise<Collector>
   } catch (err) {
     // The port is taken, say: the store is open (and may have stored new keys) and must close.
     await collector.close();
-    throw err;
+    // Named by its settings, its code kept (EADDRINUSE, ENOTFOUND) for callers that branch on it.
+    const { message, code } = err as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`cannot listen on ${options.host}:${options.port} (HOST, PORT): ${message}`), {
+      code,
+      cause: err,
+    });
   }
   const port = (collector.app.server.address() as { port: number }).port;
   const base = `http://localhost:${port}`;

@@ -73,14 +73,23 @@ export async function openStore(
       onMigrated,
     });
   }
-  return SqliteStore.open({
-    path: options.database,
-    synchronous: options.sqliteSynchronous,
-    identity,
-    onCommit,
-    onIdentityError,
-    onIdentityFailure,
-    onCheckpointError,
-    onMigrated,
-  });
+  try {
+    return SqliteStore.open({
+      path: options.database,
+      synchronous: options.sqliteSynchronous,
+      identity,
+      onCommit,
+      onIdentityError,
+      onIdentityFailure,
+      onCheckpointError,
+      onMigrated,
+    });
+  } catch (err) {
+    // "unable to open database file" names neither the file nor the setting.
+    if ((err as { code?: unknown }).code !== 'SQLITE_CANTOPEN') throw err;
+    throw new Error(
+      `cannot open the SQLite database ${options.database} (KIMLIK_DATABASE): ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
 }
