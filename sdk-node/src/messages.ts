@@ -14,8 +14,11 @@ interface Common {
    * milliseconds, anything with `toISOString()` (dayjs, moment) or with `toISO()` (Luxon).
    */
   timestamp?: Date | string | number | { toISOString(): string } | { toISO(): string | null };
-  /** Extra context merged into the event's `context` (ip, userAgent, …). */
-  context?: JsonObject;
+  /**
+   * Extra context merged into the event's `context` (ip, userAgent, …): any object, as properties
+   * (`{ ip: req.ip }` where `req.ip` may be undefined); sent as its JSON, undefined dropped.
+   */
+  context?: Properties;
   integrations?: JsonObject;
   /** Set only to deduplicate an event you may send twice; otherwise a UUIDv7 is generated. */
   messageId?: string;
