@@ -40,6 +40,14 @@ interface Answer {
   text: string;
 }
 
+/** An answer from something in front of the collector: retried like a 5xx, the events kept. */
+function notTheCollectors({ status, contentType, text, retryAfter }: Answer): TransportError {
+  return new TransportError(
+    `answer is not the collector's: ${status} ${contentType ?? 'without content-type'} (${text.slice(0, 100)}); check endpoint and any proxy in between`,
+    { status, retryable: true, retryAfterMs: parseRetryAfter(retryAfter) },
+  );
+}
+
 /**
  * `POST /v1/batch` over `node:http(s)` with a keep-alive Agent: connections reused across
  * batches, gzip bodies compressed on the libuv threadpool so the event loop keeps tracking.
@@ -112,13 +120,16 @@ export class HttpTransport implements Transport {
       // Only the collector's answer (Segment's API answers the same) acknowledges: a proxy's HTML
       // page or a `{}` with 200 would have the events forgotten, and deleted from the spool.
       if (parsed?.success === true) return { rejected: Array.isArray(parsed.rejected) ? parsed.rejected : [] };
-      throw new TransportError(
-        `answer is not the collector's: ${status} ${answer.contentType ?? 'without content-type'} (${text.slice(0, 100)}); check endpoint and any proxy in between`,
-        { status, retryable: true, retryAfterMs: parseRetryAfter(answer.retryAfter) },
-      );
+      throw notTheCollectors(answer);
     }
     const detail = parsed?.error?.rejected;
     if (status === 400 && Array.isArray(detail) && detail.length > 0) return { rejected: detail };
+    // A 4xx refuses the events for good only when the collector said it ({error: {code}}): an
+    // ingress's HTML 404 mid-deploy would have them dropped. A 413 from anyone means the body is
+    // too big for the path, so it is still halved.
+    if (!isRetryableStatus(status) && status !== 413 && typeof parsed?.error?.code !== 'string') {
+      throw notTheCollectors(answer);
+    }
     const reason = parsed?.error ? `${parsed.error.code}: ${parsed.error.message}` : text.slice(0, 200);
     throw new TransportError(`collector answered ${status} (${reason})`, {
       status,

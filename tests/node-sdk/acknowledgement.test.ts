@@ -66,6 +66,55 @@ describe('what acknowledges a batch', () => {
     await client.shutdown();
   });
 
+  it('a 4xx that is not the collector’s error (a proxy’s HTML 404) is retried, the events kept; the collector’s own 4xx refuses', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kimlik-ack-'));
+    dirs.push(dir);
+    const { endpoint, sent } = await serve((n, res, body) => {
+      if (n === 0) {
+        // An ingress mid-deploy: nginx's own page, not the collector's JSON.
+        res.writeHead(404, { 'content-type': 'text/html' });
+        res.end('<html><body>404 Not Found</body><center>nginx</center></html>');
+      } else if (n === 1) {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end('{"message":"Route POST:/v1/batch not found"}');
+      } else collector(res, body);
+    });
+    const warnings: string[] = [];
+    const errors: string[] = [];
+    const client = new Kimlik({
+      ...fast,
+      endpoint,
+      spool: { dir },
+      onWarn: (m) => warnings.push(m),
+      onError: (e) => errors.push(e.message),
+    });
+    const receipt = client.track({ userId: 'u', event: 'x' });
+    await expect(receipt).resolves.toMatchObject({ delivered: true });
+    expect(sent).toEqual([[receipt.messageId], [receipt.messageId], [receipt.messageId]]);
+    expect(errors).toEqual([]);
+    // Reported once, as an outage is.
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/answer is not the collector's: 404 text\/html/);
+    await client.shutdown();
+
+    const refusing = await serve((_n, res) => {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end('{"error":{"code":"KIMLIK_AUTH_INVALID","message":"unknown write key"}}');
+    });
+    const refused = new Kimlik({
+      ...fast,
+      endpoint: refusing.endpoint,
+      onWarn: () => undefined,
+      onError: () => undefined,
+    });
+    await expect(refused.track({ userId: 'u', event: 'x' })).resolves.toMatchObject({
+      delivered: false,
+      error: { code: 'KIMLIK_DELIVERY_REJECTED' },
+    });
+    expect(refusing.sent).toHaveLength(1);
+    await refused.shutdown();
+  });
+
   it('with a spool, events a proxy answered 200 to stay on disk for the next process', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kimlik-ack-'));
     dirs.push(dir);
