@@ -34,6 +34,13 @@ describe('the SQLite database removed while the collector runs', () => {
     const ready = await fetch(`${c.url}/readyz`);
     expect(ready.status).toBe(503);
     expect(JSON.stringify(await ready.json())).toContain('removed or replaced');
+    // Admin writes too: a source created now (201, its key handed out) would be lost with the file.
+    const created = await fetch(`${c.url}/v1/sources`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${c.adminKey}` },
+      body: JSON.stringify({ name: 'after removal' }),
+    });
+    expect(created.status).toBe(503);
   });
 
   it('a writer thread that cannot open the database says why (it said "commit failed: undefined")', async () => {

@@ -283,6 +283,7 @@ export class SqliteStore implements Store {
   }
 
   async upsertSource(source: Omit<Source, 'id'> & { id?: number }): Promise<Source> {
+    this.assertFileThere();
     const origins = JSON.stringify(source.allowedOrigins);
     if (source.id !== undefined) {
       this.db
@@ -377,17 +378,27 @@ export class SqliteStore implements Store {
   }
 
   async setSetting(key: string, value: string): Promise<void> {
+    this.assertFileThere();
     writeSetting(this.db, key, value);
   }
 
   async claimSetting(key: string, value: string): Promise<string> {
+    this.assertFileThere();
     this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING').run(key, value);
     return (await this.getSetting(key)) as string;
   }
 
-  async ping(): Promise<void> {
+  /**
+   * Writes made on this thread's connection (sources, settings) check the file as the writer
+   * thread's commits do: into a removed file they would be answered and lost with it.
+   */
+  private assertFileThere(): void {
     const gone = fileGone(this.workerData.path, this.workerData.fileId);
     if (gone) throw new StoreUnavailableError(gone);
+  }
+
+  async ping(): Promise<void> {
+    this.assertFileThere();
     if (this.workerError) {
       throw new StoreUnavailableError(`the writer thread has stopped: ${errorText(this.workerError)}`, {
         cause: this.workerError,
