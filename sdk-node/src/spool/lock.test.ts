@@ -1,7 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { acquireLock, LOCK_STALE_MS, releaseLock } from './lock.js';
 
@@ -144,6 +145,39 @@ process.stdout.write(said.join(','));`;
     const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe('got,KIMLIK_SPOOL_LOCKED,got');
+  });
+
+  it('a client in a worker thread is refused the lock this thread holds, and the other way round', async () => {
+    const d = dir();
+    // Each thread has its own globalThis, so its own registry of held locks: the LOCK tells.
+    const inWorker = (release: boolean) =>
+      new Promise<string>((resolve, reject) => {
+        const worker = new Worker(
+          `import('${LOCK_MODULE}').then((m) => {
+  const d = ${JSON.stringify(d)};
+  let said;
+  try { m.acquireLock(d); said = 'got'; } catch (e) { said = e.code; }
+  if (said === 'got' && ${release}) m.releaseLock(d);
+  require('node:worker_threads').parentPort.postMessage(said);
+});`,
+          { eval: true },
+        );
+        worker.once('message', (said: string) => {
+          resolve(said);
+          void worker.terminate();
+        });
+        worker.once('error', reject);
+      });
+    acquireLock(d);
+    expect(await inWorker(true)).toBe('KIMLIK_SPOOL_LOCKED');
+    releaseLock(d);
+    // A worker ended without releasing (terminated mid-run) leaves its LOCK, heartbeat stopped.
+    expect(await inWorker(false)).toBe('got');
+    expect(() => acquireLock(d)).toThrow(/another thread of this process/);
+    const stale = new Date(Date.now() - LOCK_STALE_MS - 1000);
+    utimesSync(join(d, 'LOCK'), stale, stale);
+    acquireLock(d);
+    releaseLock(d);
   });
 });
 

@@ -11,6 +11,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { KimlikError } from '@kimlik/core';
 
 const lockPath = (dir: string) => join(dir, 'LOCK');
@@ -32,6 +33,8 @@ interface Holder {
   /** Where `pid` means one process: boot id and PID namespace on Linux, else the hostname. */
   host: string;
   hostname: string;
+  /** The holder's worker thread (0: the main thread); absent in locks from before it. */
+  thread?: number;
 }
 
 /**
@@ -110,7 +113,12 @@ function runsHere(pid: number, start: string | undefined): boolean {
  * Whether the holder that wrote `content` is alive: 'unknown' when it runs where its PID cannot
  * be checked from here, and then only its heartbeat tells.
  */
-function holderState(content: string, ownHost: string, ownStart: string): 'alive' | 'dead' | 'unknown' {
+function holderState(
+  content: string,
+  ownHost: string,
+  ownStart: string,
+  heartbeatAge: () => number,
+): 'alive' | 'dead' | 'unknown' {
   const h = parseHolder(content);
   if (!h) {
     // Written by an older version (`pid start token`), which assumed one PID namespace: a lock
@@ -125,6 +133,9 @@ function holderState(content: string, ownHost: string, ownStart: string): 'alive
   // the SDK that holds the lock registered the token.
   if (h.start !== ownStart) return 'dead';
   for (const token of held.values()) if (token === h.token) return 'alive';
+  // Another thread's (each thread has its own registry, and none can see another's): alive while
+  // its heartbeat is, as a thread ended without releasing leaves its LOCK untouched.
+  if (h.thread !== undefined && h.thread !== threadId) return heartbeatAge() <= LOCK_STALE_MS ? 'alive' : 'dead';
   return 'dead';
 }
 
@@ -138,7 +149,9 @@ function describeHolder(content: string): string {
   const h = parseHolder(content);
   if (!h) return `process ${content.trim().split(' ')[0]}`;
   if (h.pid === process.pid && h.host === hostKey())
-    return `process ${process.pid} (this process: one client per spool dir)`;
+    return h.thread !== undefined && h.thread !== threadId
+      ? `process ${process.pid} (another thread of this process, thread ${h.thread}: one client per spool dir; a thread ended without shutdown() leaves it for ${LOCK_STALE_MS / 1000} s)`
+      : `process ${process.pid} (this process: one client per spool dir)`;
   return `process ${h.pid} on ${h.hostname}`;
 }
 
@@ -185,6 +198,7 @@ export function acquireLock(dir: string, onLost?: (holder: string) => void): voi
     token: randomUUID(),
     host: ownHost,
     hostname: hostname(),
+    thread: threadId,
   };
   const content = JSON.stringify(holder);
   const waitUntil = Date.now() + LOCK_STALE_MS + LOCK_HEARTBEAT_MS;
@@ -197,7 +211,7 @@ export function acquireLock(dir: string, onLost?: (holder: string) => void): voi
     }
     const seen = readIfThere(path);
     if (seen === undefined) continue;
-    const state = holderState(seen, ownHost, ownStart);
+    const state = holderState(seen, ownHost, ownStart, () => Date.now() - mtimeOf(path));
     if (state === 'alive') throw locked(dir, describeHolder(seen));
     if (state === 'unknown') {
       const mtime = mtimeOf(path);
