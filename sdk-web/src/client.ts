@@ -37,7 +37,6 @@ const deniedKey = (o: ResolvedWebOptions): string => `${o.storagePrefix}_consent
  * (tab-queue.ts), failures go through `Reporter` (reporter.ts).
  */
 export class Client extends TabQueue {
-  id: IdentityStore | undefined;
   readonly #plugins: Plugin[] = [];
   /**
    * Set while a call the snippet's stub recorded is replayed: the time and page of that call.

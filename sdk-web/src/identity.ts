@@ -115,6 +115,11 @@ export class IdentityStore {
     };
   }
 
+  /** The site's cookie holds a refusal now: made on another subdomain, which no channel reaches. */
+  denied(): boolean {
+    return guard(this.#report, COOKIE, () => readCookie(this.#aidKey)) === REFUSED;
+  }
+
   /** True for the localStorage keys this store writes (another tab's change to reload). */
   owns(key: string | null): boolean {
     return key === null || key === this.#aidKey || key === this.#userKey;

@@ -2,7 +2,7 @@ import { bodySuffix, DELIVERY_ERROR_CODES, DeliveryError, utf8Length, uuidv7 } f
 import { sourceId } from './call-values.js';
 import { type Pending, takeStashes, writeStash } from './exit-stash.js';
 import { IdbQueueStorage } from './idb-storage.js';
-import { storageFailed } from './identity.js';
+import { type IdentityStore, storageFailed } from './identity.js';
 import { electLeader } from './leader.js';
 import type { ConsentState, ResolvedWebOptions } from './options.js';
 import { Reporter } from './reporter.js';
@@ -21,9 +21,10 @@ import { postBatch, sendOnExit } from './transport.js';
  */
 export abstract class TabQueue extends Reporter {
   /** Applies a consent change; the queue calls it for a change made in another tab. */
-  protected abstract setConsent(state: ConsentState): void;
+  protected abstract setConsent(state: ConsentState, tell?: boolean): void;
   /** Hands the events made so far to `hand()`: before a flush or page exit. */
   protected abstract drain(): void;
+  id: IdentityStore | undefined;
   /** The site's consent as sending sees it: batches leave only while 'granted'. */
   protected consentState: ConsentState = 'granted';
   /** Events handed over before this tab knew whether it leads (a stash from an earlier page first). */
@@ -204,6 +205,9 @@ export abstract class TabQueue extends Reporter {
   }
 
   #canSend(): boolean {
+    // A refusal on another subdomain reaches this page through the site's ID cookie alone: read
+    // before anything leaves, and applied (and told to this origin's tabs) as this page's own.
+    if (this.consentState !== 'denied' && (this.id as IdentityStore).denied()) this.setConsent('denied', true);
     return this.consentState === 'granted' && navigator.onLine;
   }
 

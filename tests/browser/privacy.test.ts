@@ -67,6 +67,30 @@ describe.skipIf(!hasChromium)('browser SDK privacy (needs /usr/bin/chromium)', {
     expect(aid).not.toBe(events[0]?.anonymousId);
   });
 
+  test('a refusal on one subdomain stops a tab already open on another: nothing more leaves it, its ID is forgotten', async () => {
+    scenario = await startScenario({ '/': scriptTagPage({ 'flush-interval-ms': 100 }) }, SUBDOMAINS);
+    const shop = await subdomainTab(scenario, 'shop');
+    const blog = await subdomainTab(scenario, 'blog');
+    await shop.evaluate(() => window.kimlik.ready());
+    await blog.evaluate(() => window.kimlik.track('Before refusal'));
+    await scenario.waitStored(1);
+    await waitFor(() => posted(scenario as Scenario) >= 1, 10_000);
+    // No channel reaches another origin: the blog learns of it from the site's cookie alone.
+    await shop.evaluate(() => window.kimlik.consent('denied'));
+    await blog.evaluate(() => window.kimlik.track('After refusal elsewhere'));
+    await blog.evaluate(() => window.kimlik.flush());
+    expect(posted(scenario)).toBe(1);
+    expect(await blog.evaluate(() => [document.cookie, localStorage.getItem('kimlik_aid')])).toEqual([
+      'kimlik_aid=denied',
+      null,
+    ]);
+    // Applied as the blog's own refusal: its later calls are dropped too.
+    await blog.evaluate(() => window.kimlik.track('Later'));
+    await blog.evaluate(() => window.kimlik.flush());
+    expect(posted(scenario)).toBe(1);
+    expect((await scenario.stored()).map((e) => e.event)).toEqual(['Before refusal']);
+  });
+
   test("a page that starts with the consent option 'denied' (an opt-in site) leaves no refusal for the others", async () => {
     scenario = await startScenario(
       {
