@@ -20,8 +20,11 @@
         if (k.f) resolve();
         else call.r = resolve;
       });
-      // The bundle calls the callback it replays; a failed load is the stub's to call it.
-      void done.then(() => k.f && args[0]?.());
+      // The bundle calls the callback it replays; a failed load is the stub's to call it. As in the
+      // SDK, anything but a function is ignored (`.call` is what only functions have, in fewer
+      // bytes than typeof), and a callback that throws is logged, not left to the page as an
+      // unhandled rejection.
+      void done.then(() => k.f && args[0]?.call?.()).catch(console.error);
       return done;
     };
   }

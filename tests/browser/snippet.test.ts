@@ -166,6 +166,38 @@ kimlik.ready().then(() => order.push('promise'));`;
     );
   });
 
+  test('with the bundle blocked, the stub ignores a ready()/flush() argument that is no function and keeps a throwing callback from the page', async () => {
+    scenario = await startScenario({});
+    scenario.site.page(
+      '/blocked',
+      `<!doctype html><title>blocked</title><script>
+window.rejections = [];
+addEventListener('unhandledrejection', (e) => rejections.push(String(e.reason)));
+${snippet(scenario, '/blocked.js')}</script>`,
+    );
+    const page = await scenario.browser.newPage();
+    const logged: string[] = [];
+    page.on('console', (m) => logged.push(m.text()));
+    await page.goto(`${scenario.site.url}/blocked`);
+    const answered = await page.evaluate(async () => {
+      const k = window.kimlik as unknown as Record<string, (arg?: unknown) => Promise<void>>;
+      // As the SDK's ready()/flush() do: only a function is a callback.
+      await k.ready?.('x');
+      await k.flush?.(123);
+      let called = false;
+      await k.ready?.(() => {
+        called = true;
+        throw new Error('callback failed');
+      });
+      // Two tasks later: an unhandled rejection is reported by then.
+      for (let i = 0; i < 2; i++) await new Promise((r) => setTimeout(r));
+      return [called, (window as unknown as { rejections: string[] }).rejections];
+    });
+    expect(answered).toEqual([true, []]);
+    // Not silent: said where the developer looks.
+    expect(logged.some((line) => line.includes('callback failed'))).toBe(true);
+  });
+
   test('the automatic page view comes after the calls the stub recorded: their plugins and identify apply to it', async () => {
     scenario = await startScenario({});
     scenario.site.page(
