@@ -137,10 +137,10 @@ export class Kimlik {
     return { ...this.engine.getStats(), spooled: this.spool?.liveEvents ?? 0 };
   }
 
-  private async stop(timeoutMs: number): Promise<ShutdownResult> {
+  private async stop(timeoutMs: number, reason?: string): Promise<ShutdownResult> {
     const deadline = Date.now() + timeoutMs;
     unregisterExitFlush(this.engine);
-    const result = await this.engine.stop({ timeoutMs });
+    const result = await this.engine.stop({ timeoutMs, reason });
     // Requests still in flight (past the timeout, or for events tracked during the shutdown, which
     // the stop counted as unacknowledged) get what is left of the timeout, then are aborted.
     const closed = await this.transport.closeWithin(result.timedOut ? 0 : deadline - Date.now());
@@ -184,17 +184,11 @@ export class Kimlik {
     this.exitFlush = this.engine.flush({ timeoutMs: this.options.exitFlushTimeoutMs });
     this.exitFlush.then((result) => {
       this.exitFlush = undefined;
-      if (result.timedOut) {
-        // A request still open (a collector that never finishes answering) would hold the process.
-        this.transport.abort();
-        this.tell(
-          new DeliveryError(
-            DELIVERY_ERROR_CODES.STOPPED,
-            `process exiting with ${result.pending} events unacknowledged after ${this.options.exitFlushTimeoutMs} ms${this.spool ? '; they stay in the spool' : ''}`,
-            { messageIds: [] },
-          ),
-        );
-      }
+      // The process ends now: stopped as shutdown() stops, so the report names the events, counts
+      // those lost without a spool, settles their receipts and unlocks the spool; the open request
+      // (a collector that never finishes answering) is aborted, or it would hold the process.
+      if (result.timedOut && !this.shutdownPromise)
+        this.shutdownPromise = this.stop(0, `process exiting after ${this.options.exitFlushTimeoutMs} ms`);
     }, undefined);
   };
 }

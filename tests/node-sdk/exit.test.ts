@@ -1,7 +1,9 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestCollector, type TestCollector } from '../helpers/collector.js';
-import { runNode } from '../helpers/node-child.js';
+import { runNode, runWithSdk } from '../helpers/node-child.js';
 
 const PRODUCER = fileURLToPath(new URL('./fixtures/producer.mjs', import.meta.url));
 
@@ -80,4 +82,35 @@ it('every client, also one nobody references any more, delivers its queued event
   const stored = await collector.storedEvents();
   expect(stored.filter((e) => e.userId === 'u-kept')).toHaveLength(50);
   expect(stored.filter((e) => e.userId === 'u-dropped')).toHaveLength(100);
+});
+
+it('an exit flush that times out reports as shutdown() does: the messageIds, and without a spool the events lost and counted', async () => {
+  const refusing = createServer((_req, res) => {
+    res.writeHead(503, { 'content-type': 'application/json' });
+    res.end('{"error":{"code":"KIMLIK_UNAVAILABLE","message":"down"}}');
+  });
+  await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
+  try {
+    const endpoint = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`;
+    const { code, stderr } = await runWithSdk(`
+      const k = new Kimlik({ writeKey: 'wk_test_write_key', endpoint: '${endpoint}', exitFlushTimeoutMs: 500,
+        onWarn: () => {}, onError: (e) => process.stderr.write(JSON.stringify({ code: e.code, ids: e.messageIds, message: e.message }) + '\\n') });
+      const { messageId } = k.track({ userId: 'u', event: 'x' });
+      process.on('exit', () => process.stderr.write(JSON.stringify({ messageId, dropped: k.stats().dropped }) + '\\n'));
+    `);
+    expect(code, stderr).toBe(0);
+    const [report, exit] = stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l)) as [
+      { code: string; ids: string[]; message: string },
+      { messageId: string; dropped: number },
+    ];
+    expect(report.code).toBe('KIMLIK_DELIVERY_STOPPED');
+    expect(report.ids).toEqual([exit.messageId]);
+    expect(report.message).toMatch(/process exiting.*1 events unacknowledged.*lost/);
+    expect(exit.dropped).toBe(1);
+  } finally {
+    await new Promise<void>((r) => refusing.close(() => r()));
+  }
 });

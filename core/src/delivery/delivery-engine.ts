@@ -209,8 +209,9 @@ export class DeliveryEngine<Receipt = void> {
   /**
    * Flushes for at most `timeoutMs`, then stops: timers cleared, storage closed, later
    * `enqueue()` calls fail with STOPPED. Unacknowledged events stay in persistent storage.
+   * `reason` begins the report of the events left unacknowledged (default "stopped").
    */
-  async stop(options: { timeoutMs?: number } = {}): Promise<StopResult> {
+  async stop(options: { timeoutMs?: number; reason?: string } = {}): Promise<StopResult> {
     const flushed = this.#stopped ? { pending: 0, timedOut: false } : await this.flush(options);
     this.#stopped = true;
     this.#drops.tell();
@@ -234,7 +235,7 @@ export class DeliveryEngine<Receipt = void> {
       this.#stats.dropped += persistent ? unstored : count;
       const error = new DeliveryError(
         DELIVERY_ERROR_CODES.STOPPED,
-        `stopped: ${count} events unacknowledged, ${persistent ? `kept in storage${unstored ? `, except ${unstored} whose write failed (lost)` : ''}` : 'lost (no persistent storage)'}`,
+        `${options.reason ?? 'stopped'}: ${count} events unacknowledged, ${persistent ? `kept in storage${unstored ? `, except ${unstored} whose write failed (lost)` : ''}` : 'lost (no persistent storage)'}`,
         { messageIds: left.flatMap(idsOf) },
       );
       for (const s of left) settleFailed(this.#receipts, s, error);
