@@ -130,25 +130,3 @@ export function IdentityGraph(props: { profile: Profile; identity: IdentityEntry
     </figure>
   );
 }
-
-/** One sentence per identity history entry, saying why. */
-export function explain(e: IdentityEntry): string {
-  const link = Array.isArray(e.link) ? (e.link as string[]).join(' and ') : '';
-  switch (e.kind) {
-    case 'merge':
-      return `${link} were seen in the same event, so the identifiers grouped with ${String(e.absorbed)} joined the profile of ${String(e.survivor)} (the older identifier keeps its profile).`;
-    case 'refused_two_user_ids':
-      return `Link between ${link} refused: it would join two userIds (${(e.userIds as string[] | undefined)?.join(', ') ?? ''}); ${String(e.reason ?? '')}.`;
-    case 'refused_unmerged':
-      return `Link between ${link} refused: an admin unmerged ${(e.unmerged as string[] | undefined)?.join(' and ') ?? ''}, so no link joins them again.`;
-    case 'device_reassigned':
-      return `Device ${String(e.anonymousId)} was identified as ${String(e.to)}: its events from then on belong to that user, not ${String(e.from)}.`;
-    case 'cap_reached':
-      // A hub's entry, and a new identifier's past the cluster limit, name no single link.
-      return `${link ? `Link between ${link}` : 'Links'} parked: ${String(e.reason ?? '')}.`;
-    case 'unmerge':
-      return `${String(e.identifier)} was unmerged by an admin (${String(e.detachedLinks ?? 0)} links cut).`;
-    default:
-      return JSON.stringify(e);
-  }
-}

@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AdminApi, History, Profile } from './api.js';
 import { dateTimeOf, eventLabel, json, number, plural } from './format.js';
-import { explain, IdentityGraph } from './identity-graph.js';
+import { IdentityGraph } from './identity-graph.js';
+import { HistoryEntry } from './identity-history.js';
 import { flash } from './profile-search.js';
 
 interface Loaded {
@@ -261,10 +262,7 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
         ) : (
           <ol class="history">
             {history.identity.map((e) => (
-              <li class={e.kind}>
-                <span class={`badge ${e.kind}`}>{e.kind.replace(/_/g, ' ')}</span>{' '}
-                <time dateTime={e.timestamp}>{dateTimeOf(e.timestamp)}</time> — {explain(e)}
-              </li>
+              <HistoryEntry entry={e} />
             ))}
           </ol>
         )}

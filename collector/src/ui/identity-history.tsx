@@ -1,0 +1,95 @@
+import type { IdentityEntry } from './api.js';
+import { dateTimeOf, number, plural } from './format.js';
+
+/** One sentence per identity history entry, saying why. */
+export function explain(e: IdentityEntry): string {
+  const link = Array.isArray(e.link) ? (e.link as string[]).join(' and ') : '';
+  switch (e.kind) {
+    case 'merge':
+      return `${link} were seen in the same event, so the identifiers grouped with ${String(e.absorbed)} joined the profile of ${String(e.survivor)} (the older identifier keeps its profile).`;
+    case 'refused_two_user_ids':
+      return `Link between ${link} refused: it would join two userIds (${(e.userIds as string[] | undefined)?.join(', ') ?? ''}); ${String(e.reason ?? '')}.`;
+    case 'refused_unmerged':
+      return `Link between ${link} refused: an admin unmerged ${(e.unmerged as string[] | undefined)?.join(' and ') ?? ''}, so no link joins them again.`;
+    case 'device_reassigned':
+      return `Device ${String(e.anonymousId)} was identified as ${String(e.to)}: its events from then on belong to that user, not ${String(e.from)}.`;
+    case 'cap_reached':
+      // A hub's entry, and a new identifier's past the cluster limit, name no single link.
+      return `${link ? `Link between ${link}` : 'Links'} parked: ${String(e.reason ?? '')}.`;
+    case 'unmerge':
+      return `${String(e.identifier)} was unmerged by an admin (${plural(Number(e.detachedLinks ?? 0), 'link')} cut).`;
+    default:
+      return JSON.stringify(e);
+  }
+}
+
+interface TraitChange {
+  key: string;
+  /** null: the key was absent on that side (README, rule 8). */
+  from: unknown;
+  to: unknown;
+}
+
+const shown = (v: unknown) => JSON.stringify(v);
+
+/**
+ * What an unmerge undid (README, rule 8): the replay rewrites what the history derives from the
+ * links, so the entries it removed and the trait values it changed live only in the unmerge entry.
+ */
+function UnmergeUndone(props: { entry: IdentityEntry }) {
+  const { entry } = props;
+  const undid = Array.isArray(entry.undid) ? (entry.undid as IdentityEntry[]) : [];
+  const traits = Array.isArray(entry.traits) ? (entry.traits as TraitChange[]) : [];
+  const undidOmitted = typeof entry.undidOmitted === 'number' ? entry.undidOmitted : 0;
+  const traitsOmitted = typeof entry.traitsOmitted === 'number' ? entry.traitsOmitted : 0;
+  return (
+    <>
+      {undid.length + undidOmitted > 0 && (
+        <div class="undone">
+          It undid:
+          <ul class="history undone-entries">
+            {undid.map((u) => (
+              <HistoryEntry entry={u} />
+            ))}
+            {undidOmitted > 0 && (
+              <li class="muted">
+                and {number(undidOmitted)} older {undidOmitted === 1 ? 'entry' : 'entries'}, left out to keep the record
+                bounded.
+              </li>
+            )}
+          </ul>
+        </div>
+      )}
+      {traits.length + traitsOmitted > 0 && (
+        <div class="undone">
+          Traits it changed:
+          <ul class="undone-traits">
+            {traits.map((t) => (
+              <li>
+                {t.key}: {t.from === null ? 'not set' : shown(t.from)} → {t.to === null ? 'removed' : shown(t.to)}
+              </li>
+            ))}
+            {traitsOmitted > 0 && (
+              <li class="muted">
+                and {number(traitsOmitted)} more {traitsOmitted === 1 ? 'trait' : 'traits'}, left out to keep the record
+                bounded.
+              </li>
+            )}
+          </ul>
+        </div>
+      )}
+    </>
+  );
+}
+
+/** One line of the identity history: its kind, when, why; an unmerge also what it undid. */
+export function HistoryEntry(props: { entry: IdentityEntry }) {
+  const e = props.entry;
+  return (
+    <li class={e.kind}>
+      <span class={`badge ${e.kind}`}>{e.kind.replace(/_/g, ' ')}</span>{' '}
+      <time dateTime={e.timestamp}>{dateTimeOf(e.timestamp)}</time> — {explain(e)}
+      {e.kind === 'unmerge' && <UnmergeUndone entry={e} />}
+    </li>
+  );
+}
