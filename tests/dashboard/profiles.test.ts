@@ -1,4 +1,4 @@
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { hasChromium, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startTestCollector, type TestCollector } from '../helpers/collector.js';
@@ -35,6 +35,27 @@ type Profile = { id: string; identifiers: { type: string; value: string }[] };
 const profileOf = (query: string) => admin<Profile>(`/v1/profiles?${query}`);
 
 const at = (minutes: number) => new Date(Date.now() - 60 * 60_000 + minutes * 60_000).toISOString();
+
+/**
+ * Whether `needle` (found in one text node under `root`) is laid out left to right: a bidi
+ * control in a value shown before it (U+202E) draws the rest of its line reversed.
+ */
+const leftToRight = (root: Locator, needle: string) =>
+  root.evaluate((el, needle) => {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const start = node.textContent?.indexOf(needle) ?? -1;
+      if (start === -1) continue;
+      const xs = [...needle].map((_, i) => {
+        const range = document.createRange();
+        range.setStart(node, start + i);
+        range.setEnd(node, start + i + 1);
+        return range.getBoundingClientRect().left;
+      });
+      return xs.every((x, i) => i === 0 || x > (xs[i - 1] as number));
+    }
+    throw new Error(`"${needle}" is not in ${el.outerHTML.slice(0, 300)}`);
+  }, needle);
 
 async function signIn(): Promise<void> {
   page = await browser.newPage();
@@ -91,5 +112,47 @@ describe.skipIf(!hasChromium)('profiles in the dashboard (needs /usr/bin/chromiu
     const traits = await line.locator('.undone-traits li').allTextContents();
     expect(traits.some((t) => /plan/.test(t) && /enterprise/.test(t) && /basic/.test(t))).toBe(true);
     expect(traits.some((t) => /tvbrand/.test(t) && /Acme/.test(t) && /removed/.test(t))).toBe(true);
+  });
+
+  test('a right-to-left override in a value reverses nothing around it (history, search results, dialog, notice, live debugger)', async () => {
+    const rlo = '\u202E';
+    await send([
+      {
+        type: 'identify',
+        anonymousId: `rtl-${rlo}device`,
+        userId: `rtl-${rlo}admin-user`,
+        traits: { email: 'rtl@x.io', plan: `rtl${rlo}plan` },
+        timestamp: at(0),
+      },
+      { type: 'alias', previousId: `old-${rlo}id`, userId: 'rtl-new', timestamp: at(1) },
+    ]);
+    await expect.poll(async () => (await profileOf('email=rtl%40x.io')).id, { timeout: 10_000 }).toBeTruthy();
+
+    await signIn();
+    const alias = page.getByRole('button', { name: /rtl-new/ });
+    await alias.waitFor({ timeout: 10_000 });
+    expect(await leftToRight(alias, 'rtl-new')).toBe(true);
+
+    await page.goto(`${c.url}/ui#/profiles`);
+    await page.getByLabel('Find by').selectOption('trait');
+    await page.getByLabel('Trait name').fill('plan');
+    await page.getByRole('textbox', { name: 'Value' }).fill(`rtl${rlo}plan`);
+    await page.getByRole('button', { name: 'Search' }).click();
+    const cell = page.locator('main.profiles tbody td').nth(1);
+    await cell.waitFor({ timeout: 10_000 });
+    for (const type of ['anonymousId', 'email', 'userId']) expect(await leftToRight(cell, type), type).toBe(true);
+
+    await page.locator('main.profiles tbody a').first().click();
+    const merge = page.locator('ol.history li.merge').first();
+    await merge.waitFor({ timeout: 10_000 });
+    expect(await leftToRight(merge, 'were seen in the same event')).toBe(true);
+
+    await page.getByRole('button', { name: /^Unmerge anonymousId/ }).click();
+    const dialog = page.getByRole('dialog');
+    expect(await leftToRight(dialog, 'is detached from this profile')).toBe(true);
+    await dialog.getByRole('button', { name: 'Unmerge' }).click();
+    const notice = page.getByRole('status');
+    await notice.waitFor({ timeout: 10_000 });
+    expect(await leftToRight(notice, 'was detached')).toBe(true);
   });
 });

@@ -13,6 +13,13 @@ export function dateTimeOf(iso: unknown): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { hour12: false });
 }
 
+/**
+ * Isolates a user-supplied value inside a string, where no <bdi> element can go (title
+ * attributes, one-string labels): the FSI…PDI pair does what <bdi> does, so a bidi control in
+ * the value (an unclosed U+202E) cannot reverse the text after it.
+ */
+export const isolate = (value: string) => `\u2068${value}\u2069`;
+
 /** What an event is about in one phrase: the track event, the page/screen name, or the call. */
 export function eventLabel(e: Record<string, unknown>): string {
   const type = String(e.type ?? '');
@@ -22,7 +29,7 @@ export function eventLabel(e: Record<string, unknown>): string {
     const email = (e.traits as { email?: unknown } | undefined)?.email;
     return typeof email === 'string' ? email : String(e.userId ?? '');
   }
-  if (type === 'alias') return `${String(e.previousId ?? '')} → ${String(e.userId ?? '')}`;
+  if (type === 'alias') return `${isolate(String(e.previousId ?? ''))} → ${isolate(String(e.userId ?? ''))}`;
   if (type === 'group') return String(e.groupId ?? '');
   return '';
 }

@@ -1,5 +1,5 @@
 import type { IdentityEntry, Profile } from './api.js';
-import { timeOf } from './format.js';
+import { isolate, timeOf } from './format.js';
 
 /** Identifier keys in history entries are "type:value" (see identity/resolve.ts). */
 const splitKey = (key: string) => {
@@ -111,7 +111,7 @@ export function IdentityGraph(props: { profile: Profile; identity: IdentityEntry
         </g>
         {[...nodes.values()].map((n) => (
           <g class={`node ${n.type}${n.outside ? ' outside' : ''}`}>
-            <title>{`${n.type}: ${n.value}${n.note ? ` (${n.note})` : ''}`}</title>
+            <title>{`${n.type}: ${isolate(n.value)}${n.note ? ` (${n.note})` : ''}`}</title>
             <rect x={n.x - 78} y={n.y - 18} width={156} height={36} rx={8} />
             <text x={n.x} y={n.y - 3} text-anchor="middle" class="small">
               {n.type}

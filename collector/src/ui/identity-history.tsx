@@ -1,25 +1,57 @@
+import type { ComponentChildren } from 'preact';
 import type { IdentityEntry } from './api.js';
 import { dateTimeOf, number, plural } from './format.js';
+import { JsonValue, List } from './values.js';
 
-/** One sentence per identity history entry, saying why. */
-export function explain(e: IdentityEntry): string {
-  const link = Array.isArray(e.link) ? (e.link as string[]).join(' and ') : '';
+/** One sentence per identity history entry, saying why; every value in it isolated. */
+export function explain(e: IdentityEntry): ComponentChildren {
+  const link = Array.isArray(e.link) ? <List values={e.link} separator=" and " /> : null;
+  const v = (value: unknown) => <bdi>{String(value ?? '')}</bdi>;
   switch (e.kind) {
     case 'merge':
-      return `${link} were seen in the same event, so the identifiers grouped with ${String(e.absorbed)} joined the profile of ${String(e.survivor)} (the older identifier keeps its profile).`;
+      return (
+        <>
+          {link} were seen in the same event, so the identifiers grouped with {v(e.absorbed)} joined the profile of{' '}
+          {v(e.survivor)} (the older identifier keeps its profile).
+        </>
+      );
     case 'refused_two_user_ids':
-      return `Link between ${link} refused: it would join two userIds (${(e.userIds as string[] | undefined)?.join(', ') ?? ''}); ${String(e.reason ?? '')}.`;
+      return (
+        <>
+          Link between {link} refused: it would join two userIds (
+          <List values={Array.isArray(e.userIds) ? e.userIds : []} separator=", " />
+          ); {v(e.reason)}.
+        </>
+      );
     case 'refused_unmerged':
-      return `Link between ${link} refused: an admin unmerged ${(e.unmerged as string[] | undefined)?.join(' and ') ?? ''}, so no link joins them again.`;
+      return (
+        <>
+          Link between {link} refused: an admin unmerged{' '}
+          <List values={Array.isArray(e.unmerged) ? e.unmerged : []} separator=" and " />, so no link joins them again.
+        </>
+      );
     case 'device_reassigned':
-      return `Device ${String(e.anonymousId)} was identified as ${String(e.to)}: its events from then on belong to that user, not ${String(e.from)}.`;
+      return (
+        <>
+          Device {v(e.anonymousId)} was identified as {v(e.to)}: its events from then on belong to that user, not{' '}
+          {v(e.from)}.
+        </>
+      );
     case 'cap_reached':
       // A hub's entry, and a new identifier's past the cluster limit, name no single link.
-      return `${link ? `Link between ${link}` : 'Links'} parked: ${String(e.reason ?? '')}.`;
+      return (
+        <>
+          {link ? <>Link between {link}</> : 'Links'} parked: {v(e.reason)}.
+        </>
+      );
     case 'unmerge':
-      return `${String(e.identifier)} was unmerged by an admin (${plural(Number(e.detachedLinks ?? 0), 'link')} cut).`;
+      return (
+        <>
+          {v(e.identifier)} was unmerged by an admin ({plural(Number(e.detachedLinks ?? 0), 'link')} cut).
+        </>
+      );
     default:
-      return JSON.stringify(e);
+      return <bdi>{JSON.stringify(e)}</bdi>;
   }
 }
 
@@ -29,8 +61,6 @@ interface TraitChange {
   from: unknown;
   to: unknown;
 }
-
-const shown = (v: unknown) => JSON.stringify(v);
 
 /**
  * What an unmerge undid (README, rule 8): the replay rewrites what the history derives from the
@@ -66,7 +96,8 @@ function UnmergeUndone(props: { entry: IdentityEntry }) {
           <ul class="undone-traits">
             {traits.map((t) => (
               <li>
-                {t.key}: {t.from === null ? 'not set' : shown(t.from)} → {t.to === null ? 'removed' : shown(t.to)}
+                <bdi>{t.key}</bdi>: {t.from === null ? 'not set' : <JsonValue value={t.from} />} →{' '}
+                {t.to === null ? 'removed' : <JsonValue value={t.to} />}
               </li>
             ))}
             {traitsOmitted > 0 && (

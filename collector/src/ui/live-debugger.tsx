@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { type AdminApi, ApiError, type LiveItem, type Source } from './api.js';
-import { eventLabel, json, number, timeOf, who } from './format.js';
+import { eventLabel, isolate, json, number, timeOf, who } from './format.js';
 import { GettingStarted } from './snippets.js';
 
 /** Rows kept in the page; older ones fall off the end so memory stays flat at any rate. */
@@ -319,18 +319,24 @@ export function LiveDebugger(props: { api: AdminApi; onError: (err: unknown) => 
                     data-row={r.id}
                     class={`row${r.rejected ? ' rejected' : ''}${selected?.id === r.id ? ' selected' : ''}`}
                     aria-pressed={selected?.id === r.id}
-                    title={r.rejected ? `${r.label}: ${r.note}` : undefined}
+                    title={r.rejected ? `${r.label}: ${isolate(r.note)}` : undefined}
                     onClick={() => select(r)}
                     onKeyDown={onKeyDown}
                   >
                     <span class="time">{timeOf(r.at)}</span>
                     <span class={`badge ${r.type}`}>{r.type}</span>
-                    <span class="label">{r.label}</span>
+                    <span class="label">
+                      <bdi>{r.label}</bdi>
+                    </span>
                     {r.rejected ? (
-                      <span class="reason">{r.note}</span>
+                      <span class="reason">
+                        <bdi>{r.note}</bdi>
+                      </span>
                     ) : (
                       <>
-                        <span class="who">{r.who}</span>
+                        <span class="who">
+                          <bdi>{r.who}</bdi>
+                        </span>
                         <span class="source">{r.note || sourceName(r.sourceId)}</span>
                       </>
                     )}
@@ -344,15 +350,23 @@ export function LiveDebugger(props: { api: AdminApi; onError: (err: unknown) => 
           {selected ? (
             <>
               <div class="detail-head">
-                <h2>{selected.rejected ? 'Rejected event' : `${selected.type} ${selected.label}`}</h2>
+                <h2>
+                  {selected.rejected ? (
+                    'Rejected event'
+                  ) : (
+                    <>
+                      {selected.type} <bdi>{selected.label}</bdi>
+                    </>
+                  )}
+                </h2>
                 <button type="button" class="link" onClick={() => setSelected(null)}>
                   Close
                 </button>
               </div>
               {selected.item.kind === 'rejected' && (
                 <p class="error">
-                  <strong>{selected.item.code}</strong>: {selected.item.reason} (event {selected.item.index + 1} of its
-                  request)
+                  <strong>{selected.item.code}</strong>: <bdi>{selected.item.reason}</bdi> (event{' '}
+                  {selected.item.index + 1} of its request)
                 </p>
               )}
               <pre class="json">{json(selected.item.kind === 'event' ? selected.item.event : selected.item)}</pre>

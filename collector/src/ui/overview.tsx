@@ -161,7 +161,7 @@ export function Overview(props: { api: AdminApi; onError: (err: unknown) => void
                         <td>
                           <span class={`badge ${t.type}`}>{t.type}</span>
                         </td>
-                        <td>{t.name ?? '—'}</td>
+                        <td>{t.name === null ? '—' : <bdi>{t.name}</bdi>}</td>
                         <td class="num">{number(t.events)}</td>
                       </tr>
                     ))}
@@ -203,7 +203,9 @@ export function Overview(props: { api: AdminApi; onError: (err: unknown) => void
         <h2>Sources</h2>
         {sources.map((s) => (
           <article class="source-card">
-            <h3>{s.name}</h3>
+            <h3>
+              <bdi>{s.name}</bdi>
+            </h3>
             <p>
               Write key (public, for SDKs): <code>{s.writeKey}</code>
             </p>

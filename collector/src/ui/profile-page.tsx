@@ -4,6 +4,7 @@ import { dateTimeOf, eventLabel, json, number, plural } from './format.js';
 import { IdentityGraph } from './identity-graph.js';
 import { HistoryEntry } from './identity-history.js';
 import { flash } from './profile-search.js';
+import { JsonValue, TraitValue } from './values.js';
 
 interface Loaded {
   profile: Profile;
@@ -35,9 +36,13 @@ function Confirm(props: { pending: Pending; profileId: string; onConfirm: () => 
     <dialog ref={ref} onCancel={props.onCancel} aria-labelledby="confirm-title">
       <h2 id="confirm-title">{pending.kind === 'delete' ? 'Delete this profile?' : 'Unmerge this identifier?'}</h2>
       <p>
-        {pending.kind === 'delete'
-          ? `Every event, trait, identifier and history entry of ${props.profileId} is erased. Its identifiers are suppressed: later events carrying them are dropped. This cannot be undone.`
-          : `${pending.type} ${pending.value} is detached from this profile and the link is ignored from now on.`}
+        {pending.kind === 'delete' ? (
+          `Every event, trait, identifier and history entry of ${props.profileId} is erased. Its identifiers are suppressed: later events carrying them are dropped. This cannot be undone.`
+        ) : (
+          <>
+            {pending.type} <bdi>{pending.value}</bdi> is detached from this profile and the link is ignored from now on.
+          </>
+        )}
       </p>
       <div class="dialog-actions">
         <button type="button" class="secondary" onClick={props.onCancel}>
@@ -163,14 +168,16 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
           <p class="crumbs">
             <a href="#/profiles">Profiles</a> /
           </p>
-          <h1>{String(profile.traits.name ?? profile.traits.email ?? profile.id)}</h1>
+          <h1>
+            <bdi>{String(profile.traits.name ?? profile.traits.email ?? profile.id)}</bdi>
+          </h1>
           <p class="muted">
             <code>{profile.id}</code> · {plural(profile.eventCount, 'event')} · first seen{' '}
             {dateTimeOf(profile.firstSeen)} · last seen {dateTimeOf(profile.lastSeen)}
           </p>
           {note && (
             <p class="notice" role="status">
-              {note.type} {note.value} was detached
+              {note.type} <bdi>{note.value}</bdi> was detached
               {note.id && (
                 <>
                   {' '}
@@ -210,8 +217,12 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
               <tbody>
                 {Object.entries(profile.traits).map(([k, v]) => (
                   <tr>
-                    <th scope="row">{k}</th>
-                    <td>{typeof v === 'string' ? v : JSON.stringify(v)}</td>
+                    <th scope="row">
+                      <bdi>{k}</bdi>
+                    </th>
+                    <td>
+                      <TraitValue value={v} />
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -226,7 +237,7 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
                 <tr>
                   <th scope="row">{i.type}</th>
                   <td>
-                    {i.value}
+                    <bdi>{i.value}</bdi>
                     {i.periods?.map((p) => (
                       <div class="muted small">
                         {p.from ? `from ${dateTimeOf(p.from)}` : 'from the start'}{' '}
@@ -280,9 +291,19 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
                 <button type="button" class="row" aria-expanded={open} onClick={() => setOpenEvent(open ? null : i)}>
                   <span class="time">{dateTimeOf(e.timestamp)}</span>
                   <span class={`badge ${String(e.type)}`}>{String(e.type)}</span>
-                  <span class="label">{eventLabel(e)}</span>
+                  <span class="label">
+                    <bdi>{eventLabel(e)}</bdi>
+                  </span>
                   <span class={`device d${Math.max(0, devices.indexOf(device)) % 6}`}>
-                    {device ? `device ${device}` : `server (${String(e.userId ?? '')})`}
+                    {device ? (
+                      <>
+                        device <bdi>{device}</bdi>
+                      </>
+                    ) : (
+                      <>
+                        server (<bdi>{String(e.userId ?? '')}</bdi>)
+                      </>
+                    )}
                   </span>
                 </button>
                 {open && <pre class="json">{json(e)}</pre>}
@@ -317,9 +338,11 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
               {history.traits.map((t) => (
                 <tr>
                   <td>{dateTimeOf(t.timestamp)}</td>
-                  <td>{t.trait}</td>
-                  <td>{t.old === undefined ? '—' : JSON.stringify(t.old)}</td>
-                  <td>{t.new === undefined ? '—' : JSON.stringify(t.new)}</td>
+                  <td>
+                    <bdi>{t.trait}</bdi>
+                  </td>
+                  <td>{t.old === undefined ? '—' : <JsonValue value={t.old} />}</td>
+                  <td>{t.new === undefined ? '—' : <JsonValue value={t.new} />}</td>
                 </tr>
               ))}
             </tbody>

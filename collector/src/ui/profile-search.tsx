@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { type AdminApi, ApiError, type Profile } from './api.js';
 import { dateTimeOf, number } from './format.js';
@@ -26,7 +27,7 @@ export function ProfileSearch(props: { api: AdminApi }) {
   const [results, setResults] = useState<Profile[] | null>(null);
   /** The next page of a trait list, when there is one. */
   const [more, setMore] = useState<string | null>(null);
-  const [message, setMessage] = useState<string | null>(() => {
+  const [message, setMessage] = useState<ComponentChildren>(() => {
     const m = flash.message;
     flash.message = '';
     return m || null;
@@ -65,16 +66,26 @@ export function ProfileSearch(props: { api: AdminApi }) {
         const page = await traitPage(null);
         setResults(page.profiles);
         setMore(page.nextCursor);
-        if (page.profiles.length === 0) setMessage(`No profile has ${trait.trim()} = ${value.trim()}.`);
+        if (page.profiles.length === 0) {
+          setMessage(
+            <>
+              No profile has <bdi>{trait.trim()}</bdi> = <bdi>{value.trim()}</bdi>.
+            </>,
+          );
+        }
       } else {
         const profile = await props.api.get<Profile>(`/v1/profiles?${by}=${encodeURIComponent(value.trim())}`);
         location.hash = `#/profiles/${encodeURIComponent(profile.id)}`;
       }
     } catch (err) {
       setMessage(
-        err instanceof ApiError && err.code === 'KIMLIK_PROFILE_NOT_FOUND'
-          ? `No profile with ${by} ${value.trim()}.`
-          : (err as Error).message,
+        err instanceof ApiError && err.code === 'KIMLIK_PROFILE_NOT_FOUND' ? (
+          <>
+            No profile with {by} <bdi>{value.trim()}</bdi>.
+          </>
+        ) : (
+          (err as Error).message
+        ),
       );
     } finally {
       setBusy(false);
@@ -144,7 +155,14 @@ export function ProfileSearch(props: { api: AdminApi }) {
                 <td>
                   <a href={`#/profiles/${encodeURIComponent(p.id)}`}>{p.id}</a>
                 </td>
-                <td>{p.identifiers.map((i) => `${i.type}: ${i.value}`).join(', ')}</td>
+                <td>
+                  {p.identifiers.map((i, n) => (
+                    <>
+                      {n > 0 && ', '}
+                      {i.type}: <bdi>{i.value}</bdi>
+                    </>
+                  ))}
+                </td>
                 <td class="num">{number(p.eventCount)}</td>
                 <td>{dateTimeOf(p.lastSeen)}</td>
               </tr>
