@@ -72,4 +72,11 @@ function lease(name: string, onRole: (leading: boolean) => void, report: Report)
   };
   setInterval(renew, LEASE_MS / 3);
   renew();
+  // A page that goes lets go of its lease: the tab's next page (or another tab) waited it out,
+  // sending nothing for up to LEASE_MS. Restored from the back/forward cache, it asks again at
+  // once rather than lead beside a tab that took the lease meanwhile.
+  addEventListener('pagehide', () =>
+    guard(report, LOCAL, () => localStorage.getItem(name)?.startsWith(tab) && localStorage.removeItem(name)),
+  );
+  addEventListener('pageshow', renew);
 }

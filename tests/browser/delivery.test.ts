@@ -330,6 +330,55 @@ describe.skipIf(!hasChromium)('browser SDK delivery (needs /usr/bin/chromium)', 
     await twoTabsOfflineThenOnline(scenario, a, b, 'Lease');
   });
 
+  test('without Web Locks, the next page of a tab sends at once: the page that left gave up its lease', async () => {
+    // flushTimeoutMs is how long a tab that does not send waits for a sending tab's answer: shorter
+    // than what a lease left behind would still hold (at least 2 of its 3 s).
+    scenario = await startScenario({ '/': scriptTagPage({ 'flush-interval-ms': 100, 'flush-timeout-ms': 1500 }) });
+    await scenario.browser.context.addInitScript(() =>
+      Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined }),
+    );
+    const page = await scenario.browser.newPage();
+    const posted = () => (scenario as Scenario).site.requests.reduce((n, r) => n + Math.max(r.events, 0), 0);
+    for (const n of [0, 1, 2]) {
+      await (n ? page.reload() : page.goto(`${scenario.site.url}/`));
+      await page.evaluate((n) => window.kimlik.track('Load', { n }), n);
+      // Resolves once acknowledged when this page sends; after flushTimeoutMs, unsent, when it waits.
+      await page.evaluate(() => window.kimlik.flush());
+      expect(posted(), `load ${n}`).toBe(n + 1);
+    }
+  });
+
+  test('without Web Locks, a page restored from the back/forward cache, having let go of its lease, sends again', async () => {
+    const html = scriptTagPage({ 'flush-interval-ms': 100, 'flush-timeout-ms': 1500 }).replace(
+      '</head>',
+      '<script>addEventListener("pageshow", (e) => (window.shows ??= []).push(e.persisted))</script></head>',
+    );
+    scenario = await startScenario({}, [], { bfcache: true });
+    scenario.site.page('/list', html, true);
+    scenario.site.page('/product', html, true);
+    await scenario.browser.context.addInitScript(() =>
+      Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined }),
+    );
+    const tab = await scenario.browser.newPage();
+    const stored = async () => (await (scenario as Scenario).stored()).map((e) => e.event);
+    const send = (event: string) =>
+      tab.evaluate(async (event) => {
+        window.kimlik.track(event);
+        await window.kimlik.flush();
+      }, event);
+    await tab.goto(`${scenario.site.url}/list`);
+    await send('List');
+    // The list, cached, lets go of its lease; the product page sends nothing (a message on the
+    // BroadcastChannel, such as a sending tab's settled messageIds, evicts a cached page).
+    await tab.goto(`${scenario.site.url}/product`);
+    await tab.evaluate(() => window.kimlik.ready());
+    await tab.goBack({ waitUntil: 'commit' });
+    await tab.waitForFunction(() => (window as unknown as { shows?: boolean[] }).shows?.length === 2);
+    expect(await tab.evaluate(() => (window as unknown as { shows: boolean[] }).shows)).toEqual([false, true]);
+    await send('Back on the list');
+    expect(await stored()).toEqual(['List', 'Back on the list']);
+  });
+
   test('IndexedDB quota errors: events stay in memory and are still delivered, reported once, no page error', async () => {
     scenario = await startScenario({ '/': scriptTagPage() });
     await scenario.browser.context.addInitScript(() => {
