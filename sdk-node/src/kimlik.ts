@@ -119,7 +119,10 @@ export class Kimlik {
    * bound it — the result then says how many events are still pending.
    */
   flush(options: { timeoutMs?: number } = {}): Promise<FlushResult> {
-    return this.engine.flush(options);
+    const release = this.transport.hold();
+    const flushing = this.engine.flush(options);
+    flushing.then(release, release);
+    return flushing;
   }
 
   /**
@@ -140,10 +143,12 @@ export class Kimlik {
   private async stop(timeoutMs: number, reason?: string): Promise<ShutdownResult> {
     const deadline = Date.now() + timeoutMs;
     unregisterExitFlush(this.engine);
+    const release = this.transport.hold();
     const result = await this.engine.stop({ timeoutMs, reason });
     // Requests still in flight (past the timeout, or for events tracked during the shutdown, which
     // the stop counted as unacknowledged) get what is left of the timeout, then are aborted.
     const closed = await this.transport.closeWithin(result.timedOut ? 0 : deadline - Date.now());
+    release();
     // The default error handler's held-back errors (what this stop just reported among them).
     if (this.report === defaultOnError) tellHeldErrors();
     return { timedOut: result.timedOut || !closed, spooled: result.persisted, dropped: result.dropped };

@@ -73,6 +73,8 @@ export class HttpTransport implements Transport {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** The requests behind `inFlight`, for `abort()`. */
   private readonly requests = new Set<ClientRequest>();
+  /** Callers awaiting delivery now (`hold()`): while there are none, requests do not hold the process. */
+  private holders = 0;
 
   constructor(options: HttpTransportOptions) {
     const https = options.endpoint.protocol === 'https:';
@@ -153,6 +155,11 @@ export class HttpTransport implements Transport {
       );
       deadline.unref();
       this.requests.add(req);
+      // A request nobody awaits (a flush that timed out, a fire-and-forget track) must not keep a
+      // CLI or a serverless invocation alive until requestTimeoutMs; the exit flush bounds it.
+      req.on('socket', (socket) => {
+        if (this.holders === 0) socket.unref();
+      });
       req.on('close', () => {
         clearTimeout(deadline);
         this.requests.delete(req);
@@ -174,6 +181,20 @@ export class HttpTransport implements Transport {
       });
       req.end(body);
     });
+  }
+
+  /**
+   * Someone awaits delivery (a flush without a timeout may wait for a request for as long as it
+   * takes): requests hold the process until the returned release is called.
+   */
+  hold(): () => void {
+    if (this.holders++ === 0) for (const req of this.requests) req.socket?.ref();
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      if (--this.holders === 0) for (const req of this.requests) req.socket?.unref();
+    };
   }
 
   /** Waits for requests in flight, then closes the connections. */

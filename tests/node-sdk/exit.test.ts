@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestCollector, type TestCollector } from '../helpers/collector.js';
@@ -112,5 +112,27 @@ it('an exit flush that times out reports as shutdown() does: the messageIds, and
     expect(exit.dropped).toBe(1);
   } finally {
     await new Promise<void>((r) => refusing.close(() => r()));
+  }
+});
+
+it('a request in flight that nobody awaits any more does not hold the process: a stalled collector costs flush’s timeout plus exitFlushTimeoutMs', async () => {
+  // Reads the request, never answers: a collector or proxy stalled mid-request.
+  const stalled = createNetServer((socket) => socket.resume());
+  await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', r));
+  try {
+    const endpoint = `http://127.0.0.1:${(stalled.address() as AddressInfo).port}`;
+    const { ms, code, stderr } = await runWithSdk(`
+      const k = new Kimlik({ writeKey: 'wk_test_write_key', endpoint: '${endpoint}', exitFlushTimeoutMs: 1000,
+        requestTimeoutMs: 60000, onWarn: () => {}, onError: (e) => process.stderr.write(e.code + ' ' + e.messageIds.length + '\\n') });
+      for (let i = 0; i < 20; i++) k.track({ userId: 'u', event: 'x' });
+      const flushed = await k.flush({ timeoutMs: 1000 });
+      process.stderr.write('flush ' + flushed.pending + '\\n');
+    `);
+    expect(code, stderr).toBe(0);
+    expect(stderr).toBe('flush 20\nKIMLIK_DELIVERY_STOPPED 20\n');
+    // 1 s of flush + 1 s of exit flush, not the 60 s request timeout.
+    expect(ms).toBeLessThan(4500);
+  } finally {
+    await new Promise<void>((r) => stalled.close(() => r()));
   }
 });
