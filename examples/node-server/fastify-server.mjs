@@ -15,9 +15,12 @@ const kimlik = new Kimlik({
 app.post('/login', async (request) => {
   const userId = String(request.query.user ?? 'anonymous');
   kimlik.identify({ userId, traits: { lastLoginAt: new Date().toISOString() } });
-  // Awaiting is optional; it resolves once the collector stored the event (never rejects).
-  const { delivered } = await kimlik.track({ userId, event: 'Logged In', context: { ip: request.ip } });
-  return { ok: true, delivered };
+  // Not awaited: delivery is the SDK's job, and during a collector outage it retries until the
+  // collector is back, so a handler awaiting it would wait as long, and app.close() (which waits
+  // for handlers before onClose) with it. To know the outcome on a request path, bound the wait:
+  // `await kimlik.track(…).within(500)` resolves with `pending: true` if it takes longer.
+  const { messageId } = kimlik.track({ userId, event: 'Logged In', context: { ip: request.ip } });
+  return { ok: true, messageId };
 });
 
 app.addHook('onClose', async () => {

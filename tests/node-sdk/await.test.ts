@@ -56,4 +56,43 @@ describe('awaiting what track() returns', () => {
     expect(sent[0]?.messageIds).toEqual([ignored.messageId, ...receipts.map((r) => r.messageId)]);
     await client.shutdown();
   });
+
+  it('during an outage a receipt waits as long as it lasts: within(ms) bounds the wait, shutdown() settles every receipt', async () => {
+    env.fault.script = () => ({ kind: 'status', status: 503 });
+    try {
+      const client = new Kimlik({
+        writeKey: env.collector.writeKey,
+        endpoint: env.fault.url,
+        retryBaseMs: 50,
+        retryMaxMs: 100,
+        onWarn: () => undefined,
+        onError: () => undefined,
+      });
+      const receipt = client.track({ userId: 'u-outage', event: 'Logged In' });
+      const started = Date.now();
+      await expect(receipt.within(300)).resolves.toEqual({
+        messageId: receipt.messageId,
+        delivered: false,
+        pending: true,
+      });
+      expect(Date.now() - started).toBeLessThan(2000);
+      // Still queued and retried: only the caller stopped waiting.
+      expect(client.stats()).toMatchObject({ queued: 0, inFlight: 1, dropped: 0 });
+      const unbounded = within(receipt, 5000, 'the receipt once shut down');
+      const late = client.track({ userId: 'u-outage', event: 'Later' });
+      await client.shutdown({ timeoutMs: 200 });
+      await expect(unbounded).resolves.toMatchObject({ delivered: false, error: { code: 'KIMLIK_DELIVERY_STOPPED' } });
+      await expect(within(late, 1000, 'a receipt of an event queued at shutdown')).resolves.toMatchObject({
+        delivered: false,
+        error: { code: 'KIMLIK_DELIVERY_STOPPED' },
+      });
+      // Settled already: within() answers the outcome, not pending.
+      await expect(receipt.within(10)).resolves.toMatchObject({
+        delivered: false,
+        error: { code: 'KIMLIK_DELIVERY_STOPPED' },
+      });
+    } finally {
+      env.fault.script = () => ({ kind: 'proxy' });
+    }
+  });
 });

@@ -2,13 +2,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCollector, type TestCollector } from '../helpers/collector.js';
+import { startFaultServer } from '../helpers/fault-server.js';
 
 const example = (file: string) => fileURLToPath(new URL(`../../examples/node-server/${file}`, import.meta.url));
 
 /** Starts an example server on port 0 and resolves with its URL, read from its log. */
 function startExample(
   file: string,
-  collector: TestCollector,
+  collector: { url: string; writeKey: string },
 ): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const child = spawn(process.execPath, [example(file)], {
     env: { ...process.env, PORT: '0', KIMLIK_WRITE_KEY: collector.writeKey, KIMLIK_ENDPOINT: collector.url },
@@ -61,11 +62,42 @@ describe('examples/node-server', () => {
   it('Fastify: onClose shuts the SDK down after draining', async () => {
     const { child, url, output } = await startExample('fastify-server.mjs', collector);
     const res = await fetch(`${url}/login?user=ex-fastify`, { method: 'POST' });
-    expect(await res.json()).toEqual({ ok: true, delivered: true });
+    expect(await res.json()).toEqual({ ok: true, messageId: expect.any(String) });
     const done = exited(child);
     child.kill('SIGTERM');
     expect(await done, output()).toBe(0);
     const stored = (await collector.storedEvents()).filter((e) => e.userId === 'ex-fastify');
     expect(stored.map((e) => e.type).sort()).toEqual(['identify', 'track']);
   });
+
+  it('Fastify during a collector outage: requests answer at once and SIGTERM ends within the shutdown timeout', async () => {
+    const fault = await startFaultServer(collector.url);
+    fault.script = () => ({ kind: 'status', status: 503 });
+    let child: ChildProcess | undefined;
+    try {
+      const started = await startExample('fastify-server.mjs', { url: fault.url, writeKey: collector.writeKey });
+      child = started.child;
+      const { url, output } = started;
+      const answered = await fetch(`${url}/login?user=ex-outage`, {
+        method: 'POST',
+        signal: AbortSignal.timeout(3000),
+      });
+      expect(answered.status).toBe(200);
+      // A request still in the handler when the signal comes must not hold app.close() either.
+      const late = fetch(`${url}/login?user=ex-outage`, { method: 'POST' }).then(
+        (r) => r.status,
+        () => 'cut',
+      );
+      const done = exited(child);
+      const signalled = Date.now();
+      child.kill('SIGTERM');
+      expect(await done, output()).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(8000);
+      await late;
+      expect(output()).toMatch(/"spooled":0,"dropped":[1-9]/);
+    } finally {
+      if (child?.exitCode === null) child.kill('SIGKILL');
+      await fault.close();
+    }
+  }, 20_000);
 });

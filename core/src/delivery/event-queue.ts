@@ -1,4 +1,5 @@
 import type { KimlikError } from '../errors.js';
+import { globalScheduler } from './ports.js';
 
 /** How one event ended. The promise `track()` returns resolves with it and never rejects. */
 export interface DeliveryResult {
@@ -7,6 +8,8 @@ export interface DeliveryResult {
   delivered: boolean;
   /** Why it was not delivered: a `DeliveryError` (rejected, dropped, stopped, …). */
   error?: KimlikError;
+  /** Only from `within(ms)`: the wait ended before the outcome; the event is still being sent. */
+  pending?: true;
 }
 
 /**
@@ -16,6 +19,12 @@ export interface DeliveryResult {
  */
 export interface DeliveryReceipt {
   readonly messageId: string;
+  /**
+   * The outcome, waiting at most `ms`: past it `{ delivered: false, pending: true }`, and the
+   * event is still queued and retried. For a request path: during an outage an outcome takes as
+   * long as the outage.
+   */
+  within(ms: number): Promise<DeliveryResult>;
   then<T1 = DeliveryResult, T2 = never>(
     onFulfilled?: ((value: DeliveryResult) => T1 | PromiseLike<T1>) | null,
     onRejected?: ((reason: unknown) => T2 | PromiseLike<T2>) | null,
@@ -61,6 +70,19 @@ export class QueuedEvent implements DeliveryReceipt {
           : Promise.resolve({ messageId: this.messageId, delivered: false });
     }
     return this.#promise;
+  }
+
+  within(ms: number): Promise<DeliveryResult> {
+    let timer: unknown;
+    const late = new Promise<DeliveryResult>((resolve) => {
+      // Kept alive: someone awaits it, for a bounded time.
+      timer = globalScheduler.setTimeout(
+        () => resolve({ messageId: this.messageId, delivered: false, pending: true }),
+        ms,
+        true,
+      );
+    });
+    return Promise.race([this.#asPromise(), late]).finally(() => globalScheduler.clearTimeout(timer));
   }
 
   // biome-ignore lint/suspicious/noThenProperty: the lazy delivery promise is a real thenable on purpose
