@@ -155,4 +155,43 @@ describe.skipIf(!hasChromium)('profiles in the dashboard (needs /usr/bin/chromiu
     await notice.waitFor({ timeout: 10_000 });
     expect(await leftToRight(notice, 'was detached')).toBe(true);
   });
+
+  test('Back from a profile opened from trait search results shows the search and its results again, and so does a reload (the form came back empty)', async () => {
+    await send([1, 2, 3].map((i) => ({ type: 'identify', userId: `back-${i}`, traits: { cohort: 'back-c' } })));
+    await expect
+      .poll(async () => (await admin<{ profiles: unknown[] }>('/v1/profiles?trait.cohort=back-c')).profiles.length, {
+        timeout: 10_000,
+      })
+      .toBe(3);
+    await signIn();
+    await page.getByRole('link', { name: 'Profiles' }).click();
+    await page.getByLabel('Find by').selectOption('trait');
+    await page.getByLabel('Trait name').fill('cohort');
+    await page.getByRole('textbox', { name: 'Value' }).fill('back-c');
+    await page.getByRole('button', { name: 'Search' }).click();
+    const rows = page.locator('main.profiles tbody tr');
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
+    expect(new URL(page.url()).hash).toBe('#/profiles?trait.cohort=back-c');
+
+    await page.locator('main.profiles tbody a').first().click();
+    await page.locator('ol.history, section:has-text("nothing was merged")').first().waitFor({ timeout: 10_000 });
+    await page.goBack();
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
+    expect(await page.getByLabel('Find by').inputValue()).toBe('trait');
+    expect(await page.getByLabel('Trait name').inputValue()).toBe('cohort');
+    expect(await page.getByRole('textbox', { name: 'Value' }).inputValue()).toBe('back-c');
+
+    await page.reload();
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
+
+    // A lookup by identifier opens the profile; Back shows the lookup and the profile it found.
+    await page.getByLabel('Find by').selectOption('userId');
+    await page.getByRole('textbox', { name: 'User ID' }).fill('back-2');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('button', { name: 'Delete profile' }).waitFor({ timeout: 10_000 });
+    await page.goBack();
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(1);
+    expect(await rows.textContent()).toContain('back-2');
+    expect(await page.getByRole('textbox', { name: 'User ID' }).inputValue()).toBe('back-2');
+  });
 });

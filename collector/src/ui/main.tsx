@@ -98,11 +98,17 @@ function App() {
     if (err instanceof ApiError && err.status === 401) signOut();
   };
   api.onUnauthorized = signOut;
-  const [path, arg] = route.slice(1).split('/').filter(Boolean);
+  // A page's state past the path rides after a "?" (the profile search: #/profiles?trait.plan=pro).
+  const at = route.indexOf('?');
+  const query = at === -1 ? '' : route.slice(at + 1);
+  const [path, arg] = route
+    .slice(1, at === -1 ? undefined : at)
+    .split('/')
+    .filter(Boolean);
   let page = <LiveDebugger api={api} onError={onUnauthorized} />;
   if (path === 'overview') page = <Overview api={api} onError={onUnauthorized} />;
   else if (path === 'profiles' && arg) page = <ProfilePage api={api} id={decodeURIComponent(arg)} key={arg} />;
-  else if (path === 'profiles') page = <ProfileSearch api={api} />;
+  else if (path === 'profiles') page = <ProfileSearch api={api} query={query} />;
   const current = path === 'profiles' ? '#/profiles' : path === 'overview' ? '#/overview' : '#/live';
   return (
     <>
