@@ -194,4 +194,23 @@ describe.skipIf(!hasChromium)('profiles in the dashboard (needs /usr/bin/chromiu
     expect(await rows.textContent()).toContain('back-2');
     expect(await page.getByRole('textbox', { name: 'User ID' }).inputValue()).toBe('back-2');
   });
+
+  test('the timeline counts every device of the profile, not only those of the events loaded so far (it said 20 of 30)', async () => {
+    const batch = [];
+    for (let d = 0; d < 30; d++) {
+      batch.push({ type: 'identify', anonymousId: `many-${d}`, userId: 'many-devices', timestamp: at(d) });
+      for (let k = 0; k < 9; k++) {
+        batch.push({ type: 'track', anonymousId: `many-${d}`, event: `E${k}`, timestamp: at(d + k / 60) });
+      }
+    }
+    await send(batch);
+    await expect
+      .poll(
+        async () => (await profileOf('userId=many-devices')).identifiers.filter((i) => i.type === 'anonymousId').length,
+        { timeout: 10_000 },
+      )
+      .toBe(30);
+    await openProfile((await profileOf('userId=many-devices')).id);
+    expect(await page.getByRole('heading', { name: /^Timeline/ }).textContent()).toContain('30 devices');
+  });
 });

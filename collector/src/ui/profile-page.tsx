@@ -159,7 +159,8 @@ export function ProfilePage(props: { api: AdminApi; id: string }) {
   }
   if (!data) return <main class="profile">Loading…</main>;
   const { profile, history, events } = data;
-  const devices = [...new Set(events.map((e) => String(e.anonymousId ?? '')).filter(Boolean))];
+  // The profile's devices are its anonymousIds, all of them: the events loaded so far may show only some.
+  const devices = profile.identifiers.filter((i) => i.type === 'anonymousId').map((i) => i.value);
 
   return (
     <main class="profile">
