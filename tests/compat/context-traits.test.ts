@@ -85,4 +85,27 @@ describeStores('identify traits from context.traits', (store: TestStore) => {
     }
     expect(found).toEqual([0, 1, 2].map(() => ({ plan: 'pro', city: 'Izmir', seats: 2 })));
   });
+
+  it("an email context.traits names and traits overrides is no identifier: it stays its owner's", async () => {
+    await sendBatch(c, [
+      ev('identify', 1, 'm1', {
+        userId: 'ce-u1',
+        anonymousId: 'ce-a1',
+        traits: { email: 'new@x.io' },
+        context: { traits: { email: 'old@x.io' } },
+      }),
+      ev('identify', 2, 'm2', { userId: 'ce-u2', traits: { email: 'old@x.io' } }),
+      // A null in traits names the key too: no email from context.traits either.
+      ev('identify', 3, 'm3', { userId: 'ce-u3', traits: { email: null }, context: { traits: { email: 'new@x.io' } } }),
+    ]);
+    const profile = async (q: string) => {
+      const res = await fetch(`${c.url}/v1/profiles?${q}`, { headers: { authorization: `Bearer ${c.adminKey}` } });
+      return (await res.json()) as { id: string; identifiers: { type: string; value: string }[] };
+    };
+    const emails = async (userId: string) =>
+      (await profile(`userId=${userId}`)).identifiers.filter((i) => i.type === 'email').map((i) => i.value);
+    expect(await emails('ce-u1')).toEqual(['new@x.io']);
+    expect(await emails('ce-u2')).toEqual(['old@x.io']);
+    expect(await emails('ce-u3')).toEqual([]);
+  });
 });

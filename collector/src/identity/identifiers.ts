@@ -127,20 +127,13 @@ export function extractIdentifiers(
     out.previousId = take(previousIdIsUser(prev) ? 'userId' : 'anonymousId', prev);
   }
   // A group's traits describe the company (its billing email links no two people); context.traits are the user's.
-  const sources = [
-    event.type === 'group' ? undefined : event.traits,
-    isObject(event.context) ? event.context.traits : undefined,
-  ];
-  const seen = new Set<string>();
-  for (const traits of sources) {
-    if (!isObject(traits)) continue;
-    for (const type of config.traitIdentifiers) {
-      const id = take(type, traits[type]);
-      if (id && !seen.has(id.value)) {
-        seen.add(id.value);
-        out.traits.push(id);
-      }
-    }
+  const traits = event.type === 'group' || !isObject(event.traits) ? undefined : event.traits;
+  const contextTraits = isObject(event.context) && isObject(event.context.traits) ? event.context.traits : undefined;
+  for (const type of config.traitIdentifiers) {
+    // Per key, traits win over context.traits (as for trait values): an email they override, or
+    // remove with null, is not this person's and must not claim its owner's address.
+    const id = take(type, traits && Object.hasOwn(traits, type) ? traits[type] : contextTraits?.[type]);
+    if (id) out.traits.push(id);
   }
   for (const k of ['anonymousId', 'userId', 'previousId'] as const) if (out[k] === undefined) delete out[k];
   return out;
