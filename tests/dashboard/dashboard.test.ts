@@ -77,6 +77,24 @@ describe.skipIf(!hasChromium)('dashboard at /ui in Chromium (needs /usr/bin/chro
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
   });
 
+  test('signed out by a 401 on the live stream, the sign-in form says why (it came back blank)', async () => {
+    page = await browser.newPage();
+    // As after the admin key was rotated while the live debugger was open.
+    await page.route(`${c.url}/v1/stream/events`, (route) =>
+      route.fulfill({
+        status: 401,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'KIMLIK_ADMIN_AUTH_REQUIRED', message: 'This API needs an admin key' } }),
+      }),
+    );
+    await signIn(c.adminKey);
+    await page.getByRole('navigation').waitFor();
+    await page.getByLabel('Admin key').waitFor({ timeout: 10_000 });
+    expect(await page.getByRole('alert').allTextContents()).toEqual([
+      expect.stringContaining('the admin key was changed or is no longer valid'),
+    ]);
+  });
+
   test('a wrong admin key gets a clear error and shows nothing; the write key opens nothing', async () => {
     page = await browser.newPage();
     await page.setViewportSize({ width: 1280, height: 800 });

@@ -19,9 +19,13 @@ function useHashRoute(): string {
   return hash;
 }
 
-function SignIn(props: { onSignedIn: (api: AdminApi) => void }) {
+/** Why the user was signed out, said on the sign-in form; a Sign out click needs no reason. */
+const KEY_REJECTED =
+  'You were signed out: the admin key was changed or is no longer valid. Sign in with the current one.';
+
+function SignIn(props: { onSignedIn: (api: AdminApi) => void; reason: string | null }) {
   const [key, setKey] = useState('');
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(props.reason);
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -87,17 +91,19 @@ function App() {
     const saved = sessionStorage.getItem(KEY_STORAGE);
     return saved ? new AdminApi(saved) : null;
   });
+  const [signedOutBecause, setSignedOutBecause] = useState<string | null>(null);
   const route = useHashRoute();
-  if (!api) return <SignIn onSignedIn={setApi} />;
-  const signOut = () => {
+  if (!api) return <SignIn onSignedIn={setApi} reason={signedOutBecause} />;
+  const signOut = (reason: string | null = null) => {
     sessionStorage.removeItem(KEY_STORAGE);
+    setSignedOutBecause(reason);
     setApi(null);
   };
   // A key that stops working (rotated, or a stale tab) sends the user back to sign in, from any page.
   const onUnauthorized = (err: unknown) => {
-    if (err instanceof ApiError && err.status === 401) signOut();
+    if (err instanceof ApiError && err.status === 401) signOut(KEY_REJECTED);
   };
-  api.onUnauthorized = signOut;
+  api.onUnauthorized = () => signOut(KEY_REJECTED);
   // A page's state past the path rides after a "?" (the profile search: #/profiles?trait.plan=pro).
   const at = route.indexOf('?');
   const query = at === -1 ? '' : route.slice(at + 1);
@@ -123,7 +129,7 @@ function App() {
             </a>
           ))}
         </nav>
-        <button type="button" class="link" onClick={signOut}>
+        <button type="button" class="link" onClick={() => signOut()}>
           Sign out
         </button>
       </header>
