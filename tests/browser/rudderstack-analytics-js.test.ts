@@ -58,9 +58,11 @@ describe.skipIf(!hasChromium)(
       scenario.site.page('/', page(collector.url, collector.writeKey, options));
       const tab = await scenario.browser.newPage();
       const sent: string[] = [];
-      tab.on('response', (r) => {
+      // Requests, not responses: the collector can have stored the events (and the test read them)
+      // before the browser reports the response.
+      tab.on('request', (r) => {
         const url = new URL(r.url());
-        if (url.origin === collector.url && r.request().method() === 'POST') sent.push(url.pathname);
+        if (url.origin === collector.url && r.method() === 'POST') sent.push(url.pathname);
       });
       await tab.goto(`${scenario.site.url}/`);
       // Without a source config the SDK never loads and sends nothing.
