@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCollector, type TestCollector } from '../helpers/collector.js';
@@ -57,6 +58,34 @@ describe('examples/node-server', () => {
     expect(output()).toContain('"timedOut":false');
     const stored = (await collector.storedEvents()).filter((e) => e.userId === 'ex-http');
     expect(stored).toHaveLength(3);
+  });
+
+  it('node:http: a request in flight at SIGTERM is answered and its event delivered before the shutdown', async () => {
+    const { child, url, output } = await startExample('http-server.mjs', collector);
+    const done = exited(child);
+    const answered = new Promise<number | string>((resolve) => {
+      // Expect: 100-continue: the server answers "continue" once its handler runs, so the signal
+      // comes with the request in the handler, its body still to read.
+      const req = request(`${url}/orders?user=ex-inflight`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', expect: '100-continue' },
+      });
+      req.on('continue', () => {
+        child.stdout?.on('data', () => {
+          if (output().includes('SIGTERM: closing') && !req.writableEnded) req.end('{"total":12.5}');
+        });
+        child.kill('SIGTERM');
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', (err) => resolve(err.message));
+    });
+    expect(await answered, output()).toBe(201);
+    expect(await done, output()).toBe(0);
+    const stored = (await collector.storedEvents()).filter((e) => e.userId === 'ex-inflight');
+    expect(stored.map((e) => e.properties)).toEqual([expect.objectContaining({ total: 12.5 })]);
   });
 
   it('Fastify: onClose shuts the SDK down after draining', async () => {
