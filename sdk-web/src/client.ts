@@ -101,7 +101,11 @@ export class Client extends TabQueue {
     });
     if (o.autoPage) {
       // The page view of the load itself is made by api.ts, after the calls made before init().
+      // From the landing URL: a route the app moved to before the bundle arrived is a page view too,
+      // told at once, before api.ts makes the landing page's view. Then the title is the routed
+      // page's; the landing page's is unknown, so that view has none.
       watchHistory((u, r) => {
+        delete this.landing?.n;
         const t = Date.now();
         // Routers set the new page's title after pushState: it is read a task later.
         setTimeout(() =>
@@ -111,7 +115,7 @@ export class Client extends TabQueue {
             this.at = undefined;
           }),
         );
-      });
+      }, this.landing?.u);
     }
     this.startQueue();
   }

@@ -14,7 +14,8 @@ export const LIBRARY_VERSION = '__KIMLIK_VERSION__';
 export interface CallSite {
   t: number;
   u: string;
-  n: string;
+  /** Unknown for a landing page the app routed away from before the bundle arrived. */
+  n?: string;
   r?: string;
 }
 
@@ -28,7 +29,7 @@ export function pageProperties(at?: CallSite): JsonObject {
     path: pathname,
     referrer: at?.r ?? document.referrer,
     search,
-    title: at ? at.n : document.title,
+    title: at ? (at.n as string) : document.title,
     url: href,
   };
 }

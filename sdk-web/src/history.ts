@@ -3,10 +3,10 @@
  * client-side navigation that changes the URL. The History API has no event for
  * pushState/replaceState, so both are wrapped; popstate covers back/forward. A replaceState that
  * keeps the URL (routers store scroll state that way) is not a page view, nor is a jump to an
- * anchor (`#faq`); a hash router's route (`#/path`, `#!/path`) is.
+ * anchor (`#faq`); a hash router's route (`#/path`, `#!/path`) is. From `last` (the landing URL)
+ * when given: a navigation made before this call is told at once.
  */
-export function watchHistory(onNavigate: (url: string, referrer: string) => void): void {
-  let last = location.href;
+export function watchHistory(onNavigate: (url: string, referrer: string) => void, last = location.href): void {
   const page = (url: string) => url.replace(/#(?!!?\/).*/, '');
   const check = () => {
     const referrer = last;
@@ -22,4 +22,5 @@ export function watchHistory(onNavigate: (url: string, referrer: string) => void
     };
   }
   addEventListener('popstate', check);
+  check();
 }

@@ -242,7 +242,9 @@ kimlik.track('First');</script>`,
       await page.waitForFunction(() => !Array.isArray(window.kimlik) && location.pathname === '/home');
       await page.evaluate(() => window.kimlik.flush());
     }
-    const views = await scenario.waitStored(2);
+    // Each load's first view: the second is of /home, where the router moved (see the test of a
+    // route pushed before the bundle arrives).
+    const views = (await scenario.waitStored(4)).filter((_, i) => i % 2 === 0);
     expect(
       views.map((e) => [
         (e.properties as { url: string }).url,
@@ -255,6 +257,37 @@ kimlik.track('First');</script>`,
         return [url, url, { name: 'spring', source: 'news' }];
       }),
     );
+  });
+
+  test('a route the app pushes before the bundle arrives gets its page view after the landing one, which does not take its title', async () => {
+    scenario = await startScenario({});
+    // The router renders the page it routes to (history.pushState, then its title) while the bundle loads.
+    scenario.site.page(
+      '/',
+      `<!doctype html><title>Shop</title><script>${snippet(scenario, '/kimlik.js?late')}
+kimlik.track('Landed');</script>
+<script>history.pushState({}, '', '/routed'); document.title = 'Routed';</script>`,
+    );
+    await scenario.browser.context.route(`${scenario.site.url}/kimlik.js?late`, async (route) => {
+      await new Promise((r) => setTimeout(r, 500));
+      await route.fulfill({ contentType: 'application/javascript', body: BUNDLE });
+    });
+    const page = await scenario.browser.newPage();
+    await page.goto(`${scenario.site.url}/`);
+    await page.waitForFunction(() => !Array.isArray(window.kimlik));
+    await page.evaluate(() => window.kimlik.flush());
+    const base = scenario.site.url;
+    const events = (await scenario.waitStored(3)).map((e) =>
+      e.type === 'page'
+        ? ['page', ...['url', 'title', 'referrer'].map((k) => (e.properties as Record<string, unknown>)[k])]
+        : [e.event],
+    );
+    expect(events).toEqual([
+      ['Landed'],
+      // The title the page has now is the routed page's: the landing page's view has none.
+      ['page', `${base}/`, undefined, ''],
+      ['page', `${base}/routed`, 'Routed', `${base}/`],
+    ]);
   });
 
   test('init() with an invalid option: ready() and flush(), from the stub and after, still settle', async () => {
