@@ -1,7 +1,5 @@
 import { realpathSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { newProfileSalt, PROFILE_SALT_SETTING } from '../../identity/profile-id.js';
 import { errorText } from '../error-text.js';
 import type {
@@ -21,10 +19,10 @@ import { type IdentityFailure, type SourceRow, StoreUnavailableError, sourceFrom
 import { Checkpointer } from './checkpointer.js';
 import { DUPLICATE, ROW_WIDTH, SUPPRESSED } from './event-writer.js';
 import { fileGone, fileIdentity, migrate, openDatabase, type SqliteDatabase } from './open.js';
-import { ProfileReader } from './profile-reader.js';
+import type { ReaderInit, ReaderRequest } from './reader-worker.js';
 import { readSetting, writeSetting } from './settings.js';
-import { StatsReader } from './stats-reader.js';
-import { workerUrl } from './worker-url.js';
+import { isEnvironmentError } from './sqlite-errors.js';
+import { StoreThread, type Unnumbered } from './worker-thread.js';
 import type { CommitInfo, WriterInit, WriterMessage, WriterRequest } from './writer-worker.js';
 
 /** How long a readiness probe waits for SQLite's write lock (see `ping`). */
@@ -72,95 +70,101 @@ export interface SqliteStoreOptions {
   onMigrated?: (applied: string[]) => void;
 }
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-interface Waiter {
-  resolve: (o: never) => void;
-  reject: (e: Error) => void;
-  count: number;
-}
-
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly db: SqliteDatabase;
-  private worker!: Worker;
+  private readonly writer: StoreThread<WriterRequest>;
+  private readonly reader: StoreThread<ReaderRequest>;
   private readonly checkpointer: Checkpointer;
-  private readonly workerData: WriterInit;
-  private restartTimer: NodeJS.Timeout | null = null;
-  private readonly waiters = new Map<number, Waiter>();
-  private nextRequestId = 1;
-  private pending = 0;
+  private readonly path: string;
+  private readonly fileId: string | null;
+  private readonly identityEnabled: boolean;
   /** Write requests posted to the writer, and how many of them a completed sync covered. */
   private writesPosted = 0;
   private writesSynced = 0;
   private closing: Promise<void> | null = null;
-  private workerError: Error | null = null;
   /**
    * The writer's last write failed (e.g. another process held the write lock past the busy
    * timeout): until a commit or `ping`'s write check succeeds, readiness must not claim a store
    * that cannot commit. Kept here so a probe costs no write while commits succeed.
    */
   private commitFailed = false;
-  private onWriterClosed: (() => void) | null = null;
   private readonly onCommit: ((info: CommitInfo) => void) | undefined;
   private readonly onIdentityError: ((message: string) => void) | undefined;
   private readonly onIdentityFailure: ((failure: IdentityFailure) => void) | undefined;
 
-  private readonly profiles: ProfileReader;
-  private readonly statsReader: StatsReader;
-
   private constructor(db: SqliteDatabase, options: SqliteStoreOptions, salt: string) {
     this.db = db;
-    this.profiles = new ProfileReader(db, salt);
-    this.statsReader = new StatsReader(db);
-    this.onCommit = options.onCommit;
-    this.onIdentityError = options.onIdentityError;
-    this.onIdentityFailure = options.onIdentityFailure;
-    this.workerData = {
+    this.path = options.path;
+    this.fileId = fileIdentity(options.path);
+    this.identityEnabled = options.identity.enabled;
+    const writerData: WriterInit = {
       path: options.path,
-      fileId: fileIdentity(options.path),
+      fileId: this.fileId,
       synchronous: options.synchronous,
       salt,
       identity: options.identity,
     };
-    this.startWorker();
+    this.writer = new StoreThread<WriterRequest>({
+      file: 'writer-worker.js',
+      name: 'writer thread',
+      failure: 'commit failed',
+      workerData: writerData,
+      // A starting writer applies identity to events left unapplied: reads wait for that like for a write.
+      onStart: () => this.writesPosted++,
+      onNotice: (msg) => this.onWriterNotice(msg as WriterMessage),
+      replyError: (reply, count) => {
+        // Only writes carry events; an admin request's error (identity disabled…) is no failed commit.
+        if (count > 0) this.commitFailed = true;
+        return new StoreUnavailableError(`commit failed: ${reply.error}`);
+      },
+    });
+    const readerData: ReaderInit = { path: options.path, fileId: this.fileId, synchronous: options.synchronous, salt };
+    this.reader = new StoreThread<ReaderRequest>({
+      file: 'reader-worker.js',
+      name: 'reader thread',
+      failure: 'read failed',
+      workerData: readerData,
+      replyError: (reply) =>
+        isEnvironmentError(reply)
+          ? new StoreUnavailableError(`read failed: ${reply.error}`)
+          : Object.assign(new Error(reply.error), { code: reply.code }),
+    });
     this.checkpointer = new Checkpointer(
       { path: options.path, synchronous: options.synchronous, intervalMs: CHECKPOINT_INTERVAL_MS },
       (message) => options.onCheckpointError?.(message),
     );
+    this.onCommit = options.onCommit;
+    this.onIdentityError = options.onIdentityError;
+    this.onIdentityFailure = options.onIdentityFailure;
   }
 
-  /**
-   * The writer thread; if it dies (an I/O error it cannot survive, a bug), requests in flight fail
-   * with 503 and a new writer starts after a second. Committed state is whole either way:
-   * every commit is one SQLite transaction.
-   */
-  private startWorker(): void {
-    this.restartTimer = null;
-    const worker = new Worker(fileURLToPath(workerUrl('writer-worker.js')), { workerData: this.workerData });
-    // A starting writer applies identity to events left unapplied: reads wait for that like for a write.
-    this.writesPosted++;
-    this.worker = worker;
-    this.workerError = null;
-    worker.on('message', (msg: WriterMessage) => this.onReply(msg));
-    worker.on('error', (err) => this.failAll(err));
-    worker.on('exit', (code) => {
-      if (this.closing || this.worker !== worker) return;
-      // After an 'error' event, that error says why (an exit code does not).
-      this.failAll(this.workerError ?? new Error(`writer thread exited with code ${code}`));
-      this.restartTimer = setTimeout(() => this.startWorker(), 1000);
-      this.restartTimer.unref();
-    });
+  private onWriterNotice(msg: WriterMessage): void {
+    if ('commit' in msg) {
+      this.commitFailed = false;
+      this.onCommit?.(msg.commit);
+      return;
+    }
+    // A failed identity batch stays queued and is retried; a read waiting for it gets the error.
+    if ('identityError' in msg) this.onIdentityError?.(msg.identityError);
+    else if ('identityFailure' in msg) this.onIdentityFailure?.(msg.identityFailure);
   }
 
   /** Fault injection for tests: stops the writer thread as a crash would. */
-  async crashWriterForTest(): Promise<void> {
-    await this.worker.terminate();
+  crashWriterForTest(): Promise<void> {
+    return this.writer.crashForTest();
+  }
+
+  /** Fault injection for tests: stops the reader thread as a crash would. */
+  crashReaderForTest(): Promise<void> {
+    return this.reader.crashForTest();
   }
 
   /** Opens (creating if needed) the database file and applies migrations before anything else runs. */
   static open(options: SqliteStoreOptions): SqliteStore {
-    const db = openDatabase(options.path, { synchronous: options.synchronous });
+    // This thread's connection keeps the point reads ingest and authentication need (sources,
+    // settings, erased ids); the rest read on the reader thread with a page cache of its own.
+    const db = openDatabase(options.path, { synchronous: options.synchronous, cacheMiB: 8 });
     const applied = migrate(db);
     if (applied.length > 0) options.onMigrated?.(applied);
     let salt = readSetting(db, PROFILE_SALT_SETTING);
@@ -172,7 +176,7 @@ export class SqliteStore implements Store {
   }
 
   get pendingEvents(): number {
-    return this.pending;
+    return this.writer.inFlight;
   }
 
   // Not async: nothing here holds the rows (their payloads) while the commit runs (see ingest-service.ts).
@@ -192,9 +196,9 @@ export class SqliteStore implements Store {
       flat[i++] = r.identUserId;
       flat[i++] = r.identityExtra;
     }
-    this.pending += rows.length;
+    this.writer.inFlight += rows.length;
     this.writesPosted++;
-    return this.request({ op: 'write', rows: flat }, rows.length).then((reply) => {
+    return this.writer.request({ op: 'write', rows: flat }, rows.length).then((reply) => {
       const { outcomes, refused } = reply as { outcomes: Uint8Array; refused?: [number, string, string][] };
       const out: InsertOutcome[] = new Array(outcomes.length);
       for (let k = 0; k < outcomes.length; k++) {
@@ -205,74 +209,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Sends one operation to the writer thread; resolves with its outcomes or result. */
-  private request(req: DistributiveOmit<WriterRequest, 'id'>, count = 0): Promise<unknown> {
-    if (this.workerError || this.closing) {
-      this.pending -= count;
-      return Promise.reject(
-        new StoreUnavailableError(this.closing ? 'the store is closing' : 'the writer thread has stopped', {
-          cause: this.workerError,
-        }),
-      );
-    }
-    const id = this.nextRequestId++;
-    return new Promise((resolve, reject) => {
-      this.waiters.set(id, { resolve: resolve as (o: never) => void, reject, count });
-      this.worker.postMessage({ ...req, id } as WriterRequest);
-    });
-  }
-
-  private onReply(msg: WriterMessage): void {
-    if ('closed' in msg) {
-      this.onWriterClosed?.();
-      return;
-    }
-    if ('commit' in msg) {
-      this.commitFailed = false;
-      this.onCommit?.(msg.commit);
-      return;
-    }
-    // A failed identity batch stays queued and is retried; a read waiting for it gets the error.
-    if ('identityError' in msg) {
-      this.onIdentityError?.(msg.identityError);
-      return;
-    }
-    if ('identityFailure' in msg) {
-      this.onIdentityFailure?.(msg.identityFailure);
-      return;
-    }
-    const waiter = this.waiters.get(msg.id);
-    if (!waiter) return;
-    this.waiters.delete(msg.id);
-    this.pending -= waiter.count;
-    if ('error' in msg) {
-      // Only writes carry events; an admin request's error (identity disabled…) is no failed commit.
-      if (waiter.count > 0) this.commitFailed = true;
-      waiter.reject(new StoreUnavailableError(`commit failed: ${msg.error}`));
-      return;
-    }
-    waiter.resolve(('outcomes' in msg ? msg : msg.result) as never);
-  }
-
-  private failAll(err: Error): void {
-    this.workerError = err;
-    for (const [id, w] of this.waiters) {
-      this.waiters.delete(id);
-      this.pending -= w.count;
-      w.reject(new StoreUnavailableError(`commit failed: ${errorText(err)}`, { cause: err }));
-    }
-  }
-
   async listEvents(query: { limit: number; before?: string | undefined }): Promise<EventPage> {
-    const before = query.before === undefined ? Number.MAX_SAFE_INTEGER : Number(query.before);
-    const rows = this.db
-      .prepare('SELECT id, source_id, payload FROM events WHERE id < ? ORDER BY id DESC LIMIT ?')
-      .all(before, query.limit + 1) as { id: number; source_id: number; payload: string }[];
-    const page = rows.slice(0, query.limit);
-    return {
-      events: page.map((r) => ({ id: String(r.id), sourceId: r.source_id, event: JSON.parse(r.payload) })),
-      nextCursor: rows.length > query.limit && page.length > 0 ? String(page[page.length - 1]?.id) : null,
-    };
+    return (await this.reader.request({ op: 'listEvents', limit: query.limit, before: query.before })) as EventPage;
   }
 
   async listSources(): Promise<Source[]> {
@@ -306,63 +244,62 @@ export class SqliteStore implements Store {
    * batches after the commit), so a profile read after a 200 sees that event.
    */
   private async identityApplied(): Promise<void> {
-    if (!this.workerData.identity.enabled) return;
+    if (!this.identityEnabled) return;
     // The port is FIFO: a sync posted now covers every write posted before it.
     const covers = this.writesPosted;
     if (this.writesSynced >= covers) return;
-    await this.request({ op: 'sync' });
+    await this.writer.request({ op: 'sync' });
     this.writesSynced = Math.max(this.writesSynced, covers);
   }
 
-  async findProfile(type: string, value: string): Promise<string | null> {
+  /** A profile read, on the reader thread once the writer applied what was acknowledged (its next snapshot holds it). */
+  private async readProfiles<T>(req: Unnumbered<ReaderRequest>): Promise<T> {
     await this.identityApplied();
-    return this.profiles.findByIdentifier(type, value);
+    return (await this.reader.request(req)) as T;
   }
 
-  async getProfile(id: string): Promise<ProfileView | null> {
-    await this.identityApplied();
-    return this.profiles.getProfile(id);
+  findProfile(type: string, value: string): Promise<string | null> {
+    return this.readProfiles({ op: 'findProfile', type, value });
   }
 
-  async profileEvents(
-    id: string,
-    query: { limit: number; before?: string | undefined },
-  ): Promise<ProfileEventsPage | null> {
-    await this.identityApplied();
-    return this.profiles.events(id, query.limit, query.before);
+  getProfile(id: string): Promise<ProfileView | null> {
+    return this.readProfiles({ op: 'getProfile', profileId: id });
   }
 
-  async profileHistory(id: string): Promise<ProfileHistory | null> {
-    await this.identityApplied();
-    return this.profiles.history(id);
+  profileEvents(id: string, query: { limit: number; before?: string | undefined }): Promise<ProfileEventsPage | null> {
+    return this.readProfiles({ op: 'profileEvents', profileId: id, limit: query.limit, before: query.before });
   }
 
-  async setAsideEvents(): Promise<Record<string, unknown>[]> {
-    await this.identityApplied();
-    return this.profiles.setAside();
+  profileHistory(id: string): Promise<ProfileHistory | null> {
+    return this.readProfiles({ op: 'profileHistory', profileId: id });
   }
 
-  async listProfilesByTrait(
+  setAsideEvents(): Promise<Record<string, unknown>[]> {
+    return this.readProfiles({ op: 'setAside' });
+  }
+
+  listProfilesByTrait(
     name: string,
     values: readonly unknown[],
     query: { limit: number; cursor?: string | undefined },
-  ) {
-    await this.identityApplied();
-    return this.profiles.listByTrait(name, values, query.limit, query.cursor);
+  ): Promise<{ profiles: ProfileView[]; nextCursor: string | null }> {
+    return this.readProfiles({ op: 'listByTrait', name, values, limit: query.limit, cursor: query.cursor });
   }
 
   async eraseProfile(id: string): Promise<{ profileId: string; events: number; identifiers: number } | null> {
-    const erased = (await this.request({ op: 'erase', profileId: id })) as {
+    const erased = (await this.writer.request({ op: 'erase', profileId: id })) as {
       profileId: string;
       events: number;
       identifiers: number;
     } | null;
-    if (erased) this.statsReader.forget();
+    // Posted after the commit: a stats read the reader runs before it may have remembered the erased events.
+    // (A reader thread that died meanwhile starts with nothing remembered.)
+    if (erased) this.reader.post({ forget: true });
     return erased;
   }
 
   async unmergeIdentifier(id: string, type: string, value: string): Promise<UnmergeOutcome> {
-    return (await this.request({ op: 'unmerge', profileId: id, type, value })) as UnmergeOutcome;
+    return (await this.writer.request({ op: 'unmerge', profileId: id, type, value })) as UnmergeOutcome;
   }
 
   async wasErased(id: string): Promise<boolean> {
@@ -370,7 +307,7 @@ export class SqliteStore implements Store {
   }
 
   async stats(query: StatsQuery): Promise<StoreStats> {
-    return this.statsReader.stats(query);
+    return (await this.reader.request({ op: 'stats', query })) as StoreStats;
   }
 
   async getSetting(key: string): Promise<string | null> {
@@ -393,16 +330,15 @@ export class SqliteStore implements Store {
    * thread's commits do: into a removed file they would be answered and lost with it.
    */
   private assertFileThere(): void {
-    const gone = fileGone(this.workerData.path, this.workerData.fileId);
+    const gone = fileGone(this.path, this.fileId);
     if (gone) throw new StoreUnavailableError(gone);
   }
 
   async ping(): Promise<void> {
     this.assertFileThere();
-    if (this.workerError) {
-      throw new StoreUnavailableError(`the writer thread has stopped: ${errorText(this.workerError)}`, {
-        cause: this.workerError,
-      });
+    const stopped = this.writer.error;
+    if (stopped) {
+      throw new StoreUnavailableError(`the writer thread has stopped: ${errorText(stopped)}`, { cause: stopped });
     }
     if (!this.commitFailed) {
       this.db.prepare('SELECT 1').get();
@@ -415,8 +351,8 @@ export class SqliteStore implements Store {
     // right after the lock is freed the writer thread takes it for the identity batch it could
     // not apply meanwhile (milliseconds), and a probe that gave up then answered 503 for a
     // database that works.
-    if (this.workerData.fileId !== null) {
-      const fs = statfsSync(dirname(databaseFile(this.workerData.path)));
+    if (this.fileId !== null) {
+      const fs = statfsSync(dirname(databaseFile(this.path)));
       const free = fs.bavail * fs.bsize;
       if (free < MIN_FREE_BYTES) {
         throw new StoreUnavailableError(
@@ -440,25 +376,12 @@ export class SqliteStore implements Store {
   }
 
   close(): Promise<void> {
-    if (this.restartTimer) clearTimeout(this.restartTimer);
     // Set at once: writes from now on are refused. The checkpoint thread goes first, so the
-    // writer's last checkpoint finds no other one running.
-    this.closing ??= this.checkpointer.close().then(
-      () =>
-        new Promise<void>((resolve) => {
-          const done = () => {
-            this.db.close();
-            resolve();
-          };
-          if (this.workerError) {
-            void this.worker.terminate().then(done, done);
-            return;
-          }
-          // The writer commits what it holds before it answers `closed`; replies come in order.
-          this.onWriterClosed = () => void this.worker.terminate().then(done, done);
-          this.worker.postMessage({ close: true });
-        }),
-    );
+    // writer's last checkpoint finds no other one running; the writer commits what it holds
+    // before it answers `closed`.
+    this.closing ??= this.writer
+      .close(Promise.all([this.reader.close(), this.checkpointer.close()]))
+      .then(() => void this.db.close());
     return this.closing;
   }
 }

@@ -15,6 +15,7 @@ import { IdentityApplier } from './identity-applier.js';
 import { IdentityWriter } from './identity-writer.js';
 import { fileGone, openDatabase } from './open.js';
 import { isEnvironmentError } from './sqlite-errors.js';
+import { errorReply, type ThreadReply } from './worker-thread.js';
 
 export interface WriterInit {
   path: string;
@@ -30,11 +31,8 @@ export type WriterRequest =
   | { id: number; op: 'unmerge'; profileId: string; type: string; value: string }
   /** Answers once every event acknowledged before it has its identity applied (reads wait for it). */
   | { id: number; op: 'sync' };
-export type WriterReply =
-  /** `refused`: [event index, the database's error, messageId] of the events it refused alone (REFUSED in `outcomes`). */
-  | { id: number; outcomes: Uint8Array; refused?: [number, string, string][] }
-  | { id: number; result: unknown }
-  | { id: number; error: string; code?: string };
+/** `refused` in an outcomes reply: [event index, the database's error, messageId] of the events it refused alone (REFUSED in `outcomes`). */
+export type WriterReply = ThreadReply;
 export interface CommitInfo {
   events: number;
   requests: number;
@@ -100,12 +98,7 @@ let identityError: Error | null = null;
 let pending: Extract<WriterRequest, { op: 'write' }>[] = [];
 let scheduled = false;
 
-const fail = (id: number, err: unknown) => {
-  const e = err as Error & { code?: string };
-  const reply: WriterReply = { id, error: errorText(err) };
-  if (e.code !== undefined) reply.code = e.code;
-  port?.postMessage(reply);
-};
+const fail = (id: number, err: unknown) => port?.postMessage(errorReply(id, err));
 
 // Requests that arrive while a commit runs queue up in the message port; setImmediate lets them
 // all land before the next commit, which then carries all of them (group commit).
