@@ -37,7 +37,11 @@ export function traitWrites(traits: Record<string, unknown>, ts: number, message
   return out;
 }
 
-export function foldTraits(writes: readonly TraitWrite[]): { traits: Record<string, unknown>; history: TraitChange[] } {
+/** Applies the writes in (timestamp, messageId) order; `onChange` sees each change the history lists. */
+function fold(
+  writes: readonly TraitWrite[],
+  onChange?: (write: TraitWrite, old: string | undefined) => void,
+): Map<string, string> {
   const sorted = [...writes].sort((a, b) =>
     a.ts !== b.ts
       ? a.ts - b.ts
@@ -52,7 +56,6 @@ export function foldTraits(writes: readonly TraitWrite[]): { traits: Record<stri
             : 0,
   );
   const current = new Map<string, string>();
-  const history: TraitChange[] = [];
   for (const w of sorted) {
     const old = current.get(w.key);
     if (w.setOnce && old !== undefined) continue;
@@ -63,15 +66,35 @@ export function foldTraits(writes: readonly TraitWrite[]): { traits: Record<stri
       if (old === w.value) continue;
       current.set(w.key, w.value);
     }
+    onChange?.(w, old);
+  }
+  return current;
+}
+
+function traitsOf(current: Map<string, string>): Record<string, unknown> {
+  const traits: Record<string, unknown> = {};
+  for (const [k, v] of [...current].sort((a, b) => (a[0] < b[0] ? -1 : 1))) traits[k] = JSON.parse(v);
+  return traits;
+}
+
+export function foldTraits(writes: readonly TraitWrite[]): { traits: Record<string, unknown>; history: TraitChange[] } {
+  const history: TraitChange[] = [];
+  const current = fold(writes, (w, old) =>
     history.push({
       trait: w.key,
       old: old === undefined ? null : JSON.parse(old),
       new: w.value === null ? null : JSON.parse(w.value),
       timestamp: new Date(w.ts).toISOString(),
       messageId: w.messageId,
-    });
-  }
-  const traits: Record<string, unknown> = {};
-  for (const [k, v] of [...current].sort((a, b) => (a[0] < b[0] ? -1 : 1))) traits[k] = JSON.parse(v);
-  return { traits, history };
+    }),
+  );
+  return { traits: traitsOf(current), history };
+}
+
+/**
+ * The current traits alone, as `foldTraits` has them: the profile view's fold, without parsing
+ * every change of a long history for entries it does not show.
+ */
+export function currentTraits(writes: readonly TraitWrite[]): Record<string, unknown> {
+  return traitsOf(fold(writes));
 }

@@ -1,7 +1,7 @@
 import type { IdentifierType } from '../identity/identifiers.js';
 import { BEGINNING } from '../identity/resolve.js';
 import { END } from '../identity/shared-device.js';
-import { foldTraits, type TraitWrite } from '../identity/traits.js';
+import { currentTraits, type TraitWrite } from '../identity/traits.js';
 import type { ProfileEventsPage, ProfileView } from './store.js';
 
 /** A profile's identifier with the time ranges [from, to) in which it belongs to the profile (anonymous IDs can change owner). */
@@ -42,7 +42,7 @@ export function profileView(
       }
       return entry;
     }),
-    traits: foldTraits(traitWrites).traits,
+    traits: currentTraits(traitWrites),
     firstSeen: stats.first === null ? null : iso(stats.first),
     lastSeen: stats.last === null ? null : iso(stats.last),
     eventCount: stats.n,

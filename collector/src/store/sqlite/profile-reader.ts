@@ -54,7 +54,7 @@ export function readHistory(
   return { history: { profileId: pid, traits: folded.history, identity }, traits: folded.traits };
 }
 
-/** Profile reads for the admin API, on the HTTP thread's read connection. */
+/** Profile reads for the admin API, on the reader thread's connection (reader-worker.ts). */
 export class ProfileReader {
   constructor(
     private readonly db: SqliteDatabase,

@@ -21,8 +21,8 @@ interface Bucket {
 }
 
 /**
- * The dashboard overview's counts, on the HTTP thread's read connection, where a long scan would
- * stall ingest requests. So: `events` has no index on received_at (ingest pays for every index),
+ * The dashboard overview's counts, on the reader thread's connection, where a long scan delays
+ * every admin read queued behind it. So: `events` has no index on received_at (ingest pays for every index),
  * but rowids follow commit order, so a window's first row is found by binary search over the
  * rowid; settled buckets are counted once and remembered, so a refresh scans only the last minute
  * or so, whatever the window.
