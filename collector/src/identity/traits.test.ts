@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { rng as seeded } from '../../../bench/lib/rng.mjs';
 import { currentTraits, foldTraits, type TraitWrite } from './traits.js';
-
-/** mulberry32: the same writes on every run. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('currentTraits', () => {
   it("is the fold's traits, for writes with ties, removals and $set_once in any order", () => {

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { rng as random } from '../../../bench/lib/rng.mjs';
 import { OwnerIndex } from './owner-index.js';
-
-/** Deterministic PRNG (mulberry32) so a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('OwnerIndex', () => {
   it('agrees with a Map over random inserts, updates and deletes (growth and probe runs included)', () => {
