@@ -101,9 +101,9 @@ export class Client extends TabQueue {
     });
     if (o.autoPage) {
       // The page view of the load itself is made by api.ts, after the calls made before init().
-      // From the landing URL: a route the app moved to before the bundle arrived is a page view too,
-      // told at once, before api.ts makes the landing page's view. Then the title is the routed
-      // page's; the landing page's is unknown, so that view has none.
+      // From the landing URL: a route the app moved to before the bundle arrived (a new path or hash
+      // route) is a page view too, told at once, before api.ts makes the landing page's view. Then
+      // the title is the routed page's; the landing page's is unknown, so that view has none.
       watchHistory((u, r) => {
         delete this.landing?.n;
         const t = Date.now();

@@ -4,14 +4,15 @@
  * pushState/replaceState, so both are wrapped; popstate covers back/forward. A replaceState that
  * keeps the URL (routers store scroll state that way) is not a page view, nor is a jump to an
  * anchor (`#faq`); a hash router's route (`#/path`, `#!/path`) is. From `last` (the landing URL)
- * when given: a navigation made before this call is told at once.
+ * when given: a navigation made before this call is told at once if it changed the path or the
+ * hash route. Apps tidy their URL on load (utm_* dropped, a hash router's root `#/` or `#!/`
+ * added): that is the landing page still, so a query and a root hash route do not count then.
  */
 export function watchHistory(onNavigate: (url: string, referrer: string) => void, last = location.href): void {
-  const page = (url: string) => url.replace(/#(?!!?\/).*/, '');
-  const check = () => {
+  const check = (ignored = /#(?!!?\/).*/) => {
     const referrer = last;
     last = location.href;
-    if (page(last) !== page(referrer)) onNavigate(last, referrer);
+    if (last.replace(ignored, '') !== referrer.replace(ignored, '')) onNavigate(last, referrer);
   };
   for (const method of ['pushState', 'replaceState'] as const) {
     const original = history[method];
@@ -21,6 +22,7 @@ export function watchHistory(onNavigate: (url: string, referrer: string) => void
       return result;
     };
   }
-  addEventListener('popstate', check);
-  check();
+  // Not `check` itself: the event would be taken for the pattern.
+  addEventListener('popstate', () => check());
+  check(/\?[^#]*|#(?!!?\/.).*/g);
 }
