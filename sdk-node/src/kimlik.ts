@@ -7,10 +7,10 @@ import {
   type EventType,
   type FlushResult,
   type KimlikError,
-  outcomeBook,
   packedEventBuffer,
   QueuedEvent,
 } from '@kimlik/core';
+import { awaitedReceipts } from './awaited-receipts.js';
 import { buildEvent } from './event-builder.js';
 import { registerExitFlush, unregisterExitFlush } from './exit-flush.js';
 import type {
@@ -46,7 +46,7 @@ export interface ShutdownResult {
 
 /**
  * What `track()` and the other calls return: `await` it for the event's outcome (it resolves,
- * never rejects) or ignore it. `messageId` is available at once.
+ * never rejects; the process stays alive until then) or ignore it. `messageId` is available at once.
  */
 export type DeliveryPromise = DeliveryReceipt;
 
@@ -82,7 +82,7 @@ export class Kimlik {
       storage: this.spool,
       // Bursts of 100 000 events: packed bytes instead of a JS object per queued event.
       events: packedEventBuffer,
-      receipts: outcomeBook,
+      receipts: awaitedReceipts(() => this.holdDelivery()),
       scheduler: nodeScheduler,
       onError: this.report,
       onWarn,
@@ -140,11 +140,21 @@ export class Kimlik {
     return { ...this.engine.getStats(), spooled: this.spool?.liveEvents ?? 0 };
   }
 
-  private async stop(timeoutMs: number, reason?: string): Promise<ShutdownResult> {
+  /** Someone awaits an outcome: retries and requests hold the process until the release. */
+  private holdDelivery(): () => void {
+    const releaseEngine = this.engine.hold();
+    const releaseTransport = this.transport.hold();
+    return () => {
+      releaseEngine();
+      releaseTransport();
+    };
+  }
+
+  private async stop(timeoutMs: number): Promise<ShutdownResult> {
     const deadline = Date.now() + timeoutMs;
     unregisterExitFlush(this.engine);
     const release = this.transport.hold();
-    const result = await this.engine.stop({ timeoutMs, reason });
+    const result = await this.engine.stop({ timeoutMs });
     // Requests still in flight (past the timeout, or for events tracked during the shutdown, which
     // the stop counted as unacknowledged) get what is left of the timeout, then are aborted.
     const closed = await this.transport.closeWithin(result.timedOut ? 0 : deadline - Date.now());
@@ -177,7 +187,7 @@ export class Kimlik {
   }
 
   /**
-   * `beforeExit` fires when the event loop is empty: the process tracked and is about to end
+   * `beforeExit` fires when the event loop is empty: the process tracked and may be about to end
    * without flushing. The flush's timeout timer keeps the loop alive up to `exitFlushTimeoutMs`;
    * it runs again only if new events arrived since, so an outage cannot keep the process forever.
    */
@@ -189,11 +199,32 @@ export class Kimlik {
     this.exitFlush = this.engine.flush({ timeoutMs: this.options.exitFlushTimeoutMs });
     this.exitFlush.then((result) => {
       this.exitFlush = undefined;
-      // The process ends now: stopped as shutdown() stops, so the report names the events, counts
-      // those lost without a spool, settles their receipts and unlocks the spool; the open request
-      // (a collector that never finishes answering) is aborted, or it would hold the process.
-      if (result.timedOut && !this.shutdownPromise)
-        this.shutdownPromise = this.stop(0, `process exiting after ${this.options.exitFlushTimeoutMs} ms`);
+      if (result.timedOut && !this.shutdownPromise) this.exitFlushTimedOut();
     }, undefined);
   };
+
+  /**
+   * Not a stop: beforeExit listeners may schedule more work and the process goes on (AWS Lambda's
+   * runtime for callback-style handlers does), so the events are neither settled nor counted as
+   * dropped, and are retried if it does. The open request is aborted (a collector that never
+   * finishes answering would hold the process); the report names what is lost if it ends now.
+   */
+  private exitFlushTimedOut(): void {
+    this.transport.abort();
+    const { messageIds, onStorageOnly, unstored } = this.engine.unacknowledged();
+    const count = messageIds.length + onStorageOnly;
+    if (count === 0) return;
+    const kept = this.spool
+      ? `kept in the spool${unstored ? `, except ${unstored} whose write failed (lost if it ends now)` : ''}`
+      : 'lost if it ends now (no spool)';
+    this.tell(
+      new DeliveryError(
+        DELIVERY_ERROR_CODES.STOPPED,
+        `process exiting after ${this.options.exitFlushTimeoutMs} ms: ${count} events unacknowledged${onStorageOnly ? ` (${onStorageOnly} on disk only, not named)` : ''}, ${kept}; delivery goes on if it does not`,
+        { messageIds },
+      ),
+    );
+    // The default handler may hold it back (rate limit) on an unref'd timer the exit would cut.
+    if (this.report === defaultOnError) tellHeldErrors();
+  }
 }

@@ -585,6 +585,70 @@ describe.each([
     });
   });
 
+  describe('DeliveryEngine when the process may end', () => {
+    it('unacknowledged() names the events in flight and queued, oldest first, without settling or dropping them', async () => {
+      const disk = memoryDisk();
+      const append = disk.storage.append;
+      disk.storage.append = (id, json) => {
+        if (id === 'm-3') throw new Error('ENOSPC: no space left on device');
+        return append(id, json);
+      };
+      const {
+        engine: e,
+        calls,
+        add,
+        errors,
+      } = engine({ flushAt: 2, maxConcurrentRequests: 1 }, { storage: disk.storage });
+      const first = add();
+      add();
+      add();
+      expect(e.unacknowledged()).toEqual({ messageIds: ['m-1', 'm-2', 'm-3'], onStorageOnly: 0, unstored: 1 });
+      expect(e.getStats()).toMatchObject({ dropped: 0, inFlight: 2, queued: 1 });
+      expect(errors.map((x) => x.code)).toEqual([DELIVERY_ERROR_CODES.STORAGE]);
+      calls[0]?.resolve(ok);
+      await expect(first).resolves.toEqual({ messageId: 'm-1', delivered: true });
+      expect(e.unacknowledged().messageIds).toEqual(['m-3']);
+    });
+
+    it('hold() keeps a pending retry alive, as a flush waiter does, until released', async () => {
+      const retries: boolean[] = [];
+      const {
+        engine: e,
+        calls,
+        add,
+      } = engine(
+        { flushAt: 1, retryBaseMs: 1000, retryMaxMs: 1000 },
+        {
+          scheduler: {
+            setTimeout: (callback, ms, keepAlive) => {
+              retries.push(keepAlive);
+              return setTimeout(callback, ms);
+            },
+            clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+            now: () => Date.now(),
+          },
+        },
+      );
+      const receipt = add();
+      calls[0]?.reject(new TypeError('connect ECONNREFUSED 127.0.0.1'));
+      await vi.advanceTimersByTimeAsync(0);
+      // Nobody awaits: the retry must not keep the process.
+      expect(retries).toEqual([false]);
+      const release = e.hold();
+      expect(retries).toEqual([false, true]);
+      await vi.advanceTimersByTimeAsync(1000);
+      calls[1]?.reject(new TypeError('connect ECONNREFUSED 127.0.0.1'));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(retries).toEqual([false, true, true]);
+      release();
+      release();
+      expect(retries).toEqual([false, true, true, false]);
+      await vi.advanceTimersByTimeAsync(1000);
+      calls[2]?.resolve(ok);
+      await expect(receipt).resolves.toEqual({ messageId: 'm-1', delivered: true });
+    });
+  });
+
   describe('resolveDeliveryOptions', () => {
     it('rejects bad options with what to write instead', () => {
       expect(() => resolveDeliveryOptions({ flushAt: 0 })).toThrow(/flushAt.*integer >= 1/);

@@ -66,6 +66,8 @@ export class DeliveryEngine<Receipt = void> {
   #intervalTimer: unknown;
   #retryTimer: unknown;
   #retryTimerKeepsAlive = false;
+  /** Callers awaiting delivery other than by `flush()` (`hold()`), e.g. an awaited receipt. */
+  #holds = 0;
   #pausedUntil = 0;
   #consecutiveFailures = 0;
   readonly #waiters: FlushWaiter[] = [];
@@ -189,9 +191,7 @@ export class DeliveryEngine<Receipt = void> {
             if (i >= 0) this.#waiters.splice(i, 1);
             // No one waits any more: a pending retry no longer holds the process (a serverless
             // handler's flush timed out, and a Retry-After of 20 s would keep it 20 s).
-            if (this.#waiters.length === 0 && this.#retryTimer !== undefined && this.#retryTimerKeepsAlive) {
-              this.#armRetry();
-            }
+            this.#keepAliveChanged();
             this.#drops.tell();
             resolve({ pending: this.#countUnsettledUpTo(target), timedOut: true });
           },
@@ -201,17 +201,47 @@ export class DeliveryEngine<Receipt = void> {
       }
       this.#waiters.push(waiter);
       // Someone now awaits: a pending retry must keep the process alive until it runs.
-      if (this.#retryTimer !== undefined && !this.#retryTimerKeepsAlive) this.#armRetry();
+      this.#keepAliveChanged();
       this.#pump();
     });
   }
 
   /**
+   * Someone awaits delivery other than through `flush()` (the Node SDK: an awaited receipt):
+   * until the returned release is called, pending retries keep the process alive, as for a flush.
+   */
+  hold(): () => void {
+    this.#holds++;
+    this.#keepAliveChanged();
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#holds--;
+      this.#keepAliveChanged();
+    };
+  }
+
+  /**
+   * The events not acknowledged yet, left as they are: the messageIds of those in a request or
+   * waiting for a retry, then of those queued, oldest first; how many more wait on storage only
+   * (their messageIds are not in memory); and how many of the named ones the storage never took.
+   */
+  unacknowledged(): { messageIds: string[]; onStorageOnly: number; unstored: number } {
+    const runs = [...this.#batches].map((b) => b.events).filter((run) => run.length > 0);
+    runs.sort((a, b) => a.seq(0) - b.seq(0));
+    runs.push(this.#queue);
+    const messageIds = runs.flatMap(idsOf);
+    let unstored = 0;
+    if (this.#unstored.size > 0) for (const id of messageIds) if (this.#unstored.has(id)) unstored++;
+    return { messageIds, onStorageOnly: this.#overflow?.count ?? 0, unstored };
+  }
+
+  /**
    * Flushes for at most `timeoutMs`, then stops: timers cleared, storage closed, later
    * `enqueue()` calls fail with STOPPED. Unacknowledged events stay in persistent storage.
-   * `reason` begins the report of the events left unacknowledged (default "stopped").
    */
-  async stop(options: { timeoutMs?: number; reason?: string } = {}): Promise<StopResult> {
+  async stop(options: { timeoutMs?: number } = {}): Promise<StopResult> {
     const flushed = this.#stopped ? { pending: 0, timedOut: false } : await this.flush(options);
     this.#stopped = true;
     this.#drops.tell();
@@ -235,7 +265,7 @@ export class DeliveryEngine<Receipt = void> {
       this.#stats.dropped += persistent ? unstored : count;
       const error = new DeliveryError(
         DELIVERY_ERROR_CODES.STOPPED,
-        `${options.reason ?? 'stopped'}: ${count} events unacknowledged, ${persistent ? `kept in storage${unstored ? `, except ${unstored} whose write failed (lost)` : ''}` : 'lost (no persistent storage)'}`,
+        `stopped: ${count} events unacknowledged, ${persistent ? `kept in storage${unstored ? `, except ${unstored} whose write failed (lost)` : ''}` : 'lost (no persistent storage)'}`,
         { messageIds: left.flatMap(idsOf) },
       );
       for (const s of left) settleFailed(this.#receipts, s, error);
@@ -363,9 +393,19 @@ export class DeliveryEngine<Receipt = void> {
     );
   }
 
+  /** Whether someone awaits delivery: then a pending retry keeps the process alive. */
+  #awaited(): boolean {
+    return this.#waiters.length > 0 || this.#holds > 0;
+  }
+
+  /** Re-arms a pending retry whose timer no longer matches whether someone awaits. */
+  #keepAliveChanged(): void {
+    if (this.#retryTimer !== undefined && this.#retryTimerKeepsAlive !== this.#awaited()) this.#armRetry();
+  }
+
   #armRetry(): void {
     this.#retryTimer = this.#clear(this.#retryTimer);
-    const keepAlive = this.#waiters.length > 0;
+    const keepAlive = this.#awaited();
     this.#retryTimerKeepsAlive = keepAlive;
     this.#retryTimer = this.#scheduler.setTimeout(
       () => {
@@ -599,6 +639,7 @@ export class DeliveryEngine<Receipt = void> {
           this.#resolveWaiter(w);
         }
       }
+      this.#keepAliveChanged();
     }
     this.#pump();
   }
