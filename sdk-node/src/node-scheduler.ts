@@ -1,4 +1,4 @@
-import type { Scheduler } from '@kimlik/core';
+import { MAX_TIMER_MS, type Scheduler } from '@kimlik/core';
 
 /**
  * Timers that do not hold the process open unless someone awaits them: a flush interval or a
@@ -6,6 +6,7 @@ import type { Scheduler } from '@kimlik/core';
  */
 export const nodeScheduler: Scheduler = {
   setTimeout(callback, ms, keepAlive) {
+    if (ms > MAX_TIMER_MS) return undefined;
     const timer = setTimeout(callback, ms);
     if (!keepAlive) timer.unref();
     return timer;

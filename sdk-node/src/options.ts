@@ -3,6 +3,7 @@ import {
   type DeliveryOptions,
   InvalidOptionError,
   type KimlikError,
+  MAX_TIMER_MS,
   type ResolvedDeliveryOptions,
   resolveDeliveryOptions,
 } from '@kimlik/core';
@@ -97,9 +98,6 @@ const SPOOL_OPTION_NAMES: ReadonlySet<string> = new Set(['dir', ...Object.keys(D
  * Segment's `path` default and its per-call paths, and PostHog's `/batch`.
  */
 const ENDPOINT_PATH = /\/(?:v1\/(?:batch|import|track|identify|page|screen|group|alias)|batch)\/*$/;
-
-/** Longest timer Node runs as asked: past it, setTimeout fires after 1 ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function integer(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {

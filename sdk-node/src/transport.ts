@@ -3,6 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import {
+  MAX_TIMER_MS,
   type OutgoingBatch,
   parseRetryAfter,
   type Rejection,
@@ -212,7 +213,8 @@ export class HttpTransport implements Transport {
     const settled = await Promise.race([
       this.close().then(() => true),
       new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), Math.max(0, ms));
+        // Past the longest timer (Infinity: as long as it takes) no deadline at all.
+        if (ms <= MAX_TIMER_MS) timer = setTimeout(() => resolve(false), Math.max(0, ms));
       }),
     ]);
     clearTimeout(timer);

@@ -84,4 +84,22 @@ client.track({ userId: 'u', event: 'exiting' });`);
     // The flush interval (1 s) and the exit flush (1 s), with start-up time.
     expect(run.ms).toBeLessThan(5000);
   });
+
+  it('a wait of Infinity (or past 2^31 - 1 ms) waits for the outcome: Node ran such a timer after 1 ms and shutdown() dropped every event', async () => {
+    // Answers after 300 ms: a timer that fires at once would end each wait before the answer.
+    const endpoint = await serve((_n, res) => setTimeout(() => ok(res), 300));
+    const k = new Kimlik({ ...quiet, endpoint, flushIntervalMs: 10 });
+    expect(await k.track({ userId: 'u', event: 'a' }).within(Number.POSITIVE_INFINITY)).toMatchObject({
+      delivered: true,
+    });
+    expect(await k.track({ userId: 'u', event: 'b' }).within(2 ** 31)).toMatchObject({ delivered: true });
+    k.track({ userId: 'u', event: 'c' });
+    expect(await k.flush({ timeoutMs: Number.POSITIVE_INFINITY })).toEqual({ pending: 0, timedOut: false });
+    k.track({ userId: 'u', event: 'd' });
+    expect(await k.shutdown({ timeoutMs: Number.POSITIVE_INFINITY })).toEqual({
+      timedOut: false,
+      spooled: 0,
+      dropped: 0,
+    });
+  });
 });

@@ -133,9 +133,15 @@ export interface Scheduler {
 declare function setTimeout(callback: () => void, ms: number): unknown;
 declare function clearTimeout(handle: unknown): void;
 
+/**
+ * Longest wait a timer can run: past 2^31 - 1 ms runtimes fire it after 1 ms instead, so a longer
+ * wait (`timeoutMs: Infinity`, "as long as it takes") arms no timer at all.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The global timers, looked up at call time so `vi.useFakeTimers()` applies. */
 export const globalScheduler: Scheduler = {
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  setTimeout: (callback, ms) => (ms > MAX_TIMER_MS ? undefined : setTimeout(callback, ms)),
   clearTimeout: (handle) => clearTimeout(handle),
   now: () => Date.now(),
 };
