@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { DEFAULT_LIMITS, InvalidOptionError, type Limits, MAX_TIMER_MS } from '@kimlik/core';
+import { DEFAULT_LIMITS, InvalidOptionError, type Limits, MAX_MESSAGE_ID_LENGTH, MAX_TIMER_MS } from '@kimlik/core';
 import { exactOrigin, notAnOrigin } from './http/origins.js';
 import {
   DEFAULT_BLOCKED_VALUES,
@@ -224,9 +224,6 @@ function readConfigFile(path: string): CollectorOptions {
 
 /** Options that set timers: Node runs a timer longer than 2^31 - 1 ms after 1 ms instead. */
 const TIMER_OPTIONS = ['drainTimeoutMs', 'requestTimeoutMs', 'streamHeartbeatMs'] as const;
-
-/** Highest `maxMessageIdLength`: 511 characters of 4 bytes fit a PostgreSQL index entry (2 704 bytes). */
-const MAX_MESSAGE_ID_LENGTH = 512;
 
 function positiveInt(name: string, value: number): number {
   if (!Number.isInteger(value) || value <= 0) {

@@ -18,6 +18,11 @@ export interface Limits {
 
 /** Segment's per-event limit; a constant of its own so a browser bundle needs no other limit. */
 export const MAX_EVENT_BYTES = 32 * 1024;
+/**
+ * Highest `maxMessageIdLength` a collector takes: 511 characters of 4 bytes fit a PostgreSQL index
+ * entry (2 704 bytes).
+ */
+export const MAX_MESSAGE_ID_LENGTH = 512;
 /** Most events in one `/v1/batch`; a constant of its own like `MAX_EVENT_BYTES`. */
 export const MAX_BATCH_EVENTS = 2500;
 

@@ -18,7 +18,8 @@ const id = (v: unknown): string | undefined =>
 const object = (v: unknown): JsonObject | undefined =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObject) : undefined;
 
-const VALID_ID = new RegExp(`^[^\\u0000-\\u001f\\u007f]{1,${DEFAULT_LIMITS.maxMessageIdLength - 1}}$`, 'u');
+/** No control characters: the spool's records cannot hold them (a newline ends the id there). */
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]+$/;
 
 /**
  * The wire timestamp, or undefined when `ts` names no instant. A string goes as given (the
@@ -60,9 +61,14 @@ function refuse(messageId: string, code: string, reason: string): BuiltEvent {
  * built field by field: spreading the caller's message into a literal with extra keys cost
  * microseconds per event on V8 and dominated a burst of `track()` calls.
  */
-export function buildEvent(type: EventType, message: unknown, now: number): BuiltEvent {
+export function buildEvent(
+  type: EventType,
+  message: unknown,
+  now: number,
+  maxMessageIdLength = DEFAULT_LIMITS.maxMessageIdLength,
+): BuiltEvent {
   try {
-    return build(type, message, now);
+    return build(type, message, now, maxMessageIdLength);
   } catch (err) {
     // A revoked Proxy or a throwing getter in the message: refused, never thrown into the app.
     return refuse(
@@ -83,18 +89,19 @@ function messageIdOf(message: unknown, now: number): string {
   }
 }
 
-function build(type: EventType, message: unknown, now: number): BuiltEvent {
+function build(type: EventType, message: unknown, now: number, maxMessageIdLength: number): BuiltEvent {
   const m = object(message) as Record<string, unknown> | undefined;
   const given = m?.messageId;
   const messageId = typeof given === 'string' && given !== '' ? given : uuidv7(now);
   if (!m) return refuse(messageId, 'KIMLIK_EVENT_NOT_OBJECT', `${type}() takes an object such as { userId, … }`);
-  // What the collector refuses (100 characters or more), and control characters, which the
-  // spool's records cannot hold (a newline ends the id there).
-  if (messageId === given && !VALID_ID.test(messageId)) {
+  // What the collector refuses (maxMessageIdLength characters or more; code points, counted only
+  // when the UTF-16 length is not short enough already), and control characters.
+  const short = messageId.length < maxMessageIdLength || [...messageId].length < maxMessageIdLength;
+  if (messageId === given && !(short && NO_CONTROL.test(messageId))) {
     return refuse(
       messageId,
       'KIMLIK_EVENT_MESSAGE_ID_INVALID',
-      `messageId must have 1 to ${DEFAULT_LIMITS.maxMessageIdLength - 1} characters and no control characters`,
+      `messageId must have 1 to ${maxMessageIdLength - 1} characters and no control characters (maxMessageIdLength)`,
     );
   }
   const userId = id(m.userId);

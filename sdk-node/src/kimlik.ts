@@ -165,7 +165,7 @@ export class Kimlik {
   }
 
   private enqueue(type: EventType, message: unknown): DeliveryPromise {
-    const built = buildEvent(type, message, Date.now());
+    const built = buildEvent(type, message, Date.now(), this.options.maxMessageIdLength);
     if (built.ok) return this.engine.enqueue(built.messageId, built.json);
     const refused = new QueuedEvent(0, built.messageId);
     const error = new DeliveryError(DELIVERY_ERROR_CODES.INVALID_EVENT, `${type} event not queued: ${built.reason}`, {

@@ -1,8 +1,10 @@
 import {
+  DEFAULT_LIMITS,
   DELIVERY_DEFAULTS,
   type DeliveryOptions,
   InvalidOptionError,
   type KimlikError,
+  MAX_MESSAGE_ID_LENGTH,
   MAX_TIMER_MS,
   type ResolvedDeliveryOptions,
   resolveDeliveryOptions,
@@ -38,6 +40,11 @@ export interface KimlikOptions extends DeliveryOptions {
   requestTimeoutMs?: number;
   /** gzip level of request bodies, 0 (no compression) to 9. @defaultValue 6 */
   gzipLevel?: number;
+  /**
+   * A `messageId` you pass must be shorter than this: the collector's `KIMLIK_MAX_MESSAGE_ID_LENGTH`
+   * (Segment's 100 unless raised there), at most 512. @defaultValue 100
+   */
+  maxMessageIdLength?: number;
   /** Flush by itself when the process has nothing else to do (`beforeExit`). @defaultValue true */
   flushOnExit?: boolean;
   /** Longest the `beforeExit` flush keeps the process alive. @defaultValue 5000 */
@@ -64,6 +71,7 @@ export interface ResolvedKimlikOptions {
   readonly connections: number;
   readonly requestTimeoutMs: number;
   readonly gzipLevel: number;
+  readonly maxMessageIdLength: number;
   readonly flushOnExit: boolean;
   readonly exitFlushTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
@@ -77,6 +85,7 @@ export const DEFAULTS = Object.freeze({
   connections: DELIVERY_DEFAULTS.maxConcurrentRequests,
   requestTimeoutMs: 10_000,
   gzipLevel: 6,
+  maxMessageIdLength: DEFAULT_LIMITS.maxMessageIdLength,
   flushOnExit: true,
   exitFlushTimeoutMs: 5000,
   shutdownTimeoutMs: 5000,
@@ -189,6 +198,12 @@ export function resolveOptions(options: KimlikOptions): ResolvedKimlikOptions {
       MAX_TIMER_MS,
     ),
     gzipLevel: integer('gzipLevel', options.gzipLevel ?? DEFAULTS.gzipLevel, 0, 9),
+    maxMessageIdLength: integer(
+      'maxMessageIdLength',
+      options.maxMessageIdLength ?? DEFAULTS.maxMessageIdLength,
+      2,
+      MAX_MESSAGE_ID_LENGTH,
+    ),
     flushOnExit: options.flushOnExit ?? DEFAULTS.flushOnExit,
     exitFlushTimeoutMs: integer(
       'exitFlushTimeoutMs',

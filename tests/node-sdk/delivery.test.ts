@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Kimlik } from '../../sdk-node/src/index.js';
+import { startTestCollector } from '../helpers/collector.js';
 import { faultedCollector } from '../helpers/faulted-collector.js';
 
 describe('Node SDK → collector', () => {
@@ -91,5 +92,21 @@ describe('Node SDK → collector', () => {
     expect(errors.map((e) => e.code)).toEqual(['KIMLIK_DELIVERY_INVALID_EVENT']);
     expect(client.stats()).toMatchObject({ delivered: 1 });
     await client.shutdown();
+  });
+
+  it('maxMessageIdLength follows a collector configured for longer ids (KIMLIK_MAX_MESSAGE_ID_LENGTH)', async () => {
+    const long = await startTestCollector({ maxMessageIdLength: 200 });
+    try {
+      const client = new Kimlik({ writeKey: long.writeKey, endpoint: long.url, maxMessageIdLength: 200 });
+      const messageId = `order-${'x'.repeat(150)}`;
+      await expect(client.track({ userId: 'u-long', event: 'long id', messageId })).resolves.toMatchObject({
+        delivered: true,
+      });
+      expect((await long.storedEvents()).map((e) => e.messageId)).toEqual([messageId]);
+      await client.shutdown();
+      expect(() => new Kimlik({ writeKey: 'wk', maxMessageIdLength: 513 })).toThrow(/maxMessageIdLength.*512/);
+    } finally {
+      await long.close();
+    }
   });
 });
