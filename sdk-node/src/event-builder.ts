@@ -19,7 +19,7 @@ const object = (v: unknown): JsonObject | undefined =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObject) : undefined;
 
 /** No control characters: the spool's records cannot hold them (a newline ends the id there). */
-const NO_CONTROL = /^[^\u0000-\u001f\u007f]+$/;
+const NO_CONTROL = new RegExp('^[^\\u0000-\\u001f\\u007f]+$');
 
 /**
  * The wire timestamp, or undefined when `ts` names no instant. A string goes as given (the
