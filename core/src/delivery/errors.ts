@@ -8,7 +8,10 @@ export const DELIVERY_ERROR_CODES = {
   QUEUE_FULL: 'KIMLIK_DELIVERY_QUEUE_FULL',
   /** Retries were exhausted (`maxRetries`). */
   RETRIES_EXHAUSTED: 'KIMLIK_DELIVERY_RETRIES_EXHAUSTED',
-  /** The client stopped before the event was acknowledged; kept in persistent storage if any. */
+  /**
+   * The client stopped before the event was acknowledged (kept in persistent storage if any), or
+   * the Node SDK's exit flush timed out (delivery goes on if the process does).
+   */
   STOPPED: 'KIMLIK_DELIVERY_STOPPED',
   /** The storage port failed; the event stays in memory. */
   STORAGE: 'KIMLIK_DELIVERY_STORAGE',
