@@ -1,4 +1,11 @@
-import { type DeliveryResult, OutcomeBook, type OutcomeSource, QueuedEvent, type ReceiptsFactory } from '@kimlik/core';
+import {
+  type DeliveryResult,
+  MAX_TIMER_MS,
+  OutcomeBook,
+  type OutcomeSource,
+  QueuedEvent,
+  type ReceiptsFactory,
+} from '@kimlik/core';
 
 /**
  * A receipt that holds the process while someone awaits it (`await`, `.then(callback)`): its
@@ -26,6 +33,11 @@ class AwaitedReceipt extends QueuedEvent {
       super.then(release, release);
     }
     return super.then(onFulfilled, onRejected);
+  }
+
+  // A wait with no deadline arms no timer (past 2^31 - 1 ms one fires at once): it is an await.
+  override within(ms: number): Promise<DeliveryResult> {
+    return ms > MAX_TIMER_MS ? this.then((result) => result) : super.within(ms);
   }
 }
 

@@ -201,6 +201,26 @@ it('a script awaiting each receipt through an outage longer than exitFlushTimeou
   expect(stored.map((e) => (e.properties as { step: number }).step)).toEqual([1, 2, 3]);
 });
 
+it('within(Infinity) through an outage longer than exitFlushTimeoutMs waits for the outcome, as an await does', async () => {
+  let outageStart: number | undefined;
+  fault.script = ({ at }) => {
+    outageStart ??= at;
+    return at - outageStart < 2000 ? { kind: 'status', status: 503 } : { kind: 'proxy' };
+  };
+  const { code, stderr } = await runWithSdk(`
+    const k = new Kimlik({ writeKey: '${collector.writeKey}', endpoint: '${fault.url}', exitFlushTimeoutMs: 1000,
+      retryBaseMs: 50, retryMaxMs: 200, onWarn: () => {}, onError: (e) => process.stderr.write(JSON.stringify({ error: e.code }) + '\\n') });
+    const r = await k.track({ userId: 'u-outage-within-inf', event: 'Step' }).within(Infinity);
+    process.stderr.write(JSON.stringify({ delivered: r.delivered }) + '\\n');
+    await k.shutdown();
+  `);
+  expect(code, stderr).toBe(0);
+  // It arms no timer (one past 2^31 - 1 ms fires at once), so only the receipt's hold keeps the process.
+  expect(lines(stderr)).toEqual([{ delivered: true }]);
+  const stored = (await collector.storedEvents()).filter((e) => e.userId === 'u-outage-within-inf');
+  expect(stored).toHaveLength(1);
+});
+
 it('within(ms) bounds what an awaited receipt holds: past it a script ends during an outage that does not', async () => {
   fault.script = () => ({ kind: 'status', status: 503 });
   const { ms, code, stderr } = await runWithSdk(`
