@@ -1,7 +1,7 @@
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { hasChromium, launchBrowser, type TestBrowser } from '../helpers/browser.js';
-import { startTestCollector, type TestCollector } from '../helpers/collector.js';
+import { sendBatch, startTestCollector, type TestCollector } from '../helpers/collector.js';
 
 /** The profile search and the profile page, in Chromium against a real collector. */
 
@@ -9,14 +9,7 @@ let c: TestCollector;
 let browser: TestBrowser;
 let page: Page;
 
-const send = async (batch: unknown[]) => {
-  const res = await fetch(`${c.url}/v1/batch`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${btoa(`${c.writeKey}:`)}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ batch }),
-  });
-  expect(res.status).toBe(200);
-};
+const send = (batch: Record<string, unknown>[]) => sendBatch(c, batch);
 
 const admin = async <T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> => {
   const res = await fetch(`${c.url}${path}`, {

@@ -39,6 +39,15 @@ function lines(stderr: string): unknown[] {
     .map((l) => JSON.parse(l) as unknown);
 }
 
+/** The fault server answers 503 for `ms` from the first request, then passes requests on. */
+function outageFor(ms: number): void {
+  let outageStart: number | undefined;
+  fault.script = ({ at }) => {
+    outageStart ??= at;
+    return at - outageStart < ms ? { kind: 'status', status: 503 } : { kind: 'proxy' };
+  };
+}
+
 it('a process that tracks and simply ends delivers its events via beforeExit', async () => {
   const { ms, code, stderr } = await runNode([PRODUCER, collector.url, collector.writeKey, '-', 'exit', '2500']);
   expect(code, stderr).toBe(0);
@@ -174,11 +183,7 @@ it('with a spool, the timed-out exit flush says the events stay in it', async ()
 
 it('a script awaiting each receipt through an outage longer than exitFlushTimeoutMs delivers every event once the collector is back', async () => {
   // 503 for 2 s from the first request: twice the exit flush's timeout.
-  let outageStart: number | undefined;
-  fault.script = ({ at }) => {
-    outageStart ??= at;
-    return at - outageStart < 2000 ? { kind: 'status', status: 503 } : { kind: 'proxy' };
-  };
+  outageFor(2000);
   const { code, stderr } = await runWithSdk(`
     const k = new Kimlik({ writeKey: '${collector.writeKey}', endpoint: '${fault.url}', exitFlushTimeoutMs: 1000,
       retryBaseMs: 50, retryMaxMs: 200, onWarn: () => {}, onError: (e) => process.stderr.write(JSON.stringify({ error: e.code }) + '\\n') });
@@ -202,11 +207,7 @@ it('a script awaiting each receipt through an outage longer than exitFlushTimeou
 });
 
 it('within(Infinity) through an outage longer than exitFlushTimeoutMs waits for the outcome, as an await does', async () => {
-  let outageStart: number | undefined;
-  fault.script = ({ at }) => {
-    outageStart ??= at;
-    return at - outageStart < 2000 ? { kind: 'status', status: 503 } : { kind: 'proxy' };
-  };
+  outageFor(2000);
   const { code, stderr } = await runWithSdk(`
     const k = new Kimlik({ writeKey: '${collector.writeKey}', endpoint: '${fault.url}', exitFlushTimeoutMs: 1000,
       retryBaseMs: 50, retryMaxMs: 200, onWarn: () => {}, onError: (e) => process.stderr.write(JSON.stringify({ error: e.code }) + '\\n') });
