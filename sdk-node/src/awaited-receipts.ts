@@ -34,11 +34,6 @@ class AwaitedReceipt extends QueuedEvent {
     }
     return super.then(onFulfilled, onRejected);
   }
-
-  // A wait with no deadline arms no timer (past 2^31 - 1 ms one fires at once): it is an await.
-  override within(ms: number): Promise<DeliveryResult> {
-    return ms > MAX_TIMER_MS ? this.then((result) => result) : super.within(ms);
-  }
 }
 
 /** `outcomeBook`'s receipts, held while awaited through `hold` (whose result releases). */

@@ -1,5 +1,5 @@
 import type { KimlikError } from '../errors.js';
-import { globalScheduler } from './ports.js';
+import { globalScheduler, MAX_TIMER_MS } from './ports.js';
 
 /** How one event ended. The promise `track()` returns resolves with it and never rejects. */
 export interface DeliveryResult {
@@ -73,6 +73,9 @@ export class QueuedEvent implements DeliveryReceipt {
   }
 
   within(ms: number): Promise<DeliveryResult> {
+    // No deadline (Infinity; past 2^31 - 1 ms a timer fires at once, so none is armed): an await,
+    // through then(), which a subclass may extend (the Node SDK's holds the process).
+    if (ms > MAX_TIMER_MS) return this.then((result) => result);
     let timer: unknown;
     const late = new Promise<DeliveryResult>((resolve) => {
       // Kept alive: someone awaits it, for a bounded time.
