@@ -209,15 +209,19 @@ function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook('onSend', async (_request, reply) => {
     if (draining) reply.header('Connection', 'close');
   });
+  const logsRequests = options.logLevel === 'debug' || options.logLevel === 'trace';
   app.addHook('onResponse', async (request, reply) => {
     cutOffUnreadBody(request.raw, options.requestTimeoutMs);
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requestSeconds.observe(reply.elapsedTime / 1000, { route });
     metrics.responses.inc({ route, status: String(reply.statusCode) });
-    request.log.debug(
-      { method: request.method, route, statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime) },
-      'request',
-    );
+    // Checked first: the line's object would be built for every request at info level too.
+    if (logsRequests) {
+      request.log.debug(
+        { method: request.method, route, statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime) },
+        'request',
+      );
+    }
   });
 
   app.addHook('onRoute', (route) => {
