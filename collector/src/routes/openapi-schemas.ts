@@ -18,7 +18,10 @@ export const SCHEMAS = {
         enum: [...EVENT_TYPES],
         description: 'Required in a batch; /v1/<type> and its short form set it from the path.',
       },
-      messageId: { type: 'string', maxLength: 99 },
+      messageId: {
+        type: 'string',
+        description: 'Shorter than KIMLIK_MAX_MESSAGE_ID_LENGTH characters (100 by default, as Segment); no NUL.',
+      },
       timestamp: { type: 'string', format: 'date-time' },
       sentAt: { type: 'string', format: 'date-time' },
       userId: { type: 'string' },
