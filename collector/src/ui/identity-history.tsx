@@ -62,6 +62,17 @@ interface TraitChange {
   to: unknown;
 }
 
+/** The line closing a bounded list: how many items the unmerge entry left out. */
+function LeftOut(props: { count: number; what: string; one: string; many: string }) {
+  const { count, what, one, many } = props;
+  if (count <= 0) return null;
+  return (
+    <li class="muted">
+      and {number(count)} {what} {count === 1 ? one : many}, left out to keep the record bounded.
+    </li>
+  );
+}
+
 /**
  * What an unmerge undid (README, rule 8): the replay rewrites what the history derives from the
  * links, so the entries it removed and the trait values it changed live only in the unmerge entry.
@@ -81,12 +92,7 @@ function UnmergeUndone(props: { entry: IdentityEntry }) {
             {undid.map((u) => (
               <HistoryEntry entry={u} />
             ))}
-            {undidOmitted > 0 && (
-              <li class="muted">
-                and {number(undidOmitted)} older {undidOmitted === 1 ? 'entry' : 'entries'}, left out to keep the record
-                bounded.
-              </li>
-            )}
+            <LeftOut count={undidOmitted} what="older" one="entry" many="entries" />
           </ul>
         </div>
       )}
@@ -100,12 +106,7 @@ function UnmergeUndone(props: { entry: IdentityEntry }) {
                 {t.to === null ? 'removed' : <JsonValue value={t.to} />}
               </li>
             ))}
-            {traitsOmitted > 0 && (
-              <li class="muted">
-                and {number(traitsOmitted)} more {traitsOmitted === 1 ? 'trait' : 'traits'}, left out to keep the record
-                bounded.
-              </li>
-            )}
+            <LeftOut count={traitsOmitted} what="more" one="trait" many="traits" />
           </ul>
         </div>
       )}
